@@ -1,0 +1,162 @@
+import type { Context, Hono } from 'hono'
+import type { Clock } from '../shared/clock'
+import type { SfoxEnv } from './auth'
+import { fail, readJsonObject, type JsonObject } from './http'
+import { applySettingsPatch, parseSettingsPatch, type SfoxSettings } from './settings'
+import { transferStatuses, type Account, type SfoxState, type TransferStatus } from './state'
+import { transferJson } from './view'
+
+/**
+ * `/_sandbox/*`: no auth, dev/test only. Bodies are JSON; errors are `{"error": ...}`.
+ * Accounts are addressed by `account` (id) or `api_key`; with neither, the only account is used.
+ */
+type Resolved = { ok: true; account: Account } | { ok: false; response: Response }
+
+const resolveAccount = (c: Context, state: SfoxState, body: JsonObject): Resolved => {
+  const { account, api_key } = body
+  if (typeof account === 'string' && account !== '') {
+    const found = state.accountById(account)
+    return found ? { ok: true, account: found } : { ok: false, response: fail(c, 404, `unknown account ${account}`) }
+  }
+  if (typeof api_key === 'string' && api_key !== '') {
+    const found = state.accountByKey(api_key)
+    return found ? { ok: true, account: found } : { ok: false, response: fail(c, 404, 'unknown api_key') }
+  }
+  const all = state.accounts()
+  if (all.length === 1) return { ok: true, account: all[0]! }
+  return { ok: false, response: fail(c, 422, 'account or api_key is required') }
+}
+
+const iso = (ms: number) => new Date(ms).toISOString()
+
+export type ControlDeps = { state: SfoxState; settings: SfoxSettings; clock: Clock; reset: () => Promise<void> }
+
+export const mountControlRoutes = (app: Hono<SfoxEnv>, { state, settings, clock, reset }: ControlDeps) => {
+  app.post('/_sandbox/accounts', async (c) => {
+    const read = await readJsonObject(c)
+    if (!read.ok) return read.response
+    const apiKey = read.body.api_key
+    if (apiKey !== undefined && (typeof apiKey !== 'string' || !/^\S+$/.test(apiKey))) {
+      return fail(c, 422, 'api_key must be a non-empty string without spaces')
+    }
+    const existed = typeof apiKey === 'string' && state.accountByKey(apiKey) !== undefined
+    const account = state.addAccount(apiKey)
+    return c.json({ data: { api_key: account.api_key, account: account.id } }, existed ? 200 : 201)
+  })
+
+  app.get('/_sandbox/settings', (c) => c.json({ data: settings }))
+  app.post('/_sandbox/settings', async (c) => {
+    const read = await readJsonObject(c)
+    if (!read.ok) return read.response
+    const parsed = parseSettingsPatch(read.body)
+    if (!parsed.ok) return fail(c, 422, parsed.error)
+    return c.json({ data: applySettingsPatch(settings, parsed.patch) })
+  })
+
+  const clockBody = () => {
+    const now = clock.now()
+    return { now: iso(now), now_ms: now }
+  }
+  app.get('/_sandbox/clock', (c) => c.json({ data: clockBody() }))
+  app.post('/_sandbox/clock', async (c) => {
+    const read = await readJsonObject(c)
+    if (!read.ok) return read.response
+    const advance = read.body.advance_ms
+    if (typeof advance !== 'number' || !Number.isFinite(advance) || advance < 0) {
+      return fail(c, 422, 'advance_ms must be a non-negative number')
+    }
+    clock.advance(advance)
+    return c.json({ data: clockBody() })
+  })
+
+  const controlView = (t: Parameters<typeof transferJson>[1]) => ({
+    account: t.account,
+    ...transferJson(settings, t, clock.now()),
+  })
+
+  app.get('/_sandbox/transfers', (c) => {
+    const id = c.req.query('account')
+    const accounts = id ? state.accounts().filter((a) => a.id === id) : state.accounts()
+    return c.json({ data: state.transfersOf(accounts).map(controlView) })
+  })
+
+  app.post('/_sandbox/transfers/:transfer_id/status', async (c) => {
+    const transferId = c.req.param('transfer_id')
+    const read = await readJsonObject(c)
+    if (!read.ok) return read.response
+    const status = read.body.status
+    if (typeof status !== 'string' || !(transferStatuses as readonly string[]).includes(status)) {
+      return fail(c, 422, `status must be one of ${transferStatuses.join(', ')}`)
+    }
+    let candidates: Account[]
+    if (read.body.account !== undefined || read.body.api_key !== undefined) {
+      const resolved = resolveAccount(c, state, read.body)
+      if (!resolved.ok) return resolved.response
+      candidates = [resolved.account]
+    } else {
+      candidates = state.accounts()
+    }
+    const matches = candidates.flatMap((a) => a.transfers.get(transferId) ?? [])
+    if (matches.length === 0) return fail(c, 404, `transfer ${transferId} not found`)
+    if (matches.length > 1) return fail(c, 409, `transfer ${transferId} exists in several accounts; pass account`)
+    const transfer = matches[0]!
+    // A transfer forced back to PENDING/INITIATED has no live code (finishing dropped it), so confirm
+    // answers "Code expired" until a resend; a pending transfer keeps its code.
+    state.setStatus(transfer, status as TransferStatus)
+    return c.json({ data: controlView(transfer) })
+  })
+
+  app.get('/_sandbox/users', (c) => {
+    const id = c.req.query('account')
+    const data = state
+      .accounts()
+      .filter((a) => !id || a.id === id)
+      .flatMap((a) => [...a.users].map((user_id) => ({ account: a.id, user_id })))
+    return c.json({ data })
+  })
+  app.post('/_sandbox/users', async (c) => {
+    const read = await readJsonObject(c)
+    if (!read.ok) return read.response
+    const userId = read.body.user_id
+    if (typeof userId !== 'string' || userId === '') return fail(c, 422, 'user_id is required')
+    const resolved = resolveAccount(c, state, read.body)
+    if (!resolved.ok) return resolved.response
+    resolved.account.users.add(userId)
+    return c.json({ data: { account: resolved.account.id, user_id: userId } }, 201)
+  })
+
+  app.post('/_sandbox/permissions', async (c) => {
+    const read = await readJsonObject(c)
+    if (!read.ok) return read.response
+    const resolved = resolveAccount(c, state, read.body)
+    if (!resolved.ok) return resolved.response
+    for (const type of ['PAYMENT', 'PAYOUT'] as const) {
+      const value = read.body[type]
+      if (value === undefined) continue
+      if (typeof value !== 'boolean') return fail(c, 422, `${type} must be a boolean`)
+      resolved.account.permissions[type] = value
+    }
+    return c.json({ data: { account: resolved.account.id, ...state.permissionsOf(resolved.account) } })
+  })
+
+  app.get('/_sandbox/outbox', (c) => {
+    const transferId = c.req.query('transfer_id')
+    const account = c.req.query('account')
+    const data = state
+      .outbox()
+      .filter((e) => (!transferId || e.transfer_id === transferId) && (!account || e.account === account))
+    return c.json({ data })
+  })
+
+  app.get('/_sandbox/uploads', (c) => {
+    const userId = c.req.query('user_id')
+    const account = c.req.query('account')
+    const data = state.uploads().filter((u) => (!userId || u.user_id === userId) && (!account || u.account === account))
+    return c.json({ data })
+  })
+
+  app.post('/_sandbox/reset', async (c) => {
+    await reset()
+    return c.json({ data: { success: true } })
+  })
+}

@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto'
+import type { Hono } from 'hono'
+import type { SfoxEnv } from './auth'
+import { sfoxErrors } from './errors'
+import { fail } from './http'
+import type { SfoxSettings } from './settings'
+import type { SfoxState } from './state'
+
+// [DOC] §7.6.
+const allowedExtensions = ['jpg', 'jpeg', 'png', 'pdf']
+const allowedMimes = ['image/jpeg', 'image/png', 'application/pdf']
+const documentTypes = ['ID', 'PoR']
+
+const extensionOf = (name: string) => {
+  const dot = name.lastIndexOf('.')
+  return dot < 0 ? '' : name.slice(dot + 1)
+}
+
+const formatLimit = (bytes: number) =>
+  bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MB` : `${bytes} bytes`
+
+const parseFileTypes = (raw: FormDataEntryValue | null): Record<string, unknown> | null => {
+  if (typeof raw !== 'string') return null
+  try {
+    const value: unknown = JSON.parse(raw)
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null
+  } catch {
+    return null
+  }
+}
+
+/**
+ * §7.6 Submit Documents (legacy). [INFERRED] validation order from the reference: auth (401, middleware),
+ * user exists (404), then per file extension then MIME, then file_types keys, then document types,
+ * then sizes. Only metadata and the sha256 of accepted files are kept.
+ */
+export const mountDdqRoutes = (app: Hono<SfoxEnv>, state: SfoxState, settings: SfoxSettings) => {
+  app.post('/v1/enterprise/ddq/upload', async (c) => {
+    const account = c.get('account')
+    const mediaType = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
+    if (mediaType !== 'multipart/form-data') return fail(c, 400, sfoxErrors.multipartRequired)
+    let form: FormData
+    try {
+      form = await c.req.formData()
+    } catch {
+      return fail(c, 400, sfoxErrors.malformedBody)
+    }
+
+    const userId = form.get('user_id')
+    if (typeof userId !== 'string' || !state.isKnownUser(account, userId)) return fail(c, 404, sfoxErrors.userNotFound)
+
+    // [INFERRED] structural problems (no file parts, unreadable file_types) come before the per-file checks.
+    const files = form.getAll('files').filter((part): part is File => typeof part !== 'string')
+    if (files.length === 0) return fail(c, 422, sfoxErrors.filesRequired)
+    const fileTypes = parseFileTypes(form.get('file_types'))
+    if (!fileTypes) return fail(c, 422, sfoxErrors.fileTypesInvalid)
+
+    for (const file of files) {
+      const ext = extensionOf(file.name)
+      // [INFERRED] extensions compare case-insensitively; the message echoes the name as sent.
+      if (!allowedExtensions.includes(ext.toLowerCase())) return fail(c, 422, sfoxErrors.extensionNotAllowed(ext, file.name))
+      // The declared part Content-Type; sFOX may sniff the bytes instead (unknown).
+      const mime = file.type.split(';')[0]!.trim().toLowerCase()
+      if (!allowedMimes.includes(mime)) return fail(c, 422, sfoxErrors.mimeNotAllowed(file.type || '(none)', file.name))
+    }
+
+    const names = new Set(files.map((f) => f.name))
+    for (const key of Object.keys(fileTypes)) {
+      if (!names.has(key)) return fail(c, 422, sfoxErrors.invalidFileName(key))
+    }
+    // [INFERRED] a file with no file_types entry is reported like an unmatched key.
+    for (const file of files) {
+      if (!(file.name in fileTypes)) return fail(c, 422, sfoxErrors.invalidFileName(file.name))
+    }
+    for (const file of files) {
+      const type = fileTypes[file.name]
+      if (typeof type !== 'string' || !documentTypes.includes(type)) {
+        return fail(c, 422, sfoxErrors.invalidDocumentType(String(type)))
+      }
+    }
+    for (const file of files) {
+      if (file.size > settings.ddq_max_file_bytes) {
+        return fail(c, 422, sfoxErrors.fileTooLarge(file.name, formatLimit(settings.ddq_max_file_bytes)))
+      }
+    }
+
+    const ddqId = form.get('ddq_id')
+    const receivedAt = new Date(state.clock.now()).toISOString()
+    for (const file of files) {
+      const sha256 = createHash('sha256').update(new Uint8Array(await file.arrayBuffer())).digest('hex')
+      state.recordUpload({
+        account: account.id,
+        user_id: userId,
+        ddq_id: typeof ddqId === 'string' && ddqId !== '' ? ddqId : null,
+        name: file.name,
+        mime: file.type,
+        size: file.size,
+        sha256,
+        document_type: fileTypes[file.name] as string,
+        received_at: receivedAt,
+      })
+    }
+    return c.json({ message: 'Files uploaded successfully' }, 202)
+  })
+}

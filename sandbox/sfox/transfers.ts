@@ -1,0 +1,97 @@
+import type { Hono } from 'hono'
+import type { SfoxEnv } from './auth'
+import { sfoxErrors } from './errors'
+import { fail, readJsonObject } from './http'
+import { checkCode, sendCode } from './otp'
+import type { SfoxSettings } from './settings'
+import type { SfoxState, Transfer } from './state'
+import { requireStrings, sameTransferInput, validateCreate } from './validate'
+import { transferJson } from './view'
+
+// Only a PAYMENT waits for the end user's OTP; an in-flight PAYOUT (payout_initial_status INITIATED) does not.
+const isPendingVerification = (t: Transfer) => t.type === 'PAYMENT' && (t.status === 'PENDING' || t.status === 'INITIATED')
+
+/** §5.2-§5.5: create, confirm, resend-confirmation, cancel. */
+export const mountTransferRoutes = (app: Hono<SfoxEnv>, state: SfoxState, settings: SfoxSettings) => {
+  const view = (t: Transfer, justCompleted = false) => transferJson(settings, t, state.clock.now(), { justCompleted })
+
+  app.post('/v1/enterprise/transfer', async (c) => {
+    const account = c.get('account')
+    const read = await readJsonObject(c)
+    if (!read.ok) return read.response
+    const valid = validateCreate(read.body, { acceptNumericStrings: settings.accept_numeric_strings })
+    if (!valid.ok) return fail(c, 422, valid.error)
+    const input = valid.value
+
+    // [INFERRED] check order: fields, then transfer_id reuse, then permissions, then the user.
+    const existing = account.transfers.get(input.transfer_id)
+    if (existing) {
+      // A replay never sends a second code.
+      if (settings.duplicate_transfer_id === 'return_existing' && sameTransferInput(existing, input)) {
+        return c.json({ data: view(existing) }, settings.create_status_code)
+      }
+      return fail(c, 422, sfoxErrors.duplicateTransfer(input.transfer_id))
+    }
+    if (settings.enforce_transfer_permissions && !state.permissionsOf(account)[input.type]) {
+      return fail(c, 403, sfoxErrors.typeNotEnabled(input.type))
+    }
+    if (settings.require_known_users_for_transfers && !state.isKnownUser(account, input.user_id)) {
+      return fail(c, 404, sfoxErrors.userNotFound)
+    }
+
+    // §5.2: a PAYOUT is processed at once; a PAYMENT waits for the emailed OTP.
+    const isPayment = input.type === 'PAYMENT'
+    const status = isPayment ? settings.payment_initial_status : settings.payout_initial_status
+    const transfer = state.createTransfer(account, input, status)
+    if (isPayment) sendCode(state, settings, transfer, 'created', transfer.created_at)
+    return c.json({ data: view(transfer, status === 'COMPLETE') }, settings.create_status_code)
+  })
+
+  app.post('/v1/enterprise/transfer/confirm', async (c) => {
+    const read = await readJsonObject(c)
+    if (!read.ok) return read.response
+    const valid = requireStrings(read.body, ['transfer_id', 'otp'])
+    if (!valid.ok) return fail(c, 422, valid.error)
+    const { transfer_id, otp } = valid.value
+    const transfer = c.get('account').transfers.get(transfer_id)
+    if (!transfer) return fail(c, 422, sfoxErrors.transferNotFound(transfer_id))
+    if (!isPendingVerification(transfer)) return fail(c, 422, sfoxErrors.notPending)
+    const check = checkCode(settings, transfer, otp, state.clock.now())
+    if (check === 'expired') return fail(c, 422, sfoxErrors.codeExpired)
+    if (check === 'burned') return fail(c, 422, sfoxErrors.tooManyAttempts)
+    if (check === 'invalid') return fail(c, 422, sfoxErrors.invalidCode)
+    state.setStatus(transfer, 'COMPLETE')
+    const data = transferJson(settings, transfer, state.clock.now(), {
+      justCompleted: true,
+      includeDate: settings.confirm_includes_transfer_date,
+    })
+    return c.json({ data }, 201)
+  })
+
+  app.post('/v1/enterprise/transfer/resend-confirmation', async (c) => {
+    const read = await readJsonObject(c)
+    if (!read.ok) return read.response
+    const valid = requireStrings(read.body, ['transfer_id'])
+    if (!valid.ok) return fail(c, 422, valid.error)
+    const { transfer_id } = valid.value
+    const transfer = c.get('account').transfers.get(transfer_id)
+    if (!transfer) return fail(c, 422, sfoxErrors.transferNotFound(transfer_id))
+    if (!isPendingVerification(transfer)) return fail(c, 422, sfoxErrors.notPending)
+    const lastSent = transfer.otp?.sent_at
+    if (settings.resend_cooldown_ms > 0 && lastSent !== undefined && state.clock.now() - lastSent < settings.resend_cooldown_ms) {
+      return fail(c, 422, sfoxErrors.resendTooSoon)
+    }
+    sendCode(state, settings, transfer, 'resend')
+    return c.json({ data: { success: true } }, 200)
+  })
+
+  app.delete('/v1/enterprise/transfer/:transfer_id', (c) => {
+    const transferId = c.req.param('transfer_id')
+    const transfer = c.get('account').transfers.get(transferId)
+    if (!transfer) return fail(c, 422, sfoxErrors.transferNotFound(transferId))
+    if (!isPendingVerification(transfer)) return fail(c, 422, sfoxErrors.notPending)
+    // [INFERRED] §5.5: a cancelled transfer reads CANCELED in history.
+    state.setStatus(transfer, 'CANCELED')
+    return c.json({ data: { success: true } }, 200)
+  })
+}
