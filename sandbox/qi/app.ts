@@ -1,0 +1,68 @@
+import { Hono } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import { createClock } from '../shared/clock'
+import { createFaults, faultMiddleware, mountFaultRoutes } from '../shared/faults'
+import { createRequestLog } from '../shared/request-log'
+import { authenticate } from './auth'
+import { mountControl } from './control'
+import { faultErrorBody, qiErrorResponse } from './errors'
+import { qiKeyPair } from './keys'
+import { signResponses } from './response-signing'
+import { createSettings, type QiSettings } from './settings'
+import { clearState, createState, stopTimers, type QiEnv, type QiSandbox } from './state'
+import { mountTeds } from './teds'
+
+export type QiSandboxOptions = Partial<QiSettings> & {
+  /** QI's private key (PEM); a fresh P-521 pair is generated when absent. */
+  qi_private_key_pem?: string
+}
+
+/**
+ * The QI Tech BaaS TED API as a Hono app. Order matters: the request log and faults see everything;
+ * `/_sandbox/*` control routes answer before auth; every API answer (errors included) is signed.
+ */
+export const createQiSandbox = (options: QiSandboxOptions = {}) => {
+  const { qi_private_key_pem, ...overrides } = options
+  const settings = createSettings(overrides)
+  const sb: QiSandbox = { settings, state: createState(), clock: createClock(), keys: qiKeyPair(qi_private_key_pem) }
+  const faults = createFaults()
+  // API-CLIENT-KEY identifies the integration; it is not a secret. 2FA tokens are masked.
+  const requestLog = createRequestLog((c) => c.req.header('api-client-key') ?? null, ['token'])
+
+  const app = new Hono<QiEnv>()
+  app.use('*', requestLog.middleware)
+  app.use('*', faultMiddleware(faults, faultErrorBody))
+
+  const reset = async () => {
+    clearState(sb.state)
+    Object.assign(settings, createSettings(overrides))
+    sb.clock.reset()
+    faults.clear()
+    requestLog.clear()
+  }
+  mountControl(app, sb, reset)
+  mountFaultRoutes(app, faults)
+  requestLog.mount(app)
+
+  app.use('*', signResponses(sb))
+  app.use('*', authenticate(sb))
+  mountTeds(app, sb)
+
+  app.notFound((c) =>
+    c.req.path.startsWith('/_sandbox/') ? c.json({ error: 'not found' }, 404) : qiErrorResponse('NOT_FOUND'),
+  )
+  app.onError((err) => (err instanceof HTTPException ? err.getResponse() : qiErrorResponse('QIT000500')))
+
+  return {
+    app,
+    state: sb.state,
+    settings,
+    clock: sb.clock,
+    faults,
+    qiPublicKeyPem: sb.keys.publicKeyPem,
+    /** Stops pending settle timers (state is kept for inspection). */
+    close: () => stopTimers(sb.state),
+  }
+}
+
+export type QiSandboxApp = ReturnType<typeof createQiSandbox>

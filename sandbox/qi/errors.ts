@@ -1,0 +1,199 @@
+import { HTTPException } from 'hono/http-exception'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+
+/** QI's error envelope (reference §3). QI says clients must not map it strictly: fields may be added. */
+export type QiErrorBody = {
+  title: string
+  description: string
+  translation: string
+  code: string
+  extra_fields: Record<string, unknown>
+}
+
+type Entry = { status: number; title: string; description: string; translation: string }
+
+const UNAUTHENTICATED = 'Please provide valid credentials as part of the request. (Documentation: https://qitech.com.br/documentation) Details: '
+const NAO_AUTENTICADO = 'Por favor forneça credenciais válidas como parte da request. (Documentação: https://qitech.com.br/documentation) Detalhes: '
+
+/** Texts from QI's error pages; `{name}` placeholders are filled from `params`. */
+const CATALOG = {
+  GDF000003: { status: 400, title: 'Bad Request', description: 'No API Client Key received', translation: 'Nenhuma chave de API do cliente recebida' },
+  GDF000014: {
+    status: 401,
+    title: 'QI Unauthenticated',
+    description: `${UNAUTHENTICATED}Failed while decoding the authentication token`,
+    translation: `${NAO_AUTENTICADO}Falha ao decodificar o token de autenticação`,
+  },
+  GDF000018: {
+    status: 404,
+    title: 'Not Found',
+    description: 'No ClientIntegration found for api_client_key: {api_client_key}.',
+    translation: 'Nenhuma ClientIntegration encontrada para api_client_key: {api_client_key}.',
+  },
+  QIT000001: { status: 400, title: 'Bad Request', description: 'Schema error: {errors}', translation: 'Schema Inválido: {errors}' },
+  QIT000500: {
+    status: 500,
+    title: 'Internal Error',
+    description: 'An internal error has occurred and its being investigated.',
+    translation: 'Um erro interno aconteceu e está sendo investigado',
+  },
+  TED000009: {
+    status: 404,
+    title: 'Not Found',
+    description: 'Account not found for the given key: {account_key}',
+    translation: 'Conta não encontrada para a chave fornecida: {account_key}',
+  },
+  TED000011: { status: 400, title: 'Bad Request', description: 'Wrong day/time for TED', translation: 'Dia/hora incorretos para a TED' },
+  TED000018: {
+    status: 403,
+    title: 'Unauthorized',
+    description: 'Provided account not owned by SELECTED_AGENT',
+    translation: 'Conta fornecida não pertencente ao SELECTED_AGENT',
+  },
+  TED000020: {
+    status: 404,
+    title: 'Not Found',
+    description: 'Ted not found for given parameters',
+    translation: 'TED não encontrada para os parâmetros informados',
+  },
+  TED000044: {
+    status: 400,
+    title: 'Invalid Timestamp Format sent',
+    description: 'Invalid timestamp format sent for {field}, expected YYYY-MM-DD',
+    translation: 'Formato de data inválido enviado para {field}, esperado AAAA-MM-DD',
+  },
+  TED000045: {
+    status: 400,
+    title: 'Search Params Error',
+    description: 'Invalid search params: {detail}',
+    translation: 'Parâmetros de busca inválidos: {detail}',
+  },
+  TED000046: {
+    status: 400,
+    title: 'Invalid uuid v4 string sent',
+    description: 'Invalid uuid v4 string sent for {field}',
+    translation: 'String uuid v4 inválida enviada para {field}',
+  },
+  TED000082: {
+    status: 400,
+    title: 'Number of token validation attempts exceeded',
+    description: 'The maximum number of failed token validation attempts has been reached',
+    translation: 'Número máximo de tentativas de validação de token atingida',
+  },
+  TED000083: {
+    status: 400,
+    title: 'Token Expired',
+    description: 'Token has expired. Resend token or recreate transfer',
+    translation: 'Token expirado. Reenvie token ou recrie a transferência',
+  },
+  TED000084: {
+    status: 400,
+    title: 'Incorrect Token',
+    description: 'Token sent does not match expected',
+    translation: 'Token enviado não condiz com, o esperado',
+  },
+  TED000086: {
+    status: 404,
+    title: 'Invalid Status',
+    description: 'Ted not in pending_2fa_approval status',
+    translation: 'TED não está com status pending_2fa_approval',
+  },
+  // [INFERRED] QI's duplicate-key behaviour is undocumented; 409 follows QI's CaaS pages, the code is the sandbox's own.
+  DUPLICATE_REQUEST_CONTROL_KEY: {
+    status: 409,
+    title: 'Conflict',
+    description: 'request_control_key already used: {request_control_key}',
+    translation: 'request_control_key já utilizada: {request_control_key}',
+  },
+  // [INFERRED] The code comes from the `insufficient_balance_code` setting: QI's is not public.
+  INSUFFICIENT_BALANCE: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'Insufficient balance in account {account_key}',
+    translation: 'Saldo insuficiente na conta {account_key}',
+  },
+  // [INFERRED] Unknown routes: a Flask-style 404 in the envelope.
+  NOT_FOUND: {
+    status: 404,
+    title: 'Not Found',
+    description: 'The requested URL was not found on the server.',
+    translation: 'A URL solicitada não foi encontrada no servidor.',
+  },
+} satisfies Record<string, Entry>
+
+export type QiErrorKey = keyof typeof CATALOG
+
+const CODES: Partial<Record<QiErrorKey, string>> = { DUPLICATE_REQUEST_CONTROL_KEY: 'QIT000409', NOT_FOUND: 'QIT000404' }
+
+export type QiErrorOptions = {
+  params?: Record<string, string>
+  extra_fields?: Record<string, unknown>
+  status?: number
+  code?: string
+}
+
+const fill = (text: string, params: Record<string, string>) => text.replace(/\{(\w+)\}/g, (m, k: string) => params[k] ?? m)
+
+export const qiError = (key: QiErrorKey, options: QiErrorOptions = {}): { status: number; body: QiErrorBody } => {
+  const entry: Entry = CATALOG[key]
+  const params = options.params ?? {}
+  return {
+    status: options.status ?? entry.status,
+    body: {
+      title: entry.title,
+      description: fill(entry.description, params),
+      translation: fill(entry.translation, params),
+      code: options.code ?? CODES[key] ?? key,
+      extra_fields: options.extra_fields ?? {},
+    },
+  }
+}
+
+export const qiErrorResponse = (key: QiErrorKey, options?: QiErrorOptions): Response => {
+  const { status, body } = qiError(key, options)
+  return Response.json(body, { status })
+}
+
+/** Ends the request with a QI error (the app's onError answers the carried response). */
+export const qiFail = (key: QiErrorKey, options?: QiErrorOptions): never => {
+  const res = qiErrorResponse(key, options)
+  throw new HTTPException(res.status as ContentfulStatusCode, { res })
+}
+
+/** GDF000014 with the failed check in extra_fields.sandbox_reason (a sandbox-only aid; QI gives no detail). */
+export const unauthenticated = (reason: string): never => qiFail('GDF000014', { extra_fields: { sandbox_reason: reason } })
+
+/** QIT000001 listing the failing fields: `errors` maps a dotted field path to marshmallow-style messages. */
+export const schemaFail = (errors: Record<string, string[]>): never => {
+  const summary = Object.entries(errors)
+    .map(([field, messages]) => `${field}: ${messages.join(' ')}`)
+    .join('; ')
+  return qiFail('QIT000001', { params: { errors: summary }, extra_fields: { errors } })
+}
+
+const STATUS_TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  408: 'Request Timeout',
+  409: 'Conflict',
+  429: 'Too Many Requests',
+  500: 'Internal Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+}
+
+/** Envelope for an injected fault without a body: QIT000500 for 500, otherwise [INFERRED] QIT000<status>. */
+export const faultErrorBody = (status: number): QiErrorBody => {
+  if (status === 500) return qiError('QIT000500').body
+  const title = STATUS_TITLES[status] ?? 'Error'
+  return {
+    title,
+    description: `${title} (injected by the sandbox)`,
+    translation: `${title} (injetado pelo sandbox)`,
+    code: `QIT000${status}`,
+    extra_fields: {},
+  }
+}

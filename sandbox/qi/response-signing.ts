@@ -1,0 +1,44 @@
+import type { MiddlewareHandler } from 'hono'
+import { isoTimestamp, md5Hex, signV1, signV2 } from './signing'
+import { signatureNow, type QiEnv, type QiSandbox } from './state'
+
+/**
+ * Signs every API response with QI's private key (setting `response_signing`, [INFERRED]: whether and
+ * how QI signs v2 responses is not public). Claims carry the request's method and path.
+ * - "header": body untouched; AUTHORIZATION = ES512 JWT {payload_md5: md5(body bytes), timestamp, method, uri}.
+ * - "encoded_body" (v1): body {"encoded_body": JWT(payload)}; AUTHORIZATION = "QIT <key>:" + JWT {sub, signature}.
+ * Both add API-CLIENT-KEY echoing the partner's key. Errors are signed too (QI's v1 sample decodes them).
+ */
+export const signResponses =
+  (sb: QiSandbox): MiddlewareHandler<QiEnv> =>
+  async (c, next) => {
+    if (c.req.path.startsWith('/_sandbox/')) return next()
+    await next()
+    const setting = sb.settings.response_signing
+    const mode = setting === 'by_scheme' ? (c.get('scheme') === 'v1' ? 'encoded_body' : 'header') : setting
+    if (mode === 'none') return
+
+    const res = c.res
+    const text = await res.text()
+    const method = c.req.method
+    const uri = new URL(c.req.url).pathname
+    const apiKey = c.req.header('api-client-key') ?? ''
+    const now = signatureNow(sb)
+    const headers = new Headers(res.headers)
+    headers.delete('content-length')
+    if (apiKey) headers.set('API-CLIENT-KEY', apiKey)
+    let body = text
+    if (mode === 'header') {
+      const claims = { payload_md5: md5Hex(text), timestamp: isoTimestamp(now), method, uri }
+      headers.set('AUTHORIZATION', await signV2(claims, sb.keys.privateKeyPem))
+    } else {
+      const payload = text ? (JSON.parse(text) as object) : {}
+      const signed = await signV1({ payload, method, endpoint: uri, apiKey, privateKeyPem: sb.keys.privateKeyPem, now })
+      body = signed.body!
+      headers.set('AUTHORIZATION', signed.authorization)
+      headers.set('content-type', 'application/json')
+    }
+    // Reset first: Hono's res setter merges the previous response's headers into the new one.
+    c.res = undefined
+    c.res = new Response(body, { status: res.status, headers })
+  }

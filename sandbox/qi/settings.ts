@@ -1,0 +1,177 @@
+/**
+ * Behaviour switches of the QI sandbox. Everything the reference (/work/shared/providers/qi.md) marks
+ * [INFERRED] is a setting here, so the gateway can be tested against each plausible reading of the docs.
+ * Change them with `POST /_sandbox/settings` (partial object, validated) or `createQiSandbox(settings)`.
+ */
+export type ResponseSigning = 'none' | 'header' | 'encoded_body' | 'by_scheme'
+
+export type TedWindow = {
+  /** 0 = Sunday … 6 = Saturday, in the window's own UTC offset. */
+  weekdays: number[]
+  /** "HH:MM", inclusive start, exclusive end. */
+  start: string
+  end: string
+  utc_offset_minutes: number
+}
+
+export type QiSettings = {
+  /** [INFERRED] Whether/how v2 responses are signed is not public: "header" (JWT in AUTHORIZATION), "encoded_body" (v1 form), "by_scheme" (v1 form only for v1 requests), "none". */
+  response_signing: ResponseSigning
+  /** [INFERRED] Sign-time tolerance is undocumented; QI's Node sample uses 5 minutes for responses. */
+  timestamp_tolerance_ms: number
+  /**
+   * Signature timestamps are checked against wall time by default, not the sandbox clock: advancing the
+   * clock to expire a token must not make every client's freshly signed request look stale.
+   */
+  signature_clock: 'wall' | 'sandbox'
+  /** [INFERRED] Whether the signed `uri` includes the query string is undocumented (a 3P client signs the bare path). */
+  signed_uri_query: 'excluded' | 'included' | 'either'
+  /** [INFERRED] GET/DELETE hash an "empty payload": the sample hashes "{}", but "" is plausible; accept these bodies' MD5. */
+  empty_payload_md5_of: string[]
+  /** [INFERRED] The HTTP status of a successful 2FA create is not public; 202 is likely (resend, same shape, is 202). */
+  create_http_status: 200 | 201 | 202
+  /** [INFERRED] Reused request_control_key: 409 (as on QI's CaaS pages) or answer the existing TED. */
+  duplicate_request_control_key: 'conflict' | 'return_existing'
+  /** [INFERRED] A non-uuid4 request_control_key: TED000046 ("Invalid uuid v4 string sent", seen on schedule pages) or a plain schema error. */
+  invalid_uuid_code: 'TED000046' | 'QIT000001'
+  /** [INFERRED] QI's insufficient-balance code for TED is not public; only used when an account has a balance. */
+  insufficient_balance_code: string
+  /** Fee charged per TED (docs show 10 and 0.0; it is a partner contract detail). */
+  fee_amount: number
+  /** [DOC-other] TED only runs on business days 07:00–17:00 (legacy page); TED000011 otherwise. Off by default. */
+  ted_window_check: boolean
+  ted_window: TedWindow
+  /** [INFERRED] TED schedule tokens are "composed of numbers"; Pix pages say letters and digits. */
+  token_alphabet: string
+  /** [DOC-other] The legacy flow's sandbox always used "329329"; null issues random tokens. */
+  fixed_token: string | null
+  /** [INFERRED] 5-minute token life is documented for schedules/Pix/boleto, applied to single TED by analogy. */
+  token_ttl_ms: number
+  /** [INFERRED] 5 failed validations (counted across resends) reject the TED; documented for schedules/Pix. */
+  max_attempts: number
+  /** [INFERRED] Whether validating an expired token uses up an attempt is undocumented. */
+  expired_counts_as_attempt: boolean
+  /** [INFERRED] The code answered by the wrong try that uses the last attempt (the TED is rejected either way). */
+  final_attempt_code: 'TED000082' | 'TED000084'
+  /** TED000086 is 404 on the single-TED resend page, 400 on the schedule pages. */
+  invalid_status_http: 400 | 404
+  /** Partner configuration: a right token answers 201 "sent", or 202 "pending" and settles later. */
+  approval_outcome: 'sent' | 'pending'
+  /** [INFERRED] How long a "pending" TED takes to become "sent" (then a webhook is sent). */
+  settle_delay_ms: number
+  /** [INFERRED] Whether an unapproved TED ever ends on its own is undocumented: null keeps it pending_2fa_approval forever; a number rejects it that long after creation. */
+  abandoned_after_ms: number | null
+  /** Default webhook receiver for integrations registered without their own webhook_url. */
+  webhook_url: string | null
+  /** [INFERRED] BaaS webhook timeout/retry policy is not public: one attempt, this timeout, no retries. */
+  webhook_timeout_ms: number
+}
+
+export const DEFAULT_SETTINGS: QiSettings = {
+  response_signing: 'header',
+  timestamp_tolerance_ms: 5 * 60_000,
+  signature_clock: 'wall',
+  signed_uri_query: 'excluded',
+  empty_payload_md5_of: ['{}', ''],
+  create_http_status: 202,
+  duplicate_request_control_key: 'conflict',
+  invalid_uuid_code: 'TED000046',
+  insufficient_balance_code: 'TED000014',
+  fee_amount: 0,
+  ted_window_check: false,
+  ted_window: { weekdays: [1, 2, 3, 4, 5], start: '07:00', end: '17:00', utc_offset_minutes: -180 },
+  token_alphabet: '0123456789',
+  fixed_token: null,
+  token_ttl_ms: 5 * 60_000,
+  max_attempts: 5,
+  expired_counts_as_attempt: false,
+  final_attempt_code: 'TED000082',
+  invalid_status_http: 404,
+  approval_outcome: 'sent',
+  settle_delay_ms: 200,
+  abandoned_after_ms: null,
+  webhook_url: null,
+  webhook_timeout_ms: 2_000,
+}
+
+type Check = (value: unknown) => string | null
+
+const oneOf =
+  (...allowed: unknown[]): Check =>
+  (v) =>
+    allowed.includes(v) ? null : `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`
+const int =
+  (min: number, max = Number.MAX_SAFE_INTEGER): Check =>
+  (v) =>
+    Number.isInteger(v) && (v as number) >= min && (v as number) <= max ? null : `must be an integer in [${min}, ${max}]`
+const bool: Check = (v) => (typeof v === 'boolean' ? null : 'must be a boolean')
+const nullable =
+  (check: Check): Check =>
+  (v) =>
+    v === null ? null : check(v)
+const nonEmptyString: Check = (v) => (typeof v === 'string' && v.length > 0 ? null : 'must be a non-empty string')
+const httpUrl: Check = (v) => {
+  try {
+    return ['http:', 'https:'].includes(new URL(v as string).protocol) ? null : 'must be an http(s) URL'
+  } catch {
+    return 'must be an http(s) URL'
+  }
+}
+const hhmm = /^([01]\d|2[0-3]):[0-5]\d$/
+const tedWindow: Check = (v) => {
+  const w = v as Partial<TedWindow> | null
+  if (!w || typeof w !== 'object') return 'must be an object'
+  if (!Array.isArray(w.weekdays) || !w.weekdays.every((d) => Number.isInteger(d) && d >= 0 && d <= 6))
+    return 'weekdays must be integers 0-6'
+  if (typeof w.start !== 'string' || !hhmm.test(w.start) || typeof w.end !== 'string' || !hhmm.test(w.end))
+    return 'start and end must be "HH:MM"'
+  if (int(-720, 840)(w.utc_offset_minutes)) return 'utc_offset_minutes must be an integer in [-720, 840]'
+  return null
+}
+
+const CHECKS: { [K in keyof QiSettings]: Check } = {
+  response_signing: oneOf('none', 'header', 'encoded_body', 'by_scheme'),
+  timestamp_tolerance_ms: int(0),
+  signature_clock: oneOf('wall', 'sandbox'),
+  signed_uri_query: oneOf('excluded', 'included', 'either'),
+  empty_payload_md5_of: (v) =>
+    Array.isArray(v) && v.every((s) => typeof s === 'string') ? null : 'must be an array of strings',
+  create_http_status: oneOf(200, 201, 202),
+  duplicate_request_control_key: oneOf('conflict', 'return_existing'),
+  invalid_uuid_code: oneOf('TED000046', 'QIT000001'),
+  insufficient_balance_code: nonEmptyString,
+  fee_amount: (v) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? null : 'must be a number >= 0'),
+  ted_window_check: bool,
+  ted_window: tedWindow,
+  token_alphabet: nonEmptyString,
+  fixed_token: nullable((v) => (typeof v === 'string' && v.length === 6 ? null : 'must be a 6-character string')),
+  token_ttl_ms: int(1),
+  max_attempts: int(1, 100),
+  expired_counts_as_attempt: bool,
+  final_attempt_code: oneOf('TED000082', 'TED000084'),
+  invalid_status_http: oneOf(400, 404),
+  approval_outcome: oneOf('sent', 'pending'),
+  settle_delay_ms: int(0, 600_000),
+  abandoned_after_ms: nullable(int(1)),
+  webhook_url: nullable(httpUrl),
+  webhook_timeout_ms: int(1, 60_000),
+}
+
+/** Field → message for every problem in a partial settings object (unknown keys included); empty when valid. */
+export const settingsErrors = (patch: unknown): Record<string, string> => {
+  if (!patch || typeof patch !== 'object' || Array.isArray(patch)) return { settings: 'must be an object' }
+  const errors: Record<string, string> = {}
+  for (const [key, value] of Object.entries(patch)) {
+    const check = CHECKS[key as keyof QiSettings]
+    const problem = check ? check(value) : 'unknown setting'
+    if (problem) errors[key] = problem
+  }
+  return errors
+}
+
+/** A fresh, mutable settings object (defaults + overrides); throws on invalid overrides. */
+export const createSettings = (overrides: Partial<QiSettings> = {}): QiSettings => {
+  const errors = settingsErrors(overrides)
+  if (Object.keys(errors).length) throw new Error(`invalid QI sandbox settings: ${JSON.stringify(errors)}`)
+  return structuredClone({ ...DEFAULT_SETTINGS, ...overrides })
+}

@@ -1,0 +1,296 @@
+import { createHash } from 'node:crypto'
+import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose'
+import { privateKeyObject, publicKeyObject } from './keys'
+
+/**
+ * QI's two signing schemes (reference §2), used by the sandbox in both directions and exported as
+ * client helpers (`signRequest`, `signRequestV1`, `verifyResponse`, `verifyWebhook`) for tests.
+ *
+ * v2: AUTHORIZATION = ES512 JWT {payload_md5, timestamp, method, uri}, body sent as plain JSON.
+ * v1: AUTHORIZATION = "QIT <api_key>:" + ES512 JWT {sub: api_key, signature: string_to_sign} and the
+ *     body wrapped as {"encoded_body": <ES512 JWT whose claims are the payload>}.
+ */
+
+export type Verified<T> = { ok: true; value: T } | { ok: false; reason: string }
+const ok = <T>(value: T): Verified<T> => ({ ok: true, value })
+const fail = (reason: string): { ok: false; reason: string } => ({ ok: false, reason })
+
+export const md5Hex = (data: string | Uint8Array): string => createHash('md5').update(data).digest('hex')
+
+/** Python-style UTC ISO-8601 with microseconds, as in QI's samples: 2023-06-26T19:48:32.759000Z. */
+export const isoTimestamp = (ms: number): string => new Date(ms).toISOString().replace('Z', '000Z')
+
+/** RFC 1123 date in GMT (`%a, %d %b %Y %H:%M:%S GMT`), used by v1's string_to_sign. */
+export const rfc1123 = (ms: number): string => new Date(ms).toUTCString()
+
+const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?$/
+
+/** Milliseconds of an ISO-8601 timestamp, NaN if malformed; a zone-less value is UTC (Python's utcnow()). */
+export const parseIsoTimestamp = (value: string): number => {
+  if (!ISO_TIMESTAMP.test(value)) return Number.NaN
+  return Date.parse(/(Z|[+-]\d{2}:\d{2})$/.test(value) ? value : `${value}Z`)
+}
+
+export const signJwt = (claims: JWTPayload, privateKeyPem: string): Promise<string> =>
+  new SignJWT(claims).setProtectedHeader({ alg: 'ES512', typ: 'JWT' }).sign(privateKeyObject(privateKeyPem))
+
+/** Verifies an ES512 compact JWS; the reason says which step failed (never echoing keys or tokens). */
+export const verifyJwt = async (token: string, publicKeyPem: string): Promise<Verified<JWTPayload>> => {
+  let alg: unknown
+  try {
+    alg = decodeProtectedHeader(token).alg
+  } catch {
+    return fail('not a decodable compact JWT')
+  }
+  if (alg !== 'ES512') return fail(`JWT alg must be ES512, got ${JSON.stringify(alg ?? null)}`)
+  try {
+    const { payload } = await jwtVerify(token, publicKeyObject(publicKeyPem), { algorithms: ['ES512'] })
+    return ok(payload)
+  } catch {
+    return fail('JWT signature does not verify with the expected public key')
+  }
+}
+
+// ---- v2 ---------------------------------------------------------------------------------------
+
+export type V2Claims = { payload_md5: string; timestamp: string; method: string; uri: string }
+
+export type Expectation = {
+  method: string
+  /** Accepted values of the signed uri/endpoint (e.g. the path, or path and path+query). */
+  uris: string[]
+  now: number
+  toleranceMs: number
+}
+
+const withinTolerance = (ms: number, e: Expectation) => Number.isFinite(ms) && Math.abs(e.now - ms) <= e.toleranceMs
+
+export const signV2 = (claims: V2Claims, privateKeyPem: string): Promise<string> =>
+  signJwt(claims as unknown as JWTPayload, privateKeyPem)
+
+/** Checks a v2 JWT: signature, method, uri, payload_md5 (one of `md5s`) and timestamp freshness. */
+export const verifyV2 = async (
+  token: string,
+  publicKeyPem: string,
+  expect: Expectation & { md5s: string[] },
+): Promise<Verified<V2Claims>> => {
+  const jwt = await verifyJwt(token, publicKeyPem)
+  if (!jwt.ok) return jwt
+  const claims = jwt.value
+  const names = ['payload_md5', 'timestamp', 'method', 'uri'] as const
+  const missing = names.filter((n) => typeof claims[n] !== 'string')
+  if (missing.length) return fail(`JWT claims must include string ${missing.join(', ')}`)
+  const c = claims as unknown as V2Claims
+  if (c.method !== expect.method) return fail(`signed method ${c.method} does not match ${expect.method}`)
+  if (!expect.uris.includes(c.uri)) return fail(`signed uri ${c.uri} does not match ${expect.uris.join(' or ')}`)
+  if (!expect.md5s.includes(c.payload_md5)) return fail('payload_md5 does not match the MD5 of the body')
+  const at = parseIsoTimestamp(c.timestamp)
+  if (Number.isNaN(at)) return fail('timestamp is not an ISO-8601 UTC timestamp')
+  if (!withinTolerance(at, expect)) return fail('timestamp is outside the accepted window')
+  return ok(c)
+}
+
+// ---- v1 (legacy) ------------------------------------------------------------------------------
+
+/** string_to_sign = METHOD \n md5 \n content_type \n RFC1123 date \n endpoint */
+const stringToSign = (method: string, md5: string, contentType: string, date: string, endpoint: string) =>
+  [method, md5, contentType, date, endpoint].join('\n')
+
+export type V1Signed = { body: string | undefined; authorization: string }
+
+/** Signs a v1 message: with a payload the body becomes {"encoded_body": jwt}; without one md5 and content type are "". */
+export const signV1 = async (input: {
+  payload?: object
+  method: string
+  endpoint: string
+  apiKey: string
+  privateKeyPem: string
+  now: number
+}): Promise<V1Signed> => {
+  const encoded = input.payload === undefined ? undefined : await signJwt(input.payload as JWTPayload, input.privateKeyPem)
+  const signature = stringToSign(
+    input.method,
+    encoded === undefined ? '' : md5Hex(encoded),
+    encoded === undefined ? '' : 'application/json',
+    rfc1123(input.now),
+    input.endpoint,
+  )
+  const header = await signJwt({ sub: input.apiKey, signature }, input.privateKeyPem)
+  return {
+    body: encoded === undefined ? undefined : JSON.stringify({ encoded_body: encoded }),
+    authorization: `QIT ${input.apiKey}:${header}`,
+  }
+}
+
+/** Verifies a v1 message (request or response) and returns its decoded payload (undefined when bodiless). */
+export const verifyV1 = async (
+  authorization: string,
+  body: string,
+  publicKeyPem: string,
+  expect: Expectation & { apiKey: string },
+): Promise<Verified<unknown>> => {
+  const match = /^QIT ([^:\s]+):(\S+)$/.exec(authorization)
+  if (!match) return fail('AUTHORIZATION must be "QIT <api_key>:<jwt>"')
+  const [, apiKey, headerJwt] = match as unknown as [string, string, string]
+  if (apiKey !== expect.apiKey) return fail('api key in AUTHORIZATION does not match API-CLIENT-KEY')
+  const jwt = await verifyJwt(headerJwt, publicKeyPem)
+  if (!jwt.ok) return jwt
+  const { sub, signature } = jwt.value as { sub?: unknown; signature?: unknown }
+  if (sub !== apiKey) return fail('sub claim does not match the api key')
+  if (typeof signature !== 'string') return fail('signature claim must be a string')
+  const parts = signature.split('\n')
+  if (parts.length !== 5) return fail('signature claim must have 5 lines: method, md5, content type, date, endpoint')
+  const [method, md5, contentType, date, endpoint] = parts as [string, string, string, string, string]
+  if (method !== expect.method) return fail(`signed method ${method} does not match ${expect.method}`)
+  if (!expect.uris.includes(endpoint)) return fail(`signed endpoint ${endpoint} does not match ${expect.uris.join(' or ')}`)
+  if (!withinTolerance(Date.parse(date), expect)) return fail('signed date is malformed or outside the accepted window')
+
+  let encoded: string | undefined
+  if (body !== '') {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(body)
+    } catch {
+      return fail('v1 body must be JSON {"encoded_body": "<jwt>"}')
+    }
+    encoded = (parsed as { encoded_body?: unknown } | null)?.encoded_body as string | undefined
+    if (typeof encoded !== 'string') return fail('v1 body must be JSON {"encoded_body": "<jwt>"}')
+  }
+  if (md5 !== (encoded === undefined ? '' : md5Hex(encoded))) return fail('signed md5 does not match md5(encoded_body)')
+  if (contentType !== (encoded === undefined ? '' : 'application/json'))
+    return fail('signed content type must be application/json with a body and empty without')
+  if (encoded === undefined) return ok(undefined)
+  const inner = await verifyJwt(encoded, publicKeyPem)
+  return inner.ok ? ok(inner.value) : fail(`encoded_body: ${inner.reason}`)
+}
+
+// ---- client helpers (tests, seeding, the gateway's own tests) ----------------------------------
+
+type HeaderSource = Headers | Record<string, string | undefined>
+
+const headerOf = (headers: HeaderSource, name: string): string | undefined => {
+  if (headers instanceof Headers) return headers.get(name) ?? undefined
+  return Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1]
+}
+
+const text = (body: string | Uint8Array) => (typeof body === 'string' ? body : new TextDecoder().decode(body))
+
+/**
+ * The headers a v2 client sends. `body` must be the exact string that will be sent; without one the
+ * MD5 is of "{}" for GET/DELETE (as QI's sample) and of "" otherwise. `claims` overrides computed
+ * claims, to forge bad requests. `uri` is the path (without the query string, by default).
+ */
+export const signRequest = async (input: {
+  method: string
+  uri: string
+  body?: string
+  privateKeyPem: string
+  apiClientKey: string
+  now?: number
+  claims?: Partial<V2Claims>
+}): Promise<Record<string, string>> => {
+  const method = input.method.toUpperCase()
+  const hashed = input.body ?? (method === 'GET' || method === 'DELETE' ? '{}' : '')
+  const claims: V2Claims = {
+    payload_md5: md5Hex(hashed),
+    timestamp: isoTimestamp(input.now ?? Date.now()),
+    method,
+    uri: input.uri,
+    ...input.claims,
+  }
+  const headers: Record<string, string> = {
+    'API-CLIENT-KEY': input.apiClientKey,
+    AUTHORIZATION: await signV2(claims, input.privateKeyPem),
+  }
+  if (input.body !== undefined) headers['Content-Type'] = 'application/json'
+  return headers
+}
+
+/** A v1 (legacy) request: headers plus the {"encoded_body"} body to send (undefined when no payload). */
+export const signRequestV1 = async (input: {
+  method: string
+  uri: string
+  payload?: object
+  privateKeyPem: string
+  apiClientKey: string
+  now?: number
+}): Promise<{ headers: Record<string, string>; body: string | undefined }> => {
+  const signed = await signV1({
+    payload: input.payload,
+    method: input.method.toUpperCase(),
+    endpoint: input.uri,
+    apiKey: input.apiClientKey,
+    privateKeyPem: input.privateKeyPem,
+    now: input.now ?? Date.now(),
+  })
+  const headers: Record<string, string> = { 'API-CLIENT-KEY': input.apiClientKey, AUTHORIZATION: signed.authorization }
+  if (signed.body !== undefined) headers['Content-Type'] = 'application/json'
+  return { headers, body: signed.body }
+}
+
+export type VerifiedResponse =
+  | { ok: true; mode: 'header' | 'encoded_body'; payload: unknown }
+  | { ok: false; reason: string }
+
+/**
+ * Verifies a signed QI response with QI's public key, in either form: "header" (v2-style JWT in
+ * AUTHORIZATION over the exact body) or "encoded_body" (v1). Returns the payload (the JSON body, or
+ * the claims of encoded_body). `method`/`uri` are the request's.
+ */
+export const verifyResponse = async (input: {
+  method: string
+  uri: string
+  headers: HeaderSource
+  body: string | Uint8Array
+  qiPublicKeyPem: string
+  apiClientKey: string
+  now?: number
+  toleranceMs?: number
+}): Promise<VerifiedResponse> => {
+  const authorization = headerOf(input.headers, 'authorization')
+  if (!authorization) return fail('response has no AUTHORIZATION header')
+  if (headerOf(input.headers, 'api-client-key') !== input.apiClientKey)
+    return fail('response API-CLIENT-KEY does not echo the api key')
+  const expect = {
+    method: input.method.toUpperCase(),
+    uris: [input.uri],
+    now: input.now ?? Date.now(),
+    toleranceMs: input.toleranceMs ?? 5 * 60_000,
+  }
+  if (authorization.startsWith('QIT ')) {
+    const v1 = await verifyV1(authorization, text(input.body), input.qiPublicKeyPem, { ...expect, apiKey: input.apiClientKey })
+    if (!v1.ok) return v1
+    return v1.value === undefined ? fail('encoded_body missing') : { ok: true, mode: 'encoded_body', payload: v1.value }
+  }
+  const v2 = await verifyV2(authorization, input.qiPublicKeyPem, { ...expect, md5s: [md5Hex(input.body)] })
+  if (!v2.ok) return v2
+  try {
+    return { ok: true, mode: 'header', payload: JSON.parse(text(input.body)) }
+  } catch {
+    return fail('response body is not JSON')
+  }
+}
+
+/** Verifies a QI webhook as a receiver must (reference §7.2); `uri` is the path the webhook was posted to. */
+export const verifyWebhook = async (input: {
+  headers: HeaderSource
+  body: string | Uint8Array
+  uri: string
+  qiPublicKeyPem: string
+  apiClientKey?: string
+  method?: string
+  now?: number
+  toleranceMs?: number
+}): Promise<Verified<V2Claims>> => {
+  const authorization = headerOf(input.headers, 'authorization')
+  if (!authorization) return fail('webhook has no AUTHORIZATION header')
+  if (input.apiClientKey !== undefined && headerOf(input.headers, 'api-client-key') !== input.apiClientKey)
+    return fail('webhook API-CLIENT-KEY does not match')
+  return verifyV2(authorization, input.qiPublicKeyPem, {
+    method: input.method ?? 'POST',
+    uris: [input.uri],
+    md5s: [md5Hex(input.body)],
+    now: input.now ?? Date.now(),
+    toleranceMs: input.toleranceMs ?? 5 * 60_000,
+  })
+}

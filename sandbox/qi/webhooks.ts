@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto'
+import { generateP521KeyPair, type KeyPairPem } from './keys'
+import { isoTimestamp, md5Hex, signV2, type V2Claims } from './signing'
+import { signatureNow, type QiSandbox, type Ted, type TedStatus, type WebhookRecord, type WebhookTamper } from './state'
+import { tedView } from './views'
+
+/**
+ * Signed status webhooks (reference §7): POST `baas.ted.outgoing_ted` with AUTHORIZATION = ES512 JWT
+ * signed by QI {payload_md5: md5(exact body), timestamp, method: "POST", uri: <webhook URL path>}
+ * and API-CLIENT-KEY = the partner's key. [INFERRED] One attempt, `webhook_timeout_ms`, no retries
+ * (BaaS retry policy is not public); `POST /_sandbox/webhooks/send` redelivers.
+ */
+
+export const webhookPayload = (ted: Ted, status: TedStatus, now: number) => ({
+  webhook_type: 'baas.ted.outgoing_ted',
+  webhook_datetime: new Date(now).toISOString(),
+  data: { ...tedView(ted), ted_status: status },
+})
+
+// Forged signatures for `tamper: "signature"` use a key QI's public key cannot verify.
+let strangerKey: KeyPairPem | undefined
+
+const signedHeaders = async (sb: QiSandbox, ted: Ted, url: URL, body: string, tamper: WebhookTamper | null) => {
+  const now = signatureNow(sb)
+  const claims: V2Claims = { payload_md5: md5Hex(body), timestamp: isoTimestamp(now), method: 'POST', uri: url.pathname }
+  let privateKeyPem = sb.keys.privateKeyPem
+  if (tamper === 'signature') privateKeyPem = (strangerKey ??= generateP521KeyPair()).privateKeyPem
+  if (tamper === 'payload_md5') claims.payload_md5 = md5Hex(`${body} `)
+  if (tamper === 'stale_timestamp') claims.timestamp = isoTimestamp(now - sb.settings.timestamp_tolerance_ms - 60_000)
+  if (tamper === 'wrong_uri') claims.uri = `${url.pathname.replace(/\/$/, '')}/not-the-webhook-path`
+  return {
+    'Content-Type': 'application/json',
+    AUTHORIZATION: await signV2(claims, privateKeyPem),
+    'API-CLIENT-KEY': ted.api_client_key,
+  }
+}
+
+const MAX_RECORDED_RESPONSE = 2_000
+
+export type DeliveryOptions = { ted_status?: TedStatus; tamper?: WebhookTamper | null; url?: string }
+
+/** Sends one webhook for the TED (its current status unless overridden) and records it; never throws. */
+export const deliverWebhook = async (sb: QiSandbox, ted: Ted, options: DeliveryOptions = {}): Promise<WebhookRecord> => {
+  const status = options.ted_status ?? ted.ted_status
+  const url = options.url ?? sb.state.integrations.get(ted.api_client_key)?.webhook_url ?? sb.settings.webhook_url
+  const body = JSON.stringify(webhookPayload(ted, status, sb.clock.now()))
+  const record: WebhookRecord = {
+    id: `whk_${randomUUID()}`,
+    ted_key: ted.ted_key,
+    api_client_key: ted.api_client_key,
+    ted_status: status,
+    url,
+    tamper: options.tamper ?? null,
+    sent_at: new Date(sb.clock.now()).toISOString(),
+    headers: {},
+    body,
+    status: null,
+    response_body: null,
+    error: null,
+  }
+  sb.state.webhooks.push(record)
+  if (!url) {
+    record.error = 'no webhook_url configured for the integration or in settings'
+    return record
+  }
+  try {
+    record.headers = await signedHeaders(sb, ted, new URL(url), body, record.tamper)
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: record.headers,
+      body,
+      signal: AbortSignal.timeout(sb.settings.webhook_timeout_ms),
+    })
+    record.status = res.status
+    record.response_body = (await res.text()).slice(0, MAX_RECORDED_RESPONSE)
+  } catch (err) {
+    const e = err as Error
+    record.error = e.name === 'TimeoutError' ? `timed out after ${sb.settings.webhook_timeout_ms} ms` : e.message
+  }
+  return record
+}
+
+/** Fire-and-forget delivery used on status changes. */
+export const sendWebhook = (sb: QiSandbox, ted: Ted): void => {
+  void deliverWebhook(sb, ted)
+}
