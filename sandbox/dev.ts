@@ -1,0 +1,163 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { migrateDatabase } from '../db/migrate'
+import { startLibsqlServer } from './libsql-server/server'
+import { startSfoxSandbox } from './sfox/server'
+
+// `npm run dev`: everything a newcomer needs, in one process tree. The local libSQL server and the
+// provider sandboxes run in this process; `wrangler dev` runs the Worker. Ctrl-C stops all of it.
+
+const port = (name: string, fallback: number) => {
+  const value = Number(process.env[name] ?? fallback)
+  if (!Number.isInteger(value) || value <= 0 || value > 65_535) throw new Error(`${name} must be a port number`)
+  return value
+}
+const ports = {
+  gateway: port('GATEWAY_PORT', 8787),
+  sfox: port('SFOX_SANDBOX_PORT', 8788),
+  qi: port('QI_SANDBOX_PORT', 8789),
+  libsql: port('LIBSQL_PORT', 8790),
+}
+const SFOX_DEV_KEY = process.env.SFOX_SANDBOX_API_KEY || 'sfox_sandbox_dev_key'
+const DEMO_PARTNER = 'Demo partner'
+const root = resolve(import.meta.dirname, '..')
+
+/** Reads .dev.vars, creating it with fresh secrets the first time; keeps secrets across runs. */
+const ensureDevVars = (libsqlUrl: string): Record<string, string> => {
+  const file = resolve(root, '.dev.vars')
+  const vars: Record<string, string> = {}
+  if (existsSync(file)) {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const match = /^\s*([A-Z0-9_]+)\s*=\s*(.*)$/.exec(line)
+      if (match) vars[match[1]!] = match[2]!.trim()
+    }
+  }
+  const secret = () => randomBytes(24).toString('base64url')
+  vars.ENVIRONMENT = 'development'
+  vars.LIBSQL_URL = libsqlUrl
+  vars.ADMIN_TOKEN ||= `dev_admin_${secret()}`
+  vars.ENCRYPTION_KEY ||= randomBytes(32).toString('base64')
+  vars.API_KEY_SECRET ||= secret()
+  // Local dev: admin changes show up at once rather than after the key cache's 30 s.
+  vars.API_KEY_CACHE_SECONDS ||= '0'
+  const text = Object.entries(vars).map(([k, v]) => `${k}=${v}`).join('\n')
+  writeFileSync(file, `# Written by npm run dev; local only, never commit.\n${text}\n`, { mode: 0o600 })
+  return vars
+}
+
+const waitForHealth = async (url: string, child: ChildProcess, timeoutMs = 90_000) => {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}`)
+    try {
+      const res = await fetch(`${url}/health`)
+      if (res.ok) return
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 500))
+  }
+  throw new Error(`the gateway did not become healthy at ${url} within ${timeoutMs / 1000} s`)
+}
+
+/** Seeds through the admin API, as an operator would: the demo partner, a fresh key, its connections. */
+const seed = async (gateway: string, adminToken: string, sfoxUrl: string) => {
+  const admin = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${gateway}/admin${path}`, {
+      method,
+      headers: { authorization: `Bearer ${adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    })
+    const json = (await res.json()) as any
+    if (!res.ok) throw new Error(`seeding ${method} ${path}: ${res.status} ${JSON.stringify(json)}`)
+    return json
+  }
+  const partners = await admin('GET', '/partners?limit=100')
+  const partner =
+    partners.data.find((p: { name: string }) => p.name === DEMO_PARTNER) ??
+    (await admin('POST', '/partners', { name: DEMO_PARTNER }))
+  // A key is shown only once, so each run issues a new one (earlier ones keep working).
+  const key = await admin('POST', `/partners/${partner.id}/api-keys`, { mode: 'test' })
+  await admin('PUT', `/partners/${partner.id}/connections/sfox`, { api_key: SFOX_DEV_KEY, base_url: sfoxUrl })
+  return { partnerId: partner.id as string, apiKey: key.key as string }
+}
+
+const walkthrough = (gateway: string, sfoxUrl: string, apiKey: string) => {
+  const id = `demo-${Date.now().toString(36)}`
+  return `
+transfer-gateway is running.
+
+  gateway         ${gateway}
+  sFOX sandbox    ${sfoxUrl}
+  libSQL server   http://127.0.0.1:${ports.libsql}
+  demo API key    ${apiKey}
+
+Walkthrough (copy and paste):
+
+  export TGW=${gateway} KEY=${apiKey}
+
+  # 1. create an sFOX PAYMENT; it waits for the end user's emailed code
+  curl -s $TGW/v1/transfers -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d '{
+    "transfer_id": "${id}", "provider": "sfox",
+    "sfox": {"user_id": "demo-user", "type": "PAYMENT", "purpose": "GOOD", "currency": "eth",
+             "quantity": "0.1", "rate": "2000", "description": "Gift card"}}'
+
+  # 2. read the code the sandbox "emailed" (provider_reference is sFOX's transfer_id)
+  REF=$(curl -s $TGW/v1/transfers/${id} -H "authorization: Bearer $KEY" | node -pe 'JSON.parse(require("fs").readFileSync(0)).provider_reference')
+  CODE=$(curl -s "${sfoxUrl}/_sandbox/outbox?transfer_id=$REF" | node -pe 'JSON.parse(require("fs").readFileSync(0)).data[0].code')
+
+  # 3. confirm it
+  curl -s $TGW/v1/transfers/${id}/confirm -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d "{\\"code\\": \\"$CODE\\"}"
+
+  # 4. read it back, and list
+  curl -s $TGW/v1/transfers/${id} -H "authorization: Bearer $KEY"
+  curl -s "$TGW/v1/transfers?limit=5" -H "authorization: Bearer $KEY"
+
+Ctrl-C stops everything.
+`
+}
+
+const main = async () => {
+  const libsql = await startLibsqlServer({ port: ports.libsql, dataDir: resolve(root, '.data/libsql') })
+  const sfox = await startSfoxSandbox({ port: ports.sfox, api_keys: [SFOX_DEV_KEY] })
+  const libsqlUrl = `${libsql.url}/`
+  await migrateDatabase(libsqlUrl)
+  const vars = ensureDevVars(libsqlUrl)
+
+  const gatewayUrl = `http://127.0.0.1:${ports.gateway}`
+  const wrangler = spawn(
+    resolve(root, 'node_modules/.bin/wrangler'),
+    ['dev', '--port', String(ports.gateway), '--ip', '127.0.0.1', '--show-interactive-dev-session=false'],
+    { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
+  )
+
+  let stopping = false
+  const stop = async (code = 0) => {
+    if (stopping) return
+    stopping = true
+    wrangler.kill('SIGTERM')
+    await Promise.allSettled([sfox.close(), libsql.close()])
+    process.exit(code)
+  }
+  process.once('SIGINT', () => void stop())
+  process.once('SIGTERM', () => void stop())
+  wrangler.once('exit', (code) => {
+    if (!stopping) {
+      console.error(`wrangler dev exited (${code}); stopping.`)
+      void stop(1)
+    }
+  })
+
+  try {
+    await waitForHealth(gatewayUrl, wrangler)
+    const { apiKey } = await seed(gatewayUrl, vars.ADMIN_TOKEN!, sfox.url)
+    console.log(walkthrough(gatewayUrl, sfox.url, apiKey))
+  } catch (error) {
+    console.error(String(error))
+    await stop(1)
+  }
+}
+
+await main()

@@ -1,0 +1,80 @@
+import { OpenAPIHono } from '@hono/zod-openapi'
+import { HTTPException } from 'hono/http-exception'
+import { methodNotAllowed } from 'hono/method-not-allowed'
+import { requestId } from 'hono/request-id'
+import { withDeps } from './http/deps'
+import { limitBody, requestLog, requireJson } from './http/middleware'
+import { Problem, renderProblem } from './http/problem'
+import type { AppEnv } from './http/types'
+import { validationProblem } from './http/validation'
+import { adminRouter } from './routes/admin'
+import { healthRouter } from './routes/health'
+import { transfersRouter } from './routes/transfers'
+
+/** Framework errors (unparsable JSON, oversize bodies) in the API's own problem vocabulary. */
+const problemFromHttpException = (error: HTTPException): Problem => {
+  if (error.status === 400) return new Problem('malformed_json', { detail: 'The request body is not valid JSON.' })
+  if (error.status === 413) return new Problem('payload_too_large')
+  if (error.status === 401) return new Problem('unauthorized')
+  return new Problem('invalid_request', { detail: error.message })
+}
+
+// Errors of the database client (drizzle wraps them in `cause`): the database, not the request, failed.
+const DATABASE_ERRORS = new Set(['LibsqlError', 'DrizzleQueryError', 'ClientError', 'HttpServerError', 'ProtocolVersionError'])
+const isDatabaseError = (error: unknown): boolean => {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    if (DATABASE_ERRORS.has(e.name) || DATABASE_ERRORS.has(e.constructor.name)) return true
+  }
+  return false
+}
+
+export const createApp = () => {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationProblem(result.error, result.target)
+    },
+  })
+
+  app.use(requestId())
+  app.use(requestLog)
+  app.use(
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, methods) =>
+        renderProblem(c, new Problem('method_not_allowed', {
+          detail: `${c.req.method} is not allowed here; use ${methods.join(', ')}.`,
+          headers: { allow: methods.join(', ') },
+        })),
+    }),
+  )
+  app.use('*', withDeps)
+  app.use('/v1/*', (c, next) => limitBody(c.var.deps.settings.MAX_BODY_BYTES)(c, next), requireJson)
+  app.use('/admin/*', (c, next) => limitBody(c.var.deps.settings.MAX_BODY_BYTES)(c, next), requireJson)
+
+  app.route('/', healthRouter)
+  app.route('/v1/transfers', transfersRouter)
+  app.route('/admin', adminRouter)
+
+  app.notFound((c) => renderProblem(c, new Problem('not_found', { detail: `No route for ${c.req.method} ${c.req.path}.` })))
+  app.onError((error, c) => {
+    if (error instanceof Problem) return renderProblem(c, error)
+    if (error instanceof HTTPException) return renderProblem(c, problemFromHttpException(error))
+    if (isDatabaseError(error)) {
+      console.error(JSON.stringify({ level: 'error', msg: 'database error', request_id: c.get('requestId'), error: String(error) }))
+      return renderProblem(c, new Problem('service_unavailable', {
+        detail: 'The database is unavailable; retry shortly.',
+        headers: { 'retry-after': '1' },
+      }))
+    }
+    console.error(
+      JSON.stringify({
+        level: 'error',
+        msg: 'unhandled error',
+        request_id: c.get('requestId'),
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      }),
+    )
+    return renderProblem(c, new Problem('internal_error', { detail: 'Something went wrong on our side; it has been logged.' }))
+  })
+  return app
+}

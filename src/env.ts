@@ -1,0 +1,50 @@
+import { z } from 'zod'
+
+/** What wrangler gives the Worker: vars and secrets (strings) plus bindings. */
+export type Bindings = {
+  LIBSQL_URL: string
+  LIBSQL_AUTH_TOKEN?: string
+  ADMIN_TOKEN: string
+  ENCRYPTION_KEY: string
+  API_KEY_SECRET: string
+  [name: string]: unknown
+}
+
+const seconds = (fallback: number) => z.coerce.number().int().min(0).default(fallback)
+
+const settingsSchema = z.object({
+  LIBSQL_URL: z.url(),
+  LIBSQL_AUTH_TOKEN: z.string().optional(),
+  ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters'),
+  ENCRYPTION_KEY: z.base64().refine((v) => atob(v).length === 32, 'ENCRYPTION_KEY must be 32 bytes, base64'),
+  API_KEY_SECRET: z.string().min(16, 'API_KEY_SECRET must be at least 16 characters'),
+  ENVIRONMENT: z.enum(['development', 'test', 'production']).default('production'),
+  RESEND_LIMIT: z.coerce.number().int().min(0).default(3),
+  RESEND_COOLDOWN_SECONDS: seconds(60),
+  CONFIRM_ATTEMPTS: z.coerce.number().int().min(1).default(5),
+  PENDING_TTL_SECONDS: seconds(24 * 3600),
+  PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  API_KEY_CACHE_SECONDS: seconds(30),
+  MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(64 * 1024),
+})
+
+export type Settings = z.infer<typeof settingsSchema>
+
+export class ConfigError extends Error {}
+
+// Parsed once per isolate: env objects are stable for an isolate's lifetime.
+const cache = new WeakMap<object, Settings>()
+
+export const settingsOf = (env: Bindings): Settings => {
+  let settings = cache.get(env)
+  if (!settings) {
+    const parsed = settingsSchema.safeParse(env)
+    if (!parsed.success) {
+      const fields = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')
+      throw new ConfigError(`invalid configuration: ${fields}`)
+    }
+    settings = parsed.data
+    cache.set(env, settings)
+  }
+  return settings
+}

@@ -1,0 +1,50 @@
+import { createMiddleware } from 'hono/factory'
+import { secretsEqual } from '../lib/crypto'
+import type { PartnerContext } from '../partners/context'
+import { API_KEY_PATTERN, hashApiKey } from '../partners/keys'
+import { loadPartnerByKeyHash } from '../partners/lookup'
+import { Problem } from './problem'
+import type { AppEnv } from './types'
+
+const bearer = (header: string | undefined): string | null => /^Bearer +(\S+)$/i.exec(header ?? '')?.[1] ?? null
+
+const unauthorized = (detail: string) =>
+  new Problem('unauthorized', { detail, headers: { 'www-authenticate': 'Bearer realm="transfer-gateway"' } })
+
+// Key hash → partner, per isolate, for API_KEY_CACHE_SECONDS: a warm request costs no DB round
+// trip. A revoked key or a changed connection is therefore seen within that many seconds.
+const partnerCache = new Map<string, { loadedAt: number; partner: PartnerContext | null }>()
+const MAX_CACHED_KEYS = 10_000
+
+/** Partner API: `Authorization: Bearer tgw_test_…` → `c.var.partner`. */
+export const partnerAuth = createMiddleware<AppEnv>(async (c, next) => {
+  const key = bearer(c.req.header('authorization'))
+  if (!key || !API_KEY_PATTERN.test(key)) throw unauthorized('Send your API key as `Authorization: Bearer tgw_…`.')
+  const { db, settings, now } = c.var.deps
+  const hash = await hashApiKey(settings.API_KEY_SECRET, key)
+  const at = now()
+  let entry = partnerCache.get(hash)
+  if (!entry || at - entry.loadedAt >= settings.API_KEY_CACHE_SECONDS * 1000) {
+    entry = { loadedAt: at, partner: await loadPartnerByKeyHash(db, hash, at, settings) }
+    if (settings.API_KEY_CACHE_SECONDS > 0) {
+      if (partnerCache.size >= MAX_CACHED_KEYS) partnerCache.clear()
+      partnerCache.set(hash, entry)
+    }
+  }
+  const partner = entry.partner
+  if (!partner || (partner.keyExpiresAt !== null && partner.keyExpiresAt <= at)) {
+    throw unauthorized('The API key is unknown, revoked or expired.')
+  }
+  c.set('partner', partner)
+  c.var.log.partnerId = partner.id
+  await next()
+})
+
+/** Admin API: `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. */
+export const adminAuth = createMiddleware<AppEnv>(async (c, next) => {
+  const token = bearer(c.req.header('authorization'))
+  if (!token || !(await secretsEqual(token, c.var.deps.settings.ADMIN_TOKEN))) {
+    throw unauthorized('Send the admin token as `Authorization: Bearer <ADMIN_TOKEN>`.')
+  }
+  await next()
+})

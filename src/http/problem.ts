@@ -1,0 +1,80 @@
+import type { Context } from 'hono'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+
+/**
+ * Every error the API can answer, by stable code. The code is the contract partners branch on;
+ * status and title follow from it. Rendered as RFC 9457 application/problem+json.
+ */
+export const PROBLEMS = {
+  malformed_json: [400, 'Malformed JSON'],
+  invalid_request: [422, 'Invalid request'],
+  unauthorized: [401, 'Unauthorized'],
+  forbidden: [403, 'Forbidden'],
+  not_found: [404, 'Not found'],
+  method_not_allowed: [405, 'Method not allowed'],
+  payload_too_large: [413, 'Payload too large'],
+  unsupported_media_type: [415, 'Unsupported media type'],
+  transfer_not_found: [404, 'Transfer not found'],
+  partner_not_found: [404, 'Partner not found'],
+  api_key_not_found: [404, 'API key not found'],
+  connection_not_found: [404, 'Provider connection not found'],
+  idempotency_key_reused: [422, 'Idempotency key reused'],
+  transfer_in_flight: [409, 'Transfer request in flight'],
+  transfer_not_pending_verification: [409, 'Transfer not pending verification'],
+  verification_code_invalid: [422, 'Verification code invalid'],
+  verification_code_expired: [422, 'Verification code expired'],
+  verification_attempts_exhausted: [422, 'Verification attempts exhausted'],
+  resend_limit_reached: [429, 'Resend limit reached'],
+  resend_cooldown: [429, 'Resend cooldown'],
+  provider_not_configured: [422, 'Provider not configured'],
+  provider_rejected: [422, 'Rejected by provider'],
+  provider_unavailable: [502, 'Provider unavailable'],
+  provider_timeout: [504, 'Provider timeout'],
+  provider_rate_limited: [503, 'Provider rate limited'],
+  provider_authentication_failed: [502, 'Provider authentication failed'],
+  service_unavailable: [503, 'Service unavailable'],
+  internal_error: [500, 'Internal error'],
+} as const satisfies Record<string, readonly [number, string]>
+
+export type ProblemCode = keyof typeof PROBLEMS
+
+export type ProblemInit = {
+  detail?: string
+  headers?: Record<string, string>
+  /** Extension members, e.g. `errors`, `attempts_remaining`, `provider_error`. */
+  extensions?: Record<string, unknown>
+}
+
+/** Thrown anywhere below a route; `app.onError` renders it. */
+export class Problem extends Error {
+  constructor(
+    readonly code: ProblemCode,
+    readonly init: ProblemInit = {},
+  ) {
+    super(init.detail ?? PROBLEMS[code][1])
+  }
+}
+
+export const problemType = (code: ProblemCode) => `https://transfer-gateway.dev/problems/${code}`
+
+export const problemBody = (code: ProblemCode, init: ProblemInit, requestId: string | undefined) => {
+  const [status, title] = PROBLEMS[code]
+  return {
+    type: problemType(code),
+    title,
+    status,
+    detail: init.detail ?? title,
+    code,
+    request_id: requestId ?? null,
+    ...init.extensions,
+  }
+}
+
+export const renderProblem = (c: Context, problem: Problem): Response => {
+  const body = problemBody(problem.code, problem.init, c.get('requestId'))
+  // c.body (not new Response) so headers set earlier by middleware (request id) are kept.
+  return c.body(JSON.stringify(body), body.status as ContentfulStatusCode, {
+    'content-type': 'application/problem+json',
+    ...problem.init.headers,
+  })
+}

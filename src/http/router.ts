@@ -1,0 +1,11 @@
+import { OpenAPIHono } from '@hono/zod-openapi'
+import type { AppEnv } from './types'
+import { validationProblem } from './validation'
+
+/** Every router answers schema failures the same way: a 422 problem listing each field. */
+export const createRouter = () =>
+  new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationProblem(result.error, result.target)
+    },
+  })

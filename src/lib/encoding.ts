@@ -1,0 +1,19 @@
+export const toHex = (bytes: ArrayBuffer | Uint8Array): string =>
+  [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('')
+
+export const toBase64Url = (bytes: ArrayBuffer | Uint8Array): string => {
+  let binary = ''
+  for (const b of new Uint8Array(bytes)) binary += String.fromCharCode(b)
+  return btoa(binary).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')
+}
+
+export type Bytes = Uint8Array<ArrayBuffer>
+
+export const fromBase64 = (text: string): Bytes => {
+  const normalized = text.replaceAll('-', '+').replaceAll('_', '/')
+  const binary = atob(normalized + '='.repeat((4 - (normalized.length % 4)) % 4))
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0))
+}
+
+const encoder = new TextEncoder()
+export const utf8 = (text: string): Bytes => encoder.encode(text) as Bytes

@@ -1,0 +1,64 @@
+import { and, eq } from 'drizzle-orm'
+import type { Db } from '../../db/client'
+import { providerConnections, type ProviderConnection } from '../../db/schema'
+import { encryptJson } from '../lib/crypto'
+import { newId } from '../lib/ids'
+import type { ProviderName } from '../providers/provider'
+import { iso } from '../transfers/resource'
+
+/** Binds a ciphertext to its partner and provider (AES-GCM additional data). */
+export const connectionContext = (partnerId: string, provider: ProviderName) => `connection:${partnerId}:${provider}`
+
+export type ConnectionInput = {
+  provider: ProviderName
+  baseUrl: string
+  credentials: Record<string, string>
+  settings?: Record<string, unknown>
+}
+
+/** Creates or replaces the partner's connection to a provider; credentials are sealed first. */
+export const upsertConnection = async (db: Db, encryptionKey: string, partnerId: string, input: ConnectionInput, now: number) => {
+  const sealed = await encryptJson(encryptionKey, connectionContext(partnerId, input.provider), input.credentials)
+  const settings = input.settings ?? {}
+  const [row] = await db
+    .insert(providerConnections)
+    .values({
+      id: newId('conn', now),
+      partnerId,
+      provider: input.provider,
+      baseUrl: input.baseUrl,
+      credentials: sealed,
+      settings,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .onConflictDoUpdate({
+      target: [providerConnections.partnerId, providerConnections.provider],
+      set: { baseUrl: input.baseUrl, credentials: sealed, settings, updatedAt: now },
+    })
+    .returning()
+  return row!
+}
+
+export const listConnections = (db: Db, partnerId: string) =>
+  db.select().from(providerConnections).where(eq(providerConnections.partnerId, partnerId))
+
+export const deleteConnection = async (db: Db, partnerId: string, provider: ProviderName) =>
+  (
+    await db
+      .delete(providerConnections)
+      .where(and(eq(providerConnections.partnerId, partnerId), eq(providerConnections.provider, provider)))
+      .returning({ id: providerConnections.id })
+  ).length > 0
+
+/** What admins see of a connection: never the credentials. */
+export const renderConnection = (c: ProviderConnection) => ({
+  object: 'provider_connection' as const,
+  id: c.id,
+  partner_id: c.partnerId,
+  provider: c.provider,
+  base_url: c.baseUrl,
+  settings: c.settings,
+  created_at: iso(c.createdAt)!,
+  updated_at: iso(c.updatedAt)!,
+})

@@ -1,0 +1,69 @@
+import type { ProviderError, ProviderName } from './provider'
+
+export type ProviderResponse = { status: number; headers: Headers; text: string; json: unknown }
+
+export type ProviderCall = {
+  provider: ProviderName
+  url: string
+  method: string
+  headers?: Record<string, string>
+  body?: string
+  timeoutMs: number
+  /** Told how long the provider took, for the request log's upstream timing. */
+  onTiming?: (ms: number) => void
+}
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return null
+  }
+}
+
+/**
+ * One HTTP exchange with a provider. Network failures and timeouts become provider errors; every
+ * HTTP answer, error statuses included, comes back for the adapter to interpret.
+ */
+export const callProvider = async (
+  call: ProviderCall,
+): Promise<{ ok: true; response: ProviderResponse } | { ok: false; error: ProviderError }> => {
+  const started = Date.now()
+  try {
+    const res = await fetch(call.url, {
+      method: call.method,
+      headers: call.headers,
+      body: call.body,
+      signal: AbortSignal.timeout(call.timeoutMs),
+    })
+    const text = await res.text()
+    return { ok: true, response: { status: res.status, headers: res.headers, text, json: parseJson(text) } }
+  } catch (error) {
+    const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
+    return {
+      ok: false,
+      error: {
+        kind: timedOut ? 'timeout' : 'unavailable',
+        provider: call.provider,
+        status: null,
+        code: null,
+        message: timedOut ? `no answer within ${call.timeoutMs} ms` : 'connection failed',
+      },
+    }
+  } finally {
+    call.onTiming?.(Date.now() - started)
+  }
+}
+
+/** Errors every provider shares: auth, rate limiting, outages. Adapters handle the rest. */
+export const genericHttpError = (
+  provider: ProviderName,
+  status: number,
+  message: string,
+  code: string | null = null,
+): ProviderError | null => {
+  if (status === 401 || status === 403) return { kind: 'unauthorized', provider, status, code, message }
+  if (status === 429) return { kind: 'rate_limited', provider, status, code, message, retryAfterSeconds: 60 }
+  if (status >= 500 || status === 404 || status === 405) return { kind: 'unavailable', provider, status, code, message }
+  return null
+}

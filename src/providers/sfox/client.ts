@@ -1,0 +1,139 @@
+import type { Transfer } from '../../../db/schema'
+import { callProvider, type ProviderResponse } from '../http'
+import { fail, ok, type ProviderError, type Result, type TransferProvider } from '../provider'
+import { errorOf, snapshotOf, type SfoxOperation, type SfoxTransfer } from './mapping'
+
+export type SfoxConnection = { baseUrl: string; apiKey: string }
+export type CallOptions = { timeoutMs: number; onTiming?: (ms: number) => void }
+
+/** The create body's fields as the gateway stores them (quantity and rate as decimal strings). */
+export type SfoxDetails = {
+  user_id: string
+  type: 'PAYMENT' | 'PAYOUT'
+  purpose: 'GOOD' | 'SERVICE'
+  currency: string
+  quantity: string
+  rate: string
+  description: string
+}
+
+// How far before our own record sFOX's copy may be dated when we look it up in the history.
+const HISTORY_SLACK_MS = 10 * 60 * 1000
+
+export const createSfoxProvider = (connection: SfoxConnection, options: CallOptions): TransferProvider => {
+  const request = async (operation: SfoxOperation, method: string, path: string, body?: unknown) => {
+    const result = await callProvider({
+      provider: 'sfox',
+      url: new URL(path, connection.baseUrl).toString(),
+      method,
+      headers: {
+        authorization: `Bearer ${connection.apiKey}`,
+        accept: 'application/json',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      timeoutMs: options.timeoutMs,
+      onTiming: options.onTiming,
+    })
+    if (!result.ok) return result
+    const { response } = result
+    if (response.status >= 200 && response.status < 300) return { ok: true as const, response }
+    return { ok: false as const, error: errorOf(operation, response.status, response.json) }
+  }
+
+  const dataOf = (response: ProviderResponse) => (response.json as { data?: unknown } | null)?.data
+
+  const transferOf = (response: ProviderResponse): Result<SfoxTransfer> => {
+    const data = dataOf(response) as SfoxTransfer | undefined
+    if (!data || typeof data.transfer_status_code !== 'string') {
+      return fail(malformed(response.status))
+    }
+    return ok(data)
+  }
+
+  /** sFOX's history has no transfer_id filter and no cursor: fetch a window and find ours. */
+  const findInHistory = async (transfer: Transfer): Promise<Result<SfoxTransfer | null>> => {
+    const details = transfer.details as SfoxDetails
+    const query = new URLSearchParams({
+      type: details.type,
+      from_date: String(transfer.createdAt - HISTORY_SLACK_MS),
+    })
+    const result = await request('history', 'GET', `/v1/enterprise/transfer/history?${query}`)
+    if (!result.ok) return result
+    const rows = dataOf(result.response)
+    if (!Array.isArray(rows)) return fail(malformed(result.response.status))
+    return ok((rows as SfoxTransfer[]).find((row) => row.transfer_id === transfer.id) ?? null)
+  }
+
+  return {
+    name: 'sfox',
+
+    // Our transfer id is unique across partners, so it is what sFOX knows the transfer by.
+    prepare: (id) => ({ providerReference: id, providerState: null }),
+
+    async create(transfer) {
+      const details = transfer.details as SfoxDetails
+      const result = await request('create', 'POST', '/v1/enterprise/transfer', {
+        transfer_id: transfer.id,
+        description: details.description,
+        purpose: details.purpose,
+        type: details.type,
+        user_id: details.user_id,
+        currency: details.currency,
+        // sFOX takes JSON numbers; the API refuses decimals a double cannot carry exactly.
+        quantity: Number(details.quantity),
+        rate: Number(details.rate),
+      })
+      if (result.ok) {
+        const created = transferOf(result.response)
+        return created.ok ? ok(snapshotOf(created.value)) : created
+      }
+      // A replay of a create sFOX already has: adopt sFOX's copy instead of reporting an error.
+      if (result.error.kind !== 'duplicate') return result
+      const found = await findInHistory(transfer)
+      if (!found.ok) return found
+      if (!found.value) return fail({ ...result.error, kind: 'unavailable', message: `${result.error.message} (not yet in sFOX's history)` })
+      return ok(snapshotOf(found.value))
+    },
+
+    async confirm(transfer, code) {
+      const result = await request('confirm', 'POST', '/v1/enterprise/transfer/confirm', {
+        transfer_id: transfer.id,
+        otp: code,
+      })
+      if (!result.ok) return result
+      const confirmed = transferOf(result.response)
+      return confirmed.ok ? ok(snapshotOf(confirmed.value)) : confirmed
+    },
+
+    async resend(transfer) {
+      const result = await request('resend', 'POST', '/v1/enterprise/transfer/resend-confirmation', {
+        transfer_id: transfer.id,
+      })
+      return result.ok ? ok({ channel: 'email', codeExpiresAt: null }) : result
+    },
+
+    async cancel(transfer) {
+      const result = await request('cancel', 'DELETE', `/v1/enterprise/transfer/${encodeURIComponent(transfer.id)}`)
+      if (!result.ok) return result
+      return ok({ reference: transfer.id, providerStatus: 'CANCELED', status: 'canceled', codeExpiresAt: null })
+    },
+
+    async fetchStatus(transfer) {
+      const found = await findInHistory(transfer)
+      if (!found.ok) return found
+      if (!found.value) {
+        return fail({ kind: 'not_found', provider: 'sfox', status: 200, code: null, message: 'not in sFOX transfer history' })
+      }
+      return ok(snapshotOf(found.value))
+    },
+  }
+}
+
+const malformed = (status: number): ProviderError => ({
+  kind: 'unavailable',
+  provider: 'sfox',
+  status,
+  code: null,
+  message: 'sFOX answered with an unexpected body',
+})

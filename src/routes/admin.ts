@@ -1,0 +1,160 @@
+import { createRoute, z } from '@hono/zod-openapi'
+import { adminAuth } from '../http/auth'
+import { Problem } from '../http/problem'
+import { createRouter } from '../http/router'
+import {
+  createPartner,
+  getPartner,
+  issueApiKey,
+  listApiKeys,
+  listPartners,
+  renderApiKey,
+  renderPartner,
+  revokeApiKey,
+  updatePartner,
+} from '../partners/admin'
+import { deleteConnection, listConnections, renderConnection, upsertConnection } from '../partners/connections'
+import {
+  ApiKeyList,
+  ApiKeyResource,
+  ConnectionList,
+  ConnectionResource,
+  CreateApiKeyBody,
+  CreatedApiKey,
+  CreatePartnerBody,
+  PartnerList,
+  PartnerListQuery,
+  PartnerResource,
+  SfoxConnectionBody,
+  UpdatePartnerBody,
+} from '../schemas/admin'
+import { problemResponse } from '../schemas/common'
+
+const security = [{ AdminToken: [] }]
+const tags = ['Admin']
+const ok = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+})
+const body = <T extends z.ZodType>(schema: T) => ({
+  body: { required: true, content: { 'application/json': { schema } } },
+})
+const common = {
+  401: problemResponse('Missing or wrong admin token.'),
+  404: problemResponse('No such partner (`partner_not_found`).'),
+  422: problemResponse('Invalid request.'),
+}
+const partnerParams = z.object({ partner_id: z.string().openapi({ param: { name: 'partner_id', in: 'path' } }) })
+
+const routes = {
+  createPartner: createRoute({
+    method: 'post', path: '/partners', tags, security, summary: 'Create a partner',
+    request: body(CreatePartnerBody),
+    responses: { 201: ok(PartnerResource, 'Created.'), ...common },
+  }),
+  listPartners: createRoute({
+    method: 'get', path: '/partners', tags, security, summary: 'List partners',
+    request: { query: PartnerListQuery },
+    responses: { 200: ok(PartnerList, 'A page of partners.'), ...common },
+  }),
+  getPartner: createRoute({
+    method: 'get', path: '/partners/{partner_id}', tags, security, summary: 'Retrieve a partner',
+    request: { params: partnerParams },
+    responses: { 200: ok(PartnerResource, 'The partner.'), ...common },
+  }),
+  updatePartner: createRoute({
+    method: 'patch', path: '/partners/{partner_id}', tags, security, summary: "Update a partner's name or limits",
+    request: { params: partnerParams, ...body(UpdatePartnerBody) },
+    responses: { 200: ok(PartnerResource, 'Updated.'), ...common },
+  }),
+  issueKey: createRoute({
+    method: 'post', path: '/partners/{partner_id}/api-keys', tags, security, summary: 'Issue an API key (shown once)',
+    request: { params: partnerParams, ...body(CreateApiKeyBody) },
+    responses: { 201: ok(CreatedApiKey, 'The key, in full, this once.'), ...common },
+  }),
+  listKeys: createRoute({
+    method: 'get', path: '/partners/{partner_id}/api-keys', tags, security, summary: "List a partner's API keys",
+    request: { params: partnerParams },
+    responses: { 200: ok(ApiKeyList, 'Keys, without their secrets.'), ...common },
+  }),
+  revokeKey: createRoute({
+    method: 'delete', path: '/partners/{partner_id}/api-keys/{key_id}', tags, security, summary: 'Revoke an API key',
+    description: 'Takes effect within API_KEY_CACHE_SECONDS everywhere.',
+    request: { params: partnerParams.extend({ key_id: z.string().openapi({ param: { name: 'key_id', in: 'path' } }) }) },
+    responses: { 200: ok(ApiKeyResource, 'Revoked.'), ...common },
+  }),
+  putSfox: createRoute({
+    method: 'put', path: '/partners/{partner_id}/connections/sfox', tags, security, summary: "Set the partner's sFOX connection",
+    request: { params: partnerParams, ...body(SfoxConnectionBody) },
+    responses: { 200: ok(ConnectionResource, 'Stored; credentials encrypted.'), ...common },
+  }),
+  listConnections: createRoute({
+    method: 'get', path: '/partners/{partner_id}/connections', tags, security, summary: "List a partner's provider connections",
+    request: { params: partnerParams },
+    responses: { 200: ok(ConnectionList, 'Connections, without credentials.'), ...common },
+  }),
+  deleteConnection: createRoute({
+    method: 'delete', path: '/partners/{partner_id}/connections/{provider}', tags, security, summary: 'Remove a provider connection',
+    request: { params: partnerParams.extend({ provider: z.enum(['sfox', 'qi']).openapi({ param: { name: 'provider', in: 'path' } }) }) },
+    responses: { 204: { description: 'Removed.' }, ...common },
+  }),
+}
+
+const router = createRouter()
+router.use(adminAuth)
+
+export const adminRouter = router
+  .openapi(routes.createPartner, async (c) => {
+    const row = await createPartner(c.var.deps.db, c.req.valid('json'), c.var.deps.now())
+    return c.json(renderPartner(row), 201)
+  })
+  .openapi(routes.listPartners, async (c) => {
+    const { limit, starting_after } = c.req.valid('query')
+    const { rows, hasMore } = await listPartners(c.var.deps.db, limit, starting_after)
+    return c.json({ object: 'list' as const, data: rows.map(renderPartner), has_more: hasMore }, 200)
+  })
+  .openapi(routes.getPartner, async (c) => {
+    return c.json(renderPartner(await getPartner(c.var.deps.db, c.req.valid('param').partner_id)), 200)
+  })
+  .openapi(routes.updatePartner, async (c) => {
+    const row = await updatePartner(c.var.deps.db, c.req.valid('param').partner_id, c.req.valid('json'), c.var.deps.now())
+    return c.json(renderPartner(row), 200)
+  })
+  .openapi(routes.issueKey, async (c) => {
+    const { db, settings, now } = c.var.deps
+    const { row, key } = await issueApiKey(db, settings.API_KEY_SECRET, c.req.valid('param').partner_id, c.req.valid('json'), now())
+    return c.json({ ...renderApiKey(row), key }, 201)
+  })
+  .openapi(routes.listKeys, async (c) => {
+    const rows = await listApiKeys(c.var.deps.db, c.req.valid('param').partner_id)
+    return c.json({ object: 'list' as const, data: rows.map(renderApiKey), has_more: false }, 200)
+  })
+  .openapi(routes.revokeKey, async (c) => {
+    const { partner_id, key_id } = c.req.valid('param')
+    return c.json(renderApiKey(await revokeApiKey(c.var.deps.db, partner_id, key_id, c.var.deps.now())), 200)
+  })
+  .openapi(routes.putSfox, async (c) => {
+    const { db, settings, now } = c.var.deps
+    const partnerId = c.req.valid('param').partner_id
+    const input = c.req.valid('json')
+    await getPartner(db, partnerId)
+    const row = await upsertConnection(db, settings.ENCRYPTION_KEY, partnerId, {
+      provider: 'sfox',
+      baseUrl: input.base_url,
+      credentials: { api_key: input.api_key },
+    }, now())
+    return c.json(renderConnection(row), 200)
+  })
+  .openapi(routes.listConnections, async (c) => {
+    const partnerId = c.req.valid('param').partner_id
+    await getPartner(c.var.deps.db, partnerId)
+    const rows = await listConnections(c.var.deps.db, partnerId)
+    return c.json({ object: 'list' as const, data: rows.map(renderConnection), has_more: false }, 200)
+  })
+  .openapi(routes.deleteConnection, async (c) => {
+    const { partner_id, provider } = c.req.valid('param')
+    if (!(await deleteConnection(c.var.deps.db, partner_id, provider))) {
+      throw new Problem('connection_not_found', { detail: `Partner "${partner_id}" has no ${provider} connection.` })
+    }
+    return c.body(null, 204)
+  })

@@ -1,0 +1,186 @@
+import { createRoute, z } from '@hono/zod-openapi'
+import { partnerAuth } from '../http/auth'
+import { Problem } from '../http/problem'
+import { createRouter } from '../http/router'
+import { problemResponse } from '../schemas/common'
+import {
+  ConfirmBody,
+  CreateTransferBody,
+  ListTransfersQuery,
+  ResendBody,
+  TransferList,
+  TransferResource,
+} from '../schemas/transfers'
+import { cancelTransfer, confirmTransfer, createTransfer, resendCode } from '../transfers/operations'
+import { renderTransfer } from '../transfers/resource'
+import { findTransfer, listTransfers } from '../transfers/store'
+
+const security = [{ ApiKey: [] }]
+const jsonBody = <T extends z.ZodType>(schema: T, required = true) => ({
+  body: { required, content: { 'application/json': { schema } } },
+})
+const transferResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: TransferResource } },
+})
+const params = z.object({
+  transfer_id: z.string().openapi({ param: { name: 'transfer_id', in: 'path' }, example: 'order-1234' }),
+})
+const common = {
+  401: problemResponse('Missing, unknown, revoked or expired API key (`unauthorized`).'),
+  422: problemResponse('Invalid request (`invalid_request`, every failing field listed).'),
+}
+const upstream = {
+  502: problemResponse('The provider failed or refused our credentials (`provider_unavailable`, `provider_authentication_failed`).'),
+  503: problemResponse('The provider is rate limiting (`provider_rate_limited`).'),
+  504: problemResponse('The provider did not answer in time (`provider_timeout`).'),
+}
+const notFound = { 404: problemResponse('No such transfer for this partner (`transfer_not_found`).') }
+
+const create = createRoute({
+  method: 'post',
+  path: '/',
+  tags: ['Transfers'],
+  summary: 'Create a transfer',
+  description:
+    '`transfer_id` is the idempotency key: a replay with the same body returns the stored transfer (200); ' +
+    'with another body it is `idempotency_key_reused` (422); while the first request is still running, ' +
+    '`transfer_in_flight` (409). After a provider outage (502/504) the transfer is kept in `submitting` ' +
+    'and replaying the same request finishes it.',
+  security,
+  request: jsonBody(CreateTransferBody),
+  responses: {
+    201: transferResponse('Created at the provider.'),
+    200: transferResponse('A replay: the transfer as stored.'),
+    ...common,
+    409: problemResponse('The first request with this transfer_id is still in flight (`transfer_in_flight`).'),
+    ...upstream,
+  },
+})
+
+const list = createRoute({
+  method: 'get',
+  path: '/',
+  tags: ['Transfers'],
+  summary: 'List transfers, newest first',
+  security,
+  request: { query: ListTransfersQuery },
+  responses: { 200: { description: 'A page of transfers.', content: { 'application/json': { schema: TransferList } } }, ...common },
+})
+
+const get = createRoute({
+  method: 'get',
+  path: '/{transfer_id}',
+  tags: ['Transfers'],
+  summary: 'Retrieve a transfer',
+  security,
+  request: { params },
+  responses: { 200: transferResponse('The transfer.'), ...common, ...notFound },
+})
+
+const confirm = createRoute({
+  method: 'post',
+  path: '/{transfer_id}/confirm',
+  tags: ['Transfers'],
+  summary: "Confirm with the end user's code",
+  description:
+    'Forwards the code to the provider (never stored). Wrong code: `verification_code_invalid` with ' +
+    '`attempts_remaining`; expired: `verification_code_expired`; none left: `verification_attempts_exhausted` ' +
+    '(not forwarded); not pending: `transfer_not_pending_verification` (409).',
+  security,
+  request: { params, ...jsonBody(ConfirmBody) },
+  responses: {
+    200: transferResponse('Confirmed: the transfer as it now stands.'),
+    ...common,
+    ...notFound,
+    409: problemResponse('Not pending verification.'),
+    ...upstream,
+  },
+})
+
+const resend = createRoute({
+  method: 'post',
+  path: '/{transfer_id}/resend',
+  tags: ['Transfers'],
+  summary: 'Send a new code',
+  description:
+    'Limited per transfer (count and cooldown): over the limit, 429 `resend_limit_reached` or ' +
+    '`resend_cooldown` with Retry-After, and the provider is not called. A send the provider refuses ' +
+    'does not count.',
+  security,
+  request: { params, ...jsonBody(ResendBody, false) },
+  responses: {
+    200: transferResponse('A new code was sent.'),
+    ...common,
+    ...notFound,
+    409: problemResponse('Not pending verification.'),
+    429: problemResponse('`resend_limit_reached` or `resend_cooldown`; see Retry-After.'),
+    ...upstream,
+  },
+})
+
+const cancel = createRoute({
+  method: 'post',
+  path: '/{transfer_id}/cancel',
+  tags: ['Transfers'],
+  summary: 'Cancel a transfer pending verification',
+  description: 'Idempotent: canceling a canceled transfer returns it.',
+  security,
+  request: { params },
+  responses: {
+    200: transferResponse('Canceled.'),
+    ...common,
+    ...notFound,
+    409: problemResponse('Not pending verification.'),
+    ...upstream,
+  },
+})
+
+const router = createRouter()
+router.use(partnerAuth)
+
+export const transfersRouter = router
+  .openapi(create, async (c) => {
+    const { transfer, created } = await createTransfer(c.var.deps, c.var.partner, c.req.valid('json'))
+    return c.json(renderTransfer(transfer), created ? 201 : 200)
+  })
+  .openapi(list, async (c) => {
+    const query = c.req.valid('query')
+    const { rows, hasMore } = await listTransfers(c.var.deps.db, c.var.partner.id, {
+      status: query.status,
+      provider: query.provider,
+      limit: query.limit,
+      startingAfter: query.starting_after,
+    })
+    if (query.starting_after && rows.length === 0) {
+      const cursor = await findTransfer(c.var.deps.db, c.var.partner.id, query.starting_after)
+      if (!cursor) {
+        throw new Problem('invalid_request', {
+          detail: '`starting_after` does not name one of your transfers.',
+          extensions: { errors: [{ field: 'starting_after', pointer: '/starting_after', code: 'not_found', message: 'unknown transfer id' }] },
+        })
+      }
+    }
+    return c.json({ object: 'list' as const, data: rows.map(renderTransfer), has_more: hasMore }, 200)
+  })
+  .openapi(get, async (c) => {
+    const { transfer_id } = c.req.valid('param')
+    const transfer = await findTransfer(c.var.deps.db, c.var.partner.id, transfer_id)
+    if (!transfer) throw new Problem('transfer_not_found', { detail: `No transfer with id "${transfer_id}".` })
+    return c.json(renderTransfer(transfer), 200)
+  })
+  .openapi(confirm, async (c) => {
+    const { transfer_id } = c.req.valid('param')
+    const transfer = await confirmTransfer(c.var.deps, c.var.partner, transfer_id, c.req.valid('json').code)
+    return c.json(renderTransfer(transfer), 200)
+  })
+  .openapi(resend, async (c) => {
+    const { transfer_id } = c.req.valid('param')
+    const transfer = await resendCode(c.var.deps, c.var.partner, transfer_id, c.req.valid('json').channel)
+    return c.json(renderTransfer(transfer), 200)
+  })
+  .openapi(cancel, async (c) => {
+    const { transfer_id } = c.req.valid('param')
+    const transfer = await cancelTransfer(c.var.deps, c.var.partner, transfer_id)
+    return c.json(renderTransfer(transfer), 200)
+  })

@@ -1,0 +1,92 @@
+import { z } from '@hono/zod-openapi'
+import { ListQuery, Timestamp, listOf } from './common'
+
+const Limits = {
+  resend_limit: z.number().int().min(0).max(20).nullable().optional().openapi({
+    description: 'Resends allowed per transfer; null uses the deployment default (RESEND_LIMIT).',
+  }),
+  resend_cooldown_seconds: z.number().int().min(0).max(3600).nullable().optional().openapi({
+    description: 'Seconds between two sends of a code; null uses RESEND_COOLDOWN_SECONDS.',
+  }),
+  confirm_attempts: z.number().int().min(1).max(20).nullable().optional().openapi({
+    description: 'Confirm attempts per transfer; null uses CONFIRM_ATTEMPTS.',
+  }),
+}
+
+export const CreatePartnerBody = z
+  .object({ name: z.string().trim().min(1).max(200), ...Limits })
+  .strict()
+  .openapi('CreatePartner')
+
+export const UpdatePartnerBody = z
+  .object({ name: z.string().trim().min(1).max(200).optional(), ...Limits })
+  .strict()
+  .openapi('UpdatePartner')
+
+export const PartnerResource = z
+  .object({
+    object: z.literal('partner'),
+    id: z.string(),
+    name: z.string(),
+    resend_limit: z.number().int().nullable(),
+    resend_cooldown_seconds: z.number().int().nullable(),
+    confirm_attempts: z.number().int().nullable(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  })
+  .openapi('Partner')
+
+export const PartnerList = listOf(PartnerResource, 'PartnerList')
+export const PartnerListQuery = ListQuery
+
+export const CreateApiKeyBody = z
+  .object({
+    mode: z.enum(['test', 'live']).default('test'),
+    expires_at: z.iso.datetime().optional().openapi({ description: 'Optional expiry; the key stops working then.' }),
+  })
+  .strict()
+  .openapi('CreateApiKey')
+
+export const ApiKeyResource = z
+  .object({
+    object: z.literal('api_key'),
+    id: z.string(),
+    partner_id: z.string(),
+    mode: z.enum(['test', 'live']),
+    prefix: z.string().openapi({ description: 'The first characters of the key, to tell keys apart.', example: 'tgw_test_Ab3x' }),
+    created_at: Timestamp,
+    expires_at: Timestamp.nullable(),
+    revoked_at: Timestamp.nullable(),
+  })
+  .openapi('ApiKey')
+
+export const CreatedApiKey = ApiKeyResource.extend({
+  key: z.string().openapi({ description: 'The secret key. Shown only in this response; store it now.' }),
+}).openapi('CreatedApiKey')
+
+export const ApiKeyList = listOf(ApiKeyResource, 'ApiKeyList')
+
+const BaseUrl = z.url({ protocol: /^https?$/ }).openapi({ example: 'https://api.sfox.com' })
+
+export const SfoxConnectionBody = z
+  .object({
+    api_key: z.string().min(1).max(512).openapi({ description: "The partner's sFOX enterprise API key. Stored encrypted, never returned." }),
+    base_url: BaseUrl,
+  })
+  .strict()
+  .openapi('SfoxConnectionInput')
+
+export const ConnectionResource = z
+  .object({
+    object: z.literal('provider_connection'),
+    id: z.string(),
+    partner_id: z.string(),
+    provider: z.enum(['sfox', 'qi']),
+    base_url: z.string(),
+    settings: z.record(z.string(), z.unknown()),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  })
+  .openapi('ProviderConnection', { description: 'Credentials are stored encrypted and never returned.' })
+
+export const ConnectionList = listOf(ConnectionResource, 'ProviderConnectionList')

@@ -1,0 +1,306 @@
+import type { Db } from '../../db/client'
+import type { NewTransfer, Transfer } from '../../db/schema'
+import type { Settings } from '../env'
+import { Problem } from '../http/problem'
+import { sha256Hex } from '../lib/crypto'
+import { newId } from '../lib/ids'
+import { stableJson } from '../lib/json'
+import type { PartnerContext } from '../partners/context'
+import { PROVIDER_FACTS } from '../providers/facts'
+import { isTransient, type ProviderName, type ProviderSnapshot, type TransferProvider } from '../providers/provider'
+import type { CreateTransferInput } from '../schemas/transfers'
+import { decideConfirm, decideResend } from './limits'
+import { problemFor } from './provider-problems'
+import { verificationStateOf } from './resource'
+import { canTransition, type TransferStatus } from './status'
+import {
+  claimConfirmAttempt,
+  claimCreate,
+  claimResend,
+  findTransfer,
+  forgetCreate,
+  refundConfirmAttempt,
+  refundResend,
+  releaseCreate,
+  transition,
+} from './store'
+
+/** What an operation needs; built per request (or per cron run) by its entry point. */
+export type OperationDeps = {
+  db: Db
+  settings: Settings
+  now: () => number
+  /** Decrypts the partner's connection and builds the adapter; throws provider_not_configured. */
+  providerFor: (partner: PartnerContext, name: ProviderName) => Promise<TransferProvider>
+  /** Work that may finish after the response (ctx.waitUntil). */
+  defer: (task: Promise<unknown>) => void
+}
+
+// How long a create owns its transfer; a replay after that may take over (the first one died).
+const CREATE_LEASE_MS = 30_000
+
+const notFound = (transferId: string) =>
+  new Problem('transfer_not_found', { detail: `No transfer with id "${transferId}".` })
+
+const notPending = (t: Transfer) =>
+  new Problem('transfer_not_pending_verification', {
+    detail: `The transfer is ${t.status}; it no longer accepts verification codes.`,
+    extensions: { transfer_status: t.status },
+  })
+
+/**
+ * Applies the provider's view of a transfer (from an answer, a webhook or the reconciler). If the
+ * transfer moved meanwhile, decides again from its new status; a view the state machine refuses
+ * (late, duplicate, backwards) changes nothing.
+ */
+export const applySnapshot = async (
+  deps: OperationDeps,
+  transfer: Transfer,
+  snapshot: ProviderSnapshot,
+  set: Partial<NewTransfer> = {},
+): Promise<Transfer> => {
+  let current = transfer
+  for (let tries = 0; tries < 3; tries++) {
+    const from = current.status as TransferStatus
+    const to = snapshot.status ?? from
+    if (to !== from && !canTransition(from, to)) return current
+    const changes: Partial<NewTransfer> = {
+      ...set,
+      providerStatus: snapshot.providerStatus,
+      ...(snapshot.reference ? { providerReference: snapshot.reference } : {}),
+      ...(snapshot.failure ? { failureCode: snapshot.failure.code, failureMessage: snapshot.failure.message } : {}),
+    }
+    const now = deps.now()
+    const updated = await transition(deps.db, current, to, changes, now)
+    if (updated) return updated
+    const reread = await findTransfer(deps.db, current.partnerId, current.transferId)
+    if (!reread) return current
+    current = reread
+  }
+  return current
+}
+
+/** Asks the provider where a transfer stands and applies it; used when an answer surprises us. */
+export const reconcileTransfer = async (deps: OperationDeps, partner: PartnerContext, transfer: Transfer) => {
+  const provider = await deps.providerFor(partner, transfer.provider)
+  const result = await provider.fetchStatus(transfer)
+  return result.ok ? applySnapshot(deps, transfer, result.value) : transfer
+}
+
+export type CreateResult = { transfer: Transfer; created: boolean }
+
+export const createTransfer = async (
+  deps: OperationDeps,
+  partner: PartnerContext,
+  input: CreateTransferInput,
+): Promise<CreateResult> => {
+  const provider = await deps.providerFor(partner, input.provider)
+  const now = deps.now()
+  const details = input.sfox
+  const metadata = input.metadata ?? null
+  const requestHash = await sha256Hex(stableJson({ provider: input.provider, details, metadata }))
+  const id = newId('tr', now)
+  const claim = await claimCreate(
+    deps.db,
+    {
+      id,
+      ...provider.prepare(id),
+      partnerId: partner.id,
+      transferId: input.transfer_id,
+      provider: input.provider,
+      status: 'submitting',
+      requestHash,
+      details,
+      metadata,
+      leaseUntil: now + CREATE_LEASE_MS,
+      resendLimit: partner.limits.resendLimit,
+      resendCooldownMs: partner.limits.resendCooldownMs,
+      createdAt: now,
+      updatedAt: now,
+    },
+    now,
+  )
+  switch (claim.kind) {
+    case 'conflict':
+      throw new Problem('idempotency_key_reused', {
+        detail: `transfer_id "${input.transfer_id}" was already used with a different request body.`,
+      })
+    case 'in_flight':
+      throw new Problem('transfer_in_flight', {
+        detail: `A request for transfer_id "${input.transfer_id}" is still being processed; retry shortly.`,
+        headers: { 'retry-after': '1' },
+      })
+    case 'replay':
+      return { transfer: claim.transfer, created: false }
+  }
+  return submit(deps, partner, provider, claim.transfer)
+}
+
+/** Sends a claimed `submitting` transfer to its provider and records the outcome. */
+const submit = async (
+  deps: OperationDeps,
+  partner: PartnerContext,
+  provider: TransferProvider,
+  transfer: Transfer,
+): Promise<CreateResult> => {
+  const result = await provider.create(transfer)
+  const now = deps.now()
+  if (!result.ok) {
+    if (isTransient(result.error.kind)) await releaseCreate(deps.db, transfer.id, now)
+    else await forgetCreate(deps.db, transfer.id)
+    throw problemFor(result.error)
+  }
+  const snapshot = result.value
+  const status = snapshot.status ?? 'processing'
+  const pending = status === 'pending_verification'
+  const updated = await applySnapshot(deps, transfer, { ...snapshot, status }, {
+    leaseUntil: null,
+    ...(pending
+      ? {
+          verificationChannel: snapshot.channel ?? null,
+          codeSentAt: now,
+          codeExpiresAt: snapshot.codeExpiresAt ?? null,
+          attemptsRemaining: partner.limits.confirmAttempts,
+          expiresAt: now + deps.settings.PENDING_TTL_SECONDS * 1000,
+        }
+      : {}),
+  })
+  return { transfer: updated, created: true }
+}
+
+export const confirmTransfer = async (
+  deps: OperationDeps,
+  partner: PartnerContext,
+  transferId: string,
+  code: string,
+): Promise<Transfer> => {
+  const { claimed, current } = await claimConfirmAttempt(deps.db, partner.id, transferId, deps.now())
+  if (!current) throw notFound(transferId)
+  if (!claimed) {
+    const decision = decideConfirm(verificationStateOf(current))
+    if (!decision.allowed && decision.code === 'verification_attempts_exhausted') {
+      throw new Problem('verification_attempts_exhausted', {
+        detail: 'No confirm attempts are left for this transfer; cancel it or let it expire.',
+        extensions: { attempts_remaining: 0 },
+      })
+    }
+    throw notPending(current)
+  }
+
+  const provider = await deps.providerFor(partner, claimed.provider)
+  const result = await provider.confirm(claimed, code)
+  if (result.ok) return applySnapshot(deps, claimed, result.value)
+
+  const error = result.error
+  const attemptsLeft = claimed.attemptsRemaining ?? 0
+  switch (error.kind) {
+    case 'invalid_code':
+      // The attempt is spent (the claim already counted it).
+      throw problemFor(error, { attempts_remaining: attemptsLeft })
+    case 'attempts_exhausted': {
+      // The provider gave up on the transfer (QI rejects it after its last attempt).
+      const snapshot = error.snapshot ?? { reference: null, providerStatus: claimed.providerStatus ?? '', status: 'failed' as const }
+      await applySnapshot(deps, claimed, {
+        ...snapshot,
+        failure: { code: 'verification_attempts_exhausted', message: error.message },
+      }, { attemptsRemaining: 0 })
+      throw problemFor(error, { attempts_remaining: 0 })
+    }
+    case 'not_pending':
+      await refundConfirmAttempt(deps.db, claimed.id, deps.now())
+      deps.defer(reconcileTransfer(deps, partner, claimed))
+      throw problemFor(error)
+    default:
+      // Expired code, outage, refusal: the code was not judged, so the attempt is given back.
+      await refundConfirmAttempt(deps.db, claimed.id, deps.now())
+      throw problemFor(error, error.kind === 'expired_code' ? { attempts_remaining: attemptsLeft + 1 } : {})
+  }
+}
+
+export const resendCode = async (
+  deps: OperationDeps,
+  partner: PartnerContext,
+  transferId: string,
+  channel: 'sms' | 'email' | undefined,
+): Promise<Transfer> => {
+  const now = deps.now()
+  const { previous, claimed } = await claimResend(deps.db, partner.id, transferId, now, channel)
+  if (!previous) throw notFound(transferId)
+  if (!claimed) {
+    const channels = PROVIDER_FACTS[previous.provider].channels
+    if (channel && !channels.includes(channel)) {
+      throw new Problem('invalid_request', {
+        detail: `This provider sends codes by ${channels.join(' or ')} only.`,
+        extensions: {
+          errors: [{ field: 'channel', pointer: '/channel', code: 'unsupported', message: `must be one of: ${channels.join(', ')}` }],
+        },
+      })
+    }
+    const state = verificationStateOf(previous)
+    if (state.status === 'pending_verification' && (state.attemptsRemaining ?? 0) <= 0) {
+      throw new Problem('verification_attempts_exhausted', {
+        detail: 'No confirm attempts are left, so a new code would be of no use.',
+        extensions: { attempts_remaining: 0 },
+      })
+    }
+    const decision = decideResend(state, now)
+    if (decision.allowed || decision.code === 'transfer_not_pending_verification') throw notPending(previous)
+    throw new Problem(decision.code, {
+      detail:
+        decision.code === 'resend_cooldown'
+          ? `Wait ${decision.retryAfterSeconds} s before sending another code.`
+          : `All ${previous.resendLimit} resends of this transfer are used.`,
+      headers: decision.retryAfterSeconds ? { 'retry-after': String(decision.retryAfterSeconds) } : undefined,
+      extensions: { resends_remaining: Math.max(0, previous.resendLimit - previous.resendsUsed) },
+    })
+  }
+
+  const provider = await deps.providerFor(partner, claimed.provider)
+  const result = await provider.resend(claimed, channel ?? claimed.verificationChannel ?? undefined)
+  if (result.ok) return claimed
+  await refundResend(deps.db, previous, now, deps.now())
+  if (result.error.kind === 'not_pending') deps.defer(reconcileTransfer(deps, partner, claimed))
+  if (result.error.kind === 'attempts_exhausted') {
+    await applySnapshot(deps, claimed, {
+      ...(result.error.snapshot ?? { reference: null, providerStatus: claimed.providerStatus ?? '', status: 'failed' }),
+      failure: { code: 'verification_attempts_exhausted', message: result.error.message },
+    }, { attemptsRemaining: 0 })
+  }
+  throw problemFor(result.error)
+}
+
+export const cancelTransfer = async (
+  deps: OperationDeps,
+  partner: PartnerContext,
+  transferId: string,
+): Promise<Transfer> => {
+  const transfer = await findTransfer(deps.db, partner.id, transferId)
+  if (!transfer) throw notFound(transferId)
+  if (transfer.status === 'canceled') return transfer
+  if (transfer.status !== 'pending_verification') throw notPending(transfer)
+
+  const provider = await deps.providerFor(partner, transfer.provider)
+  if (!provider.cancel) {
+    // No provider-side cancel (QI): the gateway refuses every later confirm and never forwards it.
+    const canceled = await applySnapshot(deps, transfer, {
+      reference: transfer.providerReference,
+      providerStatus: transfer.providerStatus ?? '',
+      status: 'canceled',
+    })
+    if (canceled.status !== 'canceled') throw notPending(canceled)
+    return canceled
+  }
+  const result = await provider.cancel(transfer)
+  if (result.ok) {
+    const canceled = await applySnapshot(deps, transfer, result.value)
+    if (canceled.status !== 'canceled') throw notPending(canceled)
+    return canceled
+  }
+  if (result.error.kind === 'not_pending') {
+    // Already settled at the provider: learn how, then answer from that.
+    const current = await reconcileTransfer(deps, partner, transfer)
+    if (current.status === 'canceled') return current
+    throw notPending(current)
+  }
+  throw problemFor(result.error)
+}

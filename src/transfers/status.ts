@@ -1,0 +1,43 @@
+/**
+ * The unified transfer state machine: pure, shared by every entry point (partner calls, provider
+ * webhooks, the reconciler). Any transition not listed is refused, so a late or duplicate provider
+ * answer can never move a transfer backwards.
+ *
+ * `submitting` is the gateway's own first state: the transfer is recorded but the provider has not
+ * yet given a definitive answer to the create (it timed out or failed); replaying the create, or the
+ * reconciler, moves it on.
+ */
+export const TRANSFER_STATUSES = [
+  'submitting',
+  'pending_verification',
+  'processing',
+  'completed',
+  'failed',
+  'canceled',
+  'expired',
+  'returned',
+] as const
+
+export type TransferStatus = (typeof TRANSFER_STATUSES)[number]
+
+const NEXT: Record<TransferStatus, readonly TransferStatus[]> = {
+  submitting: ['pending_verification', 'processing', 'completed', 'failed', 'canceled'],
+  pending_verification: ['processing', 'completed', 'failed', 'canceled', 'expired'],
+  processing: ['completed', 'failed'],
+  completed: ['returned'],
+  failed: [],
+  canceled: [],
+  expired: [],
+  returned: [],
+}
+
+export const canTransition = (from: TransferStatus, to: TransferStatus): boolean => NEXT[from].includes(to)
+
+export const isTerminal = (status: TransferStatus): boolean => NEXT[status].length === 0
+
+/** Still waiting on someone (end user, provider or the gateway itself): reconciliation looks at these. */
+export const isOpen = (status: TransferStatus): boolean =>
+  status === 'submitting' || status === 'pending_verification' || status === 'processing'
+
+export const isTransferStatus = (value: string): value is TransferStatus =>
+  (TRANSFER_STATUSES as readonly string[]).includes(value)

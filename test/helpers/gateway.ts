@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto'
+import { dirname } from 'node:path'
+import { Miniflare, type MiniflareOptions } from 'miniflare'
+import { inject } from 'vitest'
+import { migrateDatabase } from '../../db/migrate'
+
+export const TEST_SECRETS = {
+  ADMIN_TOKEN: 'test-admin-token-0123456789',
+  ENCRYPTION_KEY: Buffer.alloc(32, 42).toString('base64'),
+  API_KEY_SECRET: 'test-api-key-secret-0123456789',
+}
+
+export type JsonResponse<T = any> = { status: number; headers: Headers; body: T; text: string }
+
+export type Gateway = Awaited<ReturnType<typeof startGateway>>
+
+/**
+ * The real Worker bundle in workerd (Miniflare), on its own database of the shared local libSQL
+ * server, configured like wrangler.toml plus test settings. Nothing of ours is mocked.
+ */
+export const startGateway = async (options: { vars?: Record<string, string>; database?: string; migrate?: boolean } = {}) => {
+  const database = options.database ?? `t_${randomUUID().replaceAll('-', '').slice(0, 12)}`
+  const dbUrl = `${inject('libsqlUrl')}/${database}/`
+  if (options.migrate !== false) await migrateDatabase(dbUrl)
+  const workerOptions = JSON.parse(inject('workerOptions')) as MiniflareOptions & { bindings?: Record<string, unknown> }
+  const bindings = {
+    ...workerOptions.bindings,
+    ENVIRONMENT: 'test',
+    LIBSQL_URL: dbUrl,
+    ...TEST_SECRETS,
+    ...options.vars,
+  }
+  const scriptPath = inject('workerScript')
+  // The Worker's console output is kept for assertions (no secrets in logs); DEBUG_WORKER_LOGS=1 echoes it.
+  const logs: { level: string; message: string }[] = []
+  const mf = new Miniflare({
+    ...workerOptions,
+    modules: true,
+    modulesRoot: dirname(scriptPath),
+    scriptPath,
+    bindings,
+    handleStructuredLogs: ({ level, message }: { level: string; message: string }) => {
+      logs.push({ level, message })
+      if (process.env.DEBUG_WORKER_LOGS) console.log(`[worker ${level}] ${message}`)
+    },
+  } as MiniflareOptions)
+  await mf.ready
+
+  const request = async <T = any>(method: string, path: string, init: { body?: unknown; raw?: string; headers?: Record<string, string>; key?: string } = {}): Promise<JsonResponse<T>> => {
+    const headers: Record<string, string> = { ...init.headers }
+    if (init.key) headers.authorization = `Bearer ${init.key}`
+    let body: string | undefined = init.raw
+    if (init.body !== undefined) {
+      body = JSON.stringify(init.body)
+      headers['content-type'] ??= 'application/json'
+    }
+    const res = await mf.dispatchFetch(`http://gateway.test${path}`, { method, headers, body })
+    const text = await res.text()
+    let parsed: unknown = null
+    try {
+      parsed = text ? JSON.parse(text) : null
+    } catch {
+      parsed = text
+    }
+    return { status: res.status, headers: res.headers as unknown as Headers, body: parsed as T, text }
+  }
+
+  const admin = <T = any>(method: string, path: string, body?: unknown) =>
+    request<T>(method, `/admin${path}`, { body, key: TEST_SECRETS.ADMIN_TOKEN })
+
+  return { mf, dbUrl, database, request, admin, logs, close: () => mf.dispose() }
+}
+
+/** A partner with a test key; optionally its sFOX connection. Returns what tests need. */
+export const createPartner = async (
+  gateway: Gateway,
+  options: { name?: string; limits?: Record<string, number | null>; sfox?: { baseUrl: string; apiKey: string } } = {},
+) => {
+  const partner = await gateway.admin('POST', '/partners', { name: options.name ?? 'Test partner', ...options.limits })
+  if (partner.status !== 201) throw new Error(`partner: ${partner.status} ${partner.text}`)
+  const key = await gateway.admin('POST', `/partners/${partner.body.id}/api-keys`, { mode: 'test' })
+  if (key.status !== 201) throw new Error(`key: ${key.status} ${key.text}`)
+  if (options.sfox) {
+    const conn = await gateway.admin('PUT', `/partners/${partner.body.id}/connections/sfox`, {
+      api_key: options.sfox.apiKey,
+      base_url: options.sfox.baseUrl,
+    })
+    if (conn.status !== 200) throw new Error(`connection: ${conn.status} ${conn.text}`)
+  }
+  const key_ = key.body.key as string
+  return {
+    id: partner.body.id as string,
+    key: key_,
+    keyId: key.body.id as string,
+    call: <T = any>(method: string, path: string, body?: unknown) => gateway.request<T>(method, path, { body, key: key_ }),
+  }
+}
+
+/** A partner connected to its own fresh account at the sFOX sandbox. */
+export const createSfoxPartner = async (
+  gateway: Gateway,
+  sfox: { url: string; newAccount: () => Promise<{ api_key: string; account: string }> },
+  limits?: Record<string, number | null>,
+) => {
+  const account = await sfox.newAccount()
+  const partner = await createPartner(gateway, { limits, sfox: { baseUrl: sfox.url, apiKey: account.api_key } })
+  return { ...partner, sfoxAccount: account.account, sfoxKey: account.api_key }
+}

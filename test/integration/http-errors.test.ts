@@ -1,0 +1,175 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openDb } from '../helpers/db'
+import { createSfoxPartner, startGateway, type Gateway } from '../helpers/gateway'
+import { paymentBody, startSfox, type SfoxSandbox } from '../helpers/sfox'
+
+let gateway: Gateway
+let sfox: SfoxSandbox
+let partner: Awaited<ReturnType<typeof createSfoxPartner>>
+let db: ReturnType<typeof openDb>
+
+beforeAll(async () => {
+  ;[gateway, sfox] = await Promise.all([startGateway({ vars: { MAX_BODY_BYTES: '4096' } }), startSfox()])
+  partner = await createSfoxPartner(gateway, sfox)
+  db = openDb(gateway.dbUrl)
+})
+afterAll(async () => {
+  db?.close()
+  await gateway?.close()
+  await sfox?.close()
+})
+
+const expectProblem = (res: { status: number; headers: Headers; body: any }, status: number, code: string) => {
+  expect(res.status).toBe(status)
+  expect(res.headers.get('content-type')).toBe('application/problem+json')
+  expect(res.body).toMatchObject({ status, code, type: `https://transfer-gateway.dev/problems/${code}` })
+  expect(typeof res.body.title).toBe('string')
+  expect(typeof res.body.detail).toBe('string')
+  expect(res.body.request_id).toBe(res.headers.get('x-request-id'))
+}
+
+describe('routing', () => {
+  it('unknown routes are 404 not_found', async () => {
+    expectProblem(await gateway.request('GET', '/nope'), 404, 'not_found')
+    expectProblem(await partner.call('GET', '/v1/nope'), 404, 'not_found')
+  })
+
+  it('a wrong method is 405 with Allow', async () => {
+    const res = await partner.call('DELETE', '/v1/transfers/x')
+    expectProblem(res, 405, 'method_not_allowed')
+    expect(res.headers.get('allow')).toBe('GET, HEAD')
+    const put = await partner.call('PUT', '/v1/transfers')
+    expect(put.status).toBe(405)
+    expect(put.headers.get('allow')).toBe('POST, GET, HEAD')
+  })
+
+  it('echoes a caller-supplied request id, or makes one', async () => {
+    const res = await gateway.request('GET', '/nope', { headers: { 'x-request-id': 'my-trace-123' } })
+    expect(res.headers.get('x-request-id')).toBe('my-trace-123')
+    expect(res.body.request_id).toBe('my-trace-123')
+    const made = await gateway.request('GET', '/health')
+    expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
+  })
+})
+
+describe('bad input changes nothing', () => {
+  it('malformed JSON is 400, a schema failure 422 listing every field, oversize 413, non-JSON 415', async () => {
+    const before = await db.snapshot()
+
+    expectProblem(await gateway.request('POST', '/v1/transfers', { key: partner.key, raw: '{"transfer_id": ', headers: { 'content-type': 'application/json' } }), 400, 'malformed_json')
+
+    const invalid = await partner.call('POST', '/v1/transfers', {
+      transfer_id: 'has spaces',
+      provider: 'sfox',
+      sfox: { user_id: '', type: 'GIFT', purpose: 'GOOD', currency: 'e', quantity: '-1', rate: 'abc', description: 'x', color: 'red' },
+      metadata: { k: 42 },
+    })
+    expectProblem(invalid, 422, 'invalid_request')
+    const fields = invalid.body.errors.map((e: any) => e.field)
+    expect(fields).toEqual(
+      expect.arrayContaining(['transfer_id', 'sfox.user_id', 'sfox.type', 'sfox.currency', 'sfox.quantity', 'sfox.rate', 'metadata.k']),
+    )
+    expect(invalid.body.errors.find((e: any) => e.field === 'sfox.quantity').pointer).toBe('/sfox/quantity')
+    expect(invalid.body.errors.some((e: any) => e.code === 'unrecognized_keys')).toBe(true)
+
+    const missing = await partner.call('POST', '/v1/transfers', { provider: 'sfox' })
+    expectProblem(missing, 422, 'invalid_request')
+    expect(missing.body.errors.map((e: any) => e.field).sort()).toEqual(['sfox', 'transfer_id'])
+
+    expectProblem(await partner.call('POST', '/v1/transfers', { transfer_id: 'x', provider: 'paypal' }), 422, 'invalid_request')
+    expectProblem(await partner.call('POST', '/v1/transfers', [1, 2]), 422, 'invalid_request')
+    expectProblem(await partner.call('POST', '/v1/transfers', null), 422, 'invalid_request')
+
+    // Streamed (no Content-Length), so the limit is enforced while reading, and the whole body is
+    // sent before the answer: an early answer to a declared-oversize body races the client's write.
+    const big = JSON.stringify({ ...paymentBody('big-1'), metadata: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, 'v'.repeat(200)])) })
+    const streamed = await gateway.mf.dispatchFetch('http://gateway.test/v1/transfers', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${partner.key}`, 'content-type': 'application/json' },
+      body: new Blob([big]).stream(),
+      duplex: 'half',
+    } as any)
+    expectProblem({ status: streamed.status, headers: streamed.headers as any, body: await streamed.json() }, 413, 'payload_too_large')
+
+    expectProblem(
+      await gateway.request('POST', '/v1/transfers', { key: partner.key, raw: 'transfer_id=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+      415,
+      'unsupported_media_type',
+    )
+    expectProblem(await partner.call('POST', '/v1/transfers/x/confirm', { code: 'not valid!' }), 422, 'invalid_request')
+    expectProblem(await partner.call('POST', '/v1/transfers/x/confirm', {}), 422, 'invalid_request')
+
+    expect(await db.snapshot()).toEqual(before)
+    expect(await sfox.requests({ account: partner.sfoxAccount })).toHaveLength(0)
+  })
+
+  it('no input causes a 500', async () => {
+    const bodies: unknown[] = [
+      '', '{}', '[]', 'null', '"x"', '1e999', '{"transfer_id":"\\u0000"}', '{"__proto__":{"admin":true}}',
+      JSON.stringify({ ...paymentBody("x'; DROP TABLE transfers;--") }),
+      JSON.stringify(paymentBody('ok-unicode', { description: '💸 transferência ünïcode', user_id: 'ユーザー' })),
+      JSON.stringify(paymentBody('deep', { description: { nested: { deeply: [1, 2, 3] } } })),
+      JSON.stringify(paymentBody('num', { quantity: 1e308, rate: Number.MAX_SAFE_INTEGER })),
+    ]
+    const paths = ['/v1/transfers', '/v1/transfers/x/confirm', '/v1/transfers/x/resend', '/v1/transfers/x/cancel', '/admin/partners']
+    for (const path of paths) {
+      for (const raw of bodies) {
+        const res = await gateway.request('POST', path, { key: path.startsWith('/admin') ? undefined : partner.key, raw: raw as string, headers: { 'content-type': 'application/json' } })
+        expect(res.status, `${path} ${raw}`).toBeLessThan(500)
+        expect(res.headers.get('content-type'), `${path} ${raw}`).toMatch(/json/)
+      }
+    }
+    for (const path of ['/v1/transfers/%00', '/v1/transfers/' + 'x'.repeat(3000), "/v1/transfers/'or'1'='1", '/v1/transfers?limit=abc&starting_after=%FF']) {
+      const res = await partner.call('GET', path)
+      expect(res.status, path).toBeLessThan(500)
+    }
+  })
+})
+
+describe('health', () => {
+  it('is 200 when the database answers and migrations are current', async () => {
+    const res = await gateway.request('GET', '/health')
+    expect(res.status).toBe(200)
+    expect(res.body).toEqual({ status: 'ok', database: 'ok', migrations: 'current' })
+  })
+
+  it('is 503 when the database is unreachable or not migrated', async () => {
+    const unreachable = await startGateway({ vars: { LIBSQL_URL: 'http://127.0.0.1:9/' } })
+    try {
+      const res = await unreachable.request('GET', '/health')
+      expectProblem(res, 503, 'service_unavailable')
+      // Any API call that needs the database says so too, rather than failing with a 500.
+      const api = await unreachable.request('GET', '/v1/transfers', { key: 'tgw_test_' + 'A'.repeat(32) })
+      expectProblem(api, 503, 'service_unavailable')
+      expect(api.headers.get('retry-after')).toBe('1')
+      expectProblem(await unreachable.admin('GET', '/partners'), 503, 'service_unavailable')
+    } finally {
+      await unreachable.close()
+    }
+    const unmigrated = await startGateway({ migrate: false })
+    try {
+      const res = await unmigrated.request('GET', '/health')
+      expectProblem(res, 503, 'service_unavailable')
+    } finally {
+      await unmigrated.close()
+    }
+  })
+})
+
+describe('logs', () => {
+  it('are one JSON object per request and never contain keys, codes or provider credentials', async () => {
+    const { body: t } = await partner.call('POST', '/v1/transfers', paymentBody('logged-1'))
+    const code = await sfox.latestCode(t.provider_reference)
+    await partner.call('POST', '/v1/transfers/logged-1/confirm', { code: code === '000000' ? '111111' : '000000' })
+    await partner.call('POST', '/v1/transfers/logged-1/confirm', { code })
+    const lines = gateway.logs.map((l) => l.message)
+    const requests = lines.map((line) => JSON.parse(line)).filter((l) => l.msg === 'request')
+    expect(requests.length).toBeGreaterThan(3)
+    const confirm = requests.find((l) => l.route === '/v1/transfers/:transfer_id/confirm' && l.status === 200)
+    expect(confirm).toMatchObject({ level: 'info', method: 'POST', partner_id: partner.id })
+    expect(typeof confirm.request_id).toBe('string')
+    expect(confirm.upstream_ms).toBeGreaterThanOrEqual(0)
+    const all = lines.join('\n')
+    for (const secret of [partner.key, partner.sfoxKey, code, 'test-admin-token']) expect(all).not.toContain(secret)
+  })
+})
