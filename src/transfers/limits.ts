@@ -36,7 +36,7 @@ export const decideResend = (s: VerificationState, now: number): ResendDecision 
     return { allowed: false, code: 'resend_limit_reached', retryAfterSeconds }
   }
   const at = nextResendAt(s)!
-  if (at > now) return { allowed: false, code: 'resend_cooldown', retryAfterSeconds: secondsUntil(at, now) }
+  if (s.resendCooldownMs > 0 && at > now) return { allowed: false, code: 'resend_cooldown', retryAfterSeconds: secondsUntil(at, now) }
   return { allowed: true }
 }
 

@@ -161,7 +161,8 @@ export const claimResend = async (db: Db, partnerId: string, transferId: string,
           eq(transfers.status, 'pending_verification'),
           sql`${transfers.resendsUsed} < ${transfers.resendLimit}`,
           sql`${transfers.attemptsRemaining} > 0`,
-          sql`(${transfers.codeSentAt} IS NULL OR ${transfers.codeSentAt} + ${transfers.resendCooldownMs} <= ${now})`,
+          // "No cooldown" must not refuse a request whose clock read is a hair older than a concurrent send's.
+          sql`(${transfers.resendCooldownMs} = 0 OR ${transfers.codeSentAt} IS NULL OR ${transfers.codeSentAt} + ${transfers.resendCooldownMs} <= ${now})`,
           sql`${channelAllowed} = 1`,
         ),
       )

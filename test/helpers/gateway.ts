@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import { dirname } from 'node:path'
-import { Miniflare, type MiniflareOptions } from 'miniflare'
 import { inject } from 'vitest'
 import { migrateDatabase } from '../../db/migrate'
+import { startWorker, type WorkerLog } from './worker'
 
 export const TEST_SECRETS = {
   ADMIN_TOKEN: 'test-admin-token-0123456789',
@@ -22,29 +21,17 @@ export const startGateway = async (options: { vars?: Record<string, string>; dat
   const database = options.database ?? `t_${randomUUID().replaceAll('-', '').slice(0, 12)}`
   const dbUrl = `${inject('libsqlUrl')}/${database}/`
   if (options.migrate !== false) await migrateDatabase(dbUrl)
-  const workerOptions = JSON.parse(inject('workerOptions')) as MiniflareOptions & { bindings?: Record<string, unknown> }
-  const bindings = {
-    ...workerOptions.bindings,
-    ENVIRONMENT: 'test',
-    LIBSQL_URL: dbUrl,
-    ...TEST_SECRETS,
-    ...options.vars,
-  }
-  const scriptPath = inject('workerScript')
-  // The Worker's console output is kept for assertions (no secrets in logs); DEBUG_WORKER_LOGS=1 echoes it.
-  const logs: { level: string; message: string }[] = []
-  const mf = new Miniflare({
-    ...workerOptions,
-    modules: true,
-    modulesRoot: dirname(scriptPath),
-    scriptPath,
-    bindings,
-    handleStructuredLogs: ({ level, message }: { level: string; message: string }) => {
-      logs.push({ level, message })
-      if (process.env.DEBUG_WORKER_LOGS) console.log(`[worker ${level}] ${message}`)
+  const logs: WorkerLog[] = []
+  const mf = await startWorker({
+    scriptPath: inject('workerScript'),
+    workerOptions: JSON.parse(inject('workerOptions')),
+    bindings: { ENVIRONMENT: 'test', LIBSQL_URL: dbUrl, ...TEST_SECRETS, ...options.vars },
+    // The Worker's console output is kept for assertions (no secrets in logs); DEBUG_WORKER_LOGS=1 echoes it.
+    onLog: (log) => {
+      logs.push(log)
+      if (process.env.DEBUG_WORKER_LOGS) console.log(`[worker ${log.level}] ${log.message}`)
     },
-  } as MiniflareOptions)
-  await mf.ready
+  })
 
   const request = async <T = any>(method: string, path: string, init: { body?: unknown; raw?: string; headers?: Record<string, string>; key?: string } = {}): Promise<JsonResponse<T>> => {
     const headers: Record<string, string> = { ...init.headers }

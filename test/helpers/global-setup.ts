@@ -2,9 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestProject } from 'vitest/node'
-import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from 'wrangler'
 import { startLibsqlServer } from '../../sandbox/libsql-server/server'
 import { buildWorker } from './build'
+import { workerOptionsFromConfig } from './worker'
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -19,10 +19,7 @@ export default async function setup(project: TestProject) {
   const root = project.config.root
   const dataDir = await mkdtemp(join(tmpdir(), 'tgw-libsql-'))
   const [libsql, workerScript] = await Promise.all([startLibsqlServer({ port: 0, dataDir }), buildWorker(root)])
-  const config = unstable_readConfig({ config: join(root, 'wrangler.toml') })
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(config)
-  // Only wrangler.toml's [vars]: a developer's local .dev.vars must not change what tests see.
-  workerOptions.bindings = { ...config.vars } as typeof workerOptions.bindings
+  const workerOptions = workerOptionsFromConfig(root)
   project.provide('libsqlUrl', libsql.url)
   project.provide('workerScript', workerScript)
   project.provide('workerOptions', JSON.stringify(workerOptions))

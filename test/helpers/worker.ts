@@ -1,0 +1,32 @@
+import { dirname, join } from 'node:path'
+import { Miniflare, type MiniflareOptions } from 'miniflare'
+import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from 'wrangler'
+
+export type WorkerLog = { level: string; message: string }
+
+/** Miniflare options from wrangler.toml, with only its [vars] (a developer's .dev.vars must not leak in). */
+export const workerOptionsFromConfig = (root: string) => {
+  const config = unstable_readConfig({ config: join(root, 'wrangler.toml') })
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(config)
+  workerOptions.bindings = { ...config.vars } as typeof workerOptions.bindings
+  return workerOptions as MiniflareOptions & { bindings?: Record<string, unknown> }
+}
+
+/** The built Worker in workerd, configured like wrangler.toml plus `bindings`. */
+export const startWorker = async (options: {
+  scriptPath: string
+  workerOptions: MiniflareOptions & { bindings?: Record<string, unknown> }
+  bindings: Record<string, unknown>
+  onLog?: (log: WorkerLog) => void
+}) => {
+  const mf = new Miniflare({
+    ...options.workerOptions,
+    modules: true,
+    modulesRoot: dirname(options.scriptPath),
+    scriptPath: options.scriptPath,
+    bindings: { ...options.workerOptions.bindings, ...options.bindings },
+    handleStructuredLogs: ({ level, message }: WorkerLog) => options.onLog?.({ level, message }),
+  } as MiniflareOptions)
+  await mf.ready
+  return mf
+}
