@@ -4,6 +4,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { migrateDatabase } from '../db/migrate'
 import { startLibsqlServer } from './libsql-server/server'
+import { generateP521KeyPair } from './qi/keys'
+import { startQiSandbox } from './qi/server'
 import { startSfoxSandbox } from './sfox/server'
 
 // `npm run dev`: everything a newcomer needs, in one process tree. The local libSQL server and the
@@ -62,8 +64,24 @@ const waitForHealth = async (url: string, child: ChildProcess, timeoutMs = 90_00
   throw new Error(`the gateway did not become healthy at ${url} within ${timeoutMs / 1000} s`)
 }
 
+/**
+ * The demo partner's QI integration: a fresh P-521 key pair (QI never sees the private half), the
+ * sandbox registers its public key and gives back the API client key, an account and QI's key.
+ * The sandbox keeps integrations in memory, so this runs on every start.
+ */
+const registerQiIntegration = async (qiUrl: string, gatewayUrl: string) => {
+  const keys = generateP521KeyPair()
+  const res = await fetch(`${qiUrl}/_sandbox/integrations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ public_key_pem: keys.publicKeyPem, account_count: 1, webhook_url: `${gatewayUrl}/providers/qi/webhooks` }),
+  })
+  const { data } = (await res.json()) as { data: { api_client_key: string; account_keys: string[]; qi_public_key_pem: string } }
+  return { ...data, privateKeyPem: keys.privateKeyPem }
+}
+
 /** Seeds through the admin API, as an operator would: the demo partner, a fresh key, its connections. */
-const seed = async (gateway: string, adminToken: string, sfoxUrl: string) => {
+const seed = async (gateway: string, adminToken: string, sfoxUrl: string, qiUrl: string) => {
   const admin = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${gateway}/admin${path}`, {
       method,
@@ -81,18 +99,29 @@ const seed = async (gateway: string, adminToken: string, sfoxUrl: string) => {
   // A key is shown only once, so each run issues a new one (earlier ones keep working).
   const key = await admin('POST', `/partners/${partner.id}/api-keys`, { mode: 'test' })
   await admin('PUT', `/partners/${partner.id}/connections/sfox`, { api_key: SFOX_DEV_KEY, base_url: sfoxUrl })
-  return { partnerId: partner.id as string, apiKey: key.key as string }
+  const qi = await registerQiIntegration(qiUrl, gateway)
+  await admin('PUT', `/partners/${partner.id}/connections/qi`, {
+    api_client_key: qi.api_client_key,
+    private_key_pem: qi.privateKeyPem,
+    qi_public_key_pem: qi.qi_public_key_pem,
+    base_url: qiUrl,
+    account_keys: qi.account_keys,
+  })
+  return { partnerId: partner.id as string, apiKey: key.key as string, qiAccountKey: qi.account_keys[0]! }
 }
 
-const walkthrough = (gateway: string, sfoxUrl: string, apiKey: string) => {
+const walkthrough = (gateway: string, sfoxUrl: string, qiUrl: string, apiKey: string, qiAccountKey: string) => {
   const id = `demo-${Date.now().toString(36)}`
+  const ted = `ted-${Date.now().toString(36)}`
   return `
 transfer-gateway is running.
 
   gateway         ${gateway}
   sFOX sandbox    ${sfoxUrl}
+  QI sandbox      ${qiUrl}
   libSQL server   http://127.0.0.1:${ports.libsql}
   demo API key    ${apiKey}
+  QI account_key  ${qiAccountKey}   (the demo partner may move money from this account)
 
 Walkthrough (copy and paste):
 
@@ -115,6 +144,17 @@ Walkthrough (copy and paste):
   curl -s $TGW/v1/transfers/${id} -H "authorization: Bearer $KEY"
   curl -s "$TGW/v1/transfers?limit=5" -H "authorization: Bearer $KEY"
 
+  # 5. a QI TED: QI sends the approver a 6-digit token by SMS
+  curl -s $TGW/v1/transfers -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d '{
+    "transfer_id": "${ted}", "provider": "qi",
+    "qi": {"account_key": "${qiAccountKey}", "amount": "150.25", "approver_document_number": "98765432100",
+           "contact_type": "sms", "target_account": {"account_branch": "0001", "account_digit": "6",
+           "account_number": "78340", "owner_document_number": "32402502000135", "owner_name": "QI Tech",
+           "account_type": "checking_account", "ispb": "12345678"}}}'
+  TED=$(curl -s $TGW/v1/transfers/${ted} -H "authorization: Bearer $KEY" | node -pe 'JSON.parse(require("fs").readFileSync(0)).provider_reference')
+  TOKEN=$(curl -s "${qiUrl}/_sandbox/tokens?ted_key=$TED" | node -pe 'JSON.parse(require("fs").readFileSync(0)).data[0].token')
+  curl -s $TGW/v1/transfers/${ted}/confirm -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d "{\\"code\\": \\"$TOKEN\\"}"
+
 Ctrl-C stops everything.
 `
 }
@@ -122,6 +162,7 @@ Ctrl-C stops everything.
 const main = async () => {
   const libsql = await startLibsqlServer({ port: ports.libsql, dataDir: resolve(root, '.data/libsql') })
   const sfox = await startSfoxSandbox({ port: ports.sfox, api_keys: [SFOX_DEV_KEY] })
+  const qi = await startQiSandbox({ port: ports.qi })
   const libsqlUrl = `${libsql.url}/`
   await migrateDatabase(libsqlUrl)
   const vars = ensureDevVars(libsqlUrl)
@@ -138,7 +179,7 @@ const main = async () => {
     if (stopping) return
     stopping = true
     wrangler.kill('SIGTERM')
-    await Promise.allSettled([sfox.close(), libsql.close()])
+    await Promise.allSettled([sfox.close(), qi.close(), libsql.close()])
     process.exit(code)
   }
   process.once('SIGINT', () => void stop())
@@ -152,8 +193,8 @@ const main = async () => {
 
   try {
     await waitForHealth(gatewayUrl, wrangler)
-    const { apiKey } = await seed(gatewayUrl, vars.ADMIN_TOKEN!, sfox.url)
-    console.log(walkthrough(gatewayUrl, sfox.url, apiKey))
+    const { apiKey, qiAccountKey } = await seed(gatewayUrl, vars.ADMIN_TOKEN!, sfox.url, qi.url)
+    console.log(walkthrough(gatewayUrl, sfox.url, qi.url, apiKey, qiAccountKey))
   } catch (error) {
     console.error(String(error))
     await stop(1)

@@ -9,6 +9,7 @@ import type { AppEnv } from './http/types'
 import { validationProblem } from './http/validation'
 import { adminRouter } from './routes/admin'
 import { healthRouter } from './routes/health'
+import { providerWebhooksRouter } from './routes/provider-webhooks'
 import { transfersRouter } from './routes/transfers'
 
 /** Framework errors (unparsable JSON, oversize bodies) in the API's own problem vocabulary. */
@@ -50,10 +51,12 @@ export const createApp = () => {
   app.use('*', withDeps)
   app.use('/v1/*', (c, next) => limitBody(c.var.deps.settings.MAX_BODY_BYTES)(c, next), requireJson)
   app.use('/admin/*', (c, next) => limitBody(c.var.deps.settings.MAX_BODY_BYTES)(c, next), requireJson)
+  app.use('/providers/*', (c, next) => limitBody(c.var.deps.settings.MAX_BODY_BYTES)(c, next))
 
   app.route('/', healthRouter)
   app.route('/v1/transfers', transfersRouter)
   app.route('/admin', adminRouter)
+  app.route('/providers', providerWebhooksRouter)
 
   app.notFound((c) => renderProblem(c, new Problem('not_found', { detail: `No route for ${c.req.method} ${c.req.path}.` })))
   app.onError((error, c) => {

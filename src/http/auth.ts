@@ -32,7 +32,8 @@ export const partnerAuth = createMiddleware<AppEnv>(async (c, next) => {
     }
   }
   const partner = entry.partner
-  if (!partner || (partner.keyExpiresAt !== null && partner.keyExpiresAt <= at)) {
+  const expiresAt = partner?.key?.expiresAt ?? null
+  if (!partner || (expiresAt !== null && expiresAt <= at)) {
     throw unauthorized('The API key is unknown, revoked or expired.')
   }
   c.set('partner', partner)

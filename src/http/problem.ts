@@ -10,6 +10,7 @@ export const PROBLEMS = {
   invalid_request: [422, 'Invalid request'],
   unauthorized: [401, 'Unauthorized'],
   forbidden: [403, 'Forbidden'],
+  account_not_allowed: [403, 'Account not allowed'],
   not_found: [404, 'Not found'],
   method_not_allowed: [405, 'Method not allowed'],
   payload_too_large: [413, 'Payload too large'],
@@ -32,6 +33,7 @@ export const PROBLEMS = {
   provider_timeout: [504, 'Provider timeout'],
   provider_rate_limited: [503, 'Provider rate limited'],
   provider_authentication_failed: [502, 'Provider authentication failed'],
+  webhook_signature_invalid: [401, 'Webhook signature invalid'],
   service_unavailable: [503, 'Service unavailable'],
   internal_error: [500, 'Internal error'],
 } as const satisfies Record<string, readonly [number, string]>

@@ -9,14 +9,12 @@ export type SealedConnection = {
   settings: Record<string, unknown>
 }
 
-/** Who is calling: the authenticated partner, its limits and its provider connections. */
+/** Who is calling (or whom a provider webhook concerns): the partner, its limits and connections. */
 export type PartnerContext = {
   id: string
   name: string
-  keyId: string
-  keyMode: 'test' | 'live'
-  /** Checked on every request, cached or not. */
-  keyExpiresAt: number | null
+  /** The API key used, when the partner called us; checked on every request, cached or not. */
+  key: { id: string; mode: 'test' | 'live'; expiresAt: number | null } | null
   limits: { resendLimit: number; resendCooldownMs: number; confirmAttempts: number }
   connections: Partial<Record<ProviderName, SealedConnection>>
 }

@@ -1,50 +1,48 @@
 import { and, eq, gt, isNull, or, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client'
-import { apiKeys, partners } from '../../db/schema'
+import { apiKeys, partners, type Partner } from '../../db/schema'
 import type { Settings } from '../env'
 import type { PartnerContext, SealedConnection } from './context'
 
-/** The partner behind a key hash, with its limits and connections, in one statement. */
-export const loadPartnerByKeyHash = async (
-  db: Db,
-  hash: string,
-  now: number,
+// The partner's connections ride along as one JSON column, so a lookup is a single statement.
+// (Qualified by hand: drizzle leaves a column unqualified when one table is selected from, and a bare
+// "id" inside the subquery would mean the connection's.)
+const connectionsColumn = sql<string>`(
+  SELECT json_group_array(json_object('id', c.id, 'provider', c.provider, 'baseUrl', c.base_url,
+    'credentials', c.credentials, 'settings', json(c.settings)))
+  FROM provider_connections c WHERE c.partner_id = "partners"."id")`
+
+const contextOf = (
+  partner: Partner,
+  connections: string,
+  key: PartnerContext['key'],
   settings: Settings,
-): Promise<PartnerContext | null> => {
+): PartnerContext => ({
+  id: partner.id,
+  name: partner.name,
+  key,
+  limits: {
+    resendLimit: partner.resendLimit ?? settings.RESEND_LIMIT,
+    resendCooldownMs: (partner.resendCooldownSeconds ?? settings.RESEND_COOLDOWN_SECONDS) * 1000,
+    confirmAttempts: partner.confirmAttempts ?? settings.CONFIRM_ATTEMPTS,
+  },
+  connections: Object.fromEntries((JSON.parse(connections) as SealedConnection[]).map((c) => [c.provider, c])),
+})
+
+/** The partner behind a live (not revoked, not expired) key hash, with limits and connections. */
+export const loadPartnerByKeyHash = async (db: Db, hash: string, now: number, settings: Settings) => {
   const [row] = await db
-    .select({
-      keyId: apiKeys.id,
-      keyMode: apiKeys.mode,
-      keyExpiresAt: apiKeys.expiresAt,
-      partner: partners,
-      connections: sql<string>`(
-        SELECT json_group_array(json_object('id', c.id, 'provider', c.provider, 'baseUrl', c.base_url,
-          'credentials', c.credentials, 'settings', json(c.settings)))
-        FROM provider_connections c WHERE c.partner_id = ${partners.id})`,
-    })
+    .select({ key: apiKeys, partner: partners, connections: connectionsColumn })
     .from(apiKeys)
     .innerJoin(partners, eq(partners.id, apiKeys.partnerId))
-    .where(
-      and(
-        eq(apiKeys.hash, hash),
-        isNull(apiKeys.revokedAt),
-        or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, now)),
-      ),
-    )
+    .where(and(eq(apiKeys.hash, hash), isNull(apiKeys.revokedAt), or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, now))))
     .limit(1)
   if (!row) return null
-  const connections = JSON.parse(row.connections) as SealedConnection[]
-  return {
-    id: row.partner.id,
-    name: row.partner.name,
-    keyId: row.keyId,
-    keyMode: row.keyMode,
-    keyExpiresAt: row.keyExpiresAt,
-    limits: {
-      resendLimit: row.partner.resendLimit ?? settings.RESEND_LIMIT,
-      resendCooldownMs: (row.partner.resendCooldownSeconds ?? settings.RESEND_COOLDOWN_SECONDS) * 1000,
-      confirmAttempts: row.partner.confirmAttempts ?? settings.CONFIRM_ATTEMPTS,
-    },
-    connections: Object.fromEntries(connections.map((c) => [c.provider, c])),
-  }
+  return contextOf(row.partner, row.connections, { id: row.key.id, mode: row.key.mode, expiresAt: row.key.expiresAt }, settings)
+}
+
+/** The partner a transfer belongs to, for work no partner request started (webhooks, cron). */
+export const loadPartnerById = async (db: Db, id: string, settings: Settings) => {
+  const [row] = await db.select({ partner: partners, connections: connectionsColumn }).from(partners).where(eq(partners.id, id)).limit(1)
+  return row ? contextOf(row.partner, row.connections, null, settings) : null
 }

@@ -60,13 +60,18 @@ export type TransferProvider = {
    * transfer at the provider (sFOX: the id we send; QI: a fresh request_control_key).
    */
   prepare: (id: string) => { providerReference: string | null; providerState: Record<string, unknown> | null }
-  create: (transfer: Transfer) => Promise<Result<ProviderSnapshot>>
+  /** `resumed`: an earlier attempt ended without an answer, so the provider may already have it. */
+  create: (transfer: Transfer, attempt: { resumed: boolean }) => Promise<Result<ProviderSnapshot>>
   confirm: (transfer: Transfer, code: string) => Promise<Result<ProviderSnapshot>>
   resend: (transfer: Transfer, channel?: string) => Promise<Result<ResendReceipt>>
   /** `null` when the provider has no cancel: the gateway then cancels on its side only. */
   cancel: ((transfer: Transfer) => Promise<Result<ProviderSnapshot>>) | null
   fetchStatus: (transfer: Transfer) => Promise<Result<ProviderSnapshot>>
+  /** Providers that push status (QI) prove their webhooks; the rest have none. */
+  verifyWebhook?: (request: WebhookRequest) => Promise<{ ok: true } | { ok: false; reason: string }>
 }
+
+export type WebhookRequest = { method: string; path: string; headers: Headers; body: string }
 
 /** Provider outcomes that leave the create's result unknown: the transfer stays and a replay resumes. */
 export const isTransient = (kind: ProviderErrorKind): boolean =>

@@ -4,9 +4,8 @@ import { decryptJson } from '../lib/crypto'
 import type { PartnerContext } from '../partners/context'
 import { connectionContext } from '../partners/connections'
 import type { ProviderName, TransferProvider } from './provider'
+import { createQiProvider } from './qi/client'
 import { createSfoxProvider } from './sfox/client'
-
-export type SfoxCredentials = { api_key: string }
 
 /** Builds the adapter for a partner's connection, decrypting its credentials only now. */
 export const providerRegistry =
@@ -30,6 +29,14 @@ export const providerRegistry =
       case 'sfox':
         return createSfoxProvider({ baseUrl: connection.baseUrl, apiKey: credentials.api_key! }, options)
       case 'qi':
-        throw new Problem('provider_not_configured', { detail: 'QI Tech is not available yet.' })
+        return createQiProvider(
+          {
+            baseUrl: connection.baseUrl,
+            apiClientKey: credentials.api_client_key!,
+            privateKeyPem: credentials.private_key_pem!,
+            qiPublicKeyPem: credentials.qi_public_key_pem!,
+          },
+          options,
+        )
     }
   }

@@ -13,6 +13,7 @@ import {
   revokeApiKey,
   updatePartner,
 } from '../partners/admin'
+import { checkQiKeys } from '../providers/qi/keys'
 import { deleteConnection, listConnections, renderConnection, upsertConnection } from '../partners/connections'
 import {
   ApiKeyList,
@@ -25,6 +26,7 @@ import {
   PartnerList,
   PartnerListQuery,
   PartnerResource,
+  QiConnectionBody,
   SfoxConnectionBody,
   UpdatePartnerBody,
 } from '../schemas/admin'
@@ -88,6 +90,12 @@ const routes = {
     request: { params: partnerParams, ...body(SfoxConnectionBody) },
     responses: { 200: ok(ConnectionResource, 'Stored; credentials encrypted.'), ...common },
   }),
+  putQi: createRoute({
+    method: 'put', path: '/partners/{partner_id}/connections/qi', tags, security, summary: "Set the partner's QI Tech connection",
+    description: 'Both keys are checked (P-521, ES512) before anything is stored; credentials are encrypted.',
+    request: { params: partnerParams, ...body(QiConnectionBody) },
+    responses: { 200: ok(ConnectionResource, 'Stored; credentials encrypted.'), ...common },
+  }),
   listConnections: createRoute({
     method: 'get', path: '/partners/{partner_id}/connections', tags, security, summary: "List a partner's provider connections",
     request: { params: partnerParams },
@@ -142,6 +150,30 @@ export const adminRouter = router
       provider: 'sfox',
       baseUrl: input.base_url,
       credentials: { api_key: input.api_key },
+    }, now())
+    return c.json(renderConnection(row), 200)
+  })
+  .openapi(routes.putQi, async (c) => {
+    const { db, settings, now } = c.var.deps
+    const partnerId = c.req.valid('param').partner_id
+    const input = c.req.valid('json')
+    await getPartner(db, partnerId)
+    const keys = await checkQiKeys(input.private_key_pem, input.qi_public_key_pem)
+    if (!keys.ok) {
+      throw new Problem('invalid_request', {
+        detail: `The keys are not usable: ${keys.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
+        extensions: { errors: keys.errors.map((e) => ({ ...e, pointer: `/${e.field}`, code: 'invalid_key' })) },
+      })
+    }
+    const row = await upsertConnection(db, settings.ENCRYPTION_KEY, partnerId, {
+      provider: 'qi',
+      baseUrl: input.base_url,
+      credentials: {
+        api_client_key: input.api_client_key,
+        private_key_pem: keys.privateKeyPem,
+        qi_public_key_pem: input.qi_public_key_pem,
+      },
+      settings: { account_keys: input.account_keys },
     }, now())
     return c.json(renderConnection(row), 200)
   })

@@ -76,6 +76,19 @@ export const SfoxConnectionBody = z
   .strict()
   .openapi('SfoxConnectionInput')
 
+export const QiConnectionBody = z
+  .object({
+    api_client_key: z.uuid().openapi({ description: 'The integration key QI issued (API-CLIENT-KEY). Stored encrypted.' }),
+    private_key_pem: z.string().min(100).max(4096).openapi({
+      description: "The partner's EC P-521 private key, PKCS#8 or SEC1 PEM. Stored encrypted, never returned.",
+    }),
+    qi_public_key_pem: z.string().min(100).max(4096).openapi({ description: "QI's public key (SPKI PEM), to verify its webhooks and answers." }),
+    base_url: BaseUrl.openapi({ example: 'https://api-auth.qitech.app' }),
+    account_keys: z.array(z.uuid()).min(1).max(100).openapi({ description: 'The QI account keys this partner may move money from.' }),
+  })
+  .strict()
+  .openapi('QiConnectionInput')
+
 export const ConnectionResource = z
   .object({
     object: z.literal('provider_connection'),

@@ -27,14 +27,58 @@ export const SfoxCreate = z
   .strict()
   .openapi('SfoxTransferDetails')
 
-export const CreateTransferBody = z
+const digits = (min: number, max: number, what: string) =>
+  z.string().regex(new RegExp(`^\\d{${min},${max}}$`), `must be ${what}`)
+
+const DocumentNumber = z
+  .string()
+  .regex(/^(\d{11}|\d{14})$/, 'must be a CPF (11 digits) or CNPJ (14 digits), digits only')
+
+export const ACCOUNT_TYPES = [
+  'checking_account',
+  'deposit_account',
+  'guaranteed_account',
+  'investment_account',
+  'payment_account',
+  'saving_account',
+] as const
+
+export const QiCreate = z
   .object({
-    transfer_id: TransferIdParam,
-    provider: z.literal('sfox'),
-    sfox: SfoxCreate,
-    metadata: Metadata.optional(),
+    account_key: z.uuid().openapi({ description: 'The QI account to debit; must be one the partner may use.' }),
+    amount: PositiveDecimal.refine((a) => !/\.\d{3,}$/.test(a), 'must have at most 2 decimal places').openapi({
+      description: 'BRL, > 0, at most 2 decimal places. Returned as a string.',
+      example: '150.25',
+    }),
+    target_account: z
+      .object({
+        account_branch: digits(4, 4, 'exactly 4 digits'),
+        account_digit: z.string().regex(/^[0-9Xx]$/, 'must be one digit (or X)'),
+        account_number: digits(1, 20, '1–20 digits'),
+        owner_document_number: DocumentNumber,
+        owner_name: z.string().trim().min(1).max(50),
+        account_type: z.enum(ACCOUNT_TYPES),
+        ispb: digits(8, 8, 'the 8-digit ISPB of the receiving institution'),
+      })
+      .strict()
+      .openapi('QiTargetAccount'),
+    approver_document_number: DocumentNumber.openapi({ description: "CPF of the account's movement approver, who receives the token." }),
+    contact_type: z.enum(['sms', 'email']).openapi({ description: 'Where QI sends the 2FA token.' }),
   })
   .strict()
+  .openapi('QiTransferDetails')
+
+export const CreateTransferBody = z
+  .discriminatedUnion('provider', [
+    z
+      .object({ transfer_id: TransferIdParam, provider: z.literal('sfox'), sfox: SfoxCreate, metadata: Metadata.optional() })
+      .strict()
+      .openapi('CreateSfoxTransfer'),
+    z
+      .object({ transfer_id: TransferIdParam, provider: z.literal('qi'), qi: QiCreate, metadata: Metadata.optional() })
+      .strict()
+      .openapi('CreateQiTransfer'),
+  ])
   .openapi('CreateTransfer')
 
 export type CreateTransferInput = z.infer<typeof CreateTransferBody>
@@ -84,6 +128,24 @@ const SfoxDetails = z
   })
   .openapi('SfoxDetails')
 
+const QiDetails = z
+  .object({
+    account_key: z.string(),
+    amount: z.string(),
+    target_account: z.object({
+      account_branch: z.string(),
+      account_digit: z.string(),
+      account_number: z.string(),
+      owner_document_number: z.string(),
+      owner_name: z.string(),
+      account_type: z.enum(ACCOUNT_TYPES),
+      ispb: z.string(),
+    }),
+    approver_document_number: z.string(),
+    contact_type: z.enum(['sms', 'email']),
+  })
+  .openapi('QiDetails')
+
 export const TransferResource = z
   .object({
     object: z.literal('transfer'),
@@ -92,7 +154,8 @@ export const TransferResource = z
     status: z.enum(TRANSFER_STATUSES),
     provider_status: z.string().nullable(),
     provider_reference: z.string().nullable(),
-    sfox: SfoxDetails.optional(),
+    sfox: SfoxDetails.optional().openapi({ description: 'Present when provider is sfox.' }),
+    qi: QiDetails.optional().openapi({ description: 'Present when provider is qi.' }),
     verification: Verification,
     failure: z.object({ code: z.string(), message: z.string() }).nullable(),
     metadata: z.record(z.string(), z.string()),

@@ -89,14 +89,27 @@ export const reconcileTransfer = async (deps: OperationDeps, partner: PartnerCon
 
 export type CreateResult = { transfer: Transfer; created: boolean }
 
+/** Provider-specific permissions, checked before anything is stored or sent. */
+const assertAllowed = (partner: PartnerContext, input: CreateTransferInput) => {
+  if (input.provider !== 'qi') return
+  const allowed = (partner.connections.qi?.settings as { account_keys?: string[] } | undefined)?.account_keys ?? []
+  if (!allowed.includes(input.qi.account_key)) {
+    throw new Problem('account_not_allowed', {
+      detail: `This partner may not move money from QI account ${input.qi.account_key}.`,
+      extensions: { errors: [{ field: 'qi.account_key', pointer: '/qi/account_key', code: 'not_allowed', message: 'not one of your QI accounts' }] },
+    })
+  }
+}
+
 export const createTransfer = async (
   deps: OperationDeps,
   partner: PartnerContext,
   input: CreateTransferInput,
 ): Promise<CreateResult> => {
   const provider = await deps.providerFor(partner, input.provider)
+  assertAllowed(partner, input)
   const now = deps.now()
-  const details = input.sfox
+  const details = input.provider === 'sfox' ? input.sfox : input.qi
   const metadata = input.metadata ?? null
   const requestHash = await sha256Hex(stableJson({ provider: input.provider, details, metadata }))
   const id = newId('tr', now)
@@ -133,7 +146,13 @@ export const createTransfer = async (
     case 'replay':
       return { transfer: claim.transfer, created: false }
   }
-  return submit(deps, partner, provider, claim.transfer)
+  return submit(deps, partner, provider, claim.transfer, claim.kind === 'resumed')
+}
+
+/** The gateway's attempt limit, never looser than the provider's own. */
+const confirmAttemptsFor = (partner: PartnerContext, provider: ProviderName) => {
+  const providerMax = PROVIDER_FACTS[provider].maxAttempts
+  return providerMax === null ? partner.limits.confirmAttempts : Math.min(providerMax, partner.limits.confirmAttempts)
 }
 
 /** Sends a claimed `submitting` transfer to its provider and records the outcome. */
@@ -142,8 +161,9 @@ const submit = async (
   partner: PartnerContext,
   provider: TransferProvider,
   transfer: Transfer,
+  resumed: boolean,
 ): Promise<CreateResult> => {
-  const result = await provider.create(transfer)
+  const result = await provider.create(transfer, { resumed })
   const now = deps.now()
   if (!result.ok) {
     if (isTransient(result.error.kind)) await releaseCreate(deps.db, transfer.id, now)
@@ -160,7 +180,7 @@ const submit = async (
           verificationChannel: snapshot.channel ?? null,
           codeSentAt: now,
           codeExpiresAt: snapshot.codeExpiresAt ?? null,
-          attemptsRemaining: partner.limits.confirmAttempts,
+          attemptsRemaining: confirmAttemptsFor(partner, transfer.provider),
           expiresAt: now + deps.settings.PENDING_TTL_SECONDS * 1000,
         }
       : {}),

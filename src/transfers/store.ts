@@ -26,6 +26,30 @@ export const findTransferByReference = async (db: Db, provider: 'sfox' | 'qi', r
       .limit(1)
   )[0]
 
+/**
+ * The QI transfer a webhook names: by ted_key, or (when our create's answer was lost, so no ted_key
+ * is recorded yet) by the request_control_key of a transfer still submitting.
+ */
+export const findQiTransfer = async (db: Db, tedKey: string | undefined, controlKey: string | undefined) => {
+  if (tedKey) {
+    const byReference = await findTransferByReference(db, 'qi', tedKey)
+    if (byReference) return byReference
+  }
+  if (!controlKey) return undefined
+  const [row] = await db
+    .select()
+    .from(transfers)
+    .where(
+      and(
+        eq(transfers.status, 'submitting'),
+        eq(transfers.provider, 'qi'),
+        sql`json_extract(${transfers.providerState}, '$.request_control_key') = ${controlKey}`,
+      ),
+    )
+    .limit(1)
+  return row
+}
+
 export type CreateClaim =
   | { kind: 'created' | 'resumed' | 'replay' | 'in_flight' | 'conflict'; transfer: Transfer }
 

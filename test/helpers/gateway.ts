@@ -22,7 +22,7 @@ export const startGateway = async (options: { vars?: Record<string, string>; dat
   const dbUrl = `${inject('libsqlUrl')}/${database}/`
   if (options.migrate !== false) await migrateDatabase(dbUrl)
   const logs: WorkerLog[] = []
-  const mf = await startWorker({
+  const { mf, url } = await startWorker({
     scriptPath: inject('workerScript'),
     workerOptions: JSON.parse(inject('workerOptions')),
     bindings: { ENVIRONMENT: 'test', LIBSQL_URL: dbUrl, ...TEST_SECRETS, ...options.vars },
@@ -55,7 +55,7 @@ export const startGateway = async (options: { vars?: Record<string, string>; dat
   const admin = <T = any>(method: string, path: string, body?: unknown) =>
     request<T>(method, `/admin${path}`, { body, key: TEST_SECRETS.ADMIN_TOKEN })
 
-  return { mf, dbUrl, database, request, admin, logs, close: () => mf.dispose() }
+  return { mf, url, dbUrl, database, request, admin, logs, close: () => mf.dispose() }
 }
 
 /** A partner with a test key; optionally its sFOX connection. Returns what tests need. */

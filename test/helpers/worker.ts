@@ -27,6 +27,7 @@ export const startWorker = async (options: {
     bindings: { ...options.workerOptions.bindings, ...options.bindings },
     handleStructuredLogs: ({ level, message }: WorkerLog) => options.onLog?.({ level, message }),
   } as MiniflareOptions)
-  await mf.ready
-  return mf
+  // Miniflare also serves the Worker on a local port (providers' webhooks need a real URL).
+  const url = (await mf.ready).toString().replace(/\/$/, '')
+  return { mf, url }
 }

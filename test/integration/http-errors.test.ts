@@ -80,17 +80,14 @@ describe('bad input changes nothing', () => {
     expectProblem(await partner.call('POST', '/v1/transfers', [1, 2]), 422, 'invalid_request')
     expectProblem(await partner.call('POST', '/v1/transfers', null), 422, 'invalid_request')
 
-    // Streamed (no Content-Length), so the limit is enforced while reading, and the whole body is
-    // sent before the answer: an early answer to a declared-oversize body races the client's write.
-    const big = JSON.stringify({ ...paymentBody('big-1'), metadata: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, 'v'.repeat(200)])) })
-    const streamed = await gateway.mf.dispatchFetch('http://gateway.test/v1/transfers', {
-      method: 'POST',
-      headers: { authorization: `Bearer ${partner.key}`, 'content-type': 'application/json' },
-      body: new Blob([big]).stream(),
-      duplex: 'half',
-    } as any)
-    expectProblem({ status: streamed.status, headers: streamed.headers as any, body: await streamed.json() }, 413, 'payload_too_large')
-
+    // The gateway answers 413 as soon as it knows, without reading the rest; over local HTTP/1.1 the
+    // client may then see its unfinished upload reset instead of the answer. Retry until it reads it.
+    const big = { ...paymentBody('big-1'), metadata: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, 'v'.repeat(200)])) }
+    let tooLarge: Awaited<ReturnType<typeof partner.call>> | undefined
+    for (let attempt = 0; attempt < 5 && !tooLarge; attempt++) {
+      tooLarge = await partner.call('POST', '/v1/transfers', big).catch(() => undefined)
+    }
+    expectProblem(tooLarge!, 413, 'payload_too_large')
     expectProblem(
       await gateway.request('POST', '/v1/transfers', { key: partner.key, raw: 'transfer_id=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
       415,

@@ -1,0 +1,180 @@
+import type { Transfer } from '../../../db/schema'
+import type { TransferStatus } from '../../transfers/status'
+import { PROVIDER_FACTS } from '../facts'
+import { callProvider, type ProviderResponse } from '../http'
+import { fail, ok, type ProviderError, type Result, type TransferProvider } from '../provider'
+import { errorOf, snapshotOf, type QiTed } from './mapping'
+import { decodeEncodedBody, signRequest, verifySigned } from './signing'
+
+export type QiConnection = {
+  baseUrl: string
+  apiClientKey: string
+  privateKeyPem: string
+  qiPublicKeyPem: string
+}
+
+export type QiDetails = {
+  account_key: string
+  amount: string
+  target_account: Record<string, string>
+  approver_document_number: string
+  contact_type: 'sms' | 'email'
+}
+
+type CallOptions = { timeoutMs: number; onTiming?: (ms: number) => void; now?: () => number }
+
+// QI's own tolerance for signed timestamps in its samples; answers older or newer are not trusted.
+const SIGNATURE_TOLERANCE_MS = 5 * 60 * 1000
+const CODE_TTL_MS = PROVIDER_FACTS.qi.codeTtlMs!
+
+export const createQiProvider = (connection: QiConnection, options: CallOptions): TransferProvider => {
+  const now = options.now ?? Date.now
+
+  /** One signed call; a signed answer whose signature fails is not trusted (treated as an outage). */
+  const request = async (method: string, path: string, payload?: unknown): Promise<Result<{ status: number; body: unknown }>> => {
+    // Serialized once: the MD5 in the signature must be of exactly these bytes.
+    const body = payload === undefined ? undefined : JSON.stringify(payload)
+    const uri = new URL(path, 'http://x').pathname
+    const signature = await signRequest({
+      method,
+      uri,
+      body,
+      privateKeyPem: connection.privateKeyPem,
+      apiClientKey: connection.apiClientKey,
+      now: now(),
+    })
+    const result = await callProvider({
+      provider: 'qi',
+      url: new URL(path.replace(/^\//, ''), connection.baseUrl.replace(/\/?$/, '/')).toString(),
+      method,
+      headers: { ...signature, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body,
+      timeoutMs: options.timeoutMs,
+      onTiming: options.onTiming,
+    })
+    if (!result.ok) return result
+    const answer = await authenticAnswer(result.response, method, uri)
+    if (!answer.ok) return answer
+    const { status } = result.response
+    if (status >= 200 && status < 300) return ok({ status, body: answer.value })
+    return fail(errorOf(status, answer.value))
+  }
+
+  /** Unsigned answers are taken as they are (QI does not document signing v2 answers); signed ones must verify. */
+  const authenticAnswer = async (response: ProviderResponse, method: string, uri: string): Promise<Result<unknown>> => {
+    const untrusted = (reason: string): Result<unknown> =>
+      fail({ kind: 'unavailable', provider: 'qi', status: response.status, code: null, message: `QI's answer is not authentic: ${reason}` })
+    const encoded = (response.json as { encoded_body?: unknown } | null)?.encoded_body
+    if (typeof encoded === 'string') {
+      const decoded = await decodeEncodedBody(encoded, connection.qiPublicKeyPem)
+      return decoded ? ok(decoded) : untrusted('encoded_body does not verify')
+    }
+    const authorization = response.headers.get('authorization') ?? undefined
+    if (authorization && !authorization.startsWith('QIT ')) {
+      const verified = await verifySigned({
+        authorization,
+        body: response.text,
+        method,
+        uri,
+        qiPublicKeyPem: connection.qiPublicKeyPem,
+        now: now(),
+        toleranceMs: SIGNATURE_TOLERANCE_MS,
+      })
+      if (!verified.ok) return untrusted(verified.reason)
+    }
+    return ok(response.json)
+  }
+
+  const accountOf = (transfer: Transfer) => encodeURIComponent((transfer.details as QiDetails).account_key)
+  const controlKeyOf = (transfer: Transfer) => String((transfer.providerState as { request_control_key?: string } | null)?.request_control_key)
+
+  /** After a lost answer, QI is asked whether it has the TED before anything is sent again. */
+  const findByControlKey = async (transfer: Transfer): Promise<Result<QiTed | null>> => {
+    const query = new URLSearchParams({ request_control_key: controlKeyOf(transfer), ted_direction: 'outgoing' })
+    const result = await request('GET', `/account/${accountOf(transfer)}/teds?${query}`)
+    if (!result.ok) return result
+    const rows = (result.value.body as { data?: QiTed[] } | null)?.data
+    return ok(Array.isArray(rows) ? (rows.find((t) => t.request_control_key === controlKeyOf(transfer)) ?? null) : null)
+  }
+
+  const pendingSnapshot = (ted: QiTed, channel: string) => ({
+    ...snapshotOf(ted),
+    channel,
+    codeExpiresAt: ted.ted_status === 'pending_2fa_approval' ? now() + CODE_TTL_MS : null,
+  })
+
+  return {
+    name: 'qi',
+
+    // A fresh request_control_key per transfer, stored before QI is called: it is how a retry finds the TED.
+    prepare: () => ({ providerReference: null, providerState: { request_control_key: crypto.randomUUID() } }),
+
+    async create(transfer, attempt) {
+      const details = transfer.details as QiDetails
+      if (attempt.resumed) {
+        const found = await findByControlKey(transfer)
+        if (!found.ok) return found
+        if (found.value) return ok(pendingSnapshot(found.value, details.contact_type))
+      }
+      const result = await request('POST', `/account/${accountOf(transfer)}/ted`, {
+        request_control_key: controlKeyOf(transfer),
+        target_account: details.target_account,
+        transaction_amount: Number(details.amount),
+        tfa_info: { approver_document_number: details.approver_document_number, contact_type: details.contact_type },
+      })
+      if (result.ok) return ok(pendingSnapshot(result.value.body as QiTed, details.contact_type))
+      // A TED with this request_control_key exists already (a concurrent or earlier attempt): adopt it.
+      if (result.error.kind !== 'duplicate') return result
+      const found = await findByControlKey(transfer)
+      if (!found.ok) return found
+      return found.value ? ok(pendingSnapshot(found.value, details.contact_type)) : result
+    },
+
+    async confirm(transfer, code) {
+      const result = await request('PUT', `/account/${accountOf(transfer)}/ted/${encodeURIComponent(transfer.providerReference!)}/validate_token`, {
+        token: code,
+      })
+      return result.ok ? ok(snapshotOf(result.value.body as QiTed)) : result
+    },
+
+    async resend(transfer, channel) {
+      const result = await request(
+        'PATCH',
+        `/account/${accountOf(transfer)}/ted/${encodeURIComponent(transfer.providerReference!)}/resend_token`,
+        channel ? { contact_type: channel } : {},
+      )
+      return result.ok ? ok({ channel: channel ?? null, codeExpiresAt: now() + CODE_TTL_MS }) : result
+    },
+
+    // QI has no cancel for a single TED (reference §4.6): the gateway cancels on its side.
+    cancel: null,
+
+    async verifyWebhook(request) {
+      if (request.headers.get('api-client-key') !== connection.apiClientKey) {
+        return { ok: false, reason: 'API-CLIENT-KEY is not this partner\'s' }
+      }
+      return verifySigned({
+        authorization: request.headers.get('authorization') ?? undefined,
+        body: request.body,
+        method: request.method,
+        uri: request.path,
+        qiPublicKeyPem: connection.qiPublicKeyPem,
+        now: now(),
+        toleranceMs: SIGNATURE_TOLERANCE_MS,
+      })
+    },
+
+    async fetchStatus(transfer) {
+      if (!transfer.providerReference) {
+        const found = await findByControlKey(transfer)
+        if (!found.ok) return found
+        if (!found.value) return fail(notFound())
+        return ok(snapshotOf(found.value, transfer.status as TransferStatus))
+      }
+      const result = await request('GET', `/account/${accountOf(transfer)}/ted/${encodeURIComponent(transfer.providerReference)}/outgoing`)
+      return result.ok ? ok(snapshotOf(result.value.body as QiTed, transfer.status as TransferStatus)) : result
+    },
+  }
+}
+
+const notFound = (): ProviderError => ({ kind: 'not_found', provider: 'qi', status: 200, code: null, message: 'QI has no TED with this request_control_key' })

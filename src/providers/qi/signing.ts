@@ -1,0 +1,107 @@
+import { SignJWT, decodeProtectedHeader, importPKCS8, importSPKI, jwtVerify, type JWTPayload } from 'jose'
+import { toHex, utf8 } from '../../lib/encoding'
+
+/**
+ * QI's request signing, "v2" (reference §2.2): every call carries `API-CLIENT-KEY` and an
+ * `AUTHORIZATION` ES512 JWT over {payload_md5, timestamp, method, uri}; the MD5 is of the exact body
+ * bytes sent. QI signs its webhooks (and, in some setups, its answers) the same way with its own key.
+ */
+
+export const md5Hex = async (text: string): Promise<string> => toHex(await crypto.subtle.digest('MD5', utf8(text)))
+
+// Importing a P-521 key costs more than signing with it: keep them per isolate.
+const privateKeys = new Map<string, Promise<CryptoKey>>()
+const publicKeys = new Map<string, Promise<CryptoKey>>()
+const cached = (cache: Map<string, Promise<CryptoKey>>, pem: string, load: () => Promise<CryptoKey>) => {
+  let key = cache.get(pem)
+  if (!key) {
+    key = load()
+    key.catch(() => cache.delete(pem))
+    cache.set(pem, key)
+  }
+  return key
+}
+export const privateKeyOf = (pkcs8Pem: string) => cached(privateKeys, pkcs8Pem, () => importPKCS8(pkcs8Pem, 'ES512'))
+export const publicKeyOf = (spkiPem: string) => cached(publicKeys, spkiPem, () => importSPKI(spkiPem, 'ES512'))
+
+export type SignedClaims = { payload_md5: string; timestamp: string; method: string; uri: string }
+
+/** For bodiless calls QI's samples hash the empty JSON object, not the empty string. */
+export const EMPTY_PAYLOAD = '{}'
+
+export const signRequest = async (input: {
+  method: string
+  uri: string
+  body: string | undefined
+  privateKeyPem: string
+  apiClientKey: string
+  now: number
+}): Promise<Record<string, string>> => {
+  const claims: SignedClaims = {
+    payload_md5: await md5Hex(input.body ?? EMPTY_PAYLOAD),
+    timestamp: new Date(input.now).toISOString(),
+    method: input.method,
+    uri: input.uri,
+  }
+  const jwt = await new SignJWT(claims as unknown as JWTPayload)
+    .setProtectedHeader({ alg: 'ES512', typ: 'JWT' })
+    .sign(await privateKeyOf(input.privateKeyPem))
+  return { AUTHORIZATION: jwt, 'API-CLIENT-KEY': input.apiClientKey }
+}
+
+export type Verification = { ok: true } | { ok: false; reason: string }
+
+/** QI's Python samples send UTC times without a zone; read those as UTC. */
+const parseTimestamp = (value: unknown): number => {
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$/.test(value)) return NaN
+  const zoned = /(Z|[+-]\d{2}:\d{2})$/.test(value) ? value : `${value}Z`
+  // Date.parse takes at most milliseconds; QI writes microseconds.
+  return Date.parse(zoned.replace(/(\.\d{3})\d+/, '$1'))
+}
+
+/**
+ * Checks a QI-signed message (a webhook, or an answer signed in the header): the ES512 signature with
+ * QI's public key, then method, uri, the body's MD5 and the timestamp's freshness. The reason names
+ * the failed step and never echoes the token.
+ */
+export const verifySigned = async (input: {
+  authorization: string | undefined
+  body: string
+  method: string
+  uri: string
+  qiPublicKeyPem: string
+  now: number
+  toleranceMs: number
+}): Promise<Verification> => {
+  const token = input.authorization?.trim()
+  if (!token) return { ok: false, reason: 'no AUTHORIZATION header' }
+  try {
+    if (decodeProtectedHeader(token).alg !== 'ES512') return { ok: false, reason: 'JWT alg is not ES512' }
+  } catch {
+    return { ok: false, reason: 'AUTHORIZATION is not a JWT' }
+  }
+  let claims: JWTPayload
+  try {
+    claims = (await jwtVerify(token, await publicKeyOf(input.qiPublicKeyPem), { algorithms: ['ES512'] })).payload
+  } catch {
+    return { ok: false, reason: "signature does not verify with QI's public key" }
+  }
+  if (claims.method !== input.method) return { ok: false, reason: 'signed method does not match' }
+  if (claims.uri !== input.uri) return { ok: false, reason: 'signed uri does not match' }
+  if (claims.payload_md5 !== (await md5Hex(input.body))) return { ok: false, reason: 'payload_md5 does not match the body' }
+  const at = parseTimestamp(claims.timestamp)
+  if (!Number.isFinite(at) || Math.abs(input.now - at) > input.toleranceMs) {
+    return { ok: false, reason: 'timestamp missing or outside the tolerance' }
+  }
+  return { ok: true }
+}
+
+/** The legacy form of an answer, `{"encoded_body": <JWT signed by QI>}`: its verified claims are the body. */
+export const decodeEncodedBody = async (encoded: string, qiPublicKeyPem: string): Promise<Record<string, unknown> | null> => {
+  try {
+    const { payload } = await jwtVerify(encoded, await publicKeyOf(qiPublicKeyPem), { algorithms: ['ES512'] })
+    return payload as Record<string, unknown>
+  } catch {
+    return null
+  }
+}

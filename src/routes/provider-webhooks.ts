@@ -1,0 +1,34 @@
+import { createRoute, z } from '@hono/zod-openapi'
+import { createRouter } from '../http/router'
+import { problemResponse } from '../schemas/common'
+import { receiveQiWebhook } from '../transfers/webhooks'
+
+const Received = z
+  .object({ received: z.literal(true), applied: z.boolean(), transfer_status: z.string() })
+  .openapi('ProviderWebhookReceipt')
+
+const qi = createRoute({
+  method: 'post',
+  path: '/qi/webhooks',
+  tags: ['Provider webhooks'],
+  summary: 'QI Tech TED status webhooks (baas.ted.outgoing_ted)',
+  description:
+    "Verified with the partner's QI public key: ES512 AUTHORIZATION JWT over {payload_md5, timestamp, method, uri}, " +
+    'API-CLIENT-KEY, body MD5 and a 5-minute timestamp window. Not for partners.',
+  responses: {
+    200: { description: 'Verified and applied (or ignored as late or duplicate).', content: { 'application/json': { schema: Received } } },
+    400: problemResponse('Not a QI webhook.'),
+    401: problemResponse('Signature did not verify (`webhook_signature_invalid`); the TED is re-fetched from QI.'),
+    404: problemResponse('No transfer matches the TED.'),
+  },
+})
+
+export const providerWebhooksRouter = createRouter().openapi(qi, async (c) => {
+  const { applied, transfer } = await receiveQiWebhook(c.var.deps, {
+    method: c.req.method,
+    path: c.req.path,
+    headers: c.req.raw.headers,
+    body: await c.req.text(),
+  })
+  return c.json({ received: true as const, applied, transfer_status: transfer.status }, 200)
+})
