@@ -88,6 +88,8 @@ export const transfers = sqliteTable(
     sequence: integer('sequence').notNull().default(0),
     // When a transfer still pending verification expires (PENDING_TTL after creation).
     expiresAt: integer('expires_at'),
+    // Last time the reconciler asked the provider about it; the least recently checked go first.
+    reconciledAt: integer('reconciled_at'),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
@@ -95,6 +97,8 @@ export const transfers = sqliteTable(
     uniqueIndex('transfers_partner_transfer_unique').on(t.partnerId, t.transferId),
     index('transfers_partner_id_idx').on(t.partnerId, t.id),
     index('transfers_status_idx').on(t.status, t.provider),
+    index('transfers_reconcile_idx').on(t.provider, t.status, t.reconciledAt),
+    index('transfers_expiry_idx').on(t.status, t.expiresAt),
     index('transfers_provider_reference_idx').on(t.provider, t.providerReference),
   ],
 )
@@ -128,3 +132,83 @@ export type ProviderConnection = typeof providerConnections.$inferSelect
 export type Transfer = typeof transfers.$inferSelect
 export type NewTransfer = typeof transfers.$inferInsert
 export type Event = typeof events.$inferSelect
+
+export const webhookEndpoints = sqliteTable(
+  'webhook_endpoints',
+  {
+    id: text('id').primaryKey(),
+    partnerId: text('partner_id')
+      .notNull()
+      .references(() => partners.id),
+    url: text('url').notNull(),
+    description: text('description'),
+    // JSON array of event types; null means every event.
+    eventTypes: text('event_types', { mode: 'json' }).$type<string[] | null>(),
+    enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
+    disabledReason: text('disabled_reason'),
+    disabledAt: integer('disabled_at'),
+    // AES-GCM ciphertexts of the signing secrets (see src/lib/crypto.ts); the previous one signs too
+    // until previous_secret_expires_at, so receivers can roll over.
+    secret: text('secret').notNull(),
+    previousSecret: text('previous_secret'),
+    previousSecretExpiresAt: integer('previous_secret_expires_at'),
+    // Start of the current run of failed attempts; an endpoint failing for too long is disabled.
+    failingSince: integer('failing_since'),
+    deletedAt: integer('deleted_at'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [index('webhook_endpoints_partner_idx').on(t.partnerId, t.id)],
+)
+
+export const deliveries = sqliteTable(
+  'deliveries',
+  {
+    id: text('id').primaryKey(),
+    eventId: text('event_id')
+      .notNull()
+      .references(() => events.id),
+    endpointId: text('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id),
+    partnerId: text('partner_id').notNull(),
+    // pending → delivered, or failed (gave up, or the endpoint was disabled/removed)
+    status: text('status', { enum: ['pending', 'delivered', 'failed'] }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at'),
+    // While a consumer holds the delivery (an attempt in flight), nobody else sends it.
+    lockedUntil: integer('locked_until'),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    deliveredAt: integer('delivered_at'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('deliveries_event_endpoint_unique').on(t.eventId, t.endpointId),
+    index('deliveries_due_idx').on(t.status, t.nextAttemptAt),
+    index('deliveries_endpoint_idx').on(t.endpointId, t.status, t.createdAt),
+  ],
+)
+
+export const deliveryAttempts = sqliteTable(
+  'delivery_attempts',
+  {
+    id: text('id').primaryKey(),
+    deliveryId: text('delivery_id')
+      .notNull()
+      .references(() => deliveries.id),
+    attempt: integer('attempt').notNull(),
+    startedAt: integer('started_at').notNull(),
+    durationMs: integer('duration_ms').notNull(),
+    statusCode: integer('status_code'),
+    error: text('error'),
+    // The first 1 KiB of the receiver's answer, for the partner's debugging.
+    responseExcerpt: text('response_excerpt'),
+  },
+  (t) => [index('delivery_attempts_delivery_idx').on(t.deliveryId, t.attempt)],
+)
+
+export type WebhookEndpoint = typeof webhookEndpoints.$inferSelect
+export type Delivery = typeof deliveries.$inferSelect
+export type DeliveryAttempt = typeof deliveryAttempts.$inferSelect

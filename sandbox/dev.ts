@@ -44,6 +44,9 @@ const ensureDevVars = (libsqlUrl: string): Record<string, string> => {
   vars.API_KEY_SECRET ||= secret()
   // Local dev: admin changes show up at once rather than after the key cache's 30 s.
   vars.API_KEY_CACHE_SECONDS ||= '0'
+  // Receivers on this machine (http://127.0.0.1:…) are fine locally; never in production.
+  vars.WEBHOOK_ALLOW_HTTP ||= 'true'
+  vars.WEBHOOK_ALLOW_PRIVATE_HOSTS ||= 'true'
   const text = Object.entries(vars).map(([k, v]) => `${k}=${v}`).join('\n')
   writeFileSync(file, `# Written by npm run dev; local only, never commit.\n${text}\n`, { mode: 0o600 })
   return vars
@@ -195,6 +198,10 @@ const main = async () => {
     await waitForHealth(gatewayUrl, wrangler)
     const { apiKey, qiAccountKey } = await seed(gatewayUrl, vars.ADMIN_TOKEN!, sfox.url, qi.url)
     console.log(walkthrough(gatewayUrl, sfox.url, qi.url, apiKey, qiAccountKey))
+    // Crons never fire by themselves under `wrangler dev`: trigger the minutely one as Cloudflare would.
+    setInterval(() => {
+      fetch(`${gatewayUrl}/cdn-cgi/handler/scheduled?cron=*+*+*+*+*`).then((r) => r.text(), () => {})
+    }, 60_000).unref()
   } catch (error) {
     console.error(String(error))
     await stop(1)

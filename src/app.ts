@@ -8,9 +8,11 @@ import { Problem, renderProblem } from './http/problem'
 import type { AppEnv } from './http/types'
 import { validationProblem } from './http/validation'
 import { adminRouter } from './routes/admin'
+import { eventsRouter } from './routes/events'
 import { healthRouter } from './routes/health'
 import { providerWebhooksRouter } from './routes/provider-webhooks'
 import { transfersRouter } from './routes/transfers'
+import { webhookEndpointsRouter } from './routes/webhook-endpoints'
 
 /** Framework errors (unparsable JSON, oversize bodies) in the API's own problem vocabulary. */
 const problemFromHttpException = (error: HTTPException): Problem => {
@@ -55,6 +57,8 @@ export const createApp = () => {
 
   app.route('/', healthRouter)
   app.route('/v1/transfers', transfersRouter)
+  app.route('/v1/webhook-endpoints', webhookEndpointsRouter)
+  app.route('/v1/events', eventsRouter)
   app.route('/admin', adminRouter)
   app.route('/providers', providerWebhooksRouter)
 

@@ -7,10 +7,22 @@ export type Bindings = {
   ADMIN_TOKEN: string
   ENCRYPTION_KEY: string
   API_KEY_SECRET: string
+  /** Queue of callback deliveries (producer and consumer are this Worker). */
+  DELIVERIES?: Queue<{ delivery_id: string }>
   [name: string]: unknown
 }
 
 const seconds = (fallback: number) => z.coerce.number().int().min(0).default(fallback)
+const flag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1')
+const schedule = z
+  .string()
+  .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'comma-separated seconds')
+  .default('5,300,1800,7200,18000,36000,36000')
+  .transform((v) => v.split(',').map((n) => Number(n.trim())))
 
 const settingsSchema = z.object({
   LIBSQL_URL: z.url(),
@@ -26,6 +38,21 @@ const settingsSchema = z.object({
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   API_KEY_CACHE_SECONDS: seconds(30),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(64 * 1024),
+  // Callbacks to partners
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
+  WEBHOOK_RETRY_SCHEDULE_SECONDS: schedule,
+  WEBHOOK_RETRY_JITTER: z.coerce.number().min(0).max(1).default(0.2),
+  WEBHOOK_DISABLE_AFTER_SECONDS: seconds(5 * 24 * 3600),
+  WEBHOOK_SECRET_GRACE_SECONDS: seconds(24 * 3600),
+  WEBHOOK_ALLOW_HTTP: flag(false),
+  WEBHOOK_ALLOW_PRIVATE_HOSTS: flag(false),
+  // Cron work per run (bounded so one run stays well inside the Workers limits)
+  SWEEP_BATCH_SIZE: z.coerce.number().int().min(1).default(500),
+  RECONCILE_BATCH_SIZE: z.coerce.number().int().min(1).default(200),
+  // QI pushes webhooks; a TED is only asked about after this long without news.
+  RECONCILE_QUIET_SECONDS: seconds(60),
+  // sFOX allows 250 requests per 10 s per IP; the reconciler stays under this share of it.
+  SFOX_REQUESTS_PER_10S: z.coerce.number().int().min(1).max(250).default(100),
 })
 
 export type Settings = z.infer<typeof settingsSchema>

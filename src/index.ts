@@ -1,8 +1,41 @@
 import { createApp } from './app'
+import { attemptDelivery } from './callbacks/delivery'
+import type { DeliveryMessage } from './callbacks/dispatch'
+import { sweepDueDeliveries } from './callbacks/sweeper'
+import { buildDeps } from './deps'
 import type { Bindings } from './env'
+import { expirePending, reconcileOpen } from './reconcile/reconciler'
 
 const app = createApp()
 
+const log = (fields: Record<string, unknown>) => console.log(JSON.stringify({ level: 'info', ...fields }))
+
 export default {
   fetch: app.fetch,
-} satisfies ExportedHandler<Bindings>
+
+  /** Callback deliveries: one attempt per message; the delivery rows, not the messages, are the truth. */
+  async queue(batch: MessageBatch<DeliveryMessage>, env: Bindings, ctx: ExecutionContext) {
+    const deps = buildDeps(env, ctx)
+    await Promise.all(
+      batch.messages.map(async (message) => {
+        try {
+          const outcome = await attemptDelivery(deps, message.body.delivery_id)
+          message.ack()
+          if (outcome.kind !== 'skipped') log({ msg: 'delivery', delivery_id: message.body.delivery_id, outcome: outcome.kind })
+        } catch (error) {
+          // Probably the database: the queue retries, and the sweeper would find it anyway.
+          console.error(JSON.stringify({ level: 'error', msg: 'delivery attempt failed', delivery_id: message.body.delivery_id, error: String(error) }))
+          message.retry({ delaySeconds: 5 })
+        }
+      }),
+    )
+  },
+
+  /** Every minute: send what is due, expire what waited too long, ask providers about the rest. */
+  async scheduled(_controller: ScheduledController, env: Bindings, ctx: ExecutionContext) {
+    const deps = buildDeps(env, ctx)
+    const [swept, expired, reconciled] = await Promise.allSettled([sweepDueDeliveries(deps), expirePending(deps), reconcileOpen(deps)])
+    const value = (r: PromiseSettledResult<unknown>) => (r.status === 'fulfilled' ? r.value : { error: String(r.reason) })
+    log({ msg: 'cron', swept: value(swept), expired: value(expired), reconciled: value(reconciled) })
+  },
+} satisfies ExportedHandler<Bindings, DeliveryMessage>

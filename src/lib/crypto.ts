@@ -33,6 +33,12 @@ const hmacKey = (secret: string) => {
 export const hmacSha256 = async (secret: string, data: string | Bytes): Promise<Bytes> =>
   new Uint8Array(await crypto.subtle.sign('HMAC', await hmacKey(secret), typeof data === 'string' ? utf8(data) : data))
 
+/** HMAC under raw key bytes (webhook secrets are bytes, not text). */
+export const hmacSha256Raw = async (key: Bytes, data: string): Promise<Bytes> => {
+  const imported = await crypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
+  return new Uint8Array(await crypto.subtle.sign('HMAC', imported, utf8(data)))
+}
+
 export const hmacSha256Hex = async (secret: string, data: string): Promise<string> => toHex(await hmacSha256(secret, data))
 
 /**

@@ -1,11 +1,14 @@
 export const toHex = (bytes: ArrayBuffer | Uint8Array): string =>
   [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('')
 
-export const toBase64Url = (bytes: ArrayBuffer | Uint8Array): string => {
+export const toBase64 = (bytes: ArrayBuffer | Uint8Array): string => {
   let binary = ''
   for (const b of new Uint8Array(bytes)) binary += String.fromCharCode(b)
-  return btoa(binary).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')
+  return btoa(binary)
 }
+
+export const toBase64Url = (bytes: ArrayBuffer | Uint8Array): string =>
+  toBase64(bytes).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')
 
 export type Bytes = Uint8Array<ArrayBuffer>
 

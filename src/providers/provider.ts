@@ -67,6 +67,11 @@ export type TransferProvider = {
   /** `null` when the provider has no cancel: the gateway then cancels on its side only. */
   cancel: ((transfer: Transfer) => Promise<Result<ProviderSnapshot>>) | null
   fetchStatus: (transfer: Transfer) => Promise<Result<ProviderSnapshot>>
+  /**
+   * The provider's view of several transfers of this connection, by our transfer id; transfers it
+   * does not know are absent. sFOX answers with one history call; QI with one GET per TED.
+   */
+  fetchMany: (transfers: Transfer[]) => Promise<Result<Map<string, ProviderSnapshot>>>
   /** Providers that push status (QI) prove their webhooks; the rest have none. */
   verifyWebhook?: (request: WebhookRequest) => Promise<{ ok: true } | { ok: false; reason: string }>
 }

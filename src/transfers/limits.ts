@@ -28,8 +28,12 @@ export const nextResendAt = (s: VerificationState): number | null => {
   return s.codeSentAt === null ? 0 : s.codeSentAt + s.resendCooldownMs
 }
 
+/** Past its TTL a transfer no longer takes codes, even before the cron marks it expired. */
+const pendingAt = (s: VerificationState, now: number) =>
+  s.status === 'pending_verification' && (s.expiresAt === null || s.expiresAt > now)
+
 export const decideResend = (s: VerificationState, now: number): ResendDecision => {
-  if (s.status !== 'pending_verification') return { allowed: false, code: 'transfer_not_pending_verification' }
+  if (!pendingAt(s, now)) return { allowed: false, code: 'transfer_not_pending_verification' }
   if (resendsRemaining(s) === 0) {
     // Nothing changes for this transfer until it expires, so that is when a retry could mean something.
     const retryAfterSeconds = s.expiresAt === null ? undefined : secondsUntil(s.expiresAt, now)
@@ -42,8 +46,8 @@ export const decideResend = (s: VerificationState, now: number): ResendDecision 
 
 export type ConfirmDecision = { allowed: true } | Refusal<'transfer_not_pending_verification' | 'verification_attempts_exhausted'>
 
-export const decideConfirm = (s: VerificationState): ConfirmDecision => {
-  if (s.status !== 'pending_verification') return { allowed: false, code: 'transfer_not_pending_verification' }
+export const decideConfirm = (s: VerificationState, now: number): ConfirmDecision => {
+  if (!pendingAt(s, now)) return { allowed: false, code: 'transfer_not_pending_verification' }
   if ((s.attemptsRemaining ?? 0) <= 0) return { allowed: false, code: 'verification_attempts_exhausted' }
   return { allowed: true }
 }

@@ -34,6 +34,8 @@ export type OperationDeps = {
   providerFor: (partner: PartnerContext, name: ProviderName) => Promise<TransferProvider>
   /** Work that may finish after the response (ctx.waitUntil). */
   defer: (task: Promise<unknown>) => void
+  /** Hands committed deliveries to the queue (optionally delayed); if that fails, the sweeper finds them. */
+  dispatch: (deliveryIds: string[], delaySeconds?: number) => void
 }
 
 // How long a create owns its transfer; a replay after that may take over (the first one died).
@@ -42,11 +44,15 @@ const CREATE_LEASE_MS = 30_000
 const notFound = (transferId: string) =>
   new Problem('transfer_not_found', { detail: `No transfer with id "${transferId}".` })
 
-const notPending = (t: Transfer) =>
-  new Problem('transfer_not_pending_verification', {
-    detail: `The transfer is ${t.status}; it no longer accepts verification codes.`,
-    extensions: { transfer_status: t.status },
+const notPending = (t: Transfer, now = Date.now()) => {
+  const lapsed = t.status === 'pending_verification' && t.expiresAt !== null && t.expiresAt <= now
+  return new Problem('transfer_not_pending_verification', {
+    detail: lapsed
+      ? 'The transfer waited for verification too long and is expiring; it no longer accepts codes.'
+      : `The transfer is ${t.status}; it no longer accepts verification codes.`,
+    extensions: { transfer_status: lapsed ? 'expired' : t.status },
   })
+}
 
 /**
  * Applies the provider's view of a transfer (from an answer, a webhook or the reconciler). If the
@@ -64,15 +70,23 @@ export const applySnapshot = async (
     const from = current.status as TransferStatus
     const to = snapshot.status ?? from
     if (to !== from && !canTransition(from, to)) return current
+    const unchanged =
+      to === from &&
+      Object.keys(set).length === 0 &&
+      snapshot.providerStatus === current.providerStatus &&
+      (!snapshot.reference || snapshot.reference === current.providerReference)
+    if (unchanged) return current
     const changes: Partial<NewTransfer> = {
       ...set,
       providerStatus: snapshot.providerStatus,
       ...(snapshot.reference ? { providerReference: snapshot.reference } : {}),
       ...(snapshot.failure ? { failureCode: snapshot.failure.code, failureMessage: snapshot.failure.message } : {}),
     }
-    const now = deps.now()
-    const updated = await transition(deps.db, current, to, changes, now)
-    if (updated) return updated
+    const moved = await transition(deps.db, current, to, changes, deps.now())
+    if (moved) {
+      deps.dispatch(moved.deliveryIds)
+      return moved.transfer
+    }
     const reread = await findTransfer(deps.db, current.partnerId, current.transferId)
     if (!reread) return current
     current = reread
@@ -197,7 +211,7 @@ export const confirmTransfer = async (
   const { claimed, current } = await claimConfirmAttempt(deps.db, partner.id, transferId, deps.now())
   if (!current) throw notFound(transferId)
   if (!claimed) {
-    const decision = decideConfirm(verificationStateOf(current))
+    const decision = decideConfirm(verificationStateOf(current), deps.now())
     if (!decision.allowed && decision.code === 'verification_attempts_exhausted') {
       throw new Problem('verification_attempts_exhausted', {
         detail: 'No confirm attempts are left for this transfer; cancel it or let it expire.',

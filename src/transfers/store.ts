@@ -5,11 +5,16 @@ import { newId } from '../lib/ids'
 import { eventTypesFor } from './events'
 import { PROVIDERS, type ProviderName } from '../providers/provider'
 import { PROVIDER_FACTS } from '../providers/facts'
+import { insertDeliveries } from '../callbacks/outbox'
 import { renderTransfer } from './resource'
 import { canTransition, type TransferStatus } from './status'
 
 // Storage for transfers. Every decision that races (idempotent create, attempts, resends, status
 // changes) is one conditional statement, and each operation is at most one batch per step.
+
+/** Pending verification and not past its TTL (the cron marks it expired a little later). */
+const pendingAt = (now: number) =>
+  and(eq(transfers.status, 'pending_verification'), sql`(${transfers.expiresAt} IS NULL OR ${transfers.expiresAt} > ${now})`)
 
 const byPartnerId = (partnerId: string, transferId: string) =>
   and(eq(transfers.partnerId, partnerId), eq(transfers.transferId, transferId))
@@ -90,11 +95,13 @@ export const releaseCreate = (db: Db, id: string, now: number) =>
 export const forgetCreate = (db: Db, id: string) =>
   db.delete(transfers).where(and(eq(transfers.id, id), eq(transfers.status, 'submitting')))
 
+export type Transition = { transfer: Transfer; deliveryIds: string[] }
+
 /**
  * Moves a transfer from the status the caller saw to `to` (or only updates fields when `to` is that
- * status) and, in the same batch, writes the events it announces: the transactional outbox. The
- * UPDATE only matches if the status is still the one the caller saw, so of two racing changes one
- * wins; `changes() = 1` keeps the loser's events out. Returns the updated row, or undefined when
+ * status) and, in the same batch, writes the events it announces and their deliveries: the
+ * transactional outbox. The UPDATE only matches if the status is still the one the caller saw, so of
+ * two racing changes one wins; `changes() = 1` keeps the loser's events out. Returns undefined when
  * the transfer had moved meanwhile (the caller re-reads and decides again).
  */
 export const transition = async (
@@ -103,7 +110,7 @@ export const transition = async (
   to: TransferStatus,
   set: Partial<NewTransfer>,
   now: number,
-): Promise<Transfer | undefined> => {
+): Promise<Transition | undefined> => {
   const from = transfer.status as TransferStatus
   if (from !== to && !canTransition(from, to)) return undefined
   const types = eventTypesFor(from, to)
@@ -112,20 +119,29 @@ export const transition = async (
     .set({ ...set, status: to, updatedAt: now, sequence: sql`${transfers.sequence} + ${types.length}` })
     .where(and(eq(transfers.id, transfer.id), eq(transfers.status, from)))
     .returning()
-  if (types.length === 0) return (await update)[0]
+  if (types.length === 0) {
+    const [updated] = await update
+    return updated && { transfer: updated, deliveryIds: [] }
+  }
 
   // The events carry the transfer as it is after this change.
   const after = { ...transfer, ...set, status: to, updatedAt: now, sequence: transfer.sequence + types.length } as Transfer
   const object = renderTransfer(after)
-  const inserts = types.map((type, i) => {
+  const ids = types.map(() => newId('evt', now))
+  // Events first: each insert is guarded by `changes() = 1` of the statement before it (the UPDATE,
+  // then the previous event), so deliveries, which insert any number of rows, come after all events.
+  const eventInserts = types.map((type, i) => {
     const data = JSON.stringify({ object, previous_status: type === 'transfer.created' ? null : from })
     return db.run(sql`
       INSERT INTO events (id, partner_id, transfer_pk, transfer_id, type, sequence, data, created_at)
-      SELECT ${newId('evt', now)}, partner_id, id, transfer_id, ${type}, sequence - ${types.length - 1 - i}, ${data}, ${now}
+      SELECT ${ids[i]}, partner_id, id, transfer_id, ${type}, sequence - ${types.length - 1 - i}, ${data}, ${now}
       FROM transfers WHERE id = ${transfer.id} AND changes() = 1`)
   })
-  const [updated] = await db.batch([update, ...inserts])
-  return updated[0]
+  const deliveryInserts = types.map((type, i) => insertDeliveries(db, ids[i]!, type, now))
+  const [updated, ...results] = await db.batch([update, ...eventInserts, ...deliveryInserts])
+  if (!updated[0]) return undefined
+  const deliveryIds = results.slice(types.length).flatMap((r) => r.rows.map((row) => String(row[0])))
+  return { transfer: updated[0], deliveryIds }
 }
 
 /** Takes one confirm attempt if the transfer can use one; `current` explains a refusal. */
@@ -135,7 +151,7 @@ export const claimConfirmAttempt = async (db: Db, partnerId: string, transferId:
     db
       .update(transfers)
       .set({ attemptsRemaining: sql`${transfers.attemptsRemaining} - 1`, updatedAt: now })
-      .where(and(key, eq(transfers.status, 'pending_verification'), sql`${transfers.attemptsRemaining} > 0`))
+      .where(and(key, pendingAt(now), sql`${transfers.attemptsRemaining} > 0`))
       .returning(),
     db.select().from(transfers).where(key),
   ])
@@ -182,7 +198,7 @@ export const claimResend = async (db: Db, partnerId: string, transferId: string,
       .where(
         and(
           key,
-          eq(transfers.status, 'pending_verification'),
+          pendingAt(now),
           sql`${transfers.resendsUsed} < ${transfers.resendLimit}`,
           sql`${transfers.attemptsRemaining} > 0`,
           // "No cooldown" must not refuse a request whose clock read is a hair older than a concurrent send's.

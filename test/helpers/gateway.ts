@@ -17,7 +17,14 @@ export type Gateway = Awaited<ReturnType<typeof startGateway>>
  * The real Worker bundle in workerd (Miniflare), on its own database of the shared local libSQL
  * server, configured like wrangler.toml plus test settings. Nothing of ours is mocked.
  */
-export const startGateway = async (options: { vars?: Record<string, string>; database?: string; migrate?: boolean } = {}) => {
+export type GatewayOptions = {
+  vars?: Record<string, string>
+  database?: string
+  migrate?: boolean
+  overrides?: Parameters<typeof startWorker>[0]['overrides']
+}
+
+export const startGateway = async (options: GatewayOptions = {}) => {
   const database = options.database ?? `t_${randomUUID().replaceAll('-', '').slice(0, 12)}`
   const dbUrl = `${inject('libsqlUrl')}/${database}/`
   if (options.migrate !== false) await migrateDatabase(dbUrl)
@@ -25,7 +32,16 @@ export const startGateway = async (options: { vars?: Record<string, string>; dat
   const { mf, url } = await startWorker({
     scriptPath: inject('workerScript'),
     workerOptions: JSON.parse(inject('workerOptions')),
-    bindings: { ENVIRONMENT: 'test', LIBSQL_URL: dbUrl, ...TEST_SECRETS, ...options.vars },
+    bindings: {
+      ENVIRONMENT: 'test',
+      LIBSQL_URL: dbUrl,
+      // Test receivers listen on 127.0.0.1 over plain http.
+      WEBHOOK_ALLOW_HTTP: 'true',
+      WEBHOOK_ALLOW_PRIVATE_HOSTS: 'true',
+      ...TEST_SECRETS,
+      ...options.vars,
+    },
+    overrides: options.overrides,
     // The Worker's console output is kept for assertions (no secrets in logs); DEBUG_WORKER_LOGS=1 echoes it.
     onLog: (log) => {
       logs.push(log)
@@ -55,7 +71,14 @@ export const startGateway = async (options: { vars?: Record<string, string>; dat
   const admin = <T = any>(method: string, path: string, body?: unknown) =>
     request<T>(method, `/admin${path}`, { body, key: TEST_SECRETS.ADMIN_TOKEN })
 
-  return { mf, url, dbUrl, database, request, admin, logs, close: () => mf.dispose() }
+  /** Runs the cron handler once (sweep, expire, reconcile) and waits for it. */
+  const cron = async () => {
+    const res = await mf.dispatchFetch('http://gateway.test/cdn-cgi/handler/scheduled?cron=*+*+*+*+*')
+    if (!res.ok) throw new Error(`scheduled handler: ${res.status} ${await res.text()}`)
+    await res.text()
+  }
+
+  return { mf, url, dbUrl, database, request, admin, logs, cron, close: () => mf.dispose() }
 }
 
 /** A partner with a test key; optionally its sFOX connection. Returns what tests need. */

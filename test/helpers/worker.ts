@@ -18,6 +18,8 @@ export const startWorker = async (options: {
   workerOptions: MiniflareOptions & { bindings?: Record<string, unknown> }
   bindings: Record<string, unknown>
   onLog?: (log: WorkerLog) => void
+  /** Raw Miniflare options on top (e.g. a queue without its consumer). */
+  overrides?: Partial<MiniflareOptions>
 }) => {
   const mf = new Miniflare({
     ...options.workerOptions,
@@ -26,6 +28,9 @@ export const startWorker = async (options: {
     scriptPath: options.scriptPath,
     bindings: { ...options.workerOptions.bindings, ...options.bindings },
     handleStructuredLogs: ({ level, message }: WorkerLog) => options.onLog?.({ level, message }),
+    // GET /cdn-cgi/handler/scheduled runs the cron handler, as under `wrangler dev`.
+    unsafeTriggerHandlers: true,
+    ...options.overrides,
   } as MiniflareOptions)
   // Miniflare also serves the Worker on a local port (providers' webhooks need a real URL).
   const url = (await mf.ready).toString().replace(/\/$/, '')

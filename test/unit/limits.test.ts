@@ -28,7 +28,7 @@ describe('resend rules', () => {
 
   it('a zero cooldown allows an immediate resend; a zero limit none', () => {
     expect(decideResend({ ...base, resendCooldownMs: 0 }, base.codeSentAt!)).toEqual({ allowed: true })
-    expect(decideResend({ ...base, resendLimit: 0 }, base.codeSentAt! + 1e9)).toMatchObject({ code: 'resend_limit_reached' })
+    expect(decideResend({ ...base, resendLimit: 0 }, base.codeSentAt! + 1e6)).toMatchObject({ code: 'resend_limit_reached' })
   })
 
   it('refuses transfers that are not pending', () => {
@@ -45,9 +45,11 @@ describe('resend rules', () => {
 
 describe('confirm rules', () => {
   it('needs a pending transfer with attempts left', () => {
-    expect(decideConfirm(base)).toEqual({ allowed: true })
-    expect(decideConfirm({ ...base, attemptsRemaining: 0 })).toMatchObject({ code: 'verification_attempts_exhausted' })
-    expect(decideConfirm({ ...base, attemptsRemaining: null })).toMatchObject({ code: 'verification_attempts_exhausted' })
-    expect(decideConfirm({ ...base, status: 'completed' })).toMatchObject({ code: 'transfer_not_pending_verification' })
+    expect(decideConfirm(base, 2e6)).toEqual({ allowed: true })
+    expect(decideConfirm(base, base.expiresAt!)).toMatchObject({ code: "transfer_not_pending_verification" })
+    expect(decideResend({ ...base, resendCooldownMs: 0 }, base.expiresAt! + 1)).toMatchObject({ code: "transfer_not_pending_verification" })
+    expect(decideConfirm({ ...base, attemptsRemaining: 0 }, 2e6)).toMatchObject({ code: 'verification_attempts_exhausted' })
+    expect(decideConfirm({ ...base, attemptsRemaining: null }, 2e6)).toMatchObject({ code: 'verification_attempts_exhausted' })
+    expect(decideConfirm({ ...base, status: 'completed' }, 2e6)).toMatchObject({ code: 'transfer_not_pending_verification' })
   })
 })

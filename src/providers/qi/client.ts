@@ -2,7 +2,7 @@ import type { Transfer } from '../../../db/schema'
 import type { TransferStatus } from '../../transfers/status'
 import { PROVIDER_FACTS } from '../facts'
 import { callProvider, type ProviderResponse } from '../http'
-import { fail, ok, type ProviderError, type Result, type TransferProvider } from '../provider'
+import { fail, ok, type ProviderError, type ProviderSnapshot, type Result, type TransferProvider } from '../provider'
 import { errorOf, snapshotOf, type QiTed } from './mapping'
 import { decodeEncodedBody, signRequest, verifySigned } from './signing'
 
@@ -103,6 +103,17 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
     codeExpiresAt: ted.ted_status === 'pending_2fa_approval' ? now() + CODE_TTL_MS : null,
   })
 
+  const fetchStatus = async (transfer: Transfer): Promise<Result<ProviderSnapshot>> => {
+    if (!transfer.providerReference) {
+      const found = await findByControlKey(transfer)
+      if (!found.ok) return found
+      if (!found.value) return fail(notFound())
+      return ok(snapshotOf(found.value, transfer.status as TransferStatus))
+    }
+    const result = await request('GET', `/account/${accountOf(transfer)}/ted/${encodeURIComponent(transfer.providerReference)}/outgoing`)
+    return result.ok ? ok(snapshotOf(result.value.body as QiTed, transfer.status as TransferStatus)) : result
+  }
+
   return {
     name: 'qi',
 
@@ -164,16 +175,17 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
       })
     },
 
-    async fetchStatus(transfer) {
-      if (!transfer.providerReference) {
-        const found = await findByControlKey(transfer)
-        if (!found.ok) return found
-        if (!found.value) return fail(notFound())
-        return ok(snapshotOf(found.value, transfer.status as TransferStatus))
+    async fetchMany(transfers) {
+      const found = new Map<string, ProviderSnapshot>()
+      for (const transfer of transfers) {
+        const result = await fetchStatus(transfer)
+        if (result.ok) found.set(transfer.id, result.value)
+        else if (result.error.kind !== 'not_found') return result
       }
-      const result = await request('GET', `/account/${accountOf(transfer)}/ted/${encodeURIComponent(transfer.providerReference)}/outgoing`)
-      return result.ok ? ok(snapshotOf(result.value.body as QiTed, transfer.status as TransferStatus)) : result
+      return ok(found)
     },
+
+    fetchStatus,
   }
 }
 

@@ -51,18 +51,21 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
     return ok(data)
   }
 
-  /** sFOX's history has no transfer_id filter and no cursor: fetch a window and find ours. */
-  const findInHistory = async (transfer: Transfer): Promise<Result<SfoxTransfer | null>> => {
-    const details = transfer.details as SfoxDetails
-    const query = new URLSearchParams({
-      type: details.type,
-      from_date: String(transfer.createdAt - HISTORY_SLACK_MS),
-    })
+  /** sFOX's history has no transfer_id filter and no cursor: fetch the window that holds them all. */
+  const history = async (transfers: Transfer[], type?: string): Promise<Result<Map<string, SfoxTransfer>>> => {
+    const from = Math.min(...transfers.map((t) => t.createdAt)) - HISTORY_SLACK_MS
+    const query = new URLSearchParams({ ...(type ? { type } : {}), from_date: String(from) })
     const result = await request('history', 'GET', `/v1/enterprise/transfer/history?${query}`)
     if (!result.ok) return result
     const rows = dataOf(result.response)
     if (!Array.isArray(rows)) return fail(malformed(result.response.status))
-    return ok((rows as SfoxTransfer[]).find((row) => row.transfer_id === transfer.id) ?? null)
+    const wanted = new Set(transfers.map((t) => t.id))
+    return ok(new Map((rows as SfoxTransfer[]).filter((row) => wanted.has(row.transfer_id)).map((row) => [row.transfer_id, row])))
+  }
+
+  const findInHistory = async (transfer: Transfer): Promise<Result<SfoxTransfer | null>> => {
+    const found = await history([transfer], (transfer.details as SfoxDetails).type)
+    return found.ok ? ok(found.value.get(transfer.id) ?? null) : found
   }
 
   return {
@@ -117,6 +120,12 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
       const result = await request('cancel', 'DELETE', `/v1/enterprise/transfer/${encodeURIComponent(transfer.id)}`)
       if (!result.ok) return result
       return ok({ reference: transfer.id, providerStatus: 'CANCELED', status: 'canceled', codeExpiresAt: null })
+    },
+
+    async fetchMany(transfers) {
+      if (transfers.length === 0) return ok(new Map())
+      const found = await history(transfers)
+      return found.ok ? ok(new Map([...found.value].map(([id, t]) => [id, snapshotOf(t)]))) : found
     },
 
     async fetchStatus(transfer) {

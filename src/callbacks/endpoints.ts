@@ -1,0 +1,138 @@
+import { and, desc, eq, isNull, lt } from 'drizzle-orm'
+import type { Db } from '../../db/client'
+import { webhookEndpoints, type WebhookEndpoint } from '../../db/schema'
+import { Problem } from '../http/problem'
+import { decryptJson, encryptJson } from '../lib/crypto'
+import { newId } from '../lib/ids'
+import { iso } from '../transfers/resource'
+import { generateSecret } from './signing'
+
+/** Binds a sealed secret to its endpoint (AES-GCM additional data). */
+const secretContext = (endpointId: string) => `webhook-endpoint:${endpointId}`
+
+export const sealSecret = (key: string, endpointId: string, secret: string) => encryptJson(key, secretContext(endpointId), secret)
+export const openSecret = (key: string, endpointId: string, sealed: string) => decryptJson<string>(key, secretContext(endpointId), sealed)
+
+/** The secrets that sign right now: the current one, and the previous one during its grace period. */
+export const signingSecrets = async (key: string, endpoint: WebhookEndpoint, now: number): Promise<string[]> => {
+  const secrets = [await openSecret(key, endpoint.id, endpoint.secret)]
+  if (endpoint.previousSecret && (endpoint.previousSecretExpiresAt ?? 0) > now) {
+    secrets.push(await openSecret(key, endpoint.id, endpoint.previousSecret))
+  }
+  return secrets
+}
+
+export const renderEndpoint = (e: WebhookEndpoint) => ({
+  object: 'webhook_endpoint' as const,
+  id: e.id,
+  url: e.url,
+  description: e.description,
+  event_types: e.eventTypes,
+  enabled: e.enabled,
+  disabled_reason: e.disabledReason,
+  disabled_at: iso(e.disabledAt),
+  failing_since: iso(e.failingSince),
+  previous_secret_expires_at: e.previousSecret ? iso(e.previousSecretExpiresAt) : null,
+  created_at: iso(e.createdAt)!,
+  updated_at: iso(e.updatedAt)!,
+})
+
+const notFound = (id: string) => new Problem('webhook_endpoint_not_found', { detail: `No webhook endpoint with id "${id}".` })
+
+const mine = (partnerId: string, id: string) =>
+  and(eq(webhookEndpoints.id, id), eq(webhookEndpoints.partnerId, partnerId), isNull(webhookEndpoints.deletedAt))
+
+export const createEndpoint = async (
+  db: Db,
+  key: string,
+  partnerId: string,
+  input: { url: string; event_types?: string[] | null; description?: string | null },
+  now: number,
+) => {
+  const id = newId('we', now)
+  const secret = generateSecret()
+  const [row] = await db
+    .insert(webhookEndpoints)
+    .values({
+      id,
+      partnerId,
+      url: input.url,
+      description: input.description ?? null,
+      eventTypes: input.event_types ?? null,
+      secret: await sealSecret(key, id, secret),
+      createdAt: now,
+      updatedAt: now,
+    })
+    .returning()
+  return { endpoint: row!, secret }
+}
+
+export const getEndpoint = async (db: Db, partnerId: string, id: string) => {
+  const [row] = await db.select().from(webhookEndpoints).where(mine(partnerId, id)).limit(1)
+  if (!row) throw notFound(id)
+  return row
+}
+
+export const listEndpoints = async (db: Db, partnerId: string, limit: number, startingAfter?: string) => {
+  const rows = await db
+    .select()
+    .from(webhookEndpoints)
+    .where(and(eq(webhookEndpoints.partnerId, partnerId), isNull(webhookEndpoints.deletedAt), startingAfter ? lt(webhookEndpoints.id, startingAfter) : undefined))
+    .orderBy(desc(webhookEndpoints.id))
+    .limit(limit + 1)
+  return { rows: rows.slice(0, limit), hasMore: rows.length > limit }
+}
+
+export const updateEndpoint = async (
+  db: Db,
+  partnerId: string,
+  id: string,
+  input: { url?: string; event_types?: string[] | null; description?: string | null; enabled?: boolean },
+  now: number,
+) => {
+  const [row] = await db
+    .update(webhookEndpoints)
+    .set({
+      ...(input.url !== undefined ? { url: input.url } : {}),
+      ...(input.event_types !== undefined ? { eventTypes: input.event_types } : {}),
+      ...(input.description !== undefined ? { description: input.description } : {}),
+      // Re-enabling clears why it was disabled and starts its failure clock afresh.
+      ...(input.enabled === true ? { enabled: true, disabledReason: null, disabledAt: null, failingSince: null } : {}),
+      ...(input.enabled === false ? { enabled: false, disabledReason: 'disabled by the partner', disabledAt: now } : {}),
+      updatedAt: now,
+    })
+    .where(mine(partnerId, id))
+    .returning()
+  if (!row) throw notFound(id)
+  return row
+}
+
+/** Deleted endpoints keep their rows (delivery history) but never receive anything again. */
+export const deleteEndpoint = async (db: Db, partnerId: string, id: string, now: number) => {
+  const [row] = await db
+    .update(webhookEndpoints)
+    .set({ deletedAt: now, enabled: false, disabledReason: 'deleted', disabledAt: now, updatedAt: now })
+    .where(mine(partnerId, id))
+    .returning()
+  if (!row) throw notFound(id)
+  return row
+}
+
+/** A new secret; the old one keeps signing (alongside) for `graceSeconds`. */
+export const rotateSecret = async (db: Db, key: string, partnerId: string, id: string, graceSeconds: number, now: number) => {
+  const current = await getEndpoint(db, partnerId, id)
+  const secret = generateSecret()
+  const [row] = await db
+    .update(webhookEndpoints)
+    .set({
+      secret: await sealSecret(key, id, secret),
+      previousSecret: current.secret,
+      previousSecretExpiresAt: now + graceSeconds * 1000,
+      updatedAt: now,
+    })
+    .where(and(mine(partnerId, id), eq(webhookEndpoints.secret, current.secret)))
+    .returning()
+  // A concurrent rotation won; ours would have dropped its secret from the grace window.
+  if (!row) throw new Problem('webhook_endpoint_busy', { detail: 'The secret was rotated concurrently; retry.', headers: { 'retry-after': '1' } })
+  return { endpoint: row, secret }
+}

@@ -1,0 +1,79 @@
+import { and, eq, gte, isNull, sql } from 'drizzle-orm'
+import { deliveries, events, webhookEndpoints } from '../../db/schema'
+import { Problem } from '../http/problem'
+import type { OperationDeps } from '../transfers/operations'
+import { getEndpoint } from './endpoints'
+
+const DISPATCH_NOW = 1000 // beyond this many, the sweeper sends the rest within minutes
+
+/** Makes deliveries pending again from scratch (a fresh retry schedule), unless one is in flight. */
+const reset = (now: number) => ({
+  status: 'pending' as const,
+  attempts: 0,
+  nextAttemptAt: now,
+  lockedUntil: null,
+  deliveredAt: null,
+  updatedAt: now,
+})
+
+/**
+ * Sends an event again to one endpoint or to every enabled endpoint subscribed to its type,
+ * including endpoints created after the event. Returns the deliveries queued.
+ */
+export const redeliverEvent = async (deps: OperationDeps, partnerId: string, eventId: string, endpointId?: string) => {
+  const { db } = deps
+  const now = deps.now()
+  const [event] = await db.select().from(events).where(and(eq(events.id, eventId), eq(events.partnerId, partnerId))).limit(1)
+  if (!event) throw new Problem('event_not_found', { detail: `No event with id "${eventId}".` })
+  const targets = endpointId
+    ? [await getEndpoint(db, partnerId, endpointId)]
+    : (
+        await db
+          .select()
+          .from(webhookEndpoints)
+          .where(and(eq(webhookEndpoints.partnerId, partnerId), eq(webhookEndpoints.enabled, true), isNull(webhookEndpoints.deletedAt)))
+      ).filter((e) => !e.eventTypes || e.eventTypes.includes(event.type) || e.eventTypes.includes('*'))
+  const disabled = targets.find((e) => !e.enabled)
+  if (disabled) throw endpointDisabled(disabled.id)
+  if (targets.length === 0) return []
+  const rows = await db
+    .insert(deliveries)
+    .values(
+      targets.map((e) => ({
+        id: `dlv_${crypto.randomUUID().replaceAll('-', '').slice(0, 26)}`,
+        eventId,
+        endpointId: e.id,
+        partnerId,
+        ...reset(now),
+        createdAt: now,
+      })),
+    )
+    .onConflictDoUpdate({
+      target: [deliveries.eventId, deliveries.endpointId],
+      set: reset(now),
+      // An attempt in flight is left alone; its outcome stands.
+      setWhere: sql`${deliveries.lockedUntil} IS NULL OR ${deliveries.lockedUntil} < ${now}`,
+    })
+    .returning({ id: deliveries.id, endpointId: deliveries.endpointId })
+  deps.dispatch(rows.map((r) => r.id))
+  return rows
+}
+
+const endpointDisabled = (id: string) =>
+  new Problem('webhook_endpoint_disabled', {
+    detail: `Webhook endpoint "${id}" is disabled; enable it first (PATCH {"enabled": true}).`,
+  })
+
+/** Every delivery to the endpoint that failed since `since` is sent again. */
+export const recoverEndpoint = async (deps: OperationDeps, partnerId: string, endpointId: string, since: number) => {
+  const endpoint = await getEndpoint(deps.db, partnerId, endpointId)
+  if (!endpoint.enabled) throw endpointDisabled(endpointId)
+  const now = deps.now()
+  const rows = await deps.db
+    .update(deliveries)
+    .set(reset(now))
+    .where(and(eq(deliveries.endpointId, endpointId), eq(deliveries.status, 'failed'), gte(deliveries.createdAt, since)))
+    .returning({ id: deliveries.id })
+  deps.dispatch(rows.slice(0, DISPATCH_NOW).map((r) => r.id))
+  return rows.length
+}

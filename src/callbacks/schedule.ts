@@ -1,0 +1,45 @@
+/**
+ * When to try a failed delivery again (pure). After attempt n (1-based) the n-th delay of the
+ * schedule applies, ±jitter so that many failing deliveries do not retry in lockstep. A receiver's
+ * Retry-After replaces the delay, clamped so it can neither hammer nor stall us. None left: give up.
+ */
+export type RetryPolicy = {
+  /** Seconds before retry 1, 2, …: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h by default. */
+  scheduleSeconds: readonly number[]
+  jitter: number
+  minRetryAfterSeconds: number
+  maxRetryAfterSeconds: number
+}
+
+export const DEFAULT_SCHEDULE_SECONDS = [5, 300, 1800, 7200, 18000, 36000, 36000] as const
+
+export const parseSchedule = (text: string): number[] => {
+  const parts = text.split(',').map((p) => Number(p.trim()))
+  if (parts.length === 0 || parts.some((n) => !Number.isFinite(n) || n < 0)) throw new Error(`invalid retry schedule: ${text}`)
+  return parts
+}
+
+/** Delay in ms before the next attempt, or null when the schedule is used up. */
+export const nextRetryDelayMs = (
+  policy: RetryPolicy,
+  attemptsMade: number,
+  retryAfterSeconds: number | null,
+  random: () => number = Math.random,
+): number | null => {
+  const base = policy.scheduleSeconds[attemptsMade - 1]
+  if (base === undefined) return null
+  if (retryAfterSeconds !== null && Number.isFinite(retryAfterSeconds)) {
+    const clamped = Math.min(policy.maxRetryAfterSeconds, Math.max(policy.minRetryAfterSeconds, retryAfterSeconds))
+    return Math.round(clamped * 1000)
+  }
+  const factor = 1 + policy.jitter * (2 * random() - 1)
+  return Math.round(base * 1000 * factor)
+}
+
+/** Retry-After is either delta-seconds or an HTTP date. */
+export const parseRetryAfter = (value: string | null, now: number): number | null => {
+  if (!value) return null
+  if (/^\d+$/.test(value.trim())) return Number(value.trim())
+  const at = Date.parse(value)
+  return Number.isFinite(at) ? Math.max(0, Math.ceil((at - now) / 1000)) : null
+}

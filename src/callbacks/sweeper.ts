@@ -1,0 +1,26 @@
+import { and, asc, eq, isNull, lt, lte, or } from 'drizzle-orm'
+import { deliveries } from '../../db/schema'
+import type { OperationDeps } from '../transfers/operations'
+
+/**
+ * Nothing depends on a queue message surviving: every minute the deliveries that are due and not in
+ * flight are enqueued again. A lost message, a consumer that died mid-attempt (its lease runs out)
+ * or a failed enqueue only delays a callback; a duplicate message finds the delivery claimed or done.
+ */
+export const sweepDueDeliveries = async (deps: OperationDeps): Promise<number> => {
+  const now = deps.now()
+  const due = await deps.db
+    .select({ id: deliveries.id })
+    .from(deliveries)
+    .where(
+      and(
+        eq(deliveries.status, 'pending'),
+        or(isNull(deliveries.nextAttemptAt), lte(deliveries.nextAttemptAt, now)),
+        or(isNull(deliveries.lockedUntil), lt(deliveries.lockedUntil, now)),
+      ),
+    )
+    .orderBy(asc(deliveries.nextAttemptAt))
+    .limit(deps.settings.SWEEP_BATCH_SIZE)
+  deps.dispatch(due.map((d) => d.id))
+  return due.length
+}

@@ -1,0 +1,168 @@
+import { and, asc, eq, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm'
+import { transfers, type Transfer } from '../../db/schema'
+import { Problem } from '../http/problem'
+import type { PartnerContext } from '../partners/context'
+import { loadPartnerById } from '../partners/lookup'
+import { isTransient, type ProviderName, type TransferProvider } from '../providers/provider'
+import { applySnapshot, reconcileTransfer, type OperationDeps } from '../transfers/operations'
+
+/**
+ * The cron's view of providers: sFOX pushes nothing, so open sFOX transfers are polled; QI TEDs
+ * stuck in `processing` are re-fetched; transfers left pending verification past their TTL expire.
+ * Work per run is bounded, and sFOX calls are paced under its 250 requests / 10 s limit.
+ */
+
+/** Spaces calls to one provider evenly: at most `perTenSeconds` in any 10 s. */
+const pacer = (perTenSeconds: number) => {
+  const gapMs = 10_000 / perTenSeconds
+  let next = 0
+  return async () => {
+    const wait = next - Date.now()
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+    next = Math.max(Date.now(), next) + gapMs
+  }
+}
+
+type Run = {
+  deps: OperationDeps
+  partners: Map<string, PartnerContext | null>
+  pace: Record<ProviderName, () => Promise<void>>
+}
+
+const newRun = (deps: OperationDeps): Run => ({
+  deps,
+  partners: new Map(),
+  pace: { sfox: pacer(deps.settings.SFOX_REQUESTS_PER_10S), qi: async () => {} },
+})
+
+const partnerOf = async (run: Run, id: string) => {
+  if (!run.partners.has(id)) run.partners.set(id, await loadPartnerById(run.deps.db, id, run.deps.settings))
+  return run.partners.get(id) ?? null
+}
+
+const providerOf = async (run: Run, partner: PartnerContext, name: ProviderName): Promise<TransferProvider | null> => {
+  try {
+    return await run.deps.providerFor(partner, name)
+  } catch (error) {
+    if (error instanceof Problem) return null // no (usable) connection: nothing to ask
+    throw error
+  }
+}
+
+const byPartner = (rows: Transfer[]) => {
+  const groups = new Map<string, Transfer[]>()
+  for (const row of rows) groups.set(row.partnerId, [...(groups.get(row.partnerId) ?? []), row])
+  return groups
+}
+
+export type ReconcileReport = { checked: number; changed: number; failed: number }
+
+/** Asks each provider about open transfers, least recently checked first, and applies the answers. */
+export const reconcileOpen = async (deps: OperationDeps): Promise<ReconcileReport> => {
+  const run = newRun(deps)
+  const now = deps.now()
+  // Fresh QI transfers get their webhooks; only those quiet for a while are asked about.
+  const quietSince = now - deps.settings.RECONCILE_QUIET_SECONDS * 1000
+  const open = and(
+    or(isNull(transfers.leaseUntil), lt(transfers.leaseUntil, now)),
+    or(
+      and(eq(transfers.provider, 'sfox'), inArray(transfers.status, ['submitting', 'pending_verification', 'processing'])),
+      and(eq(transfers.provider, 'qi'), inArray(transfers.status, ['submitting', 'processing']), lte(transfers.updatedAt, quietSince)),
+    ),
+  )
+  const rows = await deps.db
+    .select()
+    .from(transfers)
+    .where(open)
+    .orderBy(sql`${transfers.reconciledAt} IS NOT NULL`, asc(transfers.reconciledAt))
+    .limit(deps.settings.RECONCILE_BATCH_SIZE)
+  if (rows.length === 0) return { checked: 0, changed: 0, failed: 0 }
+
+  const report: ReconcileReport = { checked: 0, changed: 0, failed: 0 }
+  for (const [partnerId, group] of byPartner(rows)) {
+    const partner = await partnerOf(run, partnerId)
+    if (!partner) continue
+    for (const name of ['sfox', 'qi'] as const) {
+      const mine = group.filter((t) => t.provider === name)
+      if (mine.length === 0) continue
+      const provider = await providerOf(run, partner, name)
+      if (!provider) continue
+      if (name === 'sfox') await run.pace.sfox()
+      const answer = await provider.fetchMany(mine)
+      if (!answer.ok) {
+        report.failed += mine.length
+        continue
+      }
+      for (const transfer of mine) {
+        report.checked += 1
+        const snapshot = answer.value.get(transfer.id)
+        const before = transfer.status
+        const after = snapshot
+          ? await applySnapshot(deps, transfer, snapshot)
+          : await giveUpOnUnconfirmed(deps, transfer, now)
+        if (after.status !== before) report.changed += 1
+      }
+    }
+  }
+  await deps.db.update(transfers).set({ reconciledAt: now }).where(inArray(transfers.id, rows.map((r) => r.id)))
+  return report
+}
+
+/**
+ * A create whose answer was lost and that the provider still does not know after the pending TTL
+ * never happened: it fails, and the partner hears so (transfer.failed).
+ */
+const giveUpOnUnconfirmed = async (deps: OperationDeps, transfer: Transfer, now: number) => {
+  if (transfer.status !== 'submitting' || transfer.createdAt + deps.settings.PENDING_TTL_SECONDS * 1000 > now) return transfer
+  return applySnapshot(deps, transfer, {
+    reference: transfer.providerReference,
+    providerStatus: 'unknown',
+    status: 'failed',
+    failure: { code: 'submission_unconfirmed', message: 'The provider never confirmed this transfer.' },
+  })
+}
+
+/**
+ * Transfers pending verification past PENDING_TTL become `expired`: canceled at sFOX first (its
+ * held funds are released), gateway-side for QI. If the provider already settled it, that wins.
+ */
+export const expirePending = async (deps: OperationDeps): Promise<ReconcileReport> => {
+  const run = newRun(deps)
+  const now = deps.now()
+  const due = await deps.db
+    .select()
+    .from(transfers)
+    .where(and(eq(transfers.status, 'pending_verification'), lte(transfers.expiresAt, now)))
+    .orderBy(asc(transfers.expiresAt))
+    .limit(deps.settings.RECONCILE_BATCH_SIZE)
+  const report: ReconcileReport = { checked: 0, changed: 0, failed: 0 }
+  for (const transfer of due) {
+    report.checked += 1
+    const partner = await partnerOf(run, transfer.partnerId)
+    const provider = partner && (await providerOf(run, partner, transfer.provider))
+    const expire = (providerStatus: string | null) =>
+      applySnapshot(deps, transfer, { reference: transfer.providerReference, providerStatus: providerStatus ?? '', status: 'expired' })
+    if (!provider?.cancel) {
+      if ((await expire(transfer.providerStatus)).status === 'expired') report.changed += 1
+      continue
+    }
+    await run.pace[transfer.provider]()
+    const canceled = await provider.cancel(transfer)
+    if (canceled.ok) {
+      if ((await expire(canceled.value.providerStatus)).status === 'expired') report.changed += 1
+    } else if (canceled.error.kind === 'not_pending') {
+      await run.pace[transfer.provider]()
+      const current = await reconcileTransfer(deps, partner!, transfer)
+      if (current.status !== transfer.status) report.changed += 1
+    } else if (canceled.error.kind === 'not_found') {
+      if ((await expire(transfer.providerStatus)).status === 'expired') report.changed += 1
+    } else {
+      // An outage: the next run tries again; the transfer stays unconfirmable meanwhile.
+      report.failed += 1
+      if (!isTransient(canceled.error.kind)) {
+        console.warn(JSON.stringify({ level: 'warn', msg: 'expiry cancel refused', transfer: transfer.id, error: canceled.error.message }))
+      }
+    }
+  }
+  return report
+}

@@ -1,0 +1,100 @@
+import { createRoute, z } from '@hono/zod-openapi'
+import { and, asc, desc, eq, lt } from 'drizzle-orm'
+import { deliveries, deliveryAttempts, events } from '../../db/schema'
+import { renderEvent } from '../callbacks/events'
+import { redeliverEvent } from '../callbacks/redelivery'
+import { partnerAuth } from '../http/auth'
+import { Problem } from '../http/problem'
+import { createRouter } from '../http/router'
+import { EventList, EventWithDeliveries, ListEventsQuery, RedeliverBody, RedeliveryResult } from '../schemas/callbacks'
+import { problemResponse } from '../schemas/common'
+import { iso } from '../transfers/resource'
+
+const security = [{ ApiKey: [] }]
+const tags = ['Events']
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } })
+const params = z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' } }) })
+const errors = { 401: problemResponse('Missing or invalid API key.'), 404: problemResponse('No such event (`event_not_found`).'), 422: problemResponse('Invalid request.') }
+
+const routes = {
+  list: createRoute({
+    method: 'get', path: '/', tags, security, summary: 'List events, newest first',
+    request: { query: ListEventsQuery },
+    responses: { 200: json(EventList, 'A page of events.'), ...errors },
+  }),
+  get: createRoute({
+    method: 'get', path: '/{id}', tags, security, summary: 'Retrieve an event with its delivery attempts',
+    request: { params },
+    responses: { 200: json(EventWithDeliveries, 'The event and, per endpoint, every attempt.'), ...errors },
+  }),
+  redeliver: createRoute({
+    method: 'post', path: '/{id}/redeliver', tags, security, summary: 'Send an event again',
+    request: { params, body: { required: false, content: { 'application/json': { schema: RedeliverBody } } } },
+    responses: { 202: json(RedeliveryResult, 'Queued.'), ...errors, 409: problemResponse('The endpoint is disabled.') },
+  }),
+}
+
+const router = createRouter()
+router.use(partnerAuth)
+
+export const eventsRouter = router
+  .openapi(routes.list, async (c) => {
+    const { limit, starting_after, type, transfer_id } = c.req.valid('query')
+    const partnerId = c.var.partner.id
+    const rows = await c.var.deps.db
+      .select()
+      .from(events)
+      .where(
+        and(
+          eq(events.partnerId, partnerId),
+          type ? eq(events.type, type) : undefined,
+          transfer_id ? eq(events.transferId, transfer_id) : undefined,
+          starting_after ? lt(events.id, starting_after) : undefined,
+        ),
+      )
+      .orderBy(desc(events.id))
+      .limit(limit + 1)
+    return c.json({ object: 'list' as const, data: rows.slice(0, limit).map(renderEvent), has_more: rows.length > limit }, 200)
+  })
+  .openapi(routes.get, async (c) => {
+    const { db } = c.var.deps
+    const id = c.req.valid('param').id
+    const [[event], rows] = await db.batch([
+      db.select().from(events).where(and(eq(events.id, id), eq(events.partnerId, c.var.partner.id))).limit(1),
+      db
+        .select({ delivery: deliveries, attempt: deliveryAttempts })
+        .from(deliveries)
+        .leftJoin(deliveryAttempts, eq(deliveryAttempts.deliveryId, deliveries.id))
+        .where(and(eq(deliveries.eventId, id), eq(deliveries.partnerId, c.var.partner.id)))
+        .orderBy(asc(deliveries.createdAt), asc(deliveryAttempts.attempt)),
+    ])
+    if (!event) throw new Problem('event_not_found', { detail: `No event with id "${id}".` })
+    const byDelivery = new Map<string, { delivery: (typeof rows)[number]['delivery']; attempts: NonNullable<(typeof rows)[number]['attempt']>[] }>()
+    for (const { delivery, attempt } of rows) {
+      const entry = byDelivery.get(delivery.id) ?? { delivery, attempts: [] }
+      if (attempt) entry.attempts.push(attempt)
+      byDelivery.set(delivery.id, entry)
+    }
+    const deliveriesOut = [...byDelivery.values()].map(({ delivery, attempts }) => ({
+      id: delivery.id,
+      endpoint_id: delivery.endpointId,
+      status: delivery.status,
+      attempts: attempts.map((a) => ({
+        attempt: a.attempt,
+        at: iso(a.startedAt)!,
+        status_code: a.statusCode,
+        duration_ms: a.durationMs,
+        error: a.error,
+        response: a.responseExcerpt,
+      })),
+      next_attempt_at: delivery.status === 'pending' ? iso(delivery.nextAttemptAt) : null,
+      last_error: delivery.lastError,
+      delivered_at: iso(delivery.deliveredAt),
+    }))
+    return c.json({ ...renderEvent(event), deliveries: deliveriesOut }, 200)
+  })
+  .openapi(routes.redeliver, async (c) => {
+    const id = c.req.valid('param').id
+    const rows = await redeliverEvent(c.var.deps, c.var.partner.id, id, c.req.valid('json').endpoint_id)
+    return c.json({ object: 'redelivery' as const, event_id: id, deliveries: rows.map((r) => ({ id: r.id, endpoint_id: r.endpointId })) }, 202)
+  })

@@ -1,0 +1,125 @@
+import { createRoute, z } from '@hono/zod-openapi'
+import { createEndpoint, deleteEndpoint, getEndpoint, listEndpoints, renderEndpoint, rotateSecret, updateEndpoint } from '../callbacks/endpoints'
+import { recoverEndpoint } from '../callbacks/redelivery'
+import { checkWebhookUrl } from '../callbacks/url-policy'
+import type { Settings } from '../env'
+import { partnerAuth } from '../http/auth'
+import { Problem } from '../http/problem'
+import { createRouter } from '../http/router'
+import {
+  CreateEndpointBody,
+  DeletedEndpoint,
+  EndpointList,
+  EndpointResource,
+  EndpointWithSecret,
+  RecoverBody,
+  RecoveryResult,
+  RotateSecretBody,
+  UpdateEndpointBody,
+} from '../schemas/callbacks'
+import { ListQuery, problemResponse } from '../schemas/common'
+
+const security = [{ ApiKey: [] }]
+const tags = ['Webhook endpoints']
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } })
+const body = <T extends z.ZodType>(schema: T, required = true) => ({ body: { required, content: { 'application/json': { schema } } } })
+const params = z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' }, example: 'we_01jdq1m3v0k6y8x9w2z4c5b7n8' }) })
+const errors = {
+  401: problemResponse('Missing or invalid API key.'),
+  404: problemResponse('No such endpoint (`webhook_endpoint_not_found`).'),
+  422: problemResponse('Invalid request, e.g. a refused URL (`invalid_request`).'),
+}
+
+/** The URL rules partners hear about as a field error. */
+const allowedUrl = (settings: Settings, url: string) => {
+  const check = checkWebhookUrl(url, { allowHttp: settings.WEBHOOK_ALLOW_HTTP, allowPrivateHosts: settings.WEBHOOK_ALLOW_PRIVATE_HOSTS })
+  if (!check.ok) {
+    throw new Problem('invalid_request', {
+      detail: `url ${check.message}.`,
+      extensions: { errors: [{ field: 'url', pointer: '/url', code: 'url_not_allowed', message: check.message }] },
+    })
+  }
+  return check.url
+}
+
+const routes = {
+  create: createRoute({
+    method: 'post', path: '/', tags, security, summary: 'Register a receiver',
+    description: 'https only; no credentials in the URL; no loopback, private, link-local, CGNAT or metadata hosts (unless the deployment allows them). The signing secret is shown once.',
+    request: body(CreateEndpointBody),
+    responses: { 201: json(EndpointWithSecret, 'Registered; keep the secret.'), ...errors },
+  }),
+  list: createRoute({
+    method: 'get', path: '/', tags, security, summary: 'List receivers',
+    request: { query: ListQuery },
+    responses: { 200: json(EndpointList, 'A page of endpoints.'), ...errors },
+  }),
+  get: createRoute({
+    method: 'get', path: '/{id}', tags, security, summary: 'Retrieve a receiver',
+    request: { params },
+    responses: { 200: json(EndpointResource, 'The endpoint (never its secret).'), ...errors },
+  }),
+  update: createRoute({
+    method: 'patch', path: '/{id}', tags, security, summary: 'Change url, event types, description, or enable/disable',
+    request: { params, ...body(UpdateEndpointBody) },
+    responses: { 200: json(EndpointResource, 'Updated.'), ...errors },
+  }),
+  remove: createRoute({
+    method: 'delete', path: '/{id}', tags, security, summary: 'Remove a receiver',
+    request: { params },
+    responses: { 200: json(DeletedEndpoint, 'Removed; nothing more is sent to it.'), ...errors },
+  }),
+  rotate: createRoute({
+    method: 'post', path: '/{id}/rotate-secret', tags, security, summary: 'Rotate the signing secret',
+    description: 'For the grace period (24 h by default) every callback carries signatures from both the old and the new secret.',
+    request: { params, ...body(RotateSecretBody, false) },
+    responses: { 200: json(EndpointWithSecret, 'The new secret, shown once.'), ...errors, 409: problemResponse('Rotated concurrently; retry.') },
+  }),
+  recover: createRoute({
+    method: 'post', path: '/{id}/recover', tags, security, summary: 'Redeliver everything that failed since a time',
+    request: { params, ...body(RecoverBody) },
+    responses: { 202: json(RecoveryResult, 'Queued.'), ...errors, 409: problemResponse('The endpoint is disabled (`webhook_endpoint_disabled`).') },
+  }),
+}
+
+const router = createRouter()
+router.use(partnerAuth)
+
+export const webhookEndpointsRouter = router
+  .openapi(routes.create, async (c) => {
+    const { db, settings, now } = c.var.deps
+    const input = c.req.valid('json')
+    const url = allowedUrl(settings, input.url)
+    const { endpoint, secret } = await createEndpoint(db, settings.ENCRYPTION_KEY, c.var.partner.id, { ...input, url }, now())
+    return c.json({ ...renderEndpoint(endpoint), secret }, 201)
+  })
+  .openapi(routes.list, async (c) => {
+    const { limit, starting_after } = c.req.valid('query')
+    const { rows, hasMore } = await listEndpoints(c.var.deps.db, c.var.partner.id, limit, starting_after)
+    return c.json({ object: 'list' as const, data: rows.map((e) => renderEndpoint(e)), has_more: hasMore }, 200)
+  })
+  .openapi(routes.get, async (c) => {
+    return c.json(renderEndpoint(await getEndpoint(c.var.deps.db, c.var.partner.id, c.req.valid('param').id)), 200)
+  })
+  .openapi(routes.update, async (c) => {
+    const { db, settings, now } = c.var.deps
+    const input = c.req.valid('json')
+    const url = input.url === undefined ? undefined : allowedUrl(settings, input.url)
+    const row = await updateEndpoint(db, c.var.partner.id, c.req.valid('param').id, { ...input, url }, now())
+    return c.json(renderEndpoint(row), 200)
+  })
+  .openapi(routes.remove, async (c) => {
+    const row = await deleteEndpoint(c.var.deps.db, c.var.partner.id, c.req.valid('param').id, c.var.deps.now())
+    return c.json({ object: 'webhook_endpoint' as const, id: row.id, deleted: true as const }, 200)
+  })
+  .openapi(routes.rotate, async (c) => {
+    const { db, settings, now } = c.var.deps
+    const grace = c.req.valid('json').grace_seconds ?? settings.WEBHOOK_SECRET_GRACE_SECONDS
+    const { endpoint, secret } = await rotateSecret(db, settings.ENCRYPTION_KEY, c.var.partner.id, c.req.valid('param').id, grace, now())
+    return c.json({ ...renderEndpoint(endpoint), secret }, 200)
+  })
+  .openapi(routes.recover, async (c) => {
+    const id = c.req.valid('param').id
+    const count = await recoverEndpoint(c.var.deps, c.var.partner.id, id, Date.parse(c.req.valid('json').since))
+    return c.json({ object: 'recovery' as const, endpoint_id: id, deliveries_requeued: count }, 202)
+  })

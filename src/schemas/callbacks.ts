@@ -1,0 +1,125 @@
+import { z } from '@hono/zod-openapi'
+import { EVENT_TYPES } from '../callbacks/events'
+import { ListQuery, Timestamp, listOf } from './common'
+import { TransferResource } from './transfers'
+
+const EventType = z.enum(EVENT_TYPES).openapi({ example: 'transfer.completed' })
+const EventTypes = z
+  .array(z.union([EventType, z.literal('*')]))
+  .min(1)
+  .max(EVENT_TYPES.length + 1)
+  .nullable()
+  .openapi({ description: 'Event types to receive; null or ["*"] for all.' })
+
+export const CreateEndpointBody = z
+  .object({
+    url: z.string().max(2048).openapi({ example: 'https://partner.example.com/hooks/transfers' }),
+    event_types: EventTypes.optional(),
+    description: z.string().max(500).nullable().optional(),
+  })
+  .strict()
+  .openapi('CreateWebhookEndpoint')
+
+export const UpdateEndpointBody = z
+  .object({
+    url: z.string().max(2048).optional(),
+    event_types: EventTypes.optional(),
+    description: z.string().max(500).nullable().optional(),
+    enabled: z.boolean().optional().openapi({ description: 'Re-enabling clears disabled_reason and the failure clock.' }),
+  })
+  .strict()
+  .openapi('UpdateWebhookEndpoint')
+
+export const RotateSecretBody = z
+  .object({
+    grace_seconds: z.number().int().min(0).max(7 * 24 * 3600).optional().openapi({
+      description: 'How long the old secret keeps signing alongside the new one (default WEBHOOK_SECRET_GRACE_SECONDS, 24 h).',
+    }),
+  })
+  .strict()
+  .openapi('RotateWebhookSecret')
+
+export const RecoverBody = z
+  .object({ since: z.iso.datetime().openapi({ description: 'Redeliver every failed delivery created since then.' }) })
+  .strict()
+  .openapi('RecoverWebhookEndpoint')
+
+export const RedeliverBody = z
+  .object({ endpoint_id: z.string().optional().openapi({ description: 'One endpoint; all subscribed endpoints when absent.' }) })
+  .strict()
+  .openapi('RedeliverEvent')
+
+export const EndpointResource = z
+  .object({
+    object: z.literal('webhook_endpoint'),
+    id: z.string(),
+    url: z.string(),
+    description: z.string().nullable(),
+    event_types: z.array(z.string()).nullable(),
+    enabled: z.boolean(),
+    disabled_reason: z.string().nullable().openapi({ description: 'Why it stopped receiving: 410 Gone, failing for days, or the partner.' }),
+    disabled_at: Timestamp.nullable(),
+    failing_since: Timestamp.nullable(),
+    previous_secret_expires_at: Timestamp.nullable(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  })
+  .openapi('WebhookEndpoint')
+
+export const EndpointWithSecret = EndpointResource.extend({
+  secret: z.string().openapi({ description: 'whsec_… signing secret; shown only on creation and rotation.', example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' }),
+}).openapi('WebhookEndpointWithSecret')
+
+export const EndpointList = listOf(EndpointResource, 'WebhookEndpointList')
+
+export const DeletedEndpoint = z
+  .object({ object: z.literal('webhook_endpoint'), id: z.string(), deleted: z.literal(true) })
+  .openapi('DeletedWebhookEndpoint')
+
+export const RecoveryResult = z
+  .object({ object: z.literal('recovery'), endpoint_id: z.string(), deliveries_requeued: z.number().int() })
+  .openapi('WebhookRecovery')
+
+export const EventResource = z
+  .object({
+    id: z.string().openapi({ example: 'evt_01jdq1m3v0k6y8x9w2z4c5b7n8' }),
+    object: z.literal('event'),
+    type: EventType,
+    created_at: Timestamp,
+    transfer_id: z.string(),
+    sequence: z.number().int().openapi({ description: 'Increases by one per event of a transfer: order by it.' }),
+    data: z.object({ object: TransferResource, previous_status: z.string().nullable() }),
+  })
+  .openapi('Event', { description: 'Also the body of every callback (Standard Webhooks; webhook-id is the event id).' })
+
+const Attempt = z.object({
+  attempt: z.number().int(),
+  at: Timestamp,
+  status_code: z.number().int().nullable(),
+  duration_ms: z.number().int(),
+  error: z.string().nullable(),
+  response: z.string().nullable().openapi({ description: "The first 1 KiB of the receiver's answer." }),
+})
+
+const DeliveryResource = z.object({
+  id: z.string(),
+  endpoint_id: z.string(),
+  status: z.enum(['pending', 'delivered', 'failed']),
+  attempts: z.array(Attempt),
+  next_attempt_at: Timestamp.nullable(),
+  last_error: z.string().nullable(),
+  delivered_at: Timestamp.nullable(),
+})
+
+export const EventWithDeliveries = EventResource.extend({ deliveries: z.array(DeliveryResource) }).openapi('EventWithDeliveries')
+
+export const EventList = listOf(EventResource, 'EventList')
+
+export const ListEventsQuery = ListQuery.extend({
+  type: EventType.optional(),
+  transfer_id: z.string().max(64).optional(),
+})
+
+export const RedeliveryResult = z
+  .object({ object: z.literal('redelivery'), event_id: z.string(), deliveries: z.array(z.object({ id: z.string(), endpoint_id: z.string() })) })
+  .openapi('Redelivery')

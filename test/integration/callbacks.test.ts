@@ -1,0 +1,280 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createPartner, createSfoxPartner, startGateway, type Gateway } from '../helpers/gateway'
+import { startReceiver, type Receiver } from '../helpers/receiver'
+import { paymentBody, startSfox, type SfoxSandbox } from '../helpers/sfox'
+
+// Retries every second, without jitter, so schedules play out in a test's time.
+const FAST = { WEBHOOK_RETRY_SCHEDULE_SECONDS: '1,1,1,1,1,1,1', WEBHOOK_RETRY_JITTER: '0', WEBHOOK_TIMEOUT_MS: '2000' }
+
+let gateway: Gateway
+let sfox: SfoxSandbox
+
+beforeAll(async () => {
+  ;[gateway, sfox] = await Promise.all([startGateway({ vars: FAST }), startSfox()])
+  await sfox.settings({ rate_limit: { enabled: false } })
+})
+afterAll(async () => {
+  await gateway?.close()
+  await sfox?.close()
+})
+
+const until = <T>(fn: () => Promise<T> | T, timeout = 10_000) => expect.poll(fn, { timeout, interval: 100 })
+
+/** A partner with an sFOX connection and one receiver registered for every event. */
+const setup = async (options: { limits?: Record<string, number | null>; eventTypes?: string[] } = {}) => {
+  const partner = await createSfoxPartner(gateway, sfox, options.limits)
+  const receiver = await startReceiver()
+  const endpoint = await partner.call('POST', '/v1/webhook-endpoints', { url: receiver.url, event_types: options.eventTypes, description: 'tests' })
+  expect(endpoint.status).toBe(201)
+  receiver.trust(endpoint.body.secret)
+  return { partner, receiver, endpoint: endpoint.body }
+}
+
+const completePayment = async (partner: Awaited<ReturnType<typeof createSfoxPartner>>, id: string) => {
+  const { body: t } = await partner.call('POST', '/v1/transfers', paymentBody(id))
+  await partner.call('POST', `/v1/transfers/${id}/confirm`, { code: await sfox.latestCode(t.provider_reference) })
+  return t
+}
+
+describe('webhook endpoints', () => {
+  it('are created with a whsec_ secret shown once, read, updated and deleted', async () => {
+    const p = await createPartner(gateway)
+    const created = await p.call('POST', '/v1/webhook-endpoints', { url: 'https://hooks.example.com/tgw', event_types: ['transfer.completed'] })
+    expect(created.status).toBe(201)
+    expect(created.body).toMatchObject({ object: 'webhook_endpoint', url: 'https://hooks.example.com/tgw', event_types: ['transfer.completed'], enabled: true, disabled_reason: null })
+    expect(created.body.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/)
+    expect(Buffer.from(created.body.secret.slice(6), 'base64').length).toBeGreaterThanOrEqual(24)
+    const id = created.body.id
+    const read = await p.call('GET', `/v1/webhook-endpoints/${id}`)
+    expect(read.body).not.toHaveProperty('secret')
+    expect(JSON.stringify((await p.call('GET', '/v1/webhook-endpoints')).body)).not.toContain(created.body.secret)
+    const patched = await p.call('PATCH', `/v1/webhook-endpoints/${id}`, { event_types: null, enabled: false, description: 'paused' })
+    expect(patched.body).toMatchObject({ event_types: null, enabled: false, disabled_reason: 'disabled by the partner', description: 'paused' })
+    expect((await p.call('PATCH', `/v1/webhook-endpoints/${id}`, { enabled: true })).body).toMatchObject({ enabled: true, disabled_reason: null })
+    expect((await p.call('DELETE', `/v1/webhook-endpoints/${id}`)).body).toEqual({ object: 'webhook_endpoint', id, deleted: true })
+    expect((await p.call('GET', `/v1/webhook-endpoints/${id}`)).body.code).toBe('webhook_endpoint_not_found')
+    const other = await createPartner(gateway)
+    expect((await other.call('GET', `/v1/webhook-endpoints/${id}`)).status).toBe(404)
+    expect((await p.call('POST', '/v1/webhook-endpoints', { url: 'https://x.example.com', event_types: ['transfer.nope'] })).status).toBe(422)
+  })
+
+  it('refuse unsafe URLs unless the deployment allows them', async () => {
+    const strict = await startGateway({ vars: { WEBHOOK_ALLOW_HTTP: 'false', WEBHOOK_ALLOW_PRIVATE_HOSTS: 'false' }, database: gateway.database })
+    try {
+      const p = await createPartner(strict)
+      for (const url of [
+        'http://hooks.example.com/x', 'https://user:pw@hooks.example.com/x', 'https://localhost/x', 'https://127.0.0.1/x',
+        'https://10.1.2.3/x', 'https://192.168.0.10/x', 'https://172.20.0.1/x', 'https://169.254.169.254/latest/meta-data',
+        'https://100.64.1.1/x', 'https://[::1]/x', 'https://[fe80::1]/x', 'https://[::ffff:127.0.0.1]/x', 'ftp://hooks.example.com', 'not a url',
+      ]) {
+        const res = await p.call('POST', '/v1/webhook-endpoints', { url })
+        expect(res.status, url).toBe(422)
+        expect(res.body.errors[0]).toMatchObject({ field: 'url', code: 'url_not_allowed' })
+      }
+      expect((await p.call('POST', '/v1/webhook-endpoints', { url: 'https://hooks.example.com/x' })).status).toBe(201)
+      const { body: ok } = await p.call('POST', '/v1/webhook-endpoints', { url: 'https://hooks.example.com/y' })
+      expect((await p.call('PATCH', `/v1/webhook-endpoints/${ok.id}`, { url: 'https://127.0.0.1/x' })).status).toBe(422)
+    } finally {
+      await strict.close()
+    }
+  })
+})
+
+describe('events and their delivery', () => {
+  it('every status change sends exactly its events, signed (standardwebhooks), in sequence', async () => {
+    const { partner, receiver } = await setup()
+    await completePayment(partner, 'cb-1')
+    await partner.call('POST', '/v1/transfers', paymentBody('cb-2', { type: 'PAYOUT' }))
+    await partner.call('POST', '/v1/transfers', paymentBody('cb-3'))
+    await partner.call('POST', '/v1/transfers/cb-3/cancel')
+    await until(() => receiver.received.length).toBe(6)
+    expect(receiver.verified()).toHaveLength(6)
+    const byTransfer = (id: string) => receiver.received.filter((r) => r.body.transfer_id === id).sort((a, b) => a.body.sequence - b.body.sequence)
+    expect(byTransfer('cb-1').map((r) => [r.body.sequence, r.body.type, r.body.data.previous_status, r.body.data.object.status])).toEqual([
+      [1, 'transfer.created', null, 'pending_verification'],
+      [2, 'transfer.completed', 'pending_verification', 'completed'],
+    ])
+    expect(byTransfer('cb-2').map((r) => [r.body.sequence, r.body.type, r.body.data.object.status])).toEqual([
+      [1, 'transfer.created', 'completed'],
+      [2, 'transfer.completed', 'completed'],
+    ])
+    expect(byTransfer('cb-3').map((r) => r.body.type)).toEqual(['transfer.created', 'transfer.canceled'])
+    for (const r of receiver.received) {
+      expect(r.id).toBe(r.body.id)
+      expect(r.body).toMatchObject({ object: 'event', id: expect.stringMatching(/^evt_/), created_at: expect.any(String) })
+      expect(Math.abs(Number(r.timestamp) - Date.now() / 1000)).toBeLessThan(60)
+    }
+
+    const listed = await partner.call('GET', '/v1/events?limit=100')
+    expect(listed.body.data).toHaveLength(6)
+    expect((await partner.call('GET', '/v1/events?transfer_id=cb-1')).body.data.map((e: any) => e.type)).toEqual(['transfer.completed', 'transfer.created'])
+    expect((await partner.call('GET', '/v1/events?type=transfer.canceled')).body.data).toHaveLength(1)
+    const page = await partner.call('GET', '/v1/events?limit=4')
+    const rest = await partner.call('GET', `/v1/events?limit=4&starting_after=${page.body.data[3].id}`)
+    expect(page.body.has_more).toBe(true)
+    expect(rest.body.data).toHaveLength(2)
+    // An event read through the API is the same document the receiver got.
+    const one = await partner.call('GET', `/v1/events/${byTransfer('cb-1')[1]!.id}`)
+    const { deliveries, ...event } = one.body
+    expect(event).toEqual(byTransfer('cb-1')[1]!.body)
+    expect(deliveries).toHaveLength(1)
+    expect(deliveries[0]).toMatchObject({ status: 'delivered', attempts: [{ attempt: 1, status_code: 200, error: null, response: 'ok' }] })
+  })
+
+  it('only subscribed types are sent', async () => {
+    const { partner, receiver } = await setup({ eventTypes: ['transfer.completed'] })
+    await completePayment(partner, 'sub-1')
+    await until(() => receiver.received.length).toBe(1)
+    await new Promise((r) => setTimeout(r, 300))
+    expect(receiver.received.map((r) => r.body.type)).toEqual(['transfer.completed'])
+  })
+
+  it('a receiver that fails for a while then recovers receives everything, in a recoverable order', async () => {
+    const { partner, receiver } = await setup()
+    receiver.reply({ status: 500, body: 'boom' }, { status: 500 }, { status: 502 })
+    await completePayment(partner, 'retry-1')
+    await until(() => receiver.received.filter((r) => r.verifiedWith.length && r.body.transfer_id === 'retry-1').length >= 5, 15_000).toBe(true)
+    const ok = new Map<string, any>()
+    await until(async () => {
+      const events = (await partner.call('GET', '/v1/events?transfer_id=retry-1')).body.data
+      const details = await Promise.all(events.map((e: any) => partner.call('GET', `/v1/events/${e.id}`)))
+      details.forEach((d) => ok.set(d.body.id, d.body))
+      return details.every((d) => d.body.deliveries[0]?.status === 'delivered')
+    }, 15_000).toBe(true)
+    // The failed attempts are on record with status and the start of the answer.
+    const attempts = [...ok.values()].flatMap((e) => e.deliveries[0].attempts)
+    expect(attempts.map((a: any) => a.status_code).filter((s: number) => s !== 200).sort()).toEqual([500, 500, 502])
+    expect(attempts.find((a: any) => a.status_code === 500 && a.response === 'boom')).toBeTruthy()
+    // Sorting by sequence restores the order whatever the arrival order.
+    const distinct = [...new Map(receiver.received.map((r) => [r.id, r.body])).values()]
+    expect(distinct.sort((a, b) => a.sequence - b.sequence).map((e) => e.type)).toEqual(['transfer.created', 'transfer.completed'])
+  })
+
+  it("honours Retry-After", async () => {
+    const { partner, receiver } = await setup()
+    receiver.reply({ status: 503, headers: { 'retry-after': '3' } })
+    await partner.call('POST', '/v1/transfers', paymentBody('ra-1'))
+    await until(() => receiver.received.length, 15_000).toBe(2)
+    const gap = receiver.received[1]!.at - receiver.received[0]!.at
+    expect(gap).toBeGreaterThanOrEqual(2800)
+  })
+
+  it('410 Gone disables the endpoint, and the partner can see why', async () => {
+    const { partner, receiver, endpoint } = await setup()
+    receiver.reply({ status: 410 })
+    await partner.call('POST', '/v1/transfers', paymentBody('gone-1'))
+    await until(async () => (await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)).body.enabled).toBe(false)
+    const after = await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)
+    expect(after.body.disabled_reason).toBe('the receiver answered 410 Gone')
+    await partner.call('POST', '/v1/transfers', paymentBody('gone-2'))
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(receiver.received).toHaveLength(1)
+    // Recovery needs the endpoint enabled again; then it delivers what failed.
+    const refused = await partner.call('POST', `/v1/webhook-endpoints/${endpoint.id}/recover`, { since: new Date(Date.now() - 60_000).toISOString() })
+    expect(refused.body.code).toBe('webhook_endpoint_disabled')
+    await partner.call('PATCH', `/v1/webhook-endpoints/${endpoint.id}`, { enabled: true })
+    const recovered = await partner.call('POST', `/v1/webhook-endpoints/${endpoint.id}/recover`, { since: new Date(Date.now() - 60_000).toISOString() })
+    expect(recovered.status).toBe(202)
+    expect(recovered.body.deliveries_requeued).toBe(1)
+    await until(() => receiver.received.length).toBe(2)
+    expect(receiver.received[1]!.body.transfer_id).toBe('gone-1')
+  })
+
+  it('an endpoint that fails every attempt for the configured time is disabled', async () => {
+    const slow = await startGateway({ vars: { ...FAST, WEBHOOK_DISABLE_AFTER_SECONDS: '2' }, database: gateway.database })
+    try {
+      const partner = await createSfoxPartner(slow, sfox)
+      const receiver = await startReceiver()
+      receiver.always({ status: 500 })
+      const { body: endpoint } = await partner.call('POST', '/v1/webhook-endpoints', { url: receiver.url })
+      await partner.call('POST', '/v1/transfers', paymentBody('fail-days'))
+      await until(async () => (await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)).body.enabled, 15_000).toBe(false)
+      const after = await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)
+      expect(after.body.disabled_reason).toMatch(/^every delivery failed for/)
+      expect(after.body.failing_since).not.toBeNull()
+      await receiver.close()
+    } finally {
+      await slow.close()
+    }
+  })
+
+  it('after rotation, callbacks carry signatures of both secrets for the grace period', async () => {
+    const { partner, receiver, endpoint } = await setup()
+    const oldSecret = endpoint.secret
+    const rotated = await partner.call('POST', `/v1/webhook-endpoints/${endpoint.id}/rotate-secret`, { grace_seconds: 2 })
+    expect(rotated.status).toBe(200)
+    expect(rotated.body.secret).not.toBe(oldSecret)
+    expect(rotated.body.previous_secret_expires_at).not.toBeNull()
+    receiver.trust(rotated.body.secret)
+    await partner.call('POST', '/v1/transfers', paymentBody('rot-1'))
+    await until(() => receiver.received.length).toBe(1)
+    expect(receiver.received[0]!.signature.split(' ')).toHaveLength(2)
+    expect(receiver.received[0]!.verifiedWith.sort()).toEqual([oldSecret, rotated.body.secret].sort())
+    await new Promise((r) => setTimeout(r, 2100))
+    await partner.call('POST', '/v1/transfers', paymentBody('rot-2'))
+    await until(() => receiver.received.length).toBe(2)
+    expect(receiver.received[1]!.verifiedWith).toEqual([rotated.body.secret])
+  })
+
+  it('redelivers an event on request, with the same webhook-id', async () => {
+    const { partner, receiver, endpoint } = await setup()
+    await partner.call('POST', '/v1/transfers', paymentBody('redo-1'))
+    await until(() => receiver.received.length).toBe(1)
+    const eventId = receiver.received[0]!.id
+    const again = await partner.call('POST', `/v1/events/${eventId}/redeliver`, { endpoint_id: endpoint.id })
+    expect(again.status).toBe(202)
+    const all = await partner.call('POST', `/v1/events/${eventId}/redeliver`)
+    expect(all.body.deliveries).toHaveLength(1)
+    await until(() => receiver.received.length).toBe(3)
+    expect(new Set(receiver.received.map((r) => r.id))).toEqual(new Set([eventId]))
+    expect((await partner.call('POST', '/v1/events/evt_nope/redeliver')).status).toBe(404)
+  })
+})
+
+describe('deliveries survive lost messages and restarts', () => {
+  it('the sweeper sends deliveries whose queue message was lost', async () => {
+    // This gateway's queue has no consumer: its messages are lost, as if the queue dropped them.
+    const lossy = await startGateway({ vars: FAST, database: gateway.database, overrides: { queueConsumers: {} } })
+    try {
+      const partner = await createSfoxPartner(lossy, sfox)
+      const receiver = await startReceiver()
+      const { body: endpoint } = await partner.call('POST', '/v1/webhook-endpoints', { url: receiver.url })
+      receiver.trust(endpoint.secret)
+      await completePayment(partner, 'lost-1')
+      await new Promise((r) => setTimeout(r, 1000))
+      expect(receiver.received).toHaveLength(0)
+      // Any gateway's cron (here the healthy one, on the same database) finds and sends them.
+      await gateway.cron()
+      await until(() => receiver.verified().length).toBe(2)
+      await receiver.close()
+    } finally {
+      await lossy.close()
+    }
+  })
+
+  it('a receiver that was down while the gateway restarted receives everything', async () => {
+    const first = await startGateway({ vars: FAST, database: gateway.database })
+    const partner = await createSfoxPartner(first, sfox)
+    const receiver = await startReceiver()
+    const { body: endpoint } = await partner.call('POST', '/v1/webhook-endpoints', { url: receiver.url })
+    receiver.trust(endpoint.secret)
+    await receiver.down()
+    await completePayment(partner, 'restart-1')
+    await partner.call('POST', '/v1/transfers', paymentBody('restart-2', { type: 'PAYOUT' }))
+    // Let the first attempts fail, then stop the gateway with retries still queued in memory.
+    await new Promise((r) => setTimeout(r, 600))
+    await first.close()
+    await receiver.up()
+    const second = await startGateway({ vars: FAST, database: gateway.database })
+    try {
+      await new Promise((r) => setTimeout(r, 1200))
+      await second.cron()
+      await until(() => new Set(receiver.verified().map((r) => r.id)).size, 15_000).toBe(4)
+      const types = [...new Map(receiver.verified().map((r) => [r.id, r.body])).values()].sort((a, b) => a.transfer_id.localeCompare(b.transfer_id) || a.sequence - b.sequence).map((e) => `${e.transfer_id}:${e.type}`)
+      expect(types).toEqual(['restart-1:transfer.created', 'restart-1:transfer.completed', 'restart-2:transfer.created', 'restart-2:transfer.completed'])
+    } finally {
+      await second.close()
+      await receiver.close()
+    }
+  })
+})

@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createSfoxPartner, startGateway, type Gateway } from '../helpers/gateway'
+import { createQiPartner, startQi, tedBody, type QiSandbox } from '../helpers/qi'
+import { paymentBody, startSfox, type SfoxSandbox } from '../helpers/sfox'
+
+let gateway: Gateway
+let sfox: SfoxSandbox
+let qi: QiSandbox
+
+const VARS = { PENDING_TTL_SECONDS: '2', RECONCILE_QUIET_SECONDS: '0', PROVIDER_TIMEOUT_MS: '800', SFOX_REQUESTS_PER_10S: '20' }
+
+beforeAll(async () => {
+  ;[gateway, sfox, qi] = await Promise.all([startGateway({ vars: VARS }), startSfox(), startQi()])
+  await sfox.settings({ rate_limit: { enabled: false } })
+})
+afterAll(async () => {
+  await gateway?.close()
+  await sfox?.close()
+  await qi?.close()
+})
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const eventTypes = async (p: { call: (m: string, path: string) => Promise<any> }, id: string) =>
+  (await p.call('GET', `/v1/events?transfer_id=${id}`)).body.data.map((e: any) => e.type).reverse()
+
+describe('reconciliation with sFOX (polled: it pushes nothing)', () => {
+  it('a transfer completed at sFOX behind our back is completed, and announced', async () => {
+    const p = await createSfoxPartner(gateway, sfox)
+    const { body: t } = await p.call('POST', '/v1/transfers', paymentBody('rec-1'))
+    await sfox.setStatus(t.provider_reference, 'COMPLETE', p.sfoxAccount)
+    await gateway.cron()
+    expect((await p.call('GET', '/v1/transfers/rec-1')).body).toMatchObject({ status: 'completed', provider_status: 'COMPLETE' })
+    expect(await eventTypes(p, 'rec-1')).toEqual(['transfer.created', 'transfer.completed'])
+    // Nothing new: the next run changes nothing and announces nothing.
+    await gateway.cron()
+    expect(await eventTypes(p, 'rec-1')).toEqual(['transfer.created', 'transfer.completed'])
+  })
+
+  it('a create whose answer was lost is adopted from the history', async () => {
+    const p = await createSfoxPartner(gateway, sfox)
+    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer', delay_ms: 1200, after: true, apiKey: p.sfoxKey })
+    expect((await p.call('POST', '/v1/transfers', paymentBody('rec-2'))).status).toBe(504)
+    await sleep(500)
+    await gateway.cron()
+    expect((await p.call('GET', '/v1/transfers/rec-2')).body).toMatchObject({ status: 'pending_verification', provider_status: 'PENDING' })
+  })
+
+  it('a create sFOX never got fails once the pending TTL has passed', async () => {
+    const p = await createSfoxPartner(gateway, sfox)
+    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer', status: 503, apiKey: p.sfoxKey })
+    expect((await p.call('POST', '/v1/transfers', paymentBody('rec-3'))).status).toBe(502)
+    await gateway.cron()
+    expect((await p.call('GET', '/v1/transfers/rec-3')).body.status).toBe('submitting')
+    await sleep(2100)
+    await gateway.cron()
+    const t = await p.call('GET', '/v1/transfers/rec-3')
+    expect(t.body).toMatchObject({ status: 'failed', failure: { code: 'submission_unconfirmed' } })
+    expect(await eventTypes(p, 'rec-3')).toEqual(['transfer.created', 'transfer.failed'])
+  })
+
+  it('polls history at most at the configured pace (one call per partner per run)', async () => {
+    const partners = await Promise.all([1, 2, 3].map(() => createSfoxPartner(gateway, sfox)))
+    for (const [i, p] of partners.entries()) await p.call('POST', '/v1/transfers', paymentBody(`pace-${i}`, { type: 'PAYOUT' }))
+    for (const [i, p] of partners.entries()) await p.call('POST', '/v1/transfers', paymentBody(`pace-p-${i}`))
+    await gateway.cron()
+    const calls = (await Promise.all(partners.map((p) => sfox.requests({ path: '/v1/enterprise/transfer/history', account: p.sfoxAccount })))).flat()
+    expect(calls).toHaveLength(3)
+    const times = calls.map((c: any) => Date.parse(c.at)).sort()
+    // 20 per 10 s = one every 500 ms.
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(450)
+  })
+})
+
+describe('expiry', () => {
+  it('past the pending TTL, confirms are refused; the cron cancels at sFOX and expires it', async () => {
+    const p = await createSfoxPartner(gateway, sfox)
+    const { body: t } = await p.call('POST', '/v1/transfers', paymentBody('exp-1'))
+    const code = await sfox.latestCode(t.provider_reference)
+    await sleep(2100)
+    const late = await p.call('POST', '/v1/transfers/exp-1/confirm', { code })
+    expect(late.status).toBe(409)
+    expect(late.body).toMatchObject({ code: 'transfer_not_pending_verification', transfer_status: 'expired' })
+    expect((await p.call('POST', '/v1/transfers/exp-1/resend')).status).toBe(409)
+    expect(await sfox.requests({ path: '/v1/enterprise/transfer/confirm', account: p.sfoxAccount })).toHaveLength(0)
+    await gateway.cron()
+    expect((await p.call('GET', '/v1/transfers/exp-1')).body).toMatchObject({ status: 'expired', provider_status: 'CANCELED' })
+    const atSfox = (await sfox.transfers(p.sfoxAccount)).find((x) => x.transfer_id === t.provider_reference)
+    expect(atSfox.transfer_status_code).toBe('CANCELED')
+    expect(await eventTypes(p, 'exp-1')).toEqual(['transfer.created', 'transfer.expired'])
+  })
+
+  it('if sFOX is down, expiry waits for the next run', async () => {
+    const p = await createSfoxPartner(gateway, sfox)
+    await p.call('POST', '/v1/transfers', paymentBody('exp-2'))
+    await sleep(2100)
+    await sfox.fault({ method: 'DELETE', path: '/v1/enterprise/transfer/:id', status: 503, count: 5, apiKey: p.sfoxKey })
+    await gateway.cron()
+    expect((await p.call('GET', '/v1/transfers/exp-2')).body.status).toBe('pending_verification')
+    await sfox.clearFaults()
+    await gateway.cron()
+    expect((await p.call('GET', '/v1/transfers/exp-2')).body.status).toBe('expired')
+  })
+
+  it('a QI transfer expires on the gateway side', async () => {
+    const p = await createQiPartner(gateway, qi)
+    await p.call('POST', '/v1/transfers', tedBody('exp-qi', p.accountKey))
+    await sleep(2100)
+    await gateway.cron()
+    expect((await p.call('GET', '/v1/transfers/exp-qi')).body).toMatchObject({ status: 'expired', provider_status: 'pending_2fa_approval' })
+  })
+})
+
+describe('reconciliation with QI (TEDs stuck in processing)', () => {
+  it('re-fetches a processing TED whose webhook never came', async () => {
+    // Webhooks of this partner go nowhere.
+    const p = await createQiPartner(gateway, qi, { webhookUrl: 'http://127.0.0.1:9/none' })
+    await qi.settings({ approval_outcome: 'pending', settle_delay_ms: 100 })
+    try {
+      const { body: t } = await p.call('POST', '/v1/transfers', tedBody('rec-qi', p.accountKey))
+      const res = await p.call('POST', '/v1/transfers/rec-qi/confirm', { code: await qi.latestToken(t.provider_reference) })
+      expect(res.body.status).toBe('processing')
+      await sleep(300)
+      await gateway.cron()
+      expect((await p.call('GET', '/v1/transfers/rec-qi')).body).toMatchObject({ status: 'completed', provider_status: 'sent' })
+      expect(await eventTypes(p, 'rec-qi')).toEqual(['transfer.created', 'transfer.processing', 'transfer.completed'])
+    } finally {
+      await qi.settings({ approval_outcome: 'sent' })
+    }
+  })
+})

@@ -1,0 +1,99 @@
+import { Webhook } from 'standardwebhooks'
+import { describe, expect, it } from 'vitest'
+import { DEFAULT_SCHEDULE_SECONDS, nextRetryDelayMs, parseRetryAfter, parseSchedule, type RetryPolicy } from '../../src/callbacks/schedule'
+import { generateSecret, signatureHeader } from '../../src/callbacks/signing'
+import { checkWebhookUrl } from '../../src/callbacks/url-policy'
+
+describe('Standard Webhooks signatures', () => {
+  it('verify with the standardwebhooks library', async () => {
+    const secret = generateSecret()
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/)
+    const body = JSON.stringify({ id: 'evt_1', type: 'transfer.completed', data: { x: 'ü' } })
+    const ts = Math.floor(Date.now() / 1000)
+    const headers = { 'webhook-id': 'evt_1', 'webhook-timestamp': String(ts), 'webhook-signature': await signatureHeader([secret], 'evt_1', ts, body) }
+    expect(new Webhook(secret).verify(body, headers)).toEqual(JSON.parse(body))
+    expect(() => new Webhook(generateSecret()).verify(body, headers)).toThrow()
+    expect(() => new Webhook(secret).verify(body + ' ', headers)).toThrow()
+  })
+
+  it('with two secrets, either one verifies (rotation)', async () => {
+    const [oldSecret, newSecret] = [generateSecret(), generateSecret()]
+    const ts = Math.floor(Date.now() / 1000)
+    const signature = await signatureHeader([newSecret, oldSecret], 'evt_2', ts, '{}')
+    expect(signature.split(' ')).toHaveLength(2)
+    const headers = { 'webhook-id': 'evt_2', 'webhook-timestamp': String(ts), 'webhook-signature': signature }
+    expect(new Webhook(oldSecret).verify('{}', headers)).toEqual({})
+    expect(new Webhook(newSecret).verify('{}', headers)).toEqual({})
+  })
+})
+
+describe('retry schedule', () => {
+  const policy: RetryPolicy = { scheduleSeconds: DEFAULT_SCHEDULE_SECONDS, jitter: 0.2, minRetryAfterSeconds: 5, maxRetryAfterSeconds: 43_200 }
+
+  it('follows 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, then gives up', () => {
+    const delays = Array.from({ length: 8 }, (_, i) => nextRetryDelayMs(policy, i + 1, null, () => 0.5))
+    expect(delays).toEqual([5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000, null])
+  })
+
+  it('jitters by at most ±20 %', () => {
+    expect(nextRetryDelayMs(policy, 2, null, () => 0)).toBe(240_000)
+    expect(nextRetryDelayMs(policy, 2, null, () => 1)).toBe(360_000)
+    for (let i = 0; i < 200; i++) {
+      const d = nextRetryDelayMs(policy, 3, null)!
+      expect(d).toBeGreaterThanOrEqual(1_440_000)
+      expect(d).toBeLessThanOrEqual(2_160_000)
+    }
+  })
+
+  it('honours Retry-After, clamped', () => {
+    expect(nextRetryDelayMs(policy, 1, 120)).toBe(120_000)
+    expect(nextRetryDelayMs(policy, 1, 0)).toBe(5_000)
+    expect(nextRetryDelayMs(policy, 1, 10 ** 9)).toBe(43_200_000)
+    expect(nextRetryDelayMs(policy, 8, 10)).toBeNull()
+  })
+
+  it('parses Retry-After as seconds or a date, and schedules from settings', () => {
+    const now = Date.parse('2026-11-21T10:00:00Z')
+    expect(parseRetryAfter('30', now)).toBe(30)
+    expect(parseRetryAfter('Sat, 21 Nov 2026 10:01:00 GMT', now)).toBe(60)
+    expect(parseRetryAfter('soon', now)).toBeNull()
+    expect(parseRetryAfter(null, now)).toBeNull()
+    expect(parseSchedule('1, 2,3')).toEqual([1, 2, 3])
+    expect(() => parseSchedule('1,x')).toThrow()
+  })
+})
+
+describe('receiver URL policy', () => {
+  const strict = { allowHttp: false, allowPrivateHosts: false }
+
+  it('accepts public https URLs', () => {
+    expect(checkWebhookUrl('https://hooks.example.com/tgw?x=1', strict)).toEqual({ ok: true, url: 'https://hooks.example.com/tgw?x=1' })
+    expect(checkWebhookUrl('https://93.184.216.34/hook', strict).ok).toBe(true)
+    expect(checkWebhookUrl('https://[2606:4700::1111]/hook', strict).ok).toBe(true)
+  })
+
+  it('refuses plain http, credentials and junk', () => {
+    expect(checkWebhookUrl('http://hooks.example.com', strict)).toMatchObject({ ok: false, message: 'must use https' })
+    expect(checkWebhookUrl('https://user:pw@hooks.example.com', strict).ok).toBe(false)
+    expect(checkWebhookUrl('ftp://x.example.com', strict).ok).toBe(false)
+    expect(checkWebhookUrl('not a url', strict).ok).toBe(false)
+  })
+
+  it('refuses loopback, private, link-local, CGNAT and metadata hosts', () => {
+    for (const host of [
+      'localhost', 'api.localhost', '127.0.0.1', '127.1.2.3', '10.0.0.1', '172.16.5.4', '172.31.255.255', '192.168.1.1',
+      '169.254.169.254', '100.64.0.1', '100.127.255.255', '0.0.0.0', '[::1]', '[::ffff:127.0.0.1]', '[::ffff:10.0.0.1]',
+      '[fd00::1]', '[fe80::1]', 'metadata.google.internal', '224.0.0.1',
+    ]) {
+      expect(checkWebhookUrl(`https://${host}/hook`, strict).ok, host).toBe(false)
+    }
+    for (const host of ['172.32.0.1', '100.128.0.1', '11.0.0.1', '192.169.0.1']) {
+      expect(checkWebhookUrl(`https://${host}/hook`, strict).ok, host).toBe(true)
+    }
+  })
+
+  it('a deployment may allow http and private hosts (local dev)', () => {
+    expect(checkWebhookUrl('http://127.0.0.1:9000/hook', { allowHttp: true, allowPrivateHosts: true }).ok).toBe(true)
+    expect(checkWebhookUrl('http://127.0.0.1:9000/hook', { allowHttp: true, allowPrivateHosts: false }).ok).toBe(false)
+  })
+})
