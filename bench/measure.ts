@@ -1,0 +1,44 @@
+import type { LibsqlServer } from '../sandbox/libsql-server/server'
+import { runConcurrent } from './load'
+import { summarize, type Summary } from './stats'
+
+/** A phase's latency figures plus the DB round trips the libSQL server served during it. */
+export type Measured = Summary & { roundTrips: number; roundTripsPerOp: number }
+
+const roundTripsSoFar = (libsql: LibsqlServer) => {
+  const stats = libsql.stats()
+  return stats.pipeline_requests + stats.cursor_requests
+}
+
+/**
+ * Work a Worker leaves running after its response (ctx.waitUntil) still belongs to the phase that
+ * caused it: wait until the counter has not moved for a moment (at most 2 s) before reading it.
+ */
+const settledRoundTrips = async (libsql: LibsqlServer) => {
+  let last = roundTripsSoFar(libsql)
+  for (const deadline = Date.now() + 2_000; Date.now() < deadline; ) {
+    await new Promise((resolve) => setTimeout(resolve, 25))
+    const now = roundTripsSoFar(libsql)
+    if (now === last) return now
+    last = now
+  }
+  return last
+}
+
+/**
+ * One op type alone in a phase, so every round trip the server counts belongs to it: reset the
+ * counter, run, read it once it settles. Pipeline and cursor requests are both round trips.
+ */
+export const measure = async (
+  libsql: LibsqlServer,
+  count: number,
+  concurrency: number,
+  op: (i: number) => Promise<unknown>,
+): Promise<Measured> => {
+  libsql.resetStats()
+  const sample = await runConcurrent(count, concurrency, async (i) => {
+    await op(i)
+  })
+  const roundTrips = await settledRoundTrips(libsql)
+  return { ...summarize(sample.latencies, sample.elapsedMs), roundTrips, roundTripsPerOp: roundTrips / count }
+}

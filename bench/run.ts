@@ -1,0 +1,83 @@
+import { availableParallelism, loadavg } from 'node:os'
+import { resolve } from 'node:path'
+import { verdicts } from './analysis'
+import { writeJsonReport, type RunInfo } from './json'
+import { parseOptions, USAGE } from './options'
+import { dispatchTable, floorsTable, header, opsTable, overheadTable, section, verdictLines } from './report'
+import { prepareScenario } from './scenario'
+import { FIXED_OTP, startStack } from './stack'
+
+// `npm run bench`: the tables go to stdout, progress to stderr (so `npm run bench > out.txt` is clean).
+const parsed = (() => {
+  try {
+    return parseOptions(process.argv.slice(2), process.env)
+  } catch (error) {
+    process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`)
+    process.exit(2)
+  }
+})()
+if (!parsed) {
+  process.stdout.write(USAGE)
+  process.exit(0)
+}
+const options = parsed
+
+const root = resolve(import.meta.dirname, '..')
+const started = performance.now()
+const seconds = () => ((performance.now() - started) / 1000).toFixed(1)
+const progress = (line: string) => process.stderr.write(`[bench ${seconds()} s] ${line}\n`)
+const loadAtStart = loadavg()
+
+progress('building the Worker; starting libSQL, the sFOX sandbox and workerd')
+const stack = await startStack(root)
+// Ctrl-C must not leave workerd or temporary directories behind.
+process.once('SIGINT', () => void stack.close().finally(() => process.exit(130)))
+
+try {
+  const scenario = await prepareScenario(stack, options, progress)
+  await scenario.warm()
+  const throughput = await scenario.pass('throughput', options.n, options.concurrency, { dispatch: true, flows: true })
+  const latency = await scenario.pass('latency', options.latencyN, 1, { dispatch: false, flows: false })
+  scenario.close()
+  const targets = verdicts([throughput, latency], latency)
+  const info: RunInfo = {
+    cpus: availableParallelism(),
+    node: process.version,
+    loadAtStart,
+    loadAtEnd: loadavg(),
+    keyCacheSeconds: stack.gateway.keyCacheSeconds,
+    fixedOtp: FIXED_OTP,
+  }
+
+  const c = options.concurrency
+  const out = [
+    header(options, info),
+    section(`Throughput pass (${c} in flight): gateway over HTTP vs straight to the sandbox`, opsTable(throughput)),
+    section('Throughput pass: transport floors and one DB round trip', floorsTable(throughput)),
+    section('Throughput pass: Miniflare dispatchFetch vs real HTTP to the Worker', dispatchTable(throughput)),
+    section('Latency pass (1 in flight): gateway over HTTP vs straight to the sandbox', opsTable(latency)),
+    section('Latency pass: transport floors and one DB round trip', floorsTable(latency)),
+    section(
+      'Gateway time beyond its I/O: ESTIMATE from outside (latency pass, differences of p50s)',
+      [
+        overheadTable(latency),
+        '',
+        'I/O = direct sandbox p50 + DB round trips per op x p50 of one DB round trip from Node (same server, same run).',
+        "floor = GET /nope through the same transport (Node fetch -> Miniflare entry -> Worker 404): the harness's",
+        'transport plus the routing of a request that does nothing; "excl. floor" subtracts it too.',
+        `Estimated at 1 in flight: at ${c} in flight every figure includes queueing behind other requests`,
+        '(that pass gets the same arithmetic in the --json output, overhead_estimate_ms.throughput).',
+      ].join('\n'),
+    ),
+    section('Targets', verdictLines(targets)),
+    `bench took ${seconds()} s`,
+  ]
+  process.stdout.write(`${out.join('\n\n')}\n`)
+
+  if (options.json) {
+    await writeJsonReport(options.json, options, info, { throughput, latency }, targets)
+    progress(`wrote ${options.json}`)
+  }
+} finally {
+  await stack.close()
+}

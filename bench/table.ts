@@ -1,0 +1,14 @@
+/** Plain-text tables: first column left-aligned, the figures right-aligned so digits line up. */
+export const table = (headers: readonly string[], rows: readonly (readonly string[])[]): string => {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: readonly string[]) =>
+    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd()
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
+}
+
+/** Fixed decimals; `-` for a figure that does not exist (e.g. no direct equivalent of an op). */
+export const fmt = (value: number | null | undefined, decimals = 2): string =>
+  value === null || value === undefined || Number.isNaN(value) ? '-' : value.toFixed(decimals)
+
+export const signed = (value: number | null | undefined, decimals = 2): string =>
+  value === null || value === undefined || Number.isNaN(value) ? '-' : `${value >= 0 ? '+' : ''}${value.toFixed(decimals)}`
