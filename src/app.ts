@@ -1,4 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
+import { LibsqlError } from '@libsql/client/web'
+import { DrizzleQueryError } from 'drizzle-orm'
 import { HTTPException } from 'hono/http-exception'
 import { methodNotAllowed } from 'hono/method-not-allowed'
 import { requestId } from 'hono/request-id'
@@ -23,10 +25,9 @@ const problemFromHttpException = (error: HTTPException): Problem => {
 }
 
 // Errors of the database client (drizzle wraps them in `cause`): the database, not the request, failed.
-const DATABASE_ERRORS = new Set(['LibsqlError', 'DrizzleQueryError', 'ClientError', 'HttpServerError', 'ProtocolVersionError'])
 const isDatabaseError = (error: unknown): boolean => {
   for (let e = error; e instanceof Error; e = e.cause) {
-    if (DATABASE_ERRORS.has(e.name) || DATABASE_ERRORS.has(e.constructor.name)) return true
+    if (e instanceof LibsqlError || e instanceof DrizzleQueryError) return true
   }
   return false
 }

@@ -44,7 +44,7 @@ const CREATE_LEASE_MS = 30_000
 const notFound = (transferId: string) =>
   new Problem('transfer_not_found', { detail: `No transfer with id "${transferId}".` })
 
-const notPending = (t: Transfer, now = Date.now()) => {
+const notPending = (t: Pick<Transfer, 'status' | 'expiresAt'>, now = Date.now()) => {
   const lapsed = t.status === 'pending_verification' && t.expiresAt !== null && t.expiresAt <= now
   return new Problem('transfer_not_pending_verification', {
     detail: lapsed

@@ -5,7 +5,9 @@ import type { TransferStatus } from './status'
 
 export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString())
 
-export const verificationStateOf = (t: Transfer): VerificationState => ({
+export const verificationStateOf = (
+  t: Pick<Transfer, 'status' | 'resendsUsed' | 'resendLimit' | 'resendCooldownMs' | 'codeSentAt' | 'attemptsRemaining' | 'expiresAt'>,
+): VerificationState => ({
   status: t.status,
   resendsUsed: t.resendsUsed,
   resendLimit: t.resendLimit,

@@ -1,5 +1,6 @@
-import { and, desc, eq, lt, sql, type SQL } from 'drizzle-orm'
+import { and, desc, eq, lt, ne, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client'
+import { bind, compile, compileSql, rowMapper } from '../../db/compiled'
 import { transfers, type NewTransfer, type Transfer } from '../../db/schema'
 import { newId } from '../lib/ids'
 import { eventTypesFor } from './events'
@@ -19,8 +20,20 @@ const pendingAt = (now: number) =>
 const byPartnerId = (partnerId: string, transferId: string) =>
   and(eq(transfers.partnerId, partnerId), eq(transfers.transferId, transferId))
 
-export const findTransfer = async (db: Db, partnerId: string, transferId: string): Promise<Transfer | undefined> =>
-  (await db.select().from(transfers).where(byPartnerId(partnerId, transferId)).limit(1))[0]
+// Hot-path statements, built once per isolate (see db/compiled.ts).
+const toTransfer = rowMapper(transfers)
+const p = sql.placeholder
+const rowsOf = (result: { rows: unknown[] }) => result.rows as Record<string, unknown>[]
+const keyOf = () => and(eq(transfers.partnerId, p('partnerId')), eq(transfers.transferId, p('transferId')))
+const pendingNow = () =>
+  and(eq(transfers.status, 'pending_verification'), sql`(${transfers.expiresAt} IS NULL OR ${transfers.expiresAt} > ${p('now')})`)
+
+const selectByPartnerId = compile((b) => b.select().from(transfers).where(keyOf()).limit(1))
+
+export const findTransfer = async (db: Db, partnerId: string, transferId: string): Promise<Transfer | undefined> => {
+  const { rows } = await db.$client.execute(bind(selectByPartnerId, { partnerId, transferId }))
+  return rows[0] ? toTransfer(rows[0] as unknown as Record<string, unknown>) : undefined
+}
 
 export const findTransferByReference = async (db: Db, provider: 'sfox' | 'qi', reference: string) =>
   (
@@ -62,30 +75,61 @@ export type CreateClaim =
  * Inserts the transfer unless the partner already has one with that id; in the same round trip
  * takes over a `submitting` one whose earlier attempt ended without an answer (expired lease).
  */
+// The columns a create writes (each encoded by its column, JSON ones included).
+const INSERTED = ['id', 'partnerId', 'transferId', 'provider', 'status', 'requestHash', 'details', 'metadata', 'providerReference', 'providerState', 'leaseUntil', 'resendLimit', 'resendCooldownMs', 'createdAt', 'updatedAt'] as const
+const insertTransfer = compile((b) =>
+  b
+    .insert(transfers)
+    .values(Object.fromEntries(INSERTED.map((c) => [c, p(c)])) as unknown as NewTransfer)
+    .onConflictDoNothing({ target: [transfers.partnerId, transfers.transferId] }),
+)
+const resumeCreate = compile((b) =>
+  b
+    .update(transfers)
+    .set({ leaseUntil: p('leaseUntil') as unknown as number, updatedAt: p('now') as unknown as number })
+    .where(
+      and(
+        keyOf(),
+        eq(transfers.status, 'submitting'),
+        eq(transfers.requestHash, p('requestHash')),
+        sql`(${transfers.leaseUntil} IS NULL OR ${transfers.leaseUntil} < ${p('now')})`,
+      ),
+    )
+    .returning(),
+)
+const selectOthers = compile((b) => b.select().from(transfers).where(and(keyOf(), ne(transfers.id, p('id')))))
+
 export const claimCreate = async (db: Db, row: NewTransfer & { leaseUntil: number }, now: number): Promise<CreateClaim> => {
-  const key = byPartnerId(row.partnerId, row.transferId)
-  const [, resumed, found] = await db.batch([
-    db.insert(transfers).values(row).onConflictDoNothing({ target: [transfers.partnerId, transfers.transferId] }),
-    db
-      .update(transfers)
-      .set({ leaseUntil: row.leaseUntil, updatedAt: now })
-      .where(
-        and(
-          key,
-          eq(transfers.status, 'submitting'),
-          eq(transfers.requestHash, row.requestHash),
-          sql`(${transfers.leaseUntil} IS NULL OR ${transfers.leaseUntil} < ${now})`,
-        ),
-      )
-      .returning({ id: transfers.id }),
-    db.select().from(transfers).where(key),
-  ])
-  const transfer = found[0]!
-  if (transfer.id === row.id) return { kind: 'created', transfer }
-  if (transfer.requestHash !== row.requestHash) return { kind: 'conflict', transfer }
-  if (resumed.length > 0) return { kind: 'resumed', transfer }
-  return { kind: transfer.status === 'submitting' ? 'in_flight' : 'replay', transfer }
+  const values = { ...Object.fromEntries(INSERTED.map((c) => [c, row[c] ?? null])), now }
+  // On the common path (a new transfer) no statement returns a row: the new one is known already.
+  const [, resumed, existing] = await db.$client.batch([bind(insertTransfer, values), bind(resumeCreate, values), bind(selectOthers, values)])
+  const [found] = rowsOf(existing!).map(toTransfer)
+  if (!found) return { kind: 'created', transfer: asStored(row) }
+  if (found.requestHash !== row.requestHash) return { kind: 'conflict', transfer: found }
+  const [resumedRow] = rowsOf(resumed!).map(toTransfer)
+  if (resumedRow) return { kind: 'resumed', transfer: resumedRow }
+  return { kind: found.status === 'submitting' ? 'in_flight' : 'replay', transfer: found }
 }
+
+/** A freshly inserted row as the database holds it (column defaults filled in). */
+const asStored = (row: NewTransfer): Transfer => ({
+  providerStatus: null,
+  providerReference: null,
+  metadata: null,
+  providerState: null,
+  leaseUntil: null,
+  verificationChannel: null,
+  codeSentAt: null,
+  codeExpiresAt: null,
+  resendsUsed: 0,
+  attemptsRemaining: null,
+  failureCode: null,
+  failureMessage: null,
+  sequence: 0,
+  expiresAt: null,
+  reconciledAt: null,
+  ...row,
+})
 
 /** The create's outcome is unknown (provider down or silent): keep the transfer, let a replay resume. */
 export const releaseCreate = (db: Db, id: string, now: number) =>
@@ -104,6 +148,45 @@ export type Transition = { transfer: Transfer; deliveryIds: string[] }
  * two racing changes one wins; `changes() = 1` keeps the loser's events out. Returns undefined when
  * the transfer had moved meanwhile (the caller re-reads and decides again).
  */
+// Columns other requests may change meanwhile: they come back from a transition; the rest is known.
+const VOLATILE = ['sequence', 'attemptsRemaining', 'resendsUsed', 'codeSentAt', 'codeExpiresAt', 'verificationChannel'] as const
+
+// One UPDATE per combination of columns set (a handful exist), built on first use.
+const transitionUpdates = new Map<string, ReturnType<typeof compile>>()
+const transitionUpdate = (columns: string[]) => {
+  const shape = columns.join(',')
+  let statement = transitionUpdates.get(shape)
+  if (!statement) {
+    statement = compile((b) =>
+      b
+        .update(transfers)
+        .set({
+          ...(Object.fromEntries(columns.map((c) => [c, p(c)])) as Partial<NewTransfer>),
+          status: p('to') as unknown as string,
+          updatedAt: p('now') as unknown as number,
+          sequence: sql`${transfers.sequence} + ${p('eventCount')}`,
+        })
+        .where(and(eq(transfers.id, p('id')), eq(transfers.status, p('from'))))
+        .returning(Object.fromEntries(VOLATILE.map((c) => [c, transfers[c]])) as { [K in (typeof VOLATILE)[number]]: (typeof transfers)[K] }),
+    )
+    transitionUpdates.set(shape, statement)
+  }
+  return statement
+}
+
+// Guarded by `changes() = 1` of the statement before it (the UPDATE, then the previous event).
+const insertEvent = compileSql(sql`
+  INSERT INTO events (id, partner_id, transfer_pk, transfer_id, type, sequence, data, created_at)
+  SELECT ${p('eventId')}, partner_id, id, transfer_id, ${p('type')}, sequence - ${p('offset')}, ${p('data')}, ${p('now')}
+  FROM transfers WHERE id = ${p('id')} AND changes() = 1`)
+
+/**
+ * Moves a transfer from the status the caller saw to `to` (or only updates fields when `to` is that
+ * status) and, in the same batch, writes the events it announces and their deliveries: the
+ * transactional outbox. The UPDATE only matches if the status is still the one the caller saw, so of
+ * two racing changes one wins, and the loser writes no event. Returns undefined when the transfer
+ * had moved meanwhile (the caller re-reads and decides again).
+ */
 export const transition = async (
   db: Db,
   transfer: Transfer,
@@ -114,48 +197,50 @@ export const transition = async (
   const from = transfer.status as TransferStatus
   if (from !== to && !canTransition(from, to)) return undefined
   const types = eventTypesFor(from, to)
-  const update = db
-    .update(transfers)
-    .set({ ...set, status: to, updatedAt: now, sequence: sql`${transfers.sequence} + ${types.length}` })
-    .where(and(eq(transfers.id, transfer.id), eq(transfers.status, from)))
-    .returning()
-  if (types.length === 0) {
-    const [updated] = await update
-    return updated && { transfer: updated, deliveryIds: [] }
-  }
-
-  // The events carry the transfer as it is after this change.
+  const columns = Object.keys(set).sort()
+  const values: Record<string, unknown> = { id: transfer.id, from, to, now, eventCount: types.length }
+  for (const c of columns) values[c] = set[c as keyof NewTransfer] ?? null
+  const update = bind(transitionUpdate(columns), values)
   const after = { ...transfer, ...set, status: to, updatedAt: now, sequence: transfer.sequence + types.length } as Transfer
+
+  // The events carry the transfer as it is after this change; deliveries come after all events.
   const object = renderTransfer(after)
   const ids = types.map(() => newId('evt', now))
-  // Events first: each insert is guarded by `changes() = 1` of the statement before it (the UPDATE,
-  // then the previous event), so deliveries, which insert any number of rows, come after all events.
-  const eventInserts = types.map((type, i) => {
-    const data = JSON.stringify({ object, previous_status: type === 'transfer.created' ? null : from })
-    return db.run(sql`
-      INSERT INTO events (id, partner_id, transfer_pk, transfer_id, type, sequence, data, created_at)
-      SELECT ${ids[i]}, partner_id, id, transfer_id, ${type}, sequence - ${types.length - 1 - i}, ${data}, ${now}
-      FROM transfers WHERE id = ${transfer.id} AND changes() = 1`)
-  })
-  const deliveryInserts = types.map((type, i) => insertDeliveries(db, ids[i]!, type, now))
-  const [updated, ...results] = await db.batch([update, ...eventInserts, ...deliveryInserts])
-  if (!updated[0]) return undefined
+  const eventInserts = types.map((type, i) =>
+    bind(insertEvent, {
+      eventId: ids[i],
+      type,
+      offset: types.length - 1 - i,
+      data: JSON.stringify({ object, previous_status: type === 'transfer.created' ? null : from }),
+      now,
+      id: transfer.id,
+    }),
+  )
+  const deliveryInserts = types.map((type, i) => bind(insertDeliveries, { eventId: ids[i], type, now }))
+  const [updated, ...results] = await db.$client.batch([update, ...eventInserts, ...deliveryInserts])
+  const [current] = rowsOf(updated!)
+  if (!current) return undefined
   const deliveryIds = results.slice(types.length).flatMap((r) => r.rows.map((row) => String(row[0])))
-  return { transfer: updated[0], deliveryIds }
+  const volatile = Object.fromEntries(VOLATILE.map((c) => [c, current[transfers[c].name] ?? null]))
+  return { transfer: { ...after, ...volatile }, deliveryIds }
 }
+
+const takeAttempt = compile((b) =>
+  b
+    .update(transfers)
+    .set({ attemptsRemaining: sql`${transfers.attemptsRemaining} - 1`, updatedAt: p('now') as unknown as number })
+    .where(and(keyOf(), pendingNow(), sql`${transfers.attemptsRemaining} > 0`))
+    .returning(),
+)
+// Only read when the UPDATE took nothing: then it explains why.
+const explainRefusal = compileSql(sql`SELECT * FROM transfers WHERE partner_id = ${p('partnerId')} AND transfer_id = ${p('transferId')} AND changes() = 0`)
 
 /** Takes one confirm attempt if the transfer can use one; `current` explains a refusal. */
 export const claimConfirmAttempt = async (db: Db, partnerId: string, transferId: string, now: number) => {
-  const key = byPartnerId(partnerId, transferId)
-  const [claimed, current] = await db.batch([
-    db
-      .update(transfers)
-      .set({ attemptsRemaining: sql`${transfers.attemptsRemaining} - 1`, updatedAt: now })
-      .where(and(key, pendingAt(now), sql`${transfers.attemptsRemaining} > 0`))
-      .returning(),
-    db.select().from(transfers).where(key),
-  ])
-  return { claimed: claimed[0], current: current[0] }
+  const values = { partnerId, transferId, now }
+  const [claimed, current] = await db.$client.batch([bind(takeAttempt, values), bind(explainRefusal, values)])
+  const row = rowsOf(claimed!).map(toTransfer)[0]
+  return { claimed: row, current: row ?? rowsOf(current!).map(toTransfer)[0] }
 }
 
 /** Gives back an attempt the provider did not judge (expired code, outage). */
@@ -165,54 +250,88 @@ export const refundConfirmAttempt = (db: Db, id: string, now: number) =>
     .set({ attemptsRemaining: sql`${transfers.attemptsRemaining} + 1`, updatedAt: now })
     .where(and(eq(transfers.id, id), eq(transfers.status, 'pending_verification')))
 
+// What a refused resend is explained with, and what a failed send gives back.
+const resendBefore = compile((b) =>
+  b
+    .select({
+      id: transfers.id,
+      provider: transfers.provider,
+      status: transfers.status,
+      resendsUsed: transfers.resendsUsed,
+      resendLimit: transfers.resendLimit,
+      resendCooldownMs: transfers.resendCooldownMs,
+      attemptsRemaining: transfers.attemptsRemaining,
+      expiresAt: transfers.expiresAt,
+      codeSentAt: transfers.codeSentAt,
+      codeExpiresAt: transfers.codeExpiresAt,
+      verificationChannel: transfers.verificationChannel,
+    })
+    .from(transfers)
+    .where(keyOf()),
+)
+export type ResendPrevious = Pick<
+  Transfer,
+  'id' | 'provider' | 'status' | 'resendsUsed' | 'resendLimit' | 'resendCooldownMs' | 'attemptsRemaining' | 'expiresAt' | 'codeSentAt' | 'codeExpiresAt' | 'verificationChannel'
+>
+
+const perProvider = (value: (name: ProviderName) => SQL) =>
+  sql`CASE ${transfers.provider} ${sql.join(
+    PROVIDERS.map((name) => sql`WHEN ${name} THEN ${value(name)}`),
+    sql` `,
+  )} END`
+
+const takeResend = (withChannel: boolean) =>
+  compile((b) =>
+    b
+      .update(transfers)
+      .set({
+        resendsUsed: sql`${transfers.resendsUsed} + 1`,
+        codeSentAt: p('now') as unknown as number,
+        codeExpiresAt: perProvider((name) => {
+          const ttl = PROVIDER_FACTS[name].codeTtlMs
+          return ttl === null ? sql`NULL` : sql`${p('now')} + ${ttl}`
+        }),
+        ...(withChannel ? { verificationChannel: p('channel') as unknown as string } : {}),
+        updatedAt: p('now') as unknown as number,
+      })
+      .where(
+        and(
+          keyOf(),
+          pendingNow(),
+          sql`${transfers.resendsUsed} < ${transfers.resendLimit}`,
+          sql`${transfers.attemptsRemaining} > 0`,
+          // "No cooldown" must not refuse a request whose clock read is a hair older than a concurrent send's.
+          sql`(${transfers.resendCooldownMs} = 0 OR ${transfers.codeSentAt} IS NULL OR ${transfers.codeSentAt} + ${transfers.resendCooldownMs} <= ${p('now')})`,
+          withChannel
+            ? sql`${perProvider((name) => sql`${p('channel')} IN (${sql.join(PROVIDER_FACTS[name].channels.map((c) => sql`${c}`), sql`, `)})`)} = 1`
+            : undefined,
+        ),
+      )
+      .returning(),
+  )
+const takeResendKeepingChannel = takeResend(false)
+const takeResendOnChannel = takeResend(true)
+
 /**
  * Takes one resend if quota, cooldown, attempts and the provider's channels allow, stamping the new
  * code's send time and expiry. `previous` (read in the same transaction, before the UPDATE) explains
  * a refusal and lets a failed send be given back.
  */
 export const claimResend = async (db: Db, partnerId: string, transferId: string, now: number, channel?: string) => {
-  const key = byPartnerId(partnerId, transferId)
-  const perProvider = (value: (name: ProviderName) => SQL) =>
-    sql`CASE ${transfers.provider} ${sql.join(
-      PROVIDERS.map((name) => sql`WHEN ${name} THEN ${value(name)}`),
-      sql` `,
-    )} END`
-  const expiresAt = perProvider((name) => {
-    const ttl = PROVIDER_FACTS[name].codeTtlMs
-    return ttl === null ? sql`NULL` : sql`${now + ttl}`
-  })
-  const channelAllowed = channel
-    ? perProvider((name) => sql`${PROVIDER_FACTS[name].channels.includes(channel) ? 1 : 0}`)
-    : sql`1`
-  const [previous, claimed] = await db.batch([
-    db.select().from(transfers).where(key),
-    db
-      .update(transfers)
-      .set({
-        resendsUsed: sql`${transfers.resendsUsed} + 1`,
-        codeSentAt: now,
-        codeExpiresAt: expiresAt,
-        ...(channel ? { verificationChannel: channel } : {}),
-        updatedAt: now,
-      })
-      .where(
-        and(
-          key,
-          pendingAt(now),
-          sql`${transfers.resendsUsed} < ${transfers.resendLimit}`,
-          sql`${transfers.attemptsRemaining} > 0`,
-          // "No cooldown" must not refuse a request whose clock read is a hair older than a concurrent send's.
-          sql`(${transfers.resendCooldownMs} = 0 OR ${transfers.codeSentAt} IS NULL OR ${transfers.codeSentAt} + ${transfers.resendCooldownMs} <= ${now})`,
-          sql`${channelAllowed} = 1`,
-        ),
-      )
-      .returning(),
+  const values = { partnerId, transferId, now, channel: channel ?? null }
+  const [previous, claimed] = await db.$client.batch([
+    bind(resendBefore, values),
+    bind(channel ? takeResendOnChannel : takeResendKeepingChannel, values),
   ])
-  return { previous: previous[0], claimed: claimed[0] }
+  return {
+    // Mapped like a full row; only the selected columns are read.
+    previous: rowsOf(previous!).map(toTransfer)[0] as ResendPrevious | undefined,
+    claimed: rowsOf(claimed!).map(toTransfer)[0],
+  }
 }
 
 /** A resend the provider refused does not use the partner's quota: undo it if nothing moved since. */
-export const refundResend = (db: Db, previous: Transfer, claimedAt: number, now: number) =>
+export const refundResend = (db: Db, previous: ResendPrevious, claimedAt: number, now: number) =>
   db.batch([
     db
       .update(transfers)
