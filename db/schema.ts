@@ -212,3 +212,41 @@ export const deliveryAttempts = sqliteTable(
 export type WebhookEndpoint = typeof webhookEndpoints.$inferSelect
 export type Delivery = typeof deliveries.$inferSelect
 export type DeliveryAttempt = typeof deliveryAttempts.$inferSelect
+
+export const documentSubmissions = sqliteTable(
+  'document_submissions',
+  {
+    id: text('id').primaryKey(),
+    partnerId: text('partner_id')
+      .notNull()
+      .references(() => partners.id),
+    provider: text('provider', { enum: ['sfox'] }).notNull(),
+    userId: text('user_id').notNull(),
+    ddqId: text('ddq_id'),
+    // The partner's Idempotency-Key; released (null) when the provider refuses the upload.
+    idempotencyKey: text('idempotency_key'),
+    requestHash: text('request_hash').notNull(),
+    // submitting → submitted | rejected (the provider refused) | failed (no answer; retry)
+    status: text('status', { enum: ['submitting', 'submitted', 'rejected', 'failed'] }).notNull(),
+    // Names, document types, content types, sizes and SHA-256 digests; never the contents.
+    files: text('files', { mode: 'json' }).$type<SubmittedFile[]>().notNull(),
+    failureCode: text('failure_code'),
+    failureMessage: text('failure_message'),
+    leaseUntil: integer('lease_until'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('document_submissions_idempotency_unique').on(t.partnerId, t.idempotencyKey),
+    index('document_submissions_user_idx').on(t.partnerId, t.userId, t.id),
+  ],
+)
+
+export type SubmittedFile = {
+  name: string
+  type: 'ID' | 'PoR'
+  content_type: 'image/jpeg' | 'image/png' | 'application/pdf'
+  size: number
+  sha256: string
+}
+export type DocumentSubmission = typeof documentSubmissions.$inferSelect

@@ -4,12 +4,14 @@ import { DrizzleQueryError } from 'drizzle-orm'
 import { HTTPException } from 'hono/http-exception'
 import { methodNotAllowed } from 'hono/method-not-allowed'
 import { requestId } from 'hono/request-id'
+import { DOCUMENT_LIMITS } from './documents/validation'
 import { withDeps } from './http/deps'
 import { limitBody, requestLog, requireJson } from './http/middleware'
 import { Problem, renderProblem } from './http/problem'
 import type { AppEnv } from './http/types'
 import { validationProblem } from './http/validation'
 import { adminRouter } from './routes/admin'
+import { documentsRouter } from './routes/documents'
 import { eventsRouter } from './routes/events'
 import { healthRouter } from './routes/health'
 import { providerWebhooksRouter } from './routes/provider-webhooks'
@@ -32,6 +34,10 @@ const isDatabaseError = (error: unknown): boolean => {
   return false
 }
 
+// All files may be 25 MB together; the multipart framing around them gets 1 MB.
+const DOCUMENT_BODY_LIMIT = DOCUMENT_LIMITS.maxTotalBytes + 1024 * 1024
+const isDocumentUpload = (path: string) => /^\/v1\/users\/[^/]+\/documents$/.test(path)
+
 export const createApp = () => {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
@@ -52,7 +58,14 @@ export const createApp = () => {
     }),
   )
   app.use('*', withDeps)
-  app.use('/v1/*', (c, next) => limitBody(c.var.deps.settings.MAX_BODY_BYTES)(c, next), requireJson)
+  // Document uploads are multipart and large; every other body is JSON and small.
+  app.use('/v1/users/:user_id/documents', (c, next) => limitBody(DOCUMENT_BODY_LIMIT)(c, next))
+  app.use('/v1/*', async (c, next) => {
+    if (isDocumentUpload(c.req.path)) return next()
+    await limitBody(c.var.deps.settings.MAX_BODY_BYTES)(c, async () => {
+      await requireJson(c, next)
+    })
+  })
   app.use('/admin/*', (c, next) => limitBody(c.var.deps.settings.MAX_BODY_BYTES)(c, next), requireJson)
   app.use('/providers/*', (c, next) => limitBody(c.var.deps.settings.MAX_BODY_BYTES)(c, next))
 
@@ -60,6 +73,7 @@ export const createApp = () => {
   app.route('/v1/transfers', transfersRouter)
   app.route('/v1/webhook-endpoints', webhookEndpointsRouter)
   app.route('/v1/events', eventsRouter)
+  app.route('/v1', documentsRouter)
   app.route('/admin', adminRouter)
   app.route('/providers', providerWebhooksRouter)
 

@@ -72,8 +72,17 @@ export type TransferProvider = {
    * does not know are absent. sFOX answers with one history call; QI with one GET per TED.
    */
   fetchMany: (transfers: Transfer[]) => Promise<Result<Map<string, ProviderSnapshot>>>
+  /** KYC documents, where the provider takes them (sFOX). */
+  uploadDocuments?: (upload: DocumentUpload) => Promise<Result<{ message: string }>>
   /** Providers that push status (QI) prove their webhooks; the rest have none. */
   verifyWebhook?: (request: WebhookRequest) => Promise<{ ok: true } | { ok: false; reason: string }>
+}
+
+export type DocumentUpload = {
+  userId: string
+  ddqId: string | null
+  files: File[]
+  fileTypes: Record<string, string>
 }
 
 export type WebhookRequest = { method: string; path: string; headers: Headers; body: string }

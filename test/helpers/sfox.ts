@@ -39,6 +39,16 @@ export const sfoxControl = (url: string) => {
     advanceClock: (ms: number) => post('/clock', { advance_ms: ms }),
     setStatus: (transferId: string, status: string, account?: string) => post(`/transfers/${transferId}/status`, { status, account }),
     transfers: async (account: string) => (await get(`/transfers?account=${account}`)).data as any[],
+    addUser: (userId: string, account: string) => post('/users', { user_id: userId, account }),
+    uploads: async (account: string, userId?: string) =>
+      (await get(`/uploads?account=${account}${userId ? `&user_id=${encodeURIComponent(userId)}` : ''}`)).data as {
+        name: string
+        mime: string
+        size: number
+        sha256: string
+        document_type: string
+        ddq_id: string | null
+      }[],
   }
 }
 

@@ -4,7 +4,7 @@ import { fail, ok, type ProviderError, type Result, type TransferProvider } from
 import { errorOf, snapshotOf, type SfoxOperation, type SfoxTransfer } from './mapping'
 
 export type SfoxConnection = { baseUrl: string; apiKey: string }
-export type CallOptions = { timeoutMs: number; onTiming?: (ms: number) => void }
+export type CallOptions = { timeoutMs: number; uploadTimeoutMs?: number; onTiming?: (ms: number) => void }
 
 /** The create body's fields as the gateway stores them (quantity and rate as decimal strings). */
 export type SfoxDetails = {
@@ -22,6 +22,7 @@ const HISTORY_SLACK_MS = 10 * 60 * 1000
 
 export const createSfoxProvider = (connection: SfoxConnection, options: CallOptions): TransferProvider => {
   const request = async (operation: SfoxOperation, method: string, path: string, body?: unknown) => {
+    const multipart = body instanceof FormData
     const result = await callProvider({
       provider: 'sfox',
       url: new URL(path, connection.baseUrl).toString(),
@@ -29,10 +30,11 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
       headers: {
         authorization: `Bearer ${connection.apiKey}`,
         accept: 'application/json',
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        // A FormData body sets its own multipart content type (with the boundary).
+        ...(body === undefined || multipart ? {} : { 'content-type': 'application/json' }),
       },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      timeoutMs: options.timeoutMs,
+      body: body === undefined ? undefined : multipart ? body : JSON.stringify(body),
+      timeoutMs: multipart ? (options.uploadTimeoutMs ?? options.timeoutMs) : options.timeoutMs,
       onTiming: options.onTiming,
     })
     if (!result.ok) return result
@@ -120,6 +122,19 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
       const result = await request('cancel', 'DELETE', `/v1/enterprise/transfer/${encodeURIComponent(transfer.id)}`)
       if (!result.ok) return result
       return ok({ reference: transfer.id, providerStatus: 'CANCELED', status: 'canceled', codeExpiresAt: null })
+    },
+
+    // §7.6 Submit Documents (legacy): multipart, the files streamed from the request that brought them.
+    async uploadDocuments(upload) {
+      const form = new FormData()
+      form.append('user_id', upload.userId)
+      for (const file of upload.files) form.append('files', file, file.name)
+      form.append('file_types', JSON.stringify(upload.fileTypes))
+      if (upload.ddqId) form.append('ddq_id', upload.ddqId)
+      const result = await request('upload', 'POST', '/v1/enterprise/ddq/upload', form)
+      if (!result.ok) return result
+      const message = (result.response.json as { message?: unknown } | null)?.message
+      return ok({ message: typeof message === 'string' ? message : 'accepted' })
     },
 
     async fetchMany(transfers) {

@@ -43,7 +43,7 @@ const ALREADY_EXISTS = /already exists/i
 // many wrong tries tell the user to request a new code: to the partner, both mean "resend".
 const NEEDS_NEW_CODE = /request a new code/i
 
-export type SfoxOperation = 'create' | 'confirm' | 'resend' | 'cancel' | 'history'
+export type SfoxOperation = 'create' | 'confirm' | 'resend' | 'cancel' | 'history' | 'upload'
 
 /**
  * sFOX errors carry only `{"error": "<text>"}`, so the text is the code. sFOX documents no
@@ -55,6 +55,8 @@ export const errorOf = (operation: SfoxOperation, status: number, body: unknown)
       ? (body as { error: string }).error
       : `sFOX answered HTTP ${status}`
   const base = { provider: 'sfox' as const, status, code: null, message }
+  // Document upload: 404 {"error": "user not found"} names the end user, not the endpoint.
+  if (operation === 'upload' && status === 404 && /user not found/i.test(message)) return { ...base, kind: 'not_found' }
   if (status === 422) {
     if (message === NOT_PENDING) return { ...base, kind: 'not_pending' }
     if (NOT_FOUND.test(message)) return { ...base, kind: 'not_found' }

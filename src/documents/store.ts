@@ -1,0 +1,108 @@
+import { and, desc, eq, isNull, lt, ne, or } from 'drizzle-orm'
+import type { Db } from '../../db/client'
+import { documentSubmissions, type DocumentSubmission, type SubmittedFile } from '../../db/schema'
+import { newId } from '../lib/ids'
+
+export type SubmissionClaim = { kind: 'new' | 'resumed' | 'replay' | 'in_flight' | 'conflict'; submission: DocumentSubmission }
+
+/**
+ * Records a submission about to be sent. With an Idempotency-Key, in the same round trip: finds the
+ * partner's earlier submission under that key, and takes it over if its attempt ended without an
+ * answer (failed, or an expired lease).
+ */
+export const claimSubmission = async (
+  db: Db,
+  input: { partnerId: string; userId: string; ddqId: string | null; idempotencyKey: string | null; requestHash: string; files: SubmittedFile[] },
+  now: number,
+  leaseMs: number,
+): Promise<SubmissionClaim> => {
+  const row = {
+    id: newId('ds', now),
+    partnerId: input.partnerId,
+    provider: 'sfox' as const,
+    userId: input.userId,
+    ddqId: input.ddqId,
+    idempotencyKey: input.idempotencyKey,
+    requestHash: input.requestHash,
+    status: 'submitting' as const,
+    files: input.files,
+    leaseUntil: now + leaseMs,
+    createdAt: now,
+    updatedAt: now,
+  }
+  if (!input.idempotencyKey) {
+    const [inserted] = await db.insert(documentSubmissions).values(row).returning()
+    return { kind: 'new', submission: inserted! }
+  }
+  const key = and(eq(documentSubmissions.partnerId, input.partnerId), eq(documentSubmissions.idempotencyKey, input.idempotencyKey))
+  const [, resumed, existing] = await db.batch([
+    db.insert(documentSubmissions).values(row).onConflictDoNothing(),
+    db
+      .update(documentSubmissions)
+      .set({ status: 'submitting', leaseUntil: row.leaseUntil, updatedAt: now })
+      .where(
+        and(
+          key,
+          eq(documentSubmissions.requestHash, input.requestHash),
+          or(
+            eq(documentSubmissions.status, 'failed'),
+            and(eq(documentSubmissions.status, 'submitting'), or(isNull(documentSubmissions.leaseUntil), lt(documentSubmissions.leaseUntil, now))),
+          ),
+        ),
+      )
+      .returning(),
+    db.select().from(documentSubmissions).where(and(key, ne(documentSubmissions.id, row.id))),
+  ])
+  const [found] = existing
+  if (!found) return { kind: 'new', submission: { ...row, failureCode: null, failureMessage: null } }
+  if (found.requestHash !== input.requestHash) return { kind: 'conflict', submission: found }
+  if (resumed[0]) return { kind: 'resumed', submission: resumed[0] }
+  return { kind: found.status === 'submitting' ? 'in_flight' : 'replay', submission: found }
+}
+
+export type SubmissionOutcome =
+  | { status: 'submitted' }
+  | { status: 'rejected' | 'failed'; failureCode: string; failureMessage: string }
+
+/** A refusal releases the Idempotency-Key (the partner fixes and retries); an outage keeps it. */
+export const finishSubmission = async (db: Db, id: string, outcome: SubmissionOutcome, now: number) => {
+  const [row] = await db
+    .update(documentSubmissions)
+    .set({
+      status: outcome.status,
+      leaseUntil: null,
+      failureCode: outcome.status === 'submitted' ? null : outcome.failureCode,
+      failureMessage: outcome.status === 'submitted' ? null : outcome.failureMessage,
+      ...(outcome.status === 'rejected' ? { idempotencyKey: null } : {}),
+      updatedAt: now,
+    })
+    .where(eq(documentSubmissions.id, id))
+    .returning()
+  return row!
+}
+
+export const findSubmission = async (db: Db, partnerId: string, id: string) =>
+  (
+    await db
+      .select()
+      .from(documentSubmissions)
+      .where(and(eq(documentSubmissions.id, id), eq(documentSubmissions.partnerId, partnerId)))
+      .limit(1)
+  )[0]
+
+export const listSubmissions = async (db: Db, partnerId: string, userId: string, limit: number, startingAfter?: string) => {
+  const rows = await db
+    .select()
+    .from(documentSubmissions)
+    .where(
+      and(
+        eq(documentSubmissions.partnerId, partnerId),
+        eq(documentSubmissions.userId, userId),
+        startingAfter ? lt(documentSubmissions.id, startingAfter) : undefined,
+      ),
+    )
+    .orderBy(desc(documentSubmissions.id))
+    .limit(limit + 1)
+  return { rows: rows.slice(0, limit), hasMore: rows.length > limit }
+}
+

@@ -1,0 +1,44 @@
+import { z } from '@hono/zod-openapi'
+import { DOCUMENT_LIMITS } from '../documents/validation'
+import { ListQuery, Timestamp, listOf } from './common'
+
+export const SubmissionResource = z
+  .object({
+    object: z.literal('document_submission'),
+    id: z.string().openapi({ example: 'ds_01jdq1m3v0k6y8x9w2z4c5b7n8' }),
+    user_id: z.string(),
+    ddq_id: z.string().nullable(),
+    provider: z.literal('sfox'),
+    status: z.enum(['submitting', 'submitted', 'rejected', 'failed']).openapi({
+      description: 'submitted: sFOX accepted the files; rejected: sFOX refused them; failed: no answer (retry with the same Idempotency-Key).',
+    }),
+    files: z.array(
+      z.object({
+        name: z.string(),
+        type: z.enum(['ID', 'PoR']),
+        content_type: z.enum(['image/jpeg', 'image/png', 'application/pdf']),
+        size: z.number().int(),
+        sha256: z.string().openapi({ description: 'Hex SHA-256 of the bytes forwarded.' }),
+      }),
+    ),
+    failure: z.object({ code: z.string(), message: z.string() }).nullable(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  })
+  .openapi('DocumentSubmission', { description: 'What was submitted; file contents are never stored.' })
+
+export const SubmissionList = listOf(SubmissionResource, 'DocumentSubmissionList')
+export const SubmissionListQuery = ListQuery
+
+export const UploadForm = z
+  .object({
+    files: z.array(z.string().openapi({ format: 'binary' })).openapi({
+      description: `One or more "files" parts: jpg, jpeg, png or pdf, sent as image/jpeg, image/png or application/pdf; at most ${DOCUMENT_LIMITS.maxFiles} files, ${DOCUMENT_LIMITS.maxFileBytes} bytes each, ${DOCUMENT_LIMITS.maxTotalBytes} in all.`,
+    }),
+    file_types: z.string().openapi({
+      description: 'JSON object mapping every file name (exactly, extension included) to ID or PoR.',
+      example: '{"passport.pdf": "ID", "bill.png": "PoR"}',
+    }),
+    ddq_id: z.string().max(64).optional().openapi({ description: 'The EDD request form this upload belongs to.' }),
+  })
+  .openapi('DocumentUpload')
