@@ -10,6 +10,7 @@ export const partners = sqliteTable('partners', {
   resendLimit: integer('resend_limit'),
   resendCooldownSeconds: integer('resend_cooldown_seconds'),
   confirmAttempts: integer('confirm_attempts'),
+  rateLimit: integer('rate_limit'),
   createdAt: integer('created_at').notNull(),
   updatedAt: integer('updated_at').notNull(),
 })

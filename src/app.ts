@@ -6,6 +6,8 @@ import { methodNotAllowed } from 'hono/method-not-allowed'
 import { requestId } from 'hono/request-id'
 import { DOCUMENT_LIMITS } from './documents/validation'
 import { withDeps } from './http/deps'
+import { corsIfConfigured, securityHeaders } from './http/security'
+import { describeApi } from './openapi'
 import { limitBody, requestLog, requireJson } from './http/middleware'
 import { Problem, renderProblem } from './http/problem'
 import type { AppEnv } from './http/types'
@@ -47,6 +49,7 @@ export const createApp = () => {
 
   app.use(requestId())
   app.use(requestLog)
+  app.use(securityHeaders)
   app.use(
     methodNotAllowed({
       app,
@@ -58,6 +61,7 @@ export const createApp = () => {
     }),
   )
   app.use('*', withDeps)
+  app.use('/v1/*', corsIfConfigured)
   // Document uploads are multipart and large; every other body is JSON and small.
   app.use('/v1/users/:user_id/documents', (c, next) => limitBody(DOCUMENT_BODY_LIMIT)(c, next))
   app.use('/v1/*', async (c, next) => {
@@ -69,13 +73,16 @@ export const createApp = () => {
   app.use('/admin/*', (c, next) => limitBody(c.var.deps.settings.MAX_BODY_BYTES)(c, next), requireJson)
   app.use('/providers/*', (c, next) => limitBody(c.var.deps.settings.MAX_BODY_BYTES)(c, next))
 
-  app.route('/', healthRouter)
-  app.route('/v1/transfers', transfersRouter)
-  app.route('/v1/webhook-endpoints', webhookEndpointsRouter)
-  app.route('/v1/events', eventsRouter)
-  app.route('/v1', documentsRouter)
-  app.route('/admin', adminRouter)
-  app.route('/providers', providerWebhooksRouter)
+  // Chained, so the app's type carries every route: partners' typed client (hc<AppType>) is built from it.
+  const routes = app
+    .route('/', healthRouter)
+    .route('/v1/transfers', transfersRouter)
+    .route('/v1/webhook-endpoints', webhookEndpointsRouter)
+    .route('/v1/events', eventsRouter)
+    .route('/v1', documentsRouter)
+    .route('/admin', adminRouter)
+    .route('/providers', providerWebhooksRouter)
+  describeApi(app)
 
   app.notFound((c) => renderProblem(c, new Problem('not_found', { detail: `No route for ${c.req.method} ${c.req.path}.` })))
   app.onError((error, c) => {
@@ -98,5 +105,8 @@ export const createApp = () => {
     )
     return renderProblem(c, new Problem('internal_error', { detail: 'Something went wrong on our side; it has been logged.' }))
   })
-  return app
+  return routes
 }
+
+/** The whole API's type, for `hc<AppType>(baseUrl)` from `hono/client`. */
+export type AppType = ReturnType<typeof createApp>

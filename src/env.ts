@@ -40,6 +40,13 @@ const settingsSchema = z.object({
   PROVIDER_UPLOAD_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   API_KEY_CACHE_SECONDS: seconds(30),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(64 * 1024),
+  // Per partner (overridable per partner): requests per window.
+  RATE_LIMIT: z.coerce.number().int().min(1).default(100),
+  RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).default(10),
+  // Comma-separated origins allowed to call /v1 from browsers; empty: no CORS at all.
+  CORS_ALLOWED_ORIGINS: z.string().default(''),
+  // How long delivered/failed callback history (events, deliveries, attempts) is kept.
+  EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   // Callbacks to partners
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
   WEBHOOK_RETRY_SCHEDULE_SECONDS: schedule,

@@ -4,9 +4,12 @@ import type { DeliveryMessage } from './callbacks/dispatch'
 import { sweepDueDeliveries } from './callbacks/sweeper'
 import { buildDeps } from './deps'
 import type { Bindings } from './env'
+import { pruneHistory } from './callbacks/retention'
 import { expirePending, reconcileOpen } from './reconcile/reconciler'
 
 const app = createApp()
+
+export { PartnerRateLimiter } from './ratelimit/limiter'
 
 const log = (fields: Record<string, unknown>) => console.log(JSON.stringify({ level: 'info', ...fields }))
 
@@ -31,11 +34,16 @@ export default {
     )
   },
 
-  /** Every minute: send what is due, expire what waited too long, ask providers about the rest. */
+  /** Every minute: send what is due, expire what waited too long, ask providers about the rest, prune old history. */
   async scheduled(_controller: ScheduledController, env: Bindings, ctx: ExecutionContext) {
     const deps = buildDeps(env, ctx)
-    const [swept, expired, reconciled] = await Promise.allSettled([sweepDueDeliveries(deps), expirePending(deps), reconcileOpen(deps)])
+    const [swept, expired, reconciled, pruned] = await Promise.allSettled([
+      sweepDueDeliveries(deps),
+      expirePending(deps),
+      reconcileOpen(deps),
+      pruneHistory(deps),
+    ])
     const value = (r: PromiseSettledResult<unknown>) => (r.status === 'fulfilled' ? r.value : { error: String(r.reason) })
-    log({ msg: 'cron', swept: value(swept), expired: value(expired), reconciled: value(reconciled) })
+    log({ msg: 'cron', swept: value(swept), expired: value(expired), reconciled: value(reconciled), pruned: value(pruned) })
   },
 } satisfies ExportedHandler<Bindings, DeliveryMessage>

@@ -29,7 +29,8 @@ export const renderSubmission = (s: DocumentSubmission) => ({
 
 /** SHA-256 of a file, streamed through the digest (workerd's DigestStream): no second copy in memory. */
 const digestOf = async (file: File): Promise<string> => {
-  const digest = new crypto.DigestStream('SHA-256')
+  // (Typed through workers-types: the Node-side type-check of shared code knows only Node's crypto.)
+  const digest = new (crypto as unknown as { DigestStream: typeof DigestStream }).DigestStream('SHA-256')
   await file.stream().pipeTo(digest)
   return toHex(await digest.digest)
 }

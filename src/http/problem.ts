@@ -35,6 +35,7 @@ export const PROBLEMS = {
   verification_attempts_exhausted: [422, 'Verification attempts exhausted'],
   resend_limit_reached: [429, 'Resend limit reached'],
   resend_cooldown: [429, 'Resend cooldown'],
+  rate_limited: [429, 'Rate limited'],
   provider_not_configured: [422, 'Provider not configured'],
   provider_rejected: [422, 'Rejected by provider'],
   provider_unavailable: [502, 'Provider unavailable'],

@@ -10,12 +10,14 @@ export type PartnerLimits = {
   resend_limit?: number | null
   resend_cooldown_seconds?: number | null
   confirm_attempts?: number | null
+  rate_limit?: number | null
 }
 
 const limitColumns = (input: PartnerLimits) => ({
   ...(input.resend_limit !== undefined ? { resendLimit: input.resend_limit } : {}),
   ...(input.resend_cooldown_seconds !== undefined ? { resendCooldownSeconds: input.resend_cooldown_seconds } : {}),
   ...(input.confirm_attempts !== undefined ? { confirmAttempts: input.confirm_attempts } : {}),
+  ...(input.rate_limit !== undefined ? { rateLimit: input.rate_limit } : {}),
 })
 
 export const renderPartner = (p: Partner) => ({
@@ -25,6 +27,7 @@ export const renderPartner = (p: Partner) => ({
   resend_limit: p.resendLimit,
   resend_cooldown_seconds: p.resendCooldownSeconds,
   confirm_attempts: p.confirmAttempts,
+  rate_limit: p.rateLimit,
   created_at: iso(p.createdAt)!,
   updated_at: iso(p.updatedAt)!,
 })

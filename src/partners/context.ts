@@ -15,6 +15,6 @@ export type PartnerContext = {
   name: string
   /** The API key used, when the partner called us; checked on every request, cached or not. */
   key: { id: string; mode: 'test' | 'live'; expiresAt: number | null } | null
-  limits: { resendLimit: number; resendCooldownMs: number; confirmAttempts: number }
+  limits: { resendLimit: number; resendCooldownMs: number; confirmAttempts: number; rateLimit: number }
   connections: Partial<Record<ProviderName, SealedConnection>>
 }

@@ -25,6 +25,7 @@ const contextOf = (
     resendLimit: partner.resendLimit ?? settings.RESEND_LIMIT,
     resendCooldownMs: (partner.resendCooldownSeconds ?? settings.RESEND_COOLDOWN_SECONDS) * 1000,
     confirmAttempts: partner.confirmAttempts ?? settings.CONFIRM_ATTEMPTS,
+    rateLimit: partner.rateLimit ?? settings.RATE_LIMIT,
   },
   connections: Object.fromEntries((JSON.parse(connections) as SealedConnection[]).map((c) => [c.provider, c])),
 })

@@ -50,58 +50,69 @@ const partnerParams = z.object({ partner_id: z.string().openapi({ param: { name:
 
 const routes = {
   createPartner: createRoute({
+  operationId: 'createPartner',
     method: 'post', path: '/partners', tags, security, summary: 'Create a partner',
     request: body(CreatePartnerBody),
     responses: { 201: ok(PartnerResource, 'Created.'), ...common },
   }),
   listPartners: createRoute({
+  operationId: 'listPartners',
     method: 'get', path: '/partners', tags, security, summary: 'List partners',
     request: { query: PartnerListQuery },
     responses: { 200: ok(PartnerList, 'A page of partners.'), ...common },
   }),
   getPartner: createRoute({
+  operationId: 'getPartner',
     method: 'get', path: '/partners/{partner_id}', tags, security, summary: 'Retrieve a partner',
     request: { params: partnerParams },
     responses: { 200: ok(PartnerResource, 'The partner.'), ...common },
   }),
   updatePartner: createRoute({
+  operationId: 'updatePartner',
     method: 'patch', path: '/partners/{partner_id}', tags, security, summary: "Update a partner's name or limits",
     request: { params: partnerParams, ...body(UpdatePartnerBody) },
     responses: { 200: ok(PartnerResource, 'Updated.'), ...common },
   }),
   issueKey: createRoute({
+  operationId: 'createApiKey',
     method: 'post', path: '/partners/{partner_id}/api-keys', tags, security, summary: 'Issue an API key (shown once)',
     request: { params: partnerParams, ...body(CreateApiKeyBody) },
     responses: { 201: ok(CreatedApiKey, 'The key, in full, this once.'), ...common },
   }),
   listKeys: createRoute({
+  operationId: 'listApiKeys',
     method: 'get', path: '/partners/{partner_id}/api-keys', tags, security, summary: "List a partner's API keys",
     request: { params: partnerParams },
     responses: { 200: ok(ApiKeyList, 'Keys, without their secrets.'), ...common },
   }),
   revokeKey: createRoute({
+  operationId: 'revokeApiKey',
     method: 'delete', path: '/partners/{partner_id}/api-keys/{key_id}', tags, security, summary: 'Revoke an API key',
     description: 'Takes effect within API_KEY_CACHE_SECONDS everywhere.',
     request: { params: partnerParams.extend({ key_id: z.string().openapi({ param: { name: 'key_id', in: 'path' } }) }) },
     responses: { 200: ok(ApiKeyResource, 'Revoked.'), ...common },
   }),
   putSfox: createRoute({
+  operationId: 'setSfoxConnection',
     method: 'put', path: '/partners/{partner_id}/connections/sfox', tags, security, summary: "Set the partner's sFOX connection",
     request: { params: partnerParams, ...body(SfoxConnectionBody) },
     responses: { 200: ok(ConnectionResource, 'Stored; credentials encrypted.'), ...common },
   }),
   putQi: createRoute({
+  operationId: 'setQiConnection',
     method: 'put', path: '/partners/{partner_id}/connections/qi', tags, security, summary: "Set the partner's QI Tech connection",
     description: 'Both keys are checked (P-521, ES512) before anything is stored; credentials are encrypted.',
     request: { params: partnerParams, ...body(QiConnectionBody) },
     responses: { 200: ok(ConnectionResource, 'Stored; credentials encrypted.'), ...common },
   }),
   listConnections: createRoute({
+  operationId: 'listConnections',
     method: 'get', path: '/partners/{partner_id}/connections', tags, security, summary: "List a partner's provider connections",
     request: { params: partnerParams },
     responses: { 200: ok(ConnectionList, 'Connections, without credentials.'), ...common },
   }),
   deleteConnection: createRoute({
+  operationId: 'deleteConnection',
     method: 'delete', path: '/partners/{partner_id}/connections/{provider}', tags, security, summary: 'Remove a provider connection',
     request: { params: partnerParams.extend({ provider: z.enum(['sfox', 'qi']).openapi({ param: { name: 'provider', in: 'path' } }) }) },
     responses: { 204: { description: 'Removed.' }, ...common },

@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi'
 import { renderSubmission, submitDocuments } from '../documents/operations'
 import { findSubmission, listSubmissions } from '../documents/store'
 import { partnerAuth } from '../http/auth'
+import { rateLimit } from '../http/rate-limit'
 import { Problem } from '../http/problem'
 import { createRouter } from '../http/router'
 import { problemResponse } from '../schemas/common'
@@ -13,6 +14,7 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({ descrip
 const userParams = z.object({ user_id: z.string().min(1).max(128).openapi({ param: { name: 'user_id', in: 'path' }, example: 'user-42' }) })
 
 const upload = createRoute({
+  operationId: 'submitDocuments',
   method: 'post',
   path: '/users/{user_id}/documents',
   tags,
@@ -42,6 +44,7 @@ const upload = createRoute({
 })
 
 const getOne = createRoute({
+  operationId: 'getDocumentSubmission',
   method: 'get',
   path: '/document-submissions/{id}',
   tags,
@@ -52,6 +55,7 @@ const getOne = createRoute({
 })
 
 const list = createRoute({
+  operationId: 'listDocumentSubmissions',
   method: 'get',
   path: '/users/{user_id}/document-submissions',
   tags,
@@ -75,7 +79,7 @@ const readForm = async (request: Request) => {
 }
 
 const router = createRouter()
-router.use(partnerAuth)
+router.use(partnerAuth, rateLimit)
 
 // The upload route is documented in the OpenAPI registry but validated by hand: a validator would
 // buffer the whole multipart body a second time.

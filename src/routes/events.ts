@@ -4,6 +4,7 @@ import { deliveries, deliveryAttempts, events } from '../../db/schema'
 import { renderEvent } from '../callbacks/events'
 import { redeliverEvent } from '../callbacks/redelivery'
 import { partnerAuth } from '../http/auth'
+import { rateLimit } from '../http/rate-limit'
 import { Problem } from '../http/problem'
 import { createRouter } from '../http/router'
 import { EventList, EventWithDeliveries, ListEventsQuery, RedeliverBody, RedeliveryResult } from '../schemas/callbacks'
@@ -18,16 +19,19 @@ const errors = { 401: problemResponse('Missing or invalid API key.'), 404: probl
 
 const routes = {
   list: createRoute({
+  operationId: 'listEvents',
     method: 'get', path: '/', tags, security, summary: 'List events, newest first',
     request: { query: ListEventsQuery },
     responses: { 200: json(EventList, 'A page of events.'), ...errors },
   }),
   get: createRoute({
+  operationId: 'getEvent',
     method: 'get', path: '/{id}', tags, security, summary: 'Retrieve an event with its delivery attempts',
     request: { params },
     responses: { 200: json(EventWithDeliveries, 'The event and, per endpoint, every attempt.'), ...errors },
   }),
   redeliver: createRoute({
+  operationId: 'redeliverEvent',
     method: 'post', path: '/{id}/redeliver', tags, security, summary: 'Send an event again',
     request: { params, body: { required: false, content: { 'application/json': { schema: RedeliverBody } } } },
     responses: { 202: json(RedeliveryResult, 'Queued.'), ...errors, 409: problemResponse('The endpoint is disabled.') },
@@ -35,7 +39,7 @@ const routes = {
 }
 
 const router = createRouter()
-router.use(partnerAuth)
+router.use(partnerAuth, rateLimit)
 
 export const eventsRouter = router
   .openapi(routes.list, async (c) => {

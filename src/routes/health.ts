@@ -17,10 +17,12 @@ const HealthResource = z
   .openapi('Health')
 
 const health = createRoute({
+  operationId: 'getHealth',
   method: 'get',
   path: '/health',
   tags: ['Operations'],
   summary: 'Liveness and readiness',
+  security: [],
   description: 'Ready when the database answers and every migration this build expects has been applied.',
   responses: {
     200: { description: 'Ready.', content: { 'application/json': { schema: HealthResource } } },

@@ -8,10 +8,12 @@ const Received = z
   .openapi('ProviderWebhookReceipt')
 
 const qi = createRoute({
+  operationId: 'receiveQiWebhook',
   method: 'post',
   path: '/qi/webhooks',
   tags: ['Provider webhooks'],
   summary: 'QI Tech TED status webhooks (baas.ted.outgoing_ted)',
+  security: [{ QiSignature: [] }],
   description:
     "Verified with the partner's QI public key: ES512 AUTHORIZATION JWT over {payload_md5, timestamp, method, uri}, " +
     'API-CLIENT-KEY, body MD5 and a 5-minute timestamp window. Not for partners.',

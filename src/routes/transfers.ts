@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { partnerAuth } from '../http/auth'
+import { rateLimit } from '../http/rate-limit'
 import { Problem } from '../http/problem'
 import { createRouter } from '../http/router'
 import { problemResponse } from '../schemas/common'
@@ -38,6 +39,7 @@ const upstream = {
 const notFound = { 404: problemResponse('No such transfer for this partner (`transfer_not_found`).') }
 
 const create = createRoute({
+  operationId: 'createTransfer',
   method: 'post',
   path: '/',
   tags: ['Transfers'],
@@ -59,6 +61,7 @@ const create = createRoute({
 })
 
 const list = createRoute({
+  operationId: 'listTransfers',
   method: 'get',
   path: '/',
   tags: ['Transfers'],
@@ -69,6 +72,7 @@ const list = createRoute({
 })
 
 const get = createRoute({
+  operationId: 'getTransfer',
   method: 'get',
   path: '/{transfer_id}',
   tags: ['Transfers'],
@@ -79,6 +83,7 @@ const get = createRoute({
 })
 
 const confirm = createRoute({
+  operationId: 'confirmTransfer',
   method: 'post',
   path: '/{transfer_id}/confirm',
   tags: ['Transfers'],
@@ -99,6 +104,7 @@ const confirm = createRoute({
 })
 
 const resend = createRoute({
+  operationId: 'resendTransferCode',
   method: 'post',
   path: '/{transfer_id}/resend',
   tags: ['Transfers'],
@@ -120,6 +126,7 @@ const resend = createRoute({
 })
 
 const cancel = createRoute({
+  operationId: 'cancelTransfer',
   method: 'post',
   path: '/{transfer_id}/cancel',
   tags: ['Transfers'],
@@ -137,7 +144,7 @@ const cancel = createRoute({
 })
 
 const router = createRouter()
-router.use(partnerAuth)
+router.use(partnerAuth, rateLimit)
 
 export const transfersRouter = router
   .openapi(create, async (c) => {

@@ -11,6 +11,9 @@ const Limits = {
   confirm_attempts: z.number().int().min(1).max(20).nullable().optional().openapi({
     description: 'Confirm attempts per transfer; null uses CONFIRM_ATTEMPTS.',
   }),
+  rate_limit: z.number().int().min(1).max(1_000_000).nullable().optional().openapi({
+    description: 'API requests per RATE_LIMIT_WINDOW_SECONDS (10 s); null uses RATE_LIMIT (100).',
+  }),
 }
 
 export const CreatePartnerBody = z
@@ -31,6 +34,7 @@ export const PartnerResource = z
     resend_limit: z.number().int().nullable(),
     resend_cooldown_seconds: z.number().int().nullable(),
     confirm_attempts: z.number().int().nullable(),
+    rate_limit: z.number().int().nullable(),
     created_at: Timestamp,
     updated_at: Timestamp,
   })

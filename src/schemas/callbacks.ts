@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi'
 import { EVENT_TYPES } from '../callbacks/events'
 import { ListQuery, Timestamp, listOf } from './common'
+import { EXAMPLES } from './examples'
 import { TransferResource } from './transfers'
 
 const EventType = z.enum(EVENT_TYPES).openapi({ example: 'transfer.completed' })
@@ -18,7 +19,7 @@ export const CreateEndpointBody = z
     description: z.string().max(500).nullable().optional(),
   })
   .strict()
-  .openapi('CreateWebhookEndpoint')
+  .openapi('CreateWebhookEndpoint', { example: EXAMPLES.createEndpoint })
 
 export const UpdateEndpointBody = z
   .object({
@@ -90,7 +91,7 @@ export const EventResource = z
     sequence: z.number().int().openapi({ description: 'Increases by one per event of a transfer: order by it.' }),
     data: z.object({ object: TransferResource, previous_status: z.string().nullable() }),
   })
-  .openapi('Event', { description: 'Also the body of every callback (Standard Webhooks; webhook-id is the event id).' })
+  .openapi('Event', { description: 'Also the body of every callback (Standard Webhooks; webhook-id is the event id).', example: EXAMPLES.event })
 
 const Attempt = z.object({
   attempt: z.number().int(),
@@ -111,7 +112,9 @@ const DeliveryResource = z.object({
   delivered_at: Timestamp.nullable(),
 })
 
-export const EventWithDeliveries = EventResource.extend({ deliveries: z.array(DeliveryResource) }).openapi('EventWithDeliveries')
+export const EventWithDeliveries = EventResource.extend({ deliveries: z.array(DeliveryResource) }).openapi('EventWithDeliveries', {
+  example: EXAMPLES.eventWithDeliveries,
+})
 
 export const EventList = listOf(EventResource, 'EventList')
 

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi'
+import { PROBLEMS, type ProblemCode } from '../http/problem'
 
 export const Timestamp = z.iso.datetime().openapi({ example: '2026-11-21T10:15:30.000Z' })
 
@@ -10,17 +11,46 @@ export const Metadata = z
     example: { order_id: 'ord_1234' },
   })
 
+const CODES = Object.keys(PROBLEMS) as [ProblemCode, ...ProblemCode[]]
+
+export const ProblemCodeSchema = z.enum(CODES).openapi('ProblemCode', {
+  description: `Stable, snake_case: branch on this. ${CODES.map((c) => `\`${c}\` (${PROBLEMS[c][0]})`).join(', ')}.`,
+})
+
 export const ProblemSchema = z
   .object({
-    type: z.string().openapi({ example: 'https://transfer-gateway.dev/problems/transfer_not_found' }),
+    type: z.string().openapi({ description: 'https://transfer-gateway.dev/problems/<code>' }),
     title: z.string(),
     status: z.number().int(),
-    detail: z.string(),
-    code: z.string().openapi({ description: 'Stable, snake_case: branch on this.' }),
-    request_id: z.string().nullable(),
+    detail: z.string().openapi({ description: 'What happened, for people; do not parse it.' }),
+    code: ProblemCodeSchema,
+    request_id: z.string().nullable().openapi({ description: 'Also in the X-Request-Id header; quote it to support.' }),
+    errors: z
+      .array(z.object({ field: z.string(), pointer: z.string(), code: z.string(), message: z.string(), file: z.string().optional() }))
+      .optional()
+      .openapi({ description: 'invalid_request: every failing field.' }),
+    attempts_remaining: z.number().int().optional().openapi({ description: 'Verification problems: confirm attempts left.' }),
+    resends_remaining: z.number().int().optional().openapi({ description: 'Resend problems: resends left.' }),
+    transfer_status: z.string().optional().openapi({ description: 'transfer_not_pending_verification: where the transfer is.' }),
+    provider_error: z
+      .object({ provider: z.enum(['sfox', 'qi']), status: z.number().int().nullable(), code: z.string().nullable(), message: z.string() })
+      .optional()
+      .openapi({ description: "The provider's own answer, when a provider was involved." }),
   })
   .catchall(z.unknown())
-  .openapi('Problem', { description: 'RFC 9457 problem details; extension members depend on `code`.' })
+  .openapi('Problem', {
+    description: 'RFC 9457 problem details (application/problem+json).',
+    example: {
+      type: 'https://transfer-gateway.dev/problems/verification_code_invalid',
+      title: 'Verification code invalid',
+      status: 422,
+      detail: 'The code is not the one that was sent.',
+      code: 'verification_code_invalid',
+      request_id: '6f1c2b0e-8f7e-4a5b-9c61-3d2e1f0a9b8c',
+      attempts_remaining: 4,
+      provider_error: { provider: 'sfox', status: 422, code: null, message: 'Invalid code.' },
+    },
+  })
 
 export const problemResponse = (description: string) => ({
   description,

@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi'
 import { TRANSFER_STATUSES } from '../transfers/status'
 import { ListQuery, Metadata, Timestamp, listOf } from './common'
 import { PositiveDecimal } from './decimal'
+import { EXAMPLES } from './examples'
 
 export const TransferIdParam = z
   .string()
@@ -73,11 +74,11 @@ export const CreateTransferBody = z
     z
       .object({ transfer_id: TransferIdParam, provider: z.literal('sfox'), sfox: SfoxCreate, metadata: Metadata.optional() })
       .strict()
-      .openapi('CreateSfoxTransfer'),
+      .openapi('CreateSfoxTransfer', { example: EXAMPLES.createSfox }),
     z
       .object({ transfer_id: TransferIdParam, provider: z.literal('qi'), qi: QiCreate, metadata: Metadata.optional() })
       .strict()
-      .openapi('CreateQiTransfer'),
+      .openapi('CreateQiTransfer', { example: EXAMPLES.createQi }),
   ])
   .openapi('CreateTransfer')
 
@@ -162,7 +163,7 @@ export const TransferResource = z
     created_at: Timestamp,
     updated_at: Timestamp,
   })
-  .openapi('Transfer')
+  .openapi('Transfer', { example: EXAMPLES.transfer })
 
 export type TransferResourceData = z.infer<typeof TransferResource>
 

@@ -38,6 +38,8 @@ export const startGateway = async (options: GatewayOptions = {}) => {
       // Test receivers listen on 127.0.0.1 over plain http.
       WEBHOOK_ALLOW_HTTP: 'true',
       WEBHOOK_ALLOW_PRIVATE_HOSTS: 'true',
+      // Tests make bursts of requests; the rate limit has its own tests with small limits.
+      RATE_LIMIT: '100000',
       ...TEST_SECRETS,
       ...options.vars,
     },

@@ -1,0 +1,1 @@
+ALTER TABLE `partners` ADD `rate_limit` integer;

@@ -1,0 +1,188 @@
+import { createConfig, lintFromString } from '@redocly/openapi-core'
+import { hc } from 'hono/client'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createApp, type AppType } from '../../src/app'
+import { PROBLEMS } from '../../src/http/problem'
+import { DOCUMENTATION_ROUTES } from '../../src/openapi'
+import { EXAMPLES } from '../../src/schemas/examples'
+import { CreateEndpointBody, EventResource, EventWithDeliveries } from '../../src/schemas/callbacks'
+import { ProblemSchema } from '../../src/schemas/common'
+import { CreateTransferBody, TransferResource } from '../../src/schemas/transfers'
+import { createPartner, createSfoxPartner, startGateway, type Gateway } from '../helpers/gateway'
+import { paymentBody, startSfox, type SfoxSandbox } from '../helpers/sfox'
+
+let gateway: Gateway
+let sfox: SfoxSandbox
+let doc: any
+
+beforeAll(async () => {
+  ;[gateway, sfox] = await Promise.all([startGateway(), startSfox()])
+  doc = (await gateway.request('GET', '/openapi.json')).body
+})
+afterAll(async () => {
+  await gateway?.close()
+  await sfox?.close()
+})
+
+const lint = async (document: unknown) => {
+  const config = await createConfig({
+    extends: ['recommended'],
+    rules: { 'no-invalid-media-type-examples': 'error', 'no-invalid-schema-examples': 'error' },
+  })
+  const problems = await lintFromString({ source: JSON.stringify(document), absoluteRef: 'openapi.json', config })
+  return problems.filter((p) => p.severity === 'error').map((p) => `${p.ruleId}: ${p.message} at ${p.location?.[0]?.pointer}`)
+}
+
+describe('the OpenAPI document', () => {
+  it('is OpenAPI 3.1 and passes the Redocly linter (recommended rules, examples validated)', async () => {
+    expect(doc.openapi).toBe('3.1.0')
+    expect(await lint(doc)).toEqual([])
+  })
+
+  it('the linter would catch a documented example that does not validate', async () => {
+    const broken = structuredClone(doc)
+    broken.components.schemas.Transfer.example.status = 'teleported'
+    expect((await lint(broken)).some((e) => e.startsWith('no-invalid-schema-examples'))).toBe(true)
+  })
+
+  it('describes every route the app serves, and nothing it does not', () => {
+    const served = new Set(
+      createApp()
+        .routes.filter((r) => r.method !== 'ALL' && !DOCUMENTATION_ROUTES.includes(r.path))
+        .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, '{$1}')}`),
+    )
+    const documented = new Set(
+      Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`)),
+    )
+    expect([...served].filter((r) => !documented.has(r))).toEqual([])
+    expect([...documented].filter((r) => !served.has(r))).toEqual([])
+  })
+
+  it('documents auth, every problem code, and every callback', () => {
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['AdminToken', 'ApiKey', 'QiSignature', 'WebhookSignature'])
+    expect(doc.components.schemas.ProblemCode.enum.sort()).toEqual(Object.keys(PROBLEMS).sort())
+    expect(Object.keys(doc.webhooks).sort()).toEqual(
+      ['transfer.canceled', 'transfer.completed', 'transfer.created', 'transfer.expired', 'transfer.failed', 'transfer.processing', 'transfer.returned'],
+    )
+    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+      for (const [method, op] of Object.entries(ops)) {
+        expect(op.operationId, `${method} ${path}`).toBeTruthy()
+        const errors = Object.entries(op.responses).filter(([status]) => Number(status) >= 400)
+        for (const [, response] of errors) expect(Object.keys((response as any).content ?? {}), `${method} ${path}`).toEqual(['application/problem+json'])
+      }
+    }
+  })
+
+  it('its examples validate with the zod schemas that validate requests and responses', () => {
+    expect(CreateTransferBody.safeParse(EXAMPLES.createSfox).success).toBe(true)
+    expect(CreateTransferBody.safeParse(EXAMPLES.createQi).success).toBe(true)
+    expect(TransferResource.safeParse(EXAMPLES.transfer).success).toBe(true)
+    expect(EventResource.safeParse(EXAMPLES.event).success).toBe(true)
+    expect(EventWithDeliveries.safeParse(EXAMPLES.eventWithDeliveries).success).toBe(true)
+    expect(CreateEndpointBody.safeParse(EXAMPLES.createEndpoint).success).toBe(true)
+    expect(ProblemSchema.safeParse(doc.components.schemas.Problem.example).success).toBe(true)
+  })
+
+  it('has an interactive reference at /docs', async () => {
+    const res = await gateway.mf.dispatchFetch('http://gateway.test/docs')
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toContain('text/html')
+    expect(await res.text()).toContain('/openapi.json')
+  })
+})
+
+describe('a typed client for partners (Hono RPC)', () => {
+  it('creates, reads and lists transfers with checked types', async () => {
+    const partner = await createSfoxPartner(gateway, sfox)
+    const client = hc<AppType>(gateway.url, { headers: { authorization: `Bearer ${partner.key}` } })
+    const created = await client.v1.transfers.$post({ json: paymentBody('typed-1') as any })
+    expect(created.status).toBe(201)
+    const transfer = await created.json()
+    if (!('object' in transfer)) throw new Error('expected a transfer')
+    expect(transfer.status).toBe('pending_verification')
+    const read = await client.v1.transfers[':transfer_id'].$get({ param: { transfer_id: 'typed-1' } })
+    expect(((await read.json()) as { id: string }).id).toBe('typed-1')
+    const list = await client.v1.transfers.$get({ query: { limit: '5' } })
+    expect(((await list.json()) as { data: unknown[] }).data).toHaveLength(1)
+  })
+})
+
+describe('rate limiting', () => {
+  it('counts per partner in a Durable Object; over the limit it is 429 with Retry-After and RateLimit headers', async () => {
+    const limited = await createSfoxPartner(gateway, sfox, { rate_limit: 5 })
+    const other = await createSfoxPartner(gateway, sfox, { rate_limit: 5 })
+    const answers = []
+    for (let i = 0; i < 7; i++) answers.push(await limited.call('GET', '/v1/transfers'))
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 429, 429])
+    expect(answers[0]!.headers.get('ratelimit-limit')).toBe('5')
+    expect(answers[0]!.headers.get('ratelimit-remaining')).toBe('4')
+    expect(answers[4]!.headers.get('ratelimit-remaining')).toBe('0')
+    expect(answers[0]!.headers.get('ratelimit-policy')).toBe('5;w=10')
+    const refused = answers[5]!
+    expect(refused.body.code).toBe('rate_limited')
+    expect(refused.headers.get('content-type')).toBe('application/problem+json')
+    const retryAfter = Number(refused.headers.get('retry-after'))
+    expect(retryAfter).toBeGreaterThanOrEqual(1)
+    expect(retryAfter).toBeLessThanOrEqual(10)
+    expect(refused.headers.get('ratelimit-reset')).toBe(String(retryAfter))
+    // Another partner has its own budget.
+    expect((await other.call('GET', '/v1/transfers')).status).toBe(200)
+  })
+
+  it('concurrent requests share one count: exactly the limit gets through', async () => {
+    const partner = await createPartner(gateway, { limits: { rate_limit: 4 } })
+    const answers = await Promise.all(Array.from({ length: 12 }, () => partner.call('GET', '/v1/transfers')))
+    expect(answers.filter((r) => r.status === 200)).toHaveLength(4)
+    expect(answers.filter((r) => r.status === 429)).toHaveLength(8)
+  })
+
+  it('a partner limit can be set and changed by an operator', async () => {
+    const { body: partner } = await gateway.admin('POST', '/partners', { name: 'Big', rate_limit: 1000 })
+    expect(partner.rate_limit).toBe(1000)
+    expect((await gateway.admin('PATCH', `/partners/${partner.id}`, { rate_limit: null })).body.rate_limit).toBeNull()
+    expect((await gateway.admin('PATCH', `/partners/${partner.id}`, { rate_limit: 0 })).status).toBe(422)
+  })
+})
+
+describe('security headers and CORS', () => {
+  it('every API answer carries strict security headers', async () => {
+    for (const path of ['/health', '/v1/transfers', '/nope']) {
+      const res = await gateway.request('GET', path)
+      expect(res.headers.get('x-content-type-options'), path).toBe('nosniff')
+      expect(res.headers.get('x-frame-options'), path).toBe('DENY')
+      expect(res.headers.get('content-security-policy'), path).toContain("default-src 'none'")
+      expect(res.headers.get('strict-transport-security'), path).toContain('max-age=')
+      expect(res.headers.get('referrer-policy'), path).toBe('no-referrer')
+    }
+  })
+
+  it('sends no CORS headers unless origins are configured', async () => {
+    const res = await gateway.request('GET', '/v1/transfers', { headers: { origin: 'https://app.example.com' } })
+    expect(res.headers.get('access-control-allow-origin')).toBeNull()
+    const preflight = await gateway.mf.dispatchFetch('http://gateway.test/v1/transfers', {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST' },
+    })
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull()
+  })
+
+  it('allows exactly the configured origins', async () => {
+    const withCors = await startGateway({ vars: { CORS_ALLOWED_ORIGINS: 'https://app.example.com' }, database: gateway.database })
+    try {
+      const preflight = await withCors.mf.dispatchFetch('http://gateway.test/v1/transfers', {
+        method: 'OPTIONS',
+        headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+      })
+      expect(preflight.status).toBe(204)
+      expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example.com')
+      expect(preflight.headers.get('access-control-allow-headers')).toContain('authorization')
+      const other = await withCors.mf.dispatchFetch('http://gateway.test/v1/transfers', {
+        method: 'OPTIONS',
+        headers: { origin: 'https://evil.example.com', 'access-control-request-method': 'POST' },
+      })
+      expect(other.headers.get('access-control-allow-origin')).toBeNull()
+    } finally {
+      await withCors.close()
+    }
+  })
+})
