@@ -1,6 +1,6 @@
 import { createConfig, lintFromString } from '@redocly/openapi-core'
 import { hc } from 'hono/client'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createApp, type AppType } from '../../src/app'
 import { PROBLEMS } from '../../src/http/problem'
 import { DOCUMENTATION_ROUTES } from '../../src/openapi'
@@ -88,6 +88,15 @@ describe('the OpenAPI document', () => {
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toContain('text/html')
     expect(await res.text()).toContain('/openapi.json')
+  })
+})
+
+describe('deployment', () => {
+  it('the Worker bundle (wrangler deploy --dry-run) stays under 350 KiB gzip', async () => {
+    const { readFile } = await import('node:fs/promises')
+    const { gzipSync } = await import('node:zlib')
+    const bundle = await readFile(inject('workerScript'))
+    expect(gzipSync(bundle).length / 1024).toBeLessThan(350)
   })
 })
 
