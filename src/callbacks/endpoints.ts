@@ -6,6 +6,7 @@ import { decryptJson, encryptJson } from '../lib/crypto'
 import { newId } from '../lib/ids'
 import { iso } from '../transfers/resource'
 import { generateSecret } from './signing'
+import { toPage } from '../lib/page'
 
 /** Binds a sealed secret to its endpoint (AES-GCM additional data). */
 const secretContext = (endpointId: string) => `webhook-endpoint:${endpointId}`
@@ -80,7 +81,7 @@ export const listEndpoints = async (db: Db, partnerId: string, limit: number, st
     .where(and(eq(webhookEndpoints.partnerId, partnerId), isNull(webhookEndpoints.deletedAt), startingAfter ? lt(webhookEndpoints.id, startingAfter) : undefined))
     .orderBy(desc(webhookEndpoints.id))
     .limit(limit + 1)
-  return { rows: rows.slice(0, limit), hasMore: rows.length > limit }
+  return toPage(rows, limit)
 }
 
 export const updateEndpoint = async (

@@ -1,4 +1,4 @@
-import { and, eq, gte, isNull, sql } from 'drizzle-orm'
+import { and, eq, gte, inArray, isNull, sql } from 'drizzle-orm'
 import { deliveries, events, webhookEndpoints } from '../../db/schema'
 import { Problem } from '../http/problem'
 import type { OperationDeps } from '../transfers/operations'
@@ -54,9 +54,15 @@ export const redeliverEvent = async (deps: OperationDeps, partnerId: string, eve
       // An attempt in flight is left alone; its outcome stands.
       setWhere: sql`${deliveries.lockedUntil} IS NULL OR ${deliveries.lockedUntil} < ${now}`,
     })
-    .returning({ id: deliveries.id, endpointId: deliveries.endpointId })
+    .returning({ id: deliveries.id })
   deps.dispatch(rows.map((r) => r.id))
-  return rows
+  // An endpoint whose attempt was in flight keeps that attempt (it is delivering this very event).
+  const queued = new Set(rows.map((r) => r.id))
+  const all = await db
+    .select({ id: deliveries.id, endpointId: deliveries.endpointId })
+    .from(deliveries)
+    .where(and(eq(deliveries.eventId, eventId), inArray(deliveries.endpointId, targets.map((e) => e.id))))
+  return all.map((d) => ({ ...d, state: queued.has(d.id) ? ('queued' as const) : ('in_flight' as const) }))
 }
 
 const endpointDisabled = (id: string) =>

@@ -2,6 +2,7 @@ import { and, desc, eq, isNull, lt, ne, or } from 'drizzle-orm'
 import type { Db } from '../../db/client'
 import { documentSubmissions, type DocumentSubmission, type SubmittedFile } from '../../db/schema'
 import { newId } from '../lib/ids'
+import { toPage } from '../lib/page'
 
 export type SubmissionClaim = { kind: 'new' | 'resumed' | 'replay' | 'in_flight' | 'conflict'; submission: DocumentSubmission }
 
@@ -103,6 +104,6 @@ export const listSubmissions = async (db: Db, partnerId: string, userId: string,
     )
     .orderBy(desc(documentSubmissions.id))
     .limit(limit + 1)
-  return { rows: rows.slice(0, limit), hasMore: rows.length > limit }
+  return toPage(rows, limit)
 }
 

@@ -5,6 +5,7 @@ import { Problem } from '../http/problem'
 import { newId } from '../lib/ids'
 import { iso } from '../transfers/resource'
 import { displayPrefix, generateApiKey, hashApiKey, type KeyMode } from './keys'
+import { toPage } from '../lib/page'
 
 export type PartnerLimits = {
   resend_limit?: number | null
@@ -76,7 +77,7 @@ export const listPartners = async (db: Db, limit: number, startingAfter?: string
     .where(startingAfter ? lt(partners.id, startingAfter) : undefined)
     .orderBy(desc(partners.id))
     .limit(limit + 1)
-  return { rows: rows.slice(0, limit), hasMore: rows.length > limit }
+  return toPage(rows, limit)
 }
 
 /** Issues a key; the key itself is returned once and only its keyed hash is stored. */

@@ -31,16 +31,12 @@ import {
   UpdatePartnerBody,
 } from '../schemas/admin'
 import { problemResponse } from '../schemas/common'
+import { adminSecurity, json, jsonBody } from './describe'
 
-const security = [{ AdminToken: [] }]
+const security = adminSecurity
 const tags = ['Admin']
-const ok = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-})
-const body = <T extends z.ZodType>(schema: T) => ({
-  body: { required: true, content: { 'application/json': { schema } } },
-})
+const ok = json
+const body = jsonBody
 const common = {
   401: problemResponse('Missing or wrong admin token.'),
   404: problemResponse('No such partner (`partner_not_found`).'),

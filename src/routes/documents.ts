@@ -6,11 +6,11 @@ import { rateLimit } from '../http/rate-limit'
 import { Problem } from '../http/problem'
 import { createRouter } from '../http/router'
 import { problemResponse } from '../schemas/common'
+import { json, partnerSecurity } from './describe'
 import { SubmissionList, SubmissionListQuery, SubmissionResource, UploadForm } from '../schemas/documents'
 
-const security = [{ ApiKey: [] }]
+const security = partnerSecurity
 const tags = ['Documents']
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } })
 const userParams = z.object({ user_id: z.string().min(1).max(128).openapi({ param: { name: 'user_id', in: 'path' }, example: 'user-42' }) })
 
 const upload = createRoute({

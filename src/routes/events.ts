@@ -6,14 +6,15 @@ import { redeliverEvent } from '../callbacks/redelivery'
 import { partnerAuth } from '../http/auth'
 import { rateLimit } from '../http/rate-limit'
 import { Problem } from '../http/problem'
+import { toPage } from '../lib/page'
 import { createRouter } from '../http/router'
 import { EventList, EventWithDeliveries, ListEventsQuery, RedeliverBody, RedeliveryResult } from '../schemas/callbacks'
 import { problemResponse } from '../schemas/common'
+import { json, jsonBody, partnerSecurity } from './describe'
 import { iso } from '../transfers/resource'
 
-const security = [{ ApiKey: [] }]
+const security = partnerSecurity
 const tags = ['Events']
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } })
 const params = z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' } }) })
 const errors = { 401: problemResponse('Missing or invalid API key.'), 404: problemResponse('No such event (`event_not_found`).'), 422: problemResponse('Invalid request.') }
 
@@ -33,7 +34,7 @@ const routes = {
   redeliver: createRoute({
   operationId: 'redeliverEvent',
     method: 'post', path: '/{id}/redeliver', tags, security, summary: 'Send an event again',
-    request: { params, body: { required: false, content: { 'application/json': { schema: RedeliverBody } } } },
+    request: { params, ...jsonBody(RedeliverBody, false) },
     responses: { 202: json(RedeliveryResult, 'Queued.'), ...errors, 409: problemResponse('The endpoint is disabled.') },
   }),
 }
@@ -58,7 +59,8 @@ export const eventsRouter = router
       )
       .orderBy(desc(events.id))
       .limit(limit + 1)
-    return c.json({ object: 'list' as const, data: rows.slice(0, limit).map(renderEvent), has_more: rows.length > limit }, 200)
+    const page = toPage(rows, limit)
+    return c.json({ object: 'list' as const, data: page.rows.map(renderEvent), has_more: page.hasMore }, 200)
   })
   .openapi(routes.get, async (c) => {
     const { db } = c.var.deps
@@ -100,5 +102,5 @@ export const eventsRouter = router
   .openapi(routes.redeliver, async (c) => {
     const id = c.req.valid('param').id
     const rows = await redeliverEvent(c.var.deps, c.var.partner.id, id, c.req.valid('json').endpoint_id)
-    return c.json({ object: 'redelivery' as const, event_id: id, deliveries: rows.map((r) => ({ id: r.id, endpoint_id: r.endpointId })) }, 202)
+    return c.json({ object: 'redelivery' as const, event_id: id, deliveries: rows.map((r) => ({ id: r.id, endpoint_id: r.endpointId, state: r.state })) }, 202)
   })

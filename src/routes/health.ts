@@ -4,6 +4,7 @@ import journal from '../../db/migrations/meta/_journal.json'
 import { Problem } from '../http/problem'
 import { createRouter } from '../http/router'
 import { problemResponse } from '../schemas/common'
+import { json } from './describe'
 
 // The newest migration this build expects; drizzle records each applied one by its journal time.
 const expectedMigration = journal.entries.at(-1)?.when ?? 0
@@ -25,7 +26,7 @@ const health = createRoute({
   security: [],
   description: 'Ready when the database answers and every migration this build expects has been applied.',
   responses: {
-    200: { description: 'Ready.', content: { 'application/json': { schema: HealthResource } } },
+    200: json(HealthResource, 'Ready.'),
     503: problemResponse('Database unreachable or migrations missing (`service_unavailable`).'),
   },
 })

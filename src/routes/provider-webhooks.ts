@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { createRouter } from '../http/router'
 import { problemResponse } from '../schemas/common'
+import { json } from './describe'
 import { receiveQiWebhook } from '../transfers/webhooks'
 
 const Received = z
@@ -18,7 +19,7 @@ const qi = createRoute({
     "Verified with the partner's QI public key: ES512 AUTHORIZATION JWT over {payload_md5, timestamp, method, uri}, " +
     'API-CLIENT-KEY, body MD5 and a 5-minute timestamp window. Not for partners.',
   responses: {
-    200: { description: 'Verified and applied (or ignored as late or duplicate).', content: { 'application/json': { schema: Received } } },
+    200: json(Received, 'Verified and applied (or ignored as late or duplicate).'),
     400: problemResponse('Not a QI webhook.'),
     401: problemResponse('Signature did not verify (`webhook_signature_invalid`); the TED is re-fetched from QI.'),
     404: problemResponse('No transfer matches the TED.'),

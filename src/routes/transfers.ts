@@ -4,6 +4,7 @@ import { rateLimit } from '../http/rate-limit'
 import { Problem } from '../http/problem'
 import { createRouter } from '../http/router'
 import { problemResponse } from '../schemas/common'
+import { json, jsonBody, partnerSecurity } from './describe'
 import {
   ConfirmBody,
   CreateTransferBody,
@@ -16,14 +17,8 @@ import { cancelTransfer, confirmTransfer, createTransfer, resendCode } from '../
 import { renderTransfer } from '../transfers/resource'
 import { findTransfer, listTransfers } from '../transfers/store'
 
-const security = [{ ApiKey: [] }]
-const jsonBody = <T extends z.ZodType>(schema: T, required = true) => ({
-  body: { required, content: { 'application/json': { schema } } },
-})
-const transferResponse = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: TransferResource } },
-})
+const security = partnerSecurity
+const transferResponse = (description: string) => json(TransferResource, description)
 const params = z.object({
   transfer_id: z.string().openapi({ param: { name: 'transfer_id', in: 'path' }, example: 'order-1234' }),
 })
@@ -68,7 +63,7 @@ const list = createRoute({
   summary: 'List transfers, newest first',
   security,
   request: { query: ListTransfersQuery },
-  responses: { 200: { description: 'A page of transfers.', content: { 'application/json': { schema: TransferList } } }, ...common },
+  responses: { 200: json(TransferList, 'A page of transfers.'), ...common },
 })
 
 const get = createRoute({

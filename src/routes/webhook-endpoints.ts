@@ -19,11 +19,11 @@ import {
   UpdateEndpointBody,
 } from '../schemas/callbacks'
 import { ListQuery, problemResponse } from '../schemas/common'
+import { json, jsonBody, partnerSecurity } from './describe'
 
-const security = [{ ApiKey: [] }]
+const security = partnerSecurity
 const tags = ['Webhook endpoints']
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } })
-const body = <T extends z.ZodType>(schema: T, required = true) => ({ body: { required, content: { 'application/json': { schema } } } })
+const body = jsonBody
 const params = z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' }, example: 'we_01jdq1m3v0k6y8x9w2z4c5b7n8' }) })
 const errors = {
   401: problemResponse('Missing or invalid API key.'),

@@ -124,5 +124,15 @@ export const ListEventsQuery = ListQuery.extend({
 })
 
 export const RedeliveryResult = z
-  .object({ object: z.literal('redelivery'), event_id: z.string(), deliveries: z.array(z.object({ id: z.string(), endpoint_id: z.string() })) })
+  .object({
+    object: z.literal('redelivery'),
+    event_id: z.string(),
+    deliveries: z.array(
+      z.object({
+        id: z.string(),
+        endpoint_id: z.string(),
+        state: z.enum(['queued', 'in_flight']).openapi({ description: 'in_flight: an attempt is under way already; its outcome stands.' }),
+      }),
+    ),
+  })
   .openapi('Redelivery')

@@ -9,6 +9,7 @@ import { PROVIDER_FACTS } from '../providers/facts'
 import { insertDeliveries } from '../callbacks/outbox'
 import { renderTransfer } from './resource'
 import { canTransition, type TransferStatus } from './status'
+import { toPage } from '../lib/page'
 
 // Storage for transfers. Every decision that races (idempotent create, attempts, resends, status
 // changes) is one conditional statement, and each operation is at most one batch per step.
@@ -368,5 +369,5 @@ export const listTransfers = async (db: Db, partnerId: string, filter: ListFilte
     .where(and(...conditions))
     .orderBy(desc(transfers.id))
     .limit(filter.limit + 1)
-  return { rows: rows.slice(0, filter.limit), hasMore: rows.length > filter.limit }
+  return toPage(rows, filter.limit)
 }

@@ -223,8 +223,11 @@ describe('events and their delivery', () => {
     const eventId = receiver.received[0]!.id
     const again = await partner.call('POST', `/v1/events/${eventId}/redeliver`, { endpoint_id: endpoint.id })
     expect(again.status).toBe(202)
+    expect(again.body.deliveries).toEqual([expect.objectContaining({ endpoint_id: endpoint.id, state: 'queued' })])
+    // Once that attempt is recorded (no longer in flight), redelivering to all queues it again.
+    await until(async () => (await partner.call('GET', `/v1/events/${eventId}`)).body.deliveries[0].attempts.length).toBe(2)
     const all = await partner.call('POST', `/v1/events/${eventId}/redeliver`)
-    expect(all.body.deliveries).toHaveLength(1)
+    expect(all.body.deliveries).toEqual([expect.objectContaining({ endpoint_id: endpoint.id, state: 'queued' })])
     await until(() => receiver.received.length).toBe(3)
     expect(new Set(receiver.received.map((r) => r.id))).toEqual(new Set([eventId]))
     expect((await partner.call('POST', '/v1/events/evt_nope/redeliver')).status).toBe(404)
