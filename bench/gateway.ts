@@ -1,26 +1,47 @@
 import { paymentBody } from '../test/helpers/sfox'
 import { expect, getInit, jsonInit, type Transport } from './http'
+import { tedBody } from '../test/helpers/qi'
+import { QI_TOKEN, QI_WRONG_TOKEN, type QiIntegration } from './qi-control'
 import { FIXED_OTP, WRONG_OTP } from './stack'
 
+export type Connections = {
+  sfox: { url: string; apiKey: string }
+  qi?: { url: string; integration: QiIntegration; privateKeyPem: string }
+}
+
 /**
- * The partner the bench drives: connected to the sFOX sandbox, with no resend cooldown and the
- * highest resend limit the admin API takes, so resends can be measured back to back.
+ * A partner the bench drives, through the admin API: connected to the sFOX sandbox (and the QI
+ * sandbox when given), with no resend cooldown and the highest resend limit the admin API takes,
+ * so resends can be measured back to back.
  */
-export const setupPartner = async (t: Transport, adminToken: string, sfox: { url: string; apiKey: string }) => {
+export const setupPartner = async (t: Transport, adminToken: string, connections: Connections, name = 'Bench partner') => {
   const admin = (method: string, path: string, body: unknown, status: number) =>
     expect(t.fetch(`/admin${path}`, jsonInit(method, body, adminToken)), status, `admin ${method} ${path}`)
-  const partner = JSON.parse(
-    await admin('POST', '/partners', { name: 'Bench partner', resend_limit: 20, resend_cooldown_seconds: 0 }, 201),
-  ) as { id: string }
+  const partner = JSON.parse(await admin('POST', '/partners', { name, resend_limit: 20, resend_cooldown_seconds: 0 }, 201)) as { id: string }
+  const { sfox, qi } = connections
   await admin('PUT', `/partners/${partner.id}/connections/sfox`, { api_key: sfox.apiKey, base_url: sfox.url }, 200)
+  if (qi) {
+    await admin(
+      'PUT',
+      `/partners/${partner.id}/connections/qi`,
+      {
+        api_client_key: qi.integration.apiClientKey,
+        private_key_pem: qi.privateKeyPem,
+        qi_public_key_pem: qi.integration.qiPublicKeyPem,
+        base_url: qi.url,
+        account_keys: [qi.integration.accountKey],
+      },
+      200,
+    )
+  }
   /** A new API key of the partner (the key cache is per key, so a new key starts cold). */
   const issueKey = async () =>
     (JSON.parse(await admin('POST', `/partners/${partner.id}/api-keys`, { mode: 'test' }, 201)) as { key: string }).key
-  return { issueKey }
+  return { id: partner.id, issueKey }
 }
 
 /** The partner API calls the bench measures; each checks the answer it must get. */
-export const gatewayOps = (t: Transport, key: () => string) => ({
+export const gatewayOps = (t: Transport, key: () => string, qiAccountKey = '') => ({
   create: (id: string) =>
     expect(t.fetch('/v1/transfers', jsonInit('POST', paymentBody(id), key())), 201, `${t.name} create ${id}`, '"pending_verification"'),
   resend: (id: string) =>
@@ -35,8 +56,45 @@ export const gatewayOps = (t: Transport, key: () => string) => ({
   confirm: (id: string) =>
     expect(t.fetch(`/v1/transfers/${id}/confirm`, jsonInit('POST', { code: FIXED_OTP }, key())), 200, `${t.name} confirm ${id}`, '"completed"'),
   get: (id: string) => expect(t.fetch(`/v1/transfers/${id}`, getInit(key())), 200, `${t.name} get ${id}`),
+
+  qiCreate: (id: string) =>
+    expect(
+      t.fetch('/v1/transfers', jsonInit('POST', tedBody(id, qiAccountKey), key())),
+      201,
+      `${t.name} QI create ${id}`,
+      '"pending_verification"',
+    ),
+  qiResend: (id: string) =>
+    expect(t.fetch(`/v1/transfers/${id}/resend`, jsonInit('POST', {}, key())), 200, `${t.name} QI resend ${id}`),
+  qiConfirmWrong: (id: string) =>
+    expect(
+      t.fetch(`/v1/transfers/${id}/confirm`, jsonInit('POST', { code: QI_WRONG_TOKEN }, key())),
+      422,
+      `${t.name} QI wrong-token confirm ${id}`,
+      'verification_code_invalid',
+    ),
+  qiConfirm: (id: string) =>
+    expect(t.fetch(`/v1/transfers/${id}/confirm`, jsonInit('POST', { code: QI_TOKEN }, key())), 200, `${t.name} QI confirm ${id}`, '"completed"'),
+
+  /**
+   * An sFOX PAYOUT: completed at once, so one request announces two events (transfer.created and
+   * transfer.completed). Resolves with the moment the gateway's answer arrived (status line and
+   * headers), before the body is read and checked.
+   */
+  payout: async (id: string): Promise<number> => {
+    const answer = await t.fetch('/v1/transfers', jsonInit('POST', paymentBody(id, { type: 'PAYOUT' }), key()))
+    const answeredAt = performance.now()
+    await expect(Promise.resolve(answer), 201, `${t.name} PAYOUT ${id}`, '"completed"')
+    return answeredAt
+  },
+  /** Registers a receiver for every event type; answers the signing secret (shown once). */
+  registerEndpoint: async (url: string) =>
+    (JSON.parse(await expect(t.fetch('/v1/webhook-endpoints', jsonInit('POST', { url, description: 'bench receiver' }, key())), 201, `${t.name} webhook endpoint`)) as { secret: string }).secret,
+
   /** Loads the current key into the Worker's key cache (a 404: no such transfer). */
   prime: () => expect(t.fetch('/v1/transfers/bench-prime', getInit(key())), 404, `${t.name} prime`),
   /** No auth, no DB, no provider: a 404 problem. The transport and routing floor. */
   floor: () => expect(t.fetch('/nope', getInit()), 404, `${t.name} floor`),
 })
+
+export type GatewayOps = ReturnType<typeof gatewayOps>

@@ -1,9 +1,20 @@
 import { writeFile } from 'node:fs/promises'
 import { overheadOf, type Verdict } from './analysis'
+import type { CallbackResults } from './callbacks'
+import { OPS, PROVIDER_OF } from './ops'
 import type { BenchOptions } from './options'
-import { OPS, type PassResults } from './scenario'
+import type { PassResults } from './scenario'
 
-export type RunInfo = { cpus: number; node: string; loadAtStart: number[]; loadAtEnd: number[]; keyCacheSeconds: number; fixedOtp: string }
+export type RunInfo = {
+  cpus: number
+  node: string
+  loadAtStart: number[]
+  loadAtEnd: number[]
+  keyCacheSeconds: number
+  fixedOtp: string
+  qiToken: string
+  rateLimit: number
+}
 
 /** Every figure of the run, raw and derived, for `--json <file>`. Times in ms, throughput in ops/s. */
 export const writeJsonReport = async (
@@ -11,6 +22,7 @@ export const writeJsonReport = async (
   options: BenchOptions,
   info: RunInfo,
   passes: { throughput: PassResults; latency: PassResults },
+  callbacks: CallbackResults,
   targets: Verdict[],
 ) => {
   const overheads = (pass: PassResults) => Object.fromEntries(OPS.map((op) => [op, overheadOf(pass, op)]))
@@ -18,11 +30,24 @@ export const writeJsonReport = async (
     generated_at: new Date().toISOString(),
     options,
     environment: { cpus: info.cpus, node: info.node, load_average_start: info.loadAtStart, load_average_end: info.loadAtEnd },
-    setup: { sandbox_rate_limit_enabled: false, fixed_otp: info.fixedOtp, api_key_cache_seconds: info.keyCacheSeconds },
-    units: { latency: 'ms', throughput: 'ops/s', round_trips: 'per op' },
+    setup: {
+      sandbox_rate_limit_enabled: false,
+      fixed_otp: info.fixedOtp,
+      qi_fixed_token: info.qiToken,
+      qi_response_signing: 'header',
+      qi_status_webhooks: false,
+      qi_direct_requests_presigned: true,
+      api_key_cache_seconds: info.keyCacheSeconds,
+      rate_limit: info.rateLimit,
+      webhook_allow_http: true,
+      webhook_allow_private_hosts: true,
+    },
+    units: { latency: 'ms', throughput: 'ops/s', round_trips: 'per op', callbacks_throughput: 'callbacks/s' },
+    ops: OPS.map((op) => ({ op, provider: PROVIDER_OF[op] })),
     passes,
     // Estimates (differences of p50s); the latency pass's is the one the targets use.
     overhead_estimate_ms: { latency: overheads(passes.latency), throughput: overheads(passes.throughput) },
+    callbacks,
     targets,
   }
   await writeFile(file, `${JSON.stringify(report, null, 2)}\n`)

@@ -14,7 +14,7 @@ const roundTripsSoFar = (libsql: LibsqlServer) => {
  * Work a Worker leaves running after its response (ctx.waitUntil) still belongs to the phase that
  * caused it: wait until the counter has not moved for a moment (at most 2 s) before reading it.
  */
-const settledRoundTrips = async (libsql: LibsqlServer) => {
+export const settledRoundTrips = async (libsql: LibsqlServer) => {
   let last = roundTripsSoFar(libsql)
   for (const deadline = Date.now() + 2_000; Date.now() < deadline; ) {
     await new Promise((resolve) => setTimeout(resolve, 25))

@@ -7,27 +7,47 @@ export type BenchOptions = {
   concurrency: number
   /** Ops per phase of the latency pass (1 in flight), which the overhead estimate comes from. */
   latencyN: number
-  /** create+resend+wrong+confirm+get flows per side before anything is measured. */
+  /** Throughput pass: ops per QI phase (QI's ES512 signing makes each op several times dearer). */
+  qiN: number
+  /** Latency pass: ops per QI phase. */
+  qiLatencyN: number
+  /** create+resend+wrong+confirm+get flows per side and provider before anything is measured. */
   warmup: number
+  /** Callback latency run: status changes, one at a time, each waiting for its callbacks. */
+  callbacksN: number
+  /** Callback throughput runs: callbacks per burst (two per status change). */
+  callbacksBurst: number
+  /** Status changes in flight during a burst. */
+  burstConcurrency: number
+  /** The receiver's answer delay in the second burst; 0 skips that burst. */
+  callbackDelayMs: number
   /** Where to write every figure as JSON, if anywhere. */
   json: string | undefined
 }
 
-export const USAGE = `npm run bench [-- --n 300 --concurrency 4 --latency-n 150 --warmup 30 --json bench.json]
+export const USAGE = `npm run bench [-- --n 300 --concurrency 4 --latency-n 150 --qi-n 150 --qi-latency-n 100 --warmup 30
+                   --callbacks-n 100 --callbacks-burst 500 --burst-concurrency 8 --callback-delay-ms 20 --json bench.json]
 
-  --n <count>            throughput pass: ops per phase and side (env BENCH_N, default 300)
-  --concurrency <count>  throughput pass: requests in flight (env BENCH_CONCURRENCY, default 4)
-  --latency-n <count>    latency pass (1 in flight): ops per phase and side (env BENCH_LATENCY_N, default 150)
-  --warmup <count>       warm-up flows per side before measuring (env BENCH_WARMUP, default 30)
-  --json <file>          also write every figure as JSON (env BENCH_JSON)
+  --n <count>                 throughput pass: ops per phase and side (env BENCH_N, default 300)
+  --concurrency <count>       throughput pass: requests in flight (env BENCH_CONCURRENCY, default 4)
+  --latency-n <count>         latency pass (1 in flight): ops per phase and side (env BENCH_LATENCY_N, default 150)
+  --qi-n <count>              throughput pass: ops per QI phase and side (env BENCH_QI_N, default 150)
+  --qi-latency-n <count>      latency pass: ops per QI phase and side (env BENCH_QI_LATENCY_N, default 100)
+  --warmup <count>            warm-up flows per side and provider before measuring (env BENCH_WARMUP, default 30)
+  --callbacks-n <count>       callback latency: status changes, one at a time (env BENCH_CALLBACKS_N, default 100)
+  --callbacks-burst <count>   callback throughput: callbacks per burst, 2 per status change (env BENCH_CALLBACKS_BURST, default 500)
+  --burst-concurrency <count> status changes in flight during a burst (env BENCH_BURST_CONCURRENCY, default 8)
+  --callback-delay-ms <ms>    receiver answer delay of the second burst, 0 skips it (env BENCH_CALLBACK_DELAY_MS, default 20)
+  --json <file>               also write every figure as JSON (env BENCH_JSON)
 `
 
-const positiveInt = (name: string, raw: string | undefined, fallback: number): number => {
+const integer = (name: string, raw: string | undefined, fallback: number, min: number): number => {
   if (raw === undefined || raw === '') return fallback
   const value = Number(raw)
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`)
+  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`)
   return value
 }
+const positiveInt = (name: string, raw: string | undefined, fallback: number) => integer(name, raw, fallback, 1)
 
 /** Flags win over environment variables, which win over defaults. `null` means: print usage. */
 export const parseOptions = (argv: string[], env: NodeJS.ProcessEnv): BenchOptions | null => {
@@ -37,7 +57,13 @@ export const parseOptions = (argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       n: { type: 'string' },
       concurrency: { type: 'string' },
       'latency-n': { type: 'string' },
+      'qi-n': { type: 'string' },
+      'qi-latency-n': { type: 'string' },
       warmup: { type: 'string' },
+      'callbacks-n': { type: 'string' },
+      'callbacks-burst': { type: 'string' },
+      'burst-concurrency': { type: 'string' },
+      'callback-delay-ms': { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -48,7 +74,13 @@ export const parseOptions = (argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     n: positiveInt('--n (BENCH_N)', values.n ?? env.BENCH_N, 300),
     concurrency: positiveInt('--concurrency (BENCH_CONCURRENCY)', values.concurrency ?? env.BENCH_CONCURRENCY, 4),
     latencyN: positiveInt('--latency-n (BENCH_LATENCY_N)', values['latency-n'] ?? env.BENCH_LATENCY_N, 150),
+    qiN: positiveInt('--qi-n (BENCH_QI_N)', values['qi-n'] ?? env.BENCH_QI_N, 150),
+    qiLatencyN: positiveInt('--qi-latency-n (BENCH_QI_LATENCY_N)', values['qi-latency-n'] ?? env.BENCH_QI_LATENCY_N, 100),
     warmup: positiveInt('--warmup (BENCH_WARMUP)', values.warmup ?? env.BENCH_WARMUP, 30),
+    callbacksN: positiveInt('--callbacks-n (BENCH_CALLBACKS_N)', values['callbacks-n'] ?? env.BENCH_CALLBACKS_N, 100),
+    callbacksBurst: integer('--callbacks-burst (BENCH_CALLBACKS_BURST)', values['callbacks-burst'] ?? env.BENCH_CALLBACKS_BURST, 500, 2),
+    burstConcurrency: positiveInt('--burst-concurrency (BENCH_BURST_CONCURRENCY)', values['burst-concurrency'] ?? env.BENCH_BURST_CONCURRENCY, 8),
+    callbackDelayMs: integer('--callback-delay-ms (BENCH_CALLBACK_DELAY_MS)', values['callback-delay-ms'] ?? env.BENCH_CALLBACK_DELAY_MS, 20, 0),
     json: values.json ?? (env.BENCH_JSON || undefined),
   }
 }

@@ -1,8 +1,10 @@
 import { overheadOf, ROUND_TRIP_KIND, type Verdict } from './analysis'
+import type { CallbackResults, CallbackRun } from './callbacks'
 import type { RunInfo } from './json'
 import type { BenchOptions } from './options'
 import type { Measured } from './measure'
-import { LABELS, OPS, type PassResults } from './scenario'
+import { LABELS, OPS, opsOf, type Provider } from './ops'
+import type { PassResults } from './scenario'
 import { fmt, signed, table } from './table'
 
 const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? Number.NaN : a / b)
@@ -14,7 +16,9 @@ export const floorsTable = (pass: PassResults) => {
   const rows: [string, Measured & { keyCacheWarm?: boolean }][] = [
     ['gateway GET /nope (404, no DB), HTTP', pass.floors.gateway],
     ...(pass.floors.dispatch ? [['gateway GET /nope, dispatchFetch', pass.floors.dispatch] as [string, Measured]] : []),
-    ['sandbox GET /nope (404), HTTP', pass.floors.direct],
+    ['sFOX sandbox GET /nope (404), HTTP', pass.floors.direct],
+    ['QI sandbox GET /_sandbox/nope (404), HTTP', pass.floors.directQi],
+    ['QI request signature, ES512 P-521 (Node jose, 1 at a time)', pass.floors.qiSign],
     ['DB: write batch of 1 UPDATE (Node)', pass.db.update],
     ['DB: SELECT by primary key (Node)', pass.db.select],
   ]
@@ -24,7 +28,8 @@ export const floorsTable = (pass: PassResults) => {
   )
 }
 
-export const opsTable = (pass: PassResults) => {
+/** One provider's ops side by side; the sFOX table also carries the create+confirm flows. */
+export const opsTable = (pass: PassResults, provider: Provider) => {
   const row = (name: string, gw: Measured & { keyCacheWarm?: boolean }, direct: Measured | null) => [
     name,
     String(gw.count),
@@ -38,8 +43,8 @@ export const opsTable = (pass: PassResults) => {
     fmt(ratio(gw.p50, direct?.p50), 1),
     roundTrips(gw),
   ]
-  const rows = OPS.map((op) => row(LABELS[op], pass.ops[op].gateway, pass.ops[op].direct))
-  if (pass.flows) rows.push(row('create+confirm flow (flows/s)', pass.flows.gateway, pass.flows.direct))
+  const rows = opsOf(provider).map((op) => row(LABELS[op], pass.ops[op].gateway, pass.ops[op].direct))
+  if (provider === 'sfox' && pass.flows) rows.push(row('create+confirm flow (flows/s)', pass.flows.gateway, pass.flows.direct))
   return table(
     ['op (gateway over HTTP vs direct)', 'count', 'gw ops/s', 'direct ops/s', 'ops/s gw/direct', 'gw p50', 'gw p99', 'direct p50', 'direct p99', 'p50 gw/direct', 'DB RT/op'],
     rows,
@@ -75,7 +80,61 @@ export const overheadTable = (pass: PassResults) =>
     }),
   )
 
-export const verdictLines = (lines: Verdict[]) => lines.map((l) => `${l.pass ? 'PASS' : 'MISS'}  ${l.text}`).join('\n')
+const runName = (r: CallbackRun) =>
+  r.closedLoop ? 'one at a time (waits for its callbacks)' : `burst, ${r.concurrency} in flight${r.receiverDelayMs ? `, receiver +${r.receiverDelayMs} ms` : ''}`
+
+const runs = (cb: CallbackResults) => [cb.latency, cb.burst, ...(cb.delayed ? [cb.delayed] : [])]
+
+/** Latency from the gateway's answer to the status change to the callback's arrival, per run and event. */
+export const callbackLatencyTable = (cb: CallbackResults) =>
+  table(
+    ['callback latency (ms, answer -> receipt)', 'callbacks', 'p50', 'p99', 'mean', 'min', 'max'],
+    runs(cb).flatMap((r) =>
+      (['transfer.created', 'transfer.completed', 'all'] as const).map((kind) => {
+        const l = r.latency[kind]
+        return [`${runName(r)}: ${kind}`, String(l.count), fmt(l.p50), fmt(l.p99), fmt(l.mean), fmt(l.min), fmt(l.max)]
+      }),
+    ),
+  )
+
+/** Deliveries per second at the receiver, and what the runs cost the database per delivery. */
+export const callbackThroughputTable = (cb: CallbackResults) =>
+  table(
+    ['run', 'status changes', 'changes/s', 'callbacks', 'deliveries/s', 'first->last receipt ms', 'end-to-end cb/s', 'drain ms', 'drain cb/s', 'max open at receiver', 'out of order', 'dup', 'DB RT total', 'DB RT/delivery'],
+    runs(cb).map((r) => [
+      runName(r),
+      String(r.statusChanges),
+      fmt(r.requests.opsPerSec, 0),
+      `${r.received}/${r.expected}`,
+      fmt(r.deliveriesPerSec, 0),
+      fmt(r.firstToLastReceiptMs, 0),
+      fmt(r.endToEndPerSec, 0),
+      fmt(r.drainMs, 0),
+      fmt(r.drainPerSec, 0),
+      String(r.maxInFlight),
+      String(r.outOfOrder),
+      String(r.duplicates),
+      String(r.roundTrips),
+      fmt(r.roundTripsPerDelivery),
+    ]),
+  )
+
+export const callbackNotes = (cb: CallbackResults) => {
+  const signatures = runs(cb).reduce((s, r) => ({ checked: s.checked + r.signatures.checked, verified: s.verified + r.signatures.verified }), { checked: 0, verified: 0 })
+  return [
+    'status change = an sFOX PAYOUT create (answered "completed"): 2 callbacks, transfer.created and transfer.completed.',
+    'latency: performance.now() at the receiver minus performance.now() when the gateway\'s answer arrived (same process, same clock).',
+    'deliveries/s = (callbacks - 1) / (last receipt - first receipt); end-to-end = callbacks / (last receipt - first status change sent);',
+    'drain = last receipt - last status change answered; drain cb/s = callbacks received in that time / that time (the backlog',
+    'alone, no status changes competing; - for fewer than 10); max open = most callbacks in progress at the receiver at one time;',
+    'out of order = status changes whose transfer.completed arrived before their transfer.created; dup = same webhook-id twice.',
+    `DB RT/delivery = (round trips of the run - status changes x ${fmt(cb.createAlone.roundTripsPerOp)}, a PAYOUT create's own round trips measured`,
+    `with no endpoint registered (${cb.createAlone.count} creates)) / callbacks. Queue sends are not DB round trips.`,
+    `signatures: ${signatures.verified} of ${signatures.checked} sampled callbacks (1 in 25) verified with the standardwebhooks package.`,
+  ].join('\n')
+}
+
+export const verdictLines = (lines: Verdict[]) => lines.map((l) => `${l.pass === null ? 'INFO' : l.pass ? 'PASS' : 'MISS'}  ${l.text}`).join('\n')
 
 export const section = (title: string, body: string) => `${title}\n${'='.repeat(title.length)}\n${body}`
 
@@ -84,11 +143,17 @@ const loads = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ')
 /** What was run, on what, and the settings a reader needs to judge the figures. */
 export const header = (options: BenchOptions, info: RunInfo) =>
   [
-    'transfer-gateway bench: the gateway (Worker bundle in workerd via Miniflare) vs the same calls straight to the sFOX sandbox',
-    `throughput pass: ${options.n} ops per phase and side, ${options.concurrency} in flight; latency pass: ${options.latencyN} per phase and side, 1 in flight; ${options.warmup} warm-up flows per side`,
+    'transfer-gateway bench: the gateway (Worker bundle in workerd via Miniflare) vs the same calls straight to the sFOX and QI sandboxes; callbacks to a local receiver',
+    `throughput pass: ${options.n} ops per sFOX phase and side (${options.qiN} per QI phase), ${options.concurrency} in flight; latency pass: ${options.latencyN} per sFOX phase and side (${options.qiLatencyN} per QI phase), 1 in flight`,
+    `${options.warmup} warm-up flows per side and provider; p99 is nearest-rank (with fewer than 100 ops, the largest)`,
+    `callbacks: ${options.callbacksN} status changes one at a time; bursts of ${options.callbacksBurst} callbacks, ${options.burstConcurrency} status changes in flight${options.callbackDelayMs ? `, the second with a receiver answering after ${options.callbackDelayMs} ms` : ''}`,
     `machine: ${info.cpus} CPUs, Node ${info.node}, load average ${loads(info.loadAtStart)} at start, ${loads(info.loadAtEnd)} at end`,
     `sFOX sandbox: per-IP rate limit OFF for the bench (rate_limit.enabled=false); fixed OTP ${info.fixedOtp}, so flows read no outbox`,
+    `QI sandbox: fixed token ${info.qiToken} (fixed_token), answers signed (ES512 in AUTHORIZATION), no status webhooks (integrations without webhook_url);`,
+    '  direct QI requests are signed before their phase, so "direct" is the sandbox and the transport only; the gateway signs each request',
+    '  and verifies each signed answer inside its timed op (gateway time, not I/O)',
+    `gateway: RATE_LIMIT=${info.rateLimit} partner requests per window (binding; the default 100 per 10 s would stop the bench), WEBHOOK_ALLOW_HTTP and _PRIVATE_HOSTS true`,
     `key cache: API_KEY_CACHE_SECONDS=${info.keyCacheSeconds} (wrangler.toml); each gateway phase uses a new key, loaded before the phase, so every phase runs with a warm cache`,
     'DB RT/op: pipeline + cursor requests the local libSQL server counted during the phase (one op type per phase) / its ops',
-    'load generator, sFOX sandbox and libSQL server share one Node event loop; workerd is its own process',
+    'load generator, sandboxes, receiver and libSQL server share one Node event loop; workerd is its own process',
   ].join('\n')

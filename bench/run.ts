@@ -3,9 +3,22 @@ import { resolve } from 'node:path'
 import { verdicts } from './analysis'
 import { writeJsonReport, type RunInfo } from './json'
 import { parseOptions, USAGE } from './options'
-import { dispatchTable, floorsTable, header, opsTable, overheadTable, section, verdictLines } from './report'
+import { runCallbacks } from './callbacks'
+import { QI_TOKEN } from './qi-control'
+import {
+  callbackLatencyTable,
+  callbackNotes,
+  callbackThroughputTable,
+  dispatchTable,
+  floorsTable,
+  header,
+  opsTable,
+  overheadTable,
+  section,
+  verdictLines,
+} from './report'
 import { prepareScenario } from './scenario'
-import { FIXED_OTP, startStack } from './stack'
+import { BENCH_RATE_LIMIT, FIXED_OTP, startStack } from './stack'
 
 // `npm run bench`: the tables go to stdout, progress to stderr (so `npm run bench > out.txt` is clean).
 const parsed = (() => {
@@ -28,7 +41,7 @@ const seconds = () => ((performance.now() - started) / 1000).toFixed(1)
 const progress = (line: string) => process.stderr.write(`[bench ${seconds()} s] ${line}\n`)
 const loadAtStart = loadavg()
 
-progress('building the Worker; starting libSQL, the sFOX sandbox and workerd')
+progress('building the Worker; starting libSQL, the sFOX and QI sandboxes, the callback receiver and workerd')
 const stack = await startStack(root)
 // Ctrl-C must not leave workerd or temporary directories behind.
 process.once('SIGINT', () => void stack.close().finally(() => process.exit(130)))
@@ -36,10 +49,11 @@ process.once('SIGINT', () => void stack.close().finally(() => process.exit(130))
 try {
   const scenario = await prepareScenario(stack, options, progress)
   await scenario.warm()
-  const throughput = await scenario.pass('throughput', options.n, options.concurrency, { dispatch: true, flows: true })
-  const latency = await scenario.pass('latency', options.latencyN, 1, { dispatch: false, flows: false })
+  const throughput = await scenario.pass('throughput', options.n, options.qiN, options.concurrency, { dispatch: true, flows: true })
+  const latency = await scenario.pass('latency', options.latencyN, options.qiLatencyN, 1, { dispatch: false, flows: false })
   scenario.close()
-  const targets = verdicts([throughput, latency], latency)
+  const callbacks = await runCallbacks(stack, options, progress)
+  const targets = verdicts([throughput, latency], latency, callbacks)
   const info: RunInfo = {
     cpus: availableParallelism(),
     node: process.version,
@@ -47,15 +61,19 @@ try {
     loadAtEnd: loadavg(),
     keyCacheSeconds: stack.gateway.keyCacheSeconds,
     fixedOtp: FIXED_OTP,
+    qiToken: QI_TOKEN,
+    rateLimit: BENCH_RATE_LIMIT,
   }
 
   const c = options.concurrency
   const out = [
     header(options, info),
-    section(`Throughput pass (${c} in flight): gateway over HTTP vs straight to the sandbox`, opsTable(throughput)),
+    section(`Throughput pass (${c} in flight), sFOX: gateway over HTTP vs straight to the sFOX sandbox`, opsTable(throughput, 'sfox')),
+    section(`Throughput pass (${c} in flight), QI: gateway over HTTP vs straight to the QI sandbox`, opsTable(throughput, 'qi')),
     section('Throughput pass: transport floors and one DB round trip', floorsTable(throughput)),
     section('Throughput pass: Miniflare dispatchFetch vs real HTTP to the Worker', dispatchTable(throughput)),
-    section('Latency pass (1 in flight): gateway over HTTP vs straight to the sandbox', opsTable(latency)),
+    section('Latency pass (1 in flight), sFOX: gateway over HTTP vs straight to the sFOX sandbox', opsTable(latency, 'sfox')),
+    section('Latency pass (1 in flight), QI: gateway over HTTP vs straight to the QI sandbox', opsTable(latency, 'qi')),
     section('Latency pass: transport floors and one DB round trip', floorsTable(latency)),
     section(
       'Gateway time beyond its I/O: ESTIMATE from outside (latency pass, differences of p50s)',
@@ -63,19 +81,23 @@ try {
         overheadTable(latency),
         '',
         'I/O = direct sandbox p50 + DB round trips per op x p50 of one DB round trip from Node (same server, same run).',
+        "For QI ops the gateway's ES512 request signature and its check of QI's signed answer are beyond I/O",
+        '(the direct requests were signed before their phase; see the signature floor for what one costs in Node).',
         "floor = GET /nope through the same transport (Node fetch -> Miniflare entry -> Worker 404): the harness's",
         'transport plus the routing of a request that does nothing; "excl. floor" subtracts it too.',
         `Estimated at 1 in flight: at ${c} in flight every figure includes queueing behind other requests`,
         '(that pass gets the same arithmetic in the --json output, overhead_estimate_ms.throughput).',
       ].join('\n'),
     ),
+    section('Callbacks: latency from the status change answered to the callback received', callbackLatencyTable(callbacks)),
+    section('Callbacks: deliveries per second to a local receiver, DB round trips per delivery', [callbackThroughputTable(callbacks), '', callbackNotes(callbacks)].join('\n')),
     section('Targets', verdictLines(targets)),
     `bench took ${seconds()} s`,
   ]
   process.stdout.write(`${out.join('\n\n')}\n`)
 
   if (options.json) {
-    await writeJsonReport(options.json, options, info, { throughput, latency }, targets)
+    await writeJsonReport(options.json, options, info, { throughput, latency }, callbacks, targets)
     progress(`wrote ${options.json}`)
   }
 } finally {

@@ -4,17 +4,28 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { migrateDatabase } from '../db/migrate'
 import { startLibsqlServer, type LibsqlServer } from '../sandbox/libsql-server/server'
+import { generateP521KeyPair, type KeyPairPem } from '../sandbox/qi/keys'
+import { startQiSandbox, type QiSandboxServer } from '../sandbox/qi/server'
 import { buildWorker } from '../test/helpers/build'
 import { startSfox, type SfoxSandbox } from '../test/helpers/sfox'
 import { startWorker, workerOptionsFromConfig } from '../test/helpers/worker'
+import { QI_TOKEN } from './qi-control'
+import { startReceiver, type Receiver } from './receiver'
 
 /** Every sandbox email carries this code, so a flow confirms without reading the outbox. */
 export const FIXED_OTP = '424242'
 export const WRONG_OTP = '000000'
+/** Partner requests per rate-limit window the bench's Worker allows (RATE_LIMIT). */
+export const BENCH_RATE_LIMIT = 1_000_000
 
 export type Stack = {
   libsql: LibsqlServer
   sfox: SfoxSandbox
+  qi: QiSandboxServer
+  /** The partner's P-521 key pair for QI: signs the gateway's requests and the bench's direct ones. */
+  qiKeys: KeyPairPem
+  /** The partner's callback receiver (a fast local HTTP server). */
+  receiver: Receiver
   /** The Worker in workerd: `url` is Miniflare's entry socket (real HTTP), `mf` offers dispatchFetch. */
   gateway: Awaited<ReturnType<typeof startWorker>> & { adminToken: string; keyCacheSeconds: number }
   close: () => Promise<void>
@@ -36,7 +47,8 @@ const withoutWranglerChatter = <T>(fn: () => T): T => {
 }
 
 /**
- * Starts the libSQL server (temporary data directory), the sFOX sandbox and the built Worker, all on
+ * Starts the libSQL server (temporary data directory), the sFOX and QI sandboxes, the callback
+ * receiver and the built Worker (with its queue consumer, as wrangler.toml configures it), all on
  * free ports, and migrates the bench database. Whatever started is stopped by `close`, also when a
  * later step fails.
  */
@@ -54,15 +66,24 @@ export const startStack = async (root: string): Promise<Stack> => {
   try {
     const dataDir = await mkdtemp(join(tmpdir(), 'tgw-bench-libsql-'))
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
-    const [libsql, scriptPath, sfox] = await Promise.all([
-      startLibsqlServer({ port: 0, dataDir }),
-      buildWorker(root),
+    // Each one's cleanup is registered as soon as it is up, so a failed build still stops the servers.
+    const up = <T>(starting: Promise<T>, stop: (started: T) => Promise<unknown>) =>
+      starting.then((started) => {
+        cleanups.push(() => stop(started))
+        return started
+      })
+    const starting = [
+      up(startLibsqlServer({ port: 0, dataDir }), (libsql) => libsql.close()),
+      up(buildWorker(root), (scriptPath) => rm(dirname(scriptPath), { recursive: true, force: true })),
       // The sandbox reproduces sFOX's 250 requests / 10 s per IP: the bench would hit it in seconds.
-      startSfox({ rate_limit: { enabled: false }, fixed_otp: FIXED_OTP }),
-    ])
-    cleanups.push(() => libsql.close())
-    cleanups.push(() => rm(dirname(scriptPath), { recursive: true, force: true }))
-    cleanups.push(() => sfox.close())
+      up(startSfox({ rate_limit: { enabled: false }, fixed_otp: FIXED_OTP }), (sfox) => sfox.close()),
+      // Every 2FA token is QI_TOKEN, so confirms read nothing back; QI's answers stay signed (header).
+      up(startQiSandbox({ port: 0, fixed_token: QI_TOKEN }), (qi) => qi.close()),
+      up(startReceiver(), (receiver) => receiver.close()),
+    ] as const
+    const failed = (await Promise.allSettled(starting)).find((r) => r.status === 'rejected')
+    if (failed) throw failed.reason
+    const [libsql, scriptPath, sfox, qi, receiver] = await Promise.all(starting)
 
     const dbUrl = `${libsql.url}/bench/`
     await migrateDatabase(dbUrl)
@@ -79,6 +100,12 @@ export const startStack = async (root: string): Promise<Stack> => {
         ADMIN_TOKEN: adminToken,
         ENCRYPTION_KEY: randomBytes(32).toString('base64'),
         API_KEY_SECRET: randomBytes(24).toString('hex'),
+        // The receiver listens on 127.0.0.1 over plain http.
+        WEBHOOK_ALLOW_HTTP: 'true',
+        WEBHOOK_ALLOW_PRIVATE_HOSTS: 'true',
+        // The per-partner request limit (100 per 10 s by default) would stop the bench in its first
+        // second; raised out of reach, like the sFOX sandbox's. Its counter is still asked per request.
+        RATE_LIMIT: String(BENCH_RATE_LIMIT),
       },
       // Silent: printing a line per request would cost the harness more than it measures.
       // DEBUG_WORKER_LOGS=1 echoes them to stderr, as in the tests.
@@ -88,7 +115,7 @@ export const startStack = async (root: string): Promise<Stack> => {
     })
     cleanups.push(() => worker.mf.dispose())
     const keyCacheSeconds = Number(workerOptions.bindings?.API_KEY_CACHE_SECONDS ?? 30)
-    return { libsql, sfox, gateway: { ...worker, adminToken, keyCacheSeconds }, close }
+    return { libsql, sfox, qi, qiKeys: generateP521KeyPair(), receiver, gateway: { ...worker, adminToken, keyCacheSeconds }, close }
   } catch (error) {
     await close()
     throw error

@@ -1,0 +1,181 @@
+import { gatewayOps, setupPartner } from './gateway'
+import { httpTransport } from './http'
+import { runConcurrent } from './load'
+import { measure, settledRoundTrips, type Measured } from './measure'
+import type { BenchOptions } from './options'
+import type { Stack } from './stack'
+import { summarize, type Summary } from './stats'
+
+/** Each status change of the callback runs is an sFOX PAYOUT create, which announces these two. */
+export const PAYOUT_EVENTS = ['transfer.created', 'transfer.completed'] as const
+
+export type LatencySummary = Pick<Summary, 'count' | 'p50' | 'p99' | 'mean' | 'min' | 'max'>
+
+export type CallbackRun = {
+  label: string
+  statusChanges: number
+  /** Status-changing requests in flight. */
+  concurrency: number
+  /** Each status change waits for its callbacks before the next starts (no backlog: pure latency). */
+  closedLoop: boolean
+  receiverDelayMs: number
+  expected: number
+  received: number
+  /** Callbacks that arrived twice (same webhook-id): retries; 0 when every first answer was 200. */
+  duplicates: number
+  /** Status changes whose transfer.completed arrived before their transfer.created (events carry `sequence`). */
+  outOfOrder: number
+  /** The most callbacks open at the receiver at once: the deliveries the gateway had in flight. */
+  maxInFlight: number
+  /** The PAYOUT creates as the load generator saw them (ms; ops/s from first sent to last answered). */
+  requests: Summary
+  /** From the moment the gateway answered the status change to the callback's arrival, ms. */
+  latency: Record<(typeof PAYOUT_EVENTS)[number] | 'all', LatencySummary>
+  firstToLastReceiptMs: number
+  /** Callbacks per second at the receiver, from its first receipt to its last. */
+  deliveriesPerSec: number
+  /** Callbacks per second from the first status change sent to the last callback received. */
+  endToEndPerSec: number
+  /** From the last status change answered to the last callback received, ms. */
+  drainMs: number
+  /** Callbacks per second received after the last status change was answered (the backlog alone, no requests competing). */
+  drainPerSec: number
+  /** Everything the libSQL server served during the run (status changes and deliveries). */
+  roundTrips: number
+  /** (roundTrips - statusChanges x a PAYOUT create's own round trips) / callbacks received. */
+  roundTripsPerDelivery: number
+  signatures: { checked: number; verified: number }
+}
+
+export type CallbackResults = {
+  /** PAYOUT creates while no endpoint is registered: what the status change itself costs in round trips. */
+  createAlone: Measured
+  latency: CallbackRun
+  burst: CallbackRun
+  delayed: CallbackRun | null
+}
+
+type Progress = (line: string) => void
+
+const latencyOf = (values: number[]): LatencySummary => {
+  const { count, p50, p99, mean, min, max } = summarize(values, 0)
+  return { count, p50, p99, mean, min, max }
+}
+
+/** Receipts after `from`, per second, over the time from `from` to the last of them (NaN for fewer than 10). */
+const drainRate = (arrivals: number[], from: number) => {
+  const after = arrivals.filter((at) => at > from)
+  return after.length >= 10 ? (after.length * 1000) / (Math.max(...after) - from) : Number.NaN
+}
+
+// Generous: a healthy local run drains in a few seconds; a stuck one fails the bench instead of hanging it.
+const CLOSED_LOOP_TIMEOUT_MS = 10_000
+const DRAIN_TIMEOUT_MS = 60_000
+
+/**
+ * Callbacks to partners, end to end: a partner of its own (so the op phases never produce
+ * deliveries) with one webhook endpoint pointing at the bench's receiver. Status changes are sFOX
+ * PAYOUT creates, each answered "completed" and announcing transfer.created and transfer.completed,
+ * which the gateway commits with the transfer (outbox), enqueues after answering, and its queue
+ * consumer posts, signed, to the receiver. Three runs: one status change at a time, waiting for
+ * its callbacks (latency); a burst as fast as the gateway takes it (throughput); the same burst
+ * with a receiver that takes `callbackDelayMs` to answer.
+ */
+export const runCallbacks = async (stack: Stack, options: BenchOptions, progress: Progress): Promise<CallbackResults> => {
+  const { libsql, sfox, receiver } = stack
+  const http = httpTransport('gateway', stack.gateway.url)
+  const account = await sfox.newAccount()
+  const partner = await setupPartner(http, stack.gateway.adminToken, { sfox: { url: sfox.url, apiKey: account.api_key } }, 'Bench callbacks partner')
+  let key = await partner.issueKey()
+  const gw = gatewayOps(http, () => key)
+  // As in the op phases: every run starts with a new key already in the key cache.
+  const freshKey = async () => {
+    key = await partner.issueKey()
+    await gw.prime()
+  }
+
+  progress(`callbacks: ${options.warmup} PAYOUT creates with no receiver registered (their own DB round trips)`)
+  await freshKey()
+  const createAlone = await measure(libsql, options.warmup, 1, (i) => gw.payout(`cb-alone-${i}`))
+
+  const run = async (label: string, statusChanges: number, concurrency: number, receiverDelayMs: number, closedLoop: boolean): Promise<CallbackRun> => {
+    receiver.reset()
+    receiver.setDelay(receiverDelayMs)
+    await freshKey()
+    const ids = Array.from({ length: statusChanges }, (_, i) => `cb-${label}-${i}`)
+    const sentAt = new Array<number>(statusChanges)
+    const answeredAt = new Array<number>(statusChanges)
+    const expected = statusChanges * PAYOUT_EVENTS.length
+    libsql.resetStats()
+    await runConcurrent(statusChanges, concurrency, async (i) => {
+      const id = ids[i]!
+      sentAt[i] = performance.now()
+      answeredAt[i] = await gw.payout(id)
+      if (closedLoop) await receiver.waitFor(PAYOUT_EVENTS.map((type) => [id, type] as const), CLOSED_LOOP_TIMEOUT_MS)
+    })
+    await receiver.waitFor(
+      ids.flatMap((id) => PAYOUT_EVENTS.map((type) => [id, type] as const)),
+      DRAIN_TIMEOUT_MS,
+    )
+    // A delivery records its outcome after the receiver answered: only then can the counter settle.
+    while (receiver.open() > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    const roundTrips = await settledRoundTrips(libsql)
+
+    const receipts = receiver.receipts()
+    const perType = Object.fromEntries(
+      PAYOUT_EVENTS.map((type) => [type, ids.map((id, i) => receiver.arrival(id, type)!.at - answeredAt[i]!)]),
+    ) as Record<(typeof PAYOUT_EVENTS)[number], number[]>
+    const firstSent = Math.min(...sentAt)
+    const lastAnswered = Math.max(...answeredAt)
+    const arrivals = receipts.map((r) => r.at)
+    const [firstReceipt, lastReceipt] = [Math.min(...arrivals), Math.max(...arrivals)]
+    const requests = summarize(
+      sentAt.map((s, i) => answeredAt[i]! - s),
+      lastAnswered - firstSent,
+    )
+    const deliveryRoundTrips = roundTrips - statusChanges * createAlone.roundTripsPerOp
+    return {
+      label,
+      statusChanges,
+      concurrency,
+      closedLoop,
+      receiverDelayMs,
+      expected,
+      received: receipts.length,
+      duplicates: receiver.duplicates(),
+      outOfOrder: ids.filter((id) => receiver.arrival(id, 'transfer.completed')!.at < receiver.arrival(id, 'transfer.created')!.at).length,
+      maxInFlight: receiver.maxInFlight(),
+      requests,
+      latency: {
+        'transfer.created': latencyOf(perType['transfer.created']),
+        'transfer.completed': latencyOf(perType['transfer.completed']),
+        all: latencyOf(Object.values(perType).flat()),
+      },
+      firstToLastReceiptMs: lastReceipt - firstReceipt,
+      deliveriesPerSec: lastReceipt > firstReceipt ? ((receipts.length - 1) * 1000) / (lastReceipt - firstReceipt) : Number.NaN,
+      endToEndPerSec: (receipts.length * 1000) / (lastReceipt - firstSent),
+      drainMs: lastReceipt - lastAnswered,
+      drainPerSec: drainRate(arrivals, lastAnswered),
+      roundTrips,
+      roundTripsPerDelivery: deliveryRoundTrips / receipts.length,
+      signatures: receiver.signatures(),
+    }
+  }
+
+  receiver.trust(await gw.registerEndpoint(receiver.url))
+  progress(`callbacks: warm-up, ${options.warmup} status changes`)
+  await run('warm', options.warmup, options.concurrency, 0, false)
+
+  progress(`callbacks: latency, ${options.callbacksN} status changes one at a time`)
+  const latency = await run('latency', options.callbacksN, 1, 0, true)
+  const burstChanges = Math.ceil(options.callbacksBurst / PAYOUT_EVENTS.length)
+  progress(`callbacks: burst, ${burstChanges} status changes (${burstChanges * PAYOUT_EVENTS.length} callbacks), ${options.burstConcurrency} in flight`)
+  const burst = await run('burst', burstChanges, options.burstConcurrency, 0, false)
+  let delayed: CallbackRun | null = null
+  if (options.callbackDelayMs > 0) {
+    progress(`callbacks: the same burst, the receiver answering after ${options.callbackDelayMs} ms`)
+    delayed = await run('delayed', burstChanges, options.burstConcurrency, options.callbackDelayMs, false)
+  }
+  receiver.setDelay(0)
+  return { createAlone, latency, burst, delayed }
+}
