@@ -25,9 +25,12 @@ const MIMES = ['image/jpeg', 'image/png', 'application/pdf']
 export type UploadedFile = { name: string; contentType: string; size: number; head: Uint8Array }
 export type DocumentError = { field: string; pointer: string; code: string; message: string; file?: string }
 
+/** Names come from the client: one with a lone surrogate cannot be URI-encoded as it is. */
+const pointerSegment = (name: string) => encodeURIComponent(name.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd'))
+
 const fileError = (file: string, code: string, message: string): DocumentError => ({
   field: `files[${file}]`,
-  pointer: `/files/${encodeURIComponent(file)}`,
+  pointer: `/files/${pointerSegment(file)}`,
   code,
   message,
   file,
@@ -107,7 +110,7 @@ export const validateDocuments = (files: UploadedFile[], fileTypesRaw: string | 
   if (fileTypes) {
     for (const key of Object.keys(fileTypes)) {
       if (!files.some((f) => f.name === key)) {
-        errors.push({ field: `file_types.${key}`, pointer: `/file_types/${encodeURIComponent(key)}`, code: 'unknown_file_name', message: `no uploaded file is named "${key}" (names must match exactly)`, file: key })
+        errors.push({ field: `file_types.${key}`, pointer: `/file_types/${pointerSegment(key)}`, code: 'unknown_file_name', message: `no uploaded file is named "${key}" (names must match exactly)`, file: key })
       }
     }
   }

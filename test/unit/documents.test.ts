@@ -52,3 +52,11 @@ describe('document checks', () => {
     expect(codes(validateDocuments([pdf(), pdf()], '{"a.pdf":"ID"}'))).toEqual(['a.pdf:duplicate_file_name'])
   })
 })
+
+describe('names that cannot be URI-encoded as they are', () => {
+  it('a lone surrogate in a file_types key still gives a pointer', () => {
+    const result = validateDocuments([pdf()], JSON.stringify({ 'a.pdf': 'ID', '\ud800': 'ID' }))
+    expect(result.ok).toBe(false)
+    if (!result.ok) expect(result.errors).toEqual([expect.objectContaining({ code: 'unknown_file_name', pointer: '/file_types/%EF%BF%BD' })])
+  })
+})

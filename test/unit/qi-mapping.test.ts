@@ -90,3 +90,13 @@ describe('QI webhook parsing', () => {
     }
   })
 })
+
+describe('QI webhook keys', () => {
+  it('only non-empty strings name a TED', () => {
+    const parse = (data: unknown) => parseQiWebhook(JSON.stringify({ webhook_type: 'baas.ted.outgoing_ted', data }))
+    expect(parse({ ted_key: 'x', request_control_key: [1, 2] })?.ted).toEqual({ ted_key: 'x', request_control_key: undefined })
+    expect(parse({ ted_key: ['x'], request_control_key: 'r' })?.ted).toEqual({ ted_key: undefined, request_control_key: 'r' })
+    expect(parse({ ted_key: -1, request_control_key: {} })).toBeNull()
+    expect(parse({ ted_key: '', request_control_key: null })).toBeNull()
+  })
+})

@@ -16,7 +16,9 @@ export const parseQiWebhook = (raw: string): QiWebhook | null => {
   if (!json || typeof json !== 'object') return null
   const { webhook_type: type, data } = json as { webhook_type?: unknown; data?: unknown }
   if (typeof type !== 'string' || !data || typeof data !== 'object') return null
-  const ted = data as QiTed
-  if (typeof ted.ted_key !== 'string' && typeof ted.request_control_key !== 'string') return null
+  // Keys are looked up in the database: anything but a non-empty string does not name a TED.
+  const named = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined)
+  const ted = { ...(data as QiTed), ted_key: named((data as QiTed).ted_key), request_control_key: named((data as QiTed).request_control_key) }
+  if (!ted.ted_key && !ted.request_control_key) return null
   return { type, ted }
 }
