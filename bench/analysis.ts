@@ -1,6 +1,8 @@
+import type { BundleSize } from './bundle'
 import type { CallbackResults } from './callbacks'
 import { LABELS, OPS, type OpName } from './ops'
 import type { PassResults } from './scenario'
+import type { UploadResults } from './uploads'
 
 /**
  * Which DB probe stands for one round trip of each op: create, confirm and resend run write
@@ -66,7 +68,7 @@ export const OVERHEAD_TARGET_MS = 1
 export const CALLBACK_LATENCY_TARGET_MS = 1000
 
 // The round-trip targets per provider: create, confirm and resend at most 2, a wrong code 1.
-const ROUND_TRIP_TARGETS: { op: OpName; name: string; max: number; why: string }[] = [
+export const ROUND_TRIP_TARGETS: { op: OpName; name: string; max: number; why: string }[] = [
   { op: 'create', name: 'create', max: ROUND_TRIP_TARGET, why: `target <= ${ROUND_TRIP_TARGET}` },
   { op: 'confirm', name: 'confirm', max: ROUND_TRIP_TARGET, why: `target <= ${ROUND_TRIP_TARGET}` },
   { op: 'resend', name: 'resend', max: ROUND_TRIP_TARGET, why: `target <= ${ROUND_TRIP_TARGET}` },
@@ -84,9 +86,15 @@ const fixed = (x: number) => x.toFixed(2)
  * either provider (the worst of all passes, so a miss in any pass shows), a wrong-code confirm at 1
  * as the README says, under 1 ms p50 of gateway time beyond its I/O, excluding and including the
  * harness floor, from the pass with 1 request in flight (no queueing behind other requests in the
- * estimate), and callbacks received under 1 s p50 after the status change was answered.
+ * estimate), callbacks received under 1 s p50 after the status change was answered, and the Worker
+ * bundle under 350 KiB gzip; document uploads are reported without a target.
  */
-export const verdicts = (passes: PassResults[], latencyPass: PassResults, callbacks: CallbackResults | null): Verdict[] => {
+export const verdicts = (
+  passes: PassResults[],
+  latencyPass: PassResults,
+  callbacks: CallbackResults | null,
+  extras: { uploads?: UploadResults; bundle?: BundleSize } = {},
+): Verdict[] => {
   const worstRoundTrips = (op: OpName) => Math.max(...passes.map((p) => p.ops[op].gateway.roundTripsPerOp))
   const lines: Verdict[] = []
   for (const { op, name, max, why } of ROUND_TRIP_TARGETS) {
@@ -105,6 +113,8 @@ export const verdicts = (passes: PassResults[], latencyPass: PassResults, callba
     })
   }
   if (callbacks) lines.push(...callbackVerdicts(callbacks))
+  if (extras.uploads) lines.push(...uploadVerdicts(extras.uploads))
+  if (extras.bundle) lines.push(bundleVerdict(extras.bundle))
   return lines
 }
 
@@ -129,3 +139,26 @@ export const callbackVerdicts = (cb: CallbackResults): Verdict[] => {
   }
   return lines
 }
+
+const mib = (kib: number) => (kib / 1024).toFixed(1)
+const signedMib = (kib: number) => `${kib >= 0 ? '+' : ''}${mib(kib)}`
+
+/** Uploads have no target of their own: time, throughput and workerd's memory, reported. */
+export const uploadVerdicts = (uploads: UploadResults): Verdict[] =>
+  uploads.sizes.map(({ label, gateway, direct }) => {
+    const w = gateway.memory?.workerd
+    const first = w?.uploads[0]
+    const memory = w
+      ? `; workerd RSS ${mib(w.baselineKib)} MiB before, ${signedMib((first?.peakKib ?? Number.NaN) - w.baselineKib)} MiB at the first upload, ${signedMib(w.peakKib - w.baselineKib)} MiB peak over ${w.uploads.length} (the process, not the isolate the 128 MB limit is about)`
+      : ''
+    return {
+      pass: null,
+      text: `document upload ${label}: ${fixed(gateway.p50)} ms p50 through the gateway vs ${fixed(direct.p50)} ms direct (${fixed(gateway.mibPerSec)} vs ${fixed(direct.mibPerSec)} MiB/s, 1 in flight), ${fixed(gateway.roundTripsPerOp)} DB round trips per upload${memory}`,
+    }
+  })
+
+/** The issue's bundle target, judged on wrangler's gzip figure when it printed one. */
+export const bundleVerdict = (b: BundleSize): Verdict => ({
+  pass: b.pass,
+  text: `Worker bundle (wrangler deploy --dry-run): ${fixed(b.gzipKib)} KiB gzip (${b.source === 'wrangler' ? `wrangler's figure; node:zlib level 9: ${fixed(b.zlibGzipBytes / 1024)} KiB` : 'wrangler printed no size'}; ${fixed(b.bytes / 1024)} KiB uncompressed; target < ${b.targetKib} KiB)`,
+})

@@ -1,7 +1,8 @@
 import type { Miniflare } from 'miniflare'
 
 type Answer = { status: number; text: () => Promise<string> }
-export type Init = { method: string; headers?: Record<string, string>; body?: string }
+/** `body` is text (JSON) or bytes (a multipart body encoded once, so every request sends the same bytes). */
+export type Init = { method: string; headers?: Record<string, string>; body?: string | Uint8Array<ArrayBuffer> }
 
 // A request that hangs fails the bench instead of stalling it; no healthy op comes near this.
 const REQUEST_TIMEOUT_MS = 15_000

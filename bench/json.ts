@@ -1,9 +1,12 @@
 import { writeFile } from 'node:fs/promises'
 import { overheadOf, type Verdict } from './analysis'
+import type { BundleSize } from './bundle'
 import type { CallbackResults } from './callbacks'
 import { OPS, PROVIDER_OF } from './ops'
 import type { BenchOptions } from './options'
 import type { PassResults } from './scenario'
+import type { Summary } from './summary'
+import type { UploadResults } from './uploads'
 
 export type RunInfo = {
   cpus: number
@@ -24,6 +27,7 @@ export const writeJsonReport = async (
   passes: { throughput: PassResults; latency: PassResults },
   callbacks: CallbackResults,
   targets: Verdict[],
+  more: { uploads: UploadResults; bundle: BundleSize; summary: Summary },
 ) => {
   const overheads = (pass: PassResults) => Object.fromEntries(OPS.map((op) => [op, overheadOf(pass, op)]))
   const report = {
@@ -42,13 +46,26 @@ export const writeJsonReport = async (
       webhook_allow_http: true,
       webhook_allow_private_hosts: true,
     },
-    units: { latency: 'ms', throughput: 'ops/s', round_trips: 'per op', callbacks_throughput: 'callbacks/s' },
+    units: {
+      latency: 'ms',
+      throughput: 'ops/s',
+      round_trips: 'per op',
+      callbacks_throughput: 'callbacks/s',
+      upload_throughput: 'MiB/s (mibPerSec)',
+      memory: 'KiB (VmRSS / VmHWM from /proc)',
+      bundle: 'bytes, KiB where named so',
+    },
     ops: OPS.map((op) => ({ op, provider: PROVIDER_OF[op] })),
     passes,
     // Estimates (differences of p50s); the latency pass's is the one the targets use.
     overhead_estimate_ms: { latency: overheads(passes.latency), throughput: overheads(passes.throughput) },
     callbacks,
+    // Document uploads: each size through the gateway and direct, with workerd's and Node's memory.
+    uploads: more.uploads,
+    bundle: more.bundle,
     targets,
+    // The one-line-per-flow table printed last.
+    summary: more.summary.rows,
   }
   await writeFile(file, `${JSON.stringify(report, null, 2)}\n`)
 }

@@ -21,12 +21,15 @@ export type BenchOptions = {
   burstConcurrency: number
   /** The receiver's answer delay in the second burst; 0 skips that burst. */
   callbackDelayMs: number
+  /** Document uploads: timed uploads per size (100 KiB, 10 MiB) and side, one at a time. */
+  uploadsN: number
   /** Where to write every figure as JSON, if anywhere. */
   json: string | undefined
 }
 
 export const USAGE = `npm run bench [-- --n 300 --concurrency 4 --latency-n 150 --qi-n 150 --qi-latency-n 100 --warmup 30
-                   --callbacks-n 100 --callbacks-burst 500 --burst-concurrency 8 --callback-delay-ms 20 --json bench.json]
+                   --callbacks-n 100 --callbacks-burst 500 --burst-concurrency 8 --callback-delay-ms 20 --uploads-n 10
+                   --json bench.json]
 
   --n <count>                 throughput pass: ops per phase and side (env BENCH_N, default 300)
   --concurrency <count>       throughput pass: requests in flight (env BENCH_CONCURRENCY, default 4)
@@ -38,6 +41,7 @@ export const USAGE = `npm run bench [-- --n 300 --concurrency 4 --latency-n 150 
   --callbacks-burst <count>   callback throughput: callbacks per burst, 2 per status change (env BENCH_CALLBACKS_BURST, default 500)
   --burst-concurrency <count> status changes in flight during a burst (env BENCH_BURST_CONCURRENCY, default 8)
   --callback-delay-ms <ms>    receiver answer delay of the second burst, 0 skips it (env BENCH_CALLBACK_DELAY_MS, default 20)
+  --uploads-n <count>         document uploads: timed uploads per size (100 KiB, 10 MiB) and side (env BENCH_UPLOADS_N, default 10)
   --json <file>               also write every figure as JSON (env BENCH_JSON)
 `
 
@@ -64,6 +68,7 @@ export const parseOptions = (argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       'callbacks-burst': { type: 'string' },
       'burst-concurrency': { type: 'string' },
       'callback-delay-ms': { type: 'string' },
+      'uploads-n': { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -81,6 +86,7 @@ export const parseOptions = (argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     callbacksBurst: integer('--callbacks-burst (BENCH_CALLBACKS_BURST)', values['callbacks-burst'] ?? env.BENCH_CALLBACKS_BURST, 500, 2),
     burstConcurrency: positiveInt('--burst-concurrency (BENCH_BURST_CONCURRENCY)', values['burst-concurrency'] ?? env.BENCH_BURST_CONCURRENCY, 8),
     callbackDelayMs: integer('--callback-delay-ms (BENCH_CALLBACK_DELAY_MS)', values['callback-delay-ms'] ?? env.BENCH_CALLBACK_DELAY_MS, 20, 0),
+    uploadsN: positiveInt('--uploads-n (BENCH_UPLOADS_N)', values['uploads-n'] ?? env.BENCH_UPLOADS_N, 10),
     json: values.json ?? (env.BENCH_JSON || undefined),
   }
 }

@@ -3,9 +3,11 @@ import type { CallbackResults, CallbackRun } from './callbacks'
 import type { RunInfo } from './json'
 import type { BenchOptions } from './options'
 import type { Measured } from './measure'
+import { median } from './memory'
 import { LABELS, OPS, opsOf, type Provider } from './ops'
 import type { PassResults } from './scenario'
 import { fmt, signed, table } from './table'
+import { UPLOAD_SIZES, type ProcessMemory, type ProcessName, type UploadPhase, type UploadResults } from './uploads'
 
 const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? Number.NaN : a / b)
 
@@ -134,6 +136,87 @@ export const callbackNotes = (cb: CallbackResults) => {
   ].join('\n')
 }
 
+/** Each upload size through the gateway vs straight to the sandbox, one at a time. */
+export const uploadTimeTable = (u: UploadResults) =>
+  table(
+    ['upload (1 in flight)', 'count', 'gw p50', 'gw p99', 'direct p50', 'direct p99', 'p50 gw/direct', 'gw uploads/s', 'gw MiB/s', 'direct MiB/s', 'DB RT/upload'],
+    u.sizes.map(({ label, gateway, direct }) => [
+      label,
+      String(gateway.count),
+      fmt(gateway.p50),
+      fmt(gateway.p99),
+      fmt(direct.p50),
+      fmt(direct.p99),
+      fmt(ratio(gateway.p50, direct.p50), 1),
+      fmt(gateway.opsPerSec, 1),
+      fmt(gateway.mibPerSec, 1),
+      fmt(direct.mibPerSec, 1),
+      roundTrips(gateway),
+    ]),
+  )
+
+const mib = (kib: number | null | undefined) => fmt(kib === null || kib === undefined ? kib : kib / 1024, 1)
+/** MiB with one decimal and a sign; a difference that rounds to nothing is +0.0, never -0.0. */
+const signedMib = (kib: number) => {
+  const rounded = Math.round(kib / 102.4) / 10
+  return signed(rounded === 0 ? 0 : rounded, 1)
+}
+const overBaseline = (m: ProcessMemory, kib: number | null) => (kib === null ? '-' : signedMib(kib - m.baselineKib))
+
+const PROCESS_NAMES: Record<ProcessName, string> = { workerd: 'workerd (the gateway)', node: 'Node (client, sandboxes, libSQL)' }
+
+/** Resident memory of workerd and of the Node process during each phase, MiB. */
+export const uploadMemoryTable = (u: UploadResults) => {
+  const rows = u.sizes.flatMap(({ label, gateway, direct }) =>
+    (['workerd', 'node'] as const).flatMap((name) =>
+      ([['gateway', gateway], ['direct', direct]] as [string, UploadPhase][]).flatMap(([side, phase]) => {
+        const m = phase.memory?.[name]
+        if (!m) return []
+        return [[
+          `${label} ${side} uploads: ${PROCESS_NAMES[name]}`,
+          mib(m.baselineKib),
+          overBaseline(m, m.uploads[0]?.peakKib ?? null),
+          overBaseline(m, m.peakKib),
+          overBaseline(m, m.hwmKib),
+          signedMib(median(m.uploads.filter((x) => !x.warmup).map((x) => x.peakKib - x.beforeKib))),
+          overBaseline(m, m.afterKib),
+          String(m.samples),
+        ]]
+      }),
+    ),
+  )
+  return table(['RSS during the phase (MiB)', 'baseline', '1st upload peak - base', 'peak - base', 'VmHWM - base', 'rise per upload, p50', 'after - base', 'samples'], rows)
+}
+
+export const uploadNotes = (u: UploadResults) => {
+  const s = u.sampling
+  const sampling = s.available
+    ? [
+        `VmRSS of workerd (pid ${s.workerdPid ?? 'not found'}, Miniflare's child) and of this Node process (pid ${s.nodePid}) read from /proc every ${s.intervalMs} ms by a worker thread.`,
+        `workerd's RSS was ${mib(s.workerdAtStartKib)} MiB before the run's first request; the phases before the uploads raised it to the 100 KiB baseline.`,
+      ].join('\n')
+    : 'no /proc on this system: no memory figures.'
+  return [
+    `${u.count} timed uploads per size and side, one at a time, after ${u.sizes[0]?.gateway.warmup ?? 0} untimed; one PDF part of exactly the size (random bytes, so`,
+    'nothing compresses it), file_types {"passport.pdf":"ID"}; through the gateway POST /v1/users/{user_id}/documents (no Idempotency-Key:',
+    'each is a new submission sent to sFOX), direct POST /v1/enterprise/ddq/upload with user_id. Each body is encoded once, before its phase.',
+    'MiB/s = file bytes of the timed uploads / their wall time; DB RT/upload as for the ops (insert the submission, record the outcome).',
+    sampling,
+    `baseline = median RSS over ${s.idleWindowMs} ms idle before the phase's first upload; 1st upload peak = highest sample during the first (cold,`,
+    'untimed) upload: one upload with nothing left over from others; peak = highest sample from the first upload to the last (warm-up',
+    `included); VmHWM = the kernel's exact peak over the same time (reset through clear_refs${s.hwm.workerd ? '' : ': refused here, so -'}); rise per upload =`,
+    'highest sample during a timed upload - the sample just before it, median; after = median over the idle window after the last upload',
+    '(what stayed resident).',
+    "workerd's RSS is the whole runtime: Miniflare's entry worker that proxies each request, the gateway isolate (V8 heap and the",
+    "buffers it holds: the parsed form's File), the Durable Object, and the runtime's own I/O buffers. The Workers limit of 128 MB",
+    "applies per isolate (its heap and what it holds), not to this process's RSS: peak - base is what the whole process needed at",
+    'its peak, of which the isolate is a part; memory already resident (freed earlier, not returned to the OS) can be reused without',
+    "showing, which is also why \"after\" need not fall back to the baseline. Node's RSS holds the bench's client and the sFOX sandbox,",
+    'which receives every upload, the forwarded ones too: it compares the two sides\' load on this machine, not the gateway, and',
+    "V8's garbage collector decides when it falls. workerd during the direct uploads is the control: it has nothing to do.",
+  ].join('\n')
+}
+
 export const verdictLines = (lines: Verdict[]) => lines.map((l) => `${l.pass === null ? 'INFO' : l.pass ? 'PASS' : 'MISS'}  ${l.text}`).join('\n')
 
 export const section = (title: string, body: string) => `${title}\n${'='.repeat(title.length)}\n${body}`
@@ -147,6 +230,7 @@ export const header = (options: BenchOptions, info: RunInfo) =>
     `throughput pass: ${options.n} ops per sFOX phase and side (${options.qiN} per QI phase), ${options.concurrency} in flight; latency pass: ${options.latencyN} per sFOX phase and side (${options.qiLatencyN} per QI phase), 1 in flight`,
     `${options.warmup} warm-up flows per side and provider; p99 is nearest-rank (with fewer than 100 ops, the largest)`,
     `callbacks: ${options.callbacksN} status changes one at a time; bursts of ${options.callbacksBurst} callbacks, ${options.burstConcurrency} status changes in flight${options.callbackDelayMs ? `, the second with a receiver answering after ${options.callbackDelayMs} ms` : ''}`,
+    `document uploads: ${options.uploadsN} per size (${UPLOAD_SIZES.map((s) => `${s.label} = ${s.bytes.toLocaleString('en-US')} bytes`).join(', ')}; 10 MiB is the gateway's per-file limit) and side, 1 in flight`,
     `machine: ${info.cpus} CPUs, Node ${info.node}, load average ${loads(info.loadAtStart)} at start, ${loads(info.loadAtEnd)} at end`,
     `sFOX sandbox: per-IP rate limit OFF for the bench (rate_limit.enabled=false); fixed OTP ${info.fixedOtp}, so flows read no outbox`,
     `QI sandbox: fixed token ${info.qiToken} (fixed_token), answers signed (ES512 in AUTHORIZATION), no status webhooks (integrations without webhook_url);`,

@@ -1,9 +1,11 @@
 import { availableParallelism, loadavg } from 'node:os'
 import { resolve } from 'node:path'
 import { verdicts } from './analysis'
+import { bundleSizeOf } from './bundle'
 import { writeJsonReport, type RunInfo } from './json'
 import { parseOptions, USAGE } from './options'
 import { runCallbacks } from './callbacks'
+import { findWorkerd, residentKib } from './memory'
 import { QI_TOKEN } from './qi-control'
 import {
   callbackLatencyTable,
@@ -15,10 +17,15 @@ import {
   opsTable,
   overheadTable,
   section,
+  uploadMemoryTable,
+  uploadNotes,
+  uploadTimeTable,
   verdictLines,
 } from './report'
 import { prepareScenario } from './scenario'
 import { BENCH_RATE_LIMIT, FIXED_OTP, startStack } from './stack'
+import { summaryOf, summaryReport } from './summary'
+import { runUploads } from './uploads'
 
 // `npm run bench`: the tables go to stdout, progress to stderr (so `npm run bench > out.txt` is clean).
 const parsed = (() => {
@@ -45,15 +52,22 @@ progress('building the Worker; starting libSQL, the sFOX and QI sandboxes, the c
 const stack = await startStack(root)
 // Ctrl-C must not leave workerd or temporary directories behind.
 process.once('SIGINT', () => void stack.close().finally(() => process.exit(130)))
+// workerd's resident memory before the run's first request, reported with the uploads' baselines.
+const workerdPid = findWorkerd().pid
+const workerdAtStartKib = workerdPid === null ? null : residentKib(workerdPid)
 
 try {
   const scenario = await prepareScenario(stack, options, progress)
   await scenario.warm()
   const throughput = await scenario.pass('throughput', options.n, options.qiN, options.concurrency, { dispatch: true, flows: true })
-  const latency = await scenario.pass('latency', options.latencyN, options.qiLatencyN, 1, { dispatch: false, flows: false })
+  // Flows here too, so the summary's flow row has a latency at 1 in flight like the ops.
+  const latency = await scenario.pass('latency', options.latencyN, options.qiLatencyN, 1, { dispatch: false, flows: true })
   scenario.close()
   const callbacks = await runCallbacks(stack, options, progress)
-  const targets = verdicts([throughput, latency], latency, callbacks)
+  const uploads = await runUploads(stack, options, progress, workerdAtStartKib)
+  const bundle = await bundleSizeOf(stack.build)
+  const targets = verdicts([throughput, latency], latency, callbacks, { uploads, bundle })
+  const summary = summaryOf({ throughput, latency }, callbacks, uploads, bundle)
   const info: RunInfo = {
     cpus: availableParallelism(),
     node: process.version,
@@ -91,13 +105,16 @@ try {
     ),
     section('Callbacks: latency from the status change answered to the callback received', callbackLatencyTable(callbacks)),
     section('Callbacks: deliveries per second to a local receiver, DB round trips per delivery', [callbackThroughputTable(callbacks), '', callbackNotes(callbacks)].join('\n')),
+    section('Document uploads (KYC, multipart): time through the gateway vs straight to the sFOX sandbox', uploadTimeTable(uploads)),
+    section('Document uploads: resident memory of workerd and of the Node process', [uploadMemoryTable(uploads), '', uploadNotes(uploads)].join('\n')),
     section('Targets', verdictLines(targets)),
+    section('Summary: every flow on one line; the Worker bundle', summaryReport(summary, { throughput, latency })),
     `bench took ${seconds()} s`,
   ]
   process.stdout.write(`${out.join('\n\n')}\n`)
 
   if (options.json) {
-    await writeJsonReport(options.json, options, info, { throughput, latency }, callbacks, targets)
+    await writeJsonReport(options.json, options, info, { throughput, latency }, callbacks, targets, { uploads, bundle, summary })
     progress(`wrote ${options.json}`)
   }
 } finally {

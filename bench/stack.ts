@@ -6,9 +6,9 @@ import { migrateDatabase } from '../db/migrate'
 import { startLibsqlServer, type LibsqlServer } from '../sandbox/libsql-server/server'
 import { generateP521KeyPair, type KeyPairPem } from '../sandbox/qi/keys'
 import { startQiSandbox, type QiSandboxServer } from '../sandbox/qi/server'
-import { buildWorker } from '../test/helpers/build'
 import { startSfox, type SfoxSandbox } from '../test/helpers/sfox'
 import { startWorker, workerOptionsFromConfig } from '../test/helpers/worker'
+import { buildWorkerReporting, type BuiltWorker } from './bundle'
 import { QI_TOKEN } from './qi-control'
 import { startReceiver, type Receiver } from './receiver'
 
@@ -28,6 +28,8 @@ export type Stack = {
   receiver: Receiver
   /** The Worker in workerd: `url` is Miniflare's entry socket (real HTTP), `mf` offers dispatchFetch. */
   gateway: Awaited<ReturnType<typeof startWorker>> & { adminToken: string; keyCacheSeconds: number }
+  /** The bundle workerd runs and what `wrangler deploy --dry-run` printed building it. */
+  build: BuiltWorker
   close: () => Promise<void>
 }
 
@@ -74,7 +76,7 @@ export const startStack = async (root: string): Promise<Stack> => {
       })
     const starting = [
       up(startLibsqlServer({ port: 0, dataDir }), (libsql) => libsql.close()),
-      up(buildWorker(root), (scriptPath) => rm(dirname(scriptPath), { recursive: true, force: true })),
+      up(buildWorkerReporting(root), (build) => rm(dirname(build.scriptPath), { recursive: true, force: true })),
       // The sandbox reproduces sFOX's 250 requests / 10 s per IP: the bench would hit it in seconds.
       up(startSfox({ rate_limit: { enabled: false }, fixed_otp: FIXED_OTP }), (sfox) => sfox.close()),
       // Every 2FA token is QI_TOKEN, so confirms read nothing back; QI's answers stay signed (header).
@@ -83,7 +85,7 @@ export const startStack = async (root: string): Promise<Stack> => {
     ] as const
     const failed = (await Promise.allSettled(starting)).find((r) => r.status === 'rejected')
     if (failed) throw failed.reason
-    const [libsql, scriptPath, sfox, qi, receiver] = await Promise.all(starting)
+    const [libsql, build, sfox, qi, receiver] = await Promise.all(starting)
 
     const dbUrl = `${libsql.url}/bench/`
     await migrateDatabase(dbUrl)
@@ -91,7 +93,7 @@ export const startStack = async (root: string): Promise<Stack> => {
     const workerOptions = withoutWranglerChatter(() => workerOptionsFromConfig(root))
     const adminToken = `bench-admin-${randomBytes(12).toString('hex')}`
     const worker = await startWorker({
-      scriptPath,
+      scriptPath: build.scriptPath,
       workerOptions,
       // wrangler.toml's [vars] stay as they are (API_KEY_CACHE_SECONDS=30 included); fresh secrets per run.
       bindings: {
@@ -115,7 +117,7 @@ export const startStack = async (root: string): Promise<Stack> => {
     })
     cleanups.push(() => worker.mf.dispose())
     const keyCacheSeconds = Number(workerOptions.bindings?.API_KEY_CACHE_SECONDS ?? 30)
-    return { libsql, sfox, qi, qiKeys: generateP521KeyPair(), receiver, gateway: { ...worker, adminToken, keyCacheSeconds }, close }
+    return { libsql, sfox, qi, qiKeys: generateP521KeyPair(), receiver, gateway: { ...worker, adminToken, keyCacheSeconds }, build, close }
   } catch (error) {
     await close()
     throw error

@@ -1,8 +1,12 @@
-/** Plain-text tables: first column left-aligned, the figures right-aligned so digits line up. */
-export const table = (headers: readonly string[], rows: readonly (readonly string[])[]): string => {
+/**
+ * Plain-text tables: first column left-aligned, the figures right-aligned so digits line up;
+ * `textColumns` lists further columns of words (left-aligned too).
+ */
+export const table = (headers: readonly string[], rows: readonly (readonly string[])[], textColumns: readonly number[] = []): string => {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const left = new Set([0, ...textColumns])
   const line = (cells: readonly string[]) =>
-    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd()
+    cells.map((cell, i) => (left.has(i) ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd()
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
 }
 
