@@ -8,7 +8,7 @@ import { DOCUMENT_LIMITS } from './documents/validation'
 import { withDeps } from './http/deps'
 import { corsIfConfigured, securityHeaders } from './http/security'
 import { describeApi } from './openapi'
-import { limitBody, requestLog, requireJson } from './http/middleware'
+import { DRAIN_BYTES, drain, limitBody, requestLog, requireJson } from './http/middleware'
 import { Problem, renderProblem } from './http/problem'
 import type { AppEnv } from './http/types'
 import { validationProblem } from './http/validation'
@@ -36,7 +36,7 @@ const isDatabaseError = (error: unknown): boolean => {
   return false
 }
 
-// All files may be 25 MB together; the multipart framing around them gets 1 MB.
+// All files may be 20 MB together; the multipart framing around them gets 1 MB.
 const DOCUMENT_BODY_LIMIT = DOCUMENT_LIMITS.maxTotalBytes + 1024 * 1024
 const isDocumentUpload = (path: string) => /^\/v1\/users\/[^/]+\/documents$/.test(path)
 
@@ -85,7 +85,10 @@ export const createApp = () => {
   describeApi(app)
 
   app.notFound((c) => renderProblem(c, new Problem('not_found', { detail: `No route for ${c.req.method} ${c.req.path}.` })))
-  app.onError((error, c) => {
+  app.onError(async (error, c) => {
+    // A request refused before its body was read (auth, media type, limits): drop the body first.
+    const declared = Number(c.req.header('content-length') ?? 0)
+    if (!c.req.raw.bodyUsed && declared > 0 && declared <= DRAIN_BYTES) await drain(c.req.raw.body, declared)
     if (error instanceof Problem) return renderProblem(c, error)
     if (error instanceof HTTPException) return renderProblem(c, problemFromHttpException(error))
     if (isDatabaseError(error)) {

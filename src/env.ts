@@ -36,7 +36,7 @@ const settingsSchema = z.object({
   CONFIRM_ATTEMPTS: z.coerce.number().int().min(1).default(5),
   PENDING_TTL_SECONDS: seconds(24 * 3600),
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
-  // Document uploads carry up to 25 MB to sFOX: they get longer.
+  // Document uploads carry up to 20 MB to sFOX: they get longer.
   PROVIDER_UPLOAD_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   API_KEY_CACHE_SECONDS: seconds(30),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(64 * 1024),

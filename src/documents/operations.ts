@@ -11,7 +11,7 @@ import { iso } from '../transfers/resource'
 import { claimSubmission, finishSubmission } from './store'
 import { validateDocuments, type UploadedFile } from './validation'
 
-// Long enough for a 25 MB upload to sFOX; a replay after that may take the submission over.
+// Long enough for a 20 MB upload to sFOX; a replay after that may take the submission over.
 const LEASE_MS = 120_000
 
 export const renderSubmission = (s: DocumentSubmission) => ({

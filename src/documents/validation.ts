@@ -8,7 +8,7 @@ export const DOCUMENT_LIMITS = {
   maxFileBytes: 10 * 1024 * 1024,
   // The gateway's own caps, so an upload fits comfortably in a Worker's 128 MB.
   maxFiles: 10,
-  maxTotalBytes: 25 * 1024 * 1024,
+  maxTotalBytes: 20 * 1024 * 1024,
 } as const
 
 export const DOCUMENT_TYPES = ['ID', 'PoR'] as const
@@ -115,7 +115,7 @@ export const validateDocuments = (files: UploadedFile[], fileTypesRaw: string | 
     }
   }
   if (total > DOCUMENT_LIMITS.maxTotalBytes) {
-    errors.push({ field: 'files', pointer: '/files', code: 'total_too_large', message: `all files together are ${total} bytes; at most ${DOCUMENT_LIMITS.maxTotalBytes} (25 MB)` })
+    errors.push({ field: 'files', pointer: '/files', code: 'total_too_large', message: `all files together are ${total} bytes; at most ${DOCUMENT_LIMITS.maxTotalBytes} (20 MB)` })
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, fileTypes: fileTypes as Record<string, DocumentType> }
 }

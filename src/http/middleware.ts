@@ -25,14 +25,79 @@ export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
   )
 })
 
-/** Bodies over the limit are refused before they are read in full. */
-export const limitBody = (maxBytes: number) =>
-  bodyLimit({
-    maxSize: maxBytes,
-    onError: () => {
-      throw new Problem('payload_too_large', { detail: `Request bodies are limited to ${maxBytes} bytes.` })
-    },
+// A body refused unread is read to its end (and dropped) before the answer goes out, up to this
+// much: closing a connection with unread data resets it, and the client may never see the answer.
+export const DRAIN_BYTES = 16 * 1024 * 1024
+
+export const drain = async (body: ReadableStream<Uint8Array> | null, limit: number) => {
+  if (!body) return
+  const reader = body.getReader()
+  let read = 0
+  try {
+    while (read <= limit) {
+      const { done, value } = await reader.read()
+      if (done) return
+      read += value.byteLength
+    }
+  } catch {
+    // the client went away: nothing to answer
+  } finally {
+    await reader.cancel().catch(() => {})
+  }
+}
+
+const tooLarge = (maxBytes: number) => new Problem('payload_too_large', { detail: `Request bodies are limited to ${maxBytes} bytes.` })
+
+/** Reads a streamed body while it stays within `maxBytes`; null once it goes over (the rest is drained). */
+const readWithin = async (body: ReadableStream<Uint8Array>, maxBytes: number) => {
+  const reader = body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > maxBytes) {
+      reader.releaseLock()
+      await drain(body, DRAIN_BYTES)
+      return null
+    }
+    chunks.push(value)
+  }
+  const bytes = new Uint8Array(size)
+  let offset = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return bytes
+}
+
+/**
+ * Bodies over the limit are refused without being kept. A declared length is checked up front. A
+ * streamed (chunked) body is read here within the limit when the limit is small (JSON routes);
+ * large streamed uploads are counted as the route reads them.
+ */
+export const limitBody = (maxBytes: number) => {
+  const counted = bodyLimit({ maxSize: maxBytes, onError: () => { throw tooLarge(maxBytes) } })
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const declared = c.req.header('content-length')
+    if (declared === undefined || c.req.header('transfer-encoding') !== undefined) {
+      const body = c.req.raw.body
+      if (!body || maxBytes > 1024 * 1024) return counted(c, next)
+      const bytes = await readWithin(body, maxBytes)
+      if (!bytes) throw tooLarge(maxBytes)
+      c.req.raw = new Request(c.req.raw, { body: bytes })
+      return next()
+    }
+    const length = Number(declared)
+    if (Number.isFinite(length) && length > maxBytes) {
+      if (length <= maxBytes + DRAIN_BYTES) await drain(c.req.raw.body, length)
+      throw tooLarge(maxBytes)
+    }
+    return next()
   })
+}
 
 const hasBody = (req: Request) =>
   req.headers.get('transfer-encoding') !== null || Number(req.headers.get('content-length') ?? '0') > 0

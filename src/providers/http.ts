@@ -7,7 +7,7 @@ export type ProviderCall = {
   url: string
   method: string
   headers?: Record<string, string>
-  body?: string | FormData
+  body?: string | ReadableStream<Uint8Array>
   timeoutMs: number
   /** Told how long the provider took, for the request log's upstream timing. */
   onTiming?: (ms: number) => void

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto'
-import { request as httpRequest } from 'node:http'
 import { createClient, type Client } from '@libsql/client'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -20,6 +19,7 @@ import {
 import { TEST_SECRETS, createPartner, startGateway, type Gateway } from '../helpers/gateway'
 import { createQiPartner, partnerKeyPair, startQi, tedBody, type QiSandbox } from '../helpers/qi'
 import { paymentBody, startSfox, type SfoxSandbox } from '../helpers/sfox'
+import { sendRaw } from '../helpers/raw-http'
 
 /**
  * Property-based fuzzing of every route (issue: "throw thousands of malformed, oversized, mistyped,
@@ -246,38 +246,11 @@ const answer = (status: number, headers: Headers, text: string): Answer => {
  * the gateway answers a refusal (413, 405, 401…) without reading the body, workerd then closes the
  * connection, and fetch would report only the reset of its upload instead of the answer.
  */
-const sendWithBody = (r: FuzzRequest, bytes: Uint8Array) =>
-  new Promise<Answer>((resolve, reject) => {
-    const target = new URL(gateway.url)
-    const url = new URL(r.path, 'http://gateway.test')
-    const headers: Record<string, string> = {}
-    for (const [k, v] of r.headers) headers[k] = headers[k] === undefined ? v : `${headers[k]}, ${v}`
-    if (!r.chunked) headers['content-length'] = String(bytes.length)
-    // A connection of its own: after an early answer, the unread rest of the body must not be taken for the next request.
-    headers.connection = 'close'
-    const req = httpRequest({ host: target.hostname, port: target.port, method: r.method, path: url.pathname + url.search, headers, agent: false })
-    let responded = false
-    req.on('response', (res) => {
-      responded = true
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('error', reject)
-      res.on('end', () => {
-        const h = new Headers()
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v)
-        resolve(answer(res.statusCode ?? 0, h, Buffer.concat(chunks).toString('utf8')))
-      })
-    })
-    req.on('error', (error) => setTimeout(() => reject(error), 50)) // an answer already on its way wins
-    // Large bodies are written a piece at a time, and no more once the answer has come: the rest
-    // would meet a closed connection, and its reset can destroy the answer not yet read.
-    const write = (at: number): void => {
-      if (responded || req.destroyed) return
-      if (at >= bytes.length) return void req.end()
-      req.write(bytes.subarray(at, at + 16 * 1024), () => (bytes.length > 16 * 1024 ? setTimeout(() => write(at + 16 * 1024), 2) : write(at + 16 * 1024)))
-    }
-    write(0)
-  })
+const sendWithBody = async (r: FuzzRequest, bytes: Uint8Array) => {
+  const url = new URL(r.path, 'http://gateway.test')
+  const raw = await sendRaw(gateway.url, { method: r.method, path: url.pathname + url.search, headers: r.headers, body: bytes, chunked: r.chunked })
+  return answer(raw.status, raw.headers, raw.text)
+}
 
 /** Sends it to the Worker in workerd (Miniflare's dispatchFetch; with a body, over node:http). */
 const send = async (phase: string, r: FuzzRequest): Promise<Answer> => {

@@ -31,7 +31,7 @@ describe('document checks', () => {
     expect(validateDocuments(ten, types(ten)).ok).toBe(true)
     const eleven = [...ten, pdf('f10.pdf')]
     expect(codes(validateDocuments(eleven, types(eleven)))).toEqual(['files:too_many_files'])
-    const heavy = [pdf('a.pdf', 9_000_000), pdf('b.pdf', 9_000_000), pdf('c.pdf', 9_000_000)]
+    const heavy = [pdf('a.pdf', 7_000_000), pdf('b.pdf', 7_000_000), pdf('c.pdf', 7_000_000)]
     expect(codes(validateDocuments(heavy, types(heavy)))).toEqual(['files:total_too_large'])
   })
 

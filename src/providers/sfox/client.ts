@@ -2,6 +2,7 @@ import type { Transfer } from '../../../db/schema'
 import { callProvider, type ProviderResponse } from '../http'
 import { fail, ok, type ProviderError, type Result, type TransferProvider } from '../provider'
 import { errorOf, snapshotOf, type SfoxOperation, type SfoxTransfer } from './mapping'
+import { multipartBody } from './multipart'
 
 export type SfoxConnection = { baseUrl: string; apiKey: string }
 export type CallOptions = { timeoutMs: number; uploadTimeoutMs?: number; onTiming?: (ms: number) => void }
@@ -22,7 +23,7 @@ const HISTORY_SLACK_MS = 10 * 60 * 1000
 
 export const createSfoxProvider = (connection: SfoxConnection, options: CallOptions): TransferProvider => {
   const request = async (operation: SfoxOperation, method: string, path: string, body?: unknown) => {
-    const multipart = body instanceof FormData
+    const multipart = operation === 'upload' ? (body as ReturnType<typeof multipartBody>) : null
     const result = await callProvider({
       provider: 'sfox',
       url: new URL(path, connection.baseUrl).toString(),
@@ -30,10 +31,9 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
       headers: {
         authorization: `Bearer ${connection.apiKey}`,
         accept: 'application/json',
-        // A FormData body sets its own multipart content type (with the boundary).
-        ...(body === undefined || multipart ? {} : { 'content-type': 'application/json' }),
+        ...(multipart ? { 'content-type': multipart.contentType } : body === undefined ? {} : { 'content-type': 'application/json' }),
       },
-      body: body === undefined ? undefined : multipart ? body : JSON.stringify(body),
+      body: multipart ? multipart.body : body === undefined ? undefined : JSON.stringify(body),
       timeoutMs: multipart ? (options.uploadTimeoutMs ?? options.timeoutMs) : options.timeoutMs,
       onTiming: options.onTiming,
     })
@@ -126,12 +126,13 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
 
     // §7.6 Submit Documents (legacy): multipart, the files streamed from the request that brought them.
     async uploadDocuments(upload) {
-      const form = new FormData()
-      form.append('user_id', upload.userId)
-      for (const file of upload.files) form.append('files', file, file.name)
-      form.append('file_types', JSON.stringify(upload.fileTypes))
-      if (upload.ddqId) form.append('ddq_id', upload.ddqId)
-      const result = await request('upload', 'POST', '/v1/enterprise/ddq/upload', form)
+      const body = multipartBody([
+        { name: 'user_id', value: upload.userId },
+        ...upload.files.map((file) => ({ name: 'files', file })),
+        { name: 'file_types', value: JSON.stringify(upload.fileTypes) },
+        ...(upload.ddqId ? [{ name: 'ddq_id', value: upload.ddqId }] : []),
+      ])
+      const result = await request('upload', 'POST', '/v1/enterprise/ddq/upload', body)
       if (!result.ok) return result
       const message = (result.response.json as { message?: unknown } | null)?.message
       return ok({ message: typeof message === 'string' ? message : 'accepted' })
