@@ -1,18 +1,9 @@
-import { spawn } from 'node:child_process'
-import { mkdtemp, readFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import type { BuiltWorker } from '../test/helpers/build'
 import { gzipSync } from 'node:zlib'
 
 /** The issue's target for the Worker bundle, gzip (the integration test checks the same bound). */
 export const BUNDLE_TARGET_KIB = 350
-
-export type BuiltWorker = {
-  /** The bundle workerd runs (`index.js` in a temporary out dir). */
-  scriptPath: string
-  /** What `wrangler deploy --dry-run` printed, stdout and stderr. */
-  output: string
-}
 
 export type BundleSize = {
   file: string
@@ -26,28 +17,6 @@ export type BundleSize = {
   source: 'wrangler' | 'node:zlib level 9'
   targetKib: number
   pass: boolean
-}
-
-/**
- * Bundles the Worker as `wrangler deploy` would (dry run), like test/helpers/build.ts, but keeps
- * wrangler's output: its upload-size line is the bundle size the issue asks for. WRANGLER_LOG=log
- * (wrangler's default) so a developer's quieter setting does not hide that line.
- */
-export const buildWorkerReporting = async (root: string): Promise<BuiltWorker> => {
-  const outdir = await mkdtemp(join(tmpdir(), 'tgw-build-'))
-  const output = await new Promise<string>((resolve, reject) => {
-    const child = spawn(join(root, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', outdir], {
-      cwd: root,
-      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true', WRANGLER_LOG: 'log' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let text = ''
-    child.stdout.on('data', (d) => (text += d))
-    child.stderr.on('data', (d) => (text += d))
-    child.on('error', reject)
-    child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrangler build failed:\n${text}`))))
-  })
-  return { scriptPath: join(outdir, 'index.js'), output }
 }
 
 // e.g. "Total Upload: 1436.08 KiB / gzip: 272.31 KiB" (colours stripped first).

@@ -8,7 +8,7 @@ import { generateP521KeyPair, type KeyPairPem } from '../sandbox/qi/keys'
 import { startQiSandbox, type QiSandboxServer } from '../sandbox/qi/server'
 import { startSfox, type SfoxSandbox } from '../test/helpers/sfox'
 import { startWorker, workerOptionsFromConfig } from '../test/helpers/worker'
-import { buildWorkerReporting, type BuiltWorker } from './bundle'
+import { buildWorker, type BuiltWorker } from '../test/helpers/build'
 import { QI_TOKEN } from './qi-control'
 import { startReceiver, type Receiver } from './receiver'
 
@@ -76,7 +76,7 @@ export const startStack = async (root: string): Promise<Stack> => {
       })
     const starting = [
       up(startLibsqlServer({ port: 0, dataDir }), (libsql) => libsql.close()),
-      up(buildWorkerReporting(root), (build) => rm(dirname(build.scriptPath), { recursive: true, force: true })),
+      up(buildWorker(root), (build) => rm(dirname(build.scriptPath), { recursive: true, force: true })),
       // The sandbox reproduces sFOX's 250 requests / 10 s per IP: the bench would hit it in seconds.
       up(startSfox({ rate_limit: { enabled: false }, fixed_otp: FIXED_OTP }), (sfox) => sfox.close()),
       // Every 2FA token is QI_TOKEN, so confirms read nothing back; QI's answers stay signed (header).

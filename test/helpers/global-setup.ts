@@ -1,6 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import type { TestProject } from 'vitest/node'
 import { startLibsqlServer } from '../../sandbox/libsql-server/server'
 import { buildWorker } from './build'
@@ -18,7 +18,8 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const root = project.config.root
   const dataDir = await mkdtemp(join(tmpdir(), 'tgw-libsql-'))
-  const [libsql, workerScript] = await Promise.all([startLibsqlServer({ port: 0, dataDir }), buildWorker(root)])
+  const [libsql, build] = await Promise.all([startLibsqlServer({ port: 0, dataDir }), buildWorker(root)])
+  const workerScript = build.scriptPath
   const workerOptions = workerOptionsFromConfig(root)
   project.provide('libsqlUrl', libsql.url)
   project.provide('workerScript', workerScript)
@@ -26,5 +27,6 @@ export default async function setup(project: TestProject) {
   return async () => {
     await libsql.close()
     await rm(dataDir, { recursive: true, force: true })
+    await rm(dirname(workerScript), { recursive: true, force: true })
   }
 }
