@@ -1,6 +1,3 @@
-import { OpenAPIHono } from '@hono/zod-openapi'
-import { LibsqlError } from '@libsql/client/web'
-import { DrizzleQueryError } from 'drizzle-orm'
 import { HTTPException } from 'hono/http-exception'
 import { methodNotAllowed } from 'hono/method-not-allowed'
 import { requestId } from 'hono/request-id'
@@ -10,8 +7,7 @@ import { corsIfConfigured, securityHeaders } from './http/security'
 import { describeApi } from './openapi'
 import { DRAIN_BYTES, drain, limitBody, requestLog, requireJson } from './http/middleware'
 import { Problem, renderProblem } from './http/problem'
-import type { AppEnv } from './http/types'
-import { validationProblem } from './http/validation'
+import { createRouter } from './http/router'
 import { adminRouter } from './routes/admin'
 import { documentsRouter } from './routes/documents'
 import { eventsRouter } from './routes/events'
@@ -19,6 +15,7 @@ import { healthRouter } from './routes/health'
 import { providerWebhooksRouter } from './routes/provider-webhooks'
 import { transfersRouter } from './routes/transfers'
 import { webhookEndpointsRouter } from './routes/webhook-endpoints'
+import { describeError, isDatabaseError } from './lib/errors'
 
 /** Framework errors (unparsable JSON, oversize bodies) in the API's own problem vocabulary. */
 const problemFromHttpException = (error: HTTPException): Problem => {
@@ -28,24 +25,12 @@ const problemFromHttpException = (error: HTTPException): Problem => {
   return new Problem('invalid_request', { detail: error.message })
 }
 
-// Errors of the database client (drizzle wraps them in `cause`): the database, not the request, failed.
-const isDatabaseError = (error: unknown): boolean => {
-  for (let e = error; e instanceof Error; e = e.cause) {
-    if (e instanceof LibsqlError || e instanceof DrizzleQueryError) return true
-  }
-  return false
-}
-
 // All files may be 20 MB together; the multipart framing around them gets 1 MB.
 const DOCUMENT_BODY_LIMIT = DOCUMENT_LIMITS.maxTotalBytes + 1024 * 1024
 const isDocumentUpload = (path: string) => /^\/v1\/users\/[^/]+\/documents$/.test(path)
 
 export const createApp = () => {
-  const app = new OpenAPIHono<AppEnv>({
-    defaultHook: (result) => {
-      if (!result.success) throw validationProblem(result.error, result.target)
-    },
-  })
+  const app = createRouter()
 
   app.use(requestId())
   app.use(requestLog)
@@ -92,7 +77,7 @@ export const createApp = () => {
     if (error instanceof Problem) return renderProblem(c, error)
     if (error instanceof HTTPException) return renderProblem(c, problemFromHttpException(error))
     if (isDatabaseError(error)) {
-      console.error(JSON.stringify({ level: 'error', msg: 'database error', request_id: c.get('requestId'), error: String(error) }))
+      console.error(JSON.stringify({ level: 'error', msg: 'database error', request_id: c.get('requestId'), error: describeError(error) }))
       return renderProblem(c, new Problem('service_unavailable', {
         detail: 'The database is unavailable; retry shortly.',
         headers: { 'retry-after': '1' },
@@ -103,7 +88,7 @@ export const createApp = () => {
         level: 'error',
         msg: 'unhandled error',
         request_id: c.get('requestId'),
-        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        error: describeError(error),
       }),
     )
     return renderProblem(c, new Problem('internal_error', { detail: 'Something went wrong on our side; it has been logged.' }))

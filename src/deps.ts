@@ -3,9 +3,10 @@ import { enqueueDeliveries } from './callbacks/dispatch'
 import { settingsOf, type Bindings } from './env'
 import { providerRegistry } from './providers/registry'
 import type { OperationDeps } from './transfers/operations'
+import { describeError } from './lib/errors'
 
 const logFailure = (what: string) => (error: unknown) =>
-  console.error(JSON.stringify({ level: 'error', msg: `${what} failed`, error: String(error) }))
+  console.error(JSON.stringify({ level: 'error', msg: `${what} failed`, error: describeError(error) }))
 
 /**
  * The services every entry point (HTTP request, queue batch, cron run) gives the operations: parsed

@@ -66,6 +66,22 @@ export class Problem extends Error {
   }
 }
 
+/**
+ * One field of the request is wrong (422, or `code` when the refusal has its own): `errors` names it
+ * as everywhere else, by dotted field and JSON pointer.
+ */
+export const fieldProblem = (
+  field: string,
+  error: { code: string; message: string; pointer?: string },
+  detail: string,
+  problem: ProblemCode = 'invalid_request',
+  extensions: Record<string, unknown> = {},
+) =>
+  new Problem(problem, {
+    detail,
+    extensions: { ...extensions, errors: [{ field, pointer: error.pointer ?? `/${field.split('.').join('/')}`, code: error.code, message: error.message }] },
+  })
+
 export const problemType = (code: ProblemCode) => `https://transfer-gateway.dev/problems/${code}`
 
 export const problemBody = (code: ProblemCode, init: ProblemInit, requestId: string | undefined) => {

@@ -2,6 +2,7 @@ import { createMiddleware } from 'hono/factory'
 import type { PartnerRateLimiter } from '../ratelimit/limiter'
 import { Problem } from './problem'
 import type { AppEnv } from './types'
+import { describeError } from '../lib/errors'
 
 /**
  * Per-partner rate limit (after partnerAuth): `RATE_LIMIT` requests per `RATE_LIMIT_WINDOW_SECONDS`,
@@ -20,7 +21,7 @@ export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
   try {
     quota = await namespace.get(namespace.idFromName(partner.id)).take(limit, windowMs)
   } catch (error) {
-    console.error(JSON.stringify({ level: 'error', msg: 'rate limiter unreachable', error: String(error) }))
+    console.error(JSON.stringify({ level: 'error', msg: 'rate limiter unreachable', error: describeError(error) }))
     return next()
   }
   const resetSeconds = Math.max(1, Math.ceil(quota.resetMs / 1000))

@@ -1,6 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { adminAuth } from '../http/auth'
-import { Problem } from '../http/problem'
+import type { Settings } from '../env'
+import { pageAfterKnownCursor } from '../http/cursor'
+import { fieldProblem, Problem } from '../http/problem'
 import { createRouter } from '../http/router'
 import {
   createPartner,
@@ -8,6 +10,7 @@ import {
   issueApiKey,
   listApiKeys,
   listPartners,
+  partnerExists,
   renderApiKey,
   renderPartner,
   revokeApiKey,
@@ -35,80 +38,85 @@ import { adminSecurity, json, jsonBody } from './describe'
 
 const security = adminSecurity
 const tags = ['Admin']
-const ok = json
-const body = jsonBody
 const common = {
   401: problemResponse('Missing or wrong admin token.'),
   404: problemResponse('No such partner (`partner_not_found`).'),
   422: problemResponse('Invalid request.'),
 }
+// Credentials go to this URL: in production only over TLS (local sandboxes are plain http).
+const assertProviderUrl = (settings: Settings, url: string) => {
+  if (settings.ENVIRONMENT === 'production' && new URL(url).protocol !== 'https:') {
+    throw fieldProblem('base_url', { code: 'https_required', message: 'must use https' }, 'Provider credentials are only sent over https in production.')
+  }
+}
+
 const partnerParams = z.object({ partner_id: z.string().openapi({ param: { name: 'partner_id', in: 'path' } }) })
 
 const routes = {
   createPartner: createRoute({
-  operationId: 'createPartner',
+    operationId: 'createPartner',
     method: 'post', path: '/partners', tags, security, summary: 'Create a partner',
-    request: body(CreatePartnerBody),
-    responses: { 201: ok(PartnerResource, 'Created.'), ...common },
+    request: jsonBody(CreatePartnerBody),
+    responses: { 201: json(PartnerResource, 'Created.'), ...common },
   }),
   listPartners: createRoute({
-  operationId: 'listPartners',
+    operationId: 'listPartners',
     method: 'get', path: '/partners', tags, security, summary: 'List partners',
     request: { query: PartnerListQuery },
-    responses: { 200: ok(PartnerList, 'A page of partners.'), ...common },
+    responses: { 200: json(PartnerList, 'A page of partners.'), ...common },
   }),
   getPartner: createRoute({
-  operationId: 'getPartner',
+    operationId: 'getPartner',
     method: 'get', path: '/partners/{partner_id}', tags, security, summary: 'Retrieve a partner',
     request: { params: partnerParams },
-    responses: { 200: ok(PartnerResource, 'The partner.'), ...common },
+    responses: { 200: json(PartnerResource, 'The partner.'), ...common },
   }),
   updatePartner: createRoute({
-  operationId: 'updatePartner',
+    operationId: 'updatePartner',
     method: 'patch', path: '/partners/{partner_id}', tags, security, summary: "Update a partner's name or limits",
-    request: { params: partnerParams, ...body(UpdatePartnerBody) },
-    responses: { 200: ok(PartnerResource, 'Updated.'), ...common },
+    request: { params: partnerParams, ...jsonBody(UpdatePartnerBody) },
+    responses: { 200: json(PartnerResource, 'Updated.'), ...common },
   }),
   issueKey: createRoute({
-  operationId: 'createApiKey',
+    operationId: 'createApiKey',
     method: 'post', path: '/partners/{partner_id}/api-keys', tags, security, summary: 'Issue an API key (shown once)',
-    request: { params: partnerParams, ...body(CreateApiKeyBody) },
-    responses: { 201: ok(CreatedApiKey, 'The key, in full, this once.'), ...common },
+    request: { params: partnerParams, ...jsonBody(CreateApiKeyBody) },
+    responses: { 201: json(CreatedApiKey, 'The key, in full, this once.'), ...common },
   }),
   listKeys: createRoute({
-  operationId: 'listApiKeys',
+    operationId: 'listApiKeys',
     method: 'get', path: '/partners/{partner_id}/api-keys', tags, security, summary: "List a partner's API keys",
     request: { params: partnerParams },
-    responses: { 200: ok(ApiKeyList, 'Keys, without their secrets.'), ...common },
+    responses: { 200: json(ApiKeyList, 'Keys, without their secrets.'), ...common },
   }),
   revokeKey: createRoute({
-  operationId: 'revokeApiKey',
+    operationId: 'revokeApiKey',
     method: 'delete', path: '/partners/{partner_id}/api-keys/{key_id}', tags, security, summary: 'Revoke an API key',
     description: 'Takes effect within API_KEY_CACHE_SECONDS everywhere.',
     request: { params: partnerParams.extend({ key_id: z.string().openapi({ param: { name: 'key_id', in: 'path' } }) }) },
-    responses: { 200: ok(ApiKeyResource, 'Revoked.'), ...common },
+    responses: { 200: json(ApiKeyResource, 'Revoked.'), ...common },
   }),
   putSfox: createRoute({
-  operationId: 'setSfoxConnection',
+    operationId: 'setSfoxConnection',
     method: 'put', path: '/partners/{partner_id}/connections/sfox', tags, security, summary: "Set the partner's sFOX connection",
-    request: { params: partnerParams, ...body(SfoxConnectionBody) },
-    responses: { 200: ok(ConnectionResource, 'Stored; credentials encrypted.'), ...common },
+    request: { params: partnerParams, ...jsonBody(SfoxConnectionBody) },
+    responses: { 200: json(ConnectionResource, 'Stored; credentials encrypted.'), ...common },
   }),
   putQi: createRoute({
-  operationId: 'setQiConnection',
+    operationId: 'setQiConnection',
     method: 'put', path: '/partners/{partner_id}/connections/qi', tags, security, summary: "Set the partner's QI Tech connection",
     description: 'Both keys are checked (P-521, ES512) before anything is stored; credentials are encrypted.',
-    request: { params: partnerParams, ...body(QiConnectionBody) },
-    responses: { 200: ok(ConnectionResource, 'Stored; credentials encrypted.'), ...common },
+    request: { params: partnerParams, ...jsonBody(QiConnectionBody) },
+    responses: { 200: json(ConnectionResource, 'Stored; credentials encrypted.'), ...common },
   }),
   listConnections: createRoute({
-  operationId: 'listConnections',
+    operationId: 'listConnections',
     method: 'get', path: '/partners/{partner_id}/connections', tags, security, summary: "List a partner's provider connections",
     request: { params: partnerParams },
-    responses: { 200: ok(ConnectionList, 'Connections, without credentials.'), ...common },
+    responses: { 200: json(ConnectionList, 'Connections, without credentials.'), ...common },
   }),
   deleteConnection: createRoute({
-  operationId: 'deleteConnection',
+    operationId: 'deleteConnection',
     method: 'delete', path: '/partners/{partner_id}/connections/{provider}', tags, security, summary: 'Remove a provider connection',
     request: { params: partnerParams.extend({ provider: z.enum(['sfox', 'qi']).openapi({ param: { name: 'provider', in: 'path' } }) }) },
     responses: { 204: { description: 'Removed.' }, ...common },
@@ -125,7 +133,8 @@ export const adminRouter = router
   })
   .openapi(routes.listPartners, async (c) => {
     const { limit, starting_after } = c.req.valid('query')
-    const { rows, hasMore } = await listPartners(c.var.deps.db, limit, starting_after)
+    const { db } = c.var.deps
+    const { rows, hasMore } = await pageAfterKnownCursor(starting_after, (id) => partnerExists(db, id), 'partner', () => listPartners(db, limit, starting_after))
     return c.json({ object: 'list' as const, data: rows.map(renderPartner), has_more: hasMore }, 200)
   })
   .openapi(routes.getPartner, async (c) => {
@@ -137,7 +146,11 @@ export const adminRouter = router
   })
   .openapi(routes.issueKey, async (c) => {
     const { db, settings, now } = c.var.deps
-    const { row, key } = await issueApiKey(db, settings.API_KEY_SECRET, c.req.valid('param').partner_id, c.req.valid('json'), now())
+    const input = c.req.valid('json')
+    if (input.expires_at && Date.parse(input.expires_at) <= now()) {
+      throw fieldProblem('expires_at', { code: 'in_the_past', message: 'must be in the future' }, 'A key that expires in the past would never work.')
+    }
+    const { row, key } = await issueApiKey(db, settings.API_KEY_SECRET, c.req.valid('param').partner_id, input, now())
     return c.json({ ...renderApiKey(row), key }, 201)
   })
   .openapi(routes.listKeys, async (c) => {
@@ -152,6 +165,7 @@ export const adminRouter = router
     const { db, settings, now } = c.var.deps
     const partnerId = c.req.valid('param').partner_id
     const input = c.req.valid('json')
+    assertProviderUrl(settings, input.base_url)
     await getPartner(db, partnerId)
     const row = await upsertConnection(db, settings.ENCRYPTION_KEY, partnerId, {
       provider: 'sfox',
@@ -164,6 +178,7 @@ export const adminRouter = router
     const { db, settings, now } = c.var.deps
     const partnerId = c.req.valid('param').partner_id
     const input = c.req.valid('json')
+    assertProviderUrl(settings, input.base_url)
     await getPartner(db, partnerId)
     const keys = await checkQiKeys(input.private_key_pem, input.qi_public_key_pem)
     if (!keys.ok) {

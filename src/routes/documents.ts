@@ -3,8 +3,9 @@ import { renderSubmission, submitDocuments } from '../documents/operations'
 import { findSubmission, listSubmissions } from '../documents/store'
 import { partnerAuth } from '../http/auth'
 import { rateLimit } from '../http/rate-limit'
-import { Problem } from '../http/problem'
+import { fieldProblem, Problem } from '../http/problem'
 import { createRouter } from '../http/router'
+import { pageAfterKnownCursor } from '../http/cursor'
 import { problemResponse } from '../schemas/common'
 import { json, partnerSecurity } from './describe'
 import { SubmissionList, SubmissionListQuery, SubmissionResource, UploadForm } from '../schemas/documents'
@@ -89,15 +90,16 @@ router.post('/users/:user_id/documents', async (c) => {
   if (userId.length > 128) throw new Problem('invalid_request', { detail: 'user_id is at most 128 characters.' })
   const idempotencyKey = c.req.header('idempotency-key') ?? null
   if (idempotencyKey !== null && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-    throw new Problem('invalid_request', {
-      detail: 'Idempotency-Key must be 1–255 visible ASCII characters.',
-      extensions: { errors: [{ field: 'Idempotency-Key', pointer: '/headers/idempotency-key', code: 'invalid', message: '1–255 visible ASCII characters' }] },
-    })
+    throw fieldProblem(
+      'Idempotency-Key',
+      { code: 'invalid', message: '1–255 visible ASCII characters', pointer: '/headers/idempotency-key' },
+      'Idempotency-Key must be 1–255 visible ASCII characters.',
+    )
   }
   const form = await readForm(c.req.raw)
   const ddq = form.get('ddq_id')
   if (ddq !== null && (typeof ddq !== 'string' || ddq.length > 64)) {
-    throw new Problem('invalid_request', { detail: 'ddq_id must be text of at most 64 characters.', extensions: { errors: [{ field: 'ddq_id', pointer: '/ddq_id', code: 'invalid', message: 'at most 64 characters' }] } })
+    throw fieldProblem('ddq_id', { code: 'invalid', message: 'at most 64 characters' }, 'ddq_id must be text of at most 64 characters.')
   }
   const fileTypes = form.get('file_types')
   const { submission, replayed } = await submitDocuments(c.var.deps, c.var.partner, {
@@ -118,6 +120,13 @@ export const documentsRouter = router
   })
   .openapi(list, async (c) => {
     const { limit, starting_after } = c.req.valid('query')
-    const { rows, hasMore } = await listSubmissions(c.var.deps.db, c.var.partner.id, c.req.valid('param').user_id, limit, starting_after)
+    const { db } = c.var.deps
+    const partnerId = c.var.partner.id
+    const { rows, hasMore } = await pageAfterKnownCursor(
+      starting_after,
+      async (id) => !!(await findSubmission(db, partnerId, id)),
+      'document submission',
+      () => listSubmissions(db, partnerId, c.req.valid('param').user_id, limit, starting_after),
+    )
     return c.json({ object: 'list' as const, data: rows.map(renderSubmission), has_more: hasMore }, 200)
   })

@@ -5,6 +5,7 @@ import { Problem } from '../http/problem'
 import { createRouter } from '../http/router'
 import { problemResponse } from '../schemas/common'
 import { json } from './describe'
+import { describeError } from '../lib/errors'
 
 // The newest migration this build expects; drizzle records each applied one by its journal time.
 const expectedMigration = journal.entries.at(-1)?.when ?? 0
@@ -39,7 +40,7 @@ export const healthRouter = createRouter().openapi(health, async (c) => {
     )
     applied = Number(rows[0]?.created_at ?? 0)
   } catch (error) {
-    console.error(JSON.stringify({ level: 'error', msg: 'health check failed', error: String(error) }))
+    console.error(JSON.stringify({ level: 'error', msg: 'health check failed', error: describeError(error) }))
     throw new Problem('service_unavailable', { detail: 'The database cannot be reached or has not been migrated.' })
   }
   if (applied < expectedMigration) {

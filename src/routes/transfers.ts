@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { partnerAuth } from '../http/auth'
 import { rateLimit } from '../http/rate-limit'
+import { pageAfterKnownCursor } from '../http/cursor'
 import { Problem } from '../http/problem'
 import { createRouter } from '../http/router'
 import { problemResponse } from '../schemas/common'
@@ -148,21 +149,11 @@ export const transfersRouter = router
   })
   .openapi(list, async (c) => {
     const query = c.req.valid('query')
-    const { rows, hasMore } = await listTransfers(c.var.deps.db, c.var.partner.id, {
-      status: query.status,
-      provider: query.provider,
-      limit: query.limit,
-      startingAfter: query.starting_after,
-    })
-    if (query.starting_after && rows.length === 0) {
-      const cursor = await findTransfer(c.var.deps.db, c.var.partner.id, query.starting_after)
-      if (!cursor) {
-        throw new Problem('invalid_request', {
-          detail: '`starting_after` does not name one of your transfers.',
-          extensions: { errors: [{ field: 'starting_after', pointer: '/starting_after', code: 'not_found', message: 'unknown transfer id' }] },
-        })
-      }
-    }
+    const { db } = c.var.deps
+    const partnerId = c.var.partner.id
+    const { rows, hasMore } = await pageAfterKnownCursor(query.starting_after, async (id) => !!(await findTransfer(db, partnerId, id)), 'transfer', () =>
+      listTransfers(db, partnerId, { status: query.status, provider: query.provider, limit: query.limit, startingAfter: query.starting_after }),
+    )
     return c.json({ object: 'list' as const, data: rows.map(renderTransfer), has_more: hasMore }, 200)
   })
   .openapi(get, async (c) => {

@@ -1,11 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import { createEndpoint, deleteEndpoint, getEndpoint, listEndpoints, renderEndpoint, rotateSecret, updateEndpoint } from '../callbacks/endpoints'
+import { createEndpoint, deleteEndpoint, endpointExists, getEndpoint, listEndpoints, renderEndpoint, rotateSecret, updateEndpoint } from '../callbacks/endpoints'
 import { recoverEndpoint } from '../callbacks/redelivery'
-import { checkWebhookUrl } from '../callbacks/url-policy'
+import { checkWebhookUrl, urlPolicyOf } from '../callbacks/url-policy'
 import type { Settings } from '../env'
 import { partnerAuth } from '../http/auth'
+import { pageAfterKnownCursor } from '../http/cursor'
 import { rateLimit } from '../http/rate-limit'
-import { Problem } from '../http/problem'
+import { fieldProblem } from '../http/problem'
 import { createRouter } from '../http/router'
 import {
   CreateEndpointBody,
@@ -33,12 +34,9 @@ const errors = {
 
 /** The URL rules partners hear about as a field error. */
 const allowedUrl = (settings: Settings, url: string) => {
-  const check = checkWebhookUrl(url, { allowHttp: settings.WEBHOOK_ALLOW_HTTP, allowPrivateHosts: settings.WEBHOOK_ALLOW_PRIVATE_HOSTS })
+  const check = checkWebhookUrl(url, urlPolicyOf(settings))
   if (!check.ok) {
-    throw new Problem('invalid_request', {
-      detail: `url ${check.message}.`,
-      extensions: { errors: [{ field: 'url', pointer: '/url', code: 'url_not_allowed', message: check.message }] },
-    })
+    throw fieldProblem('url', { code: 'url_not_allowed', message: check.message }, `url ${check.message}.`)
   }
   return check.url
 }
@@ -103,7 +101,11 @@ export const webhookEndpointsRouter = router
   })
   .openapi(routes.list, async (c) => {
     const { limit, starting_after } = c.req.valid('query')
-    const { rows, hasMore } = await listEndpoints(c.var.deps.db, c.var.partner.id, limit, starting_after)
+    const { db } = c.var.deps
+    const partnerId = c.var.partner.id
+    const { rows, hasMore } = await pageAfterKnownCursor(starting_after, (id) => endpointExists(db, partnerId, id), 'webhook endpoint', () =>
+      listEndpoints(db, partnerId, limit, starting_after),
+    )
     return c.json({ object: 'list' as const, data: rows.map((e) => renderEndpoint(e)), has_more: hasMore }, 200)
   })
   .openapi(routes.get, async (c) => {

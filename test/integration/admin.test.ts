@@ -55,6 +55,9 @@ describe('partners', () => {
     expect((await gateway.admin('GET', '/partners/ptn_nope')).body.code).toBe('partner_not_found')
     expect((await gateway.admin('PATCH', '/partners/ptn_nope', { name: 'x' })).status).toBe(404)
     expect((await gateway.admin('POST', '/partners/ptn_nope/api-keys', { mode: 'test' })).status).toBe(404)
+    const cursor = await gateway.admin('GET', '/partners?starting_after=ptn_nope')
+    expect(cursor.status).toBe(422)
+    expect(cursor.body.errors[0]).toMatchObject({ field: 'starting_after', code: 'not_found' })
   })
 })
 
@@ -93,6 +96,10 @@ describe('API keys', () => {
       await new Promise((r) => setTimeout(r, 1600))
       expect((await fresh.request('GET', '/v1/transfers', { key: expiring.body.key })).status).toBe(401)
       expect((await fresh.admin('DELETE', `/partners/${p.id}/api-keys/key_nope`)).body.code).toBe('api_key_not_found')
+      const past = await fresh.admin('POST', `/partners/${p.id}/api-keys`, { mode: 'test', expires_at: new Date(Date.now() - 1000).toISOString() })
+      expect(past.status).toBe(422)
+      expect(past.body.errors[0]).toMatchObject({ field: 'expires_at', code: 'in_the_past' })
+      expect((await fresh.admin('GET', `/partners/${p.id}/api-keys`)).body.data).toHaveLength(2)
     } finally {
       await fresh.close()
     }
@@ -127,5 +134,19 @@ describe('provider connections', () => {
     await gateway.admin('PUT', `/partners/${partner.id}/connections/sfox`, { api_key: 'k', base_url: 'https://x.test' })
     expect((await gateway.admin('DELETE', `/partners/${partner.id}/connections/sfox`)).status).toBe(204)
     expect((await gateway.admin('DELETE', `/partners/${partner.id}/connections/sfox`)).body.code).toBe('connection_not_found')
+  })
+
+  it('in production, credentials only go to an https base URL', async () => {
+    const production = await startGateway({ vars: { ENVIRONMENT: 'production' }, database: gateway.database })
+    try {
+      const { body: partner } = await production.admin('POST', '/partners', { name: 'Prod' })
+      const plain = await production.admin('PUT', `/partners/${partner.id}/connections/sfox`, { api_key: 'k', base_url: 'http://api.sfox.com' })
+      expect(plain.status).toBe(422)
+      expect(plain.body.errors[0]).toMatchObject({ field: 'base_url', code: 'https_required' })
+      expect((await production.admin('GET', `/partners/${partner.id}/connections`)).body.data).toEqual([])
+      expect((await production.admin('PUT', `/partners/${partner.id}/connections/sfox`, { api_key: 'k', base_url: 'https://api.sfox.com' })).status).toBe(200)
+    } finally {
+      await production.close()
+    }
   })
 })

@@ -57,6 +57,26 @@ describe('tenant isolation', () => {
     void t
   })
 
+  it("every list refuses a cursor it cannot see (unknown or another partner's) with 422, and pages on its own", async () => {
+    const a = await createSfoxPartner(gateway, sfox)
+    const b = await createSfoxPartner(gateway, sfox)
+    await a.call('POST', '/v1/transfers', paymentBody('cursor-t'))
+    const endpoint = await a.call('POST', '/v1/webhook-endpoints', { url: 'http://127.0.0.1:9/hook' })
+    const [event] = (await a.call('GET', '/v1/events?limit=1')).body.data
+    expect(event).toBeDefined()
+    for (const [path, id] of [
+      ['/v1/events', event.id],
+      ['/v1/webhook-endpoints', endpoint.body.id],
+      ['/v1/users/u1/document-submissions', 'ds_nope'],
+    ] as const) {
+      expect((await a.call('GET', `${path}?starting_after=${id}`)).status, path).toBe(id === 'ds_nope' ? 422 : 200)
+      const other = await b.call('GET', `${path}?starting_after=${id}`)
+      expect(other.status, path).toBe(422)
+      expect(other.headers.get('content-type')).toBe('application/problem+json')
+      expect(other.body.errors[0]).toMatchObject({ field: 'starting_after', code: 'not_found' })
+    }
+  })
+
   it('two partners may use the same transfer_id independently', async () => {
     const a = await createSfoxPartner(gateway, sfox)
     const b = await createSfoxPartner(gateway, sfox)
