@@ -6,6 +6,7 @@ import { signingSecrets } from './endpoints'
 import { renderEvent } from './events'
 import { nextRetryDelayMs, parseRetryAfter, type RetryPolicy } from './schedule'
 import { signatureHeader } from './signing'
+import { checkWebhookUrl, urlPolicyOf } from './url-policy'
 
 const EXCERPT_BYTES = 1024
 // Cloudflare Queues delay a message by at most 12 hours; later retries are the sweeper's to send.
@@ -102,14 +103,25 @@ export const attemptDelivery = async (deps: OperationDeps, deliveryId: string): 
   if (!delivery || !context) return { kind: 'skipped' }
   const { event, endpoint } = context
 
-  if (!endpoint.enabled || endpoint.deletedAt !== null) {
-    const reason = `endpoint disabled: ${endpoint.disabledReason ?? 'disabled'}`
-    await db
-      .update(deliveries)
-      .set({ status: 'failed', lockedUntil: null, attempts: delivery.attempts - 1, lastError: reason, updatedAt: now })
-      .where(eq(deliveries.id, delivery.id))
+  // Nothing is sent: the delivery fails without an attempt (and `disable` also stops the endpoint).
+  const failUnsent = async (reason: string, disable = false): Promise<Outcome> => {
+    await db.batch([
+      db
+        .update(deliveries)
+        .set({ status: 'failed', lockedUntil: null, attempts: delivery.attempts - 1, lastError: reason, updatedAt: now })
+        .where(eq(deliveries.id, delivery.id)),
+      ...(disable
+        ? [db.update(webhookEndpoints).set({ enabled: false, disabledReason: reason, disabledAt: now, updatedAt: now }).where(eq(webhookEndpoints.id, endpoint.id))]
+        : []),
+    ])
     return { kind: 'failed', reason }
   }
+  if (!endpoint.enabled || endpoint.deletedAt !== null) return failUnsent(`endpoint disabled: ${endpoint.disabledReason ?? 'disabled'}`)
+  // The policy may have tightened since the URL was registered.
+  const allowed = checkWebhookUrl(endpoint.url, urlPolicyOf(settings))
+  if (!allowed.ok) return failUnsent(`the URL is no longer allowed: it ${allowed.message}`, true)
+  const secrets = await signingSecrets(settings.ENCRYPTION_KEY, endpoint, now).catch(() => null)
+  if (!secrets) return failUnsent('the signing secret cannot be decrypted (was ENCRYPTION_KEY changed?); rotate it', true)
 
   const body = JSON.stringify(renderEvent(event))
   const timestamp = Math.floor(now / 1000)
@@ -120,7 +132,7 @@ export const attemptDelivery = async (deps: OperationDeps, deliveryId: string): 
       'user-agent': 'transfer-gateway-webhooks/1',
       'webhook-id': event.id,
       'webhook-timestamp': String(timestamp),
-      'webhook-signature': await signatureHeader(await signingSecrets(settings.ENCRYPTION_KEY, endpoint, now), event.id, timestamp, body),
+      'webhook-signature': await signatureHeader(secrets, event.id, timestamp, body),
     },
     body,
     settings.WEBHOOK_TIMEOUT_MS,

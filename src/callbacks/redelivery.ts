@@ -1,8 +1,9 @@
 import { and, eq, gte, inArray, isNull, sql } from 'drizzle-orm'
-import { deliveries, events, webhookEndpoints } from '../../db/schema'
+import { deliveries, webhookEndpoints } from '../../db/schema'
 import { Problem } from '../http/problem'
 import type { OperationDeps } from '../transfers/operations'
 import { getEndpoint } from './endpoints'
+import { eventNotFound, findEvent } from './event-store'
 
 const DISPATCH_NOW = 1000 // beyond this many, the sweeper sends the rest within minutes
 
@@ -23,8 +24,8 @@ const reset = (now: number) => ({
 export const redeliverEvent = async (deps: OperationDeps, partnerId: string, eventId: string, endpointId?: string) => {
   const { db } = deps
   const now = deps.now()
-  const [event] = await db.select().from(events).where(and(eq(events.id, eventId), eq(events.partnerId, partnerId))).limit(1)
-  if (!event) throw new Problem('event_not_found', { detail: `No event with id "${eventId}".` })
+  const event = await findEvent(db, partnerId, eventId)
+  if (!event) throw eventNotFound(eventId)
   const targets = endpointId
     ? [await getEndpoint(db, partnerId, endpointId)]
     : (
@@ -70,7 +71,7 @@ const endpointDisabled = (id: string) =>
     detail: `Webhook endpoint "${id}" is disabled; enable it first (PATCH {"enabled": true}).`,
   })
 
-/** Every delivery to the endpoint that failed since `since` is sent again. */
+/** Every delivery to the endpoint that failed since `since` (however old its event) is sent again. */
 export const recoverEndpoint = async (deps: OperationDeps, partnerId: string, endpointId: string, since: number) => {
   const endpoint = await getEndpoint(deps.db, partnerId, endpointId)
   if (!endpoint.enabled) throw endpointDisabled(endpointId)
@@ -78,7 +79,7 @@ export const recoverEndpoint = async (deps: OperationDeps, partnerId: string, en
   const rows = await deps.db
     .update(deliveries)
     .set(reset(now))
-    .where(and(eq(deliveries.endpointId, endpointId), eq(deliveries.status, 'failed'), gte(deliveries.createdAt, since)))
+    .where(and(eq(deliveries.endpointId, endpointId), eq(deliveries.status, 'failed'), gte(deliveries.updatedAt, since)))
     .returning({ id: deliveries.id })
   deps.dispatch(rows.slice(0, DISPATCH_NOW).map((r) => r.id))
   return rows.length

@@ -5,18 +5,20 @@ import type { OperationDeps } from '../transfers/operations'
 const BATCH = 500
 
 /**
- * Callback history older than EVENT_RETENTION_DAYS goes: attempts, finished deliveries, then events
- * with no delivery left. Pending deliveries (and so their events) are kept until they finish.
- * Transfers themselves are business records and are not pruned.
+ * Callback history goes once an event and everything that happened to it are older than
+ * EVENT_RETENTION_DAYS: its attempts, its deliveries, then the event. An event with a delivery still
+ * pending, or one finished within the window (a recent redelivery), is kept whole until that too
+ * ages out. Transfers themselves are business records and are not pruned.
  */
 export const pruneHistory = async (deps: OperationDeps) => {
   const cutoff = deps.now() - deps.settings.EVENT_RETENTION_DAYS * 86_400_000
-  const old = sql`SELECT id FROM events WHERE created_at < ${cutoff} ORDER BY created_at LIMIT ${BATCH}`
+  const old = sql`SELECT e.id FROM events e WHERE e.created_at < ${cutoff} AND NOT EXISTS (
+    SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND (d.status = 'pending' OR d.updated_at >= ${cutoff})
+  ) ORDER BY e.created_at LIMIT ${BATCH}`
   const [attempts, finished, events] = await deps.db.batch([
-    deps.db.run(sql`DELETE FROM delivery_attempts WHERE delivery_id IN (
-      SELECT id FROM deliveries WHERE status != 'pending' AND event_id IN (${old}))`),
-    deps.db.run(sql`DELETE FROM deliveries WHERE status != 'pending' AND event_id IN (${old})`),
-    deps.db.run(sql`DELETE FROM events WHERE id IN (${old}) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)`),
+    deps.db.run(sql`DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id IN (${old}))`),
+    deps.db.run(sql`DELETE FROM deliveries WHERE event_id IN (${old})`),
+    deps.db.run(sql`DELETE FROM events WHERE id IN (${old})`),
   ])
   return { attempts: attempts.rowsAffected, deliveries: finished.rowsAffected, events: events.rowsAffected }
 }

@@ -1,12 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import { and, asc, desc, eq, lt } from 'drizzle-orm'
-import { deliveries, deliveryAttempts, events } from '../../db/schema'
+import { findEvent, getEventWithDeliveries, listEvents } from '../callbacks/event-store'
 import { renderEvent } from '../callbacks/events'
 import { redeliverEvent } from '../callbacks/redelivery'
 import { partnerAuth } from '../http/auth'
 import { rateLimit } from '../http/rate-limit'
-import { Problem } from '../http/problem'
-import { toPage } from '../lib/page'
+import { pageAfterKnownCursor } from '../http/cursor'
 import { createRouter } from '../http/router'
 import { EventList, EventWithDeliveries, ListEventsQuery, RedeliverBody, RedeliveryResult } from '../schemas/callbacks'
 import { problemResponse } from '../schemas/common'
@@ -20,19 +18,19 @@ const errors = { 401: problemResponse('Missing or invalid API key.'), 404: probl
 
 const routes = {
   list: createRoute({
-  operationId: 'listEvents',
+    operationId: 'listEvents',
     method: 'get', path: '/', tags, security, summary: 'List events, newest first',
     request: { query: ListEventsQuery },
     responses: { 200: json(EventList, 'A page of events.'), ...errors },
   }),
   get: createRoute({
-  operationId: 'getEvent',
+    operationId: 'getEvent',
     method: 'get', path: '/{id}', tags, security, summary: 'Retrieve an event with its delivery attempts',
     request: { params },
     responses: { 200: json(EventWithDeliveries, 'The event and, per endpoint, every attempt.'), ...errors },
   }),
   redeliver: createRoute({
-  operationId: 'redeliverEvent',
+    operationId: 'redeliverEvent',
     method: 'post', path: '/{id}/redeliver', tags, security, summary: 'Send an event again',
     request: { params, ...jsonBody(RedeliverBody, false) },
     responses: { 202: json(RedeliveryResult, 'Queued.'), ...errors, 409: problemResponse('The endpoint is disabled.') },
@@ -45,43 +43,16 @@ router.use(partnerAuth, rateLimit)
 export const eventsRouter = router
   .openapi(routes.list, async (c) => {
     const { limit, starting_after, type, transfer_id } = c.req.valid('query')
+    const { db } = c.var.deps
     const partnerId = c.var.partner.id
-    const rows = await c.var.deps.db
-      .select()
-      .from(events)
-      .where(
-        and(
-          eq(events.partnerId, partnerId),
-          type ? eq(events.type, type) : undefined,
-          transfer_id ? eq(events.transferId, transfer_id) : undefined,
-          starting_after ? lt(events.id, starting_after) : undefined,
-        ),
-      )
-      .orderBy(desc(events.id))
-      .limit(limit + 1)
-    const page = toPage(rows, limit)
+    const page = await pageAfterKnownCursor(starting_after, async (id) => !!(await findEvent(db, partnerId, id)), 'event', () =>
+      listEvents(db, partnerId, { limit, startingAfter: starting_after, type, transferId: transfer_id }),
+    )
     return c.json({ object: 'list' as const, data: page.rows.map(renderEvent), has_more: page.hasMore }, 200)
   })
   .openapi(routes.get, async (c) => {
-    const { db } = c.var.deps
-    const id = c.req.valid('param').id
-    const [[event], rows] = await db.batch([
-      db.select().from(events).where(and(eq(events.id, id), eq(events.partnerId, c.var.partner.id))).limit(1),
-      db
-        .select({ delivery: deliveries, attempt: deliveryAttempts })
-        .from(deliveries)
-        .leftJoin(deliveryAttempts, eq(deliveryAttempts.deliveryId, deliveries.id))
-        .where(and(eq(deliveries.eventId, id), eq(deliveries.partnerId, c.var.partner.id)))
-        .orderBy(asc(deliveries.createdAt), asc(deliveryAttempts.attempt)),
-    ])
-    if (!event) throw new Problem('event_not_found', { detail: `No event with id "${id}".` })
-    const byDelivery = new Map<string, { delivery: (typeof rows)[number]['delivery']; attempts: NonNullable<(typeof rows)[number]['attempt']>[] }>()
-    for (const { delivery, attempt } of rows) {
-      const entry = byDelivery.get(delivery.id) ?? { delivery, attempts: [] }
-      if (attempt) entry.attempts.push(attempt)
-      byDelivery.set(delivery.id, entry)
-    }
-    const deliveriesOut = [...byDelivery.values()].map(({ delivery, attempts }) => ({
+    const { event, deliveries } = await getEventWithDeliveries(c.var.deps.db, c.var.partner.id, c.req.valid('param').id)
+    const deliveriesOut = deliveries.map(({ delivery, attempts }) => ({
       id: delivery.id,
       endpoint_id: delivery.endpointId,
       status: delivery.status,

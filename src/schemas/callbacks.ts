@@ -41,7 +41,7 @@ export const RotateSecretBody = z
   .openapi('RotateWebhookSecret')
 
 export const RecoverBody = z
-  .object({ since: z.iso.datetime().openapi({ description: 'Redeliver every failed delivery created since then.' }) })
+  .object({ since: z.iso.datetime().openapi({ description: 'Redeliver every delivery that failed since then (however old its event).' }) })
   .strict()
   .openapi('RecoverWebhookEndpoint')
 

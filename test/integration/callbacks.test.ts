@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPartner, createSfoxPartner, startGateway, type Gateway } from '../helpers/gateway'
+import { openDb } from '../helpers/db'
 import { startReceiver, type Receiver } from '../helpers/receiver'
 import { paymentBody, startSfox, type SfoxSandbox } from '../helpers/sfox'
 
@@ -198,6 +199,42 @@ describe('events and their delivery', () => {
     }
   })
 
+  it('an endpoint whose secret cannot be opened is disabled without sending; rotating and enabling it recovers', async () => {
+    // A deployment with another ENCRYPTION_KEY on the same database seals the endpoint's secret.
+    const other = await startGateway({ vars: { ...FAST, ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64') }, database: gateway.database })
+    try {
+      const partner = await createSfoxPartner(gateway, sfox)
+      const receiver = await startReceiver()
+      const { body: endpoint } = await other.request('POST', '/v1/webhook-endpoints', { body: { url: receiver.url }, key: partner.key })
+      await partner.call('POST', '/v1/transfers', paymentBody('sealed-1'))
+      await until(async () => (await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)).body.enabled).toBe(false)
+      expect((await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)).body.disabled_reason).toMatch(/signing secret cannot be decrypted/)
+      expect(receiver.received).toHaveLength(0)
+      const rotated = await partner.call('POST', `/v1/webhook-endpoints/${endpoint.id}/rotate-secret`, {})
+      await partner.call('PATCH', `/v1/webhook-endpoints/${endpoint.id}`, { enabled: true })
+      receiver.trust(rotated.body.secret)
+      await partner.call('POST', '/v1/transfers', paymentBody('sealed-2'))
+      await until(() => receiver.received.length).toBe(1)
+      expect(receiver.received[0]!.verifiedWith).toEqual([rotated.body.secret])
+      await receiver.close()
+    } finally {
+      await other.close()
+    }
+  })
+
+  it('a URL the deployment no longer allows is not called: the endpoint is disabled, saying why', async () => {
+    const strict = await startGateway({ vars: { ...FAST, WEBHOOK_ALLOW_HTTP: 'false', WEBHOOK_ALLOW_PRIVATE_HOSTS: 'false' }, database: gateway.database })
+    try {
+      const { partner, receiver, endpoint } = await setup()
+      await strict.request('POST', '/v1/transfers', { body: paymentBody('policy-1'), key: partner.key })
+      await until(async () => (await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)).body.enabled).toBe(false)
+      expect((await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)).body.disabled_reason).toBe('the URL is no longer allowed: it must use https')
+      expect(receiver.received).toHaveLength(0)
+    } finally {
+      await strict.close()
+    }
+  })
+
   it('after rotation, callbacks carry signatures of both secrets for the grace period', async () => {
     const { partner, receiver, endpoint } = await setup()
     const oldSecret = endpoint.secret
@@ -278,6 +315,41 @@ describe('deliveries survive lost messages and restarts', () => {
     } finally {
       await second.close()
       await receiver.close()
+    }
+  })
+})
+
+describe('retention', () => {
+  it('prunes an event once it and all its deliveries are older than EVENT_RETENTION_DAYS, and nothing else', async () => {
+    const { partner, receiver } = await setup()
+    for (const id of ['ret-old', 'ret-pending', 'ret-redelivered', 'ret-new']) await partner.call('POST', '/v1/transfers', paymentBody(id))
+    await until(() => receiver.received.length).toBe(4)
+    const db = openDb(gateway.dbUrl)
+    try {
+      const daysAgo = (n: number) => Date.now() - n * 86_400_000
+      const age = async (transferId: string, eventAt: number, deliveryAt: number, status = 'delivered') => {
+        await db.all('UPDATE events SET created_at = ? WHERE partner_id = ? AND transfer_id = ?', [eventAt, partner.id, transferId])
+        await db.all(
+          'UPDATE deliveries SET updated_at = ?, status = ? WHERE event_id IN (SELECT id FROM events WHERE partner_id = ? AND transfer_id = ?)',
+          [deliveryAt, status, partner.id, transferId],
+        )
+      }
+      await age('ret-old', daysAgo(40), daysAgo(40))
+      await age('ret-pending', daysAgo(50), daysAgo(50), 'pending') // still being delivered: kept
+      await age('ret-redelivered', daysAgo(45), daysAgo(1)) // redelivered yesterday: kept
+      await gateway.cron()
+      const left = async (transferId: string) =>
+        (await partner.call('GET', `/v1/events?transfer_id=${transferId}`)).body.data.length as number
+      expect(await left('ret-old')).toBe(0)
+      expect(await db.all('SELECT 1 FROM deliveries d JOIN delivery_attempts a ON a.delivery_id = d.id WHERE d.partner_id = ? AND d.event_id NOT IN (SELECT id FROM events)', [partner.id])).toHaveLength(0)
+      expect(await left('ret-pending')).toBe(1)
+      expect(await left('ret-redelivered')).toBe(1)
+      expect(await left('ret-new')).toBe(1)
+      // The transfers themselves are business records and stay.
+      expect((await partner.call('GET', '/v1/transfers/ret-old')).status).toBe(200)
+    } finally {
+      await db.all("UPDATE deliveries SET status = 'failed' WHERE partner_id = ? AND status = 'pending'", [partner.id])
+      await db.close()
     }
   })
 })

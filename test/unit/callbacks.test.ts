@@ -92,6 +92,22 @@ describe('receiver URL policy', () => {
     }
   })
 
+  it('refuses IPv6 forms that carry or reach a private IPv4, and other non-public IPv6 ranges', () => {
+    for (const host of [
+      '[::]', '[::127.0.0.1]', '[::a00:1]', // IPv4-compatible ::/96
+      '[::ffff:7f00:1]', '[0:0:0:0:0:ffff:169.254.169.254]', // IPv4-mapped, every spelling
+      '[64:ff9b::127.0.0.1]', '[64:ff9b::a9fe:a9fe]', // NAT64 to loopback / metadata
+      '[2002:7f00:1::]', '[2002:a00:1::1]', // 6to4 around 127.0.0.1 / 10.0.0.1
+      '[2001:0:4136:e378:8000:63bf:3fff:fdd2]', // Teredo
+      '[fec0::1]', '[fd00:ec2::254]', '[ff02::1]', '[2001:db8::1]', '[100::1]',
+    ]) {
+      expect(checkWebhookUrl(`https://${host}/hook`, strict).ok, host).toBe(false)
+    }
+    for (const host of ['[64:ff9b::5db8:d822]', '[2002:5db8:d822::1]', '[2a00:1450:4001:80e::200e]', '[::ffff:93.184.216.34]']) {
+      expect(checkWebhookUrl(`https://${host}/hook`, strict).ok, host).toBe(true)
+    }
+  })
+
   it('a deployment may allow http and private hosts (local dev)', () => {
     expect(checkWebhookUrl('http://127.0.0.1:9000/hook', { allowHttp: true, allowPrivateHosts: true }).ok).toBe(true)
     expect(checkWebhookUrl('http://127.0.0.1:9000/hook', { allowHttp: true, allowPrivateHosts: false }).ok).toBe(false)

@@ -1,0 +1,54 @@
+import { and, asc, desc, eq, lt } from 'drizzle-orm'
+import type { Db } from '../../db/client'
+import { deliveries, deliveryAttempts, events, type DeliveryAttempt, type Delivery, type Event } from '../../db/schema'
+import { Problem } from '../http/problem'
+import { toPage } from '../lib/page'
+
+// Reading a partner's events and what became of their deliveries.
+
+export const listEvents = async (
+  db: Db,
+  partnerId: string,
+  query: { limit: number; startingAfter?: string; type?: string; transferId?: string },
+) => {
+  const rows = await db
+    .select()
+    .from(events)
+    .where(
+      and(
+        eq(events.partnerId, partnerId),
+        query.type ? eq(events.type, query.type) : undefined,
+        query.transferId ? eq(events.transferId, query.transferId) : undefined,
+        query.startingAfter ? lt(events.id, query.startingAfter) : undefined,
+      ),
+    )
+    .orderBy(desc(events.id))
+    .limit(query.limit + 1)
+  return toPage(rows, query.limit)
+}
+
+export const findEvent = async (db: Db, partnerId: string, id: string): Promise<Event | undefined> =>
+  (await db.select().from(events).where(and(eq(events.id, id), eq(events.partnerId, partnerId))).limit(1))[0]
+
+export const eventNotFound = (id: string) => new Problem('event_not_found', { detail: `No event with id "${id}".` })
+
+/** An event with, per delivery, every attempt in order: one batch. */
+export const getEventWithDeliveries = async (db: Db, partnerId: string, id: string) => {
+  const [[event], rows] = await db.batch([
+    db.select().from(events).where(and(eq(events.id, id), eq(events.partnerId, partnerId))).limit(1),
+    db
+      .select({ delivery: deliveries, attempt: deliveryAttempts })
+      .from(deliveries)
+      .leftJoin(deliveryAttempts, eq(deliveryAttempts.deliveryId, deliveries.id))
+      .where(and(eq(deliveries.eventId, id), eq(deliveries.partnerId, partnerId)))
+      .orderBy(asc(deliveries.createdAt), asc(deliveryAttempts.attempt)),
+  ])
+  if (!event) throw eventNotFound(id)
+  const byDelivery = new Map<string, { delivery: Delivery; attempts: DeliveryAttempt[] }>()
+  for (const { delivery, attempt } of rows) {
+    const entry = byDelivery.get(delivery.id) ?? { delivery, attempts: [] }
+    if (attempt) entry.attempts.push(attempt)
+    byDelivery.set(delivery.id, entry)
+  }
+  return { event, deliveries: [...byDelivery.values()] }
+}
