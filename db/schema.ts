@@ -73,7 +73,8 @@ export const transfers = sqliteTable(
     metadata: text('metadata', { mode: 'json' }).$type<Record<string, string>>(),
     // Provider-specific bookkeeping that is not part of the resource (e.g. QI request_control_key).
     providerState: text('provider_state', { mode: 'json' }).$type<Record<string, unknown>>(),
-    // Set while a request owns the transfer's provider call; a replay meanwhile is a 409.
+    // Set while a request owns the transfer's provider call (a create; a QI confirm): a replay, or a
+    // gateway-side cancel, waits for it.
     leaseUntil: integer('lease_until'),
     verificationChannel: text('verification_channel'),
     codeSentAt: integer('code_sent_at'),
@@ -83,6 +84,8 @@ export const transfers = sqliteTable(
     resendLimit: integer('resend_limit').notNull(),
     resendCooldownMs: integer('resend_cooldown_ms').notNull(),
     attemptsRemaining: integer('attempts_remaining'),
+    // The confirm attempts this transfer gets once a code is sent (copied from the partner's limit).
+    confirmLimit: integer('confirm_limit'),
     failureCode: text('failure_code'),
     failureMessage: text('failure_message'),
     // Events of one transfer are numbered from 1 so receivers can order them.

@@ -62,6 +62,8 @@ const settingsSchema = z.object({
   RECONCILE_QUIET_SECONDS: seconds(60),
   // sFOX allows 250 requests per 10 s per IP; the reconciler stays under this share of it.
   SFOX_REQUESTS_PER_10S: z.coerce.number().int().min(1).max(250).default(100),
+  // sFOX's history answers at most this many rows, with no cursor (documented: 25,000).
+  SFOX_HISTORY_MAX_ROWS: z.coerce.number().int().min(1).default(25_000),
 })
 
 export type Settings = z.infer<typeof settingsSchema>

@@ -5,7 +5,8 @@ import { sweepDueDeliveries } from './callbacks/sweeper'
 import { buildDeps } from './deps'
 import type { Bindings } from './env'
 import { pruneHistory } from './callbacks/retention'
-import { expirePending, reconcileOpen } from './reconcile/reconciler'
+import { expirePending, newPacing, reconcileOpen } from './reconcile/reconciler'
+import { describeError } from './lib/errors'
 
 const app = createApp()
 
@@ -27,7 +28,7 @@ export default {
           if (outcome.kind !== 'skipped') log({ msg: 'delivery', delivery_id: message.body.delivery_id, outcome: outcome.kind })
         } catch (error) {
           // Probably the database: the queue retries, and the sweeper would find it anyway.
-          console.error(JSON.stringify({ level: 'error', msg: 'delivery attempt failed', delivery_id: message.body.delivery_id, error: String(error) }))
+          console.error(JSON.stringify({ level: 'error', msg: 'delivery attempt failed', delivery_id: message.body.delivery_id, error: describeError(error) }))
           message.retry({ delaySeconds: 5 })
         }
       }),
@@ -37,13 +38,14 @@ export default {
   /** Every minute: send what is due, expire what waited too long, ask providers about the rest, prune old history. */
   async scheduled(_controller: ScheduledController, env: Bindings, ctx: ExecutionContext) {
     const deps = buildDeps(env, ctx)
+    const pace = newPacing(deps.settings)
     const [swept, expired, reconciled, pruned] = await Promise.allSettled([
       sweepDueDeliveries(deps),
-      expirePending(deps),
-      reconcileOpen(deps),
+      expirePending(deps, pace),
+      reconcileOpen(deps, pace),
       pruneHistory(deps),
     ])
-    const value = (r: PromiseSettledResult<unknown>) => (r.status === 'fulfilled' ? r.value : { error: String(r.reason) })
+    const value = (r: PromiseSettledResult<unknown>) => (r.status === 'fulfilled' ? r.value : { error: describeError(r.reason) })
     log({ msg: 'cron', swept: value(swept), expired: value(expired), reconciled: value(reconciled), pruned: value(pruned) })
   },
 } satisfies ExportedHandler<Bindings, DeliveryMessage>

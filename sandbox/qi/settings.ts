@@ -65,7 +65,11 @@ export type QiSettings = {
   webhook_url: string | null
   /** [INFERRED] BaaS webhook timeout/retry policy is not public: one attempt, this timeout, no retries. */
   webhook_timeout_ms: number
+  /** Not a QI fact, a test switch: forges signed answers so a client's verification can be tested. */
+  response_tamper: ResponseTamper | null
 }
+
+export type ResponseTamper = 'signature' | 'wrong_uri' | 'wrong_method' | 'stale' | 'api_key'
 
 export const DEFAULT_SETTINGS: QiSettings = {
   response_signing: 'header',
@@ -92,6 +96,7 @@ export const DEFAULT_SETTINGS: QiSettings = {
   abandoned_after_ms: null,
   webhook_url: null,
   webhook_timeout_ms: 2_000,
+  response_tamper: null,
 }
 
 type Check = (value: unknown) => string | null
@@ -155,6 +160,7 @@ const CHECKS: { [K in keyof QiSettings]: Check } = {
   abandoned_after_ms: nullable(int(1)),
   webhook_url: nullable(httpUrl),
   webhook_timeout_ms: int(1, 60_000),
+  response_tamper: nullable(oneOf('signature', 'wrong_uri', 'wrong_method', 'stale', 'api_key')),
 }
 
 /** Field → message for every problem in a partial settings object (unknown keys included); empty when valid. */

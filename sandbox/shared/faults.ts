@@ -6,7 +6,8 @@ import type { Context, MiddlewareHandler } from 'hono'
  * headers (so parallel tests scope faults to their own credentials). While `count` lasts, a matching
  * request is delayed by `delay_ms` and/or answered with `status`/`body`. With `after: true` the
  * request is processed first and only the response is replaced or delayed: that is how a provider
- * that did the work but whose answer was lost (a timeout) looks to the caller.
+ * that did the work but whose answer was lost (a timeout) looks to the caller. `response_headers`
+ * go on a replaced answer (e.g. a Retry-After neither provider documents, to test honouring one).
  */
 export type FaultRule = {
   id: string
@@ -18,6 +19,7 @@ export type FaultRule = {
   body?: unknown
   delay_ms?: number
   after?: boolean
+  response_headers?: Record<string, string>
 }
 
 export type FaultInput = Omit<FaultRule, 'id' | 'count'> & { count?: number }
@@ -73,7 +75,7 @@ export const faultMiddleware =
     const rule = faults.take(c)
     if (!rule) return next()
     const respond = () =>
-      c.json((rule.body ?? errorBody(rule.status!)) as object, rule.status as 500)
+      c.json((rule.body ?? errorBody(rule.status!)) as object, rule.status as 500, rule.response_headers)
     if (rule.after) {
       await next()
       if (rule.delay_ms) await sleep(rule.delay_ms)

@@ -67,3 +67,12 @@ export const genericHttpError = (
   if (status >= 500 || status === 404 || status === 405) return { kind: 'unavailable', provider, status, code, message }
   return null
 }
+
+/** A rate limit's wait from the provider's Retry-After (seconds or an HTTP date), when it sends one. */
+export const withRetryAfter = (error: ProviderError, headers: Headers, now = Date.now()): ProviderError => {
+  if (error.kind !== 'rate_limited') return error
+  const value = headers.get('retry-after')?.trim()
+  if (!value) return error
+  const seconds = /^\d+$/.test(value) ? Number(value) : Math.ceil((Date.parse(value) - now) / 1000)
+  return Number.isFinite(seconds) ? { ...error, retryAfterSeconds: Math.min(Math.max(seconds, 1), 3600) } : error
+}

@@ -68,10 +68,11 @@ export type TransferProvider = {
   cancel: ((transfer: Transfer) => Promise<Result<ProviderSnapshot>>) | null
   fetchStatus: (transfer: Transfer) => Promise<Result<ProviderSnapshot>>
   /**
-   * The provider's view of several transfers of this connection, by our transfer id; transfers it
-   * does not know are absent. sFOX answers with one history call; QI with one GET per TED.
+   * Several transfers at once, for the reconciler: a snapshot for each one found, `null` for each
+   * the provider provably does not have; a transfer it could not tell about is left out. sFOX
+   * answers with one history call (more when it is full); QI with one GET per TED.
    */
-  fetchMany: (transfers: Transfer[]) => Promise<Result<Map<string, ProviderSnapshot>>>
+  fetchMany: (transfers: Transfer[]) => Promise<Result<Map<string, ProviderSnapshot | null>>>
   /** KYC documents, where the provider takes them (sFOX). */
   uploadDocuments?: (upload: DocumentUpload) => Promise<Result<{ message: string }>>
   /** Providers that push status (QI) prove their webhooks; the rest have none. */

@@ -17,7 +17,12 @@ export const providerRegistry =
         detail: `No ${name} connection is set up for this partner; an operator adds it through the admin API.`,
       })
     }
-    const options = { timeoutMs: settings.PROVIDER_TIMEOUT_MS, uploadTimeoutMs: settings.PROVIDER_UPLOAD_TIMEOUT_MS, onTiming }
+    const options = {
+      timeoutMs: settings.PROVIDER_TIMEOUT_MS,
+      uploadTimeoutMs: settings.PROVIDER_UPLOAD_TIMEOUT_MS,
+      historyMaxRows: settings.SFOX_HISTORY_MAX_ROWS,
+      onTiming,
+    }
     const credentials = await decryptJson<Record<string, string>>(
       settings.ENCRYPTION_KEY,
       connectionContext(partner.id, name),

@@ -4,7 +4,7 @@ import { Problem } from '../http/problem'
 import type { PartnerContext } from '../partners/context'
 import { loadPartnerById } from '../partners/lookup'
 import { isTransient, type ProviderName, type TransferProvider } from '../providers/provider'
-import { applySnapshot, reconcileTransfer, type OperationDeps } from '../transfers/operations'
+import { applySnapshot, endOnGatewaySide, reconcileTransfer, type OperationDeps } from '../transfers/operations'
 
 /**
  * The cron's view of providers: sFOX pushes nothing, so open sFOX transfers are polled; QI TEDs
@@ -12,28 +12,32 @@ import { applySnapshot, reconcileTransfer, type OperationDeps } from '../transfe
  * Work per run is bounded, and sFOX calls are paced under its 250 requests / 10 s limit.
  */
 
-/** Spaces calls to one provider evenly: at most `perTenSeconds` in any 10 s. */
+/**
+ * Spaces calls to one provider evenly: at most `perTenSeconds` in any 10 s. Each caller reserves
+ * its slot before waiting, so concurrent jobs sharing a pacer never go together.
+ */
 const pacer = (perTenSeconds: number) => {
   const gapMs = 10_000 / perTenSeconds
   let next = 0
   return async () => {
-    const wait = next - Date.now()
+    const at = Math.max(Date.now(), next)
+    next = at + gapMs
+    const wait = at - Date.now()
     if (wait > 0) await new Promise((r) => setTimeout(r, wait))
-    next = Math.max(Date.now(), next) + gapMs
   }
 }
 
-type Run = {
-  deps: OperationDeps
-  partners: Map<string, PartnerContext | null>
-  pace: Record<ProviderName, () => Promise<void>>
-}
+export type Pacing = Record<ProviderName, () => Promise<void>>
 
-const newRun = (deps: OperationDeps): Run => ({
-  deps,
-  partners: new Map(),
-  pace: { sfox: pacer(deps.settings.SFOX_REQUESTS_PER_10S), qi: async () => {} },
+/** One per cron run, shared by its jobs: the provider's limit is for all of them together. */
+export const newPacing = (settings: OperationDeps['settings']): Pacing => ({
+  sfox: pacer(settings.SFOX_REQUESTS_PER_10S),
+  qi: async () => {},
 })
+
+type Run = { deps: OperationDeps; partners: Map<string, PartnerContext | null>; pace: Pacing }
+
+const newRun = (deps: OperationDeps, pace: Pacing): Run => ({ deps, partners: new Map(), pace })
 
 const partnerOf = async (run: Run, id: string) => {
   if (!run.partners.has(id)) run.partners.set(id, await loadPartnerById(run.deps.db, id, run.deps.settings))
@@ -58,8 +62,8 @@ const byPartner = (rows: Transfer[]) => {
 export type ReconcileReport = { checked: number; changed: number; failed: number }
 
 /** Asks each provider about open transfers, least recently checked first, and applies the answers. */
-export const reconcileOpen = async (deps: OperationDeps): Promise<ReconcileReport> => {
-  const run = newRun(deps)
+export const reconcileOpen = async (deps: OperationDeps, pace = newPacing(deps.settings)): Promise<ReconcileReport> => {
+  const run = newRun(deps, pace)
   const now = deps.now()
   // Fresh QI transfers get their webhooks; only those quiet for a while are asked about.
   const quietSince = now - deps.settings.RECONCILE_QUIET_SECONDS * 1000
@@ -87,13 +91,17 @@ export const reconcileOpen = async (deps: OperationDeps): Promise<ReconcileRepor
       if (mine.length === 0) continue
       const provider = await providerOf(run, partner, name)
       if (!provider) continue
-      if (name === 'sfox') await run.pace.sfox()
+      await run.pace[name]()
       const answer = await provider.fetchMany(mine)
       if (!answer.ok) {
         report.failed += mine.length
         continue
       }
       for (const transfer of mine) {
+        if (!answer.value.has(transfer.id)) {
+          report.failed += 1 // the provider could not tell this time
+          continue
+        }
         report.checked += 1
         const snapshot = answer.value.get(transfer.id)
         const before = transfer.status
@@ -126,8 +134,8 @@ const giveUpOnUnconfirmed = async (deps: OperationDeps, transfer: Transfer, now:
  * Transfers pending verification past PENDING_TTL become `expired`: canceled at sFOX first (its
  * held funds are released), gateway-side for QI. If the provider already settled it, that wins.
  */
-export const expirePending = async (deps: OperationDeps): Promise<ReconcileReport> => {
-  const run = newRun(deps)
+export const expirePending = async (deps: OperationDeps, pace = newPacing(deps.settings)): Promise<ReconcileReport> => {
+  const run = newRun(deps, pace)
   const now = deps.now()
   const due = await deps.db
     .select()
@@ -139,20 +147,27 @@ export const expirePending = async (deps: OperationDeps): Promise<ReconcileRepor
   for (const transfer of due) {
     report.checked += 1
     const partner = await partnerOf(run, transfer.partnerId)
-    const provider = partner && (await providerOf(run, partner, transfer.provider))
+    const provider = partner ? await providerOf(run, partner, transfer.provider) : null
     const expire = (providerStatus: string | null) =>
       applySnapshot(deps, transfer, { reference: transfer.providerReference, providerStatus: providerStatus ?? '', status: 'expired' })
-    if (!provider?.cancel) {
+    if (!partner || !provider) {
+      // No usable connection: nothing to ask or cancel at the provider.
       if ((await expire(transfer.providerStatus)).status === 'expired') report.changed += 1
       continue
     }
     await run.pace[transfer.provider]()
+    if (!provider.cancel) {
+      const ended = await endOnGatewaySide(deps, provider, transfer, 'expired')
+      if (!ended.ok) report.failed += 1
+      else if (ended.value.status !== transfer.status) report.changed += 1
+      continue
+    }
     const canceled = await provider.cancel(transfer)
     if (canceled.ok) {
       if ((await expire(canceled.value.providerStatus)).status === 'expired') report.changed += 1
     } else if (canceled.error.kind === 'not_pending') {
       await run.pace[transfer.provider]()
-      const current = await reconcileTransfer(deps, partner!, transfer)
+      const current = await reconcileTransfer(deps, partner, transfer)
       if (current.status !== transfer.status) report.changed += 1
     } else if (canceled.error.kind === 'not_found') {
       if ((await expire(transfer.providerStatus)).status === 'expired') report.changed += 1

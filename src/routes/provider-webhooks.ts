@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi'
 import { createRouter } from '../http/router'
 import { problemResponse } from '../schemas/common'
 import { json } from './describe'
-import { receiveQiWebhook } from '../transfers/webhooks'
+import { receiveQiWebhook } from '../transfers/qi-webhooks'
 
 const Received = z
   .object({ received: z.literal(true), applied: z.boolean(), transfer_status: z.string() })
@@ -21,8 +21,9 @@ const qi = createRoute({
   responses: {
     200: json(Received, 'Verified and applied (or ignored as late or duplicate).'),
     400: problemResponse('Not a QI webhook.'),
-    401: problemResponse('Signature did not verify (`webhook_signature_invalid`); the TED is re-fetched from QI.'),
-    404: problemResponse('No transfer matches the TED.'),
+    401: problemResponse(
+      'Not verifiable (`webhook_signature_invalid`): the signature failed or the TED is unknown (the same answer either way). A known TED is re-fetched from QI.',
+    ),
   },
 })
 

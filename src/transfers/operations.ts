@@ -1,13 +1,13 @@
 import type { Db } from '../../db/client'
 import type { NewTransfer, Transfer } from '../../db/schema'
 import type { Settings } from '../env'
-import { Problem } from '../http/problem'
+import { fieldProblem, Problem } from '../http/problem'
 import { sha256Hex } from '../lib/crypto'
 import { newId } from '../lib/ids'
 import { stableJson } from '../lib/json'
 import type { PartnerContext } from '../partners/context'
 import { PROVIDER_FACTS } from '../providers/facts'
-import { isTransient, type ProviderName, type ProviderSnapshot, type TransferProvider } from '../providers/provider'
+import { isTransient, type ProviderName, type ProviderSnapshot, type Result, type TransferProvider } from '../providers/provider'
 import type { CreateTransferInput } from '../schemas/transfers'
 import { decideConfirm, decideResend } from './limits'
 import { problemFor } from './provider-problems'
@@ -22,6 +22,7 @@ import {
   refundConfirmAttempt,
   refundResend,
   releaseCreate,
+  releaseLease,
   transition,
 } from './store'
 
@@ -40,11 +41,13 @@ export type OperationDeps = {
 
 // How long a create owns its transfer; a replay after that may take over (the first one died).
 const CREATE_LEASE_MS = 30_000
+// A confirm owns a QI transfer a little longer than its provider call may take.
+const confirmLeaseMs = (settings: Settings) => settings.PROVIDER_TIMEOUT_MS + 5_000
 
 const notFound = (transferId: string) =>
   new Problem('transfer_not_found', { detail: `No transfer with id "${transferId}".` })
 
-const notPending = (t: Pick<Transfer, 'status' | 'expiresAt'>, now = Date.now()) => {
+const notPending = (t: Pick<Transfer, 'status' | 'expiresAt'>, now: number) => {
   const lapsed = t.status === 'pending_verification' && t.expiresAt !== null && t.expiresAt <= now
   return new Problem('transfer_not_pending_verification', {
     detail: lapsed
@@ -55,15 +58,32 @@ const notPending = (t: Pick<Transfer, 'status' | 'expiresAt'>, now = Date.now())
 }
 
 /**
+ * What a transfer starts its verification with, however the gateway learns a code was sent: the
+ * create's answer, or later a webhook or the reconciler (the answer was lost). The pending window
+ * counts from the create.
+ */
+const verificationStart = (deps: OperationDeps, transfer: Transfer, snapshot: ProviderSnapshot): Partial<NewTransfer> => ({
+  verificationChannel: snapshot.channel ?? null,
+  codeSentAt: deps.now(),
+  codeExpiresAt: snapshot.codeExpiresAt ?? null,
+  // Rows created before confirm_limit existed fall back to the provider's own limit, else 5.
+  attemptsRemaining: transfer.confirmLimit ?? PROVIDER_FACTS[transfer.provider].maxAttempts ?? 5,
+  expiresAt: transfer.createdAt + deps.settings.PENDING_TTL_SECONDS * 1000,
+  leaseUntil: null,
+})
+
+/**
  * Applies the provider's view of a transfer (from an answer, a webhook or the reconciler). If the
  * transfer moved meanwhile, decides again from its new status; a view the state machine refuses
- * (late, duplicate, backwards) changes nothing.
+ * (late, duplicate, backwards) changes nothing. `unleased`: only while no request holds the
+ * transfer's provider call (see transition).
  */
 export const applySnapshot = async (
   deps: OperationDeps,
   transfer: Transfer,
   snapshot: ProviderSnapshot,
   set: Partial<NewTransfer> = {},
+  options: { unleased?: boolean } = {},
 ): Promise<Transfer> => {
   let current = transfer
   for (let tries = 0; tries < 3; tries++) {
@@ -77,12 +97,13 @@ export const applySnapshot = async (
       (!snapshot.reference || snapshot.reference === current.providerReference)
     if (unchanged) return current
     const changes: Partial<NewTransfer> = {
+      ...(from === 'submitting' && to === 'pending_verification' ? verificationStart(deps, current, snapshot) : {}),
       ...set,
       providerStatus: snapshot.providerStatus,
       ...(snapshot.reference ? { providerReference: snapshot.reference } : {}),
       ...(snapshot.failure ? { failureCode: snapshot.failure.code, failureMessage: snapshot.failure.message } : {}),
     }
-    const moved = await transition(deps.db, current, to, changes, deps.now())
+    const moved = await transition(deps.db, current, to, changes, deps.now(), options)
     if (moved) {
       deps.dispatch(moved.deliveryIds)
       return moved.transfer
@@ -108,10 +129,12 @@ const assertAllowed = (partner: PartnerContext, input: CreateTransferInput) => {
   if (input.provider !== 'qi') return
   const allowed = (partner.connections.qi?.settings as { account_keys?: string[] } | undefined)?.account_keys ?? []
   if (!allowed.includes(input.qi.account_key)) {
-    throw new Problem('account_not_allowed', {
-      detail: `This partner may not move money from QI account ${input.qi.account_key}.`,
-      extensions: { errors: [{ field: 'qi.account_key', pointer: '/qi/account_key', code: 'not_allowed', message: 'not one of your QI accounts' }] },
-    })
+    throw fieldProblem(
+      'qi.account_key',
+      { code: 'not_allowed', message: 'not one of your QI accounts' },
+      `This partner may not move money from QI account ${input.qi.account_key}.`,
+      'account_not_allowed',
+    )
   }
 }
 
@@ -142,6 +165,7 @@ export const createTransfer = async (
       leaseUntil: now + CREATE_LEASE_MS,
       resendLimit: partner.limits.resendLimit,
       resendCooldownMs: partner.limits.resendCooldownMs,
+      confirmLimit: confirmAttemptsFor(partner, input.provider),
       createdAt: now,
       updatedAt: now,
     },
@@ -185,20 +209,7 @@ const submit = async (
     throw problemFor(result.error)
   }
   const snapshot = result.value
-  const status = snapshot.status ?? 'processing'
-  const pending = status === 'pending_verification'
-  const updated = await applySnapshot(deps, transfer, { ...snapshot, status }, {
-    leaseUntil: null,
-    ...(pending
-      ? {
-          verificationChannel: snapshot.channel ?? null,
-          codeSentAt: now,
-          codeExpiresAt: snapshot.codeExpiresAt ?? null,
-          attemptsRemaining: confirmAttemptsFor(partner, transfer.provider),
-          expiresAt: now + deps.settings.PENDING_TTL_SECONDS * 1000,
-        }
-      : {}),
-  })
+  const updated = await applySnapshot(deps, transfer, { ...snapshot, status: snapshot.status ?? 'processing' }, { leaseUntil: null })
   return { transfer: updated, created: true }
 }
 
@@ -208,7 +219,8 @@ export const confirmTransfer = async (
   transferId: string,
   code: string,
 ): Promise<Transfer> => {
-  const { claimed, current } = await claimConfirmAttempt(deps.db, partner.id, transferId, deps.now())
+  const now = deps.now()
+  const { claimed, current } = await claimConfirmAttempt(deps.db, partner.id, transferId, now, now + confirmLeaseMs(deps.settings))
   if (!current) throw notFound(transferId)
   if (!claimed) {
     const decision = decideConfirm(verificationStateOf(current), deps.now())
@@ -218,18 +230,22 @@ export const confirmTransfer = async (
         extensions: { attempts_remaining: 0 },
       })
     }
-    throw notPending(current)
+    throw notPending(current, deps.now())
   }
 
-  const provider = await deps.providerFor(partner, claimed.provider)
+  const provider = await deps.providerFor(partner, claimed.provider).catch(async (error: unknown) => {
+    await refundConfirmAttempt(deps.db, claimed.id, deps.now())
+    throw error
+  })
   const result = await provider.confirm(claimed, code)
-  if (result.ok) return applySnapshot(deps, claimed, result.value)
+  if (result.ok) return applySnapshot(deps, claimed, result.value, { leaseUntil: null })
 
   const error = result.error
   const attemptsLeft = claimed.attemptsRemaining ?? 0
   switch (error.kind) {
     case 'invalid_code':
-      // The attempt is spent (the claim already counted it).
+      // The attempt is spent (the claim already counted it); only the lease is given back.
+      if (PROVIDER_FACTS[claimed.provider].gatewaySideCancel) await releaseLease(deps.db, claimed.id)
       throw problemFor(error, { attempts_remaining: attemptsLeft })
     case 'attempts_exhausted': {
       // The provider gave up on the transfer (QI rejects it after its last attempt).
@@ -237,7 +253,7 @@ export const confirmTransfer = async (
       await applySnapshot(deps, claimed, {
         ...snapshot,
         failure: { code: 'verification_attempts_exhausted', message: error.message },
-      }, { attemptsRemaining: 0 })
+      }, { attemptsRemaining: 0, leaseUntil: null })
       throw problemFor(error, { attempts_remaining: 0 })
     }
     case 'not_pending':
@@ -263,12 +279,7 @@ export const resendCode = async (
   if (!claimed) {
     const channels = PROVIDER_FACTS[previous.provider].channels
     if (channel && !channels.includes(channel)) {
-      throw new Problem('invalid_request', {
-        detail: `This provider sends codes by ${channels.join(' or ')} only.`,
-        extensions: {
-          errors: [{ field: 'channel', pointer: '/channel', code: 'unsupported', message: `must be one of: ${channels.join(', ')}` }],
-        },
-      })
+      throw fieldProblem('channel', { code: 'unsupported', message: `must be one of: ${channels.join(', ')}` }, `This provider sends codes by ${channels.join(' or ')} only.`)
     }
     const state = verificationStateOf(previous)
     if (state.status === 'pending_verification' && (state.attemptsRemaining ?? 0) <= 0) {
@@ -278,7 +289,7 @@ export const resendCode = async (
       })
     }
     const decision = decideResend(state, now)
-    if (decision.allowed || decision.code === 'transfer_not_pending_verification') throw notPending(previous)
+    if (decision.allowed || decision.code === 'transfer_not_pending_verification') throw notPending(previous, now)
     throw new Problem(decision.code, {
       detail:
         decision.code === 'resend_cooldown'
@@ -303,6 +314,31 @@ export const resendCode = async (
   throw problemFor(result.error)
 }
 
+/**
+ * Ends a pending transfer on the gateway's side, for a provider with no cancel (QI): it asks the
+ * provider first, since a confirm whose answer was lost may have approved the transfer, and never
+ * overtakes a confirm still on its way (the lease). Answers the transfer as it then stands.
+ */
+export const endOnGatewaySide = async (
+  deps: OperationDeps,
+  provider: TransferProvider,
+  transfer: Transfer,
+  to: 'canceled' | 'expired',
+): Promise<Result<Transfer>> => {
+  const view = await provider.fetchStatus(transfer)
+  if (!view.ok) return view
+  const current = await applySnapshot(deps, transfer, view.value)
+  if (current.status !== 'pending_verification') return { ok: true, value: current }
+  const ended = await applySnapshot(
+    deps,
+    current,
+    { reference: current.providerReference, providerStatus: current.providerStatus ?? '', status: to },
+    {},
+    { unleased: true },
+  )
+  return { ok: true, value: ended }
+}
+
 export const cancelTransfer = async (
   deps: OperationDeps,
   partner: PartnerContext,
@@ -311,30 +347,34 @@ export const cancelTransfer = async (
   const transfer = await findTransfer(deps.db, partner.id, transferId)
   if (!transfer) throw notFound(transferId)
   if (transfer.status === 'canceled') return transfer
-  if (transfer.status !== 'pending_verification') throw notPending(transfer)
+  if (transfer.status !== 'pending_verification') throw notPending(transfer, deps.now())
 
   const provider = await deps.providerFor(partner, transfer.provider)
   if (!provider.cancel) {
     // No provider-side cancel (QI): the gateway refuses every later confirm and never forwards it.
-    const canceled = await applySnapshot(deps, transfer, {
-      reference: transfer.providerReference,
-      providerStatus: transfer.providerStatus ?? '',
-      status: 'canceled',
-    })
-    if (canceled.status !== 'canceled') throw notPending(canceled)
+    const ended = await endOnGatewaySide(deps, provider, transfer, 'canceled')
+    if (!ended.ok) throw problemFor(ended.error)
+    const canceled = ended.value
+    if (canceled.status === 'pending_verification') {
+      throw new Problem('transfer_in_flight', {
+        detail: 'A confirm of this transfer is being processed; retry the cancel shortly.',
+        headers: { 'retry-after': '1' },
+      })
+    }
+    if (canceled.status !== 'canceled') throw notPending(canceled, deps.now())
     return canceled
   }
   const result = await provider.cancel(transfer)
   if (result.ok) {
     const canceled = await applySnapshot(deps, transfer, result.value)
-    if (canceled.status !== 'canceled') throw notPending(canceled)
+    if (canceled.status !== 'canceled') throw notPending(canceled, deps.now())
     return canceled
   }
   if (result.error.kind === 'not_pending') {
     // Already settled at the provider: learn how, then answer from that.
     const current = await reconcileTransfer(deps, partner, transfer)
     if (current.status === 'canceled') return current
-    throw notPending(current)
+    throw notPending(current, deps.now())
   }
   throw problemFor(result.error)
 }

@@ -22,8 +22,9 @@ export type TransferStatus = (typeof TRANSFER_STATUSES)[number]
 
 const NEXT: Record<TransferStatus, readonly TransferStatus[]> = {
   submitting: ['pending_verification', 'processing', 'completed', 'failed', 'canceled'],
-  pending_verification: ['processing', 'completed', 'failed', 'canceled', 'expired'],
-  processing: ['completed', 'failed'],
+  // A return can be the first news of a TED whose `sent` never reached us.
+  pending_verification: ['processing', 'completed', 'failed', 'canceled', 'expired', 'returned'],
+  processing: ['completed', 'failed', 'returned'],
   completed: ['returned'],
   failed: [],
   canceled: [],
@@ -39,5 +40,3 @@ export const isTerminal = (status: TransferStatus): boolean => NEXT[status].leng
 export const isOpen = (status: TransferStatus): boolean =>
   status === 'submitting' || status === 'pending_verification' || status === 'processing'
 
-export const isTransferStatus = (value: string): value is TransferStatus =>
-  (TRANSFER_STATUSES as readonly string[]).includes(value)

@@ -14,20 +14,21 @@ import { toPage } from '../lib/page'
 // Storage for transfers. Every decision that races (idempotent create, attempts, resends, status
 // changes) is one conditional statement, and each operation is at most one batch per step.
 
-/** Pending verification and not past its TTL (the cron marks it expired a little later). */
-const pendingAt = (now: number) =>
-  and(eq(transfers.status, 'pending_verification'), sql`(${transfers.expiresAt} IS NULL OR ${transfers.expiresAt} > ${now})`)
-
-const byPartnerId = (partnerId: string, transferId: string) =>
-  and(eq(transfers.partnerId, partnerId), eq(transfers.transferId, transferId))
-
 // Hot-path statements, built once per isolate (see db/compiled.ts).
 const toTransfer = rowMapper(transfers)
 const p = sql.placeholder
 const rowsOf = (result: { rows: unknown[] }) => result.rows as Record<string, unknown>[]
 const keyOf = () => and(eq(transfers.partnerId, p('partnerId')), eq(transfers.transferId, p('transferId')))
+// Pending verification and not past its TTL (the cron marks it expired a little later).
 const pendingNow = () =>
   and(eq(transfers.status, 'pending_verification'), sql`(${transfers.expiresAt} IS NULL OR ${transfers.expiresAt} > ${p('now')})`)
+
+// One SQL value per provider, chosen by the row's provider column.
+const perProvider = (value: (name: ProviderName) => SQL) =>
+  sql`CASE ${transfers.provider} ${sql.join(
+    PROVIDERS.map((name) => sql`WHEN ${name} THEN ${value(name)}`),
+    sql` `,
+  )} END`
 
 const selectByPartnerId = compile((b) => b.select().from(transfers).where(keyOf()).limit(1))
 
@@ -69,6 +70,16 @@ export const findQiTransfer = async (db: Db, tedKey: string | undefined, control
   return row
 }
 
+/** Notes that the transfer is being re-fetched now, unless it was within `gapMs`: true if this caller may ask. */
+export const claimRefetch = async (db: Db, id: string, now: number, gapMs: number) =>
+  (
+    await db
+      .update(transfers)
+      .set({ reconciledAt: now })
+      .where(and(eq(transfers.id, id), sql`(${transfers.reconciledAt} IS NULL OR ${transfers.reconciledAt} < ${now - gapMs})`))
+      .returning({ id: transfers.id })
+  ).length === 1
+
 export type CreateClaim =
   | { kind: 'created' | 'resumed' | 'replay' | 'in_flight' | 'conflict'; transfer: Transfer }
 
@@ -77,7 +88,7 @@ export type CreateClaim =
  * takes over a `submitting` one whose earlier attempt ended without an answer (expired lease).
  */
 // The columns a create writes (each encoded by its column, JSON ones included).
-const INSERTED = ['id', 'partnerId', 'transferId', 'provider', 'status', 'requestHash', 'details', 'metadata', 'providerReference', 'providerState', 'leaseUntil', 'resendLimit', 'resendCooldownMs', 'createdAt', 'updatedAt'] as const
+const INSERTED = ['id', 'partnerId', 'transferId', 'provider', 'status', 'requestHash', 'details', 'metadata', 'providerReference', 'providerState', 'leaseUntil', 'resendLimit', 'resendCooldownMs', 'confirmLimit', 'createdAt', 'updatedAt'] as const
 const insertTransfer = compile((b) =>
   b
     .insert(transfers)
@@ -124,6 +135,7 @@ const asStored = (row: NewTransfer): Transfer => ({
   codeExpiresAt: null,
   resendsUsed: 0,
   attemptsRemaining: null,
+  confirmLimit: null,
   failureCode: null,
   failureMessage: null,
   sequence: 0,
@@ -142,20 +154,13 @@ export const forgetCreate = (db: Db, id: string) =>
 
 export type Transition = { transfer: Transfer; deliveryIds: string[] }
 
-/**
- * Moves a transfer from the status the caller saw to `to` (or only updates fields when `to` is that
- * status) and, in the same batch, writes the events it announces and their deliveries: the
- * transactional outbox. The UPDATE only matches if the status is still the one the caller saw, so of
- * two racing changes one wins; `changes() = 1` keeps the loser's events out. Returns undefined when
- * the transfer had moved meanwhile (the caller re-reads and decides again).
- */
 // Columns other requests may change meanwhile: they come back from a transition; the rest is known.
 const VOLATILE = ['sequence', 'attemptsRemaining', 'resendsUsed', 'codeSentAt', 'codeExpiresAt', 'verificationChannel'] as const
 
 // One UPDATE per combination of columns set (a handful exist), built on first use.
 const transitionUpdates = new Map<string, ReturnType<typeof compile>>()
-const transitionUpdate = (columns: string[]) => {
-  const shape = columns.join(',')
+const transitionUpdate = (columns: string[], unleased: boolean) => {
+  const shape = `${columns.join(',')}${unleased ? ';unleased' : ''}`
   let statement = transitionUpdates.get(shape)
   if (!statement) {
     statement = compile((b) =>
@@ -167,7 +172,13 @@ const transitionUpdate = (columns: string[]) => {
           updatedAt: p('now') as unknown as number,
           sequence: sql`${transfers.sequence} + ${p('eventCount')}`,
         })
-        .where(and(eq(transfers.id, p('id')), eq(transfers.status, p('from'))))
+        .where(
+          and(
+            eq(transfers.id, p('id')),
+            eq(transfers.status, p('from')),
+            unleased ? sql`(${transfers.leaseUntil} IS NULL OR ${transfers.leaseUntil} < ${p('now')})` : undefined,
+          ),
+        )
         .returning(Object.fromEntries(VOLATILE.map((c) => [c, transfers[c]])) as { [K in (typeof VOLATILE)[number]]: (typeof transfers)[K] }),
     )
     transitionUpdates.set(shape, statement)
@@ -186,7 +197,8 @@ const insertEvent = compileSql(sql`
  * status) and, in the same batch, writes the events it announces and their deliveries: the
  * transactional outbox. The UPDATE only matches if the status is still the one the caller saw, so of
  * two racing changes one wins, and the loser writes no event. Returns undefined when the transfer
- * had moved meanwhile (the caller re-reads and decides again).
+ * had moved meanwhile (the caller re-reads and decides again). `unleased`: only if no request holds
+ * the transfer's provider call (a gateway-side cancel must not overtake a confirm on its way).
  */
 export const transition = async (
   db: Db,
@@ -194,6 +206,7 @@ export const transition = async (
   to: TransferStatus,
   set: Partial<NewTransfer>,
   now: number,
+  options: { unleased?: boolean } = {},
 ): Promise<Transition | undefined> => {
   const from = transfer.status as TransferStatus
   if (from !== to && !canTransition(from, to)) return undefined
@@ -201,7 +214,7 @@ export const transition = async (
   const columns = Object.keys(set).sort()
   const values: Record<string, unknown> = { id: transfer.id, from, to, now, eventCount: types.length }
   for (const c of columns) values[c] = set[c as keyof NewTransfer] ?? null
-  const update = bind(transitionUpdate(columns), values)
+  const update = bind(transitionUpdate(columns, options.unleased ?? false), values)
   const after = { ...transfer, ...set, status: to, updatedAt: now, sequence: transfer.sequence + types.length } as Transfer
 
   // The events carry the transfer as it is after this change; deliveries come after all events.
@@ -226,10 +239,15 @@ export const transition = async (
   return { transfer: { ...after, ...volatile }, deliveryIds }
 }
 
+// Where the gateway cancels on its own side, the confirm also takes the lease (see transition).
 const takeAttempt = compile((b) =>
   b
     .update(transfers)
-    .set({ attemptsRemaining: sql`${transfers.attemptsRemaining} - 1`, updatedAt: p('now') as unknown as number })
+    .set({
+      attemptsRemaining: sql`${transfers.attemptsRemaining} - 1`,
+      leaseUntil: perProvider((name) => (PROVIDER_FACTS[name].gatewaySideCancel ? sql`${p('leaseUntil')}` : sql`${transfers.leaseUntil}`)),
+      updatedAt: p('now') as unknown as number,
+    })
     .where(and(keyOf(), pendingNow(), sql`${transfers.attemptsRemaining} > 0`))
     .returning(),
 )
@@ -237,19 +255,22 @@ const takeAttempt = compile((b) =>
 const explainRefusal = compileSql(sql`SELECT * FROM transfers WHERE partner_id = ${p('partnerId')} AND transfer_id = ${p('transferId')} AND changes() = 0`)
 
 /** Takes one confirm attempt if the transfer can use one; `current` explains a refusal. */
-export const claimConfirmAttempt = async (db: Db, partnerId: string, transferId: string, now: number) => {
-  const values = { partnerId, transferId, now }
+export const claimConfirmAttempt = async (db: Db, partnerId: string, transferId: string, now: number, leaseUntil: number) => {
+  const values = { partnerId, transferId, now, leaseUntil }
   const [claimed, current] = await db.$client.batch([bind(takeAttempt, values), bind(explainRefusal, values)])
   const row = rowsOf(claimed!).map(toTransfer)[0]
   return { claimed: row, current: row ?? rowsOf(current!).map(toTransfer)[0] }
 }
 
-/** Gives back an attempt the provider did not judge (expired code, outage). */
+/** Gives back an attempt the provider did not judge (expired code, outage), and the confirm's lease. */
 export const refundConfirmAttempt = (db: Db, id: string, now: number) =>
   db
     .update(transfers)
-    .set({ attemptsRemaining: sql`${transfers.attemptsRemaining} + 1`, updatedAt: now })
+    .set({ attemptsRemaining: sql`${transfers.attemptsRemaining} + 1`, leaseUntil: null, updatedAt: now })
     .where(and(eq(transfers.id, id), eq(transfers.status, 'pending_verification')))
+
+/** The confirm is over (a wrong code changes nothing else). */
+export const releaseLease = (db: Db, id: string) => db.update(transfers).set({ leaseUntil: null }).where(eq(transfers.id, id))
 
 // What a refused resend is explained with, and what a failed send gives back.
 const resendBefore = compile((b) =>
@@ -274,12 +295,6 @@ export type ResendPrevious = Pick<
   Transfer,
   'id' | 'provider' | 'status' | 'resendsUsed' | 'resendLimit' | 'resendCooldownMs' | 'attemptsRemaining' | 'expiresAt' | 'codeSentAt' | 'codeExpiresAt' | 'verificationChannel'
 >
-
-const perProvider = (value: (name: ProviderName) => SQL) =>
-  sql`CASE ${transfers.provider} ${sql.join(
-    PROVIDERS.map((name) => sql`WHEN ${name} THEN ${value(name)}`),
-    sql` `,
-  )} END`
 
 const takeResend = (withChannel: boolean) =>
   compile((b) =>

@@ -105,6 +105,17 @@ describe('sFOX down or slow during create', () => {
     expect((await p.call('GET', '/v1/transfers/rl-1')).body.status).toBe('submitting')
   })
 
+  it("a provider's own Retry-After is passed on, in seconds or as an HTTP date", async () => {
+    const p = await newPartner()
+    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer', status: 429, apiKey: p.sfoxKey, response_headers: { 'retry-after': '7' } })
+    expect((await p.call('POST', '/v1/transfers', paymentBody('rl-2'))).headers.get('retry-after')).toBe('7')
+    const inTwoMinutes = new Date(Date.now() + 120_000).toUTCString()
+    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer', status: 429, apiKey: p.sfoxKey, response_headers: { 'retry-after': inTwoMinutes } })
+    const dated = Number((await p.call('POST', '/v1/transfers', paymentBody('rl-2'))).headers.get('retry-after'))
+    expect(dated).toBeGreaterThanOrEqual(115)
+    expect(dated).toBeLessThanOrEqual(121)
+  })
+
   it('an unreachable sFOX is 502 and the transfer waits in submitting', async () => {
     const { createPartner } = await import('../helpers/gateway')
     const p = await createPartner(gateway, { sfox: { baseUrl: 'http://127.0.0.1:9', apiKey: 'k' } })

@@ -295,19 +295,25 @@ describe('QI webhooks', () => {
     const tedKey = await sendAndRead(p, 'ted-refetch')
     await qi.setStatus(tedKey, 'returned')
     expect((await p.call('GET', '/v1/transfers/ted-refetch')).body.status).toBe('completed')
-    const res = await qi.sendWebhook({ ted_key: tedKey, tamper: 'signature', url: `${gateway.url}/providers/qi/webhooks` })
-    expect(res.status).toBe(401)
+    // A burst of forgeries costs QI one fetch: the re-fetch is throttled per transfer.
+    for (let i = 0; i < 5; i++) {
+      const res = await qi.sendWebhook({ ted_key: tedKey, tamper: 'signature', url: `${gateway.url}/providers/qi/webhooks` })
+      expect(res.status).toBe(401)
+    }
     await expect.poll(async () => (await p.call('GET', '/v1/transfers/ted-refetch')).body.status).toBe('returned')
+    await new Promise((r) => setTimeout(r, 200))
     expect(await qi.requests({ method: 'GET', path: `/account/${p.accountKey}/ted/${tedKey}/outgoing` })).toHaveLength(1)
   })
 
-  it('garbage and unknown TEDs are refused without a 500', async () => {
+  it('garbage is a 400 and unknown TEDs the same 401 as forgeries, never a 500', async () => {
     const raw = (body: string, headers: Record<string, string> = {}) =>
       gateway.request('POST', '/providers/qi/webhooks', { raw: body, headers: { 'content-type': 'application/json', ...headers } })
     expect((await raw('not json')).status).toBe(400)
     expect((await raw('{"webhook_type": "baas.ted.outgoing_ted"}')).status).toBe(400)
     const unknown = await raw(JSON.stringify({ webhook_type: 'baas.ted.outgoing_ted', data: { ted_key: crypto.randomUUID(), ted_status: 'sent' } }))
-    expect(unknown.status).toBe(404)
+    // Unknown and forged look the same from outside: no probing for which TEDs exist.
+    expect(unknown.status).toBe(401)
+    expect(unknown.body.code).toBe('webhook_signature_invalid')
     const p = await newPartner()
     const tedKey = await sendAndRead(p, 'ted-unsigned')
     const unsigned = await raw(JSON.stringify({ webhook_type: 'baas.ted.outgoing_ted', data: { ted_key: tedKey, ted_status: 'returned' } }), {
@@ -343,6 +349,48 @@ describe('signing, both ways', () => {
     const res = await p.call('POST', '/v1/transfers', tedBody('ted-mitm', p.accountKey))
     expect(res.status).toBe(502)
     expect(res.body.provider_error.message).toContain('not authentic')
+  })
+
+  it('a duplicate QI cannot show yet is kept for a retry, not forgotten', async () => {
+    const p = await newPartner()
+    await qi.fault({ method: 'POST', path: tedPath(p), status: 409, apiClientKey: p.apiClientKey })
+    await qi.fault({ method: 'GET', path: `/account/${p.accountKey}/teds`, status: 200, body: { data: [] }, apiClientKey: p.apiClientKey })
+    const first = await p.call('POST', '/v1/transfers', tedBody('ted-unlisted', p.accountKey))
+    expect(first.status).toBe(502)
+    expect((await p.call('GET', '/v1/transfers/ted-unlisted')).body.status).toBe('submitting')
+    const retried = await p.call('POST', '/v1/transfers', tedBody('ted-unlisted', p.accountKey))
+    expect(retried.status).toBe(201)
+    expect(retried.body.status).toBe('pending_verification')
+  })
+
+  it('forged answers are not trusted, in the v2 header and the v1 QIT header alike; a retry then adopts the TED', async () => {
+    const cases = [
+      ['header', 'signature'],
+      ['header', 'wrong_uri'],
+      ['header', 'wrong_method'],
+      ['header', 'stale'],
+      ['encoded_body', 'wrong_uri'],
+      ['encoded_body', 'wrong_method'],
+      ['encoded_body', 'stale'],
+      ['encoded_body', 'api_key'],
+    ] as const
+    const p = await newPartner()
+    for (const [response_signing, response_tamper] of cases) {
+      const id = `ted-forged-${response_signing}-${response_tamper}`
+      await qi.settings({ response_signing, response_tamper })
+      try {
+        const res = await p.call('POST', '/v1/transfers', tedBody(id, p.accountKey))
+        expect(res.status, id).toBe(502)
+        expect(res.body.provider_error.message, id).toContain('not authentic')
+      } finally {
+        await qi.settings({ response_signing: 'header', response_tamper: null })
+      }
+      // QI did create the TED: the retry finds it by request_control_key instead of sending another.
+      const retried = await p.call('POST', '/v1/transfers', tedBody(id, p.accountKey))
+      expect(retried.status, id).toBe(201)
+      expect(retried.body.status).toBe('pending_verification')
+    }
+    expect(await qi.requests({ method: 'POST', path: tedPath(p) })).toHaveLength(cases.length)
   })
 
   it('accepts the legacy encoded_body answers and unsigned answers', async () => {

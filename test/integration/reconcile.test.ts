@@ -7,11 +7,12 @@ let gateway: Gateway
 let sfox: SfoxSandbox
 let qi: QiSandbox
 
-const VARS = { PENDING_TTL_SECONDS: '2', RECONCILE_QUIET_SECONDS: '0', PROVIDER_TIMEOUT_MS: '800', SFOX_REQUESTS_PER_10S: '20' }
+// sFOX's history cap (25,000 rows) is 4 here on both sides, so a full answer is easy to make.
+const VARS = { PENDING_TTL_SECONDS: '2', RECONCILE_QUIET_SECONDS: '0', PROVIDER_TIMEOUT_MS: '800', SFOX_REQUESTS_PER_10S: '20', SFOX_HISTORY_MAX_ROWS: '4' }
 
 beforeAll(async () => {
   ;[gateway, sfox, qi] = await Promise.all([startGateway({ vars: VARS }), startSfox(), startQi()])
-  await sfox.settings({ rate_limit: { enabled: false } })
+  await sfox.settings({ rate_limit: { enabled: false }, history_max_rows: 4 })
 })
 afterAll(async () => {
   await gateway?.close()
@@ -56,6 +57,44 @@ describe('reconciliation with sFOX (polled: it pushes nothing)', () => {
     const t = await p.call('GET', '/v1/transfers/rec-3')
     expect(t.body).toMatchObject({ status: 'failed', failure: { code: 'submission_unconfirmed' } })
     expect(await eventTypes(p, 'rec-3')).toEqual(['transfer.created', 'transfer.failed'])
+  })
+
+  it("a history answer at sFOX's row cap proves nothing: the missing transfer is looked up alone", async () => {
+    const p = await createSfoxPartner(gateway, sfox)
+    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer', delay_ms: 1200, after: true, apiKey: p.sfoxKey })
+    expect((await p.call('POST', '/v1/transfers', paymentBody('cap-lost'))).status).toBe(504)
+    // Four later PAYOUTs fill the answer of the whole window (sFOX lists newest first).
+    for (let i = 0; i < 4; i++) await p.call('POST', '/v1/transfers', paymentBody(`cap-out-${i}`, { type: 'PAYOUT' }))
+    await sleep(500)
+    await gateway.cron()
+    expect((await p.call('GET', '/v1/transfers/cap-lost')).body).toMatchObject({ status: 'pending_verification', provider_status: 'PENDING' })
+    // The whole window (full), then the missing one alone.
+    expect(await sfox.requests({ path: '/v1/enterprise/transfer/history', account: p.sfoxAccount })).toHaveLength(2)
+  })
+
+  it('when even its own lookup is full, an unconfirmed create is not failed, however old', async () => {
+    const p = await createSfoxPartner(gateway, sfox)
+    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer', delay_ms: 1200, after: true, apiKey: p.sfoxKey })
+    expect((await p.call('POST', '/v1/transfers', paymentBody('full-lost'))).status).toBe(504)
+    // Four later PAYMENTs fill both the whole window and the lost one's own (same type).
+    for (let i = 0; i < 4; i++) await p.call('POST', '/v1/transfers', paymentBody(`full-${i}`))
+    await sleep(2100) // past the pending TTL: a complete answer without it would fail it
+    await gateway.cron()
+    expect((await p.call('GET', '/v1/transfers/full-lost')).body.status).toBe('submitting')
+    expect(await sfox.requests({ path: '/v1/enterprise/transfer/history', account: p.sfoxAccount })).toHaveLength(2)
+    expect(await eventTypes(p, 'full-lost')).toEqual([])
+  })
+
+  it('a transfer sFOX cannot tell about does not hold up the others', async () => {
+    const p = await createSfoxPartner(gateway, sfox)
+    for (let i = 0; i < 4; i++) await p.call('POST', '/v1/transfers', paymentBody(`hold-${i}`))
+    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer', delay_ms: 1200, after: true, apiKey: p.sfoxKey })
+    expect((await p.call('POST', '/v1/transfers', paymentBody('hold-lost'))).status).toBe(504)
+    await sleep(500)
+    // The full answer (newest first) has the lost one but not hold-0, whose own lookup is full too.
+    await gateway.cron()
+    expect((await p.call('GET', '/v1/transfers/hold-lost')).body.status).toBe('pending_verification')
+    expect((await p.call('GET', '/v1/transfers/hold-0')).body.status).toBe('pending_verification')
   })
 
   it('polls history at most at the configured pace (one call per partner per run)', async () => {

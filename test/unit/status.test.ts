@@ -19,8 +19,10 @@ describe('transfer state machine', () => {
         'pending_verification->failed',
         'pending_verification->canceled',
         'pending_verification->expired',
+        'pending_verification->returned',
         'processing->completed',
         'processing->failed',
+        'processing->returned',
         'completed->returned',
       ].sort(),
     )

@@ -1,10 +1,11 @@
 import type { Transfer } from '../../../db/schema'
 import type { TransferStatus } from '../../transfers/status'
 import { PROVIDER_FACTS } from '../facts'
-import { callProvider, type ProviderResponse } from '../http'
+import { secretsEqual } from '../../lib/crypto'
+import { callProvider, withRetryAfter, type ProviderResponse } from '../http'
 import { fail, ok, type ProviderError, type ProviderSnapshot, type Result, type TransferProvider } from '../provider'
 import { errorOf, snapshotOf, type QiTed } from './mapping'
-import { decodeEncodedBody, signRequest, verifySigned } from './signing'
+import { decodeEncodedBody, signRequest, verifySigned, verifyV1Answer } from './signing'
 
 export type QiConnection = {
   baseUrl: string
@@ -57,7 +58,7 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
     if (!answer.ok) return answer
     const { status } = result.response
     if (status >= 200 && status < 300) return ok({ status, body: answer.value })
-    return fail(errorOf(status, answer.value))
+    return fail(withRetryAfter(errorOf(status, answer.value), result.response.headers))
   }
 
   /** Unsigned answers are taken as they are (QI does not document signing v2 answers); signed ones must verify. */
@@ -65,11 +66,24 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
     const untrusted = (reason: string): Result<unknown> =>
       fail({ kind: 'unavailable', provider: 'qi', status: response.status, code: null, message: `QI's answer is not authentic: ${reason}` })
     const encoded = (response.json as { encoded_body?: unknown } | null)?.encoded_body
+    const authorization = response.headers.get('authorization') ?? undefined
+    if (authorization?.startsWith('QIT ')) {
+      const verified = await verifyV1Answer({
+        authorization,
+        apiClientKey: connection.apiClientKey,
+        encodedBody: typeof encoded === 'string' ? encoded : undefined,
+        method,
+        uri,
+        qiPublicKeyPem: connection.qiPublicKeyPem,
+        now: now(),
+        toleranceMs: SIGNATURE_TOLERANCE_MS,
+      })
+      if (!verified.ok) return untrusted(verified.reason)
+    }
     if (typeof encoded === 'string') {
       const decoded = await decodeEncodedBody(encoded, connection.qiPublicKeyPem)
       return decoded ? ok(decoded) : untrusted('encoded_body does not verify')
     }
-    const authorization = response.headers.get('authorization') ?? undefined
     if (authorization && !authorization.startsWith('QIT ')) {
       const verified = await verifySigned({
         authorization,
@@ -138,7 +152,9 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
       if (result.error.kind !== 'duplicate') return result
       const found = await findByControlKey(transfer)
       if (!found.ok) return found
-      return found.value ? ok(pendingSnapshot(found.value, details.contact_type)) : result
+      if (found.value) return ok(pendingSnapshot(found.value, details.contact_type))
+      // QI has it but does not list it yet: unknown, so the transfer is kept for a retry, not forgotten.
+      return fail({ ...result.error, kind: 'unavailable', message: `${result.error.message} (not yet listed by QI)` })
     },
 
     async confirm(transfer, code) {
@@ -161,7 +177,7 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
     cancel: null,
 
     async verifyWebhook(request) {
-      if (request.headers.get('api-client-key') !== connection.apiClientKey) {
+      if (!(await secretsEqual(request.headers.get('api-client-key') ?? '', connection.apiClientKey))) {
         return { ok: false, reason: 'API-CLIENT-KEY is not this partner\'s' }
       }
       return verifySigned({
@@ -176,13 +192,14 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
     },
 
     async fetchMany(transfers) {
-      const found = new Map<string, ProviderSnapshot>()
+      const known = new Map<string, ProviderSnapshot | null>()
       for (const transfer of transfers) {
         const result = await fetchStatus(transfer)
-        if (result.ok) found.set(transfer.id, result.value)
-        else if (result.error.kind !== 'not_found') return result
+        if (result.ok) known.set(transfer.id, result.value)
+        else if (result.error.kind === 'not_found') known.set(transfer.id, null)
+        else return result
       }
-      return ok(found)
+      return ok(known)
     },
 
     fetchStatus,

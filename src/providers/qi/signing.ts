@@ -96,6 +96,47 @@ export const verifySigned = async (input: {
   return { ok: true }
 }
 
+/**
+ * The header of a v1 answer (reference §2.3): `QIT <api_key>:<JWT {sub, signature}>` signed by QI,
+ * where `signature` is "method\nmd5(encoded_body)\ncontent type\nRFC 1123 date\nendpoint". Key and
+ * sub must be the partner's own; method and endpoint the request's; the date fresh.
+ */
+export const verifyV1Answer = async (input: {
+  authorization: string
+  apiClientKey: string
+  encodedBody: string | undefined
+  method: string
+  uri: string
+  qiPublicKeyPem: string
+  now: number
+  toleranceMs: number
+}): Promise<Verification> => {
+  const match = /^QIT ([^:\s]+):(\S+)$/.exec(input.authorization.trim())
+  if (!match) return { ok: false, reason: 'v1 AUTHORIZATION is not "QIT <api_key>:<jwt>"' }
+  const [, apiKey, token] = match as unknown as [string, string, string]
+  if (apiKey !== input.apiClientKey) return { ok: false, reason: "v1 AUTHORIZATION names another partner's key" }
+  let claims: JWTPayload
+  try {
+    claims = (await jwtVerify(token, await publicKeyOf(input.qiPublicKeyPem), { algorithms: ['ES512'] })).payload
+  } catch {
+    return { ok: false, reason: "v1 signature does not verify with QI's public key" }
+  }
+  if (claims.sub !== apiKey) return { ok: false, reason: 'v1 sub is not the api key' }
+  const lines = typeof claims.signature === 'string' ? claims.signature.split('\n') : []
+  if (lines.length !== 5) return { ok: false, reason: 'v1 signature claim is not 5 lines' }
+  const [method, md5, contentType, date, endpoint] = lines as [string, string, string, string, string]
+  if (method !== input.method) return { ok: false, reason: 'signed method does not match' }
+  if (endpoint !== input.uri) return { ok: false, reason: 'signed endpoint does not match' }
+  const encoded = input.encodedBody
+  if (md5 !== (encoded === undefined ? '' : await md5Hex(encoded))) return { ok: false, reason: 'signed md5 does not match encoded_body' }
+  if (contentType !== (encoded === undefined ? '' : 'application/json')) return { ok: false, reason: 'signed content type does not match' }
+  const at = Date.parse(date)
+  if (!Number.isFinite(at) || Math.abs(input.now - at) > input.toleranceMs) {
+    return { ok: false, reason: 'signed date missing or outside the tolerance' }
+  }
+  return { ok: true }
+}
+
 /** The legacy form of an answer, `{"encoded_body": <JWT signed by QI>}`: its verified claims are the body. */
 export const decodeEncodedBody = async (encoded: string, qiPublicKeyPem: string): Promise<Record<string, unknown> | null> => {
   try {

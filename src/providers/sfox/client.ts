@@ -1,11 +1,11 @@
 import type { Transfer } from '../../../db/schema'
-import { callProvider, type ProviderResponse } from '../http'
+import { callProvider, withRetryAfter, type ProviderResponse } from '../http'
 import { fail, ok, type ProviderError, type Result, type TransferProvider } from '../provider'
 import { errorOf, snapshotOf, type SfoxOperation, type SfoxTransfer } from './mapping'
 import { multipartBody } from './multipart'
 
 export type SfoxConnection = { baseUrl: string; apiKey: string }
-export type CallOptions = { timeoutMs: number; uploadTimeoutMs?: number; onTiming?: (ms: number) => void }
+export type CallOptions = { timeoutMs: number; uploadTimeoutMs?: number; historyMaxRows?: number; onTiming?: (ms: number) => void }
 
 /** The create body's fields as the gateway stores them (quantity and rate as decimal strings). */
 export type SfoxDetails = {
@@ -18,8 +18,11 @@ export type SfoxDetails = {
   description: string
 }
 
-// How far before our own record sFOX's copy may be dated when we look it up in the history.
+// How far before our record sFOX's copy may be dated (clock skew), and after its last change (skew,
+// a slow create): the window only has to be narrow, not tight.
 const HISTORY_SLACK_MS = 10 * 60 * 1000
+const HISTORY_LATE_SLACK_MS = 60 * 60 * 1000
+const HISTORY_MAX_ROWS = 25_000
 
 export const createSfoxProvider = (connection: SfoxConnection, options: CallOptions): TransferProvider => {
   const request = async (operation: SfoxOperation, method: string, path: string, body?: unknown) => {
@@ -40,7 +43,7 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
     if (!result.ok) return result
     const { response } = result
     if (response.status >= 200 && response.status < 300) return { ok: true as const, response }
-    return { ok: false as const, error: errorOf(operation, response.status, response.json) }
+    return { ok: false as const, error: withRetryAfter(errorOf(operation, response.status, response.json), response.headers) }
   }
 
   const dataOf = (response: ProviderResponse) => (response.json as { data?: unknown } | null)?.data
@@ -53,21 +56,53 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
     return ok(data)
   }
 
-  /** sFOX's history has no transfer_id filter and no cursor: fetch the window that holds them all. */
-  const history = async (transfers: Transfer[], type?: string): Promise<Result<Map<string, SfoxTransfer>>> => {
-    const from = Math.min(...transfers.map((t) => t.createdAt)) - HISTORY_SLACK_MS
-    const query = new URLSearchParams({ ...(type ? { type } : {}), from_date: String(from) })
+  /**
+   * sFOX's history has no transfer_id filter and no cursor: fetch the window that holds the
+   * transfers (from the first create to the last change) and pick them out. An answer with the most
+   * rows sFOX gives may have left some out: whoever is missing from it is looked up alone, in its own
+   * window and of its own type. Absent from a complete answer is the only "not there" that counts.
+   */
+  const historyWindow = async (within: Transfer[], type?: string) => {
+    const from = Math.min(...within.map((t) => t.createdAt)) - HISTORY_SLACK_MS
+    const to = Math.max(...within.map((t) => t.updatedAt)) + HISTORY_LATE_SLACK_MS
+    const query = new URLSearchParams({ ...(type ? { type } : {}), from_date: String(from), to_date: String(to) })
     const result = await request('history', 'GET', `/v1/enterprise/transfer/history?${query}`)
     if (!result.ok) return result
     const rows = dataOf(result.response)
-    if (!Array.isArray(rows)) return fail(malformed(result.response.status))
-    const wanted = new Set(transfers.map((t) => t.id))
-    return ok(new Map((rows as SfoxTransfer[]).filter((row) => wanted.has(row.transfer_id)).map((row) => [row.transfer_id, row])))
+    if (!Array.isArray(rows)) return fail<never>(malformed(result.response.status))
+    const wanted = new Set(within.map((t) => t.id))
+    return ok({
+      found: (rows as SfoxTransfer[]).filter((row) => wanted.has(row.transfer_id)),
+      complete: rows.length < (options.historyMaxRows ?? HISTORY_MAX_ROWS),
+    })
+  }
+
+  /** Each transfer's row, `null` where a complete answer proves sFOX has none; unknowns are left out. */
+  const history = async (transfers: Transfer[]): Promise<Result<Map<string, SfoxTransfer | null>>> => {
+    const known = new Map<string, SfoxTransfer | null>()
+    const all = await historyWindow(transfers)
+    if (!all.ok) return all
+    for (const row of all.value.found) known.set(row.transfer_id, row)
+    for (const transfer of transfers.filter((t) => !known.has(t.id))) {
+      if (all.value.complete) {
+        known.set(transfer.id, null)
+        continue
+      }
+      const alone = await historyWindow([transfer], (transfer.details as SfoxDetails).type)
+      if (!alone.ok) break // the rest stay unknown until the next run
+      const [row] = alone.value.found
+      if (row || alone.value.complete) known.set(transfer.id, row ?? null)
+    }
+    return ok(known)
   }
 
   const findInHistory = async (transfer: Transfer): Promise<Result<SfoxTransfer | null>> => {
-    const found = await history([transfer], (transfer.details as SfoxDetails).type)
-    return found.ok ? ok(found.value.get(transfer.id) ?? null) : found
+    const found = await history([transfer])
+    if (!found.ok) return found
+    if (!found.value.has(transfer.id)) {
+      return fail({ kind: 'unavailable', provider: 'sfox', status: 200, code: null, message: "sFOX's history is too full to tell whether it has the transfer" })
+    }
+    return ok(found.value.get(transfer.id)!)
   }
 
   return {
@@ -141,7 +176,7 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
     async fetchMany(transfers) {
       if (transfers.length === 0) return ok(new Map())
       const found = await history(transfers)
-      return found.ok ? ok(new Map([...found.value].map(([id, t]) => [id, snapshotOf(t)]))) : found
+      return found.ok ? ok(new Map([...found.value].map(([id, t]) => [id, t && snapshotOf(t)]))) : found
     },
 
     async fetchStatus(transfer) {

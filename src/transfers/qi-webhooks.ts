@@ -5,28 +5,35 @@ import { parseQiWebhook } from '../providers/qi/webhook'
 import type { WebhookRequest } from '../providers/provider'
 import { applySnapshot, reconcileTransfer, type OperationDeps } from './operations'
 import type { TransferStatus } from './status'
-import { findQiTransfer } from './store'
+import { claimRefetch, findQiTransfer } from './store'
 
 /**
  * A QI status webhook. It is trusted only once its signature verifies with the partner's QI public
- * key; otherwise it is refused, and if it names a TED we know, QI is asked directly instead. The
- * state machine makes duplicates and out-of-order deliveries harmless.
+ * key. Anything that cannot be verified (unknown TED, bad signature) gets the same 401, so the route
+ * tells a stranger nothing about which TEDs exist; for a TED we know, QI is asked directly instead,
+ * at most once per REFETCH_GAP_MS so forged webhooks cannot make the gateway hammer QI. The state
+ * machine makes duplicates and out-of-order deliveries harmless.
  */
+const REFETCH_GAP_MS = 30_000
+
+const unverified = () =>
+  new Problem('webhook_signature_invalid', {
+    detail: 'The webhook could not be verified; if it names a known TED, the TED is re-fetched from QI instead.',
+  })
+
 export const receiveQiWebhook = async (deps: OperationDeps, request: WebhookRequest) => {
   const hook = parseQiWebhook(request.body)
   if (!hook) throw new Problem('malformed_json', { detail: 'Expected a QI webhook: {webhook_type, data: {ted_key, …}}.' })
   const transfer = await findQiTransfer(deps.db, hook.ted.ted_key, hook.ted.request_control_key)
-  if (!transfer) throw new Problem('transfer_not_found', { detail: 'No transfer matches this TED.' })
+  if (!transfer) throw unverified()
   const partner = await loadPartnerById(deps.db, transfer.partnerId, deps.settings)
-  if (!partner) throw new Problem('transfer_not_found', { detail: 'No transfer matches this TED.' })
+  if (!partner) throw unverified()
   const provider = await deps.providerFor(partner, 'qi')
-  const verified = await provider.verifyWebhook!(request)
+  const verified = provider.verifyWebhook ? await provider.verifyWebhook(request) : { ok: false as const, reason: 'no webhook verification' }
   if (!verified.ok) {
     console.warn(JSON.stringify({ level: 'warn', msg: 'QI webhook refused', reason: verified.reason, transfer: transfer.id }))
-    deps.defer(reconcileTransfer(deps, partner, transfer))
-    throw new Problem('webhook_signature_invalid', {
-      detail: 'The webhook signature did not verify; the TED will be re-fetched from QI instead.',
-    })
+    if (await claimRefetch(deps.db, transfer.id, deps.now(), REFETCH_GAP_MS)) deps.defer(reconcileTransfer(deps, partner, transfer))
+    throw unverified()
   }
   if (hook.type !== 'baas.ted.outgoing_ted') return { applied: false, transfer }
   const updated = await applySnapshot(deps, transfer, snapshotOf(hook.ted, transfer.status as TransferStatus))
