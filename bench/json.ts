@@ -29,7 +29,14 @@ export const writeJsonReport = async (
   targets: Verdict[],
   more: { uploads: UploadResults; bundle: BundleSize; summary: Summary },
 ) => {
-  const overheads = (pass: PassResults) => Object.fromEntries(OPS.map((op) => [op, overheadOf(pass, op)]))
+  // Both estimates under their names; `judged` says which one the targets used.
+  const overheads = (pass: PassResults) =>
+    Object.fromEntries(
+      OPS.map((op) => {
+        const { judged, nodeBased, workerdBased, ...rest } = overheadOf(pass, op)
+        return [op, { ...rest, node_based: nodeBased, workerd_based: workerdBased, judged: workerdBased ? 'workerd_based' : 'node_based' }]
+      }),
+    )
   const report = {
     generated_at: new Date().toISOString(),
     options,
@@ -57,7 +64,8 @@ export const writeJsonReport = async (
     },
     ops: OPS.map((op) => ({ op, provider: PROVIDER_OF[op] })),
     passes,
-    // Estimates (differences of p50s); the latency pass's is the one the targets use.
+    // Estimates (differences of p50s), Node-based and workerd-based (the latter only where the pass
+    // ran the I/O probe: passes.latency.ioProbe); the latency pass's judged one is what the targets use.
     overhead_estimate_ms: { latency: overheads(passes.latency), throughput: overheads(passes.throughput) },
     callbacks,
     // Document uploads: each size through the gateway and direct, with workerd's and Node's memory.

@@ -23,13 +23,15 @@ export type BenchOptions = {
   callbackDelayMs: number
   /** Document uploads: timed uploads per size (100 KiB, 10 MiB) and side, one at a time. */
   uploadsN: number
+  /** I/O probe (latency pass): timed calls per probe and side (Node, workerd); 0 skips it. */
+  ioProbeN: number
   /** Where to write every figure as JSON, if anywhere. */
   json: string | undefined
 }
 
 export const USAGE = `npm run bench [-- --n 300 --concurrency 4 --latency-n 150 --qi-n 150 --qi-latency-n 100 --warmup 30
                    --callbacks-n 100 --callbacks-burst 500 --burst-concurrency 8 --callback-delay-ms 20 --uploads-n 10
-                   --json bench.json]
+                   --io-probe-n 300 --json bench.json]
 
   --n <count>                 throughput pass: ops per phase and side (env BENCH_N, default 300)
   --concurrency <count>       throughput pass: requests in flight (env BENCH_CONCURRENCY, default 4)
@@ -42,6 +44,8 @@ export const USAGE = `npm run bench [-- --n 300 --concurrency 4 --latency-n 150 
   --burst-concurrency <count> status changes in flight during a burst (env BENCH_BURST_CONCURRENCY, default 8)
   --callback-delay-ms <ms>    receiver answer delay of the second burst, 0 skips it (env BENCH_CALLBACK_DELAY_MS, default 20)
   --uploads-n <count>         document uploads: timed uploads per size (100 KiB, 10 MiB) and side (env BENCH_UPLOADS_N, default 10)
+  --io-probe-n <count>        I/O probe: timed calls per probe and side, from Node and from inside workerd (rounded up to
+                              batches of 20); 0 skips it, the targets then use the Node-based estimate (env BENCH_IO_PROBE_N, default 300)
   --json <file>               also write every figure as JSON (env BENCH_JSON)
 `
 
@@ -69,6 +73,7 @@ export const parseOptions = (argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       'burst-concurrency': { type: 'string' },
       'callback-delay-ms': { type: 'string' },
       'uploads-n': { type: 'string' },
+      'io-probe-n': { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -87,6 +92,7 @@ export const parseOptions = (argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     burstConcurrency: positiveInt('--burst-concurrency (BENCH_BURST_CONCURRENCY)', values['burst-concurrency'] ?? env.BENCH_BURST_CONCURRENCY, 8),
     callbackDelayMs: integer('--callback-delay-ms (BENCH_CALLBACK_DELAY_MS)', values['callback-delay-ms'] ?? env.BENCH_CALLBACK_DELAY_MS, 20, 0),
     uploadsN: positiveInt('--uploads-n (BENCH_UPLOADS_N)', values['uploads-n'] ?? env.BENCH_UPLOADS_N, 10),
+    ioProbeN: integer('--io-probe-n (BENCH_IO_PROBE_N)', values['io-probe-n'] ?? env.BENCH_IO_PROBE_N, 300, 0),
     json: values.json ?? (env.BENCH_JSON || undefined),
   }
 }

@@ -1,6 +1,7 @@
 import { overheadOf, ROUND_TRIP_KIND, type Verdict } from './analysis'
 import type { CallbackResults, CallbackRun } from './callbacks'
 import type { RunInfo } from './json'
+import { IO_PROBE_BATCH, IO_PROBE_LABELS, IO_PROBE_STALL_MS, IO_PROBES, type IoProbeResults } from './io-probe'
 import type { BenchOptions } from './options'
 import type { Measured } from './measure'
 import { median } from './memory'
@@ -63,21 +64,108 @@ export const dispatchTable = (pass: PassResults) =>
     }),
   )
 
+const percent = (share: number | undefined) => (share === undefined ? '-' : `${(share * 100).toFixed(0)}%`)
+
+/** The I/O probe: each kind of I/O the gateway does, from Node and from inside workerd, side by side. */
+export const ioProbeTable = (probe: IoProbeResults) =>
+  table(
+    [
+      'I/O probe (ms per call)',
+      'calls/side',
+      'Node: 1 call p50',
+      'Node: typical',
+      'workerd: typical',
+      'workerd - Node',
+      'workerd: 1 call p50 (est.)',
+      'Node: batch p50',
+      'workerd: batch p50',
+      'stalls Node / workerd',
+    ],
+    IO_PROBES.map((kind) => {
+      const { node, workerd, delta, workerdPerCallP50 } = probe.probes[kind]
+      return [
+        IO_PROBE_LABELS[kind],
+        String(workerd.calls),
+        fmt(node?.perCallP50),
+        fmt(node?.typical),
+        fmt(workerd.typical),
+        delta === null ? '- (no Node side)' : signed(delta),
+        `${fmt(workerdPerCallP50)}${node ? '' : ' (typical)'}`,
+        fmt(node?.batchP50),
+        fmt(workerd.batchP50),
+        `${percent(node?.stallShare)} / ${percent(workerd.stallShare)}`,
+      ]
+    }),
+  )
+
+/** What the probe is and how it is timed: printed under its table. */
+export const ioProbeNotes = (probe: IoProbeResults) =>
+  [
+    `A probe Worker (@libsql/client/web bundled by wrangler's esbuild, ${(probe.bundleBytes / 1024).toFixed(0)} KiB; prepared, bundled and started in ${fmt(probe.startMs, 0)} ms) runs in a`,
+    "workerd of its own (a second Miniflare with the gateway's compatibility date and flags, stopped before the gateway's ops) and makes",
+    'each kind of call the gateway makes, the way the gateway makes it; the same calls from Node (the bench process) come right before',
+    `or after, the sides alternating over ${probe.rounds} rounds.`,
+    `DB: the gateway's own libSQL server and database, in a table of the probe's (${probe.database});`,
+    "the Node DB probe's statements (a write batch of 1 UPDATE: BEGIN IMMEDIATE ... COMMIT in one pipeline; a SELECT by primary key)",
+    'with @libsql/client/web, one client per probe request as the gateway has one per request. sFOX: the resend of one pending transfer,',
+    "exactly the bench's direct resend (POST, the account's key, the answer read to the end). QI: the unsigned control route of the QI",
+    "floor, a transport-cost proxy (a signed call would need the partner's key and ES512 signing inside the probe); the QI sandbox's own",
+    "work on real calls stays in their direct p50. DO: a copy of the gateway's PartnerRateLimiter in the probe script, called as",
+    'src/http/rate-limit.ts calls it: get(idFromName(...)).take(limit, window), a new stub per call.',
+    "Timing: workerd's clock stands still while JavaScript runs, moves only when I/O completes, and counts whole milliseconds. The probe",
+    "reads it right after each awaited call: between two readings lies the call's whole wall time, its JavaScript (the client's, the",
+    "probe's) included, in whole ms. Node's side is read the same way (performance.now() floored to the ms) and timed exactly too.",
+    `typical = mean of those whole-ms durations, calls of ${probe.stallMs} ms or more left out as stalls (GC pauses, the scheduler; "stalls" = their`,
+    'share): with the phase against the ticks random, a mean of ticks is a mean of durations, where a median of ticks would read 0 or 1.',
+    '"workerd - Node" compares the runtimes typical to typical; "workerd: 1 call p50 (est.)" = Node: 1 call p50 + (workerd - Node), the',
+    'figure the workerd-based estimate uses beside p50s of single ops (for the DO call, with no Node side, its typical call).',
+    `batch p50 = median over batches of ${probe.batchSize} consecutive calls of their mean: what the clock gives without trimming, nearer a mean than`,
+    "a median (reference only). From Node, the client and the sandbox or libSQL server share one event loop; from workerd, the client",
+    "runs in workerd's process: what each runtime really pays per call.",
+  ].join('\n')
+
 export const overheadTable = (pass: PassResults) =>
   table(
-    ['op (ms, p50)', 'gateway', 'direct', 'DB RT/op', 'x 1 DB RT', '= I/O', 'beyond I/O incl. floor', 'floor', 'beyond I/O excl. floor'],
+    [
+      'op (ms, p50)',
+      'gateway',
+      'floor',
+      'DB RT/op',
+      'Node: direct',
+      'Node: 1 DB RT',
+      'Node: = I/O',
+      'Node-based incl. floor',
+      'Node-based excl. floor',
+      'workerd: provider',
+      'workerd: 1 DB RT',
+      'DO',
+      'workerd: = I/O',
+      'workerd-based incl. floor',
+      'workerd-based excl. floor',
+      'Node-based - workerd-based',
+    ],
     OPS.map((op) => {
       const o = overheadOf(pass, op)
+      const n = o.nodeBased
+      const w = o.workerdBased
+      const hasDirect = pass.ops[op].direct !== null
       return [
         LABELS[op],
         fmt(o.gatewayP50),
-        pass.ops[op].direct ? fmt(o.directP50) : '- (none)',
-        fmt(o.roundTripsPerOp),
-        `${fmt(o.dbRoundTripP50)} ${ROUND_TRIP_KIND[op]}`,
-        fmt(o.ioP50),
-        signed(o.includingFloor),
         fmt(o.floorP50),
-        signed(o.excludingFloor),
+        fmt(o.roundTripsPerOp),
+        hasDirect ? fmt(n.providerP50) : '- (none)',
+        `${fmt(n.dbRoundTripP50)} ${ROUND_TRIP_KIND[op]}`,
+        fmt(n.ioP50),
+        signed(n.includingFloor),
+        signed(n.excludingFloor),
+        w ? (hasDirect ? fmt(w.providerP50) : '- (none)') : '-',
+        w ? fmt(w.dbRoundTripP50) : '-',
+        w ? `${w.doCalls} x ${fmt(w.doP50)}` : '-',
+        w ? fmt(w.ioP50) : '-',
+        w ? signed(w.includingFloor) : '-',
+        w ? signed(w.excludingFloor) : '-',
+        w ? signed(n.excludingFloor - w.excludingFloor) : '-',
       ]
     }),
   )
@@ -230,6 +318,9 @@ export const header = (options: BenchOptions, info: RunInfo) =>
     `throughput pass: ${options.n} ops per sFOX phase and side (${options.qiN} per QI phase), ${options.concurrency} in flight; latency pass: ${options.latencyN} per sFOX phase and side (${options.qiLatencyN} per QI phase), 1 in flight`,
     `${options.warmup} warm-up flows per side and provider; p99 is nearest-rank (with fewer than 100 ops, the largest)`,
     `callbacks: ${options.callbacksN} status changes one at a time; bursts of ${options.callbacksBurst} callbacks, ${options.burstConcurrency} status changes in flight${options.callbackDelayMs ? `, the second with a receiver answering after ${options.callbackDelayMs} ms` : ''}`,
+    options.ioProbeN > 0
+      ? `I/O probe (latency pass): ${options.ioProbeN} timed calls per probe and side (rounded up to batches of ${IO_PROBE_BATCH}), from Node and from a probe Worker in a second workerd (Miniflare); stalls >= ${IO_PROBE_STALL_MS} ms trimmed`
+      : 'I/O probe: off (--io-probe-n 0); the targets use the Node-based estimate',
     `document uploads: ${options.uploadsN} per size (${UPLOAD_SIZES.map((s) => `${s.label} = ${s.bytes.toLocaleString('en-US')} bytes`).join(', ')}; 10 MiB is the gateway's per-file limit) and side, 1 in flight`,
     `machine: ${info.cpus} CPUs, Node ${info.node}, load average ${loads(info.loadAtStart)} at start, ${loads(info.loadAtEnd)} at end`,
     `sFOX sandbox: per-IP rate limit OFF for the bench (rate_limit.enabled=false); fixed OTP ${info.fixedOtp}, so flows read no outbox`,

@@ -14,6 +14,8 @@ import {
   dispatchTable,
   floorsTable,
   header,
+  ioProbeNotes,
+  ioProbeTable,
   opsTable,
   overheadTable,
   section,
@@ -59,9 +61,10 @@ const workerdAtStartKib = workerdPid === null ? null : residentKib(workerdPid)
 try {
   const scenario = await prepareScenario(stack, options, progress)
   await scenario.warm()
-  const throughput = await scenario.pass('throughput', options.n, options.qiN, options.concurrency, { dispatch: true, flows: true })
+  const throughput = await scenario.pass('throughput', options.n, options.qiN, options.concurrency, { dispatch: true, flows: true, ioProbe: false })
   // Flows here too, so the summary's flow row has a latency at 1 in flight like the ops.
-  const latency = await scenario.pass('latency', options.latencyN, options.qiLatencyN, 1, { dispatch: false, flows: true })
+  // The I/O probe (from inside workerd) here: the overhead estimate and its targets come from this pass.
+  const latency = await scenario.pass('latency', options.latencyN, options.qiLatencyN, 1, { dispatch: false, flows: true, ioProbe: true })
   scenario.close()
   const callbacks = await runCallbacks(stack, options, progress)
   const uploads = await runUploads(stack, options, progress, workerdAtStartKib)
@@ -89,18 +92,33 @@ try {
     section('Latency pass (1 in flight), sFOX: gateway over HTTP vs straight to the sFOX sandbox', opsTable(latency, 'sfox')),
     section('Latency pass (1 in flight), QI: gateway over HTTP vs straight to the QI sandbox', opsTable(latency, 'qi')),
     section('Latency pass: transport floors and one DB round trip', floorsTable(latency)),
+    ...(latency.ioProbe
+      ? [section('Latency pass: I/O probe, the same calls from Node and from inside workerd', [ioProbeTable(latency.ioProbe), '', ioProbeNotes(latency.ioProbe)].join('\n'))]
+      : []),
     section(
-      'Gateway time beyond its I/O: ESTIMATE from outside (latency pass, differences of p50s)',
+      'Gateway time beyond its I/O: ESTIMATES from outside (latency pass, differences of p50s), Node-based and workerd-based',
       [
         overheadTable(latency),
         '',
-        'I/O = direct sandbox p50 + DB round trips per op x p50 of one DB round trip from Node (same server, same run).',
-        "For QI ops the gateway's ES512 request signature and its check of QI's signed answer are beyond I/O",
+        'Node-based (the first estimate): I/O = direct sandbox p50 + DB round trips per op x p50 of one DB round trip from Node (its own',
+        "database on the same server, same run); it charges the gateway with whatever workerd's I/O costs beyond Node's, and with the",
+        "rate limiter's Durable Object call.",
+        latency.ioProbe
+          ? [
+              'workerd-based (the targets use it): I/O = provider + DB round trips per op x one DB round trip from workerd (the I/O probe\'s',
+              '"1 call p50 (est.)") + 1 DO call (the rate limiter, on every /v1 request) x its typical time from workerd; provider = direct p50',
+              "from Node + the I/O probe's \"workerd - Node\" for that provider: the sandbox's own work stays I/O (for QI: checking the request's",
+              "signature, signing its answer), Node's transport is swapped for workerd's (for QI measured on the unsigned control route, a",
+              'transport proxy). "Node-based - workerd-based" = how much of the first estimate was in fact workerd\'s I/O and the DO call',
+              "(negative: that I/O costs less from workerd than from Node, and the first estimate charged the gateway too little).",
+            ].join('\n')
+          : 'workerd-based: - (the I/O probe did not run: --io-probe-n 0); the targets use the Node-based estimate.',
+        "For QI ops the gateway's ES512 request signature and its check of QI's signed answer are beyond I/O: CPU, not I/O",
         '(the direct requests were signed before their phase; see the signature floor for what one costs in Node).',
         "floor = GET /nope through the same transport (Node fetch -> Miniflare entry -> Worker 404): the harness's",
         'transport plus the routing of a request that does nothing; "excl. floor" subtracts it too.',
         `Estimated at 1 in flight: at ${c} in flight every figure includes queueing behind other requests`,
-        '(that pass gets the same arithmetic in the --json output, overhead_estimate_ms.throughput).',
+        '(that pass gets the Node-based arithmetic in the --json output, overhead_estimate_ms.throughput; the I/O probe runs at 1 in flight only).',
       ].join('\n'),
     ),
     section('Callbacks: latency from the status change answered to the callback received', callbackLatencyTable(callbacks)),

@@ -1,4 +1,5 @@
 import { startDbProbe } from './db-probe'
+import { startIoProbe, type IoProbeResults } from './io-probe'
 import { gatewayOps, setupPartner, type GatewayOps } from './gateway'
 import { dispatchTransport, httpTransport } from './http'
 import { measure, type Measured } from './measure'
@@ -38,6 +39,11 @@ export type PassResults = {
     qiSign: Measured
   }
   db: { update: Measured; select: Measured }
+  /**
+   * The same kinds of I/O measured from inside workerd (a probe Worker of its own) and, call for
+   * call, from Node; only in passes that ask for it (the latency pass), else null.
+   */
+  ioProbe: IoProbeResults | null
   ops: Record<OpName, SideBySide>
   /** create then confirm, one after the other, per flow (sFOX); only in passes that ask for it. */
   flows: { gateway: GatewayMeasured; direct: Measured } | null
@@ -139,7 +145,21 @@ export const prepareScenario = async (stack: Stack, options: BenchOptions, progr
     await measure(libsql, w, c, probe.select)
   }
 
-  const pass = async (label: string, n: number, qiN: number, concurrency: number, extras: { dispatch: boolean; flows: boolean }): Promise<PassResults> => {
+  /**
+   * The I/O probe runs in a workerd of its own, started for the measurement and stopped right
+   * after it, so the gateway's phases run beside nothing new and the uploads find one workerd.
+   */
+  const ioProbePhase = async (): Promise<IoProbeResults | null> => {
+    if (options.ioProbeN === 0) return null
+    const probe = await startIoProbe(stack, progress)
+    try {
+      return await probe.measure(options.ioProbeN)
+    } finally {
+      await probe.close()
+    }
+  }
+
+  const pass = async (label: string, n: number, qiN: number, concurrency: number, extras: { dispatch: boolean; flows: boolean; ioProbe: boolean }): Promise<PassResults> => {
     const c = concurrency
     progress(`${label}: floors and DB round trips (${n} each, ${c} in flight; QI phases ${qiN} each)`)
     const floors = {
@@ -151,6 +171,7 @@ export const prepareScenario = async (stack: Stack, options: BenchOptions, progr
       qiSign: await measure(libsql, qiN, 1, () => direct.qi.signOnly()),
     }
     const db = { update: await measure(libsql, n, c, probe.update), select: await measure(libsql, n, c, probe.select) }
+    const ioProbe = extras.ioProbe ? await ioProbePhase() : null
 
     const ops = {} as Record<OpName, SideBySide>
     for (const op of OPS) {
@@ -181,7 +202,7 @@ export const prepareScenario = async (stack: Stack, options: BenchOptions, progr
         }),
       }
     }
-    return { label, n, qiN, concurrency: c, floors, db, ops, flows }
+    return { label, n, qiN, concurrency: c, floors, db, ioProbe, ops, flows }
   }
 
   return { warm, pass, close: () => probe.close() }

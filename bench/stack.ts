@@ -26,10 +26,21 @@ export type Stack = {
   qiKeys: KeyPairPem
   /** The partner's callback receiver (a fast local HTTP server). */
   receiver: Receiver
-  /** The Worker in workerd: `url` is Miniflare's entry socket (real HTTP), `mf` offers dispatchFetch. */
-  gateway: Awaited<ReturnType<typeof startWorker>> & { adminToken: string; keyCacheSeconds: number }
+  /**
+   * The Worker in workerd: `url` is Miniflare's entry socket (real HTTP), `mf` offers dispatchFetch;
+   * `dbUrl` its LIBSQL_URL; its compatibility settings, which the I/O probe Worker runs with too.
+   */
+  gateway: Awaited<ReturnType<typeof startWorker>> & {
+    adminToken: string
+    keyCacheSeconds: number
+    dbUrl: string
+    compatibilityDate: string
+    compatibilityFlags: string[]
+  }
   /** The bundle workerd runs and what `wrangler deploy --dry-run` printed building it. */
   build: BuiltWorker
+  /** Registers one more cleanup for `close`; it runs before those of the stack itself (reverse order). */
+  onClose: (cleanup: () => Promise<unknown>) => void
   close: () => Promise<void>
 }
 
@@ -117,7 +128,16 @@ export const startStack = async (root: string): Promise<Stack> => {
     })
     cleanups.push(() => worker.mf.dispose())
     const keyCacheSeconds = Number(workerOptions.bindings?.API_KEY_CACHE_SECONDS ?? 30)
-    return { libsql, sfox, qi, qiKeys: generateP521KeyPair(), receiver, gateway: { ...worker, adminToken, keyCacheSeconds }, build, close }
+    const gateway = {
+      ...worker,
+      adminToken,
+      keyCacheSeconds,
+      dbUrl,
+      compatibilityDate: String(workerOptions.compatibilityDate),
+      compatibilityFlags: [...(workerOptions.compatibilityFlags ?? [])],
+    }
+    const onClose = (cleanup: () => Promise<unknown>) => void cleanups.push(cleanup)
+    return { libsql, sfox, qi, qiKeys: generateP521KeyPair(), receiver, gateway, build, onClose, close }
   } catch (error) {
     await close()
     throw error

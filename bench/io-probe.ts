@@ -1,0 +1,382 @@
+import { createRequire } from 'node:module'
+import { resolve } from 'node:path'
+import { Miniflare } from 'miniflare'
+import { dbProbeAt, PROBE_ROWS, probeStatements } from './db-probe'
+import { expect, getInit, httpTransport } from './http'
+import { sfoxOps } from './sfox'
+import type { Stack } from './stack'
+import { summarize } from './stats'
+
+/**
+ * The gateway does its I/O from inside workerd, whose outbound path need not cost per call what
+ * Node's does (the bench's first estimate of the gateway's own time subtracted I/O measured from
+ * Node). This probe measures that I/O where the gateway does it: a tiny Worker of its own, in a
+ * second workerd (a Miniflare instance of its own, so the gateway's instance stays exactly as it
+ * is), with the gateway's compatibility date and flags, calling the same servers the same way, and
+ * the same calls made from Node right before or after, so the two sides differ only by the runtime.
+ */
+export const IO_PROBES = ['db_update', 'db_select', 'sfox', 'qi', 'do'] as const
+export type IoProbeKind = (typeof IO_PROBES)[number]
+
+/** What each probe call is (the same bytes from Node and from workerd, except the DO call). */
+export const IO_PROBE_LABELS: Record<IoProbeKind, string> = {
+  db_update: 'DB: write batch of 1 UPDATE (gateway DB)',
+  db_select: 'DB: SELECT by primary key (gateway DB)',
+  sfox: 'sFOX sandbox: POST resend-confirmation',
+  qi: 'QI sandbox: GET /_sandbox/nope (unsigned, transport proxy)',
+  do: 'Durable Object RPC: get(idFromName).take()',
+}
+
+/** Consecutive calls per batch for the batch p50: a figure workerd's whole-millisecond clock can give as it is. */
+export const IO_PROBE_BATCH = 20
+/** A call of this many clock ticks (ms) or more is a stall (a GC pause, the scheduler): left out of the typical call. */
+export const IO_PROBE_STALL_MS = 4
+/** Each side's calls are spread over this many rounds, the sides alternating, so drift hits both. */
+const ROUNDS = 5
+/** Untimed calls per probe and side before the first round; and at the start of every probe request. */
+const WARMUP = 50
+const REQUEST_WARMUP = 2
+/** The table the probe writes and reads in the gateway's own database (it is the probe's alone). */
+export const IO_PROBE_TABLE = 'bench_io_probe'
+const TIMEOUT_MS = 10_000
+
+/**
+ * One side's figures, ms per call, all but `perCallP50` computed the same way for both runtimes
+ * from whole-millisecond clock readings taken right after each call (workerd's clock; Node's
+ * performance.now() floored to the millisecond).
+ */
+export type IoProbeSide = {
+  calls: number
+  /** Median, over batches of IO_PROBE_BATCH consecutive calls, of the batch's mean; and the extremes. */
+  batchP50: number
+  batchMin: number
+  batchMax: number
+  /**
+   * The typical call: the mean of the calls' whole-millisecond durations, calls of IO_PROBE_STALL_MS
+   * or more left out. With the calls' phase against the clock's ticks random, a mean of ticks is
+   * the mean of the durations (a median of ticks would be 0 or 1); leaving stalls out keeps rare
+   * pauses from weighing like a long tail does in a mean.
+   */
+  typical: number
+  /** Share of the calls left out of `typical` as stalls. */
+  stallShare: number
+  /** Node only (null for workerd): the median of the single calls, timed to the microsecond. */
+  perCallP50: number | null
+}
+
+export type IoProbe = {
+  node: IoProbeSide | null
+  workerd: IoProbeSide
+  /** workerd − Node, typical calls: what the same call costs more (or less) from workerd. null without a Node side. */
+  delta: number | null
+  /**
+   * One call's p50 from workerd (an estimate), the figure to set beside p50s of single ops: Node's
+   * single-call p50 + `delta`. Without a Node side (the DO call): workerd's typical call.
+   */
+  workerdPerCallP50: number
+}
+
+export type IoProbeResults = {
+  batchSize: number
+  stallMs: number
+  rounds: number
+  /** Timed calls per probe and side. */
+  calls: number
+  /** Bytes of the bundled probe Worker (@libsql/client/web bundled by esbuild, as wrangler does). */
+  bundleBytes: number
+  /** Wall time of preparing, bundling and starting the probe's workerd, ms. */
+  startMs: number
+  database: string
+  probes: Record<IoProbeKind, IoProbe>
+}
+
+// The probe Worker. Everything it does per call is what the gateway does per call: @libsql/client/web
+// (createClient, batch(..., 'write'), execute), fetch with AbortSignal.timeout like callProvider in
+// src/providers/http.ts, and the rate limiter's Durable Object call like src/http/rate-limit.ts.
+const probeSource = (table: string) => {
+  const sql = probeStatements(table)
+  return `
+import { createClient } from '@libsql/client/web'
+import { DurableObject } from 'cloudflare:workers'
+
+// The gateway's PartnerRateLimiter (src/ratelimit/limiter.ts): one fixed-window counter, no storage.
+export class ProbeLimiter extends DurableObject {
+  #window = -1
+  #count = 0
+  take(limit, windowMs, now = Date.now()) {
+    const window = Math.floor(now / windowMs)
+    if (window !== this.#window) {
+      this.#window = window
+      this.#count = 0
+    }
+    const resetMs = (window + 1) * windowMs - now
+    if (this.#count >= limit) return { allowed: false, limit, remaining: 0, resetMs }
+    this.#count += 1
+    return { allowed: true, limit, remaining: limit - this.#count, resetMs }
+  }
+}
+
+const ROWS = ${PROBE_ROWS}
+const TIMEOUT_MS = ${TIMEOUT_MS}
+const check = async (res, status, what) => {
+  const text = await res.text()
+  if (res.status !== status) throw new Error(what + ': expected ' + status + ', got ' + res.status + ': ' + text.slice(0, 300))
+}
+
+const probes = {
+  db_update: (env) => {
+    const client = createClient({ url: env.DB_URL })
+    return {
+      call: async (i) => { await client.batch([{ sql: ${JSON.stringify(sql.update)}, args: [(i % ROWS) + 1] }], 'write') },
+      close: () => client.close(),
+    }
+  },
+  db_select: (env) => {
+    const client = createClient({ url: env.DB_URL })
+    return {
+      call: async (i) => {
+        const rs = await client.execute({ sql: ${JSON.stringify(sql.select)}, args: [(i % ROWS) + 1] })
+        if (rs.rows.length !== 1) throw new Error('db probe: the row is missing')
+      },
+      close: () => client.close(),
+    }
+  },
+  sfox: (env) => ({
+    call: async () => {
+      const res = await fetch(new URL('/v1/enterprise/transfer/resend-confirmation', env.SFOX_URL).toString(), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', authorization: 'Bearer ' + env.SFOX_KEY },
+        body: JSON.stringify({ transfer_id: env.SFOX_TRANSFER }),
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      })
+      await check(res, 200, 'sfox resend')
+    },
+  }),
+  qi: (env) => ({
+    call: async () => {
+      const res = await fetch(new URL('/_sandbox/nope', env.QI_URL).toString(), {
+        method: 'GET',
+        headers: { accept: 'application/json' },
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      })
+      await check(res, 404, 'qi floor')
+    },
+  }),
+  do: (env) => ({
+    call: async () => {
+      const namespace = env.PROBE_LIMITER
+      const quota = await namespace.get(namespace.idFromName('probe-partner')).take(1000000000, 10000)
+      if (!quota.allowed) throw new Error('probe limiter refused')
+    },
+  }),
+}
+
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url)
+    const make = probes[url.pathname.slice(1)]
+    if (!make) return new Response('no such probe', { status: 404 })
+    const calls = Number(url.searchParams.get('calls'))
+    const warmup = Number(url.searchParams.get('warmup'))
+    const probe = make(env)
+    try {
+      let i = 0
+      for (let w = 0; w < warmup; w++) await probe.call(i++)
+      // workerd's clock stands still while JavaScript runs and moves on only when I/O completes:
+      // read right after an awaited call, it is the moment that call's last I/O completed. Between
+      // two such readings lies all the wall time of the call in between, its JavaScript included,
+      // in whole milliseconds (Node sums and trims these the same way for both runtimes).
+      let last = performance.now()
+      const ticks = []
+      for (let c = 0; c < calls; c++) {
+        await probe.call(i++)
+        const now = performance.now()
+        ticks.push(now - last)
+        last = now
+      }
+      return Response.json({ ticks })
+    } catch (error) {
+      return new Response(String(error && error.stack || error), { status: 500 })
+    } finally {
+      probe.close?.()
+    }
+  },
+}
+`
+}
+
+type BuildResult = { outputFiles: { text: string }[] }
+type Esbuild = { build: (options: Record<string, unknown>) => Promise<BuildResult> }
+
+/**
+ * Bundles the probe with wrangler's own esbuild (resolved from wrangler's package, so it is the
+ * one wrangler bundles the gateway with), with the conditions wrangler uses for Workers.
+ */
+const bundleProbe = async (root: string, source: string) => {
+  const fromHere = createRequire(import.meta.url)
+  const esbuild = createRequire(fromHere.resolve('wrangler/package.json'))('esbuild') as Esbuild
+  const result = await esbuild.build({
+    stdin: { contents: source, resolveDir: root, sourcefile: 'io-probe-worker.js', loader: 'js' },
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    conditions: ['workerd', 'worker', 'browser'],
+    mainFields: ['browser', 'module', 'main'],
+    external: ['cloudflare:*', 'node:*'],
+    write: false,
+    logLevel: 'silent',
+  })
+  const code = result.outputFiles[0]?.text
+  if (!code) throw new Error('io probe: esbuild produced no output')
+  return code
+}
+
+const median = (xs: readonly number[]) => summarize(xs, 0).p50
+
+/** A side's figures from its calls' whole-millisecond durations (and, for Node, their exact ones). */
+const sideOf = (ticks: readonly number[], exact: readonly number[] | null): IoProbeSide => {
+  const batchMeans: number[] = []
+  for (let i = 0; i + IO_PROBE_BATCH <= ticks.length; i += IO_PROBE_BATCH) {
+    batchMeans.push(ticks.slice(i, i + IO_PROBE_BATCH).reduce((sum, t) => sum + t, 0) / IO_PROBE_BATCH)
+  }
+  const kept = ticks.filter((t) => t < IO_PROBE_STALL_MS)
+  return {
+    calls: ticks.length,
+    batchP50: median(batchMeans),
+    batchMin: Math.min(...batchMeans),
+    batchMax: Math.max(...batchMeans),
+    typical: kept.reduce((sum, t) => sum + t, 0) / kept.length,
+    stallShare: 1 - kept.length / ticks.length,
+    perCallP50: exact ? median(exact) : null,
+  }
+}
+
+const probeOf = (node: IoProbeSide | null, workerd: IoProbeSide): IoProbe => {
+  const delta = node ? workerd.typical - node.typical : null
+  return { node, workerd, delta, workerdPerCallP50: node?.perCallP50 != null && delta !== null ? node.perCallP50 + delta : workerd.typical }
+}
+
+type Progress = (line: string) => void
+
+/**
+ * Starts the probe Worker (bundled, in a workerd of its own), prepares what it calls (its table in
+ * the gateway's database, an sFOX account with one pending transfer to resend), and returns
+ * `measure`, which times every probe from Node and from workerd, `calls` timed calls per probe and
+ * side, and `close`, which stops the probe's workerd (so the uploads phase finds only the gateway's).
+ */
+export const startIoProbe = async (stack: Stack, progress: Progress) => {
+  const started = performance.now()
+  const { gateway, sfox, qi } = stack
+  const account = await sfox.newAccount()
+  const sfoxDirect = sfoxOps(httpTransport('sfox', sfox.url), account.api_key)
+  const transferId = 'io-probe-resend'
+  await sfoxDirect.create(transferId)
+  const db = await dbProbeAt(gateway.dbUrl, IO_PROBE_TABLE)
+  const qiTransport = httpTransport('qi', qi.url)
+
+  const code = await bundleProbe(resolve(import.meta.dirname, '..'), probeSource(IO_PROBE_TABLE))
+  const mf = new Miniflare({
+    modules: true,
+    script: code,
+    compatibilityDate: gateway.compatibilityDate,
+    compatibilityFlags: gateway.compatibilityFlags,
+    durableObjects: { PROBE_LIMITER: { className: 'ProbeLimiter', useSQLite: true } },
+    bindings: { DB_URL: gateway.dbUrl, SFOX_URL: sfox.url, SFOX_KEY: account.api_key, SFOX_TRANSFER: transferId, QI_URL: qi.url },
+  })
+  let closed: Promise<void> | null = null
+  const close = () => {
+    closed ??= Promise.allSettled([mf.dispose(), db.close()]).then(() => undefined)
+    return closed
+  }
+  stack.onClose(close)
+  const url = (await mf.ready).toString()
+  const startMs = performance.now() - started
+
+  /** `calls` timed calls inside the probe Worker: their durations in whole milliseconds. */
+  const fromWorkerd = async (kind: IoProbeKind, calls: number, warmup: number) => {
+    const query = new URLSearchParams({ calls: String(calls), warmup: String(warmup) })
+    const res = await fetch(new URL(`/${kind}?${query}`, url), { signal: AbortSignal.timeout(120_000) })
+    const text = await res.text()
+    if (!res.ok) throw new Error(`io probe ${kind} in workerd: ${res.status}: ${text.slice(0, 600)}`)
+    return (JSON.parse(text) as { ticks: number[] }).ticks
+  }
+
+  // The same calls from Node: each timed with performance.now(), and read as workerd reads its clock.
+  const nodeCalls: Partial<Record<IoProbeKind, (i: number) => Promise<unknown>>> = {
+    db_update: db.update,
+    db_select: db.select,
+    sfox: () => sfoxDirect.resend(transferId),
+    qi: () => expect(qiTransport.fetch('/_sandbox/nope', getInit()), 404, 'qi floor'),
+  }
+  let nodeI = 0
+  const fromNode = async (call: (i: number) => Promise<unknown>, calls: number, warmup: number) => {
+    for (let w = 0; w < warmup; w++) await call(nodeI++)
+    const exact: number[] = []
+    const ticks: number[] = []
+    let last = performance.now()
+    for (let c = 0; c < calls; c++) {
+      await call(nodeI++)
+      const now = performance.now()
+      exact.push(now - last)
+      ticks.push(Math.floor(now) - Math.floor(last))
+      last = now
+    }
+    return { exact, ticks }
+  }
+
+  const measure = async (calls: number): Promise<IoProbeResults> => {
+    // Whole batches, spread over the rounds.
+    const batches = Math.max(1, Math.ceil(calls / IO_PROBE_BATCH))
+    const rounds = Math.min(ROUNDS, batches)
+    const perRound = Array.from({ length: rounds }, (_, r) => (Math.floor(batches / rounds) + (r < batches % rounds ? 1 : 0)) * IO_PROBE_BATCH)
+    progress(`I/O probe: ${batches * IO_PROBE_BATCH} calls per probe and side, from Node and from workerd (${IO_PROBES.join(', ')})`)
+    const samples = Object.fromEntries(IO_PROBES.map((k) => [k, { nodeExact: [] as number[], nodeTicks: [] as number[], workerdTicks: [] as number[] }])) as Record<
+      IoProbeKind,
+      { nodeExact: number[]; nodeTicks: number[]; workerdTicks: number[] }
+    >
+    for (const kind of IO_PROBES) {
+      const call = nodeCalls[kind]
+      if (call) await fromNode(call, 0, WARMUP)
+      await fromWorkerd(kind, 0, WARMUP)
+    }
+    for (let r = 0; r < rounds; r++) {
+      for (const kind of IO_PROBES) {
+        const call = nodeCalls[kind]
+        const node = async () => {
+          if (!call) return
+          const { exact, ticks } = await fromNode(call, perRound[r]!, REQUEST_WARMUP)
+          samples[kind].nodeExact.push(...exact)
+          samples[kind].nodeTicks.push(...ticks)
+        }
+        const workerd = async () => void samples[kind].workerdTicks.push(...(await fromWorkerd(kind, perRound[r]!, REQUEST_WARMUP)))
+        // Alternate which side goes first, round by round.
+        if (r % 2 === 0) {
+          await node()
+          await workerd()
+        } else {
+          await workerd()
+          await node()
+        }
+      }
+    }
+    const probes = Object.fromEntries(
+      IO_PROBES.map((kind) => {
+        const { nodeExact, nodeTicks, workerdTicks } = samples[kind]
+        return [kind, probeOf(nodeCalls[kind] ? sideOf(nodeTicks, nodeExact) : null, sideOf(workerdTicks, null))]
+      }),
+    ) as IoProbeResults['probes']
+    return {
+      batchSize: IO_PROBE_BATCH,
+      stallMs: IO_PROBE_STALL_MS,
+      rounds,
+      calls: batches * IO_PROBE_BATCH,
+      bundleBytes: Buffer.byteLength(code),
+      startMs,
+      database: `${gateway.dbUrl} (table ${IO_PROBE_TABLE})`,
+      probes,
+    }
+  }
+
+  return { measure, close }
+}
