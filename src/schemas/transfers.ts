@@ -110,6 +110,9 @@ const Verification = z
     channel: z.string().nullable().openapi({ description: 'Where the code was sent: email or sms.' }),
     code_sent_at: Timestamp.nullable(),
     code_expires_at: Timestamp.nullable().openapi({ description: 'When the current code stops working, where the provider says.' }),
+    expires_at: Timestamp.nullable().openapi({
+      description: 'When the transfer expires unless confirmed (the pending window counts from its creation); null once it is no longer pending.',
+    }),
     resends_used: z.number().int(),
     resends_remaining: z.number().int(),
     next_resend_at: Timestamp.nullable().openapi({ description: 'Earliest time of the next resend; null when none is left.' }),

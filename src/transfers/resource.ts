@@ -36,6 +36,7 @@ export const renderTransfer = (t: Transfer): TransferResourceData => {
       channel: t.verificationChannel,
       code_sent_at: iso(t.codeSentAt),
       code_expires_at: pending ? iso(t.codeExpiresAt) : null,
+      expires_at: pending ? iso(t.expiresAt) : null,
       resends_used: t.resendsUsed,
       resends_remaining: required && pending ? resendsRemaining(state) : 0,
       next_resend_at: required && next !== null ? iso(Math.max(next, t.codeSentAt ?? 0)) : null,

@@ -152,6 +152,13 @@ describe('health', () => {
     try {
       const res = await unmigrated.request('GET', '/health')
       expectProblem(res, 503, 'service_unavailable')
+      // The failed query is logged by what went wrong, never by its SQL or parameters (key hashes, partner data).
+      const key = 'tgw_test_' + 'B'.repeat(32)
+      expectProblem(await unmigrated.request('GET', '/v1/transfers', { key }), 503, 'service_unavailable')
+      const failures = unmigrated.logs.map((l) => l.message).filter((m) => m.includes('database error'))
+      expect(failures.length).toBeGreaterThan(0)
+      expect(failures.join('\n')).toMatch(/no such table/)
+      expect(failures.join('\n')).not.toMatch(/select|params|tgw_test_/i)
     } finally {
       await unmigrated.close()
     }

@@ -22,6 +22,8 @@ afterAll(async () => {
 const newPartner = (limits?: Record<string, number | null>) => createQiPartner(gateway, qi, { limits })
 const tedPath = (p: { accountKey: string }) => `/account/${p.accountKey}/ted`
 const wrongToken = (token: string) => (token === '000000' ? '111111' : '000000')
+const eventTypesOf = async (p: { call: (m: string, path: string) => Promise<any> }, id: string) =>
+  (await p.call('GET', `/v1/events?transfer_id=${id}`)).body.data.map((e: any) => e.type).reverse()
 
 describe('create', () => {
   it('sends a signed TED to QI and waits for the 2FA token', async () => {
@@ -246,6 +248,53 @@ describe('cancel (gateway-side)', () => {
     expect((await p.call('POST', '/v1/transfers/ted-can/resend')).status).toBe(409)
     expect(await qi.requests({ method: 'PUT', credential: p.apiClientKey })).toHaveLength(0)
     expect((await p.call('POST', '/v1/transfers/ted-can/cancel')).status).toBe(200)
+  })
+
+  it('a cancel while a confirm is at QI is 409 transfer_in_flight; the confirm decides', async () => {
+    const p = await newPartner()
+    const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-race', p.accountKey))
+    await qi.fault({ method: 'PUT', path: '/account/:ak/ted/:tk/validate_token', delay_ms: 500, apiClientKey: p.apiClientKey })
+    const confirming = p.call('POST', '/v1/transfers/ted-race/confirm', { code: await qi.latestToken(t.provider_reference) })
+    await new Promise((r) => setTimeout(r, 200))
+    const cancel = await p.call('POST', '/v1/transfers/ted-race/cancel')
+    expect(cancel.status).toBe(409)
+    expect(cancel.body.code).toBe('transfer_in_flight')
+    expect(cancel.headers.get('retry-after')).toBe('1')
+    expect((await confirming).body).toMatchObject({ status: 'completed', provider_status: 'sent' })
+    // Once the confirm has landed the cancel is refused for what it is: the TED was sent.
+    const late = await p.call('POST', '/v1/transfers/ted-race/cancel')
+    expect(late.body).toMatchObject({ code: 'transfer_not_pending_verification', transfer_status: 'completed' })
+    expect(await eventTypesOf(p, 'ted-race')).toEqual(['transfer.created', 'transfer.completed'])
+  })
+
+  it('a wrong token releases its lease at once: a cancel right after it succeeds', async () => {
+    const p = await newPartner()
+    const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-wrong-cancel', p.accountKey))
+    const wrong = await p.call('POST', '/v1/transfers/ted-wrong-cancel/confirm', { code: wrongToken(await qi.latestToken(t.provider_reference)) })
+    expect(wrong.body).toMatchObject({ code: 'verification_code_invalid', attempts_remaining: 4 })
+    expect((await p.call('POST', '/v1/transfers/ted-wrong-cancel/cancel')).body.status).toBe('canceled')
+  })
+
+  it('a cancel asks QI first: a TED approved behind the gateway\'s back is not canceled', async () => {
+    // This partner's webhooks go nowhere, so only the cancel's own look at QI can learn of the approval.
+    const p = await createQiPartner(gateway, qi, { webhookUrl: 'http://127.0.0.1:9/hooks' })
+    const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-behind', p.accountKey))
+    await qi.setStatus(t.provider_reference, 'sent')
+    const cancel = await p.call('POST', '/v1/transfers/ted-behind/cancel')
+    expect(cancel.status).toBe(409)
+    expect(cancel.body).toMatchObject({ code: 'transfer_not_pending_verification', transfer_status: 'completed' })
+    expect((await p.call('GET', '/v1/transfers/ted-behind')).body).toMatchObject({ status: 'completed', provider_status: 'sent' })
+  })
+
+  it('if QI cannot be asked, the cancel fails (502) and the transfer stays pending', async () => {
+    const p = await newPartner()
+    const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-can-down', p.accountKey))
+    await qi.fault({ method: 'GET', path: `/account/:ak/ted/${t.provider_reference}/outgoing`, status: 503, apiClientKey: p.apiClientKey })
+    const cancel = await p.call('POST', '/v1/transfers/ted-can-down/cancel')
+    expect(cancel.status).toBe(502)
+    expect(cancel.headers.get('content-type')).toBe('application/problem+json')
+    expect((await p.call('GET', '/v1/transfers/ted-can-down')).body.status).toBe('pending_verification')
+    expect((await p.call('POST', '/v1/transfers/ted-can-down/cancel')).body.status).toBe('canceled')
   })
 })
 

@@ -43,7 +43,16 @@ describe('reconciliation with sFOX (polled: it pushes nothing)', () => {
     expect((await p.call('POST', '/v1/transfers', paymentBody('rec-2'))).status).toBe(504)
     await sleep(500)
     await gateway.cron()
-    expect((await p.call('GET', '/v1/transfers/rec-2')).body).toMatchObject({ status: 'pending_verification', provider_status: 'PENDING' })
+    const adopted = (await p.call('GET', '/v1/transfers/rec-2')).body
+    expect(adopted).toMatchObject({ status: 'pending_verification', provider_status: 'PENDING', verification: { attempts_remaining: 5, resends_used: 0 } })
+    // Its pending window counts from the create, not from the adoption.
+    expect(Date.parse(adopted.verification.expires_at)).toBe(Date.parse(adopted.created_at) + 2000)
+    // An adopted transfer is confirmed like any other: a wrong code costs an attempt, the right one completes it.
+    const wrong = await p.call('POST', '/v1/transfers/rec-2/confirm', { code: '000000' })
+    const code = await sfox.latestCode(adopted.provider_reference)
+    if (code !== '000000') expect(wrong.body).toMatchObject({ code: 'verification_code_invalid', attempts_remaining: 4 })
+    const confirmed = await p.call('POST', '/v1/transfers/rec-2/confirm', { code })
+    expect(confirmed.body.status).toBe('completed')
   })
 
   it('a create sFOX never got fails once the pending TTL has passed', async () => {

@@ -36,6 +36,8 @@ describe('create', () => {
     expect(t.provider_reference).toMatch(/^tr_[0-9a-z]{26}$/)
     expect(Date.parse(t.verification.next_resend_at) - Date.parse(t.verification.code_sent_at)).toBe(60_000)
     expect(Date.parse(t.created_at)).toBeLessThanOrEqual(Date.parse(t.updated_at))
+    // The pending window (PENDING_TTL_SECONDS, a day by default) counts from the create.
+    expect(Date.parse(t.verification.expires_at) - Date.parse(t.created_at)).toBe(86_400_000)
 
     // sFOX got the derived id, numbers as JSON numbers, and emailed one code.
     const [sent] = await sfox.requests({ method: 'POST', path: '/v1/enterprise/transfer', account: p.sfoxAccount })
