@@ -314,6 +314,22 @@ describe('QI webhooks', () => {
     expect(t.body).toMatchObject({ status: 'returned', provider_status: 'returned', failure: { code: 'conta_destinatario_encerrada' } })
   })
 
+  it('a TED returned while the gateway still thought it processing (its sent webhook missed) becomes returned', async () => {
+    await qi.settings({ approval_outcome: 'pending', settle_delay_ms: 60_000 })
+    try {
+      const p = await newPartner()
+      const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-proc-ret', p.accountKey))
+      const res = await p.call('POST', '/v1/transfers/ted-proc-ret/confirm', { code: await qi.latestToken(t.provider_reference) })
+      expect(res.body.status).toBe('processing')
+      const { data } = await qi.setStatus(t.provider_reference, 'returned')
+      expect(data.webhook.status).toBe(200)
+      expect((await p.call('GET', '/v1/transfers/ted-proc-ret')).body).toMatchObject({ status: 'returned', provider_status: 'returned' })
+      expect(await eventTypesOf(p, 'ted-proc-ret')).toEqual(['transfer.created', 'transfer.processing', 'transfer.returned'])
+    } finally {
+      await qi.settings({ approval_outcome: 'sent' })
+    }
+  })
+
   it('duplicates and late, out-of-order webhooks change nothing', async () => {
     const p = await newPartner()
     const tedKey = await sendAndRead(p, 'ted-dup')
