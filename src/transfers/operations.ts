@@ -62,15 +62,21 @@ const notPending = (t: Pick<Transfer, 'status' | 'expiresAt'>, now: number) => {
  * create's answer, or later a webhook or the reconciler (the answer was lost). The pending window
  * counts from the create.
  */
-const verificationStart = (deps: OperationDeps, transfer: Transfer, snapshot: ProviderSnapshot): Partial<NewTransfer> => ({
-  verificationChannel: snapshot.channel ?? null,
-  codeSentAt: deps.now(),
-  codeExpiresAt: snapshot.codeExpiresAt ?? null,
-  // Rows created before confirm_limit existed fall back to the provider's own limit, else 5.
-  attemptsRemaining: transfer.confirmLimit ?? PROVIDER_FACTS[transfer.provider].maxAttempts ?? 5,
-  expiresAt: transfer.createdAt + deps.settings.PENDING_TTL_SECONDS * 1000,
-  leaseUntil: null,
-})
+const verificationStart = (deps: OperationDeps, transfer: Transfer, snapshot: ProviderSnapshot): Partial<NewTransfer> => {
+  const facts = PROVIDER_FACTS[transfer.provider]
+  const sentAt = deps.now()
+  return {
+    verificationChannel: snapshot.channel ?? null,
+    codeSentAt: sentAt,
+    // A code with a known lifetime expires that long after the send we record (as resends do in
+    // store.ts), not after the adapter's own clock read, which may be a tick earlier.
+    codeExpiresAt: snapshot.codeExpiresAt == null ? null : facts.codeTtlMs === null ? snapshot.codeExpiresAt : sentAt + facts.codeTtlMs,
+    // Rows created before confirm_limit existed fall back to the provider's own limit, else 5.
+    attemptsRemaining: transfer.confirmLimit ?? facts.maxAttempts ?? 5,
+    expiresAt: transfer.createdAt + deps.settings.PENDING_TTL_SECONDS * 1000,
+    leaseUntil: null,
+  }
+}
 
 /**
  * Applies the provider's view of a transfer (from an answer, a webhook or the reconciler). If the
