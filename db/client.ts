@@ -4,19 +4,14 @@ import { drizzle } from 'drizzle-orm/libsql/web'
 /**
  * drizzle's `db.batch()` passes no transaction mode, so libSQL would run it as "deferred". Every
  * batch this service sends writes, so batches default to "write" (BEGIN IMMEDIATE): the lock is
- * taken up front instead of failing half-way on an upgrade.
+ * taken up front instead of failing half-way on an upgrade. (The client's own method is replaced,
+ * not wrapped in a Proxy: that would bind a function on every property read of the hot path.)
  */
-const batchesWrite = (client: Client): Client =>
-  new Proxy(client, {
-    get(target, prop) {
-      if (prop === 'batch') {
-        return (stmts: Parameters<Client['batch']>[0], mode: Parameters<Client['batch']>[1] = 'write') =>
-          target.batch(stmts, mode)
-      }
-      const value = Reflect.get(target, prop, target)
-      return typeof value === 'function' ? value.bind(target) : value
-    },
-  })
+const batchesWrite = (client: Client): Client => {
+  const batch = client.batch.bind(client)
+  client.batch = (stmts, mode = 'write') => batch(stmts, mode)
+  return client
+}
 
 /** One client per request: Workers forbid reusing I/O objects across requests. */
 export const createDb = (url: string, authToken?: string) =>

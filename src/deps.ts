@@ -1,4 +1,4 @@
-import { createDb } from '../db/client'
+import { createDb, type Db } from '../db/client'
 import { enqueueDeliveries } from './callbacks/dispatch'
 import { settingsOf, type Bindings } from './env'
 import { providerRegistry } from './providers/registry'
@@ -20,8 +20,12 @@ export const buildDeps = (
 ): OperationDeps => {
   const settings = settingsOf(env)
   const defer = (task: Promise<unknown>) => ctx.waitUntil(task.catch(logFailure('background task')))
+  let db: Db | undefined
   return {
-    db: createDb(settings.LIBSQL_URL, settings.LIBSQL_AUTH_TOKEN),
+    // Made on first use: routes that never touch the database (health's liveness, 404s) skip it.
+    get db() {
+      return (db ??= createDb(settings.LIBSQL_URL, settings.LIBSQL_AUTH_TOKEN))
+    },
     settings,
     now: Date.now,
     providerFor: providerRegistry(settings, onTiming),

@@ -1,5 +1,10 @@
-export const toHex = (bytes: ArrayBuffer | Uint8Array): string =>
-  [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('')
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'))
+
+export const toHex = (bytes: ArrayBuffer | Uint8Array): string => {
+  let hex = ''
+  for (const b of new Uint8Array(bytes)) hex += HEX[b]
+  return hex
+}
 
 export const toBase64 = (bytes: ArrayBuffer | Uint8Array): string => {
   let binary = ''
@@ -15,7 +20,9 @@ export type Bytes = Uint8Array<ArrayBuffer>
 export const fromBase64 = (text: string): Bytes => {
   const normalized = text.replaceAll('-', '+').replaceAll('_', '/')
   const binary = atob(normalized + '='.repeat((4 - (normalized.length % 4)) % 4))
-  return Uint8Array.from(binary, (c) => c.charCodeAt(0))
+  const bytes = new Uint8Array(binary.length)
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
+  return bytes
 }
 
 const encoder = new TextEncoder()

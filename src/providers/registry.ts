@@ -7,7 +7,29 @@ import type { ProviderName, TransferProvider } from './provider'
 import { createQiProvider } from './qi/client'
 import { createSfoxProvider } from './sfox/client'
 
-/** Builds the adapter for a partner's connection, decrypting its credentials only now. */
+type Credentials = Record<string, string>
+
+/**
+ * Decrypted credentials, per isolate, by the sealed value they came from (a changed connection is a
+ * new sealed value, so nothing goes stale). Held only in memory, like the partner cache in auth.ts:
+ * AES-GCM and base64 work on every provider call was a visible share of a create's CPU.
+ */
+const openedCredentials = new Map<string, Promise<Credentials>>()
+const MAX_OPENED = 1000
+
+const openCredentials = (encryptionKey: string, partnerId: string, name: ProviderName, sealed: string): Promise<Credentials> => {
+  const cacheKey = `${partnerId}\u0000${name}\u0000${sealed}`
+  let opened = openedCredentials.get(cacheKey)
+  if (!opened) {
+    opened = decryptJson<Credentials>(encryptionKey, connectionContext(partnerId, name), sealed)
+    opened.catch(() => openedCredentials.delete(cacheKey))
+    if (openedCredentials.size >= MAX_OPENED) openedCredentials.clear()
+    openedCredentials.set(cacheKey, opened)
+  }
+  return opened
+}
+
+/** Builds the adapter for a partner's connection, decrypting its credentials on first use. */
 export const providerRegistry =
   (settings: Settings, onTiming: (ms: number) => void) =>
   async (partner: PartnerContext, name: ProviderName): Promise<TransferProvider> => {
@@ -23,11 +45,7 @@ export const providerRegistry =
       historyMaxRows: settings.SFOX_HISTORY_MAX_ROWS,
       onTiming,
     }
-    const credentials = await decryptJson<Record<string, string>>(
-      settings.ENCRYPTION_KEY,
-      connectionContext(partner.id, name),
-      connection.credentials,
-    ).catch(() => {
+    const credentials = await openCredentials(settings.ENCRYPTION_KEY, partner.id, name, connection.credentials).catch(() => {
       throw new Problem('service_unavailable', { detail: `The ${name} connection's credentials cannot be decrypted.` })
     })
     switch (name) {
