@@ -17,13 +17,20 @@ export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
   const partner = c.var.partner
   const limit = partner.limits.rateLimit
   const windowMs = settings.RATE_LIMIT_WINDOW_SECONDS * 1000
-  let quota
-  try {
-    quota = await namespace.get(namespace.idFromName(partner.id)).take(limit, windowMs)
-  } catch (error) {
-    console.error(JSON.stringify({ level: 'error', msg: 'rate limiter unreachable', error: describeError(error) }))
-    return next()
-  }
+  const taking = namespace
+    .get(namespace.idFromName(partner.id))
+    .take(limit, windowMs)
+    .catch((error: unknown) => {
+      console.error(JSON.stringify({ level: 'error', msg: 'rate limiter unreachable', error: describeError(error) }))
+      return null
+    })
+  // A read changes nothing, so it runs beside the count instead of after it; over the limit its
+  // answer is thrown away. Writes wait for the count: a refused request must not reach a provider.
+  const safe = c.req.method === 'GET' || c.req.method === 'HEAD'
+  const reading = safe ? next() : undefined
+  reading?.catch(() => {}) // awaited below; this only keeps an early failure from counting as unhandled
+  const quota = await taking
+  if (!quota) return reading ?? next()
   const resetSeconds = Math.max(1, Math.ceil(quota.resetMs / 1000))
   const headers = {
     'ratelimit-limit': String(quota.limit),
@@ -32,11 +39,12 @@ export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
     'ratelimit-policy': `${quota.limit};w=${settings.RATE_LIMIT_WINDOW_SECONDS}`,
   }
   if (!quota.allowed) {
+    await reading?.catch(() => {}) // let the discarded read finish before the 429 replaces its answer
     throw new Problem('rate_limited', {
       detail: `At most ${quota.limit} requests per ${settings.RATE_LIMIT_WINDOW_SECONDS} s; retry in ${resetSeconds} s.`,
       headers: { ...headers, 'retry-after': String(resetSeconds) },
     })
   }
-  await next()
+  await (reading ?? next())
   for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value)
 })

@@ -138,6 +138,20 @@ describe('rate limiting', () => {
     expect((await other.call('GET', '/v1/transfers')).status).toBe(200)
   })
 
+  it('reads run beside the count, writes wait for it: a create over the limit never reaches sFOX', async () => {
+    const limited = await createSfoxPartner(gateway, sfox, { rate_limit: 2 })
+    expect((await limited.call('POST', '/v1/transfers', paymentBody('rl-1'))).status).toBe(201)
+    expect((await limited.call('GET', '/v1/transfers/rl-1')).status).toBe(200)
+    const read = await limited.call('GET', '/v1/transfers/rl-1')
+    expect(read.status).toBe(429)
+    expect(read.body.code).toBe('rate_limited')
+    expect(read.text).not.toContain('rl-1')
+    const write = await limited.call('POST', '/v1/transfers', paymentBody('rl-2'))
+    expect(write.status).toBe(429)
+    expect(await sfox.requests({ method: 'POST', path: '/v1/enterprise/transfer', account: limited.sfoxAccount })).toHaveLength(1)
+    expect((await limited.call('GET', '/v1/transfers/rl-2')).status).toBe(429)
+  })
+
   it('concurrent requests share one count: exactly the limit gets through', async () => {
     const partner = await createPartner(gateway, { limits: { rate_limit: 4 } })
     const answers = await Promise.all(Array.from({ length: 12 }, () => partner.call('GET', '/v1/transfers')))
