@@ -22,16 +22,17 @@ export const ROUND_TRIP_KIND: Record<OpName, 'update' | 'select'> = {
 }
 
 /**
- * Durable Object calls per op: every /v1 route runs the per-partner rate limit after partnerAuth
- * (src/http/rate-limit.ts, `router.use(partnerAuth, rateLimit)` in src/routes/transfers.ts), one
- * `take()` on the partner's PartnerRateLimiter per request. The floor (GET /nope) makes none.
+ * Durable Object calls per op on the request's critical path: every /v1 route runs the per-partner
+ * rate limit after partnerAuth (src/http/rate-limit.ts), one `take()` on the partner's
+ * PartnerRateLimiter per request. Writes wait for it; a GET runs beside it (its read overlaps the
+ * call), so none is counted for GET. The floor (GET /nope) makes none.
  */
 export const DO_CALLS_PER_OP: Record<OpName, number> = {
   create: 1,
   resend: 1,
   confirm_wrong: 1,
   confirm: 1,
-  get: 1,
+  get: 0,
   qi_create: 1,
   qi_resend: 1,
   qi_confirm_wrong: 1,

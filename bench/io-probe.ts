@@ -283,6 +283,8 @@ export const startIoProbe = async (stack: Stack, progress: Progress) => {
     compatibilityFlags: gateway.compatibilityFlags,
     durableObjects: { PROBE_LIMITER: { className: 'ProbeLimiter', useSQLite: true } },
     bindings: { DB_URL: gateway.dbUrl, SFOX_URL: sfox.url, SFOX_KEY: account.api_key, SFOX_TRANSFER: transferId, QI_URL: qi.url },
+    // As the gateway's instance (test/helpers/worker.ts): subrequests without Miniflare's proxy worker.
+    stripCfConnectingIp: false,
   })
   let closed: Promise<void> | null = null
   const close = () => {

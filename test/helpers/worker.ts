@@ -30,6 +30,10 @@ export const startWorker = async (options: {
     handleStructuredLogs: ({ level, message }: WorkerLog) => options.onLog?.({ level, message }),
     // GET /cdn-cgi/handler/scheduled runs the cron handler, as under `wrangler dev`.
     unsafeTriggerHandlers: true,
+    // Subrequests go straight out, as in production: by default Miniflare routes each one through a
+    // proxy worker of its own (to strip CF-Connecting-IP) on the same thread, which the bench would
+    // count as gateway time.
+    stripCfConnectingIp: false,
     ...options.overrides,
   } as MiniflareOptions)
   // Miniflare also serves the Worker on a local port (providers' webhooks need a real URL).
