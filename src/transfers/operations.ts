@@ -44,6 +44,14 @@ const CREATE_LEASE_MS = 30_000
 // A confirm owns a QI transfer a little longer than its provider call may take.
 const confirmLeaseMs = (settings: Settings) => settings.PROVIDER_TIMEOUT_MS + 5_000
 
+/** A QI-like transfer another confirm is still at the provider for. */
+const holdsConfirmLease = (t: Transfer, now: number) =>
+  PROVIDER_FACTS[t.provider].gatewaySideCancel &&
+  t.status === 'pending_verification' &&
+  (t.attemptsRemaining ?? 0) > 0 &&
+  t.leaseUntil !== null &&
+  t.leaseUntil >= now
+
 const notFound = (transferId: string) =>
   new Problem('transfer_not_found', { detail: `No transfer with id "${transferId}".` })
 
@@ -226,9 +234,16 @@ export const confirmTransfer = async (
   code: string,
 ): Promise<Transfer> => {
   const now = deps.now()
-  const { claimed, current } = await claimConfirmAttempt(deps.db, partner.id, transferId, now, now + confirmLeaseMs(deps.settings))
+  const lease = now + confirmLeaseMs(deps.settings)
+  const { claimed, current } = await claimConfirmAttempt(deps.db, partner.id, transferId, now, lease)
   if (!current) throw notFound(transferId)
   if (!claimed) {
+    if (holdsConfirmLease(current, now)) {
+      throw new Problem('transfer_in_flight', {
+        detail: 'Another confirm of this transfer is being processed by the provider; retry shortly.',
+        headers: { 'retry-after': '1' },
+      })
+    }
     const decision = decideConfirm(verificationStateOf(current), deps.now())
     if (!decision.allowed && decision.code === 'verification_attempts_exhausted') {
       throw new Problem('verification_attempts_exhausted', {
@@ -240,18 +255,19 @@ export const confirmTransfer = async (
   }
 
   const provider = await deps.providerFor(partner, claimed.provider).catch(async (error: unknown) => {
-    await refundConfirmAttempt(deps.db, claimed.id, deps.now())
+    await refundConfirmAttempt(deps.db, claimed.id, deps.now(), lease)
     throw error
   })
   const result = await provider.confirm(claimed, code)
-  if (result.ok) return applySnapshot(deps, claimed, result.value, { leaseUntil: null })
+  // A status the gateway cannot place yet keeps the lease until it runs out: the code was accepted.
+  if (result.ok) return applySnapshot(deps, claimed, result.value, result.value.status === null ? {} : { leaseUntil: null })
 
   const error = result.error
   const attemptsLeft = claimed.attemptsRemaining ?? 0
   switch (error.kind) {
     case 'invalid_code':
       // The attempt is spent (the claim already counted it); only the lease is given back.
-      if (PROVIDER_FACTS[claimed.provider].gatewaySideCancel) await releaseLease(deps.db, claimed.id)
+      if (PROVIDER_FACTS[claimed.provider].gatewaySideCancel) await releaseLease(deps.db, claimed.id, lease)
       throw problemFor(error, { attempts_remaining: attemptsLeft })
     case 'attempts_exhausted': {
       // The provider gave up on the transfer (QI rejects it after its last attempt).
@@ -263,12 +279,13 @@ export const confirmTransfer = async (
       throw problemFor(error, { attempts_remaining: 0 })
     }
     case 'not_pending':
-      await refundConfirmAttempt(deps.db, claimed.id, deps.now())
+      await refundConfirmAttempt(deps.db, claimed.id, deps.now(), lease)
       deps.defer(reconcileTransfer(deps, partner, claimed))
       throw problemFor(error)
     default:
-      // Expired code, outage, refusal: the code was not judged, so the attempt is given back.
-      await refundConfirmAttempt(deps.db, claimed.id, deps.now())
+      // Expired code, outage, refusal: the code was not judged, so the attempt is given back. After a
+      // timeout or an unusable answer the provider may have judged it after all: the lease stays.
+      await refundConfirmAttempt(deps.db, claimed.id, deps.now(), lease, error.kind === 'timeout' || error.kind === 'unavailable')
       throw problemFor(error, error.kind === 'expired_code' ? { attempts_remaining: attemptsLeft + 1 } : {})
   }
 }

@@ -239,7 +239,9 @@ export const transition = async (
   return { transfer: { ...after, ...volatile }, deliveryIds }
 }
 
-// Where the gateway cancels on its own side, the confirm also takes the lease (see transition).
+// Where the gateway cancels on its own side, the confirm also takes the lease (see transition), and
+// only one confirm may hold it: a second one at the provider at the same time could outlive the
+// first one's release and let a cancel slip in while it is still being judged.
 const takeAttempt = compile((b) =>
   b
     .update(transfers)
@@ -248,7 +250,16 @@ const takeAttempt = compile((b) =>
       leaseUntil: perProvider((name) => (PROVIDER_FACTS[name].gatewaySideCancel ? sql`${p('leaseUntil')}` : sql`${transfers.leaseUntil}`)),
       updatedAt: p('now') as unknown as number,
     })
-    .where(and(keyOf(), pendingNow(), sql`${transfers.attemptsRemaining} > 0`))
+    .where(
+      and(
+        keyOf(),
+        pendingNow(),
+        sql`${transfers.attemptsRemaining} > 0`,
+        sql`${perProvider((name) =>
+          PROVIDER_FACTS[name].gatewaySideCancel ? sql`(${transfers.leaseUntil} IS NULL OR ${transfers.leaseUntil} < ${p('now')})` : sql`1`,
+        )} = 1`,
+      ),
+    )
     .returning(),
 )
 // Only read when the UPDATE took nothing: then it explains why.
@@ -262,15 +273,27 @@ export const claimConfirmAttempt = async (db: Db, partnerId: string, transferId:
   return { claimed: row, current: row ?? rowsOf(current!).map(toTransfer)[0] }
 }
 
-/** Gives back an attempt the provider did not judge (expired code, outage), and the confirm's lease. */
-export const refundConfirmAttempt = (db: Db, id: string, now: number) =>
+/** This confirm's lease only: `heldLease` is the value its claim wrote. */
+const ownLeaseReleased = (heldLease: number) => sql`CASE WHEN ${transfers.leaseUntil} = ${heldLease} THEN NULL ELSE ${transfers.leaseUntil} END`
+
+/**
+ * Gives back an attempt the provider did not judge (expired code, outage). The confirm's lease is
+ * released, unless `keepLease`: when the outcome is unknown (a timeout, an answer lost or not
+ * authentic) the provider may still be approving, so the lease runs out on its own.
+ */
+export const refundConfirmAttempt = (db: Db, id: string, now: number, heldLease: number, keepLease = false) =>
   db
     .update(transfers)
-    .set({ attemptsRemaining: sql`${transfers.attemptsRemaining} + 1`, leaseUntil: null, updatedAt: now })
+    .set({
+      attemptsRemaining: sql`${transfers.attemptsRemaining} + 1`,
+      ...(keepLease ? {} : { leaseUntil: ownLeaseReleased(heldLease) }),
+      updatedAt: now,
+    })
     .where(and(eq(transfers.id, id), eq(transfers.status, 'pending_verification')))
 
-/** The confirm is over (a wrong code changes nothing else). */
-export const releaseLease = (db: Db, id: string) => db.update(transfers).set({ leaseUntil: null }).where(eq(transfers.id, id))
+/** The confirm is over (a wrong code changes nothing else): its own lease is given back. */
+export const releaseLease = (db: Db, id: string, heldLease: number) =>
+  db.update(transfers).set({ leaseUntil: null }).where(and(eq(transfers.id, id), eq(transfers.leaseUntil, heldLease)))
 
 // What a refused resend is explained with, and what a failed send gives back.
 const resendBefore = compile((b) =>

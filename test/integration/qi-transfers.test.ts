@@ -267,6 +267,43 @@ describe('cancel (gateway-side)', () => {
     expect(await eventTypesOf(p, 'ted-race')).toEqual(['transfer.created', 'transfer.completed'])
   })
 
+  it('one confirm at a time: a second while the first is at QI is 409 transfer_in_flight and never forwarded', async () => {
+    const p = await newPartner()
+    const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-two', p.accountKey))
+    const token = await qi.latestToken(t.provider_reference)
+    await qi.fault({ method: 'PUT', path: '/account/:ak/ted/:tk/validate_token', delay_ms: 500, apiClientKey: p.apiClientKey })
+    const first = p.call('POST', '/v1/transfers/ted-two/confirm', { code: wrongToken(token) })
+    await new Promise((r) => setTimeout(r, 200))
+    const second = await p.call('POST', '/v1/transfers/ted-two/confirm', { code: token })
+    expect(second.status).toBe(409)
+    expect(second.body.code).toBe('transfer_in_flight')
+    expect((await first).body).toMatchObject({ code: 'verification_code_invalid', attempts_remaining: 4 })
+    // The first released only its own lease; now the right token goes through.
+    expect((await p.call('POST', '/v1/transfers/ted-two/confirm', { code: token })).body.status).toBe('completed')
+    expect(await qi.requests({ method: 'PUT', path: `/account/${p.accountKey}/ted/${t.provider_reference}/validate_token` })).toHaveLength(2)
+  })
+
+  it('after a confirm whose outcome is unknown (timeout), a cancel waits: QI may have approved it', async () => {
+    // This partner's webhooks go nowhere, so the gateway cannot learn of the approval that way either.
+    const p = await createQiPartner(gateway, qi, { webhookUrl: 'http://127.0.0.1:9/hooks' })
+    const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-unknown', p.accountKey))
+    // QI is slow: it judges the token only after the gateway's 800 ms timeout, and approves it.
+    await qi.fault({ method: 'PUT', path: '/account/:ak/ted/:tk/validate_token', delay_ms: 1500, apiClientKey: p.apiClientKey })
+    const confirm = await p.call('POST', '/v1/transfers/ted-unknown/confirm', { code: await qi.latestToken(t.provider_reference) })
+    expect(confirm.status).toBe(504)
+    // QI still shows the TED awaiting approval, but the confirm's lease holds: no cancel yet.
+    expect((await qi.ted(t.provider_reference)).ted_status).toBe('pending_2fa_approval')
+    const cancel = await p.call('POST', '/v1/transfers/ted-unknown/cancel')
+    expect(cancel.status).toBe(409)
+    expect(cancel.body.code).toBe('transfer_in_flight')
+    await expect.poll(async () => (await qi.ted(t.provider_reference)).ted_status, { timeout: 3000 }).toBe('sent')
+    expect((await p.call('GET', '/v1/transfers/ted-unknown')).body.status).toBe('pending_verification')
+    // Once the lease has run out (timeout + 5 s), a cancel asks QI and learns the TED was sent.
+    await new Promise((r) => setTimeout(r, 5200))
+    const late = await p.call('POST', '/v1/transfers/ted-unknown/cancel')
+    expect(late.body).toMatchObject({ code: 'transfer_not_pending_verification', transfer_status: 'completed' })
+  })
+
   it('a wrong token releases its lease at once: a cancel right after it succeeds', async () => {
     const p = await newPartner()
     const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-wrong-cancel', p.accountKey))
