@@ -141,15 +141,29 @@ export const expirePending = async (deps: OperationDeps, pace = newPacing(deps.s
     .select()
     .from(transfers)
     .where(and(eq(transfers.status, 'pending_verification'), lte(transfers.expiresAt, now)))
-    .orderBy(asc(transfers.expiresAt))
+    // Rows that could not be expired last time go after the others, so a few that keep failing
+    // (a revoked connection) never hold up the rest of the batch.
+    .orderBy(sql`${transfers.reconciledAt} IS NOT NULL`, asc(transfers.reconciledAt), asc(transfers.expiresAt))
     .limit(deps.settings.RECONCILE_BATCH_SIZE)
   const report: ReconcileReport = { checked: 0, changed: 0, failed: 0 }
+  // After one failure at a partner's provider this run, its other rows wait for the next run.
+  const failing = new Set<string>()
+  const retryLater: string[] = []
+  const failed = (transfer: Transfer) => {
+    report.failed += 1
+    failing.add(`${transfer.partnerId}:${transfer.provider}`)
+    retryLater.push(transfer.id)
+  }
   for (const transfer of due) {
     report.checked += 1
+    if (failing.has(`${transfer.partnerId}:${transfer.provider}`)) {
+      failed(transfer)
+      continue
+    }
     const partner = await partnerOf(run, transfer.partnerId)
     const provider = partner ? await providerOf(run, partner, transfer.provider) : null
     const expire = (providerStatus: string | null) =>
-      applySnapshot(deps, transfer, { reference: transfer.providerReference, providerStatus: providerStatus ?? '', status: 'expired' })
+      applySnapshot(deps, transfer, { reference: transfer.providerReference, providerStatus: providerStatus ?? '', status: 'expired' }, {}, { unleased: true })
     if (!partner || !provider) {
       // No usable connection: nothing to ask or cancel at the provider.
       if ((await expire(transfer.providerStatus)).status === 'expired') report.changed += 1
@@ -158,8 +172,14 @@ export const expirePending = async (deps: OperationDeps, pace = newPacing(deps.s
     await run.pace[transfer.provider]()
     if (!provider.cancel) {
       const ended = await endOnGatewaySide(deps, provider, transfer, 'expired')
-      if (!ended.ok) report.failed += 1
-      else if (ended.value.status !== transfer.status) report.changed += 1
+      if (ended.ok) {
+        if (ended.value.status !== transfer.status) report.changed += 1
+      } else if (ended.error.kind === 'not_found') {
+        // The provider has no such transfer: nothing there can approve it.
+        if ((await expire(transfer.providerStatus)).status === 'expired') report.changed += 1
+      } else {
+        failed(transfer)
+      }
       continue
     }
     const canceled = await provider.cancel(transfer)
@@ -173,11 +193,12 @@ export const expirePending = async (deps: OperationDeps, pace = newPacing(deps.s
       if ((await expire(transfer.providerStatus)).status === 'expired') report.changed += 1
     } else {
       // An outage: the next run tries again; the transfer stays unconfirmable meanwhile.
-      report.failed += 1
+      failed(transfer)
       if (!isTransient(canceled.error.kind)) {
         console.warn(JSON.stringify({ level: 'warn', msg: 'expiry cancel refused', transfer: transfer.id, error: canceled.error.message }))
       }
     }
   }
+  if (retryLater.length > 0) await deps.db.update(transfers).set({ reconciledAt: now }).where(inArray(transfers.id, retryLater))
   return report
 }

@@ -41,6 +41,7 @@ export const qiControl = (url: string) => {
       const { apiClientKey, ...rest } = rule
       return post('/faults', apiClientKey ? { ...rest, headers: { 'api-client-key': apiClientKey } } : rest)
     },
+    clearFaults: () => fetch(`${url}/_sandbox/faults`, { method: 'DELETE' }),
     settings: (patch: Record<string, unknown>) => post('/settings', patch),
     advanceClock: (ms: number) => post('/clock', { advance_ms: ms }),
   }

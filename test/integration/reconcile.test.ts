@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createSfoxPartner, startGateway, type Gateway } from '../helpers/gateway'
+import { qiError } from '../../sandbox/qi/errors'
 import { createQiPartner, startQi, tedBody, type QiSandbox } from '../helpers/qi'
 import { paymentBody, startSfox, type SfoxSandbox } from '../helpers/sfox'
 
@@ -155,6 +156,29 @@ describe('expiry', () => {
     await sleep(2100)
     await gateway.cron()
     expect((await p.call('GET', '/v1/transfers/exp-qi')).body).toMatchObject({ status: 'expired', provider_status: 'pending_2fa_approval' })
+  })
+
+  it('a QI transfer QI has no record of expires; a partner QI keeps failing for waits, without holding up the rest', async () => {
+    const gone = await createQiPartner(gateway, qi)
+    const down = await createQiPartner(gateway, qi)
+    await gone.call('POST', '/v1/transfers', tedBody('exp-gone', gone.accountKey))
+    await down.call('POST', '/v1/transfers', tedBody('exp-down-1', down.accountKey))
+    await down.call('POST', '/v1/transfers', tedBody('exp-down-2', down.accountKey))
+    const outgoing = '/account/:ak/ted/:tk/outgoing'
+    await qi.fault({ method: 'GET', path: outgoing, status: 404, body: qiError('TED000020').body, apiClientKey: gone.apiClientKey })
+    await qi.fault({ method: 'GET', path: outgoing, status: 503, count: 5, apiClientKey: down.apiClientKey })
+    await sleep(2100)
+    await gateway.cron()
+    expect((await gone.call('GET', '/v1/transfers/exp-gone')).body.status).toBe('expired')
+    expect((await down.call('GET', '/v1/transfers/exp-down-1')).body.status).toBe('pending_verification')
+    expect((await down.call('GET', '/v1/transfers/exp-down-2')).body.status).toBe('pending_verification')
+    // After the first failure the partner's other transfer was not even tried this run.
+    const asked = await qi.requests({ method: 'GET', credential: down.apiClientKey })
+    expect(asked.filter((r) => r.path.endsWith('/outgoing'))).toHaveLength(1)
+    await qi.clearFaults()
+    await gateway.cron()
+    expect((await down.call('GET', '/v1/transfers/exp-down-1')).body.status).toBe('expired')
+    expect((await down.call('GET', '/v1/transfers/exp-down-2')).body.status).toBe('expired')
   })
 })
 
