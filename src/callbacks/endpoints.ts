@@ -76,8 +76,15 @@ export const getEndpoint = async (db: Db, partnerId: string, id: string) => {
   return row
 }
 
+/** Whether the partner ever had this endpoint (deleted ones included: a cursor may outlive its row). */
 export const endpointExists = async (db: Db, partnerId: string, id: string) =>
-  (await db.select({ id: webhookEndpoints.id }).from(webhookEndpoints).where(mine(partnerId, id)).limit(1)).length > 0
+  (
+    await db
+      .select({ id: webhookEndpoints.id })
+      .from(webhookEndpoints)
+      .where(and(eq(webhookEndpoints.id, id), eq(webhookEndpoints.partnerId, partnerId)))
+      .limit(1)
+  ).length > 0
 
 export const listEndpoints = async (db: Db, partnerId: string, limit: number, startingAfter?: string) => {
   const rows = await db

@@ -1,10 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import { findEvent, getEventWithDeliveries, listEvents } from '../callbacks/event-store'
+import { getEventWithDeliveries, listEvents } from '../callbacks/event-store'
 import { renderEvent } from '../callbacks/events'
 import { redeliverEvent } from '../callbacks/redelivery'
 import { partnerAuth } from '../http/auth'
 import { rateLimit } from '../http/rate-limit'
 import { pageAfterKnownCursor } from '../http/cursor'
+import { isIdOf } from '../lib/ids'
 import { createRouter } from '../http/router'
 import { EventList, EventWithDeliveries, ListEventsQuery, RedeliverBody, RedeliveryResult } from '../schemas/callbacks'
 import { problemResponse } from '../schemas/common'
@@ -45,7 +46,8 @@ export const eventsRouter = router
     const { limit, starting_after, type, transfer_id } = c.req.valid('query')
     const { db } = c.var.deps
     const partnerId = c.var.partner.id
-    const page = await pageAfterKnownCursor(starting_after, async (id) => !!(await findEvent(db, partnerId, id)), 'event', () =>
+    // Any well-formed event id is a place in time: pruned events (retention) stay usable as cursors.
+    const page = await pageAfterKnownCursor(starting_after, async (id) => isIdOf('evt', id), 'event', () =>
       listEvents(db, partnerId, { limit, startingAfter: starting_after, type, transferId: transfer_id }),
     )
     return c.json({ object: 'list' as const, data: page.rows.map(renderEvent), has_more: page.hasMore }, 200)

@@ -28,7 +28,9 @@ export const receiveQiWebhook = async (deps: OperationDeps, request: WebhookRequ
   if (!transfer) throw unverified()
   const partner = await loadPartnerById(deps.db, transfer.partnerId, deps.settings)
   if (!partner) throw unverified()
-  const provider = await deps.providerFor(partner, 'qi')
+  // No usable QI connection (removed, undecryptable) answers like an unknown TED: nothing to probe.
+  const provider = await deps.providerFor(partner, 'qi').catch(() => null)
+  if (!provider) throw unverified()
   const verified = provider.verifyWebhook ? await provider.verifyWebhook(request) : { ok: false as const, reason: 'no webhook verification' }
   if (!verified.ok) {
     console.warn(JSON.stringify({ level: 'warn', msg: 'QI webhook refused', reason: verified.reason, transfer: transfer.id }))

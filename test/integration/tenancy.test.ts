@@ -64,8 +64,15 @@ describe('tenant isolation', () => {
     const endpoint = await a.call('POST', '/v1/webhook-endpoints', { url: 'http://127.0.0.1:9/hook' })
     const [event] = (await a.call('GET', '/v1/events?limit=1')).body.data
     expect(event).toBeDefined()
+    // An event id is a place in time (pruned events stay usable as cursors): another partner's
+    // pages from there, seeing only its own events; a malformed one is refused.
+    const foreign = await b.call('GET', `/v1/events?starting_after=${event.id}`)
+    expect(foreign.status).toBe(200)
+    expect(JSON.stringify(foreign.body)).not.toContain('cursor-t')
+    expect((await b.call('GET', '/v1/events?starting_after=evt_nope')).status).toBe(422)
+    // Deleted endpoints stay valid cursors for their owner (list, delete, next page).
+    await a.call('DELETE', `/v1/webhook-endpoints/${endpoint.body.id}`)
     for (const [path, id] of [
-      ['/v1/events', event.id],
       ['/v1/webhook-endpoints', endpoint.body.id],
       ['/v1/users/u1/document-submissions', 'ds_nope'],
     ] as const) {
