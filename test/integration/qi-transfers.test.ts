@@ -424,6 +424,11 @@ describe('QI webhooks', () => {
     })
     expect(unsigned.status).toBe(401)
     expect((await p.call('GET', '/v1/transfers/ted-unsigned')).body.status).toBe('completed')
+    // A TED of a partner whose QI connection is gone answers the same, not a different error.
+    expect((await gateway.admin('DELETE', `/partners/${p.id}/connections/qi`)).status).toBe(204)
+    const orphan = await qi.sendWebhook({ ted_key: tedKey, ted_status: 'returned', url: `${gateway.url}/providers/qi/webhooks` })
+    expect(orphan.status).toBe(401)
+    expect(orphan.body.code).toBe('webhook_signature_invalid')
   })
 })
 
