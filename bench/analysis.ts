@@ -43,11 +43,18 @@ export const DO_CALLS_PER_OP: Record<OpName, number> = {
 export type IoEstimate = {
   /** The provider call: 0 for GET (the gateway calls no provider). */
   providerP50: number
+  /** One DB round trip: with `dbServeMs` 0, a probe statement's whole round trip; otherwise its transport only. */
   dbRoundTripP50: number
+  /**
+   * The libSQL server's own time executing the op's statements, mean per op (measured by the server,
+   * Measured.dbServeMsPerOp): a create's insert batch costs the database more than the probe's one
+   * UPDATE, and that is database time, not gateway time. 0 where the round trip already includes it.
+   */
+  dbServeMs: number
   /** Durable Object calls counted as I/O (0 in the Node-based estimate, which has no DO figure). */
   doCalls: number
   doP50: number
-  /** provider + round trips × one DB round trip + DO calls × one DO call. */
+  /** provider + round trips × one DB round trip + the database's execution time + DO calls × one DO call. */
   ioP50: number
   /** gateway − I/O, with the harness's transport to the Worker counted as gateway time. */
   includingFloor: number
@@ -69,16 +76,22 @@ export type Overhead = {
    * probe. provider = the direct call's p50 from Node + (the same provider's probe call from
    * workerd − the same call from Node, typical calls: IoProbe.delta), so the sandbox's own work stays in (for QI: verifying the
    * request's ES512 signature and signing its answer) and Node's transport is swapped for
-   * workerd's; one DB round trip = the probe's single-call p50 from workerd (IoProbe.workerdPerCallP50);
-   * plus the rate limiter's DO call.
+   * workerd's; one DB round trip = the probe's single-call p50 from workerd (IoProbe.workerdPerCallP50)
+   * less the server's own time per probe call (its transport), plus the server's measured time
+   * executing this op's statements; plus the rate limiter's DO call.
    */
   workerdBased: (IoEstimate & { directNodeP50: number; providerTransportDeltaP50: number }) | null
   /** The estimate the targets judge: workerd-based when the probe ran. */
   judged: IoEstimate
 }
 
-const estimate = (gatewayP50: number, floorP50: number, parts: Pick<IoEstimate, 'providerP50' | 'dbRoundTripP50' | 'doCalls' | 'doP50'>, roundTrips: number): IoEstimate => {
-  const ioP50 = parts.providerP50 + roundTrips * parts.dbRoundTripP50 + parts.doCalls * parts.doP50
+const estimate = (
+  gatewayP50: number,
+  floorP50: number,
+  parts: Pick<IoEstimate, 'providerP50' | 'dbRoundTripP50' | 'dbServeMs' | 'doCalls' | 'doP50'>,
+  roundTrips: number,
+): IoEstimate => {
+  const ioP50 = parts.providerP50 + roundTrips * parts.dbRoundTripP50 + parts.dbServeMs + parts.doCalls * parts.doP50
   const includingFloor = gatewayP50 - ioP50
   return { ...parts, ioP50, includingFloor, excludingFloor: includingFloor - floorP50 }
 }
@@ -93,20 +106,28 @@ export const overheadOf = (pass: PassResults, op: OpName): Overhead => {
   const floorP50 = pass.floors.gateway.p50
   const roundTrips = gateway.roundTripsPerOp
   const directP50 = direct?.p50 ?? 0
-  const nodeBased = estimate(gateway.p50, floorP50, { providerP50: directP50, dbRoundTripP50: pass.db[ROUND_TRIP_KIND[op]].p50, doCalls: 0, doP50: 0 }, roundTrips)
+  const nodeBased = estimate(gateway.p50, floorP50, { providerP50: directP50, dbRoundTripP50: pass.db[ROUND_TRIP_KIND[op]].p50, dbServeMs: 0, doCalls: 0, doP50: 0 }, roundTrips)
 
   let workerdBased: Overhead['workerdBased'] = null
   const probe = pass.ioProbe
   if (probe) {
     const providerTransportDeltaP50 = direct ? (probe.probes[PROVIDER_OF[op]].delta ?? 0) : 0
-    const db = probe.probes[ROUND_TRIP_KIND[op] === 'update' ? 'db_update' : 'db_select'].workerdPerCallP50
+    const dbProbe = probe.probes[ROUND_TRIP_KIND[op] === 'update' ? 'db_update' : 'db_select']
+    const serverTimed = dbProbe.serveMsPerCall !== null
+    const db = dbProbe.workerdPerCallP50 - (dbProbe.serveMsPerCall ?? 0)
     workerdBased = {
       directNodeP50: directP50,
       providerTransportDeltaP50,
       ...estimate(
         gateway.p50,
         floorP50,
-        { providerP50: direct ? directP50 + providerTransportDeltaP50 : 0, dbRoundTripP50: db, doCalls: DO_CALLS_PER_OP[op], doP50: probe.probes.do.workerdPerCallP50 },
+        {
+          providerP50: direct ? directP50 + providerTransportDeltaP50 : 0,
+          dbRoundTripP50: db,
+          dbServeMs: serverTimed ? gateway.dbServeMsPerOp : 0,
+          doCalls: DO_CALLS_PER_OP[op],
+          doP50: probe.probes.do.workerdPerCallP50,
+        },
         roundTrips,
       ),
     }

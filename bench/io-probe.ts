@@ -74,6 +74,12 @@ export type IoProbe = {
    * single-call p50 + `delta`. Without a Node side (the DO call): workerd's typical call.
    */
   workerdPerCallP50: number
+  /**
+   * DB probes only (null otherwise): the libSQL server's mean time executing one of the probe's
+   * requests (its `serve_ms` over its request count, workerd's calls), so the transport part of a
+   * round trip is `workerdPerCallP50 − serveMsPerCall`.
+   */
+  serveMsPerCall: number | null
 }
 
 export type IoProbeResults = {
@@ -254,7 +260,7 @@ const sideOf = (ticks: readonly number[], exact: readonly number[] | null): IoPr
 
 const probeOf = (node: IoProbeSide | null, workerd: IoProbeSide): IoProbe => {
   const delta = node ? workerd.typical - node.typical : null
-  return { node, workerd, delta, workerdPerCallP50: node?.perCallP50 != null && delta !== null ? node.perCallP50 + delta : workerd.typical }
+  return { node, workerd, delta, workerdPerCallP50: node?.perCallP50 != null && delta !== null ? node.perCallP50 + delta : workerd.typical, serveMsPerCall: null }
 }
 
 type Progress = (line: string) => void
@@ -267,7 +273,7 @@ type Progress = (line: string) => void
  */
 export const startIoProbe = async (stack: Stack, progress: Progress) => {
   const started = performance.now()
-  const { gateway, sfox, qi } = stack
+  const { gateway, sfox, qi, libsql } = stack
   const account = await sfox.newAccount()
   const sfoxDirect = sfoxOps(httpTransport('sfox', sfox.url), account.api_key)
   const transferId = 'io-probe-resend'
@@ -333,10 +339,9 @@ export const startIoProbe = async (stack: Stack, progress: Progress) => {
     const rounds = Math.min(ROUNDS, batches)
     const perRound = Array.from({ length: rounds }, (_, r) => (Math.floor(batches / rounds) + (r < batches % rounds ? 1 : 0)) * IO_PROBE_BATCH)
     progress(`I/O probe: ${batches * IO_PROBE_BATCH} calls per probe and side, from Node and from workerd (${IO_PROBES.join(', ')})`)
-    const samples = Object.fromEntries(IO_PROBES.map((k) => [k, { nodeExact: [] as number[], nodeTicks: [] as number[], workerdTicks: [] as number[] }])) as Record<
-      IoProbeKind,
-      { nodeExact: number[]; nodeTicks: number[]; workerdTicks: number[] }
-    >
+    const samples = Object.fromEntries(
+      IO_PROBES.map((k) => [k, { nodeExact: [] as number[], nodeTicks: [] as number[], workerdTicks: [] as number[], serveMs: 0, served: 0 }]),
+    ) as Record<IoProbeKind, { nodeExact: number[]; nodeTicks: number[]; workerdTicks: number[]; serveMs: number; served: number }>
     for (const kind of IO_PROBES) {
       const call = nodeCalls[kind]
       if (call) await fromNode(call, 0, WARMUP)
@@ -351,7 +356,14 @@ export const startIoProbe = async (stack: Stack, progress: Progress) => {
           samples[kind].nodeExact.push(...exact)
           samples[kind].nodeTicks.push(...ticks)
         }
-        const workerd = async () => void samples[kind].workerdTicks.push(...(await fromWorkerd(kind, perRound[r]!, REQUEST_WARMUP)))
+        const workerd = async () => {
+          // Nothing else talks to the libSQL server meanwhile: its counters are this probe's.
+          const before = libsql.stats()
+          samples[kind].workerdTicks.push(...(await fromWorkerd(kind, perRound[r]!, REQUEST_WARMUP)))
+          const after = libsql.stats()
+          samples[kind].serveMs += after.serve_ms - before.serve_ms
+          samples[kind].served += after.pipeline_requests + after.cursor_requests - before.pipeline_requests - before.cursor_requests
+        }
         // Alternate which side goes first, round by round.
         if (r % 2 === 0) {
           await node()
@@ -364,8 +376,9 @@ export const startIoProbe = async (stack: Stack, progress: Progress) => {
     }
     const probes = Object.fromEntries(
       IO_PROBES.map((kind) => {
-        const { nodeExact, nodeTicks, workerdTicks } = samples[kind]
-        return [kind, probeOf(nodeCalls[kind] ? sideOf(nodeTicks, nodeExact) : null, sideOf(workerdTicks, null))]
+        const { nodeExact, nodeTicks, workerdTicks, serveMs, served } = samples[kind]
+        const probe = probeOf(nodeCalls[kind] ? sideOf(nodeTicks, nodeExact) : null, sideOf(workerdTicks, null))
+        return [kind, kind.startsWith('db_') && served > 0 ? { ...probe, serveMsPerCall: serveMs / served } : probe]
       }),
     ) as IoProbeResults['probes']
     return {

@@ -2,8 +2,11 @@ import type { LibsqlServer } from '../sandbox/libsql-server/server'
 import { runConcurrent } from './load'
 import { summarize, type Summary } from './stats'
 
-/** A phase's latency figures plus the DB round trips the libSQL server served during it. */
-export type Measured = Summary & { roundTrips: number; roundTripsPerOp: number }
+/**
+ * A phase's latency figures plus the DB round trips the libSQL server served during it, and the time
+ * it spent executing them (`dbServeMsPerOp`: a mean, the database's own work per op).
+ */
+export type Measured = Summary & { roundTrips: number; roundTripsPerOp: number; dbServeMsPerOp: number }
 
 const roundTripsSoFar = (libsql: LibsqlServer) => {
   const stats = libsql.stats()
@@ -40,5 +43,6 @@ export const measure = async (
     await op(i)
   })
   const roundTrips = await settledRoundTrips(libsql)
-  return { ...summarize(sample.latencies, sample.elapsedMs), roundTrips, roundTripsPerOp: roundTrips / count }
+  const dbServeMs = libsql.stats().serve_ms
+  return { ...summarize(sample.latencies, sample.elapsedMs), roundTrips, roundTripsPerOp: roundTrips / count, dbServeMsPerOp: dbServeMs / count }
 }

@@ -105,8 +105,10 @@ try {
         "rate limiter's Durable Object call.",
         latency.ioProbe
           ? [
-              'workerd-based (the targets use it): I/O = provider + DB round trips per op x one DB round trip from workerd (the I/O probe\'s',
-              '"1 call p50 (est.)") + 1 DO call (the rate limiter, on every /v1 request) x its typical time from workerd; provider = direct p50',
+              'workerd-based (the targets use it): I/O = provider + DB round trips per op x the transport of one DB round trip from workerd (the',
+              'I/O probe\'s "1 call p50 (est.)" less the libSQL server\'s own time per probe call) + "DB exec/op" (the server\'s measured time',
+              'executing the op\'s statements, mean per op) + DO calls (the rate limiter; none for GET, whose read overlaps it) x its typical',
+              'time from workerd; provider = direct p50',
               "from Node + the I/O probe's \"workerd - Node\" for that provider: the sandbox's own work stays I/O (for QI: checking the request's",
               "signature, signing its answer), Node's transport is swapped for workerd's (for QI measured on the unsigned control route, a",
               'transport proxy). "Node-based - workerd-based" = how much of the first estimate was in fact workerd\'s I/O and the DO call',

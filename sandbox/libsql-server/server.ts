@@ -123,11 +123,15 @@ export const startLibsqlServer = async (options: LibsqlServerOptions): Promise<L
     stats.count(dbName, kind)
     const body = await readJson(req)
     const db = database(dbName)
+    const started = performance.now()
     if (kind === 'pipeline') {
-      sendJson(res, 200, await servePipeline(ctx, db, body, endpoint === 'v2/pipeline' ? 2 : 3))
+      const answer = await servePipeline(ctx, db, body, endpoint === 'v2/pipeline' ? 2 : 3)
+      stats.served(dbName, performance.now() - started)
+      sendJson(res, 200, answer)
       return
     }
     const { entries, ...head } = await serveCursor(ctx, db, body)
+    stats.served(dbName, performance.now() - started)
     if (res.destroyed) return
     const lines = [head, ...entries].map((entry) => `${JSON.stringify(entry)}\n`).join('')
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(lines) })

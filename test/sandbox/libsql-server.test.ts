@@ -748,7 +748,7 @@ describe('protocol details', () => {
 })
 
 describe('stats', () => {
-  it('counts pipeline and cursor requests, in total and per database', async () => {
+  it('counts pipeline and cursor requests and the time spent serving them, in total and per database', async () => {
     const s = await startLibsqlServer({ dataDir: ':memory:' })
     try {
       const one = createWebClient({ url: dbUrl('one', s) })
@@ -758,7 +758,7 @@ describe('stats', () => {
       expect(s.stats().pipeline_requests).toBe(2)
 
       s.resetStats()
-      expect(s.stats()).toEqual({ pipeline_requests: 0, cursor_requests: 0, databases: {} })
+      expect(s.stats()).toEqual({ pipeline_requests: 0, cursor_requests: 0, serve_ms: 0, databases: {} })
       await one.execute('INSERT INTO t VALUES (1)')
       await one.batch(['INSERT INTO t VALUES (2)', 'INSERT INTO t VALUES (3)', 'SELECT count(*) FROM t'], 'write')
       const tx = await one.transaction('write')
@@ -773,12 +773,17 @@ describe('stats', () => {
         cursor_requests: 1,
         databases: { one: { pipeline_requests: 5, cursor_requests: 1 }, main: { pipeline_requests: 1, cursor_requests: 0 } },
       }
-      expect(s.stats()).toEqual(expected)
-      expect(await (await fetch(`${s.url}/_stats`)).json()).toEqual(expected)
+      const stats = s.stats()
+      expect(stats).toMatchObject(expected)
+      expect(await (await fetch(`${s.url}/_stats`)).json()).toMatchObject(expected)
+      // Serving took time, all of it accounted to the databases that were asked.
+      expect(stats.serve_ms).toBeGreaterThan(0)
+      expect(stats.databases.one!.serve_ms + stats.databases.main!.serve_ms).toBeCloseTo(stats.serve_ms, 6)
+      expect(stats.databases.main!.serve_ms).toBeGreaterThan(0)
 
       const reset = await fetch(`${s.url}/_stats/reset`, { method: 'POST' })
       expect(reset.status).toBe(200)
-      expect(s.stats()).toEqual({ pipeline_requests: 0, cursor_requests: 0, databases: {} })
+      expect(s.stats()).toEqual({ pipeline_requests: 0, cursor_requests: 0, serve_ms: 0, databases: {} })
     } finally {
       await s.close()
     }
