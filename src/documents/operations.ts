@@ -11,8 +11,8 @@ import { iso } from '../transfers/resource'
 import { claimSubmission, finishSubmission } from './store'
 import { validateDocuments, type UploadedFile } from './validation'
 
-// Long enough for a 20 MB upload to sFOX; a replay after that may take the submission over.
-const LEASE_MS = 120_000
+// Longer than the upload to sFOX may take; a replay after that may take the submission over.
+const leaseMs = (deps: OperationDeps) => deps.settings.PROVIDER_UPLOAD_TIMEOUT_MS + 10_000
 
 export const renderSubmission = (s: DocumentSubmission) => ({
   object: 'document_submission' as const,
@@ -77,7 +77,7 @@ export const submitDocuments = async (deps: OperationDeps, partner: PartnerConte
     deps.db,
     { partnerId: partner.id, userId: input.userId, ddqId: input.ddqId, idempotencyKey: input.idempotencyKey, requestHash, files },
     now,
-    LEASE_MS,
+    leaseMs(deps),
   )
   switch (claim.kind) {
     case 'conflict':

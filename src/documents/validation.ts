@@ -73,8 +73,9 @@ export const validateDocuments = (files: UploadedFile[], fileTypesRaw: string | 
   for (const file of files) {
     total += file.size
     const name = file.name
-    if (!name || name.length > 255 || /[\/\\\u0000-\u001f\u007f]/.test(name)) {
-      errors.push(fileError(name, 'invalid_file_name', 'file names must be 1–255 characters without slashes or control characters'))
+    // A double quote would reach sFOX escaped in the multipart header (not as file_types names it).
+    if (!name || name.length > 255 || /[\/\\"\u0000-\u001f\u007f]/.test(name)) {
+      errors.push(fileError(name, 'invalid_file_name', 'file names must be 1–255 characters without slashes, double quotes or control characters'))
       continue
     }
     if (seen.has(name)) {

@@ -89,5 +89,13 @@ export type DocumentUpload = {
 export type WebhookRequest = { method: string; path: string; headers: Headers; body: string }
 
 /** Provider outcomes that leave the create's result unknown: the transfer stays and a replay resumes. */
+/**
+ * Whether the provider may have acted on a request whose call failed: no answer in time, no answer
+ * at all, or one that could not be trusted (a 2xx failing its signature check). A 5xx is the
+ * provider's own word that it failed.
+ */
+export const outcomeUnknown = (error: ProviderError): boolean =>
+  error.kind === 'timeout' || (error.kind === 'unavailable' && (error.status === null || error.status < 500))
+
 export const isTransient = (kind: ProviderErrorKind): boolean =>
   kind === 'unavailable' || kind === 'timeout' || kind === 'rate_limited'

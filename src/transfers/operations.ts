@@ -7,7 +7,7 @@ import { newId } from '../lib/ids'
 import { stableJson } from '../lib/json'
 import type { PartnerContext } from '../partners/context'
 import { PROVIDER_FACTS } from '../providers/facts'
-import { isTransient, type ProviderName, type ProviderSnapshot, type Result, type TransferProvider } from '../providers/provider'
+import { isTransient, outcomeUnknown, type ProviderName, type ProviderSnapshot, type Result, type TransferProvider } from '../providers/provider'
 import type { CreateTransferInput } from '../schemas/transfers'
 import { decideConfirm, decideResend } from './limits'
 import { problemFor } from './provider-problems'
@@ -39,8 +39,10 @@ export type OperationDeps = {
   dispatch: (deliveryIds: string[], delaySeconds?: number) => void
 }
 
-// How long a create owns its transfer; a replay after that may take over (the first one died).
-const CREATE_LEASE_MS = 30_000
+// How long a create owns its transfer; a replay after that may take over (the first one died). A
+// create may make three provider calls (a lookup on resume or after a duplicate, the create, a
+// second history page), each up to the provider timeout.
+const createLeaseMs = (settings: Settings) => 3 * settings.PROVIDER_TIMEOUT_MS + 5_000
 // A confirm owns a QI transfer a little longer than its provider call may take.
 const confirmLeaseMs = (settings: Settings) => settings.PROVIDER_TIMEOUT_MS + 5_000
 
@@ -123,7 +125,8 @@ export const applySnapshot = async (
       return moved.transfer
     }
     const reread = await findTransfer(deps.db, current.partnerId, current.transferId)
-    if (!reread) return current
+    // Gone, or the id now names another transfer (forgotten and created again): nothing to apply to.
+    if (!reread || reread.id !== current.id) return current
     current = reread
   }
   return current
@@ -176,7 +179,7 @@ export const createTransfer = async (
       requestHash,
       details,
       metadata,
-      leaseUntil: now + CREATE_LEASE_MS,
+      leaseUntil: now + createLeaseMs(deps.settings),
       resendLimit: partner.limits.resendLimit,
       resendCooldownMs: partner.limits.resendCooldownMs,
       confirmLimit: confirmAttemptsFor(partner, input.provider),
@@ -218,8 +221,11 @@ const submit = async (
   const result = await provider.create(transfer, { resumed })
   const now = deps.now()
   if (!result.ok) {
-    if (isTransient(result.error.kind)) await releaseCreate(deps.db, transfer.id, now)
-    else await forgetCreate(deps.db, transfer.id)
+    // A refusal forgets the transfer (the id may be reused), unless an earlier attempt may have
+    // reached the provider: then the refusal proves nothing about it, and the reconciler decides.
+    const heldLease = transfer.leaseUntil ?? 0
+    if (isTransient(result.error.kind) || resumed) await releaseCreate(deps.db, transfer.id, now, heldLease)
+    else await forgetCreate(deps.db, transfer.id, heldLease)
     throw problemFor(result.error)
   }
   const snapshot = result.value
@@ -285,7 +291,7 @@ export const confirmTransfer = async (
     default:
       // Expired code, outage, refusal: the code was not judged, so the attempt is given back. After a
       // timeout or an unusable answer the provider may have judged it after all: the lease stays.
-      await refundConfirmAttempt(deps.db, claimed.id, deps.now(), lease, error.kind === 'timeout' || error.kind === 'unavailable')
+      await refundConfirmAttempt(deps.db, claimed.id, deps.now(), lease, outcomeUnknown(error))
       throw problemFor(error, error.kind === 'expired_code' ? { attempts_remaining: attemptsLeft + 1 } : {})
   }
 }
@@ -323,10 +329,15 @@ export const resendCode = async (
     })
   }
 
-  const provider = await deps.providerFor(partner, claimed.provider)
+  const provider = await deps.providerFor(partner, claimed.provider).catch(async (error: unknown) => {
+    await refundResend(deps.db, previous, now, deps.now())
+    throw error
+  })
   const result = await provider.resend(claimed, channel ?? claimed.verificationChannel ?? undefined)
   if (result.ok) return claimed
-  await refundResend(deps.db, previous, now, deps.now())
+  // A resend that timed out or got no usable answer may have sent a code: it stays counted (and
+  // keeps the cooldown), or repeated timeouts could send codes without limit.
+  if (!outcomeUnknown(result.error)) await refundResend(deps.db, previous, now, deps.now())
   if (result.error.kind === 'not_pending') deps.defer(reconcileTransfer(deps, partner, claimed))
   if (result.error.kind === 'attempts_exhausted') {
     await applySnapshot(deps, claimed, {
@@ -397,6 +408,13 @@ export const cancelTransfer = async (
     // Already settled at the provider: learn how, then answer from that.
     const current = await reconcileTransfer(deps, partner, transfer)
     if (current.status === 'canceled') return current
+    if (current.status === 'pending_verification') {
+      // The provider says it is settled but could not tell how: retryable, not a verdict.
+      throw new Problem('service_unavailable', {
+        detail: 'The provider no longer holds this transfer as pending but could not say how it ended; retry shortly.',
+        headers: { 'retry-after': '5' },
+      })
+    }
     throw notPending(current, deps.now())
   }
   throw problemFor(result.error)

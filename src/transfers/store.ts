@@ -144,13 +144,19 @@ const asStored = (row: NewTransfer): Transfer => ({
   ...row,
 })
 
-/** The create's outcome is unknown (provider down or silent): keep the transfer, let a replay resume. */
-export const releaseCreate = (db: Db, id: string, now: number) =>
-  db.update(transfers).set({ leaseUntil: null, updatedAt: now }).where(eq(transfers.id, id))
+/**
+ * The create's outcome is unknown (provider down or silent): keep the transfer, let a replay resume.
+ * Only while this request still holds the create's lease (`heldLease`, the value its claim wrote).
+ */
+export const releaseCreate = (db: Db, id: string, now: number, heldLease: number) =>
+  db
+    .update(transfers)
+    .set({ leaseUntil: null, updatedAt: now })
+    .where(and(eq(transfers.id, id), eq(transfers.status, 'submitting'), eq(transfers.leaseUntil, heldLease)))
 
 /** The provider refused the create: forget it, so the partner can fix the request and reuse the id. */
-export const forgetCreate = (db: Db, id: string) =>
-  db.delete(transfers).where(and(eq(transfers.id, id), eq(transfers.status, 'submitting')))
+export const forgetCreate = (db: Db, id: string, heldLease: number) =>
+  db.delete(transfers).where(and(eq(transfers.id, id), eq(transfers.status, 'submitting'), eq(transfers.leaseUntil, heldLease)))
 
 export type Transition = { transfer: Transfer; deliveryIds: string[] }
 

@@ -56,6 +56,37 @@ describe('sFOX down or slow during create', () => {
     expect((await p.call('POST', '/v1/transfers/slow-1/confirm', { code })).body.status).toBe('completed')
   })
 
+  it("a refusal of a replayed create proves nothing about the first attempt: the transfer is kept, never made twice", async () => {
+    const p = await newPartner()
+    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer', delay_ms: 1500, after: true, apiKey: p.sfoxKey })
+    expect((await p.call('POST', '/v1/transfers', paymentBody('slow-ref', { type: 'PAYOUT' }))).status).toBe(504)
+    await new Promise((r) => setTimeout(r, 800))
+    // The replay is refused outright (say the key was rotated meanwhile): sFOX's answer says nothing of the first create.
+    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer', status: 403, body: { error: 'Forbidden' }, apiKey: p.sfoxKey })
+    const refused = await p.call('POST', '/v1/transfers', paymentBody('slow-ref', { type: 'PAYOUT' }))
+    expect(refused.status).toBeGreaterThanOrEqual(400)
+    expect((await p.call('GET', '/v1/transfers/slow-ref')).body.status).toBe('submitting')
+    // The next replay finds sFOX's transfer; one PAYOUT exists, not two.
+    const adopted = await p.call('POST', '/v1/transfers', paymentBody('slow-ref', { type: 'PAYOUT' }))
+    expect(adopted.status).toBe(201)
+    expect(adopted.body.status).toBe('completed')
+    expect((await sfox.transfers(p.sfoxAccount)).filter((t) => t.type === 'PAYOUT')).toHaveLength(1)
+  })
+
+  it('a resend that timed out stays counted (it may have sent a code); one sFOX refused does not', async () => {
+    const p = await newPartner()
+    const { body: t } = await p.call('POST', '/v1/transfers', paymentBody('resend-slow'))
+    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer/resend-confirmation', delay_ms: 1500, after: true, apiKey: p.sfoxKey })
+    expect((await p.call('POST', '/v1/transfers/resend-slow/resend')).status).toBe(504)
+    expect((await p.call('GET', '/v1/transfers/resend-slow')).body.verification.resends_used).toBe(1)
+    await new Promise((r) => setTimeout(r, 800))
+    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer/resend-confirmation', status: 503, apiKey: p.sfoxKey })
+    expect((await p.call('POST', '/v1/transfers/resend-slow/resend')).status).toBe(502)
+    // A 503 is sFOX saying it failed: not counted.
+    expect((await p.call('GET', '/v1/transfers/resend-slow')).body.verification.resends_used).toBe(1)
+    void t
+  })
+
   it('also when sFOX answers a duplicate with the existing transfer', async () => {
     await sfox.settings({ duplicate_transfer_id: 'return_existing' })
     try {

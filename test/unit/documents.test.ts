@@ -49,6 +49,7 @@ describe('document checks', () => {
 
   it('refuses unsafe and duplicate names', () => {
     expect(codes(validateDocuments([pdf('../etc/passwd.pdf')], '{"../etc/passwd.pdf":"ID"}'))).toEqual(['../etc/passwd.pdf:invalid_file_name'])
+    expect(codes(validateDocuments([pdf('my "id".pdf')], '{"my \\"id\\".pdf":"ID"}'))).toEqual(['my "id".pdf:invalid_file_name'])
     expect(codes(validateDocuments([pdf(), pdf()], '{"a.pdf":"ID"}'))).toEqual(['a.pdf:duplicate_file_name'])
   })
 })

@@ -138,7 +138,8 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
       const details = transfer.details as QiDetails
       if (attempt.resumed) {
         const found = await findByControlKey(transfer)
-        if (!found.ok) return found
+        // An earlier attempt may have made the TED: a failed lookup leaves the outcome unknown.
+        if (!found.ok) return fail({ ...found.error, kind: 'unavailable' })
         if (found.value) return ok(pendingSnapshot(found.value, details.contact_type))
       }
       const result = await request('POST', `/account/${accountOf(transfer)}/ted`, {
@@ -151,7 +152,7 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
       // A TED with this request_control_key exists already (a concurrent or earlier attempt): adopt it.
       if (result.error.kind !== 'duplicate') return result
       const found = await findByControlKey(transfer)
-      if (!found.ok) return found
+      if (!found.ok) return fail({ ...found.error, kind: 'unavailable' })
       if (found.value) return ok(pendingSnapshot(found.value, details.contact_type))
       // QI has it but does not list it yet: unknown, so the transfer is kept for a retry, not forgotten.
       return fail({ ...result.error, kind: 'unavailable', message: `${result.error.message} (not yet listed by QI)` })

@@ -131,7 +131,8 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
       // A replay of a create sFOX already has: adopt sFOX's copy instead of reporting an error.
       if (result.error.kind !== 'duplicate') return result
       const found = await findInHistory(transfer)
-      if (!found.ok) return found
+      // sFOX says it has this transfer: whatever the lookup's failure, the outcome is unknown, not refused.
+      if (!found.ok) return fail({ ...found.error, kind: 'unavailable' })
       if (!found.value) return fail({ ...result.error, kind: 'unavailable', message: `${result.error.message} (not yet in sFOX's history)` })
       return ok(snapshotOf(found.value))
     },
