@@ -5,6 +5,7 @@ import { Problem } from '../http/problem'
 import { decryptJson, encryptJson } from '../lib/crypto'
 import { newId } from '../lib/ids'
 import { iso } from '../transfers/resource'
+import { DISABLED_BY_PARTNER } from './outbox'
 import { generateSecret } from './signing'
 import { toPage } from '../lib/page'
 
@@ -111,7 +112,7 @@ export const updateEndpoint = async (
       ...(input.description !== undefined ? { description: input.description } : {}),
       // Re-enabling clears why it was disabled and starts its failure clock afresh.
       ...(input.enabled === true ? { enabled: true, disabledReason: null, disabledAt: null, failingSince: null } : {}),
-      ...(input.enabled === false ? { enabled: false, disabledReason: 'disabled by the partner', disabledAt: now } : {}),
+      ...(input.enabled === false ? { enabled: false, disabledReason: DISABLED_BY_PARTNER, disabledAt: now } : {}),
       updatedAt: now,
     })
     .where(mine(partnerId, id))

@@ -1,7 +1,7 @@
 /**
  * When to try a failed delivery again (pure). After attempt n (1-based) the n-th delay of the
  * schedule applies, ±jitter so that many failing deliveries do not retry in lockstep. A receiver's
- * Retry-After replaces the delay, clamped so it can neither hammer nor stall us. None left: give up.
+ * Retry-After (clamped so it cannot stall us) can lengthen the delay, never shorten it. None left: give up.
  */
 export type RetryPolicy = {
   /** Seconds before retry 1, 2, …: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h by default. */
@@ -28,12 +28,14 @@ export const nextRetryDelayMs = (
 ): number | null => {
   const base = policy.scheduleSeconds[attemptsMade - 1]
   if (base === undefined) return null
-  if (retryAfterSeconds !== null && Number.isFinite(retryAfterSeconds)) {
-    const clamped = Math.min(policy.maxRetryAfterSeconds, Math.max(policy.minRetryAfterSeconds, retryAfterSeconds))
-    return Math.round(clamped * 1000)
-  }
   const factor = 1 + policy.jitter * (2 * random() - 1)
-  return Math.round(base * 1000 * factor)
+  const scheduled = Math.round(base * 1000 * factor)
+  if (retryAfterSeconds !== null && Number.isFinite(retryAfterSeconds)) {
+    // It may only lengthen the wait: a `Retry-After: 1` must not burn the schedule in seconds.
+    const clamped = Math.min(policy.maxRetryAfterSeconds, Math.max(policy.minRetryAfterSeconds, retryAfterSeconds))
+    return Math.max(scheduled, Math.round(clamped * 1000))
+  }
+  return scheduled
 }
 
 /** Retry-After is either delta-seconds or an HTTP date. */

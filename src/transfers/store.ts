@@ -240,7 +240,7 @@ export const transition = async (
   const [updated, ...results] = await db.$client.batch([update, ...eventInserts, ...deliveryInserts])
   const [current] = rowsOf(updated!)
   if (!current) return undefined
-  const deliveryIds = results.slice(types.length).flatMap((r) => r.rows.map((row) => String(row[0])))
+  const deliveryIds = results.slice(types.length).flatMap((r) => r.rows.filter((row) => row[1] === 'pending').map((row) => String(row[0])))
   const volatile = Object.fromEntries(VOLATILE.map((c) => [c, current[transfers[c].name] ?? null]))
   return { transfer: { ...after, ...volatile }, deliveryIds }
 }

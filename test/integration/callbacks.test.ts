@@ -170,15 +170,25 @@ describe('events and their delivery', () => {
     await partner.call('POST', '/v1/transfers', paymentBody('gone-2'))
     await new Promise((r) => setTimeout(r, 1500))
     expect(receiver.received).toHaveLength(1)
-    // Recovery needs the endpoint enabled again; then it delivers what failed.
+    // What happens while the gateway keeps it disabled is recorded as failed, saying why, not lost.
+    const [missed] = (await partner.call('GET', '/v1/events?transfer_id=gone-2')).body.data
+    const detail = await partner.call('GET', `/v1/events/${missed.id}`)
+    expect(JSON.stringify(detail.body)).toContain('endpoint disabled: the receiver answered 410 Gone')
+    // Recovery needs the endpoint enabled again; then it delivers what failed, including what it missed.
     const refused = await partner.call('POST', `/v1/webhook-endpoints/${endpoint.id}/recover`, { since: new Date(Date.now() - 60_000).toISOString() })
     expect(refused.body.code).toBe('webhook_endpoint_disabled')
+    receiver.reply({ status: 200 })
     await partner.call('PATCH', `/v1/webhook-endpoints/${endpoint.id}`, { enabled: true })
     const recovered = await partner.call('POST', `/v1/webhook-endpoints/${endpoint.id}/recover`, { since: new Date(Date.now() - 60_000).toISOString() })
     expect(recovered.status).toBe(202)
-    expect(recovered.body.deliveries_requeued).toBe(1)
-    await until(() => receiver.received.length).toBe(2)
-    expect(receiver.received[1]!.body.transfer_id).toBe('gone-1')
+    expect(recovered.body.deliveries_requeued).toBe(2)
+    await until(() => receiver.received.length).toBe(3)
+    expect(receiver.received.slice(1).map((r) => r.body.transfer_id).sort()).toEqual(['gone-1', 'gone-2'])
+    // An endpoint the partner disabled itself gets nothing while disabled (its choice).
+    await partner.call('PATCH', `/v1/webhook-endpoints/${endpoint.id}`, { enabled: false })
+    await partner.call('POST', '/v1/transfers', paymentBody('gone-3'))
+    const [quiet] = (await partner.call('GET', '/v1/events?transfer_id=gone-3')).body.data
+    expect((await partner.call('GET', `/v1/events/${quiet.id}`)).body.deliveries).toEqual([])
   })
 
   it('an endpoint that fails every attempt for the configured time is disabled', async () => {

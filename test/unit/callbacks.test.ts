@@ -45,10 +45,14 @@ describe('retry schedule', () => {
     }
   })
 
-  it('honours Retry-After, clamped', () => {
-    expect(nextRetryDelayMs(policy, 1, 120)).toBe(120_000)
-    expect(nextRetryDelayMs(policy, 1, 0)).toBe(5_000)
-    expect(nextRetryDelayMs(policy, 1, 10 ** 9)).toBe(43_200_000)
+  it('honours Retry-After, clamped, when it lengthens the wait; never shortens the schedule', () => {
+    const mid = () => 0.5
+    expect(nextRetryDelayMs(policy, 1, 120, mid)).toBe(120_000)
+    expect(nextRetryDelayMs(policy, 1, 0, mid)).toBe(5_000)
+    expect(nextRetryDelayMs(policy, 1, 10 ** 9, mid)).toBe(43_200_000)
+    // After the 4th attempt the schedule says 2 h: a receiver's `Retry-After: 1` does not make it 5 s.
+    expect(nextRetryDelayMs(policy, 4, 1, mid)).toBe(7_200_000)
+    expect(nextRetryDelayMs(policy, 4, 3 * 3600, mid)).toBe(10_800_000)
     expect(nextRetryDelayMs(policy, 8, 10)).toBeNull()
   })
 
