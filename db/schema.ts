@@ -127,6 +127,8 @@ export const events = sqliteTable(
   (t) => [
     index('events_partner_id_idx').on(t.partnerId, t.id),
     index('events_partner_transfer_idx').on(t.partnerId, t.transferId, t.sequence),
+    // Retention finds old events by age each cron run without scanning the table.
+    index('events_created_at_idx').on(t.createdAt),
   ],
 )
 

@@ -4,7 +4,7 @@ import { newId } from '../lib/ids'
 import type { OperationDeps } from '../transfers/operations'
 import { signingSecrets } from './endpoints'
 import { renderEvent } from './events'
-import { nextRetryDelayMs, parseRetryAfter, type RetryPolicy } from './schedule'
+import { failingStreakStart, nextRetryDelayMs, parseRetryAfter, type RetryPolicy } from './schedule'
 import { signatureHeader } from './signing'
 import { checkWebhookUrl, urlPolicyOf } from './url-policy'
 
@@ -19,6 +19,12 @@ export type Outcome =
   | { kind: 'failed'; reason: string }
 
 type Attempt = { statusCode: number | null; error: string | null; excerpt: string | null; retryAfter: string | null; durationMs: number }
+
+/**
+ * Receivers called at once by one invocation. A Worker keeps 6 connections open at once and queues
+ * the rest while their timeouts already run; 4 leaves room for the database.
+ */
+export const CONCURRENT_DELIVERIES = 4
 
 const retryPolicy = (deps: OperationDeps): RetryPolicy => ({
   scheduleSeconds: deps.settings.WEBHOOK_RETRY_SCHEDULE_SECONDS,
@@ -109,7 +115,7 @@ export const attemptDelivery = async (deps: OperationDeps, deliveryId: string): 
       db
         .update(deliveries)
         .set({ status: 'failed', lockedUntil: null, attempts: delivery.attempts - 1, lastError: reason, updatedAt: now })
-        .where(eq(deliveries.id, delivery.id)),
+        .where(and(eq(deliveries.id, delivery.id), eq(deliveries.lockedUntil, delivery.lockedUntil!))),
       ...(disable
         ? [db.update(webhookEndpoints).set({ enabled: false, disabledReason: reason, disabledAt: now, updatedAt: now }).where(eq(webhookEndpoints.id, endpoint.id))]
         : []),
@@ -152,7 +158,7 @@ const judge = (deps: OperationDeps, delivery: Delivery, endpoint: WebhookEndpoin
     const reason = 'the receiver answered 410 Gone'
     return { kind: 'failed', reason, disable: reason }
   }
-  const failingSince = endpoint.failingSince ?? now
+  const failingSince = failingStreakStart(retryPolicy(deps), endpoint.failingSince, endpoint.updatedAt, now)
   const limitMs = deps.settings.WEBHOOK_DISABLE_AFTER_SECONDS * 1000
   if (now - failingSince >= limitMs) {
     const reason = `every delivery failed for ${Math.round(limitMs / 3600_000)} h (since ${new Date(failingSince).toISOString()})`
@@ -178,13 +184,16 @@ const record = async (
     .set({
       status: outcome.kind === 'delivered' ? 'delivered' : outcome.kind === 'failed' ? 'failed' : 'pending',
       lockedUntil: null,
-      nextAttemptAt: outcome.kind === 'retry' ? now + outcome.delayMs : null,
+      // The delay counts from the attempt's end: after a 15 s timeout a 5 s retry is still 5 s away.
+      nextAttemptAt: outcome.kind === 'retry' ? now + attempt.durationMs + outcome.delayMs : null,
       lastStatusCode: attempt.statusCode,
       lastError: outcome.kind === 'failed' ? `${outcome.reason}${lastError ? ` (last: ${lastError})` : ''}` : lastError,
       deliveredAt: outcome.kind === 'delivered' ? now : null,
       updatedAt: now,
     })
-    .where(eq(deliveries.id, delivery.id))
+    // Only while this attempt still holds the delivery: if its lease ran out and another consumer
+    // took it over, that consumer's outcome is the one that counts.
+    .where(and(eq(deliveries.id, delivery.id), eq(deliveries.lockedUntil, delivery.lockedUntil!)))
   const attemptInsert = db.insert(deliveryAttempts).values({
     id: newId('att', now),
     deliveryId: delivery.id,
@@ -195,16 +204,20 @@ const record = async (
     error: attempt.error,
     responseExcerpt: attempt.excerpt,
   })
+  // Only while the endpoint still has the URL this attempt went to: a partner who fixed the URL
+  // meanwhile must not have the fixed endpoint disabled by the old one's failure.
+  const sameEndpoint = and(eq(webhookEndpoints.id, endpoint.id), eq(webhookEndpoints.url, endpoint.url))
+  const streakStart = failingStreakStart(retryPolicy(deps), endpoint.failingSince, endpoint.updatedAt, now)
   const endpointUpdate =
     outcome.kind === 'delivered'
-      ? db.update(webhookEndpoints).set({ failingSince: null }).where(eq(webhookEndpoints.id, endpoint.id))
+      ? db.update(webhookEndpoints).set({ failingSince: null }).where(sameEndpoint)
       : db
           .update(webhookEndpoints)
           .set({
-            failingSince: sql`COALESCE(${webhookEndpoints.failingSince}, ${now})`,
+            failingSince: streakStart === now ? now : sql`COALESCE(${webhookEndpoints.failingSince}, ${now})`,
             ...(outcome.disable ? { enabled: false, disabledReason: outcome.disable, disabledAt: now } : {}),
             updatedAt: now,
           })
-          .where(eq(webhookEndpoints.id, endpoint.id))
+          .where(sameEndpoint)
   await db.batch([deliveryUpdate, attemptInsert, endpointUpdate])
 }

@@ -45,3 +45,15 @@ export const parseRetryAfter = (value: string | null, now: number): number | nul
   const at = Date.parse(value)
   return Number.isFinite(at) ? Math.max(0, Math.ceil((at - now) / 1000)) : null
 }
+
+/**
+ * When an endpoint's current run of failures began (pure). A run is broken by a success (the caller
+ * clears `failingSince`), and also by a quiet spell longer than any retry delay, in which nothing was
+ * even tried: two failures days apart are not days of failing. `lastFailureAt` is when the last
+ * failure was recorded (the endpoint's `updated_at`, bumped by each).
+ */
+export const failingStreakStart = (policy: RetryPolicy, failingSince: number | null, lastFailureAt: number, now: number): number => {
+  if (failingSince === null) return now
+  const longestGapMs = Math.max(0, ...policy.scheduleSeconds) * 1000 * (1 + policy.jitter) + 60_000
+  return now - lastFailureAt > longestGapMs ? now : failingSince
+}

@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks'
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_SCHEDULE_SECONDS, nextRetryDelayMs, parseRetryAfter, parseSchedule, type RetryPolicy } from '../../src/callbacks/schedule'
+import { DEFAULT_SCHEDULE_SECONDS, failingStreakStart, nextRetryDelayMs, parseRetryAfter, parseSchedule, type RetryPolicy } from '../../src/callbacks/schedule'
 import { generateSecret, signatureHeader } from '../../src/callbacks/signing'
 import { checkWebhookUrl } from '../../src/callbacks/url-policy'
 
@@ -43,6 +43,16 @@ describe('retry schedule', () => {
       expect(d).toBeGreaterThanOrEqual(1_440_000)
       expect(d).toBeLessThanOrEqual(2_160_000)
     }
+  })
+
+  it('a failing streak survives the longest retry gap but not a longer quiet spell', () => {
+    const day = 24 * 3600_000
+    const t0 = 1_700_000_000_000
+    expect(failingStreakStart(policy, null, t0, t0 + day)).toBe(t0 + day)
+    // The last failure 10 h ago (the schedule's longest gap, within jitter): still the same streak.
+    expect(failingStreakStart(policy, t0, t0 + 4 * day, t0 + 4 * day + 10 * 3600_000)).toBe(t0)
+    // Six quiet days after a failure: a new failure starts a new streak.
+    expect(failingStreakStart(policy, t0, t0 + day, t0 + 7 * day)).toBe(t0 + 7 * day)
   })
 
   it('honours Retry-After, clamped, when it lengthens the wait; never shortens the schedule', () => {
