@@ -1,9 +1,11 @@
 import { createDb, type Db } from '../db/client'
+import { attemptDelivery, CONCURRENT_DELIVERIES } from './callbacks/delivery'
 import { enqueueDeliveries } from './callbacks/dispatch'
 import { settingsOf, type Bindings } from './env'
 import { providerRegistry } from './providers/registry'
 import type { OperationDeps } from './transfers/operations'
 import { describeError } from './lib/errors'
+import { eachLimited } from './lib/pool'
 
 const logFailure = (what: string) => (error: unknown) =>
   console.error(JSON.stringify({ level: 'error', msg: `${what} failed`, error: describeError(error) }))
@@ -21,7 +23,7 @@ export const buildDeps = (
   const settings = settingsOf(env)
   const defer = (task: Promise<unknown>) => ctx.waitUntil(task.catch(logFailure('background task')))
   let db: Db | undefined
-  return {
+  const deps: OperationDeps = {
     // Made on first use: routes that never touch the database (health's liveness, 404s) skip it.
     get db() {
       return (db ??= createDb(settings.LIBSQL_URL, settings.LIBSQL_AUTH_TOKEN))
@@ -31,8 +33,12 @@ export const buildDeps = (
     providerFor: providerRegistry(settings, onTiming),
     defer,
     dispatch: (ids, delaySeconds) => {
-      // Without a queue binding nothing is lost: the cron sweeper sends due deliveries.
-      if (ids.length > 0 && env.DELIVERIES) defer(enqueueDeliveries(env.DELIVERIES, ids, delaySeconds))
+      if (ids.length === 0) return
+      if (env.DELIVERIES) return defer(enqueueDeliveries(env.DELIVERIES, ids, delaySeconds))
+      // Without a queue binding (a deployment that left it out) deliveries are attempted here, after
+      // the answer; a retry is not due yet, and the cron sweeper brings it back here when it is.
+      if (!delaySeconds) defer(eachLimited(ids, CONCURRENT_DELIVERIES, (id) => attemptDelivery(deps, id)))
     },
   }
+  return deps
 }

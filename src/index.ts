@@ -1,5 +1,5 @@
 import { createApp } from './app'
-import { attemptDelivery } from './callbacks/delivery'
+import { attemptDelivery, CONCURRENT_DELIVERIES } from './callbacks/delivery'
 import type { DeliveryMessage } from './callbacks/dispatch'
 import { sweepDueDeliveries } from './callbacks/sweeper'
 import { buildDeps } from './deps'
@@ -7,6 +7,7 @@ import type { Bindings } from './env'
 import { pruneHistory } from './callbacks/retention'
 import { expirePending, newPacing, reconcileOpen } from './reconcile/reconciler'
 import { describeError } from './lib/errors'
+import { eachLimited } from './lib/pool'
 
 const app = createApp()
 
@@ -20,19 +21,18 @@ export default {
   /** Callback deliveries: one attempt per message; the delivery rows, not the messages, are the truth. */
   async queue(batch: MessageBatch<DeliveryMessage>, env: Bindings, ctx: ExecutionContext) {
     const deps = buildDeps(env, ctx)
-    await Promise.all(
-      batch.messages.map(async (message) => {
-        try {
-          const outcome = await attemptDelivery(deps, message.body.delivery_id)
-          message.ack()
-          if (outcome.kind !== 'skipped') log({ msg: 'delivery', delivery_id: message.body.delivery_id, outcome: outcome.kind })
-        } catch (error) {
-          // Probably the database: the queue retries, and the sweeper would find it anyway.
-          console.error(JSON.stringify({ level: 'error', msg: 'delivery attempt failed', delivery_id: message.body.delivery_id, error: describeError(error) }))
-          message.retry({ delaySeconds: 5 })
-        }
-      }),
-    )
+    const deliver = async (message: Message<DeliveryMessage>) => {
+      try {
+        const outcome = await attemptDelivery(deps, message.body.delivery_id)
+        message.ack()
+        if (outcome.kind !== 'skipped') log({ msg: 'delivery', delivery_id: message.body.delivery_id, outcome: outcome.kind })
+      } catch (error) {
+        // Probably the database: the queue retries, and the sweeper would find it anyway.
+        console.error(JSON.stringify({ level: 'error', msg: 'delivery attempt failed', delivery_id: message.body.delivery_id, error: describeError(error) }))
+        message.retry({ delaySeconds: 5 })
+      }
+    }
+    await eachLimited(batch.messages, CONCURRENT_DELIVERIES, deliver)
   },
 
   /** Every minute: send what is due, expire what waited too long, ask providers about the rest, prune old history. */

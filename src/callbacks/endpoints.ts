@@ -136,12 +136,14 @@ export const deleteEndpoint = async (db: Db, partnerId: string, id: string, now:
 export const rotateSecret = async (db: Db, key: string, partnerId: string, id: string, graceSeconds: number, now: number) => {
   const current = await getEndpoint(db, partnerId, id)
   const secret = generateSecret()
+  // A second rotation inside the grace period (often a retry whose answer was lost) keeps the secret
+  // receivers most likely still hold, the one before the first rotation, until its grace ends.
+  const previousInGrace = current.previousSecret !== null && (current.previousSecretExpiresAt ?? 0) > now
   const [row] = await db
     .update(webhookEndpoints)
     .set({
       secret: await sealSecret(key, id, secret),
-      previousSecret: current.secret,
-      previousSecretExpiresAt: now + graceSeconds * 1000,
+      ...(previousInGrace ? {} : { previousSecret: current.secret, previousSecretExpiresAt: now + graceSeconds * 1000 }),
       updatedAt: now,
     })
     .where(and(mine(partnerId, id), eq(webhookEndpoints.secret, current.secret)))

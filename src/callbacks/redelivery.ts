@@ -6,6 +6,7 @@ import { getEndpoint } from './endpoints'
 import { eventNotFound, findEvent } from './event-store'
 
 const DISPATCH_NOW = 1000 // beyond this many, the sweeper sends the rest within minutes
+const RECOVER_BATCH = 5000
 
 /** Makes deliveries pending again from scratch (a fresh retry schedule), unless one is in flight. */
 const reset = (now: number) => ({
@@ -76,11 +77,13 @@ export const recoverEndpoint = async (deps: OperationDeps, partnerId: string, en
   const endpoint = await getEndpoint(deps.db, partnerId, endpointId)
   if (!endpoint.enabled) throw endpointDisabled(endpointId)
   const now = deps.now()
-  const rows = await deps.db
-    .update(deliveries)
-    .set(reset(now))
-    .where(and(eq(deliveries.endpointId, endpointId), eq(deliveries.status, 'failed'), gte(deliveries.updatedAt, since)))
-    .returning({ id: deliveries.id })
+  // At most RECOVER_BATCH per call (one bounded statement); `has_more` tells the partner to call again.
+  const failedSince = and(eq(deliveries.endpointId, endpointId), eq(deliveries.status, 'failed'), gte(deliveries.updatedAt, since))
+  const failedIds = (limit: number) => deps.db.select({ id: deliveries.id }).from(deliveries).where(failedSince).limit(limit)
+  const [candidates, rows] = await deps.db.batch([
+    failedIds(RECOVER_BATCH + 1),
+    deps.db.update(deliveries).set(reset(now)).where(inArray(deliveries.id, failedIds(RECOVER_BATCH))).returning({ id: deliveries.id }),
+  ])
   deps.dispatch(rows.slice(0, DISPATCH_NOW).map((r) => r.id))
-  return rows.length
+  return { requeued: rows.length, hasMore: candidates.length > RECOVER_BATCH }
 }

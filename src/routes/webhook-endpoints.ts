@@ -130,6 +130,6 @@ export const webhookEndpointsRouter = router
   })
   .openapi(routes.recover, async (c) => {
     const id = c.req.valid('param').id
-    const count = await recoverEndpoint(c.var.deps, c.var.partner.id, id, Date.parse(c.req.valid('json').since))
-    return c.json({ object: 'recovery' as const, endpoint_id: id, deliveries_requeued: count }, 202)
+    const recovered = await recoverEndpoint(c.var.deps, c.var.partner.id, id, Date.parse(c.req.valid('json').since))
+    return c.json({ object: 'recovery' as const, endpoint_id: id, deliveries_requeued: recovered.requeued, has_more: recovered.hasMore }, 202)
   })

@@ -78,7 +78,12 @@ export const DeletedEndpoint = z
   .openapi('DeletedWebhookEndpoint')
 
 export const RecoveryResult = z
-  .object({ object: z.literal('recovery'), endpoint_id: z.string(), deliveries_requeued: z.number().int() })
+  .object({
+    object: z.literal('recovery'),
+    endpoint_id: z.string(),
+    deliveries_requeued: z.number().int(),
+    has_more: z.boolean().openapi({ description: 'More failed deliveries matched than one call requeues (5,000): call again.' }),
+  })
   .openapi('WebhookRecovery')
 
 export const EventResource = z

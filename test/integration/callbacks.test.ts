@@ -263,6 +263,21 @@ describe('events and their delivery', () => {
     expect(receiver.received[1]!.verifiedWith).toEqual([rotated.body.secret])
   })
 
+  it('rotating again inside the grace period keeps the original secret signing until its grace ends', async () => {
+    const { partner, receiver, endpoint } = await setup()
+    const original = endpoint.secret
+    const first = await partner.call('POST', `/v1/webhook-endpoints/${endpoint.id}/rotate-secret`, { grace_seconds: 60 })
+    // Say the first answer was lost and the client retried.
+    const second = await partner.call('POST', `/v1/webhook-endpoints/${endpoint.id}/rotate-secret`, { grace_seconds: 60 })
+    expect(second.status).toBe(200)
+    expect(second.body.previous_secret_expires_at).toBe(first.body.previous_secret_expires_at)
+    receiver.trust(second.body.secret)
+    receiver.trust(first.body.secret)
+    await partner.call('POST', '/v1/transfers', paymentBody('rot-3'))
+    await until(() => receiver.received.length).toBe(1)
+    expect(receiver.received[0]!.verifiedWith.sort()).toEqual([original, second.body.secret].sort())
+  })
+
   it('redelivers an event on request, with the same webhook-id', async () => {
     const { partner, receiver, endpoint } = await setup()
     await partner.call('POST', '/v1/transfers', paymentBody('redo-1'))
@@ -299,6 +314,27 @@ describe('deliveries survive lost messages and restarts', () => {
       await receiver.close()
     } finally {
       await lossy.close()
+    }
+  })
+
+  it('a deployment without the queue binding still delivers, retries included', async () => {
+    const queueless = await startGateway({ vars: FAST, database: gateway.database, overrides: { queueProducers: {}, queueConsumers: {} } })
+    try {
+      const partner = await createSfoxPartner(queueless, sfox)
+      const receiver = await startReceiver()
+      const { body: endpoint } = await partner.call('POST', '/v1/webhook-endpoints', { url: receiver.url })
+      receiver.trust(endpoint.secret)
+      receiver.reply({ status: 503 })
+      await partner.call('POST', '/v1/transfers', paymentBody('noq-1'))
+      // The first attempt happens right after the answer; it fails, and this gateway's cron retries it when due.
+      await until(() => receiver.received.length).toBe(1)
+      await until(async () => {
+        await queueless.cron()
+        return receiver.verified().length
+      }, 15_000).toBe(2)
+      await receiver.close()
+    } finally {
+      await queueless.close()
     }
   })
 
