@@ -61,7 +61,8 @@ const post = async (url: string, headers: Record<string, string>, body: string, 
   const started = Date.now()
   try {
     const res = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) })
-    const excerpt = await excerptOf(res)
+    // The status is the answer: a body that is slow or breaks off only costs the excerpt.
+    const excerpt = await excerptOf(res).catch(() => null)
     return { statusCode: res.status, error: null, excerpt, retryAfter: res.headers.get('retry-after'), durationMs: Date.now() - started }
   } catch (error) {
     const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPartner, createSfoxPartner, startGateway, type Gateway } from '../helpers/gateway'
 import { openDb } from '../helpers/db'
@@ -314,6 +316,30 @@ describe('deliveries survive lost messages and restarts', () => {
       await receiver.close()
     } finally {
       await lossy.close()
+    }
+  })
+
+  it('a 2xx whose body never ends is delivered, not retried', async () => {
+    // Headers at once, then a body that never finishes (the gateway's timeout here is 2 s).
+    const hits: number[] = []
+    const server = createServer((_req, res) => {
+      hits.push(Date.now())
+      res.writeHead(200, { 'content-type': 'text/plain' })
+      res.write('ok, and more to come')
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const partner = await createSfoxPartner(gateway, sfox)
+      const { port } = server.address() as AddressInfo
+      await partner.call('POST', '/v1/webhook-endpoints', { url: `http://127.0.0.1:${port}/hooks`, event_types: ['transfer.created'] })
+      await partner.call('POST', '/v1/transfers', paymentBody('slow-body'))
+      const [event] = (await partner.call('GET', '/v1/events?transfer_id=slow-body')).body.data
+      await until(async () => (await partner.call('GET', `/v1/events/${event.id}`)).body.deliveries[0]?.status, 10_000).toBe('delivered')
+      await new Promise((r) => setTimeout(r, 1500))
+      expect(hits).toHaveLength(1)
+    } finally {
+      server.closeAllConnections()
+      server.close()
     }
   })
 
