@@ -4,7 +4,6 @@
  *
  *   npx tsx bench/profile.ts [--get-n 2000] [--create-n 1000] [--warmup 200] [--interval-us 100]
  *                            [--top 25] [--out <dir>] [--flows get,create] [--split 0.25] [--ab 0] [--perf]
- *                            [--direct-outbound]
  *
  * workerd's clock stands still while JavaScript runs, so the Worker cannot time itself; V8's sampler
  * runs on a thread of its own, in real time. Per flow (GET /v1/transfers/{id}; sFOX POST
@@ -22,14 +21,12 @@
  * --perf: one more pass per flow (no inspector session) with Linux perf sampling workerd's
  * event-loop thread: native time by symbol and by component (V8 JIT code, V8 runtime, kj, capnp, workerd
  * API, SQLite, libc, kernel), i.e. what the V8 profile cannot see. Needs `perf` and permission.
- * --direct-outbound: Miniflare's stripCfConnectingIp off, so the Worker's subrequests (libSQL, sFOX)
- * skip the JS proxy worker Miniflare puts in front of them (which production does not have). The
- * test and bench harness (test/helpers/worker.ts) now turns it off by default, so this is a no-op
- * there and the A/B "direct outbound" variant matches "as built".
+ * Subrequests go straight out, as in production: the harness (test/helpers/worker.ts) turns off the
+ * proxy worker Miniflare would otherwise put in front of them.
  * --ab N: afterwards, runs without any profiler of the bundle as built, of patched copies of it (no
  * request log line, no rate-limiter call, no secure headers, all three; one for @libsql's per-stream
  * close error; patched in a temporary copy,
- * never in the repo) and of the bundle as built with --direct-outbound: all up at once (a workerd
+ * never in the repo): all up at once (a workerd
  * each), taking turns in blocks of 20 requests, about N requests per flow per variant: workerd's
  * CPU and wall per request, and each variant's change with ± 2 standard errors of paired blocks.
  * The tables go to stdout, progress to stderr.
@@ -59,7 +56,7 @@ import { startWorker, workerOptionsFromConfig } from '../test/helpers/worker'
 import { gatewayOps, setupPartner } from './gateway'
 import { httpTransport, type Transport } from './http'
 import { findDescendants } from './memory'
-import { BENCH_RATE_LIMIT, FIXED_OTP } from './stack'
+import { benchBindings, FIXED_OTP, withoutWranglerChatter } from './stack'
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -81,8 +78,6 @@ const options = {
   split: Number(option('split', '0.25')),
   ab: Number(option('ab', '0')),
   perf: args.includes('--perf'),
-  /** Miniflare's stripCfConnectingIp off: subrequests skip its outbound proxy worker (production has none). */
-  directOutbound: args.includes('--direct-outbound'),
 }
 
 const root = resolve(import.meta.dirname, '..')
@@ -566,14 +561,13 @@ const LIBSQL_CLOSE_ERROR: Patch = {
       'libsql: no close error',
     ),
 }
-/** Bundle patches, or a harness setting: Miniflare's outbound proxy worker left out (not our code). */
-type Variant = { name: string; patches: Patch[]; directOutbound?: boolean }
+/** Bundle patches applied to a copy of the bundle. */
+type Variant = { name: string; patches: Patch[] }
 const VARIANTS: Variant[] = [
   { name: 'as built', patches: [] },
   ...PATCHES.map((p) => ({ name: p.name, patches: [p] })),
   { name: 'all three', patches: PATCHES },
   { name: LIBSQL_CLOSE_ERROR.name, patches: [LIBSQL_CLOSE_ERROR] },
-  { name: 'harness: direct outbound', patches: [], directOutbound: true },
 ]
 
 // ---------------------------------------------------------------------------------------------
@@ -606,25 +600,12 @@ try {
 
   const dbUrl = `${libsql.url}/profile/`
   await migrateDatabase(dbUrl)
-  const previousLog = process.env.WRANGLER_LOG
-  process.env.WRANGLER_LOG = 'warn'
-  const workerOptions = workerOptionsFromConfig(root)
-  if (previousLog === undefined) delete process.env.WRANGLER_LOG
-  else process.env.WRANGLER_LOG = previousLog
+  const workerOptions = withoutWranglerChatter(() => workerOptionsFromConfig(root))
   const adminToken = `profile-admin-${randomBytes(12).toString('hex')}`
   // The same bindings for every Worker this run starts, so API keys stay valid across A/B variants.
-  const bindings = {
-    ENVIRONMENT: 'test',
-    LIBSQL_URL: dbUrl,
-    ADMIN_TOKEN: adminToken,
-    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    API_KEY_SECRET: randomBytes(24).toString('hex'),
-    WEBHOOK_ALLOW_HTTP: 'true',
-    WEBHOOK_ALLOW_PRIVATE_HOSTS: 'true',
-    RATE_LIMIT: String(BENCH_RATE_LIMIT),
-  }
+  const bindings = benchBindings(dbUrl, adminToken)
   const workerdPidsBefore = new Set(findDescendants('workerd'))
-  const launch = async (scriptPath: string, inspectorPort?: number, directOutbound = options.directOutbound) => {
+  const launch = async (scriptPath: string, inspectorPort?: number) => {
     const worker = await startWorker({
       scriptPath,
       workerOptions,
@@ -632,11 +613,7 @@ try {
       onLog: (log) => {
         if (process.env.DEBUG_WORKER_LOGS) process.stderr.write(`[worker ${log.level}] ${log.message}\n`)
       },
-      overrides: {
-        ...(inspectorPort === undefined ? {} : { inspectorPort }),
-        // Miniflare sends every subrequest through a JS worker of its own that strips CF-Connecting-IP.
-        ...(directOutbound ? { stripCfConnectingIp: false } : {}),
-      },
+      overrides: inspectorPort === undefined ? {} : { inspectorPort },
     })
     const fresh = findDescendants('workerd').filter((pid) => !workerdPidsBefore.has(pid))
     if (fresh.length !== 1) progress(`found ${fresh.length} new workerd processes: no per-thread CPU figures`)
@@ -783,7 +760,7 @@ try {
       const dir = join(abDir, variant.name.replace(/\W+/g, '-'))
       await mkdir(dir, { recursive: true })
       await writeFile(join(dir, 'index.js'), variant.patches.reduce((text, patch) => patch.apply(text), bundleText))
-      const started = await launch(join(dir, 'index.js'), undefined, variant.directOutbound ?? options.directOutbound)
+      const started = await launch(join(dir, 'index.js'))
       cleanups.push(() => started.mf.dispose())
       running.push({ variant, url: started.url, pid: started.pid })
     }
@@ -850,7 +827,6 @@ try {
         return `${v.name.padEnd(26)} ${cell(r.get, base.get, self)} ${mean(r.getWall).toFixed(2).padStart(6)}   ${cell(r.create, base.create, self)} ${mean(r.createWall).toFixed(2).padStart(6)}`
       }),
       ...[...PATCHES, LIBSQL_CLOSE_ERROR].map((patch) => `  ${patch.name}: ${patch.what}`),
-      "  harness: direct outbound: as built, with Miniflare's stripCfConnectingIp off (subrequests skip its proxy worker)",
       '',
     ]
     process.stdout.write(out.join('\n'))

@@ -45,10 +45,28 @@ export type Stack = {
 }
 
 /**
+ * The Worker's bindings for a bench run (the bench and `npm run profile`): wrangler.toml's [vars]
+ * stay as they are, secrets are fresh per run.
+ */
+export const benchBindings = (dbUrl: string, adminToken: string) => ({
+  ENVIRONMENT: 'test',
+  LIBSQL_URL: dbUrl,
+  ADMIN_TOKEN: adminToken,
+  ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+  API_KEY_SECRET: randomBytes(24).toString('hex'),
+  // The receiver listens on 127.0.0.1 over plain http.
+  WEBHOOK_ALLOW_HTTP: 'true',
+  WEBHOOK_ALLOW_PRIVATE_HOSTS: 'true',
+  // The per-partner request limit (100 per 10 s by default) would stop the bench in its first
+  // second; raised out of reach, like the sFOX sandbox's. Its counter is still asked per request.
+  RATE_LIMIT: String(BENCH_RATE_LIMIT),
+})
+
+/**
  * wrangler logs "Using secrets defined in .dev.vars" to stdout when a developer has one (the helper
  * ignores its values anyway); keep stdout for the bench's tables.
  */
-const withoutWranglerChatter = <T>(fn: () => T): T => {
+export const withoutWranglerChatter = <T>(fn: () => T): T => {
   const previous = process.env.WRANGLER_LOG
   process.env.WRANGLER_LOG = 'warn'
   try {
@@ -107,19 +125,7 @@ export const startStack = async (root: string): Promise<Stack> => {
       scriptPath: build.scriptPath,
       workerOptions,
       // wrangler.toml's [vars] stay as they are (API_KEY_CACHE_SECONDS=30 included); fresh secrets per run.
-      bindings: {
-        ENVIRONMENT: 'test',
-        LIBSQL_URL: dbUrl,
-        ADMIN_TOKEN: adminToken,
-        ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-        API_KEY_SECRET: randomBytes(24).toString('hex'),
-        // The receiver listens on 127.0.0.1 over plain http.
-        WEBHOOK_ALLOW_HTTP: 'true',
-        WEBHOOK_ALLOW_PRIVATE_HOSTS: 'true',
-        // The per-partner request limit (100 per 10 s by default) would stop the bench in its first
-        // second; raised out of reach, like the sFOX sandbox's. Its counter is still asked per request.
-        RATE_LIMIT: String(BENCH_RATE_LIMIT),
-      },
+      bindings: benchBindings(dbUrl, adminToken),
       // Silent: printing a line per request would cost the harness more than it measures.
       // DEBUG_WORKER_LOGS=1 echoes them to stderr, as in the tests.
       onLog: (log) => {

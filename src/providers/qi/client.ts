@@ -67,16 +67,14 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
       fail({ kind: 'unavailable', provider: 'qi', status: response.status, code: null, message: `QI's answer is not authentic: ${reason}` })
     const encoded = (response.json as { encoded_body?: unknown } | null)?.encoded_body
     const authorization = response.headers.get('authorization') ?? undefined
+    // What both header forms are checked against: this request, QI's key, a fresh clock.
+    const expected = { method, uri, qiPublicKeyPem: connection.qiPublicKeyPem, now: now(), toleranceMs: SIGNATURE_TOLERANCE_MS }
     if (authorization?.startsWith('QIT ')) {
       const verified = await verifyV1Answer({
+        ...expected,
         authorization,
         apiClientKey: connection.apiClientKey,
         encodedBody: typeof encoded === 'string' ? encoded : undefined,
-        method,
-        uri,
-        qiPublicKeyPem: connection.qiPublicKeyPem,
-        now: now(),
-        toleranceMs: SIGNATURE_TOLERANCE_MS,
       })
       if (!verified.ok) return untrusted(verified.reason)
     }
@@ -85,15 +83,7 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
       return decoded ? ok(decoded) : untrusted('encoded_body does not verify')
     }
     if (authorization && !authorization.startsWith('QIT ')) {
-      const verified = await verifySigned({
-        authorization,
-        body: response.text,
-        method,
-        uri,
-        qiPublicKeyPem: connection.qiPublicKeyPem,
-        now: now(),
-        toleranceMs: SIGNATURE_TOLERANCE_MS,
-      })
+      const verified = await verifySigned({ ...expected, authorization, body: response.text })
       if (!verified.ok) return untrusted(verified.reason)
     }
     return ok(response.json)

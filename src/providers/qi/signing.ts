@@ -80,19 +80,12 @@ export const verifySigned = async (input: {
   } catch {
     return { ok: false, reason: 'AUTHORIZATION is not a JWT' }
   }
-  let claims: JWTPayload
-  try {
-    claims = (await jwtVerify(token, await publicKeyOf(input.qiPublicKeyPem), { algorithms: ['ES512'] })).payload
-  } catch {
-    return { ok: false, reason: "signature does not verify with QI's public key" }
-  }
+  const claims = await qiClaims(token, input.qiPublicKeyPem)
+  if (!claims) return { ok: false, reason: "signature does not verify with QI's public key" }
   if (claims.method !== input.method) return { ok: false, reason: 'signed method does not match' }
   if (claims.uri !== input.uri) return { ok: false, reason: 'signed uri does not match' }
   if (claims.payload_md5 !== (await md5Hex(input.body))) return { ok: false, reason: 'payload_md5 does not match the body' }
-  const at = parseTimestamp(claims.timestamp)
-  if (!Number.isFinite(at) || Math.abs(input.now - at) > input.toleranceMs) {
-    return { ok: false, reason: 'timestamp missing or outside the tolerance' }
-  }
+  if (!fresh(parseTimestamp(claims.timestamp), input)) return { ok: false, reason: 'timestamp missing or outside the tolerance' }
   return { ok: true }
 }
 
@@ -115,12 +108,8 @@ export const verifyV1Answer = async (input: {
   if (!match) return { ok: false, reason: 'v1 AUTHORIZATION is not "QIT <api_key>:<jwt>"' }
   const [, apiKey, token] = match as unknown as [string, string, string]
   if (apiKey !== input.apiClientKey) return { ok: false, reason: "v1 AUTHORIZATION names another partner's key" }
-  let claims: JWTPayload
-  try {
-    claims = (await jwtVerify(token, await publicKeyOf(input.qiPublicKeyPem), { algorithms: ['ES512'] })).payload
-  } catch {
-    return { ok: false, reason: "v1 signature does not verify with QI's public key" }
-  }
+  const claims = await qiClaims(token, input.qiPublicKeyPem)
+  if (!claims) return { ok: false, reason: "v1 signature does not verify with QI's public key" }
   if (claims.sub !== apiKey) return { ok: false, reason: 'v1 sub is not the api key' }
   const lines = typeof claims.signature === 'string' ? claims.signature.split('\n') : []
   if (lines.length !== 5) return { ok: false, reason: 'v1 signature claim is not 5 lines' }
@@ -130,19 +119,21 @@ export const verifyV1Answer = async (input: {
   const encoded = input.encodedBody
   if (md5 !== (encoded === undefined ? '' : await md5Hex(encoded))) return { ok: false, reason: 'signed md5 does not match encoded_body' }
   if (contentType !== (encoded === undefined ? '' : 'application/json')) return { ok: false, reason: 'signed content type does not match' }
-  const at = Date.parse(date)
-  if (!Number.isFinite(at) || Math.abs(input.now - at) > input.toleranceMs) {
-    return { ok: false, reason: 'signed date missing or outside the tolerance' }
-  }
+  if (!fresh(Date.parse(date), input)) return { ok: false, reason: 'signed date missing or outside the tolerance' }
   return { ok: true }
 }
 
-/** The legacy form of an answer, `{"encoded_body": <JWT signed by QI>}`: its verified claims are the body. */
-export const decodeEncodedBody = async (encoded: string, qiPublicKeyPem: string): Promise<Record<string, unknown> | null> => {
+/** The claims of a JWT QI signed (ES512, QI's public key); null when it does not verify. */
+const qiClaims = async (token: string, qiPublicKeyPem: string): Promise<JWTPayload | null> => {
   try {
-    const { payload } = await jwtVerify(encoded, await publicKeyOf(qiPublicKeyPem), { algorithms: ['ES512'] })
-    return payload as Record<string, unknown>
+    return (await jwtVerify(token, await publicKeyOf(qiPublicKeyPem), { algorithms: ['ES512'] })).payload
   } catch {
     return null
   }
 }
+
+const fresh = (at: number, window: { now: number; toleranceMs: number }) => Number.isFinite(at) && Math.abs(window.now - at) <= window.toleranceMs
+
+/** The legacy form of an answer, `{"encoded_body": <JWT signed by QI>}`: its verified claims are the body. */
+export const decodeEncodedBody = (encoded: string, qiPublicKeyPem: string): Promise<Record<string, unknown> | null> =>
+  qiClaims(encoded, qiPublicKeyPem)
