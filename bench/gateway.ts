@@ -14,10 +14,13 @@ export type Connections = {
  * sandbox when given), with no resend cooldown and the highest resend limit the admin API takes,
  * so resends can be measured back to back.
  */
+/** Resends the bench partner may make per transfer (the highest the admin API takes). */
+export const BENCH_RESEND_LIMIT = 20
+
 export const setupPartner = async (t: Transport, adminToken: string, connections: Connections, name = 'Bench partner') => {
   const admin = (method: string, path: string, body: unknown, status: number) =>
     expect(t.fetch(`/admin${path}`, jsonInit(method, body, adminToken)), status, `admin ${method} ${path}`)
-  const partner = JSON.parse(await admin('POST', '/partners', { name, resend_limit: 20, resend_cooldown_seconds: 0 }, 201)) as { id: string }
+  const partner = JSON.parse(await admin('POST', '/partners', { name, resend_limit: BENCH_RESEND_LIMIT, resend_cooldown_seconds: 0 }, 201)) as { id: string }
   const { sfox, qi } = connections
   await admin('PUT', `/partners/${partner.id}/connections/sfox`, { api_key: sfox.apiKey, base_url: sfox.url }, 200)
   if (qi) {

@@ -3,11 +3,12 @@
  * inspector, while driving one flow at a time (1 in flight) against the built Worker in Miniflare.
  *
  *   npx tsx bench/profile.ts [--get-n 2000] [--create-n 1000] [--warmup 200] [--interval-us 100]
- *                            [--top 25] [--out <dir>] [--flows get,create] [--split 0.25] [--ab 0] [--perf]
+ *                            [--top 25] [--out <dir>] [--flows get,create,confirm,resend] [--split 0.25] [--ab 0] [--perf]
  *
  * workerd's clock stands still while JavaScript runs, so the Worker cannot time itself; V8's sampler
  * runs on a thread of its own, in real time. Per flow (GET /v1/transfers/{id}; sFOX POST
- * /v1/transfers, a fresh transfer_id each):
+ * /v1/transfers, a fresh transfer_id each; confirm with the right code, a pending transfer each;
+ * resend, up to the partner's resend limit per transfer; --create-n sets the count of all three):
  *   1. a baseline without any inspector session: wall time and workerd's CPU time per request, per
  *      thread, from /proc (the ground truth the profile is checked against);
  *   2. the profiled pass, the Worker's isolate only: top functions by self and by inclusive time
@@ -53,7 +54,7 @@ import { startLibsqlServer } from '../sandbox/libsql-server/server'
 import { buildWorker } from '../test/helpers/build'
 import { startSfox } from '../test/helpers/sfox'
 import { startWorker, workerOptionsFromConfig } from '../test/helpers/worker'
-import { gatewayOps, setupPartner } from './gateway'
+import { BENCH_RESEND_LIMIT, gatewayOps, setupPartner } from './gateway'
 import { httpTransport, type Transport } from './http'
 import { findDescendants } from './memory'
 import { benchBindings, FIXED_OTP, withoutWranglerChatter } from './stack'
@@ -681,9 +682,17 @@ try {
     }
   }
 
-  const profileFlow = async (label: string, count: number, op: (i: number, phase: string) => Promise<unknown>) => {
+  /** `prepare` runs before each measured pass, outside it (the transfers a confirm or resend needs). */
+  const profileFlow = async (
+    label: string,
+    count: number,
+    op: (i: number, phase: string) => Promise<unknown>,
+    prepare: (phase: string, count: number) => Promise<unknown> = async () => {},
+  ) => {
+    await prepare('base', count)
     progress(`${label}: ${count} requests without any inspector session (baseline)`)
     const baseline = await drive(count, (i) => op(i, 'base'))
+    await prepare('prof', count)
     progress(`${label}: ${count} requests profiling the Worker's isolate`)
     const detail = await profiled([targets.user], count, (i) => op(i, 'prof'))
     const file = join(outDir, `${label}.cpuprofile`)
@@ -698,6 +707,7 @@ try {
     if (splitN > 0) {
       progress(`${label}: ${splitN} requests profiling every isolate (the split)`)
       const all = [targets.user, ...targets.others]
+      await prepare('split', splitN)
       const split = await profiled(all, splitN, (i) => op(i, 'split'))
       for (let t = 0; t < all.length; t++) {
         await writeFile(join(outDir, `${label}.split.${all[t]!.id.replace(/[^A-Za-z0-9_.-]+/g, '_') || 'worker'}.cpuprofile`), JSON.stringify(split.profiles[t]))
@@ -714,6 +724,7 @@ try {
       // A pass of its own: perf's sampling costs the thread something, the baseline stays clean.
       const perfN = Math.max(200, splitN)
       progress(`${label}: ${perfN} requests under perf (no inspector session)`)
+      await prepare('perf', perfN)
       const native = await drive(perfN, (i) => op(i, 'perf'), join(outDir, `${label}.perf.data`))
       out.push(
         '',
@@ -738,13 +749,31 @@ try {
     for (let i = 0; i < options.warmup; i++) await gw.get(getIds[i % getIds.length]!)
     for (let i = 0; i < options.warmup; i++) await gw.create(`profile-warm-${label}-${run}-${i}`)
   }
-  const profiling = options.flows.includes('get') || options.flows.includes('create')
+  const profiling = ['get', 'create', 'confirm', 'resend'].some((flow) => options.flows.includes(flow))
   if (profiling) {
     progress(`warm-up: ${options.warmup} GETs and ${options.warmup} creates`)
     await warm('main')
   }
   if (options.flows.includes('get')) await profileFlow('get', options.getN, (i) => gw.get(getIds[i % getIds.length]!))
   if (options.flows.includes('create')) await profileFlow('create', options.createN, (i, phase) => gw.create(`profile-${phase}-${run}-${i}`))
+  // A confirm (right code) needs a pending transfer of its own; a resend can reuse one up to the
+  // bench partner's resend limit (no cooldown). They are created before each pass, outside it.
+  const createPending = (prefix: string) => async (phase: string, count: number) => {
+    progress(`${prefix}: creating ${count} pending transfers for the ${phase} pass`)
+    for (let i = 0; i < count; i++) await gw.create(`profile-${prefix}-${phase}-${run}-${i}`)
+  }
+  if (options.flows.includes('confirm')) {
+    await profileFlow('confirm', options.createN, (i, phase) => gw.confirm(`profile-confirm-${phase}-${run}-${i}`), createPending('confirm'))
+  }
+  if (options.flows.includes('resend')) {
+    const per = BENCH_RESEND_LIMIT
+    await profileFlow(
+      'resend',
+      options.createN,
+      (i, phase) => gw.resend(`profile-resend-${phase}-${run}-${Math.floor(i / per)}`),
+      (phase, count) => createPending('resend')(phase, Math.ceil(count / per)),
+    )
+  }
 
   if (options.ab > 0) {
     // Every variant runs at once, each in a workerd of its own, and they take turns in blocks of

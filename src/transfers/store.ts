@@ -17,7 +17,6 @@ import { toPage } from '../lib/page'
 // Hot-path statements, built once per isolate (see db/compiled.ts).
 const toTransfer = rowMapper(transfers)
 const p = sql.placeholder
-const rowsOf = (result: { rows: unknown[] }) => result.rows as Record<string, unknown>[]
 const keyOf = () => and(eq(transfers.partnerId, p('partnerId')), eq(transfers.transferId, p('transferId')))
 // Pending verification and not past its TTL (the cron marks it expired a little later).
 const pendingNow = () =>
@@ -33,8 +32,8 @@ const perProvider = (value: (name: ProviderName) => SQL) =>
 const selectByPartnerId = compile((b) => b.select().from(transfers).where(keyOf()).limit(1))
 
 export const findTransfer = async (db: Db, partnerId: string, transferId: string): Promise<Transfer | undefined> => {
-  const { rows } = await db.$client.execute(bind(selectByPartnerId, { partnerId, transferId }))
-  return rows[0] ? toTransfer(rows[0] as unknown as Record<string, unknown>) : undefined
+  const { rows } = await db.pipeline.execute(bind(selectByPartnerId, { partnerId, transferId }))
+  return rows[0] ? toTransfer(rows[0]) : undefined
 }
 
 export const findTransferByReference = async (db: Db, provider: 'sfox' | 'qi', reference: string) =>
@@ -114,11 +113,11 @@ const selectOthers = compile((b) => b.select().from(transfers).where(and(keyOf()
 export const claimCreate = async (db: Db, row: NewTransfer & { leaseUntil: number }, now: number): Promise<CreateClaim> => {
   const values = { ...Object.fromEntries(INSERTED.map((c) => [c, row[c] ?? null])), now }
   // On the common path (a new transfer) no statement returns a row: the new one is known already.
-  const [, resumed, existing] = await db.$client.batch([bind(insertTransfer, values), bind(resumeCreate, values), bind(selectOthers, values)])
-  const [found] = rowsOf(existing!).map(toTransfer)
+  const [, resumed, existing] = await db.pipeline.batch([bind(insertTransfer, values), bind(resumeCreate, values), bind(selectOthers, values)])
+  const [found] = existing!.rows.map(toTransfer)
   if (!found) return { kind: 'created', transfer: asStored(row) }
   if (found.requestHash !== row.requestHash) return { kind: 'conflict', transfer: found }
-  const [resumedRow] = rowsOf(resumed!).map(toTransfer)
+  const [resumedRow] = resumed!.rows.map(toTransfer)
   if (resumedRow) return { kind: 'resumed', transfer: resumedRow }
   return { kind: found.status === 'submitting' ? 'in_flight' : 'replay', transfer: found }
 }
@@ -237,10 +236,10 @@ export const transition = async (
     }),
   )
   const deliveryInserts = types.map((type, i) => bind(insertDeliveries, { eventId: ids[i], type, now }))
-  const [updated, ...results] = await db.$client.batch([update, ...eventInserts, ...deliveryInserts])
-  const [current] = rowsOf(updated!)
+  const [updated, ...results] = await db.pipeline.batch([update, ...eventInserts, ...deliveryInserts])
+  const [current] = updated!.rows
   if (!current) return undefined
-  const deliveryIds = results.slice(types.length).flatMap((r) => r.rows.filter((row) => row[1] === 'pending').map((row) => String(row[0])))
+  const deliveryIds = results.slice(types.length).flatMap((r) => r.rows.filter((row) => row.status === 'pending').map((row) => String(row.id)))
   const volatile = Object.fromEntries(VOLATILE.map((c) => [c, current[transfers[c].name] ?? null]))
   return { transfer: { ...after, ...volatile }, deliveryIds }
 }
@@ -274,9 +273,9 @@ const explainRefusal = compileSql(sql`SELECT * FROM transfers WHERE partner_id =
 /** Takes one confirm attempt if the transfer can use one; `current` explains a refusal. */
 export const claimConfirmAttempt = async (db: Db, partnerId: string, transferId: string, now: number, leaseUntil: number) => {
   const values = { partnerId, transferId, now, leaseUntil }
-  const [claimed, current] = await db.$client.batch([bind(takeAttempt, values), bind(explainRefusal, values)])
-  const row = rowsOf(claimed!).map(toTransfer)[0]
-  return { claimed: row, current: row ?? rowsOf(current!).map(toTransfer)[0] }
+  const [claimed, current] = await db.pipeline.batch([bind(takeAttempt, values), bind(explainRefusal, values)])
+  const row = claimed!.rows.map(toTransfer)[0]
+  return { claimed: row, current: row ?? current!.rows.map(toTransfer)[0] }
 }
 
 /** This confirm's lease only: `heldLease` is the value its claim wrote. */
@@ -364,14 +363,14 @@ const takeResendOnChannel = takeResend(true)
  */
 export const claimResend = async (db: Db, partnerId: string, transferId: string, now: number, channel?: string) => {
   const values = { partnerId, transferId, now, channel: channel ?? null }
-  const [previous, claimed] = await db.$client.batch([
+  const [previous, claimed] = await db.pipeline.batch([
     bind(resendBefore, values),
     bind(channel ? takeResendOnChannel : takeResendKeepingChannel, values),
   ])
   return {
     // Mapped like a full row; only the selected columns are read.
-    previous: rowsOf(previous!).map(toTransfer)[0] as ResendPrevious | undefined,
-    claimed: rowsOf(claimed!).map(toTransfer)[0],
+    previous: previous!.rows.map(toTransfer)[0] as ResendPrevious | undefined,
+    claimed: claimed!.rows.map(toTransfer)[0],
   }
 }
 
