@@ -111,10 +111,11 @@ const encodeStatement = (statement: InStatement): WireStatement => {
 const decodeResult = (result: WireResult): StatementResult => {
   const columns = result.cols.map((col) => col.name ?? '')
   const rows = result.rows.map((values) => {
-    const row: Row = {}
+    // No prototype: a column may be called "toString" or "__proto__".
+    const row: Row = Object.create(null)
     for (let i = 0; i < values.length; i++) {
       const name = columns[i]!
-      if (!(name in row)) row[name] = decodeValue(values[i]!)
+      if (!Object.hasOwn(row, name)) row[name] = decodeValue(values[i]!)
     }
     return row
   })

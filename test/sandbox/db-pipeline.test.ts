@@ -93,6 +93,8 @@ describe('lean Hrana pipeline vs @libsql/client', () => {
     const sql = "SELECT 1 AS a, 2 AS a, 'z' AS b"
     expect((await lean.execute(sql)).rows).toEqual((await library.execute(sql)).rows.map(named))
     expect((await lean.execute(sql)).rows[0]).toEqual({ a: 1, b: 'z' })
+    const odd = await lean.execute("SELECT 1 AS toString, 2 AS __proto__, 3 AS constructor")
+    expect(Object.entries(odd.rows[0]!)).toEqual([['toString', 1], ['__proto__', 2], ['constructor', 3]])
   })
 
   it('refuses what the library refuses: integers beyond 2^53, non-finite numbers, out-of-range bigints', async () => {
