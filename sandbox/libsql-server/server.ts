@@ -49,11 +49,14 @@ class HttpError extends Error {
   }
 }
 
+/** Answers the body's length in bytes (0 when nothing could be sent). */
 const sendJson = (res: ServerResponse, status: number, body: unknown) => {
-  if (res.headersSent || res.destroyed) return
+  if (res.headersSent || res.destroyed) return 0
   const text = JSON.stringify(body)
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+  const length = Buffer.byteLength(text)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': length })
   res.end(text)
+  return length
 }
 
 // `error` is what sqld sends; `message`/`code` (the Hrana Error shape) make @libsql/client report
@@ -61,7 +64,7 @@ const sendJson = (res: ServerResponse, status: number, body: unknown) => {
 const sendError = (res: ServerResponse, status: number, message: string, code: string) =>
   sendJson(res, status, { error: message, message, code })
 
-const readJson = async (req: IncomingMessage): Promise<unknown> => {
+const readJson = async (req: IncomingMessage): Promise<{ value: unknown; bytes: number }> => {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of req) {
@@ -70,7 +73,7 @@ const readJson = async (req: IncomingMessage): Promise<unknown> => {
     chunks.push(chunk as Buffer)
   }
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    return { value: JSON.parse(Buffer.concat(chunks).toString('utf8')), bytes: size }
   } catch {
     throw new ProtocolError('Could not parse the request body as JSON')
   }
@@ -121,21 +124,23 @@ export const startLibsqlServer = async (options: LibsqlServerOptions): Promise<L
     }
     if (closing) throw new ClosedError('The server is closing')
     stats.count(dbName, kind)
-    const body = await readJson(req)
+    const { value: body, bytes } = await readJson(req)
     const db = database(dbName)
     const started = performance.now()
     if (kind === 'pipeline') {
       const answer = await servePipeline(ctx, db, body, endpoint === 'v2/pipeline' ? 2 : 3)
       stats.served(dbName, performance.now() - started)
-      sendJson(res, 200, answer)
+      stats.bytes(dbName, bytes, sendJson(res, 200, answer))
       return
     }
     const { entries, ...head } = await serveCursor(ctx, db, body)
     stats.served(dbName, performance.now() - started)
     if (res.destroyed) return
     const lines = [head, ...entries].map((entry) => `${JSON.stringify(entry)}\n`).join('')
-    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(lines) })
+    const length = Buffer.byteLength(lines)
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': length })
     res.end(lines)
+    stats.bytes(dbName, bytes, length)
   }
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {

@@ -1,19 +1,21 @@
 /**
  * Round trips served: benchmarks count database round trips per gateway operation with these, and
  * the time the server spent executing them (`serve_ms`, excluding reading the request), so the
- * database's own work can be told apart from the transport to it.
+ * database's own work can be told apart from the transport to it; and the bytes of the Hrana
+ * requests' bodies and of the answers' bodies, so a benchmark can send the same amount of I/O.
  */
-export type Counts = { pipeline_requests: number; cursor_requests: number; serve_ms: number }
+export type Counts = { pipeline_requests: number; cursor_requests: number; serve_ms: number; request_bytes: number; response_bytes: number }
 export type Stats = Counts & { databases: Record<string, Counts> }
 
 export type StatsCounter = {
   count: (database: string, endpoint: 'pipeline' | 'cursor') => void
   served: (database: string, ms: number) => void
+  bytes: (database: string, request: number, response: number) => void
   snapshot: () => Stats
   reset: () => void
 }
 
-const zero = (): Counts => ({ pipeline_requests: 0, cursor_requests: 0, serve_ms: 0 })
+const zero = (): Counts => ({ pipeline_requests: 0, cursor_requests: 0, serve_ms: 0, request_bytes: 0, response_bytes: 0 })
 
 export const createStatsCounter = (): StatsCounter => {
   let total = zero()
@@ -35,6 +37,13 @@ export const createStatsCounter = (): StatsCounter => {
     of(database).serve_ms += ms
   }
 
+  const bytes = (database: string, request: number, response: number) => {
+    for (const counts of [total, of(database)]) {
+      counts.request_bytes += request
+      counts.response_bytes += response
+    }
+  }
+
   const snapshot = (): Stats => ({
     ...total,
     databases: Object.fromEntries([...databases].map(([name, counts]) => [name, { ...counts }])),
@@ -45,5 +54,5 @@ export const createStatsCounter = (): StatsCounter => {
     databases = new Map()
   }
 
-  return { count, served, snapshot, reset }
+  return { count, served, bytes, snapshot, reset }
 }

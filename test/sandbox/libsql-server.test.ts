@@ -748,7 +748,7 @@ describe('protocol details', () => {
 })
 
 describe('stats', () => {
-  it('counts pipeline and cursor requests and the time spent serving them, in total and per database', async () => {
+  it('counts pipeline and cursor requests, the time spent serving them and their bytes, in total and per database', async () => {
     const s = await startLibsqlServer({ dataDir: ':memory:' })
     try {
       const one = createWebClient({ url: dbUrl('one', s) })
@@ -758,7 +758,7 @@ describe('stats', () => {
       expect(s.stats().pipeline_requests).toBe(2)
 
       s.resetStats()
-      expect(s.stats()).toEqual({ pipeline_requests: 0, cursor_requests: 0, serve_ms: 0, databases: {} })
+      expect(s.stats()).toEqual({ pipeline_requests: 0, cursor_requests: 0, serve_ms: 0, request_bytes: 0, response_bytes: 0, databases: {} })
       await one.execute('INSERT INTO t VALUES (1)')
       await one.batch(['INSERT INTO t VALUES (2)', 'INSERT INTO t VALUES (3)', 'SELECT count(*) FROM t'], 'write')
       const tx = await one.transaction('write')
@@ -781,9 +781,21 @@ describe('stats', () => {
       expect(stats.databases.one!.serve_ms + stats.databases.main!.serve_ms).toBeCloseTo(stats.serve_ms, 6)
       expect(stats.databases.main!.serve_ms).toBeGreaterThan(0)
 
+      // Bytes of the Hrana bodies both ways, exactly as sent and received.
+      s.resetStats()
+      const body = JSON.stringify({ requests: [{ type: 'execute', stmt: { sql: 'SELECT count(*) AS n FROM t' } }] })
+      const answer = await (await fetch(`${dbUrl('one', s)}v2/pipeline`, { method: 'POST', body })).text()
+      const cursorBody = JSON.stringify({ batch: { steps: [] } })
+      const cursorAnswer = await (await fetch(`${dbUrl('one', s)}v3/cursor`, { method: 'POST', body: cursorBody })).text()
+      expect(s.stats()).toMatchObject({
+        request_bytes: body.length + cursorBody.length,
+        response_bytes: answer.length + cursorAnswer.length,
+        databases: { one: { request_bytes: body.length + cursorBody.length, response_bytes: answer.length + cursorAnswer.length } },
+      })
+
       const reset = await fetch(`${s.url}/_stats/reset`, { method: 'POST' })
       expect(reset.status).toBe(200)
-      expect(s.stats()).toEqual({ pipeline_requests: 0, cursor_requests: 0, serve_ms: 0, databases: {} })
+      expect(s.stats()).toEqual({ pipeline_requests: 0, cursor_requests: 0, serve_ms: 0, request_bytes: 0, response_bytes: 0, databases: {} })
     } finally {
       await s.close()
     }
