@@ -1,6 +1,6 @@
 import type { Miniflare } from 'miniflare'
 
-type Answer = { status: number; text: () => Promise<string> }
+type Answer = { status: number; headers: Headers; text: () => Promise<string> }
 /** `body` is text (JSON) or bytes (a multipart body encoded once, so every request sends the same bytes). */
 export type Init = { method: string; headers?: Record<string, string>; body?: string | Uint8Array<ArrayBuffer> }
 

@@ -2,7 +2,9 @@ import { createRequire } from 'node:module'
 import { resolve } from 'node:path'
 import { Miniflare } from 'miniflare'
 import { dbProbeAt, PROBE_ROWS, probeStatements } from './db-probe'
-import { expect, getInit, httpTransport } from './http'
+import { expect, getInit, httpTransport, type Init } from './http'
+import { bothInTurn } from './load'
+import { findDescendants, procAvailable } from './memory'
 import { sfoxOps } from './sfox'
 import type { Stack } from './stack'
 import { summarize } from './stats'
@@ -177,9 +179,75 @@ const probes = {
   }),
 }
 
+// The I/O replay (cpu-judge.ts): a gateway request's I/O without the gateway. A shape is what one
+// kind of gateway request does on the wire: the rate limiter's DO call, its DB round trips (bytes
+// each way, as the libSQL server counted them), its sFOX call, and its answer (status, headers and
+// body as the gateway sent them). Everything a replay needs is built when the shape is set, so per
+// request it runs no more JavaScript than the I/O itself asks for.
+const shapes = new Map()
+const DB_SQL = 'SELECT hex(zeroblob(?)) AS pad WHERE ? IS NOT NULL'
+const dbBody = (zeroBytes, padChars) =>
+  JSON.stringify({ baton: null, requests: [{ type: 'execute', stmt: { sql: DB_SQL, args: [{ type: 'integer', value: String(zeroBytes) }, { type: 'text', value: 'x'.repeat(padChars) }], want_rows: true } }, { type: 'close' }] })
+const dbCall = async (endpoint, body) => {
+  const res = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+  const text = await res.text()
+  if (res.status !== 200) throw new Error('replay db: ' + res.status + ': ' + text.slice(0, 300))
+  return text.length
+}
+// The body of a round trip: \`requestBytes\` long (the text pad fills it up), answered with
+// \`responseBytes\` (hex(zeroblob(k)) is 2k characters; one call with k = 0 measures the rest).
+const dbBodyOf = async (endpoint, requestBytes, responseBytes) => {
+  const padFor = (zeroBytes) => Math.max(0, requestBytes - dbBody(zeroBytes, 0).length)
+  const bare = await dbCall(endpoint, dbBody(0, padFor(0)))
+  const zeroBytes = Math.max(0, Math.round((responseBytes - bare) / 2))
+  return dbBody(zeroBytes, padFor(zeroBytes))
+}
+const setShape = async (name, spec, env) => {
+  const endpoint = new URL('v2/pipeline', env.DB_URL).toString()
+  const db = []
+  for (let i = 0; i < spec.db.count; i++) db.push(await dbBodyOf(endpoint, spec.db.requestBytes, spec.db.responseBytes))
+  // The sFOX call's body is the bench's own (bench/sfox.ts), split around the transfer id.
+  const sfox = spec.sfox ? { ...spec.sfox, url: new URL(spec.sfox.path, env.SFOX_URL).toString() } : null
+  const sfoxHeaders = { 'content-type': 'application/json', accept: 'application/json', authorization: 'Bearer ' + env.SFOX_KEY }
+  shapes.set(name, { ...spec, endpoint, db, sfox, sfoxHeaders })
+}
+const replay = async (shape, request, id, env) => {
+  await request.arrayBuffer()
+  const limiter = env.PROBE_LIMITER
+  const take = () => limiter.get(limiter.idFromName('replay-partner')).take(1000000000, 10000)
+  const [first, ...rest] = shape.db
+  if (shape.rateLimit === 'beside') {
+    await Promise.all([take(), first && dbCall(shape.endpoint, first)])
+  } else {
+    if (shape.rateLimit === 'before') await take()
+    if (first) await dbCall(shape.endpoint, first)
+  }
+  if (shape.sfox) {
+    const res = await fetch(shape.sfox.url, { method: 'POST', headers: shape.sfoxHeaders, body: shape.sfox.bodyBefore + id + shape.sfox.bodyAfter, signal: AbortSignal.timeout(TIMEOUT_MS) })
+    const text = await res.text()
+    if (res.status !== shape.sfox.status) throw new Error('replay sfox: ' + res.status + ': ' + text.slice(0, 300))
+  }
+  for (const body of rest) await dbCall(shape.endpoint, body)
+  return new Response(shape.response.body, { status: shape.response.status, headers: shape.response.headers })
+}
+
 export default {
   async fetch(request, env) {
     const url = new URL(request.url)
+    if (url.pathname.startsWith('/replay/')) {
+      try {
+        const name = url.pathname.slice('/replay/'.length)
+        if (request.method === 'PUT') {
+          await setShape(name, await request.json(), env)
+          return new Response(null, { status: 204 })
+        }
+        const shape = shapes.get(name)
+        if (!shape) return new Response('no such shape', { status: 404 })
+        return await replay(shape, request, url.searchParams.get('id'), env)
+      } catch (error) {
+        return new Response(String(error && error.stack || error), { status: 500 })
+      }
+    }
     const make = probes[url.pathname.slice(1)]
     if (!make) return new Response('no such probe', { status: 404 })
     const calls = Number(url.searchParams.get('calls'))
@@ -282,6 +350,7 @@ export const startIoProbe = async (stack: Stack, progress: Progress) => {
   const qiTransport = httpTransport('qi', qi.url)
 
   const code = await bundleProbe(resolve(import.meta.dirname, '..'), probeSource(IO_PROBE_TABLE))
+  const workerdBefore = new Set(procAvailable() ? findDescendants('workerd') : [])
   const mf = new Miniflare({
     modules: true,
     script: code,
@@ -300,6 +369,19 @@ export const startIoProbe = async (stack: Stack, progress: Progress) => {
   stack.onClose(close)
   const url = (await mf.ready).toString()
   const startMs = performance.now() - started
+  const fresh = procAvailable() ? findDescendants('workerd').filter((pid) => !workerdBefore.has(pid)) : []
+  /** The probe's workerd (null without /proc, or if it cannot be told apart). */
+  const pid = fresh.length === 1 ? fresh[0]! : null
+
+  /** Sets what the replay of one kind of gateway request does (see the probe Worker's `setShape`). */
+  const setReplayShape = async (name: string, shape: ReplayShape) => {
+    const res = await fetch(new URL(`/replay/${name}`, url), { method: 'PUT', body: JSON.stringify(shape), signal: AbortSignal.timeout(TIMEOUT_MS) })
+    if (res.status !== 204) throw new Error(`io probe: replay shape ${name}: ${res.status}: ${(await res.text()).slice(0, 600)}`)
+  }
+  /** One replay: `init` is the gateway request's own (method, headers, body), `id` the sFOX transfer it acts on. */
+  const replayTransport = httpTransport('replay', url)
+  const replay = (name: string, id: string, init: Init, status: number) =>
+    expect(replayTransport.fetch(`/replay/${name}?id=${encodeURIComponent(id)}`, init), status, `replay ${name} ${id}`)
 
   /** `calls` timed calls inside the probe Worker: their durations in whole milliseconds. */
   const fromWorkerd = async (kind: IoProbeKind, calls: number, warmup: number) => {
@@ -364,14 +446,7 @@ export const startIoProbe = async (stack: Stack, progress: Progress) => {
           samples[kind].serveMs += after.serve_ms - before.serve_ms
           samples[kind].served += after.pipeline_requests + after.cursor_requests - before.pipeline_requests - before.cursor_requests
         }
-        // Alternate which side goes first, round by round.
-        if (r % 2 === 0) {
-          await node()
-          await workerd()
-        } else {
-          await workerd()
-          await node()
-        }
+        await bothInTurn(r, node, workerd)
       }
     }
     const probes = Object.fromEntries(
@@ -393,5 +468,20 @@ export const startIoProbe = async (stack: Stack, progress: Progress) => {
     }
   }
 
-  return { measure, close }
+  return { measure, close, pid, setReplayShape, replay }
+}
+
+export type IoProbeWorker = Awaited<ReturnType<typeof startIoProbe>>
+
+/**
+ * What one kind of gateway request does on the wire, for the probe to replay: the rate limiter's
+ * DO call before its work, beside its first DB round trip (a GET) or none; its DB round trips with
+ * their mean bytes each way; its sFOX call (body split around the transfer id); and its answer
+ * exactly as the gateway sent it (content-length left to the runtime).
+ */
+export type ReplayShape = {
+  rateLimit: 'before' | 'beside' | 'none'
+  db: { count: number; requestBytes: number; responseBytes: number }
+  sfox: { path: string; status: number; bodyBefore: string; bodyAfter: string } | null
+  response: { status: number; headers: [string, string][]; body: string }
 }

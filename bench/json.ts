@@ -55,6 +55,7 @@ export const writeJsonReport = async (
     },
     units: {
       latency: 'ms',
+      cpu: 'µs per request (passes.latency.cpu)',
       throughput: 'ops/s',
       round_trips: 'per op',
       callbacks_throughput: 'callbacks/s',
@@ -64,8 +65,9 @@ export const writeJsonReport = async (
     },
     ops: OPS.map((op) => ({ op, provider: PROVIDER_OF[op] })),
     passes,
-    // Estimates (differences of p50s), Node-based and workerd-based (the latter only where the pass
-    // ran the I/O probe: passes.latency.ioProbe); the latency pass's judged one is what the targets use.
+    // The gateway's own CPU per request, measured (µs): passes.latency.cpu, what the targets judge
+    // when it ran. Estimates (differences of p50s), Node-based and workerd-based (the latter only
+    // where the pass ran the I/O probe: passes.latency.ioProbe), reported beside it.
     overhead_estimate_ms: { latency: overheads(passes.latency), throughput: overheads(passes.throughput) },
     callbacks,
     // Document uploads: each size through the gateway and direct, with workerd's and Node's memory.

@@ -27,3 +27,10 @@ export const runConcurrent = async (count: number, concurrency: number, op: (i: 
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, worker))
   return { latencies, elapsedMs: performance.now() - started }
 }
+
+/** Runs both sides of a comparison, which goes first alternating round by round, so drift hits both alike. */
+export const bothInTurn = async (round: number, a: () => Promise<unknown>, b: () => Promise<unknown>) => {
+  const [first, second] = round % 2 === 0 ? [a, b] : [b, a]
+  await first()
+  await second()
+}

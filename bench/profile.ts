@@ -42,7 +42,6 @@
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
@@ -56,6 +55,7 @@ import { startSfox } from '../test/helpers/sfox'
 import { startWorker, workerOptionsFromConfig } from '../test/helpers/worker'
 import { BENCH_RESEND_LIMIT, gatewayOps, setupPartner } from './gateway'
 import { httpTransport, type Transport } from './http'
+import { eventLoopTid, threadCpu, type ThreadCpu } from './cpu'
 import { findDescendants } from './memory'
 import { benchBindings, FIXED_OTP, withoutWranglerChatter } from './stack'
 
@@ -414,25 +414,6 @@ const isolateSummary = (title: string, profile: CpuProfile, requests: number) =>
 // workerd's threads' CPU time from /proc (schedstat: nanoseconds on a CPU)
 // ---------------------------------------------------------------------------------------------
 
-type ThreadCpu = Map<number, { comm: string; ns: number }>
-const threadCpu = (pid: number | null): ThreadCpu => {
-  const out: ThreadCpu = new Map()
-  if (pid === null) return out
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])
-        const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()
-        out.set(Number(tid), { comm, ns })
-      } catch {
-        // the thread ended meanwhile
-      }
-    }
-  } catch {
-    // no /proc
-  }
-  return out
-}
 const cpuDelta = (before: ThreadCpu, after: ThreadCpu, requests: number) => {
   const rows = [...after.entries()]
     .map(([tid, a]) => ({ tid, comm: a.comm, ms: (a.ns - (before.get(tid)?.ns ?? 0)) / 1e6 }))
@@ -466,12 +447,6 @@ const runCommand = (command: string, argv: string[]) =>
     child.on('error', fail)
     child.on('exit', (code) => (code === 0 ? ok(out) : fail(new Error(`${command} ${argv.join(' ')}: exit ${code}: ${err.slice(0, 400)}`))))
   })
-
-/** workerd's event-loop thread: the thread called "workerd" that has used the most CPU. */
-const eventLoopTid = (pid: number | null) => {
-  const rows = [...threadCpu(pid).entries()].filter(([, t]) => t.comm === 'workerd').sort((a, b) => b[1].ns - a[1].ns)
-  return rows[0]?.[0] ?? null
-}
 
 /** Starts `perf record` on one thread; `stop` ends it and answers the report's text. */
 const startPerf = async (tid: number, file: string) => {

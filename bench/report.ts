@@ -1,5 +1,6 @@
 import { overheadOf, ROUND_TRIP_KIND, type Verdict } from './analysis'
 import type { CallbackResults, CallbackRun } from './callbacks'
+import { CPU_JUDGE_LABELS, CPU_JUDGE_STEPS, type CpuJudgeResults } from './cpu-judge'
 import type { RunInfo } from './json'
 import { IO_PROBE_BATCH, IO_PROBE_LABELS, IO_PROBE_STALL_MS, IO_PROBES, type IoProbeResults } from './io-probe'
 import type { BenchOptions } from './options'
@@ -333,4 +334,51 @@ export const header = (options: BenchOptions, info: RunInfo) =>
     `key cache: API_KEY_CACHE_SECONDS=${info.keyCacheSeconds} (wrangler.toml); each gateway phase uses a new key, loaded before the phase, so every phase runs with a warm cache`,
     'DB RT/op: pipeline + cursor requests the local libSQL server counted during the phase (one op type per phase) / its ops',
     'load generator, sandboxes, receiver and libSQL server share one Node event loop; workerd is its own process',
+  ].join('\n')
+
+/** The CPU judge: workerd's CPU per gateway request beside the same for a replay of its I/O alone. */
+export const cpuJudgeTable = (cpu: CpuJudgeResults) =>
+  table(
+    [
+      'request (µs of CPU per request)',
+      'gw p50',
+      'replay p50',
+      'beyond I/O p50',
+      'gw mean',
+      'replay mean',
+      'beyond mean',
+      'beyond mean, all threads',
+      'gw p99',
+      'replay: DO, DB RTs (bytes out/in), sFOX, answer',
+    ],
+    CPU_JUDGE_STEPS.map((step) => {
+      const { gateway, replay, beyondP50Us, beyondMeanUs, beyondAllMeanUs, shape } = cpu.rows[step]
+      const db = shape.dbRoundTrips ? `${shape.dbRoundTrips} (${shape.dbRequestBytes}/${shape.dbResponseBytes} B)` : '0'
+      return [
+        CPU_JUDGE_LABELS[step],
+        fmt(gateway.loopP50Us, 0),
+        fmt(replay.loopP50Us, 0),
+        fmt(beyondP50Us, 0),
+        fmt(gateway.loopMeanUs, 0),
+        fmt(replay.loopMeanUs, 0),
+        fmt(beyondMeanUs, 0),
+        fmt(beyondAllMeanUs, 0),
+        fmt(gateway.loopP99Us, 0),
+        `${shape.rateLimit}, ${db}, ${shape.sfox ?? '-'}, ${shape.responseBytes} B + ${shape.responseHeaders} headers`,
+      ]
+    }),
+    [9],
+  )
+
+export const cpuJudgeNotes = (cpu: CpuJudgeResults) =>
+  [
+    `${cpu.requestsPerStep} requests per row and side, 1 in flight, the gateway's and the replay's alternating over ${cpu.rounds} rounds, after ${cpu.warmup} untimed ones.`,
+    "CPU = nanoseconds workerd's event-loop thread spent on a CPU (/proc/<pid>/task/<tid>/schedstat) in each request's window, from its",
+    "start to the next one's: that thread runs all JavaScript and all of workerd's own I/O; at 1 in flight a request's time is that CPU",
+    'plus waiting. replay = a Worker in a second workerd (the same Miniflare set-up) replaying the request\'s I/O and nothing else: the',
+    "same request in, the rate limiter's DO call (before the work, or beside a GET's read), as many DB round trips with the bytes the",
+    "libSQL server counted for the gateway's (a padded SELECT), the same sFOX call, and the gateway's own answer back, headers included.",
+    'beyond I/O = gateway - replay: the gateway\'s own work (routing, middleware, zod, JSON, SQL, the state machine, decoding the',
+    "answers: the replay parses nothing, so decoding counts against the gateway). p50s are of single requests; the target judges",
+    '"beyond I/O p50"; "all threads" adds V8\'s concurrent GC and compiler threads, which run beside the request, not in its path.',
   ].join('\n')

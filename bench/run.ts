@@ -11,6 +11,8 @@ import {
   callbackLatencyTable,
   callbackNotes,
   callbackThroughputTable,
+  cpuJudgeNotes,
+  cpuJudgeTable,
   dispatchTable,
   floorsTable,
   header,
@@ -94,6 +96,9 @@ try {
     section('Latency pass: transport floors and one DB round trip', floorsTable(latency)),
     ...(latency.ioProbe
       ? [section('Latency pass: I/O probe, the same calls from Node and from inside workerd', [ioProbeTable(latency.ioProbe), '', ioProbeNotes(latency.ioProbe)].join('\n'))]
+      : []),
+    ...(latency.cpu
+      ? [section("Gateway time beyond its I/O, MEASURED: workerd's CPU per request, the gateway vs a replay of its I/O alone", [cpuJudgeTable(latency.cpu), '', cpuJudgeNotes(latency.cpu)].join('\n'))]
       : []),
     section(
       'Gateway time beyond its I/O: ESTIMATES from outside (latency pass, differences of p50s), Node-based and workerd-based',

@@ -1,3 +1,4 @@
+import { runCpuJudge, type CpuJudgeResults } from './cpu-judge'
 import { startDbProbe } from './db-probe'
 import { startIoProbe, type IoProbeResults } from './io-probe'
 import { gatewayOps, setupPartner, type GatewayOps } from './gateway'
@@ -44,6 +45,8 @@ export type PassResults = {
    * call, from Node; only in passes that ask for it (the latency pass), else null.
    */
   ioProbe: IoProbeResults | null
+  /** The gateway's own CPU per request, measured (cpu-judge.ts); in the pass with the I/O probe, else null. */
+  cpu: CpuJudgeResults | null
   ops: Record<OpName, SideBySide>
   /** create then confirm, one after the other, per flow (sFOX); only in passes that ask for it. */
   flows: { gateway: GatewayMeasured; direct: Measured } | null
@@ -149,11 +152,13 @@ export const prepareScenario = async (stack: Stack, options: BenchOptions, progr
    * The I/O probe runs in a workerd of its own, started for the measurement and stopped right
    * after it, so the gateway's phases run beside nothing new and the uploads find one workerd.
    */
-  const ioProbePhase = async (): Promise<IoProbeResults | null> => {
-    if (options.ioProbeN === 0) return null
+  const ioProbePhase = async (): Promise<{ ioProbe: IoProbeResults | null; cpu: CpuJudgeResults | null }> => {
+    if (options.ioProbeN === 0 && options.cpuN === 0) return { ioProbe: null, cpu: null }
     const probe = await startIoProbe(stack, progress)
     try {
-      return await probe.measure(options.ioProbeN)
+      const ioProbe = options.ioProbeN > 0 ? await probe.measure(options.ioProbeN) : null
+      const cpu = options.cpuN > 0 ? await runCpuJudge(stack, probe, partner, options.cpuN, progress) : null
+      return { ioProbe, cpu }
     } finally {
       await probe.close()
     }
@@ -171,7 +176,7 @@ export const prepareScenario = async (stack: Stack, options: BenchOptions, progr
       qiSign: await measure(libsql, qiN, 1, () => direct.qi.signOnly()),
     }
     const db = { update: await measure(libsql, n, c, probe.update), select: await measure(libsql, n, c, probe.select) }
-    const ioProbe = extras.ioProbe ? await ioProbePhase() : null
+    const { ioProbe, cpu } = extras.ioProbe ? await ioProbePhase() : { ioProbe: null, cpu: null }
 
     const ops = {} as Record<OpName, SideBySide>
     for (const op of OPS) {
@@ -202,7 +207,7 @@ export const prepareScenario = async (stack: Stack, options: BenchOptions, progr
         }),
       }
     }
-    return { label, n, qiN, concurrency: c, floors, db, ioProbe, ops, flows }
+    return { label, n, qiN, concurrency: c, floors, db, ioProbe, cpu, ops, flows }
   }
 
   return { warm, pass, close: () => probe.close() }

@@ -13,29 +13,27 @@ const createBody = (transferId: string) => ({
   rate: 2000,
 })
 
+/** The sFOX calls of the flow: path, body, the answer's status (shared with the CPU judge's replay). */
+export const SFOX_CALLS = {
+  create: { path: '/v1/enterprise/transfer', body: createBody, status: 201 },
+  resend: { path: '/v1/enterprise/transfer/resend-confirmation', body: (id: string) => ({ transfer_id: id }), status: 200 },
+  confirmWrong: { path: '/v1/enterprise/transfer/confirm', body: (id: string) => ({ transfer_id: id, otp: WRONG_OTP }), status: 422 },
+  confirm: { path: '/v1/enterprise/transfer/confirm', body: (id: string) => ({ transfer_id: id, otp: FIXED_OTP }), status: 201 },
+}
+export type SfoxCallName = keyof typeof SFOX_CALLS
+
 /** The same calls straight to the sandbox, with an account of its own; each checks its answer. */
-export const sfoxOps = (t: Transport, apiKey: string) => ({
-  create: (id: string) =>
-    expect(t.fetch('/v1/enterprise/transfer', jsonInit('POST', createBody(id), apiKey)), 201, `sfox create ${id}`, '"PENDING"'),
-  resend: (id: string) =>
-    expect(
-      t.fetch('/v1/enterprise/transfer/resend-confirmation', jsonInit('POST', { transfer_id: id }, apiKey)),
-      200,
-      `sfox resend ${id}`,
-    ),
-  confirmWrong: (id: string) =>
-    expect(
-      t.fetch('/v1/enterprise/transfer/confirm', jsonInit('POST', { transfer_id: id, otp: WRONG_OTP }, apiKey)),
-      422,
-      `sfox wrong-code confirm ${id}`,
-    ),
-  confirm: (id: string) =>
-    expect(
-      t.fetch('/v1/enterprise/transfer/confirm', jsonInit('POST', { transfer_id: id, otp: FIXED_OTP }, apiKey)),
-      201,
-      `sfox confirm ${id}`,
-      '"COMPLETE"',
-    ),
-  /** The sandbox's own 404: Node's HTTP server and Hono, no work. The direct side's transport floor. */
-  floor: () => expect(t.fetch('/nope', getInit()), 404, 'sfox floor'),
-})
+export const sfoxOps = (t: Transport, apiKey: string) => {
+  const call = (name: SfoxCallName, id: string, mustContain?: string) => {
+    const { path, body, status } = SFOX_CALLS[name]
+    return expect(t.fetch(path, jsonInit('POST', body(id), apiKey)), status, `sfox ${name} ${id}`, mustContain)
+  }
+  return {
+    create: (id: string) => call('create', id, '"PENDING"'),
+    resend: (id: string) => call('resend', id),
+    confirmWrong: (id: string) => call('confirmWrong', id),
+    confirm: (id: string) => call('confirm', id, '"COMPLETE"'),
+    /** The sandbox's own 404: Node's HTTP server and Hono, no work. The direct side's transport floor. */
+    floor: () => expect(t.fetch('/nope', getInit()), 404, 'sfox floor'),
+  }
+}

@@ -1,0 +1,74 @@
+import { readdirSync, readFileSync } from 'node:fs'
+
+/**
+ * workerd's CPU time from /proc: the first field of a thread's schedstat is the nanoseconds it has
+ * spent on a CPU, exact for a thread that is not running at the moment it is read (workerd's
+ * threads sleep in epoll between requests). Linux only; elsewhere every reading is empty.
+ */
+export type ThreadCpu = Map<number, { comm: string; ns: number }>
+
+export const threadCpu = (pid: number | null): ThreadCpu => {
+  const out: ThreadCpu = new Map()
+  if (pid === null) return out
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])
+        const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()
+        out.set(Number(tid), { comm, ns })
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  } catch {
+    // no /proc
+  }
+  return out
+}
+
+/**
+ * workerd's event-loop thread: the thread called "workerd" that has used the most CPU. It runs
+ * every isolate's JavaScript and all of workerd's own I/O; V8's platform threads ("V8
+ * DefaultWorke…", concurrent GC and compilation) and an inspector's sampler are the others.
+ */
+export const eventLoopTid = (pid: number | null) => {
+  const rows = [...threadCpu(pid).entries()].filter(([, t]) => t.comm === 'workerd').sort((a, b) => b[1].ns - a[1].ns)
+  return rows[0]?.[0] ?? null
+}
+
+const schedstatNs = (pid: number, tid: number) => Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])
+const allThreadsNs = (pid: number) => [...threadCpu(pid).values()].reduce((sum, t) => sum + t.ns, 0)
+
+/** CPU per request of one workerd, µs: its event-loop thread per request, and all its threads per phase. */
+export type CpuSample = {
+  /** The event-loop thread's CPU in each request's window (from its start to the next one's start). */
+  loopUs: number[]
+  /** Mean per request over the phase, event-loop thread and all threads (V8's GC and compiler threads too). */
+  loopMeanUs: number
+  allMeanUs: number
+}
+
+/**
+ * Runs `count` requests one at a time and reads the CPU workerd `pid` spent on each. Each request's
+ * window runs from its start to the next one's start (the last one's to a short pause after it), so
+ * work a request leaves behind (its response's last bytes, ctx.waitUntil) is charged to it, and
+ * the windows together hold the whole phase: nothing is lost between them. Node reading /proc costs
+ * workerd nothing.
+ */
+export const cpuPerRequest = async (pid: number, count: number, request: (i: number) => Promise<unknown>, settleMs = 50): Promise<CpuSample> => {
+  const tid = eventLoopTid(pid)
+  if (tid === null) throw new Error(`cpu: workerd ${pid} has no event-loop thread in /proc`)
+  const loopUs: number[] = []
+  const allBefore = allThreadsNs(pid)
+  const loopBefore = schedstatNs(pid, tid)
+  let last = loopBefore
+  for (let i = 0; i < count; i++) {
+    await request(i)
+    if (i === count - 1) await new Promise((resolve) => setTimeout(resolve, settleMs))
+    // The next request starts right after this reading: its window begins here.
+    const now = schedstatNs(pid, tid)
+    loopUs.push((now - last) / 1000)
+    last = now
+  }
+  return { loopUs, loopMeanUs: (last - loopBefore) / 1000 / count, allMeanUs: (allThreadsNs(pid) - allBefore) / 1000 / count }
+}
