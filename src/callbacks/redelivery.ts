@@ -1,6 +1,7 @@
 import { and, eq, gte, inArray, isNull, sql } from 'drizzle-orm'
 import { deliveries, webhookEndpoints } from '../../db/schema'
 import { Problem } from '../http/problem'
+import { isForeignKeyViolation } from '../lib/errors'
 import type { OperationDeps } from '../transfers/operations'
 import { getEndpoint } from './endpoints'
 import { eventNotFound, findEvent } from './event-store'
@@ -57,6 +58,12 @@ export const redeliverEvent = async (deps: OperationDeps, partnerId: string, eve
       setWhere: sql`${deliveries.lockedUntil} IS NULL OR ${deliveries.lockedUntil} < ${now}`,
     })
     .returning({ id: deliveries.id })
+    .catch(async (error: unknown) => {
+      // Retention pruned the event between the read above and this write: it is gone, as if it
+      // had gone before the request.
+      if (isForeignKeyViolation(error) && !(await findEvent(db, partnerId, eventId))) throw eventNotFound(eventId)
+      throw error
+    })
   deps.dispatch(rows.map((r) => r.id))
   // An endpoint whose attempt was in flight keeps that attempt (it is delivering this very event).
   const queued = new Set(rows.map((r) => r.id))

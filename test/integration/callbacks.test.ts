@@ -2,6 +2,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPartner, createSfoxPartner, startGateway, type Gateway } from '../helpers/gateway'
+import { createClient } from '@libsql/client'
 import { openDb } from '../helpers/db'
 import { startReceiver, type Receiver } from '../helpers/receiver'
 import { paymentBody, startSfox, type SfoxSandbox } from '../helpers/sfox'
@@ -295,6 +296,40 @@ describe('events and their delivery', () => {
     await until(() => receiver.received.length).toBe(3)
     expect(new Set(receiver.received.map((r) => r.id))).toEqual(new Set([eventId]))
     expect((await partner.call('POST', '/v1/events/evt_nope/redeliver')).status).toBe(404)
+  })
+
+  it('an event pruned by retention while it is being redelivered is a 404, not a database error', async () => {
+    const { partner, receiver, endpoint } = await setup()
+    await partner.call('POST', '/v1/transfers', paymentBody('redo-pruned'))
+    await until(() => receiver.received.length).toBe(1)
+    const eventId = receiver.received[0]!.id
+    // The prune lands between the gateway's read of the event and its write of the delivery: this
+    // test holds the database's write lock, lets the gateway read and then wait on the lock for its
+    // write, deletes the event (as pruneHistory does) and commits; only then does the write run.
+    const client = createClient({ url: gateway.dbUrl })
+    const database = new URL(gateway.dbUrl).pathname.split('/').filter(Boolean)[0]!
+    const served = async () =>
+      ((await (await fetch(new URL('/_stats', gateway.dbUrl))).json()) as { databases: Record<string, { pipeline_requests: number }> }).databases[database]!
+        .pipeline_requests
+    const tx = await client.transaction('write')
+    try {
+      await tx.execute('SELECT 1') // the client sends BEGIN IMMEDIATE with the first statement: the lock is held from here
+      const before = await served()
+      const answer = partner.call('POST', `/v1/events/${eventId}/redeliver`, { endpoint_id: endpoint.id })
+      // Its reads (the event, the endpoint) are served beside the lock; its write arrives and waits.
+      await until(served).toBeGreaterThanOrEqual(before + 3)
+      await tx.execute({ sql: 'DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ?)', args: [eventId] })
+      await tx.execute({ sql: 'DELETE FROM deliveries WHERE event_id = ?', args: [eventId] })
+      await tx.execute({ sql: 'DELETE FROM events WHERE id = ?', args: [eventId] })
+      await tx.commit()
+      const res = await answer
+      expect(res.status).toBe(404)
+      expect(res.body).toMatchObject({ code: 'event_not_found', status: 404 })
+      expect((await partner.call('GET', `/v1/events/${eventId}`)).status).toBe(404)
+    } finally {
+      tx.close()
+      client.close()
+    }
   })
 })
 
