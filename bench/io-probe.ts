@@ -105,24 +105,8 @@ const probeSource = (table: string) => {
   const sql = probeStatements(table)
   return `
 import { createClient } from '@libsql/client/web'
-import { DurableObject } from 'cloudflare:workers'
-
-// The gateway's PartnerRateLimiter (src/ratelimit/limiter.ts): one fixed-window counter, no storage.
-export class ProbeLimiter extends DurableObject {
-  #window = -1
-  #count = 0
-  take(limit, windowMs, now = Date.now()) {
-    const window = Math.floor(now / windowMs)
-    if (window !== this.#window) {
-      this.#window = window
-      this.#count = 0
-    }
-    const resetMs = (window + 1) * windowMs - now
-    if (this.#count >= limit) return { allowed: false, limit, remaining: 0, resetMs }
-    this.#count += 1
-    return { allowed: true, limit, remaining: limit - this.#count, resetMs }
-  }
-}
+// The gateway's own rate limiter class (src/ratelimit/limiter.ts), bundled into the probe.
+export { PartnerRateLimiter } from './src/ratelimit/limiter'
 
 const ROWS = ${PROBE_ROWS}
 const TIMEOUT_MS = ${TIMEOUT_MS}
@@ -356,7 +340,7 @@ export const startIoProbe = async (stack: Stack, progress: Progress) => {
     script: code,
     compatibilityDate: gateway.compatibilityDate,
     compatibilityFlags: gateway.compatibilityFlags,
-    durableObjects: { PROBE_LIMITER: { className: 'ProbeLimiter', useSQLite: true } },
+    durableObjects: { PROBE_LIMITER: { className: 'PartnerRateLimiter', useSQLite: true } },
     bindings: { DB_URL: gateway.dbUrl, SFOX_URL: sfox.url, SFOX_KEY: account.api_key, SFOX_TRANSFER: transferId, QI_URL: qi.url },
     // As the gateway's instance (test/helpers/worker.ts): subrequests without Miniflare's proxy worker.
     stripCfConnectingIp: false,

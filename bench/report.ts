@@ -111,7 +111,7 @@ export const ioProbeNotes = (probe: IoProbeResults) =>
     'with @libsql/client/web, one client per probe request as the gateway has one per request. sFOX: the resend of one pending transfer,',
     "exactly the bench's direct resend (POST, the account's key, the answer read to the end). QI: the unsigned control route of the QI",
     "floor, a transport-cost proxy (a signed call would need the partner's key and ES512 signing inside the probe); the QI sandbox's own",
-    "work on real calls stays in their direct p50. DO: a copy of the gateway's PartnerRateLimiter in the probe script, called as",
+    "work on real calls stays in their direct p50. DO: the gateway's own PartnerRateLimiter, bundled into the probe, called as",
     'src/http/rate-limit.ts calls it: get(idFromName(...)).take(limit, window), a new stub per call.',
     "Timing: workerd's clock stands still while JavaScript runs, moves only when I/O completes, and counts whole milliseconds. The probe",
     "reads it right after each awaited call: between two readings lies the call's whole wall time, its JavaScript (the client's, the",

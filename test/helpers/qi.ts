@@ -1,6 +1,7 @@
 import { generateP521KeyPair } from '../../sandbox/qi/keys'
 import { startQiSandbox } from '../../sandbox/qi/server'
 import type { FaultInput } from '../../sandbox/shared/faults'
+import { EXAMPLES } from '../../src/schemas/examples'
 import { createPartner, type Gateway } from './gateway'
 
 const json = async (res: Response) => {
@@ -80,23 +81,9 @@ export const createQiPartner = async (
   }
 }
 
+/** The API reference's own TED example (so every test that creates a TED proves the example works), for one account. */
 export const tedBody = (transferId: string, accountKey: string, overrides: Record<string, unknown> = {}) => ({
   transfer_id: transferId,
   provider: 'qi',
-  qi: {
-    account_key: accountKey,
-    amount: '150.25',
-    target_account: {
-      account_branch: '0001',
-      account_digit: '6',
-      account_number: '78340',
-      owner_document_number: '32402502000135',
-      owner_name: 'QI Tech',
-      account_type: 'checking_account',
-      ispb: '12345678',
-    },
-    approver_document_number: '98765432100',
-    contact_type: 'sms',
-    ...overrides,
-  },
+  qi: { ...EXAMPLES.createQi.qi, account_key: accountKey, ...overrides },
 })

@@ -59,20 +59,15 @@ const parseTimestamp = (value: unknown): number => {
   return Date.parse(zoned.replace(/(\.\d{3})\d+/, '$1'))
 }
 
+/** What every check of a QI-signed message is held to: the request it answers, QI's key, freshness. */
+type SignedBy = { method: string; uri: string; qiPublicKeyPem: string; now: number; toleranceMs: number }
+
 /**
  * Checks a QI-signed message (a webhook, or an answer signed in the header): the ES512 signature with
  * QI's public key, then method, uri, the body's MD5 and the timestamp's freshness. The reason names
  * the failed step and never echoes the token.
  */
-export const verifySigned = async (input: {
-  authorization: string | undefined
-  body: string
-  method: string
-  uri: string
-  qiPublicKeyPem: string
-  now: number
-  toleranceMs: number
-}): Promise<Verification> => {
+export const verifySigned = async (input: SignedBy & { authorization: string | undefined; body: string }): Promise<Verification> => {
   const token = input.authorization?.trim()
   if (!token) return { ok: false, reason: 'no AUTHORIZATION header' }
   try {
@@ -94,16 +89,7 @@ export const verifySigned = async (input: {
  * where `signature` is "method\nmd5(encoded_body)\ncontent type\nRFC 1123 date\nendpoint". Key and
  * sub must be the partner's own; method and endpoint the request's; the date fresh.
  */
-export const verifyV1Answer = async (input: {
-  authorization: string
-  apiClientKey: string
-  encodedBody: string | undefined
-  method: string
-  uri: string
-  qiPublicKeyPem: string
-  now: number
-  toleranceMs: number
-}): Promise<Verification> => {
+export const verifyV1Answer = async (input: SignedBy & { authorization: string; apiClientKey: string; encodedBody: string | undefined }): Promise<Verification> => {
   const match = /^QIT ([^:\s]+):(\S+)$/.exec(input.authorization.trim())
   if (!match) return { ok: false, reason: 'v1 AUTHORIZATION is not "QIT <api_key>:<jwt>"' }
   const [, apiKey, token] = match as unknown as [string, string, string]
