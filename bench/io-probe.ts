@@ -100,13 +100,13 @@ export type IoProbeResults = {
 
 // The probe Worker. Everything it does per call is what the gateway does per call: @libsql/client/web
 // (createClient, batch(..., 'write'), execute), fetch with AbortSignal.timeout like callProvider in
-// src/providers/http.ts, and the rate limiter's Durable Object call like src/http/rate-limit.ts.
+// src/providers/outbound.ts, and the rate limiter's Durable Object call like src/middleware/rate-limit.ts.
 const probeSource = (table: string) => {
   const sql = probeStatements(table)
   return `
 import { createClient } from '@libsql/client/web'
-// The gateway's own rate limiter class (src/ratelimit/limiter.ts), bundled into the probe.
-export { PartnerRateLimiter } from './src/ratelimit/limiter'
+// The gateway's own rate limiter class (src/durable-objects/rate-limiter.ts), bundled into the probe.
+export { PartnerRateLimiter } from './src/durable-objects/rate-limiter'
 
 const ROWS = ${PROBE_ROWS}
 const TIMEOUT_MS = ${TIMEOUT_MS}

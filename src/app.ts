@@ -1,13 +1,13 @@
 import { HTTPException } from 'hono/http-exception'
 import { methodNotAllowed } from 'hono/method-not-allowed'
 import { requestId } from 'hono/request-id'
-import { DOCUMENT_LIMITS } from './documents/validation'
-import { withDeps } from './http/deps'
-import { corsIfConfigured, securityHeaders } from './http/security'
+import { DOCUMENT_LIMITS } from './schemas/documents'
+import { withServices } from './middleware/services'
+import { corsIfConfigured, securityHeaders } from './middleware/security'
 import { describeApi } from './openapi'
-import { DRAIN_BYTES, drain, limitBody, requestLog, requireJson } from './http/middleware'
-import { Problem, renderProblem } from './http/problem'
-import { createRouter } from './http/router'
+import { DRAIN_BYTES, drain, limitBody, requestLog, requireJson } from './middleware/body-limit'
+import { Problem, renderProblem } from './lib/problem'
+import { createRouter } from './routes/router'
 import { adminRouter } from './routes/admin'
 import { documentsRouter } from './routes/documents'
 import { eventsRouter } from './routes/events'
@@ -45,18 +45,18 @@ export const createApp = () => {
         })),
     }),
   )
-  app.use('*', withDeps)
+  app.use('*', withServices)
   app.use('/v1/*', corsIfConfigured)
   // Document uploads are multipart and large; every other body is JSON and small.
   app.use('/v1/users/:user_id/documents', (c, next) => limitBody(DOCUMENT_BODY_LIMIT)(c, next))
   app.use('/v1/*', async (c, next) => {
     if (isDocumentUpload(c.req.path)) return next()
-    await limitBody(c.var.deps.settings.MAX_BODY_BYTES)(c, async () => {
+    await limitBody(c.var.services.settings.MAX_BODY_BYTES)(c, async () => {
       await requireJson(c, next)
     })
   })
-  app.use('/admin/*', (c, next) => limitBody(c.var.deps.settings.MAX_BODY_BYTES)(c, next), requireJson)
-  app.use('/providers/*', (c, next) => limitBody(c.var.deps.settings.MAX_BODY_BYTES)(c, next))
+  app.use('/admin/*', (c, next) => limitBody(c.var.services.settings.MAX_BODY_BYTES)(c, next), requireJson)
+  app.use('/providers/*', (c, next) => limitBody(c.var.services.settings.MAX_BODY_BYTES)(c, next))
 
   // Chained, so the app's type carries every route: partners' typed client (hc<AppType>) is built from it.
   const routes = app

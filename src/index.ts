@@ -2,16 +2,16 @@ import { createApp } from './app'
 import { attemptDelivery, CONCURRENT_DELIVERIES } from './callbacks/delivery'
 import type { DeliveryMessage } from './callbacks/dispatch'
 import { sweepDueDeliveries } from './callbacks/sweeper'
-import { buildDeps } from './deps'
-import type { Bindings } from './env'
+import { buildServices } from './build-services'
+import type { Bindings } from './lib/settings'
 import { pruneHistory } from './callbacks/retention'
-import { expirePending, newPacing, reconcileOpen } from './reconcile/reconciler'
+import { expirePending, newPacing, reconcileOpen } from './reconcile/reconcile'
 import { describeError } from './lib/errors'
 import { eachLimited } from './lib/pool'
 
 const app = createApp()
 
-export { PartnerRateLimiter } from './ratelimit/limiter'
+export { PartnerRateLimiter } from './durable-objects/rate-limiter'
 
 const log = (fields: Record<string, unknown>) => console.log(JSON.stringify({ level: 'info', ...fields }))
 
@@ -20,10 +20,10 @@ export default {
 
   /** Callback deliveries: one attempt per message; the delivery rows, not the messages, are the truth. */
   async queue(batch: MessageBatch<DeliveryMessage>, env: Bindings, ctx: ExecutionContext) {
-    const deps = buildDeps(env, ctx)
+    const services = buildServices(env, ctx)
     const deliver = async (message: Message<DeliveryMessage>) => {
       try {
-        const outcome = await attemptDelivery(deps, message.body.delivery_id)
+        const outcome = await attemptDelivery(services, message.body.delivery_id)
         message.ack()
         if (outcome.kind !== 'skipped') log({ msg: 'delivery', delivery_id: message.body.delivery_id, outcome: outcome.kind })
       } catch (error) {
@@ -37,13 +37,13 @@ export default {
 
   /** Every minute: send what is due, expire what waited too long, ask providers about the rest, prune old history. */
   async scheduled(_controller: ScheduledController, env: Bindings, ctx: ExecutionContext) {
-    const deps = buildDeps(env, ctx)
-    const pace = newPacing(deps.settings)
+    const services = buildServices(env, ctx)
+    const pace = newPacing(services.settings)
     const [swept, expired, reconciled, pruned] = await Promise.allSettled([
-      sweepDueDeliveries(deps),
-      expirePending(deps, pace),
-      reconcileOpen(deps, pace),
-      pruneHistory(deps),
+      sweepDueDeliveries(services),
+      expirePending(services, pace),
+      reconcileOpen(services, pace),
+      pruneHistory(services),
     ])
     const value = (r: PromiseSettledResult<unknown>) => (r.status === 'fulfilled' ? r.value : { error: describeError(r.reason) })
     log({ msg: 'cron', swept: value(swept), expired: value(expired), reconciled: value(reconciled), pruned: value(pruned) })

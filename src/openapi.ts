@@ -1,9 +1,8 @@
 import { z, type OpenAPIHono } from '@hono/zod-openapi'
 import { Scalar } from '@scalar/hono-api-reference'
-import { EVENT_TYPES } from './callbacks/events'
-import { PROBLEMS } from './http/problem'
-import type { AppEnv } from './http/types'
-import { EventResource } from './schemas/callbacks'
+import { PROBLEMS } from './lib/problem'
+import type { AppEnv } from './middleware/app-env'
+import { EVENT_TYPES, EventResource } from './schemas/callbacks'
 
 const description = `
 One API for partners moving money through **sFOX** (crypto transfers confirmed by an emailed OTP, KYC

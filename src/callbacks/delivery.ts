@@ -1,12 +1,12 @@
 import { and, eq, isNull, lt, lte, or, sql } from 'drizzle-orm'
 import { deliveries, deliveryAttempts, events, webhookEndpoints, type Delivery, type WebhookEndpoint } from '../../db/schema'
 import { newId } from '../lib/ids'
-import type { OperationDeps } from '../transfers/operations'
 import { signingSecrets } from './endpoints'
-import { renderEvent } from './events'
+import { renderEvent } from '../schemas/callbacks'
 import { failingStreakStart, nextRetryDelayMs, parseRetryAfter, type RetryPolicy } from './schedule'
 import { signatureHeader } from './signing'
 import { checkWebhookUrl, urlPolicyOf } from './url-policy'
+import type { Services } from '../services'
 
 const EXCERPT_BYTES = 1024
 // Cloudflare Queues delay a message by at most 12 hours; later retries are the sweeper's to send.
@@ -26,10 +26,10 @@ type Attempt = { statusCode: number | null; error: string | null; excerpt: strin
  */
 export const CONCURRENT_DELIVERIES = 4
 
-const retryPolicy = (deps: OperationDeps): RetryPolicy => ({
-  scheduleSeconds: deps.settings.WEBHOOK_RETRY_SCHEDULE_SECONDS,
-  jitter: deps.settings.WEBHOOK_RETRY_JITTER,
-  minRetryAfterSeconds: Math.min(...deps.settings.WEBHOOK_RETRY_SCHEDULE_SECONDS, 5),
+const retryPolicy = (services: Services): RetryPolicy => ({
+  scheduleSeconds: services.settings.WEBHOOK_RETRY_SCHEDULE_SECONDS,
+  jitter: services.settings.WEBHOOK_RETRY_JITTER,
+  minRetryAfterSeconds: Math.min(...services.settings.WEBHOOK_RETRY_SCHEDULE_SECONDS, 5),
   maxRetryAfterSeconds: MAX_QUEUE_DELAY_SECONDS,
 })
 
@@ -81,9 +81,9 @@ const post = async (url: string, headers: Record<string, string>, body: string, 
  * claimed first (a lease a little longer than the request timeout), so of several messages for it
  * only one sends; whatever happens is recorded in one batch with the attempt.
  */
-export const attemptDelivery = async (deps: OperationDeps, deliveryId: string): Promise<Outcome> => {
-  const { db, settings } = deps
-  const now = deps.now()
+export const attemptDelivery = async (services: Services, deliveryId: string): Promise<Outcome> => {
+  const { db, settings } = services
+  const now = services.now()
   const leaseMs = settings.WEBHOOK_TIMEOUT_MS + 10_000
   const [claimed, joined] = await db.batch([
     db
@@ -144,41 +144,41 @@ export const attemptDelivery = async (deps: OperationDeps, deliveryId: string): 
     body,
     settings.WEBHOOK_TIMEOUT_MS,
   )
-  const outcome = judge(deps, delivery, endpoint, attempt, now)
-  await record(deps, delivery, endpoint, attempt, outcome, now)
+  const outcome = judge(services, delivery, endpoint, attempt, now)
+  await record(services, delivery, endpoint, attempt, outcome, now)
   // The queue is asked to bring the retry back when it is due; the sweeper backs it up.
-  if (outcome.kind === 'retry') deps.dispatch([delivery.id], Math.min(MAX_QUEUE_DELAY_SECONDS, Math.ceil(outcome.delayMs / 1000)))
+  if (outcome.kind === 'retry') services.dispatch([delivery.id], Math.min(MAX_QUEUE_DELAY_SECONDS, Math.ceil(outcome.delayMs / 1000)))
   return outcome
 }
 
 /** What an attempt means: success, a retry later, or the end (gone, schedule used up, failing too long). */
-const judge = (deps: OperationDeps, delivery: Delivery, endpoint: WebhookEndpoint, attempt: Attempt, now: number): Outcome & { disable?: string } => {
+const judge = (services: Services, delivery: Delivery, endpoint: WebhookEndpoint, attempt: Attempt, now: number): Outcome & { disable?: string } => {
   const code = attempt.statusCode
   if (code !== null && code >= 200 && code < 300) return { kind: 'delivered' }
   if (code === 410) {
     const reason = 'the receiver answered 410 Gone'
     return { kind: 'failed', reason, disable: reason }
   }
-  const failingSince = failingStreakStart(retryPolicy(deps), endpoint.failingSince, endpoint.updatedAt, now)
-  const limitMs = deps.settings.WEBHOOK_DISABLE_AFTER_SECONDS * 1000
+  const failingSince = failingStreakStart(retryPolicy(services), endpoint.failingSince, endpoint.updatedAt, now)
+  const limitMs = services.settings.WEBHOOK_DISABLE_AFTER_SECONDS * 1000
   if (now - failingSince >= limitMs) {
     const reason = `every delivery failed for ${Math.round(limitMs / 3600_000)} h (since ${new Date(failingSince).toISOString()})`
     return { kind: 'failed', reason, disable: reason }
   }
-  const delayMs = nextRetryDelayMs(retryPolicy(deps), delivery.attempts, parseRetryAfter(attempt.retryAfter, now))
+  const delayMs = nextRetryDelayMs(retryPolicy(services), delivery.attempts, parseRetryAfter(attempt.retryAfter, now))
   if (delayMs === null) return { kind: 'failed', reason: `gave up after ${delivery.attempts} attempts` }
   return { kind: 'retry', delayMs }
 }
 
 const record = async (
-  deps: OperationDeps,
+  services: Services,
   delivery: Delivery,
   endpoint: WebhookEndpoint,
   attempt: Attempt,
   outcome: Outcome & { disable?: string },
   now: number,
 ) => {
-  const { db } = deps
+  const { db } = services
   const lastError = attempt.error ?? (attempt.statusCode !== null && (attempt.statusCode < 200 || attempt.statusCode >= 300) ? `HTTP ${attempt.statusCode}` : null)
   const deliveryUpdate = db
     .update(deliveries)
@@ -208,7 +208,7 @@ const record = async (
   // Only while the endpoint still has the URL this attempt went to: a partner who fixed the URL
   // meanwhile must not have the fixed endpoint disabled by the old one's failure.
   const sameEndpoint = and(eq(webhookEndpoints.id, endpoint.id), eq(webhookEndpoints.url, endpoint.url))
-  const streakStart = failingStreakStart(retryPolicy(deps), endpoint.failingSince, endpoint.updatedAt, now)
+  const streakStart = failingStreakStart(retryPolicy(services), endpoint.failingSince, endpoint.updatedAt, now)
   const endpointUpdate =
     outcome.kind === 'delivered'
       ? db.update(webhookEndpoints).set({ failingSince: null }).where(sameEndpoint)

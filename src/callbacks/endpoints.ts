@@ -1,10 +1,10 @@
 import { and, desc, eq, isNull, lt } from 'drizzle-orm'
 import type { Db } from '../../db/client'
 import { webhookEndpoints, type WebhookEndpoint } from '../../db/schema'
-import { Problem } from '../http/problem'
+import { Problem } from '../lib/problem'
 import { decryptJson, encryptJson } from '../lib/crypto'
 import { newId } from '../lib/ids'
-import { iso } from '../transfers/resource'
+import { iso } from '../lib/time'
 import { DISABLED_BY_PARTNER } from './outbox'
 import { generateSecret } from './signing'
 import { toPage } from '../lib/page'
@@ -26,20 +26,6 @@ export const signingSecrets = async (key: string, endpoint: WebhookEndpoint, now
   return secrets
 }
 
-export const renderEndpoint = (e: WebhookEndpoint) => ({
-  object: 'webhook_endpoint' as const,
-  id: e.id,
-  url: e.url,
-  description: e.description,
-  event_types: e.eventTypes,
-  enabled: e.enabled,
-  disabled_reason: e.disabledReason,
-  disabled_at: iso(e.disabledAt),
-  failing_since: iso(e.failingSince),
-  previous_secret_expires_at: e.previousSecret ? iso(e.previousSecretExpiresAt) : null,
-  created_at: iso(e.createdAt)!,
-  updated_at: iso(e.updatedAt)!,
-})
 
 const notFound = (id: string) => new Problem('webhook_endpoint_not_found', { detail: `No webhook endpoint with id "${id}".` })
 

@@ -1,10 +1,10 @@
 import { and, eq, gte, inArray, isNull, sql } from 'drizzle-orm'
 import { deliveries, webhookEndpoints } from '../../db/schema'
-import { Problem } from '../http/problem'
+import { Problem } from '../lib/problem'
 import { isForeignKeyViolation } from '../lib/errors'
-import type { OperationDeps } from '../transfers/operations'
 import { getEndpoint } from './endpoints'
-import { eventNotFound, findEvent } from './event-store'
+import { eventNotFound, findEvent } from './event-history'
+import type { Services } from '../services'
 
 const DISPATCH_NOW = 1000 // beyond this many, the sweeper sends the rest within minutes
 const RECOVER_BATCH = 5000
@@ -23,9 +23,9 @@ const reset = (now: number) => ({
  * Sends an event again to one endpoint or to every enabled endpoint subscribed to its type,
  * including endpoints created after the event. Returns the deliveries queued.
  */
-export const redeliverEvent = async (deps: OperationDeps, partnerId: string, eventId: string, endpointId?: string) => {
-  const { db } = deps
-  const now = deps.now()
+export const redeliverEvent = async (services: Services, partnerId: string, eventId: string, endpointId?: string) => {
+  const { db } = services
+  const now = services.now()
   const event = await findEvent(db, partnerId, eventId)
   if (!event) throw eventNotFound(eventId)
   const targets = endpointId
@@ -64,7 +64,7 @@ export const redeliverEvent = async (deps: OperationDeps, partnerId: string, eve
       if (isForeignKeyViolation(error) && !(await findEvent(db, partnerId, eventId))) throw eventNotFound(eventId)
       throw error
     })
-  deps.dispatch(rows.map((r) => r.id))
+  services.dispatch(rows.map((r) => r.id))
   // An endpoint whose attempt was in flight keeps that attempt (it is delivering this very event).
   const queued = new Set(rows.map((r) => r.id))
   const all = await db
@@ -80,17 +80,17 @@ const endpointDisabled = (id: string) =>
   })
 
 /** Every delivery to the endpoint that failed since `since` (however old its event) is sent again. */
-export const recoverEndpoint = async (deps: OperationDeps, partnerId: string, endpointId: string, since: number) => {
-  const endpoint = await getEndpoint(deps.db, partnerId, endpointId)
+export const recoverEndpoint = async (services: Services, partnerId: string, endpointId: string, since: number) => {
+  const endpoint = await getEndpoint(services.db, partnerId, endpointId)
   if (!endpoint.enabled) throw endpointDisabled(endpointId)
-  const now = deps.now()
+  const now = services.now()
   // At most RECOVER_BATCH per call (one bounded statement); `has_more` tells the partner to call again.
   const failedSince = and(eq(deliveries.endpointId, endpointId), eq(deliveries.status, 'failed'), gte(deliveries.updatedAt, since))
-  const failedIds = (limit: number) => deps.db.select({ id: deliveries.id }).from(deliveries).where(failedSince).limit(limit)
-  const [candidates, rows] = await deps.db.batch([
+  const failedIds = (limit: number) => services.db.select({ id: deliveries.id }).from(deliveries).where(failedSince).limit(limit)
+  const [candidates, rows] = await services.db.batch([
     failedIds(RECOVER_BATCH + 1),
-    deps.db.update(deliveries).set(reset(now)).where(inArray(deliveries.id, failedIds(RECOVER_BATCH))).returning({ id: deliveries.id }),
+    services.db.update(deliveries).set(reset(now)).where(inArray(deliveries.id, failedIds(RECOVER_BATCH))).returning({ id: deliveries.id }),
   ])
-  deps.dispatch(rows.slice(0, DISPATCH_NOW).map((r) => r.id))
+  services.dispatch(rows.slice(0, DISPATCH_NOW).map((r) => r.id))
   return { requeued: rows.length, hasMore: candidates.length > RECOVER_BATCH }
 }

@@ -1,15 +1,15 @@
 import { and, asc, eq, isNull, lt, lte, or } from 'drizzle-orm'
 import { deliveries } from '../../db/schema'
-import type { OperationDeps } from '../transfers/operations'
+import type { Services } from '../services'
 
 /**
  * Nothing depends on a queue message surviving: every minute the deliveries that are due and not in
  * flight are enqueued again. A lost message, a consumer that died mid-attempt (its lease runs out)
  * or a failed enqueue only delays a callback; a duplicate message finds the delivery claimed or done.
  */
-export const sweepDueDeliveries = async (deps: OperationDeps): Promise<number> => {
-  const now = deps.now()
-  const due = await deps.db
+export const sweepDueDeliveries = async (services: Services): Promise<number> => {
+  const now = services.now()
+  const due = await services.db
     .select({ id: deliveries.id })
     .from(deliveries)
     .where(
@@ -20,7 +20,7 @@ export const sweepDueDeliveries = async (deps: OperationDeps): Promise<number> =
       ),
     )
     .orderBy(asc(deliveries.nextAttemptAt))
-    .limit(deps.settings.SWEEP_BATCH_SIZE)
-  deps.dispatch(due.map((d) => d.id))
+    .limit(services.settings.SWEEP_BATCH_SIZE)
+  services.dispatch(due.map((d) => d.id))
   return due.length
 }

@@ -1,19 +1,10 @@
+import { DOCUMENT_LIMITS, DOCUMENT_TYPES, type DocumentType } from '../schemas/documents'
+
 /**
  * The checks sFOX makes on uploaded documents (reference §7.6), made first by the gateway so a bad
  * upload is refused with every problem named, before anything leaves for sFOX. Pure: it looks at
  * names, declared types, sizes and each file's first bytes.
  */
-export const DOCUMENT_LIMITS = {
-  // sFOX: "each at most 10 MB" (read as MiB, as the sandbox does).
-  maxFileBytes: 10 * 1024 * 1024,
-  // The gateway's own caps, so an upload fits comfortably in a Worker's 128 MB.
-  maxFiles: 10,
-  maxTotalBytes: 20 * 1024 * 1024,
-} as const
-
-export const DOCUMENT_TYPES = ['ID', 'PoR'] as const
-export type DocumentType = (typeof DOCUMENT_TYPES)[number]
-
 const KINDS = {
   jpg: { mime: 'image/jpeg', magic: [0xff, 0xd8, 0xff], label: 'a JPEG image' },
   jpeg: { mime: 'image/jpeg', magic: [0xff, 0xd8, 0xff], label: 'a JPEG image' },

@@ -4,7 +4,7 @@ import { providerConnections, type ProviderConnection } from '../../db/schema'
 import { encryptJson } from '../lib/crypto'
 import { newId } from '../lib/ids'
 import type { ProviderName } from '../providers/provider'
-import { iso } from '../transfers/resource'
+import { iso } from '../lib/time'
 
 /** Binds a ciphertext to its partner and provider (AES-GCM additional data). */
 export const connectionContext = (partnerId: string, provider: ProviderName) => `connection:${partnerId}:${provider}`
@@ -51,14 +51,3 @@ export const deleteConnection = async (db: Db, partnerId: string, provider: Prov
       .returning({ id: providerConnections.id })
   ).length > 0
 
-/** What admins see of a connection: never the credentials. */
-export const renderConnection = (c: ProviderConnection) => ({
-  object: 'provider_connection' as const,
-  id: c.id,
-  partner_id: c.partnerId,
-  provider: c.provider,
-  base_url: c.baseUrl,
-  settings: c.settings,
-  created_at: iso(c.createdAt)!,
-  updated_at: iso(c.updatedAt)!,
-})

@@ -1,8 +1,9 @@
 import { and, eq, gt, isNull, or, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client'
 import { apiKeys, partners, type Partner } from '../../db/schema'
-import type { Settings } from '../env'
-import type { PartnerContext, SealedConnection } from './context'
+import type { Settings } from '../lib/settings'
+import type { SealedConnection } from '../providers/provider'
+import type { PartnerContext } from '../services'
 
 // The partner's connections ride along as one JSON column, so a lookup is a single statement.
 // (Qualified by hand: drizzle leaves a column unqualified when one table is selected from, and a bare

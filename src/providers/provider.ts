@@ -1,5 +1,5 @@
 import type { Transfer } from '../../db/schema'
-import type { TransferStatus } from '../transfers/status'
+import type { TransferStatus } from '../rules/transfer-states'
 
 export type ProviderName = 'sfox' | 'qi'
 export const PROVIDERS = ['sfox', 'qi'] as const satisfies readonly ProviderName[]
@@ -84,6 +84,15 @@ export type DocumentUpload = {
   ddqId: string | null
   files: File[]
   fileTypes: Record<string, string>
+}
+
+/** A sealed provider connection as loaded with the partner; credentials stay encrypted until used. */
+export type SealedConnection = {
+  id: string
+  provider: ProviderName
+  baseUrl: string
+  credentials: string
+  settings: Record<string, unknown>
 }
 
 export type WebhookRequest = { method: string; path: string; headers: Headers; body: string }

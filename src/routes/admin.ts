@@ -1,9 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import { adminAuth } from '../http/auth'
-import type { Settings } from '../env'
-import { pageAfterKnownCursor } from '../http/cursor'
-import { fieldProblem, Problem } from '../http/problem'
-import { createRouter } from '../http/router'
+import { adminAuth } from '../middleware/auth'
+import type { Settings } from '../lib/settings'
+import { pageAfterKnownCursor } from './cursor'
+import { fieldProblem, Problem } from '../lib/problem'
+import { createRouter } from './router'
 import {
   createPartner,
   getPartner,
@@ -11,13 +11,11 @@ import {
   listApiKeys,
   listPartners,
   partnerExists,
-  renderApiKey,
-  renderPartner,
   revokeApiKey,
   updatePartner,
-} from '../partners/admin'
+} from '../partners/partners'
 import { checkQiKeys } from '../providers/qi/keys'
-import { deleteConnection, listConnections, renderConnection, upsertConnection } from '../partners/connections'
+import { deleteConnection, listConnections, upsertConnection } from '../partners/connections'
 import {
   ApiKeyList,
   ApiKeyResource,
@@ -32,7 +30,10 @@ import {
   QiConnectionBody,
   SfoxConnectionBody,
   UpdatePartnerBody,
-} from '../schemas/admin'
+  renderApiKey,
+  renderConnection,
+  renderPartner,
+} from '../schemas/partners'
 import { problemResponse } from '../schemas/common'
 import { adminSecurity, json, jsonBody } from './describe'
 
@@ -128,24 +129,24 @@ router.use(adminAuth)
 
 export const adminRouter = router
   .openapi(routes.createPartner, async (c) => {
-    const row = await createPartner(c.var.deps.db, c.req.valid('json'), c.var.deps.now())
+    const row = await createPartner(c.var.services.db, c.req.valid('json'), c.var.services.now())
     return c.json(renderPartner(row), 201)
   })
   .openapi(routes.listPartners, async (c) => {
     const { limit, starting_after } = c.req.valid('query')
-    const { db } = c.var.deps
+    const { db } = c.var.services
     const { rows, hasMore } = await pageAfterKnownCursor(starting_after, (id) => partnerExists(db, id), 'partner', () => listPartners(db, limit, starting_after))
     return c.json({ object: 'list' as const, data: rows.map(renderPartner), has_more: hasMore }, 200)
   })
   .openapi(routes.getPartner, async (c) => {
-    return c.json(renderPartner(await getPartner(c.var.deps.db, c.req.valid('param').partner_id)), 200)
+    return c.json(renderPartner(await getPartner(c.var.services.db, c.req.valid('param').partner_id)), 200)
   })
   .openapi(routes.updatePartner, async (c) => {
-    const row = await updatePartner(c.var.deps.db, c.req.valid('param').partner_id, c.req.valid('json'), c.var.deps.now())
+    const row = await updatePartner(c.var.services.db, c.req.valid('param').partner_id, c.req.valid('json'), c.var.services.now())
     return c.json(renderPartner(row), 200)
   })
   .openapi(routes.issueKey, async (c) => {
-    const { db, settings, now } = c.var.deps
+    const { db, settings, now } = c.var.services
     const input = c.req.valid('json')
     if (input.expires_at && Date.parse(input.expires_at) <= now()) {
       throw fieldProblem('expires_at', { code: 'in_the_past', message: 'must be in the future' }, 'A key that expires in the past would never work.')
@@ -154,15 +155,15 @@ export const adminRouter = router
     return c.json({ ...renderApiKey(row), key }, 201)
   })
   .openapi(routes.listKeys, async (c) => {
-    const rows = await listApiKeys(c.var.deps.db, c.req.valid('param').partner_id)
+    const rows = await listApiKeys(c.var.services.db, c.req.valid('param').partner_id)
     return c.json({ object: 'list' as const, data: rows.map(renderApiKey), has_more: false }, 200)
   })
   .openapi(routes.revokeKey, async (c) => {
     const { partner_id, key_id } = c.req.valid('param')
-    return c.json(renderApiKey(await revokeApiKey(c.var.deps.db, partner_id, key_id, c.var.deps.now())), 200)
+    return c.json(renderApiKey(await revokeApiKey(c.var.services.db, partner_id, key_id, c.var.services.now())), 200)
   })
   .openapi(routes.putSfox, async (c) => {
-    const { db, settings, now } = c.var.deps
+    const { db, settings, now } = c.var.services
     const partnerId = c.req.valid('param').partner_id
     const input = c.req.valid('json')
     assertProviderUrl(settings, input.base_url)
@@ -175,7 +176,7 @@ export const adminRouter = router
     return c.json(renderConnection(row), 200)
   })
   .openapi(routes.putQi, async (c) => {
-    const { db, settings, now } = c.var.deps
+    const { db, settings, now } = c.var.services
     const partnerId = c.req.valid('param').partner_id
     const input = c.req.valid('json')
     assertProviderUrl(settings, input.base_url)
@@ -201,13 +202,13 @@ export const adminRouter = router
   })
   .openapi(routes.listConnections, async (c) => {
     const partnerId = c.req.valid('param').partner_id
-    await getPartner(c.var.deps.db, partnerId)
-    const rows = await listConnections(c.var.deps.db, partnerId)
+    await getPartner(c.var.services.db, partnerId)
+    const rows = await listConnections(c.var.services.db, partnerId)
     return c.json({ object: 'list' as const, data: rows.map(renderConnection), has_more: false }, 200)
   })
   .openapi(routes.deleteConnection, async (c) => {
     const { partner_id, provider } = c.req.valid('param')
-    if (!(await deleteConnection(c.var.deps.db, partner_id, provider))) {
+    if (!(await deleteConnection(c.var.services.db, partner_id, provider))) {
       throw new Problem('connection_not_found', { detail: `Partner "${partner_id}" has no ${provider} connection.` })
     }
     return c.body(null, 204)

@@ -1,14 +1,14 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import { renderSubmission, submitDocuments } from '../documents/operations'
-import { findSubmission, listSubmissions } from '../documents/store'
-import { partnerAuth } from '../http/auth'
-import { rateLimit } from '../http/rate-limit'
-import { fieldProblem, Problem } from '../http/problem'
-import { createRouter } from '../http/router'
-import { pageAfterKnownCursor } from '../http/cursor'
+import { submitDocuments } from '../documents/submit'
+import { findSubmission, listSubmissions } from '../documents/submission-store'
+import { partnerAuth } from '../middleware/auth'
+import { rateLimit } from '../middleware/rate-limit'
+import { fieldProblem, Problem } from '../lib/problem'
+import { createRouter } from './router'
+import { pageAfterKnownCursor } from './cursor'
 import { problemResponse } from '../schemas/common'
 import { json, partnerSecurity } from './describe'
-import { SubmissionList, SubmissionListQuery, SubmissionResource, UploadForm } from '../schemas/documents'
+import { SubmissionList, SubmissionListQuery, SubmissionResource, UploadForm, renderSubmission } from '../schemas/documents'
 
 const security = partnerSecurity
 const tags = ['Documents']
@@ -102,7 +102,7 @@ router.post('/users/:user_id/documents', async (c) => {
     throw fieldProblem('ddq_id', { code: 'invalid', message: 'at most 64 characters' }, 'ddq_id must be text of at most 64 characters.')
   }
   const fileTypes = form.get('file_types')
-  const { submission, replayed } = await submitDocuments(c.var.deps, c.var.partner, {
+  const { submission, replayed } = await submitDocuments(c.var.services, c.var.partner, {
     userId,
     idempotencyKey,
     files: (form.getAll('files') as unknown as (File | string)[]).filter((part): part is File => typeof part !== 'string'),
@@ -114,13 +114,13 @@ router.post('/users/:user_id/documents', async (c) => {
 
 export const documentsRouter = router
   .openapi(getOne, async (c) => {
-    const submission = await findSubmission(c.var.deps.db, c.var.partner.id, c.req.valid('param').id)
+    const submission = await findSubmission(c.var.services.db, c.var.partner.id, c.req.valid('param').id)
     if (!submission) throw new Problem('document_submission_not_found', { detail: `No document submission with id "${c.req.valid('param').id}".` })
     return c.json(renderSubmission(submission), 200)
   })
   .openapi(list, async (c) => {
     const { limit, starting_after } = c.req.valid('query')
-    const { db } = c.var.deps
+    const { db } = c.var.services
     const partnerId = c.var.partner.id
     const { rows, hasMore } = await pageAfterKnownCursor(
       starting_after,

@@ -1,16 +1,14 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import { getEventWithDeliveries, listEvents } from '../callbacks/event-store'
-import { renderEvent } from '../callbacks/events'
+import { getEventWithDeliveries, listEvents } from '../callbacks/event-history'
 import { redeliverEvent } from '../callbacks/redelivery'
-import { partnerAuth } from '../http/auth'
-import { rateLimit } from '../http/rate-limit'
-import { pageAfterKnownCursor } from '../http/cursor'
+import { partnerAuth } from '../middleware/auth'
+import { rateLimit } from '../middleware/rate-limit'
+import { pageAfterKnownCursor } from './cursor'
 import { isIdOf } from '../lib/ids'
-import { createRouter } from '../http/router'
-import { EventList, EventWithDeliveries, ListEventsQuery, RedeliverBody, RedeliveryResult } from '../schemas/callbacks'
+import { createRouter } from './router'
+import { EventList, EventWithDeliveries, ListEventsQuery, RedeliverBody, RedeliveryResult, renderDelivery, renderEvent } from '../schemas/callbacks'
 import { problemResponse } from '../schemas/common'
 import { json, jsonBody, partnerSecurity } from './describe'
-import { iso } from '../transfers/resource'
 
 const security = partnerSecurity
 const tags = ['Events']
@@ -44,7 +42,7 @@ router.use(partnerAuth, rateLimit)
 export const eventsRouter = router
   .openapi(routes.list, async (c) => {
     const { limit, starting_after, type, transfer_id } = c.req.valid('query')
-    const { db } = c.var.deps
+    const { db } = c.var.services
     const partnerId = c.var.partner.id
     // Any well-formed event id is a place in time: pruned events (retention) stay usable as cursors.
     const page = await pageAfterKnownCursor(starting_after, async (id) => isIdOf('evt', id), 'event', () =>
@@ -53,27 +51,11 @@ export const eventsRouter = router
     return c.json({ object: 'list' as const, data: page.rows.map(renderEvent), has_more: page.hasMore }, 200)
   })
   .openapi(routes.get, async (c) => {
-    const { event, deliveries } = await getEventWithDeliveries(c.var.deps.db, c.var.partner.id, c.req.valid('param').id)
-    const deliveriesOut = deliveries.map(({ delivery, attempts }) => ({
-      id: delivery.id,
-      endpoint_id: delivery.endpointId,
-      status: delivery.status,
-      attempts: attempts.map((a) => ({
-        attempt: a.attempt,
-        at: iso(a.startedAt)!,
-        status_code: a.statusCode,
-        duration_ms: a.durationMs,
-        error: a.error,
-        response: a.responseExcerpt,
-      })),
-      next_attempt_at: delivery.status === 'pending' ? iso(delivery.nextAttemptAt) : null,
-      last_error: delivery.lastError,
-      delivered_at: iso(delivery.deliveredAt),
-    }))
-    return c.json({ ...renderEvent(event), deliveries: deliveriesOut }, 200)
+    const { event, deliveries } = await getEventWithDeliveries(c.var.services.db, c.var.partner.id, c.req.valid('param').id)
+    return c.json({ ...renderEvent(event), deliveries: deliveries.map(renderDelivery) }, 200)
   })
   .openapi(routes.redeliver, async (c) => {
     const id = c.req.valid('param').id
-    const rows = await redeliverEvent(c.var.deps, c.var.partner.id, id, c.req.valid('json').endpoint_id)
+    const rows = await redeliverEvent(c.var.services, c.var.partner.id, id, c.req.valid('json').endpoint_id)
     return c.json({ object: 'redelivery' as const, event_id: id, deliveries: rows.map((r) => ({ id: r.id, endpoint_id: r.endpointId, state: r.state })) }, 202)
   })

@@ -1,8 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { sql } from 'drizzle-orm'
 import journal from '../../db/migrations/meta/_journal.json'
-import { Problem } from '../http/problem'
-import { createRouter } from '../http/router'
+import { Problem } from '../lib/problem'
+import { createRouter } from './router'
 import { problemResponse } from '../schemas/common'
 import { json } from './describe'
 import { describeError } from '../lib/errors'
@@ -35,7 +35,7 @@ const health = createRoute({
 export const healthRouter = createRouter().openapi(health, async (c) => {
   let applied: number
   try {
-    const rows = await c.var.deps.db.all<{ created_at: number | null }>(
+    const rows = await c.var.services.db.all<{ created_at: number | null }>(
       sql`SELECT MAX(created_at) AS created_at FROM __drizzle_migrations`,
     )
     applied = Number(rows[0]?.created_at ?? 0)

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import { createRouter } from '../http/router'
+import { createRouter } from './router'
 import { problemResponse } from '../schemas/common'
 import { json } from './describe'
 import { receiveQiWebhook } from '../transfers/qi-webhooks'
@@ -28,7 +28,7 @@ const qi = createRoute({
 })
 
 export const providerWebhooksRouter = createRouter().openapi(qi, async (c) => {
-  const { applied, transfer } = await receiveQiWebhook(c.var.deps, {
+  const { applied, transfer } = await receiveQiWebhook(c.var.services, {
     method: c.req.method,
     path: c.req.path,
     headers: c.req.raw.headers,

@@ -1,9 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import { partnerAuth } from '../http/auth'
-import { rateLimit } from '../http/rate-limit'
-import { pageAfterKnownCursor } from '../http/cursor'
-import { Problem } from '../http/problem'
-import { createRouter } from '../http/router'
+import { partnerAuth } from '../middleware/auth'
+import { rateLimit } from '../middleware/rate-limit'
+import { pageAfterKnownCursor } from './cursor'
+import { Problem } from '../lib/problem'
+import { createRouter } from './router'
 import { problemResponse } from '../schemas/common'
 import { json, jsonBody, partnerSecurity } from './describe'
 import {
@@ -13,9 +13,9 @@ import {
   ResendBody,
   TransferList,
   TransferResource,
+  renderTransfer,
 } from '../schemas/transfers'
 import { cancelTransfer, confirmTransfer, createTransfer, resendCode } from '../transfers/operations'
-import { renderTransfer } from '../transfers/resource'
 import { findTransfer, listTransfers } from '../transfers/store'
 
 const security = partnerSecurity
@@ -144,12 +144,12 @@ router.use(partnerAuth, rateLimit)
 
 export const transfersRouter = router
   .openapi(create, async (c) => {
-    const { transfer, created } = await createTransfer(c.var.deps, c.var.partner, c.req.valid('json'))
+    const { transfer, created } = await createTransfer(c.var.services, c.var.partner, c.req.valid('json'))
     return c.json(renderTransfer(transfer), created ? 201 : 200)
   })
   .openapi(list, async (c) => {
     const query = c.req.valid('query')
-    const { db } = c.var.deps
+    const { db } = c.var.services
     const partnerId = c.var.partner.id
     const { rows, hasMore } = await pageAfterKnownCursor(query.starting_after, async (id) => !!(await findTransfer(db, partnerId, id)), 'transfer', () =>
       listTransfers(db, partnerId, { status: query.status, provider: query.provider, limit: query.limit, startingAfter: query.starting_after }),
@@ -158,22 +158,22 @@ export const transfersRouter = router
   })
   .openapi(get, async (c) => {
     const { transfer_id } = c.req.valid('param')
-    const transfer = await findTransfer(c.var.deps.db, c.var.partner.id, transfer_id)
+    const transfer = await findTransfer(c.var.services.db, c.var.partner.id, transfer_id)
     if (!transfer) throw new Problem('transfer_not_found', { detail: `No transfer with id "${transfer_id}".` })
     return c.json(renderTransfer(transfer), 200)
   })
   .openapi(confirm, async (c) => {
     const { transfer_id } = c.req.valid('param')
-    const transfer = await confirmTransfer(c.var.deps, c.var.partner, transfer_id, c.req.valid('json').code)
+    const transfer = await confirmTransfer(c.var.services, c.var.partner, transfer_id, c.req.valid('json').code)
     return c.json(renderTransfer(transfer), 200)
   })
   .openapi(resend, async (c) => {
     const { transfer_id } = c.req.valid('param')
-    const transfer = await resendCode(c.var.deps, c.var.partner, transfer_id, c.req.valid('json').channel)
+    const transfer = await resendCode(c.var.services, c.var.partner, transfer_id, c.req.valid('json').channel)
     return c.json(renderTransfer(transfer), 200)
   })
   .openapi(cancel, async (c) => {
     const { transfer_id } = c.req.valid('param')
-    const transfer = await cancelTransfer(c.var.deps, c.var.partner, transfer_id)
+    const transfer = await cancelTransfer(c.var.services, c.var.partner, transfer_id)
     return c.json(renderTransfer(transfer), 200)
   })

@@ -1,13 +1,13 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import { createEndpoint, deleteEndpoint, endpointExists, getEndpoint, listEndpoints, renderEndpoint, rotateSecret, updateEndpoint } from '../callbacks/endpoints'
+import { createEndpoint, deleteEndpoint, endpointExists, getEndpoint, listEndpoints, rotateSecret, updateEndpoint } from '../callbacks/endpoints'
 import { recoverEndpoint } from '../callbacks/redelivery'
 import { checkWebhookUrl, urlPolicyOf } from '../callbacks/url-policy'
-import type { Settings } from '../env'
-import { partnerAuth } from '../http/auth'
-import { pageAfterKnownCursor } from '../http/cursor'
-import { rateLimit } from '../http/rate-limit'
-import { fieldProblem } from '../http/problem'
-import { createRouter } from '../http/router'
+import type { Settings } from '../lib/settings'
+import { partnerAuth } from '../middleware/auth'
+import { pageAfterKnownCursor } from './cursor'
+import { rateLimit } from '../middleware/rate-limit'
+import { fieldProblem } from '../lib/problem'
+import { createRouter } from './router'
 import {
   CreateEndpointBody,
   DeletedEndpoint,
@@ -18,6 +18,7 @@ import {
   RecoveryResult,
   RotateSecretBody,
   UpdateEndpointBody,
+  renderEndpoint,
 } from '../schemas/callbacks'
 import { ListQuery, problemResponse } from '../schemas/common'
 import { json, jsonBody, partnerSecurity } from './describe'
@@ -93,7 +94,7 @@ router.use(partnerAuth, rateLimit)
 
 export const webhookEndpointsRouter = router
   .openapi(routes.create, async (c) => {
-    const { db, settings, now } = c.var.deps
+    const { db, settings, now } = c.var.services
     const input = c.req.valid('json')
     const url = allowedUrl(settings, input.url)
     const { endpoint, secret } = await createEndpoint(db, settings.ENCRYPTION_KEY, c.var.partner.id, { ...input, url }, now())
@@ -101,7 +102,7 @@ export const webhookEndpointsRouter = router
   })
   .openapi(routes.list, async (c) => {
     const { limit, starting_after } = c.req.valid('query')
-    const { db } = c.var.deps
+    const { db } = c.var.services
     const partnerId = c.var.partner.id
     const { rows, hasMore } = await pageAfterKnownCursor(starting_after, (id) => endpointExists(db, partnerId, id), 'webhook endpoint', () =>
       listEndpoints(db, partnerId, limit, starting_after),
@@ -109,27 +110,27 @@ export const webhookEndpointsRouter = router
     return c.json({ object: 'list' as const, data: rows.map((e) => renderEndpoint(e)), has_more: hasMore }, 200)
   })
   .openapi(routes.get, async (c) => {
-    return c.json(renderEndpoint(await getEndpoint(c.var.deps.db, c.var.partner.id, c.req.valid('param').id)), 200)
+    return c.json(renderEndpoint(await getEndpoint(c.var.services.db, c.var.partner.id, c.req.valid('param').id)), 200)
   })
   .openapi(routes.update, async (c) => {
-    const { db, settings, now } = c.var.deps
+    const { db, settings, now } = c.var.services
     const input = c.req.valid('json')
     const url = input.url === undefined ? undefined : allowedUrl(settings, input.url)
     const row = await updateEndpoint(db, c.var.partner.id, c.req.valid('param').id, { ...input, url }, now())
     return c.json(renderEndpoint(row), 200)
   })
   .openapi(routes.remove, async (c) => {
-    const row = await deleteEndpoint(c.var.deps.db, c.var.partner.id, c.req.valid('param').id, c.var.deps.now())
+    const row = await deleteEndpoint(c.var.services.db, c.var.partner.id, c.req.valid('param').id, c.var.services.now())
     return c.json({ object: 'webhook_endpoint' as const, id: row.id, deleted: true as const }, 200)
   })
   .openapi(routes.rotate, async (c) => {
-    const { db, settings, now } = c.var.deps
+    const { db, settings, now } = c.var.services
     const grace = c.req.valid('json').grace_seconds ?? settings.WEBHOOK_SECRET_GRACE_SECONDS
     const { endpoint, secret } = await rotateSecret(db, settings.ENCRYPTION_KEY, c.var.partner.id, c.req.valid('param').id, grace, now())
     return c.json({ ...renderEndpoint(endpoint), secret }, 200)
   })
   .openapi(routes.recover, async (c) => {
     const id = c.req.valid('param').id
-    const recovered = await recoverEndpoint(c.var.deps, c.var.partner.id, id, Date.parse(c.req.valid('json').since))
+    const recovered = await recoverEndpoint(c.var.services, c.var.partner.id, id, Date.parse(c.req.valid('json').since))
     return c.json({ object: 'recovery' as const, endpoint_id: id, deliveries_requeued: recovered.requeued, has_more: recovered.hasMore }, 202)
   })

@@ -1,8 +1,22 @@
 import { z } from '@hono/zod-openapi'
-import { EVENT_TYPES } from '../callbacks/events'
+import type { Delivery, DeliveryAttempt, Event, WebhookEndpoint } from '../../db/schema'
+import { iso } from '../lib/time'
 import { ListQuery, Timestamp, listOf } from './common'
 import { EXAMPLES } from './examples'
-import { TransferResource } from './transfers'
+import { TransferResource, type TransferResourceData } from './transfers'
+
+export const EVENT_TYPES = [
+  'transfer.created',
+  'transfer.processing',
+  'transfer.completed',
+  'transfer.failed',
+  'transfer.canceled',
+  'transfer.expired',
+  'transfer.returned',
+] as const
+
+export type EventType = (typeof EVENT_TYPES)[number]
+
 
 const EventType = z.enum(EVENT_TYPES).openapi({ example: 'transfer.completed' })
 const EventTypes = z
@@ -141,3 +155,48 @@ export const RedeliveryResult = z
     ),
   })
   .openapi('Redelivery')
+
+/** What partners see of an endpoint: never its secret (shown once, on creation and rotation). */
+export const renderEndpoint = (e: WebhookEndpoint) => ({
+  object: 'webhook_endpoint' as const,
+  id: e.id,
+  url: e.url,
+  description: e.description,
+  event_types: e.eventTypes,
+  enabled: e.enabled,
+  disabled_reason: e.disabledReason,
+  disabled_at: iso(e.disabledAt),
+  failing_since: iso(e.failingSince),
+  previous_secret_expires_at: e.previousSecret ? iso(e.previousSecretExpiresAt) : null,
+  created_at: iso(e.createdAt)!,
+  updated_at: iso(e.updatedAt)!,
+})
+
+/** An event as partners read it and receive it; `data` is the transfer as it was then. */
+export const renderEvent = (event: Event) => ({
+  id: event.id,
+  object: 'event' as const,
+  type: event.type as EventType,
+  created_at: iso(event.createdAt)!,
+  transfer_id: event.transferId,
+  sequence: event.sequence,
+  data: JSON.parse(event.data) as { object: TransferResourceData; previous_status: string | null },
+})
+
+/** One delivery of an event to an endpoint, with every attempt in order. */
+export const renderDelivery = ({ delivery, attempts }: { delivery: Delivery; attempts: DeliveryAttempt[] }) => ({
+  id: delivery.id,
+  endpoint_id: delivery.endpointId,
+  status: delivery.status,
+  attempts: attempts.map((a) => ({
+    attempt: a.attempt,
+    at: iso(a.startedAt)!,
+    status_code: a.statusCode,
+    duration_ms: a.durationMs,
+    error: a.error,
+    response: a.responseExcerpt,
+  })),
+  next_attempt_at: delivery.status === 'pending' ? iso(delivery.nextAttemptAt) : null,
+  last_error: delivery.lastError,
+  delivered_at: iso(delivery.deliveredAt),
+})

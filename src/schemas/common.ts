@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi'
-import { PROBLEMS, type ProblemCode } from '../http/problem'
+import { PROBLEMS, type ProblemCode } from '../lib/problem'
 
 export const Timestamp = z.iso.datetime().openapi({ example: '2026-11-21T10:15:30.000Z' })
 

@@ -1,6 +1,19 @@
 import { z } from '@hono/zod-openapi'
-import { DOCUMENT_LIMITS } from '../documents/validation'
 import { ListQuery, Timestamp, listOf } from './common'
+import type { DocumentSubmission } from '../../db/schema'
+import { iso } from '../lib/time'
+
+/** What one submission may carry (sFOX's per-file limit and the gateway's own caps). */
+export const DOCUMENT_LIMITS = {
+  // sFOX: "each at most 10 MB" (read as MiB, as the sandbox does).
+  maxFileBytes: 10 * 1024 * 1024,
+  // The gateway's own caps, so an upload fits comfortably in a Worker's 128 MB.
+  maxFiles: 10,
+  maxTotalBytes: 20 * 1024 * 1024,
+} as const
+
+export const DOCUMENT_TYPES = ['ID', 'PoR'] as const
+export type DocumentType = (typeof DOCUMENT_TYPES)[number]
 
 export const SubmissionResource = z
   .object({
@@ -42,3 +55,17 @@ export const UploadForm = z
     ddq_id: z.string().max(64).optional().openapi({ description: 'The EDD request form this upload belongs to.' }),
   })
   .openapi('DocumentUpload')
+
+/** A submission as partners see it: file names, types, sizes and digests, never contents. */
+export const renderSubmission = (s: DocumentSubmission) => ({
+  object: 'document_submission' as const,
+  id: s.id,
+  user_id: s.userId,
+  ddq_id: s.ddqId,
+  provider: s.provider,
+  status: s.status,
+  files: s.files,
+  failure: s.failureCode ? { code: s.failureCode, message: s.failureMessage ?? s.failureCode } : null,
+  created_at: iso(s.createdAt)!,
+  updated_at: iso(s.updatedAt)!,
+})

@@ -1,5 +1,8 @@
 import { z } from '@hono/zod-openapi'
-import { TRANSFER_STATUSES } from '../transfers/status'
+import type { Transfer } from '../../db/schema'
+import { iso } from '../lib/time'
+import { TRANSFER_STATUSES, type TransferStatus } from '../rules/transfer-states'
+import { nextResendAt, resendsRemaining, verificationStateOf } from '../rules/verification'
 import { ListQuery, Metadata, Timestamp, listOf } from './common'
 import { PositiveDecimal } from './decimal'
 import { EXAMPLES } from './examples'
@@ -176,3 +179,35 @@ export const ListTransfersQuery = ListQuery.extend({
   status: z.enum(TRANSFER_STATUSES).optional(),
   provider: z.enum(['sfox', 'qi']).optional(),
 })
+
+/** The row as partners see it (and as callbacks carry it). */
+export const renderTransfer = (t: Transfer): TransferResourceData => {
+  const state = verificationStateOf(t)
+  const required = t.attemptsRemaining !== null
+  const pending = t.status === 'pending_verification'
+  const next = nextResendAt(state)
+  return {
+    object: 'transfer',
+    id: t.transferId,
+    provider: t.provider,
+    status: t.status as TransferStatus,
+    provider_status: t.providerStatus,
+    provider_reference: t.providerReference,
+    [t.provider]: t.details,
+    verification: {
+      required,
+      channel: t.verificationChannel,
+      code_sent_at: iso(t.codeSentAt),
+      code_expires_at: pending ? iso(t.codeExpiresAt) : null,
+      expires_at: pending ? iso(t.expiresAt) : null,
+      resends_used: t.resendsUsed,
+      resends_remaining: required && pending ? resendsRemaining(state) : 0,
+      next_resend_at: required && next !== null ? iso(Math.max(next, t.codeSentAt ?? 0)) : null,
+      attempts_remaining: t.attemptsRemaining,
+    },
+    failure: t.failureCode ? { code: t.failureCode, message: t.failureMessage ?? t.failureCode } : null,
+    metadata: t.metadata ?? {},
+    created_at: iso(t.createdAt)!,
+    updated_at: iso(t.updatedAt)!,
+  } as TransferResourceData
+}

@@ -1,18 +1,18 @@
 import type { Db } from '../../db/client'
 import type { NewTransfer, Transfer } from '../../db/schema'
-import type { Settings } from '../env'
-import { fieldProblem, Problem } from '../http/problem'
+import type { Settings } from '../lib/settings'
+import { fieldProblem, Problem } from '../lib/problem'
 import { sha256Hex } from '../lib/crypto'
 import { newId } from '../lib/ids'
 import { stableJson } from '../lib/json'
-import type { PartnerContext } from '../partners/context'
+import type { PartnerContext, Services } from '../services'
 import { PROVIDER_FACTS } from '../providers/facts'
 import { isTransient, outcomeUnknown, type ProviderName, type ProviderSnapshot, type Result, type TransferProvider } from '../providers/provider'
 import type { CreateTransferInput } from '../schemas/transfers'
-import { decideConfirm, decideResend } from './limits'
-import { problemFor } from './provider-problems'
-import { verificationStateOf } from './resource'
-import { canTransition, type TransferStatus } from './status'
+import { decideConfirm, decideResend } from '../rules/verification'
+import { problemFor } from '../providers/problems'
+import { verificationStateOf } from '../rules/verification'
+import { canTransition, type TransferStatus } from '../rules/transfer-states'
 import {
   claimConfirmAttempt,
   claimCreate,
@@ -25,19 +25,6 @@ import {
   releaseLease,
   transition,
 } from './store'
-
-/** What an operation needs; built per request (or per cron run) by its entry point. */
-export type OperationDeps = {
-  db: Db
-  settings: Settings
-  now: () => number
-  /** Decrypts the partner's connection and builds the adapter; throws provider_not_configured. */
-  providerFor: (partner: PartnerContext, name: ProviderName) => Promise<TransferProvider>
-  /** Work that may finish after the response (ctx.waitUntil). */
-  defer: (task: Promise<unknown>) => void
-  /** Hands committed deliveries to the queue (optionally delayed); if that fails, the sweeper finds them. */
-  dispatch: (deliveryIds: string[], delaySeconds?: number) => void
-}
 
 // How long a create owns its transfer; a replay after that may take over (the first one died). A
 // create may make three provider calls (a lookup on resume or after a duplicate, the create, a
@@ -72,9 +59,9 @@ const notPending = (t: Pick<Transfer, 'status' | 'expiresAt'>, now: number) => {
  * create's answer, or later a webhook or the reconciler (the answer was lost). The pending window
  * counts from the create.
  */
-const verificationStart = (deps: OperationDeps, transfer: Transfer, snapshot: ProviderSnapshot): Partial<NewTransfer> => {
+const verificationStart = (services: Services, transfer: Transfer, snapshot: ProviderSnapshot): Partial<NewTransfer> => {
   const facts = PROVIDER_FACTS[transfer.provider]
-  const sentAt = deps.now()
+  const sentAt = services.now()
   return {
     verificationChannel: snapshot.channel ?? null,
     codeSentAt: sentAt,
@@ -83,7 +70,7 @@ const verificationStart = (deps: OperationDeps, transfer: Transfer, snapshot: Pr
     codeExpiresAt: snapshot.codeExpiresAt == null ? null : facts.codeTtlMs === null ? snapshot.codeExpiresAt : sentAt + facts.codeTtlMs,
     // Rows created before confirm_limit existed fall back to the provider's own limit, else 5.
     attemptsRemaining: transfer.confirmLimit ?? facts.maxAttempts ?? 5,
-    expiresAt: transfer.createdAt + deps.settings.PENDING_TTL_SECONDS * 1000,
+    expiresAt: transfer.createdAt + services.settings.PENDING_TTL_SECONDS * 1000,
     leaseUntil: null,
   }
 }
@@ -95,7 +82,7 @@ const verificationStart = (deps: OperationDeps, transfer: Transfer, snapshot: Pr
  * transfer's provider call (see transition).
  */
 export const applySnapshot = async (
-  deps: OperationDeps,
+  services: Services,
   transfer: Transfer,
   snapshot: ProviderSnapshot,
   set: Partial<NewTransfer> = {},
@@ -113,18 +100,18 @@ export const applySnapshot = async (
       (!snapshot.reference || snapshot.reference === current.providerReference)
     if (unchanged) return current
     const changes: Partial<NewTransfer> = {
-      ...(from === 'submitting' && to === 'pending_verification' ? verificationStart(deps, current, snapshot) : {}),
+      ...(from === 'submitting' && to === 'pending_verification' ? verificationStart(services, current, snapshot) : {}),
       ...set,
       providerStatus: snapshot.providerStatus,
       ...(snapshot.reference ? { providerReference: snapshot.reference } : {}),
       ...(snapshot.failure ? { failureCode: snapshot.failure.code, failureMessage: snapshot.failure.message } : {}),
     }
-    const moved = await transition(deps.db, current, to, changes, deps.now(), options)
+    const moved = await transition(services.db, current, to, changes, services.now(), options)
     if (moved) {
-      deps.dispatch(moved.deliveryIds)
+      services.dispatch(moved.deliveryIds)
       return moved.transfer
     }
-    const reread = await findTransfer(deps.db, current.partnerId, current.transferId)
+    const reread = await findTransfer(services.db, current.partnerId, current.transferId)
     // Gone, or the id now names another transfer (forgotten and created again): nothing to apply to.
     if (!reread || reread.id !== current.id) return current
     current = reread
@@ -133,10 +120,10 @@ export const applySnapshot = async (
 }
 
 /** Asks the provider where a transfer stands and applies it; used when an answer surprises us. */
-export const reconcileTransfer = async (deps: OperationDeps, partner: PartnerContext, transfer: Transfer) => {
-  const provider = await deps.providerFor(partner, transfer.provider)
+export const reconcileTransfer = async (services: Services, partner: PartnerContext, transfer: Transfer) => {
+  const provider = await services.providerFor(partner, transfer.provider)
   const result = await provider.fetchStatus(transfer)
-  return result.ok ? applySnapshot(deps, transfer, result.value) : transfer
+  return result.ok ? applySnapshot(services, transfer, result.value) : transfer
 }
 
 export type CreateResult = { transfer: Transfer; created: boolean }
@@ -156,19 +143,19 @@ const assertAllowed = (partner: PartnerContext, input: CreateTransferInput) => {
 }
 
 export const createTransfer = async (
-  deps: OperationDeps,
+  services: Services,
   partner: PartnerContext,
   input: CreateTransferInput,
 ): Promise<CreateResult> => {
-  const provider = await deps.providerFor(partner, input.provider)
+  const provider = await services.providerFor(partner, input.provider)
   assertAllowed(partner, input)
-  const now = deps.now()
+  const now = services.now()
   const details = input.provider === 'sfox' ? input.sfox : input.qi
   const metadata = input.metadata ?? null
   const requestHash = await sha256Hex(stableJson({ provider: input.provider, details, metadata }))
   const id = newId('tr', now)
   const claim = await claimCreate(
-    deps.db,
+    services.db,
     {
       id,
       ...provider.prepare(id),
@@ -179,7 +166,7 @@ export const createTransfer = async (
       requestHash,
       details,
       metadata,
-      leaseUntil: now + createLeaseMs(deps.settings),
+      leaseUntil: now + createLeaseMs(services.settings),
       resendLimit: partner.limits.resendLimit,
       resendCooldownMs: partner.limits.resendCooldownMs,
       confirmLimit: confirmAttemptsFor(partner, input.provider),
@@ -201,7 +188,7 @@ export const createTransfer = async (
     case 'replay':
       return { transfer: claim.transfer, created: false }
   }
-  return submit(deps, partner, provider, claim.transfer, claim.kind === 'resumed')
+  return submit(services, partner, provider, claim.transfer, claim.kind === 'resumed')
 }
 
 /** The gateway's attempt limit, never looser than the provider's own. */
@@ -212,36 +199,36 @@ const confirmAttemptsFor = (partner: PartnerContext, provider: ProviderName) => 
 
 /** Sends a claimed `submitting` transfer to its provider and records the outcome. */
 const submit = async (
-  deps: OperationDeps,
+  services: Services,
   partner: PartnerContext,
   provider: TransferProvider,
   transfer: Transfer,
   resumed: boolean,
 ): Promise<CreateResult> => {
   const result = await provider.create(transfer, { resumed })
-  const now = deps.now()
+  const now = services.now()
   if (!result.ok) {
     // A refusal forgets the transfer (the id may be reused), unless an earlier attempt may have
     // reached the provider: then the refusal proves nothing about it, and the reconciler decides.
     const heldLease = transfer.leaseUntil ?? 0
-    if (isTransient(result.error.kind) || resumed) await releaseCreate(deps.db, transfer.id, now, heldLease)
-    else await forgetCreate(deps.db, transfer.id, heldLease)
+    if (isTransient(result.error.kind) || resumed) await releaseCreate(services.db, transfer.id, now, heldLease)
+    else await forgetCreate(services.db, transfer.id, heldLease)
     throw problemFor(result.error)
   }
   const snapshot = result.value
-  const updated = await applySnapshot(deps, transfer, { ...snapshot, status: snapshot.status ?? 'processing' }, { leaseUntil: null })
+  const updated = await applySnapshot(services, transfer, { ...snapshot, status: snapshot.status ?? 'processing' }, { leaseUntil: null })
   return { transfer: updated, created: true }
 }
 
 export const confirmTransfer = async (
-  deps: OperationDeps,
+  services: Services,
   partner: PartnerContext,
   transferId: string,
   code: string,
 ): Promise<Transfer> => {
-  const now = deps.now()
-  const lease = now + confirmLeaseMs(deps.settings)
-  const { claimed, current } = await claimConfirmAttempt(deps.db, partner.id, transferId, now, lease)
+  const now = services.now()
+  const lease = now + confirmLeaseMs(services.settings)
+  const { claimed, current } = await claimConfirmAttempt(services.db, partner.id, transferId, now, lease)
   if (!current) throw notFound(transferId)
   if (!claimed) {
     if (holdsConfirmLease(current, now)) {
@@ -250,60 +237,60 @@ export const confirmTransfer = async (
         headers: { 'retry-after': '1' },
       })
     }
-    const decision = decideConfirm(verificationStateOf(current), deps.now())
+    const decision = decideConfirm(verificationStateOf(current), services.now())
     if (!decision.allowed && decision.code === 'verification_attempts_exhausted') {
       throw new Problem('verification_attempts_exhausted', {
         detail: 'No confirm attempts are left for this transfer; cancel it or let it expire.',
         extensions: { attempts_remaining: 0 },
       })
     }
-    throw notPending(current, deps.now())
+    throw notPending(current, services.now())
   }
 
-  const provider = await deps.providerFor(partner, claimed.provider).catch(async (error: unknown) => {
-    await refundConfirmAttempt(deps.db, claimed.id, deps.now(), lease)
+  const provider = await services.providerFor(partner, claimed.provider).catch(async (error: unknown) => {
+    await refundConfirmAttempt(services.db, claimed.id, services.now(), lease)
     throw error
   })
   const result = await provider.confirm(claimed, code)
   // A status the gateway cannot place yet keeps the lease until it runs out: the code was accepted.
-  if (result.ok) return applySnapshot(deps, claimed, result.value, result.value.status === null ? {} : { leaseUntil: null })
+  if (result.ok) return applySnapshot(services, claimed, result.value, result.value.status === null ? {} : { leaseUntil: null })
 
   const error = result.error
   const attemptsLeft = claimed.attemptsRemaining ?? 0
   switch (error.kind) {
     case 'invalid_code':
       // The attempt is spent (the claim already counted it); only the lease is given back.
-      if (PROVIDER_FACTS[claimed.provider].gatewaySideCancel) await releaseLease(deps.db, claimed.id, lease)
+      if (PROVIDER_FACTS[claimed.provider].gatewaySideCancel) await releaseLease(services.db, claimed.id, lease)
       throw problemFor(error, { attempts_remaining: attemptsLeft })
     case 'attempts_exhausted': {
       // The provider gave up on the transfer (QI rejects it after its last attempt).
       const snapshot = error.snapshot ?? { reference: null, providerStatus: claimed.providerStatus ?? '', status: 'failed' as const }
-      await applySnapshot(deps, claimed, {
+      await applySnapshot(services, claimed, {
         ...snapshot,
         failure: { code: 'verification_attempts_exhausted', message: error.message },
       }, { attemptsRemaining: 0, leaseUntil: null })
       throw problemFor(error, { attempts_remaining: 0 })
     }
     case 'not_pending':
-      await refundConfirmAttempt(deps.db, claimed.id, deps.now(), lease)
-      deps.defer(reconcileTransfer(deps, partner, claimed))
+      await refundConfirmAttempt(services.db, claimed.id, services.now(), lease)
+      services.defer(reconcileTransfer(services, partner, claimed))
       throw problemFor(error)
     default:
       // Expired code, outage, refusal: the code was not judged, so the attempt is given back. After a
       // timeout or an unusable answer the provider may have judged it after all: the lease stays.
-      await refundConfirmAttempt(deps.db, claimed.id, deps.now(), lease, outcomeUnknown(error))
+      await refundConfirmAttempt(services.db, claimed.id, services.now(), lease, outcomeUnknown(error))
       throw problemFor(error, error.kind === 'expired_code' ? { attempts_remaining: attemptsLeft + 1 } : {})
   }
 }
 
 export const resendCode = async (
-  deps: OperationDeps,
+  services: Services,
   partner: PartnerContext,
   transferId: string,
   channel: 'sms' | 'email' | undefined,
 ): Promise<Transfer> => {
-  const now = deps.now()
-  const { previous, claimed } = await claimResend(deps.db, partner.id, transferId, now, channel)
+  const now = services.now()
+  const { previous, claimed } = await claimResend(services.db, partner.id, transferId, now, channel)
   if (!previous) throw notFound(transferId)
   if (!claimed) {
     const channels = PROVIDER_FACTS[previous.provider].channels
@@ -329,18 +316,18 @@ export const resendCode = async (
     })
   }
 
-  const provider = await deps.providerFor(partner, claimed.provider).catch(async (error: unknown) => {
-    await refundResend(deps.db, previous, now, deps.now())
+  const provider = await services.providerFor(partner, claimed.provider).catch(async (error: unknown) => {
+    await refundResend(services.db, previous, now, services.now())
     throw error
   })
   const result = await provider.resend(claimed, channel ?? claimed.verificationChannel ?? undefined)
   if (result.ok) return claimed
   // A resend that timed out or got no usable answer may have sent a code: it stays counted (and
   // keeps the cooldown), or repeated timeouts could send codes without limit.
-  if (!outcomeUnknown(result.error)) await refundResend(deps.db, previous, now, deps.now())
-  if (result.error.kind === 'not_pending') deps.defer(reconcileTransfer(deps, partner, claimed))
+  if (!outcomeUnknown(result.error)) await refundResend(services.db, previous, now, services.now())
+  if (result.error.kind === 'not_pending') services.defer(reconcileTransfer(services, partner, claimed))
   if (result.error.kind === 'attempts_exhausted') {
-    await applySnapshot(deps, claimed, {
+    await applySnapshot(services, claimed, {
       ...(result.error.snapshot ?? { reference: null, providerStatus: claimed.providerStatus ?? '', status: 'failed' }),
       failure: { code: 'verification_attempts_exhausted', message: result.error.message },
     }, { attemptsRemaining: 0 })
@@ -354,17 +341,17 @@ export const resendCode = async (
  * overtakes a confirm still on its way (the lease). Answers the transfer as it then stands.
  */
 export const endOnGatewaySide = async (
-  deps: OperationDeps,
+  services: Services,
   provider: TransferProvider,
   transfer: Transfer,
   to: 'canceled' | 'expired',
 ): Promise<Result<Transfer>> => {
   const view = await provider.fetchStatus(transfer)
   if (!view.ok) return view
-  const current = await applySnapshot(deps, transfer, view.value)
+  const current = await applySnapshot(services, transfer, view.value)
   if (current.status !== 'pending_verification') return { ok: true, value: current }
   const ended = await applySnapshot(
-    deps,
+    services,
     current,
     { reference: current.providerReference, providerStatus: current.providerStatus ?? '', status: to },
     {},
@@ -374,19 +361,19 @@ export const endOnGatewaySide = async (
 }
 
 export const cancelTransfer = async (
-  deps: OperationDeps,
+  services: Services,
   partner: PartnerContext,
   transferId: string,
 ): Promise<Transfer> => {
-  const transfer = await findTransfer(deps.db, partner.id, transferId)
+  const transfer = await findTransfer(services.db, partner.id, transferId)
   if (!transfer) throw notFound(transferId)
   if (transfer.status === 'canceled') return transfer
-  if (transfer.status !== 'pending_verification') throw notPending(transfer, deps.now())
+  if (transfer.status !== 'pending_verification') throw notPending(transfer, services.now())
 
-  const provider = await deps.providerFor(partner, transfer.provider)
+  const provider = await services.providerFor(partner, transfer.provider)
   if (!provider.cancel) {
     // No provider-side cancel (QI): the gateway refuses every later confirm and never forwards it.
-    const ended = await endOnGatewaySide(deps, provider, transfer, 'canceled')
+    const ended = await endOnGatewaySide(services, provider, transfer, 'canceled')
     if (!ended.ok) throw problemFor(ended.error)
     const canceled = ended.value
     if (canceled.status === 'pending_verification') {
@@ -395,18 +382,18 @@ export const cancelTransfer = async (
         headers: { 'retry-after': '1' },
       })
     }
-    if (canceled.status !== 'canceled') throw notPending(canceled, deps.now())
+    if (canceled.status !== 'canceled') throw notPending(canceled, services.now())
     return canceled
   }
   const result = await provider.cancel(transfer)
   if (result.ok) {
-    const canceled = await applySnapshot(deps, transfer, result.value)
-    if (canceled.status !== 'canceled') throw notPending(canceled, deps.now())
+    const canceled = await applySnapshot(services, transfer, result.value)
+    if (canceled.status !== 'canceled') throw notPending(canceled, services.now())
     return canceled
   }
   if (result.error.kind === 'not_pending') {
     // Already settled at the provider: learn how, then answer from that.
-    const current = await reconcileTransfer(deps, partner, transfer)
+    const current = await reconcileTransfer(services, partner, transfer)
     if (current.status === 'canceled') return current
     if (current.status === 'pending_verification') {
       // The provider says it is settled but could not tell how: retryable, not a verdict.
@@ -415,7 +402,7 @@ export const cancelTransfer = async (
         headers: { 'retry-after': '5' },
       })
     }
-    throw notPending(current, deps.now())
+    throw notPending(current, services.now())
   }
   throw problemFor(result.error)
 }

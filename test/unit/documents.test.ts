@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { DOCUMENT_LIMITS, validateDocuments, type UploadedFile } from '../../src/documents/validation'
+import { validateDocuments, type UploadedFile } from '../../src/documents/validation'
+import { DOCUMENT_LIMITS } from '../../src/schemas/documents'
 
 const pdf = (name = 'a.pdf', size = 100): UploadedFile => ({ name, contentType: 'application/pdf', size, head: new Uint8Array([0x25, 0x50, 0x44, 0x46, 0x2d, 0x31]) })
 const png = (name = 'b.png'): UploadedFile => ({ name, contentType: 'image/png', size: 100, head: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]) })

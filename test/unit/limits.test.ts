@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { decideConfirm, decideResend, nextResendAt, resendsRemaining, type VerificationState } from '../../src/transfers/limits'
+import { decideConfirm, decideResend, nextResendAt, resendsRemaining, type VerificationState } from '../../src/rules/verification'
 
 const base: VerificationState = {
   status: 'pending_verification',

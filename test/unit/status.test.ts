@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { TRANSFER_STATUSES, canTransition, isOpen, isTerminal, type TransferStatus } from '../../src/transfers/status'
-import { eventTypesFor } from '../../src/transfers/events'
+import { TRANSFER_STATUSES, canTransition, eventTypesFor, isOpen, isTerminal, type TransferStatus } from '../../src/rules/transfer-states'
 
 describe('transfer state machine', () => {
   it('allows exactly the documented transitions', () => {

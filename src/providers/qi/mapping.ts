@@ -1,5 +1,5 @@
-import type { TransferStatus } from '../../transfers/status'
-import { genericHttpError } from '../http'
+import type { TransferStatus } from '../../rules/transfer-states'
+import { genericHttpError } from '../outbound'
 import type { ProviderError, ProviderErrorKind, ProviderSnapshot } from '../provider'
 
 /** A TED as QI returns it (create, validate, resend, GET, webhook `data`); only what the gateway reads. */

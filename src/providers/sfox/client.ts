@@ -1,5 +1,5 @@
 import type { Transfer } from '../../../db/schema'
-import { callProvider, withRetryAfter, type ProviderResponse } from '../http'
+import { callProvider, withRetryAfter, type ProviderResponse } from '../outbound'
 import { fail, ok, type ProviderError, type Result, type TransferProvider } from '../provider'
 import { errorOf, snapshotOf, type SfoxOperation, type SfoxTransfer } from './mapping'
 import { multipartBody } from './multipart'

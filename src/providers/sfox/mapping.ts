@@ -1,6 +1,6 @@
-import type { TransferStatus } from '../../transfers/status'
+import type { TransferStatus } from '../../rules/transfer-states'
 import type { ProviderError, ProviderSnapshot } from '../provider'
-import { genericHttpError } from '../http'
+import { genericHttpError } from '../outbound'
 
 /** sFOX's transfer object (§5.1 of the reference notes); only what the gateway reads. */
 export type SfoxTransfer = {

@@ -1,5 +1,5 @@
 import type { ZodError } from 'zod'
-import { Problem } from './problem'
+import { Problem } from '../lib/problem'
 
 type Issue = ZodError['issues'][number]
 

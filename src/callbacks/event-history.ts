@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, lt } from 'drizzle-orm'
 import type { Db } from '../../db/client'
 import { deliveries, deliveryAttempts, events, type DeliveryAttempt, type Delivery, type Event } from '../../db/schema'
-import { Problem } from '../http/problem'
+import { Problem } from '../lib/problem'
 import { toPage } from '../lib/page'
 
 // Reading a partner's events and what became of their deliveries.

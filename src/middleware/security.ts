@@ -1,7 +1,7 @@
 import { cors } from 'hono/cors'
 import { createMiddleware } from 'hono/factory'
 import { secureHeaders } from 'hono/secure-headers'
-import type { AppEnv } from './types'
+import type { AppEnv } from './app-env'
 
 // An API answers data, never pages: nothing may be framed, embedded or run from it.
 const apiHeaders = secureHeaders({
@@ -38,7 +38,7 @@ const corsByOrigins = new Map<string, ReturnType<typeof cors>>()
  * CORS header is ever sent, so browsers refuse cross-origin calls.
  */
 export const corsIfConfigured = createMiddleware<AppEnv>(async (c, next) => {
-  const setting = c.var.deps.settings.CORS_ALLOWED_ORIGINS.trim()
+  const setting = c.var.services.settings.CORS_ALLOWED_ORIGINS.trim()
   if (!setting) return next()
   let middleware = corsByOrigins.get(setting)
   if (!middleware) {

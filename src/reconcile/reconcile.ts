@@ -1,10 +1,10 @@
 import { and, asc, eq, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm'
 import { transfers, type Transfer } from '../../db/schema'
-import { Problem } from '../http/problem'
-import type { PartnerContext } from '../partners/context'
+import { Problem } from '../lib/problem'
+import type { PartnerContext, Services } from '../services'
 import { loadPartnerById } from '../partners/lookup'
 import { isTransient, type ProviderName, type TransferProvider } from '../providers/provider'
-import { applySnapshot, endOnGatewaySide, reconcileTransfer, type OperationDeps } from '../transfers/operations'
+import { applySnapshot, endOnGatewaySide, reconcileTransfer } from '../transfers/operations'
 
 /**
  * The cron's view of providers: sFOX pushes nothing, so open sFOX transfers are polled; QI TEDs
@@ -30,23 +30,23 @@ const pacer = (perTenSeconds: number) => {
 export type Pacing = Record<ProviderName, () => Promise<void>>
 
 /** One per cron run, shared by its jobs: the provider's limit is for all of them together. */
-export const newPacing = (settings: OperationDeps['settings']): Pacing => ({
+export const newPacing = (settings: Services['settings']): Pacing => ({
   sfox: pacer(settings.SFOX_REQUESTS_PER_10S),
   qi: async () => {},
 })
 
-type Run = { deps: OperationDeps; partners: Map<string, PartnerContext | null>; pace: Pacing }
+type Run = { services: Services; partners: Map<string, PartnerContext | null>; pace: Pacing }
 
-const newRun = (deps: OperationDeps, pace: Pacing): Run => ({ deps, partners: new Map(), pace })
+const newRun = (services: Services, pace: Pacing): Run => ({ services, partners: new Map(), pace })
 
 const partnerOf = async (run: Run, id: string) => {
-  if (!run.partners.has(id)) run.partners.set(id, await loadPartnerById(run.deps.db, id, run.deps.settings))
+  if (!run.partners.has(id)) run.partners.set(id, await loadPartnerById(run.services.db, id, run.services.settings))
   return run.partners.get(id) ?? null
 }
 
 const providerOf = async (run: Run, partner: PartnerContext, name: ProviderName): Promise<TransferProvider | null> => {
   try {
-    return await run.deps.providerFor(partner, name)
+    return await run.services.providerFor(partner, name)
   } catch (error) {
     if (error instanceof Problem) return null // no (usable) connection: nothing to ask
     throw error
@@ -62,11 +62,11 @@ const byPartner = (rows: Transfer[]) => {
 export type ReconcileReport = { checked: number; changed: number; failed: number }
 
 /** Asks each provider about open transfers, least recently checked first, and applies the answers. */
-export const reconcileOpen = async (deps: OperationDeps, pace = newPacing(deps.settings)): Promise<ReconcileReport> => {
-  const run = newRun(deps, pace)
-  const now = deps.now()
+export const reconcileOpen = async (services: Services, pace = newPacing(services.settings)): Promise<ReconcileReport> => {
+  const run = newRun(services, pace)
+  const now = services.now()
   // Fresh QI transfers get their webhooks; only those quiet for a while are asked about.
-  const quietSince = now - deps.settings.RECONCILE_QUIET_SECONDS * 1000
+  const quietSince = now - services.settings.RECONCILE_QUIET_SECONDS * 1000
   const open = and(
     or(isNull(transfers.leaseUntil), lt(transfers.leaseUntil, now)),
     or(
@@ -74,12 +74,12 @@ export const reconcileOpen = async (deps: OperationDeps, pace = newPacing(deps.s
       and(eq(transfers.provider, 'qi'), inArray(transfers.status, ['submitting', 'processing']), lte(transfers.updatedAt, quietSince)),
     ),
   )
-  const rows = await deps.db
+  const rows = await services.db
     .select()
     .from(transfers)
     .where(open)
     .orderBy(sql`${transfers.reconciledAt} IS NOT NULL`, asc(transfers.reconciledAt))
-    .limit(deps.settings.RECONCILE_BATCH_SIZE)
+    .limit(services.settings.RECONCILE_BATCH_SIZE)
   if (rows.length === 0) return { checked: 0, changed: 0, failed: 0 }
 
   const report: ReconcileReport = { checked: 0, changed: 0, failed: 0 }
@@ -106,13 +106,13 @@ export const reconcileOpen = async (deps: OperationDeps, pace = newPacing(deps.s
         const snapshot = answer.value.get(transfer.id)
         const before = transfer.status
         const after = snapshot
-          ? await applySnapshot(deps, transfer, snapshot)
-          : await giveUpOnUnconfirmed(deps, transfer, now)
+          ? await applySnapshot(services, transfer, snapshot)
+          : await giveUpOnUnconfirmed(services, transfer, now)
         if (after.status !== before) report.changed += 1
       }
     }
   }
-  await deps.db.update(transfers).set({ reconciledAt: now }).where(inArray(transfers.id, rows.map((r) => r.id)))
+  await services.db.update(transfers).set({ reconciledAt: now }).where(inArray(transfers.id, rows.map((r) => r.id)))
   return report
 }
 
@@ -120,9 +120,9 @@ export const reconcileOpen = async (deps: OperationDeps, pace = newPacing(deps.s
  * A create whose answer was lost and that the provider still does not know after the pending TTL
  * never happened: it fails, and the partner hears so (transfer.failed).
  */
-const giveUpOnUnconfirmed = async (deps: OperationDeps, transfer: Transfer, now: number) => {
-  if (transfer.status !== 'submitting' || transfer.createdAt + deps.settings.PENDING_TTL_SECONDS * 1000 > now) return transfer
-  return applySnapshot(deps, transfer, {
+const giveUpOnUnconfirmed = async (services: Services, transfer: Transfer, now: number) => {
+  if (transfer.status !== 'submitting' || transfer.createdAt + services.settings.PENDING_TTL_SECONDS * 1000 > now) return transfer
+  return applySnapshot(services, transfer, {
     reference: transfer.providerReference,
     providerStatus: 'unknown',
     status: 'failed',
@@ -134,17 +134,17 @@ const giveUpOnUnconfirmed = async (deps: OperationDeps, transfer: Transfer, now:
  * Transfers pending verification past PENDING_TTL become `expired`: canceled at sFOX first (its
  * held funds are released), gateway-side for QI. If the provider already settled it, that wins.
  */
-export const expirePending = async (deps: OperationDeps, pace = newPacing(deps.settings)): Promise<ReconcileReport> => {
-  const run = newRun(deps, pace)
-  const now = deps.now()
-  const due = await deps.db
+export const expirePending = async (services: Services, pace = newPacing(services.settings)): Promise<ReconcileReport> => {
+  const run = newRun(services, pace)
+  const now = services.now()
+  const due = await services.db
     .select()
     .from(transfers)
     .where(and(eq(transfers.status, 'pending_verification'), lte(transfers.expiresAt, now)))
     // Rows that could not be expired last time go after the others, so a few that keep failing
     // (a revoked connection) never hold up the rest of the batch.
     .orderBy(sql`${transfers.reconciledAt} IS NOT NULL`, asc(transfers.reconciledAt), asc(transfers.expiresAt))
-    .limit(deps.settings.RECONCILE_BATCH_SIZE)
+    .limit(services.settings.RECONCILE_BATCH_SIZE)
   const report: ReconcileReport = { checked: 0, changed: 0, failed: 0 }
   // After one failure at a partner's provider this run, its other rows wait for the next run.
   const failing = new Set<string>()
@@ -163,7 +163,7 @@ export const expirePending = async (deps: OperationDeps, pace = newPacing(deps.s
     const partner = await partnerOf(run, transfer.partnerId)
     const provider = partner ? await providerOf(run, partner, transfer.provider) : null
     const expire = (providerStatus: string | null) =>
-      applySnapshot(deps, transfer, { reference: transfer.providerReference, providerStatus: providerStatus ?? '', status: 'expired' }, {}, { unleased: true })
+      applySnapshot(services, transfer, { reference: transfer.providerReference, providerStatus: providerStatus ?? '', status: 'expired' }, {}, { unleased: true })
     if (!partner || !provider) {
       // No usable connection: nothing to ask or cancel at the provider.
       if ((await expire(transfer.providerStatus)).status === 'expired') report.changed += 1
@@ -171,7 +171,7 @@ export const expirePending = async (deps: OperationDeps, pace = newPacing(deps.s
     }
     await run.pace[transfer.provider]()
     if (!provider.cancel) {
-      const ended = await endOnGatewaySide(deps, provider, transfer, 'expired')
+      const ended = await endOnGatewaySide(services, provider, transfer, 'expired')
       if (ended.ok) {
         if (ended.value.status !== transfer.status) report.changed += 1
       } else if (ended.error.kind === 'not_found') {
@@ -187,7 +187,7 @@ export const expirePending = async (deps: OperationDeps, pace = newPacing(deps.s
       if ((await expire(canceled.value.providerStatus)).status === 'expired') report.changed += 1
     } else if (canceled.error.kind === 'not_pending') {
       await run.pace[transfer.provider]()
-      const current = await reconcileTransfer(deps, partner, transfer)
+      const current = await reconcileTransfer(services, partner, transfer)
       if (current.status !== transfer.status) report.changed += 1
     } else if (canceled.error.kind === 'not_found') {
       if ((await expire(transfer.providerStatus)).status === 'expired') report.changed += 1
@@ -199,6 +199,6 @@ export const expirePending = async (deps: OperationDeps, pace = newPacing(deps.s
       }
     }
   }
-  if (retryLater.length > 0) await deps.db.update(transfers).set({ reconciledAt: now }).where(inArray(transfers.id, retryLater))
+  if (retryLater.length > 0) await services.db.update(transfers).set({ reconciledAt: now }).where(inArray(transfers.id, retryLater))
   return report
 }

@@ -1,10 +1,10 @@
 import { createMiddleware } from 'hono/factory'
 import { secretsEqual } from '../lib/crypto'
-import type { PartnerContext } from '../partners/context'
+import type { PartnerContext } from '../services'
 import { API_KEY_PATTERN, hashApiKey } from '../partners/keys'
 import { loadPartnerByKeyHash } from '../partners/lookup'
-import { Problem } from './problem'
-import type { AppEnv } from './types'
+import { Problem } from '../lib/problem'
+import type { AppEnv } from './app-env'
 
 const bearer = (header: string | undefined): string | null => /^Bearer +(\S+)$/i.exec(header ?? '')?.[1] ?? null
 
@@ -20,7 +20,7 @@ const MAX_CACHED_KEYS = 10_000
 export const partnerAuth = createMiddleware<AppEnv>(async (c, next) => {
   const key = bearer(c.req.header('authorization'))
   if (!key || !API_KEY_PATTERN.test(key)) throw unauthorized('Send your API key as `Authorization: Bearer tgw_…`.')
-  const { db, settings, now } = c.var.deps
+  const { db, settings, now } = c.var.services
   const hash = await hashApiKey(settings.API_KEY_SECRET, key)
   const at = now()
   let entry = partnerCache.get(hash)
@@ -44,7 +44,7 @@ export const partnerAuth = createMiddleware<AppEnv>(async (c, next) => {
 /** Admin API: `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. */
 export const adminAuth = createMiddleware<AppEnv>(async (c, next) => {
   const token = bearer(c.req.header('authorization'))
-  if (!token || !(await secretsEqual(token, c.var.deps.settings.ADMIN_TOKEN))) {
+  if (!token || !(await secretsEqual(token, c.var.services.settings.ADMIN_TOKEN))) {
     throw unauthorized('Send the admin token as `Authorization: Bearer <ADMIN_TOKEN>`.')
   }
   await next()

@@ -1,11 +1,11 @@
 import { createDb, type Db } from '../db/client'
 import { attemptDelivery, CONCURRENT_DELIVERIES } from './callbacks/delivery'
 import { enqueueDeliveries } from './callbacks/dispatch'
-import { settingsOf, type Bindings } from './env'
+import { settingsOf, type Bindings } from './lib/settings'
 import { providerRegistry } from './providers/registry'
-import type { OperationDeps } from './transfers/operations'
 import { describeError } from './lib/errors'
 import { eachLimited } from './lib/pool'
+import type { Services } from './services'
 
 const logFailure = (what: string) => (error: unknown) =>
   console.error(JSON.stringify({ level: 'error', msg: `${what} failed`, error: describeError(error) }))
@@ -15,15 +15,15 @@ const logFailure = (what: string) => (error: unknown) =>
  * settings, a database client of its own (Workers forbid sharing I/O objects across requests),
  * provider adapters, and a way to finish work after answering.
  */
-export const buildDeps = (
+export const buildServices = (
   env: Bindings,
   ctx: Pick<ExecutionContext, 'waitUntil'>,
   onTiming: (ms: number) => void = () => {},
-): OperationDeps => {
+): Services => {
   const settings = settingsOf(env)
   const defer = (task: Promise<unknown>) => ctx.waitUntil(task.catch(logFailure('background task')))
   let db: Db | undefined
-  const deps: OperationDeps = {
+  const services: Services = {
     // Made on first use: routes that never touch the database (health's liveness, 404s) skip it.
     get db() {
       return (db ??= createDb(settings.LIBSQL_URL, settings.LIBSQL_AUTH_TOKEN))
@@ -37,8 +37,8 @@ export const buildDeps = (
       if (env.DELIVERIES) return defer(enqueueDeliveries(env.DELIVERIES, ids, delaySeconds))
       // Without a queue binding (a deployment that left it out) deliveries are attempted here, after
       // the answer; a retry is not due yet, and the cron sweeper brings it back here when it is.
-      if (!delaySeconds) defer(eachLimited(ids, CONCURRENT_DELIVERIES, (id) => attemptDelivery(deps, id)))
+      if (!delaySeconds) defer(eachLimited(ids, CONCURRENT_DELIVERIES, (id) => attemptDelivery(services, id)))
     },
   }
-  return deps
+  return services
 }

@@ -1,7 +1,7 @@
 import { createMiddleware } from 'hono/factory'
-import type { PartnerRateLimiter } from '../ratelimit/limiter'
-import { Problem } from './problem'
-import type { AppEnv } from './types'
+import type { PartnerRateLimiter } from '../durable-objects/rate-limiter'
+import { Problem } from '../lib/problem'
+import type { AppEnv } from './app-env'
 import { describeError } from '../lib/errors'
 
 /**
@@ -19,7 +19,7 @@ const roomyFor = (partnerId: string, limit: number) => (lastRemaining.get(partne
 export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
   const namespace = c.env.RATE_LIMITER as DurableObjectNamespace<PartnerRateLimiter> | undefined
   if (!namespace) return next()
-  const { settings } = c.var.deps
+  const { settings } = c.var.services
   const partner = c.var.partner
   const limit = partner.limits.rateLimit
   const windowMs = settings.RATE_LIMIT_WINDOW_SECONDS * 1000

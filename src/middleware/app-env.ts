@@ -1,6 +1,5 @@
-import type { Bindings } from '../env'
-import type { PartnerContext } from '../partners/context'
-import type { OperationDeps } from '../transfers/operations'
+import type { Bindings } from '../lib/settings'
+import type { PartnerContext, Services } from '../services'
 
 export type RequestLog = { partnerId?: string; upstreamMs: number }
 
@@ -8,7 +7,7 @@ export type AppEnv = {
   Bindings: Bindings
   Variables: {
     requestId: string
-    deps: OperationDeps
+    services: Services
     partner: PartnerContext
     log: RequestLog
   }

@@ -1,5 +1,7 @@
 import { z } from '@hono/zod-openapi'
 import { ListQuery, Timestamp, listOf } from './common'
+import type { ApiKey, Partner, ProviderConnection } from '../../db/schema'
+import { iso } from '../lib/time'
 
 const Limits = {
   resend_limit: z.number().int().min(0).max(20).nullable().optional().openapi({
@@ -107,3 +109,38 @@ export const ConnectionResource = z
   .openapi('ProviderConnection', { description: 'Credentials are stored encrypted and never returned.' })
 
 export const ConnectionList = listOf(ConnectionResource, 'ProviderConnectionList')
+
+export const renderPartner = (p: Partner) => ({
+  object: 'partner' as const,
+  id: p.id,
+  name: p.name,
+  resend_limit: p.resendLimit,
+  resend_cooldown_seconds: p.resendCooldownSeconds,
+  confirm_attempts: p.confirmAttempts,
+  rate_limit: p.rateLimit,
+  created_at: iso(p.createdAt)!,
+  updated_at: iso(p.updatedAt)!,
+})
+
+export const renderApiKey = (k: ApiKey) => ({
+  object: 'api_key' as const,
+  id: k.id,
+  partner_id: k.partnerId,
+  mode: k.mode,
+  prefix: k.prefix,
+  created_at: iso(k.createdAt)!,
+  expires_at: iso(k.expiresAt),
+  revoked_at: iso(k.revokedAt),
+})
+
+/** What admins see of a connection: never the credentials. */
+export const renderConnection = (c: ProviderConnection) => ({
+  object: 'provider_connection' as const,
+  id: c.id,
+  partner_id: c.partnerId,
+  provider: c.provider,
+  base_url: c.baseUrl,
+  settings: c.settings,
+  created_at: iso(c.createdAt)!,
+  updated_at: iso(c.updatedAt)!,
+})

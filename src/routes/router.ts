@@ -1,5 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
-import type { AppEnv } from './types'
+import type { AppEnv } from '../middleware/app-env'
 import { validationProblem } from './validation'
 
 /** Every router answers schema failures the same way: a 422 problem listing each field. */

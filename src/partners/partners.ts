@@ -1,9 +1,9 @@
 import { and, desc, eq, isNull, lt, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client'
 import { apiKeys, partners, type ApiKey, type Partner } from '../../db/schema'
-import { Problem } from '../http/problem'
+import { Problem } from '../lib/problem'
 import { newId } from '../lib/ids'
-import { iso } from '../transfers/resource'
+import { iso } from '../lib/time'
 import { displayPrefix, generateApiKey, hashApiKey, type KeyMode } from './keys'
 import { toPage } from '../lib/page'
 
@@ -21,28 +21,7 @@ const limitColumns = (input: PartnerLimits) => ({
   ...(input.rate_limit !== undefined ? { rateLimit: input.rate_limit } : {}),
 })
 
-export const renderPartner = (p: Partner) => ({
-  object: 'partner' as const,
-  id: p.id,
-  name: p.name,
-  resend_limit: p.resendLimit,
-  resend_cooldown_seconds: p.resendCooldownSeconds,
-  confirm_attempts: p.confirmAttempts,
-  rate_limit: p.rateLimit,
-  created_at: iso(p.createdAt)!,
-  updated_at: iso(p.updatedAt)!,
-})
 
-export const renderApiKey = (k: ApiKey) => ({
-  object: 'api_key' as const,
-  id: k.id,
-  partner_id: k.partnerId,
-  mode: k.mode,
-  prefix: k.prefix,
-  created_at: iso(k.createdAt)!,
-  expires_at: iso(k.expiresAt),
-  revoked_at: iso(k.revokedAt),
-})
 
 const partnerNotFound = (id: string) => new Problem('partner_not_found', { detail: `No partner with id "${id}".` })
 

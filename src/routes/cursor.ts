@@ -1,4 +1,4 @@
-import { fieldProblem } from './problem'
+import { fieldProblem } from '../lib/problem'
 
 /**
  * Reads a page after `startingAfter`, checking in parallel that the cursor names something the

@@ -51,3 +51,14 @@ export const decideConfirm = (s: VerificationState, now: number): ConfirmDecisio
   if ((s.attemptsRemaining ?? 0) <= 0) return { allowed: false, code: 'verification_attempts_exhausted' }
   return { allowed: true }
 }
+
+/** Just the verification fields of a transfer row (or anything that has them). */
+export const verificationStateOf = (t: VerificationState): VerificationState => ({
+  status: t.status,
+  resendsUsed: t.resendsUsed,
+  resendLimit: t.resendLimit,
+  resendCooldownMs: t.resendCooldownMs,
+  codeSentAt: t.codeSentAt,
+  attemptsRemaining: t.attemptsRemaining,
+  expiresAt: t.expiresAt,
+})

@@ -1,31 +1,18 @@
 import type { DocumentSubmission, SubmittedFile } from '../../db/schema'
-import { Problem } from '../http/problem'
+import { Problem } from '../lib/problem'
 import { sha256Hex } from '../lib/crypto'
 import { toHex } from '../lib/encoding'
 import { stableJson } from '../lib/json'
-import type { PartnerContext } from '../partners/context'
+import type { PartnerContext, Services } from '../services'
 import { isTransient } from '../providers/provider'
-import { problemFor } from '../transfers/provider-problems'
-import type { OperationDeps } from '../transfers/operations'
-import { iso } from '../transfers/resource'
-import { claimSubmission, finishSubmission } from './store'
+import { problemFor } from '../providers/problems'
+import { iso } from '../lib/time'
+import { claimSubmission, finishSubmission } from './submission-store'
 import { validateDocuments, type UploadedFile } from './validation'
 
 // Longer than the upload to sFOX may take; a replay after that may take the submission over.
-const leaseMs = (deps: OperationDeps) => deps.settings.PROVIDER_UPLOAD_TIMEOUT_MS + 10_000
+const leaseMs = (services: Services) => services.settings.PROVIDER_UPLOAD_TIMEOUT_MS + 10_000
 
-export const renderSubmission = (s: DocumentSubmission) => ({
-  object: 'document_submission' as const,
-  id: s.id,
-  user_id: s.userId,
-  ddq_id: s.ddqId,
-  provider: s.provider,
-  status: s.status,
-  files: s.files,
-  failure: s.failureCode ? { code: s.failureCode, message: s.failureMessage ?? s.failureCode } : null,
-  created_at: iso(s.createdAt)!,
-  updated_at: iso(s.updatedAt)!,
-})
 
 /** SHA-256 of a file, streamed through the digest (workerd's DigestStream): no second copy in memory. */
 const digestOf = async (file: File): Promise<string> => {
@@ -48,8 +35,8 @@ export type DocumentsInput = {
  * forwards them as multipart to the partner's sFOX connection. With an Idempotency-Key a retry
  * returns the first result instead of sending the files again.
  */
-export const submitDocuments = async (deps: OperationDeps, partner: PartnerContext, input: DocumentsInput) => {
-  const provider = await deps.providerFor(partner, 'sfox')
+export const submitDocuments = async (services: Services, partner: PartnerContext, input: DocumentsInput) => {
+  const provider = await services.providerFor(partner, 'sfox')
   const uploaded: UploadedFile[] = await Promise.all(
     input.files.map(async (f) => ({ name: f.name, contentType: f.type, size: f.size, head: new Uint8Array(await f.slice(0, 8).arrayBuffer()) })),
   )
@@ -72,12 +59,12 @@ export const submitDocuments = async (deps: OperationDeps, partner: PartnerConte
     })),
   )
   const requestHash = await sha256Hex(stableJson({ user_id: input.userId, ddq_id: input.ddqId, files }))
-  const now = deps.now()
+  const now = services.now()
   const claim = await claimSubmission(
-    deps.db,
+    services.db,
     { partnerId: partner.id, userId: input.userId, ddqId: input.ddqId, idempotencyKey: input.idempotencyKey, requestHash, files },
     now,
-    leaseMs(deps),
+    leaseMs(services),
   )
   switch (claim.kind) {
     case 'conflict':
@@ -92,10 +79,10 @@ export const submitDocuments = async (deps: OperationDeps, partner: PartnerConte
   }
 
   const result = await provider.uploadDocuments!({ userId: input.userId, ddqId: input.ddqId, files: input.files, fileTypes: checked.fileTypes })
-  const done = deps.now()
-  if (result.ok) return { submission: await finishSubmission(deps.db, claim.submission.id, { status: 'submitted' }, done), replayed: false }
+  const done = services.now()
+  if (result.ok) return { submission: await finishSubmission(services.db, claim.submission.id, { status: 'submitted' }, done), replayed: false }
   const error = result.error
-  await finishSubmission(deps.db, claim.submission.id, {
+  await finishSubmission(services.db, claim.submission.id, {
     status: isTransient(error.kind) ? 'failed' : 'rejected',
     failureCode: error.kind === 'not_found' ? 'user_not_found' : error.kind,
     failureMessage: error.message,

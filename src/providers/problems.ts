@@ -1,5 +1,5 @@
-import { Problem, type ProblemCode } from '../http/problem'
-import type { ProviderError, ProviderErrorKind } from '../providers/provider'
+import { Problem, type ProblemCode } from '../lib/problem'
+import type { ProviderError, ProviderErrorKind } from './provider'
 
 const CODES: Record<ProviderErrorKind, ProblemCode> = {
   invalid_code: 'verification_code_invalid',

@@ -1,7 +1,7 @@
 import { bodyLimit } from 'hono/body-limit'
 import { createMiddleware } from 'hono/factory'
-import { Problem } from './problem'
-import type { AppEnv } from './types'
+import { Problem } from '../lib/problem'
+import type { AppEnv } from './app-env'
 
 /** One structured line per request: no bodies, no headers, nothing secret. */
 export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
