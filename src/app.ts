@@ -5,17 +5,19 @@ import { DOCUMENT_LIMITS } from './schemas/documents'
 import { withServices } from './middleware/services'
 import { corsIfConfigured, securityHeaders } from './middleware/security'
 import { describeApi } from './openapi'
-import { DRAIN_BYTES, drain, limitBody, requestLog, requireJson } from './middleware/body-limit'
+import { DRAIN_BYTES, drain, limitBody, requireJson } from './middleware/body-limit'
+import { requestLog } from './middleware/request-log'
 import { Problem, renderProblem } from './lib/problem'
 import { createRouter } from './routes/router'
-import { adminRouter } from './routes/admin'
-import { documentsRouter } from './routes/documents'
-import { eventsRouter } from './routes/events'
-import { healthRouter } from './routes/health'
-import { providerWebhooksRouter } from './routes/provider-webhooks'
-import { transfersRouter } from './routes/transfers'
-import { webhookEndpointsRouter } from './routes/webhook-endpoints'
+import { adminRouter } from './routes/admin/admin.index'
+import { documentsRouter } from './routes/documents/documents.index'
+import { eventsRouter } from './routes/events/events.index'
+import { healthRouter } from './routes/health/health.index'
+import { providerWebhooksRouter } from './routes/provider-webhooks/provider-webhooks.index'
+import { transfersRouter } from './routes/transfers/transfers.index'
+import { webhookEndpointsRouter } from './routes/webhook-endpoints/webhook-endpoints.index'
 import { describeError, isDatabaseError } from './lib/errors'
+import { log } from './lib/log'
 
 /** Framework errors (unparsable JSON, oversize bodies) in the API's own problem vocabulary. */
 const problemFromHttpException = (error: HTTPException): Problem => {
@@ -77,20 +79,13 @@ export const createApp = () => {
     if (error instanceof Problem) return renderProblem(c, error)
     if (error instanceof HTTPException) return renderProblem(c, problemFromHttpException(error))
     if (isDatabaseError(error)) {
-      console.error(JSON.stringify({ level: 'error', msg: 'database error', request_id: c.get('requestId'), error: describeError(error) }))
+      log.error('database error', { request_id: c.get('requestId'), error: describeError(error) })
       return renderProblem(c, new Problem('service_unavailable', {
         detail: 'The database is unavailable; retry shortly.',
         headers: { 'retry-after': '1' },
       }))
     }
-    console.error(
-      JSON.stringify({
-        level: 'error',
-        msg: 'unhandled error',
-        request_id: c.get('requestId'),
-        error: describeError(error),
-      }),
-    )
+    log.error('unhandled error', { request_id: c.get('requestId'), error: describeError(error) })
     return renderProblem(c, new Problem('internal_error', { detail: 'Something went wrong on our side; it has been logged.' }))
   })
   return routes

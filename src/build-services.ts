@@ -6,9 +6,10 @@ import { providerRegistry } from './providers/registry'
 import { describeError } from './lib/errors'
 import { eachLimited } from './lib/pool'
 import type { Services } from './services'
+import { log } from './lib/log'
 
 const logFailure = (what: string) => (error: unknown) =>
-  console.error(JSON.stringify({ level: 'error', msg: `${what} failed`, error: describeError(error) }))
+  log.error(`${what} failed`, { error: describeError(error) })
 
 /**
  * The services every entry point (HTTP request, queue batch, cron run) gives the operations: parsed
@@ -22,6 +23,7 @@ export const buildServices = (
 ): Services => {
   const settings = settingsOf(env)
   const defer = (task: Promise<unknown>) => ctx.waitUntil(task.catch(logFailure('background task')))
+  const connect = providerRegistry(settings, onTiming)
   let db: Db | undefined
   const services: Services = {
     // Made on first use: routes that never touch the database (health's liveness, 404s) skip it.
@@ -30,7 +32,7 @@ export const buildServices = (
     },
     settings,
     now: Date.now,
-    providerFor: providerRegistry(settings, onTiming),
+    providerFor: (partner, name) => connect(partner.id, name, partner.connections[name]),
     defer,
     dispatch: (ids, delaySeconds) => {
       if (ids.length === 0) return

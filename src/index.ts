@@ -8,12 +8,11 @@ import { pruneHistory } from './callbacks/retention'
 import { expirePending, newPacing, reconcileOpen } from './reconcile/reconcile'
 import { describeError } from './lib/errors'
 import { eachLimited } from './lib/pool'
+import { log } from './lib/log'
 
 const app = createApp()
 
 export { PartnerRateLimiter } from './durable-objects/rate-limiter'
-
-const log = (fields: Record<string, unknown>) => console.log(JSON.stringify({ level: 'info', ...fields }))
 
 export default {
   fetch: app.fetch,
@@ -25,10 +24,10 @@ export default {
       try {
         const outcome = await attemptDelivery(services, message.body.delivery_id)
         message.ack()
-        if (outcome.kind !== 'skipped') log({ msg: 'delivery', delivery_id: message.body.delivery_id, outcome: outcome.kind })
+        if (outcome.kind !== 'skipped') log.info('delivery', { delivery_id: message.body.delivery_id, outcome: outcome.kind })
       } catch (error) {
         // Probably the database: the queue retries, and the sweeper would find it anyway.
-        console.error(JSON.stringify({ level: 'error', msg: 'delivery attempt failed', delivery_id: message.body.delivery_id, error: describeError(error) }))
+        log.error('delivery attempt failed', { delivery_id: message.body.delivery_id, error: describeError(error) })
         message.retry({ delaySeconds: 5 })
       }
     }
@@ -46,6 +45,6 @@ export default {
       pruneHistory(services),
     ])
     const value = (r: PromiseSettledResult<unknown>) => (r.status === 'fulfilled' ? r.value : { error: describeError(r.reason) })
-    log({ msg: 'cron', swept: value(swept), expired: value(expired), reconciled: value(reconciled), pruned: value(pruned) })
+    log.info('cron', { swept: value(swept), expired: value(expired), reconciled: value(reconciled), pruned: value(pruned) })
   },
 } satisfies ExportedHandler<Bindings, DeliveryMessage>

@@ -1,7 +1,7 @@
 import { createMiddleware } from 'hono/factory'
 import { secretsEqual } from '../lib/crypto'
 import type { PartnerContext } from '../services'
-import { API_KEY_PATTERN, hashApiKey } from '../partners/keys'
+import { API_KEY_PATTERN, hashApiKey } from '../partners/key-format'
 import { loadPartnerByKeyHash } from '../partners/lookup'
 import { Problem } from '../lib/problem'
 import type { AppEnv } from './app-env'

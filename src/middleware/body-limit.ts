@@ -3,28 +3,6 @@ import { createMiddleware } from 'hono/factory'
 import { Problem } from '../lib/problem'
 import type { AppEnv } from './app-env'
 
-/** One structured line per request: no bodies, no headers, nothing secret. */
-export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
-  const started = Date.now()
-  c.set('log', { upstreamMs: 0 })
-  await next()
-  const log = c.get('log')
-  console.log(
-    JSON.stringify({
-      level: c.res.status >= 500 ? 'error' : 'info',
-      msg: 'request',
-      request_id: c.get('requestId'),
-      method: c.req.method,
-      route: c.req.routePath,
-      path: c.req.path,
-      status: c.res.status,
-      duration_ms: Date.now() - started,
-      upstream_ms: log.upstreamMs,
-      partner_id: log.partnerId ?? null,
-    }),
-  )
-})
-
 // A body refused unread is read to its end (and dropped) before the answer goes out, up to this
 // much: closing a connection with unread data resets it, and the client may never see the answer.
 export const DRAIN_BYTES = 16 * 1024 * 1024

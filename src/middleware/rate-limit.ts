@@ -3,6 +3,7 @@ import type { PartnerRateLimiter } from '../durable-objects/rate-limiter'
 import { Problem } from '../lib/problem'
 import type { AppEnv } from './app-env'
 import { describeError } from '../lib/errors'
+import { log } from '../lib/log'
 
 /**
  * Per-partner rate limit (after partnerAuth): `RATE_LIMIT` requests per `RATE_LIMIT_WINDOW_SECONDS`,
@@ -24,7 +25,7 @@ export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
   const limit = partner.limits.rateLimit
   const windowMs = settings.RATE_LIMIT_WINDOW_SECONDS * 1000
   const taking = (async () => namespace.get(namespace.idFromName(partner.id)).take(limit, windowMs))().catch((error: unknown) => {
-    console.error(JSON.stringify({ level: 'error', msg: 'rate limiter unreachable', error: describeError(error) }))
+    log.error('rate limiter unreachable', { error: describeError(error) })
     return null
   })
   // A read changes nothing, so while the partner has room it runs beside the count instead of

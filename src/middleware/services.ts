@@ -3,6 +3,7 @@ import { buildServices } from '../build-services'
 import { ConfigError } from '../lib/settings'
 import { Problem } from '../lib/problem'
 import type { AppEnv } from './app-env'
+import { log } from '../lib/log'
 
 /** Per-request services (see src/services.ts); a misconfigured deployment answers 503, not 500. */
 export const withServices = createMiddleware<AppEnv>(async (c, next) => {
@@ -10,7 +11,7 @@ export const withServices = createMiddleware<AppEnv>(async (c, next) => {
     c.set('services', buildServices(c.env, c.executionCtx, (ms) => (c.var.log.upstreamMs += ms)))
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
-    console.error(JSON.stringify({ level: 'error', msg: error.message }))
+    log.error(error.message)
     throw new Problem('service_unavailable', { detail: 'The gateway is not configured correctly.' })
   }
   await next()

@@ -1,13 +1,11 @@
 import { and, eq } from 'drizzle-orm'
 import type { Db } from '../../db/client'
-import { providerConnections, type ProviderConnection } from '../../db/schema'
+import { providerConnections, } from '../../db/schema'
 import { encryptJson } from '../lib/crypto'
 import { newId } from '../lib/ids'
 import type { ProviderName } from '../providers/provider'
-import { iso } from '../lib/time'
+import { connectionContext } from '../providers/registry'
 
-/** Binds a ciphertext to its partner and provider (AES-GCM additional data). */
-export const connectionContext = (partnerId: string, provider: ProviderName) => `connection:${partnerId}:${provider}`
 
 export type ConnectionInput = {
   provider: ProviderName

@@ -1,10 +1,8 @@
-import { and, desc, eq, isNull, lt, sql } from 'drizzle-orm'
+import { desc, eq, lt, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client'
-import { apiKeys, partners, type ApiKey, type Partner } from '../../db/schema'
+import { partners, } from '../../db/schema'
 import { Problem } from '../lib/problem'
 import { newId } from '../lib/ids'
-import { iso } from '../lib/time'
-import { displayPrefix, generateApiKey, hashApiKey, type KeyMode } from './keys'
 import { toPage } from '../lib/page'
 
 export type PartnerLimits = {
@@ -57,49 +55,6 @@ export const listPartners = async (db: Db, limit: number, startingAfter?: string
     .orderBy(desc(partners.id))
     .limit(limit + 1)
   return toPage(rows, limit)
-}
-
-/** Issues a key; the key itself is returned once and only its keyed hash is stored. */
-export const issueApiKey = async (
-  db: Db,
-  secret: string,
-  partnerId: string,
-  input: { mode: KeyMode; expires_at?: string },
-  now: number,
-) => {
-  await getPartner(db, partnerId)
-  const key = generateApiKey(input.mode)
-  const [row] = await db
-    .insert(apiKeys)
-    .values({
-      id: newId('key', now),
-      partnerId,
-      mode: input.mode,
-      prefix: displayPrefix(key),
-      hash: await hashApiKey(secret, key),
-      createdAt: now,
-      expiresAt: input.expires_at ? Date.parse(input.expires_at) : null,
-    })
-    .returning()
-  return { row: row!, key }
-}
-
-export const listApiKeys = async (db: Db, partnerId: string) => {
-  await getPartner(db, partnerId)
-  return db.select().from(apiKeys).where(eq(apiKeys.partnerId, partnerId)).orderBy(desc(apiKeys.id))
-}
-
-/** Revoking twice is harmless: the first revocation time is kept. */
-export const revokeApiKey = async (db: Db, partnerId: string, keyId: string, now: number) => {
-  const [, [row]] = await db.batch([
-    db
-      .update(apiKeys)
-      .set({ revokedAt: now })
-      .where(and(eq(apiKeys.id, keyId), eq(apiKeys.partnerId, partnerId), isNull(apiKeys.revokedAt))),
-    db.select().from(apiKeys).where(and(eq(apiKeys.id, keyId), eq(apiKeys.partnerId, partnerId))),
-  ])
-  if (!row) throw new Problem('api_key_not_found', { detail: `Partner "${partnerId}" has no API key "${keyId}".` })
-  return row
 }
 
 export const partnerExists = async (db: Db, id: string) =>

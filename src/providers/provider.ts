@@ -75,8 +75,51 @@ export type TransferProvider = {
   fetchMany: (transfers: Transfer[]) => Promise<Result<Map<string, ProviderSnapshot | null>>>
   /** KYC documents, where the provider takes them (sFOX). */
   uploadDocuments?: (upload: DocumentUpload) => Promise<Result<{ message: string }>>
-  /** Providers that push status (QI) prove their webhooks; the rest have none. */
+  /** Providers that push status (QI) prove their webhooks with the partner's keys; the rest have none. */
   verifyWebhook?: (request: WebhookRequest) => Promise<{ ok: true } | { ok: false; reason: string }>
+  /** Provider-specific permissions on a create (QI: which accounts the partner may use); throws a Problem. */
+  assertCreateAllowed?: (details: unknown) => void
+}
+
+/**
+ * Static facts the gateway's rules and SQL need. `codeTtlMs` / `maxAttempts`: null when the provider
+ * documents none. `gatewaySideCancel`: the provider has no cancel, so the gateway ends transfers on
+ * its side, never while a confirm is on its way.
+ */
+export type ProviderFacts = {
+  codeTtlMs: number | null
+  maxAttempts: number | null
+  channels: readonly string[]
+  gatewaySideCancel: boolean
+}
+
+/**
+ * What a pushed webhook claims, read before anything is trusted: the transfer it names (by the
+ * provider's reference, or by a key the adapter stored in provider_state before the create, for a
+ * create whose answer was lost) and, if it carries one, the status it reports.
+ */
+export type WebhookNotice = {
+  lookup: { reference?: string; stateKey?: { name: string; value: string } }
+  snapshot: ((current: TransferStatus) => ProviderSnapshot) | null
+}
+
+/** A partner's connection to a provider, decrypted: what an adapter is built from. */
+export type OpenConnection = { baseUrl: string; credentials: Record<string, string>; settings: Record<string, unknown> }
+
+export type AdapterOptions = {
+  timeoutMs: number
+  uploadTimeoutMs: number
+  historyMaxRows: number
+  onTiming: (ms: number) => void
+}
+
+/** Everything the gateway knows of one provider: its facts, how to connect, how to read its webhooks. */
+export type ProviderModule = {
+  name: ProviderName
+  facts: ProviderFacts
+  connect: (connection: OpenConnection, options: AdapterOptions) => TransferProvider
+  /** Providers that push status parse their webhook bodies here; null when the body is not one. */
+  readWebhook?: (body: string) => WebhookNotice | null
 }
 
 export type DocumentUpload = {
@@ -97,7 +140,6 @@ export type SealedConnection = {
 
 export type WebhookRequest = { method: string; path: string; headers: Headers; body: string }
 
-/** Provider outcomes that leave the create's result unknown: the transfer stays and a replay resumes. */
 /**
  * Whether the provider may have acted on a request whose call failed: no answer in time, no answer
  * at all, or one that could not be trusted (a 2xx failing its signature check). A 5xx is the

@@ -1,11 +1,20 @@
-import type { Settings } from '../lib/settings'
-import { Problem } from '../lib/problem'
 import { decryptJson } from '../lib/crypto'
-import type { PartnerContext } from '../services'
-import { connectionContext } from '../partners/connections'
-import type { ProviderName, TransferProvider } from './provider'
-import { createQiProvider } from './qi/client'
-import { createSfoxProvider } from './sfox/client'
+import { Problem } from '../lib/problem'
+import type { Settings } from '../lib/settings'
+import type { ProviderFacts, ProviderModule, ProviderName, SealedConnection, TransferProvider } from './provider'
+import { qiProvider } from './qi'
+import { sfoxProvider } from './sfox'
+
+/** Every provider the gateway speaks to. A new one is a folder beside sfox/ and qi/ and a line here. */
+export const PROVIDER_MODULES: Record<ProviderName, ProviderModule> = { sfox: sfoxProvider, qi: qiProvider }
+
+export const PROVIDER_FACTS: Record<ProviderName, ProviderFacts> = {
+  sfox: sfoxProvider.facts,
+  qi: qiProvider.facts,
+}
+
+/** Binds a ciphertext to its partner and provider (AES-GCM additional data). */
+export const connectionContext = (partnerId: string, provider: ProviderName) => `connection:${partnerId}:${provider}`
 
 type Credentials = Record<string, string>
 
@@ -32,34 +41,22 @@ const openCredentials = (encryptionKey: string, partnerId: string, name: Provide
 /** Builds the adapter for a partner's connection, decrypting its credentials on first use. */
 export const providerRegistry =
   (settings: Settings, onTiming: (ms: number) => void) =>
-  async (partner: PartnerContext, name: ProviderName): Promise<TransferProvider> => {
-    const connection = partner.connections[name]
+  async (partnerId: string, name: ProviderName, connection: SealedConnection | undefined): Promise<TransferProvider> => {
     if (!connection) {
       throw new Problem('provider_not_configured', {
         detail: `No ${name} connection is set up for this partner; an operator adds it through the admin API.`,
       })
     }
-    const options = {
-      timeoutMs: settings.PROVIDER_TIMEOUT_MS,
-      uploadTimeoutMs: settings.PROVIDER_UPLOAD_TIMEOUT_MS,
-      historyMaxRows: settings.SFOX_HISTORY_MAX_ROWS,
-      onTiming,
-    }
-    const credentials = await openCredentials(settings.ENCRYPTION_KEY, partner.id, name, connection.credentials).catch(() => {
+    const credentials = await openCredentials(settings.ENCRYPTION_KEY, partnerId, name, connection.credentials).catch(() => {
       throw new Problem('service_unavailable', { detail: `The ${name} connection's credentials cannot be decrypted.` })
     })
-    switch (name) {
-      case 'sfox':
-        return createSfoxProvider({ baseUrl: connection.baseUrl, apiKey: credentials.api_key! }, options)
-      case 'qi':
-        return createQiProvider(
-          {
-            baseUrl: connection.baseUrl,
-            apiClientKey: credentials.api_client_key!,
-            privateKeyPem: credentials.private_key_pem!,
-            qiPublicKeyPem: credentials.qi_public_key_pem!,
-          },
-          options,
-        )
-    }
+    return PROVIDER_MODULES[name].connect(
+      { baseUrl: connection.baseUrl, credentials, settings: connection.settings },
+      {
+        timeoutMs: settings.PROVIDER_TIMEOUT_MS,
+        uploadTimeoutMs: settings.PROVIDER_UPLOAD_TIMEOUT_MS,
+        historyMaxRows: settings.SFOX_HISTORY_MAX_ROWS,
+        onTiming,
+      },
+    )
   }

@@ -4,7 +4,8 @@ import { Problem } from '../lib/problem'
 import type { PartnerContext, Services } from '../services'
 import { loadPartnerById } from '../partners/lookup'
 import { isTransient, type ProviderName, type TransferProvider } from '../providers/provider'
-import { applySnapshot, endOnGatewaySide, reconcileTransfer } from '../transfers/operations'
+import { applySnapshot, endOnGatewaySide, reconcileTransfer } from '../transfers/apply'
+import { log } from '../lib/log'
 
 /**
  * The cron's view of providers: sFOX pushes nothing, so open sFOX transfers are polled; QI TEDs
@@ -195,7 +196,7 @@ export const expirePending = async (services: Services, pace = newPacing(service
       // An outage: the next run tries again; the transfer stays unconfirmable meanwhile.
       failed(transfer)
       if (!isTransient(canceled.error.kind)) {
-        console.warn(JSON.stringify({ level: 'warn', msg: 'expiry cancel refused', transfer: transfer.id, error: canceled.error.message }))
+        log.warn('expiry cancel refused', { transfer: transfer.id, error: canceled.error.message })
       }
     }
   }

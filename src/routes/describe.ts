@@ -1,4 +1,5 @@
-import type { z } from '@hono/zod-openapi'
+import { z } from '@hono/zod-openapi'
+import { problemResponse } from '../schemas/common'
 
 // The small pieces every route description repeats.
 
@@ -15,3 +16,12 @@ export const json = <T extends z.ZodType>(schema: T, description: string) => ({
 export const jsonBody = <T extends z.ZodType>(schema: T, required = true) => ({
   body: { required, content: { 'application/json': { schema } } },
 })
+
+/** The answers every admin route may give besides its own. */
+export const adminErrors = {
+  401: problemResponse('Missing or wrong admin token.'),
+  404: problemResponse('No such partner (`partner_not_found`).'),
+  422: problemResponse('Invalid request.'),
+}
+
+export const partnerParams = z.object({ partner_id: z.string().openapi({ param: { name: 'partner_id', in: 'path' } }) })

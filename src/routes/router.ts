@@ -1,4 +1,4 @@
-import { OpenAPIHono } from '@hono/zod-openapi'
+import { OpenAPIHono, type RouteConfig, type RouteHandler } from '@hono/zod-openapi'
 import type { AppEnv } from '../middleware/app-env'
 import { validationProblem } from './validation'
 
@@ -9,3 +9,6 @@ export const createRouter = () =>
       if (!result.success) throw validationProblem(result.error, result.target)
     },
   })
+
+/** A handler typed by its route: params, body and every documented answer are checked. */
+export type AppRouteHandler<R extends RouteConfig> = RouteHandler<R, AppEnv>

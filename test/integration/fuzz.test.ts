@@ -115,7 +115,7 @@ const KNOWN_ROUTES: Route[] = [
   route('PUT /admin/partners/{partner_id}/connections/qi'),
   route('GET /admin/partners/{partner_id}/connections'),
   route('DELETE /admin/partners/{partner_id}/connections/{provider}'),
-  route('POST /providers/qi/webhooks'),
+  route('POST /providers/{provider}/webhooks'),
 ]
 
 /** The API description itself (absent until it lands: then a 404 problem). /docs is an HTML page by design. */
@@ -507,7 +507,7 @@ const templateFor = (r: Route, options: { knownTeds: boolean }): fc.Arbitrary<un
         base_url: qi.url,
         account_keys: ['0f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a'],
       })
-    case 'POST /providers/qi/webhooks':
+    case 'POST /providers/{provider}/webhooks':
       return fc.record({
         webhook_type: fc.constantFrom('baas.ted.outgoing_ted', 'baas.ted.incoming_ted'),
         data: fc.record({
@@ -783,7 +783,7 @@ const probeRequest = (): fc.Arbitrary<FuzzRequest> => {
   )
   // Routes that reach a provider (or the webhook verifier) get more of the runs.
   const weight = (r: Route) =>
-    ({ 'POST /v1/transfers': 4, 'POST /v1/users/{user_id}/documents': 3, 'POST /providers/qi/webhooks': 2 })[keyOf(r)] ??
+    ({ 'POST /v1/transfers': 4, 'POST /v1/users/{user_id}/documents': 3, 'POST /providers/{provider}/webhooks': 2 })[keyOf(r)] ??
     (/^POST \/v1\/transfers\/\{transfer_id\}\//.test(keyOf(r)) ? 3 : 1)
   return fc.oneof(...perRoute.map((arbitrary, i) => ({ arbitrary, weight: weight(routes[i]!) })))
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { decryptJson, encryptJson, hmacSha256Hex, randomBase62, secretsEqual } from '../../src/lib/crypto'
 import { newId } from '../../src/lib/ids'
 import { stableJson } from '../../src/lib/json'
-import { API_KEY_PATTERN, displayPrefix, generateApiKey, hashApiKey } from '../../src/partners/keys'
+import { API_KEY_PATTERN, displayPrefix, generateApiKey, hashApiKey } from '../../src/partners/key-format'
 
 const KEY = Buffer.alloc(32, 7).toString('base64')
 

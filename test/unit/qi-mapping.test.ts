@@ -2,7 +2,7 @@ import { createPrivateKey, generateKeyPairSync } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { errorOf, snapshotOf, unifiedStatus } from '../../src/providers/qi/mapping'
 import { toPkcs8Pem } from '../../src/providers/qi/pem'
-import { parseQiWebhook } from '../../src/providers/qi/webhook'
+import { parseQiWebhook } from '../../src/providers/qi/webhooks'
 
 describe('QI status mapping', () => {
   it('maps every TED status', () => {

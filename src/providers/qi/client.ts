@@ -1,6 +1,7 @@
 import type { Transfer } from '../../../db/schema'
 import type { TransferStatus } from '../../rules/transfer-states'
-import { PROVIDER_FACTS } from '../facts'
+import { fieldProblem } from '../../lib/problem'
+import { QI_FACTS } from './facts'
 import { secretsEqual } from '../../lib/crypto'
 import { callProvider, withRetryAfter, type ProviderResponse } from '../outbound'
 import { fail, ok, type ProviderError, type ProviderSnapshot, type Result, type TransferProvider } from '../provider'
@@ -12,6 +13,8 @@ export type QiConnection = {
   apiClientKey: string
   privateKeyPem: string
   qiPublicKeyPem: string
+  /** The QI accounts this partner may move money from (the connection's settings). */
+  accountKeys: readonly string[]
 }
 
 export type QiDetails = {
@@ -26,7 +29,7 @@ type CallOptions = { timeoutMs: number; onTiming?: (ms: number) => void; now?: (
 
 // QI's own tolerance for signed timestamps in its samples; answers older or newer are not trusted.
 const SIGNATURE_TOLERANCE_MS = 5 * 60 * 1000
-const CODE_TTL_MS = PROVIDER_FACTS.qi.codeTtlMs!
+const CODE_TTL_MS = QI_FACTS.codeTtlMs!
 
 export const createQiProvider = (connection: QiConnection, options: CallOptions): TransferProvider => {
   const now = options.now ?? Date.now
@@ -166,6 +169,17 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
 
     // QI has no cancel for a single TED (reference §4.6): the gateway cancels on its side.
     cancel: null,
+
+    assertCreateAllowed(details) {
+      const { account_key } = details as QiDetails
+      if (connection.accountKeys.includes(account_key)) return
+      throw fieldProblem(
+        'qi.account_key',
+        { code: 'not_allowed', message: 'not one of your QI accounts' },
+        `This partner may not move money from QI account ${account_key}.`,
+        'account_not_allowed',
+      )
+    },
 
     async verifyWebhook(request) {
       if (!(await secretsEqual(request.headers.get('api-client-key') ?? '', connection.apiClientKey))) {

@@ -1,11 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import { partnerAuth } from '../middleware/auth'
-import { rateLimit } from '../middleware/rate-limit'
-import { pageAfterKnownCursor } from './cursor'
-import { Problem } from '../lib/problem'
-import { createRouter } from './router'
-import { problemResponse } from '../schemas/common'
-import { json, jsonBody, partnerSecurity } from './describe'
+import { problemResponse } from '../../schemas/common'
+import { json, jsonBody, partnerSecurity } from '../describe'
 import {
   ConfirmBody,
   CreateTransferBody,
@@ -13,10 +8,7 @@ import {
   ResendBody,
   TransferList,
   TransferResource,
-  renderTransfer,
-} from '../schemas/transfers'
-import { cancelTransfer, confirmTransfer, createTransfer, resendCode } from '../transfers/operations'
-import { findTransfer, listTransfers } from '../transfers/store'
+} from '../../schemas/transfers'
 
 const security = partnerSecurity
 const transferResponse = (description: string) => json(TransferResource, description)
@@ -34,7 +26,7 @@ const upstream = {
 }
 const notFound = { 404: problemResponse('No such transfer for this partner (`transfer_not_found`).') }
 
-const create = createRoute({
+export const create = createRoute({
   operationId: 'createTransfer',
   method: 'post',
   path: '/',
@@ -56,7 +48,7 @@ const create = createRoute({
   },
 })
 
-const list = createRoute({
+export const list = createRoute({
   operationId: 'listTransfers',
   method: 'get',
   path: '/',
@@ -67,7 +59,7 @@ const list = createRoute({
   responses: { 200: json(TransferList, 'A page of transfers.'), ...common },
 })
 
-const get = createRoute({
+export const get = createRoute({
   operationId: 'getTransfer',
   method: 'get',
   path: '/{transfer_id}',
@@ -78,7 +70,7 @@ const get = createRoute({
   responses: { 200: transferResponse('The transfer.'), ...common, ...notFound },
 })
 
-const confirm = createRoute({
+export const confirm = createRoute({
   operationId: 'confirmTransfer',
   method: 'post',
   path: '/{transfer_id}/confirm',
@@ -99,7 +91,7 @@ const confirm = createRoute({
   },
 })
 
-const resend = createRoute({
+export const resend = createRoute({
   operationId: 'resendTransferCode',
   method: 'post',
   path: '/{transfer_id}/resend',
@@ -121,7 +113,7 @@ const resend = createRoute({
   },
 })
 
-const cancel = createRoute({
+export const cancel = createRoute({
   operationId: 'cancelTransfer',
   method: 'post',
   path: '/{transfer_id}/cancel',
@@ -138,42 +130,3 @@ const cancel = createRoute({
     ...upstream,
   },
 })
-
-const router = createRouter()
-router.use(partnerAuth, rateLimit)
-
-export const transfersRouter = router
-  .openapi(create, async (c) => {
-    const { transfer, created } = await createTransfer(c.var.services, c.var.partner, c.req.valid('json'))
-    return c.json(renderTransfer(transfer), created ? 201 : 200)
-  })
-  .openapi(list, async (c) => {
-    const query = c.req.valid('query')
-    const { db } = c.var.services
-    const partnerId = c.var.partner.id
-    const { rows, hasMore } = await pageAfterKnownCursor(query.starting_after, async (id) => !!(await findTransfer(db, partnerId, id)), 'transfer', () =>
-      listTransfers(db, partnerId, { status: query.status, provider: query.provider, limit: query.limit, startingAfter: query.starting_after }),
-    )
-    return c.json({ object: 'list' as const, data: rows.map(renderTransfer), has_more: hasMore }, 200)
-  })
-  .openapi(get, async (c) => {
-    const { transfer_id } = c.req.valid('param')
-    const transfer = await findTransfer(c.var.services.db, c.var.partner.id, transfer_id)
-    if (!transfer) throw new Problem('transfer_not_found', { detail: `No transfer with id "${transfer_id}".` })
-    return c.json(renderTransfer(transfer), 200)
-  })
-  .openapi(confirm, async (c) => {
-    const { transfer_id } = c.req.valid('param')
-    const transfer = await confirmTransfer(c.var.services, c.var.partner, transfer_id, c.req.valid('json').code)
-    return c.json(renderTransfer(transfer), 200)
-  })
-  .openapi(resend, async (c) => {
-    const { transfer_id } = c.req.valid('param')
-    const transfer = await resendCode(c.var.services, c.var.partner, transfer_id, c.req.valid('json').channel)
-    return c.json(renderTransfer(transfer), 200)
-  })
-  .openapi(cancel, async (c) => {
-    const { transfer_id } = c.req.valid('param')
-    const transfer = await cancelTransfer(c.var.services, c.var.partner, transfer_id)
-    return c.json(renderTransfer(transfer), 200)
-  })

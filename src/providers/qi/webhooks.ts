@@ -1,4 +1,5 @@
-import type { QiTed } from './mapping'
+import type { WebhookNotice } from '../provider'
+import { snapshotOf, type QiTed } from './mapping'
 
 export type QiWebhook = { type: string; ted: QiTed }
 
@@ -21,4 +22,17 @@ export const parseQiWebhook = (raw: string): QiWebhook | null => {
   const ted = { ...(data as QiTed), ted_key: named((data as QiTed).ted_key), request_control_key: named((data as QiTed).request_control_key) }
   if (!ted.ted_key && !ted.request_control_key) return null
   return { type, ted }
+}
+
+/** A QI webhook as the gateway acts on it: only `baas.ted.outgoing_ted` carries a TED status. */
+export const readQiWebhook = (body: string): WebhookNotice | null => {
+  const hook = parseQiWebhook(body)
+  if (!hook) return null
+  return {
+    lookup: {
+      reference: hook.ted.ted_key,
+      stateKey: hook.ted.request_control_key ? { name: 'request_control_key', value: hook.ted.request_control_key } : undefined,
+    },
+    snapshot: hook.type === 'baas.ted.outgoing_ted' ? (current) => snapshotOf(hook.ted, current) : null,
+  }
 }

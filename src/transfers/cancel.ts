@@ -1,0 +1,51 @@
+import type { Transfer } from '../../db/schema'
+import { Problem } from '../lib/problem'
+import { problemFor } from '../providers/problems'
+import type { PartnerContext, Services } from '../services'
+import { applySnapshot, endOnGatewaySide, reconcileTransfer } from './apply'
+import { inFlight, notPending, transferNotFound } from './problems'
+import { findTransfer } from './store/read'
+
+export const cancelTransfer = async (
+  services: Services,
+  partner: PartnerContext,
+  transferId: string,
+): Promise<Transfer> => {
+  const transfer = await findTransfer(services.db, partner.id, transferId)
+  if (!transfer) throw transferNotFound(transferId)
+  if (transfer.status === 'canceled') return transfer
+  if (transfer.status !== 'pending_verification') throw notPending(transfer, services.now())
+
+  const provider = await services.providerFor(partner, transfer.provider)
+  if (!provider.cancel) {
+    // No provider-side cancel (QI): the gateway refuses every later confirm and never forwards it.
+    const ended = await endOnGatewaySide(services, provider, transfer, 'canceled')
+    if (!ended.ok) throw problemFor(ended.error)
+    const canceled = ended.value
+    if (canceled.status === 'pending_verification') {
+      throw inFlight('A confirm of this transfer is being processed; retry the cancel shortly.')
+    }
+    if (canceled.status !== 'canceled') throw notPending(canceled, services.now())
+    return canceled
+  }
+  const result = await provider.cancel(transfer)
+  if (result.ok) {
+    const canceled = await applySnapshot(services, transfer, result.value)
+    if (canceled.status !== 'canceled') throw notPending(canceled, services.now())
+    return canceled
+  }
+  if (result.error.kind === 'not_pending') {
+    // Already settled at the provider: learn how, then answer from that.
+    const current = await reconcileTransfer(services, partner, transfer)
+    if (current.status === 'canceled') return current
+    if (current.status === 'pending_verification') {
+      // The provider says it is settled but could not tell how: retryable, not a verdict.
+      throw new Problem('service_unavailable', {
+        detail: 'The provider no longer holds this transfer as pending but could not say how it ended; retry shortly.',
+        headers: { 'retry-after': '5' },
+      })
+    }
+    throw notPending(current, services.now())
+  }
+  throw problemFor(result.error)
+}

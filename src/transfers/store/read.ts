@@ -1,0 +1,82 @@
+import { and, desc, eq, lt, sql } from 'drizzle-orm'
+import type { Db } from '../../../db/client'
+import { bind, compile } from '../../../db/compiled'
+import { transfers, type Transfer } from '../../../db/schema'
+import { toPage } from '../../lib/page'
+import type { ProviderName, WebhookNotice } from '../../providers/provider'
+import { keyOf, toTransfer } from './statements'
+
+const selectByPartnerId = compile((b) => b.select().from(transfers).where(keyOf()).limit(1))
+
+export const findTransfer = async (db: Db, partnerId: string, transferId: string): Promise<Transfer | undefined> => {
+  const { rows } = await db.pipeline.execute(bind(selectByPartnerId, { partnerId, transferId }))
+  return rows[0] ? toTransfer(rows[0]) : undefined
+}
+
+export const findTransferByReference = async (db: Db, provider: ProviderName, reference: string) =>
+  (
+    await db
+      .select()
+      .from(transfers)
+      .where(and(eq(transfers.provider, provider), eq(transfers.providerReference, reference)))
+      .limit(1)
+  )[0]
+
+/**
+ * The transfer a provider webhook names: by the provider's reference, or (when our create's answer
+ * was lost, so no reference is recorded yet) by a key the adapter stored in provider_state before
+ * the create, on a transfer still submitting.
+ */
+export const findTransferForWebhook = async (db: Db, provider: ProviderName, lookup: WebhookNotice['lookup']) => {
+  if (lookup.reference) {
+    const byReference = await findTransferByReference(db, provider, lookup.reference)
+    if (byReference) return byReference
+  }
+  if (!lookup.stateKey) return undefined
+  const [row] = await db
+    .select()
+    .from(transfers)
+    .where(
+      and(
+        eq(transfers.status, 'submitting'),
+        eq(transfers.provider, provider),
+        sql`json_extract(${transfers.providerState}, ${`$.${lookup.stateKey.name}`}) = ${lookup.stateKey.value}`,
+      ),
+    )
+    .limit(1)
+  return row
+}
+
+/** Notes that the transfer is being re-fetched now, unless it was within `gapMs`: true if this caller may ask. */
+export const claimRefetch = async (db: Db, id: string, now: number, gapMs: number) =>
+  (
+    await db
+      .update(transfers)
+      .set({ reconciledAt: now })
+      .where(and(eq(transfers.id, id), sql`(${transfers.reconciledAt} IS NULL OR ${transfers.reconciledAt} < ${now - gapMs})`))
+      .returning({ id: transfers.id })
+  ).length === 1
+
+export type ListFilter = { status?: string; provider?: ProviderName; limit: number; startingAfter?: string }
+
+/** Newest first; ids are time-ordered, so the cursor is "ids below the cursor transfer's id". */
+export const listTransfers = async (db: Db, partnerId: string, filter: ListFilter) => {
+  const conditions = [eq(transfers.partnerId, partnerId)]
+  if (filter.status) conditions.push(eq(transfers.status, filter.status))
+  if (filter.provider) conditions.push(eq(transfers.provider, filter.provider))
+  if (filter.startingAfter) {
+    conditions.push(
+      lt(
+        transfers.id,
+        sql`(SELECT id FROM transfers WHERE partner_id = ${partnerId} AND transfer_id = ${filter.startingAfter})`,
+      ),
+    )
+  }
+  const rows = await db
+    .select()
+    .from(transfers)
+    .where(and(...conditions))
+    .orderBy(desc(transfers.id))
+    .limit(filter.limit + 1)
+  return toPage(rows, filter.limit)
+}
