@@ -7,7 +7,7 @@ import type { UploadResults } from './uploads'
 
 /**
  * Which DB probe stands for one round trip of each op: create, confirm and resend run write
- * batches (claimCreate, claimConfirmAttempt, claimResend, transition in src/transfers/store.ts),
+ * batches (claimCreate, claimConfirmAttempt, claimResend, transition in src/transfers/store/),
  * for either provider; GET one transfer is a single SELECT (findTransfer).
  */
 export const ROUND_TRIP_KIND: Record<OpName, 'update' | 'select'> = {
@@ -24,7 +24,7 @@ export const ROUND_TRIP_KIND: Record<OpName, 'update' | 'select'> = {
 
 /**
  * Durable Object calls per op on the request's critical path: every /v1 route runs the per-partner
- * rate limit after partnerAuth (src/http/rate-limit.ts), one `take()` on the partner's
+ * rate limit after partnerAuth (src/middleware/rate-limit.ts), one `take()` on the partner's
  * PartnerRateLimiter per request. Writes wait for it; a GET runs beside it (its read overlaps the
  * call), so none is counted for GET. The floor (GET /nope) makes none.
  */

@@ -33,7 +33,7 @@ export const CPU_JUDGE_LABELS: Record<CpuJudgeStep, string> = { ...LABELS, floor
 
 const FLOW_STEP_OF: Record<CpuJudgedOp, SfoxFlowStep> = { create: 'create', resend: 'resend', confirm_wrong: 'confirmWrong', confirm: 'confirm', get: 'get' }
 const SFOX_CALL_OF: Record<CpuJudgeStep, SfoxCallName | null> = { create: 'create', resend: 'resend', confirm_wrong: 'confirmWrong', confirm: 'confirm', get: null, floor: null }
-// Writes wait for the rate limiter's count; a read runs beside it (src/http/rate-limit.ts); /nope has no partner.
+// Writes wait for the rate limiter's count; a read runs beside it (src/middleware/rate-limit.ts); /nope has no partner.
 const RATE_LIMIT_OF: Record<CpuJudgeStep, ReplayShape['rateLimit']> = {
   create: 'before',
   resend: 'before',

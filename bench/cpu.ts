@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs'
+import { usPerRequest } from './table'
 
 /**
  * workerd's CPU time from /proc: the first field of a thread's schedstat is the nanoseconds it has
@@ -34,6 +35,28 @@ export const threadCpu = (pid: number | null): ThreadCpu => {
 export const eventLoopTid = (pid: number | null) => {
   const rows = [...threadCpu(pid).entries()].filter(([, t]) => t.comm === 'workerd').sort((a, b) => b[1].ns - a[1].ns)
   return rows[0]?.[0] ?? null
+}
+
+/**
+ * The CPU workerd's threads spent between two readings, ms: all threads, the event-loop thread
+ * ("workerd"; V8's platform threads and an inspector's sampler, "v8:ProfEvntProc", are the others),
+ * and a line per request naming the busiest four.
+ */
+export const cpuBetween = (before: ThreadCpu, after: ThreadCpu, requests: number) => {
+  const rows = [...after.entries()]
+    .map(([tid, a]) => ({ tid, comm: a.comm, ms: (a.ns - (before.get(tid)?.ns ?? 0)) / 1e6 }))
+    .filter((r) => r.ms > 0.05)
+    .sort((a, b) => b.ms - a.ms)
+  const total = rows.reduce((sum, r) => sum + r.ms, 0)
+  const main = rows.find((r) => r.comm === 'workerd')?.ms ?? 0
+  return {
+    total,
+    main,
+    text: `workerd CPU: all threads ${usPerRequest(total, requests)}, event-loop thread ${usPerRequest(main, requests)} (${rows
+      .slice(0, 4)
+      .map((r) => `${r.comm}#${r.tid} ${((1000 * r.ms) / requests).toFixed(0)}`)
+      .join(', ')})`,
+  }
 }
 
 const schedstatNs = (pid: number, tid: number) => Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])

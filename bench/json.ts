@@ -4,20 +4,10 @@ import type { BundleSize } from './bundle'
 import type { CallbackResults } from './callbacks'
 import { OPS, PROVIDER_OF } from './ops'
 import type { BenchOptions } from './options'
+import type { RunInfo } from './run-info'
 import type { PassResults } from './scenario'
 import type { Summary } from './summary'
 import type { UploadResults } from './uploads'
-
-export type RunInfo = {
-  cpus: number
-  node: string
-  loadAtStart: number[]
-  loadAtEnd: number[]
-  keyCacheSeconds: number
-  fixedOtp: string
-  qiToken: string
-  rateLimit: number
-}
 
 /** Every figure of the run, raw and derived, for `--json <file>`. Times in ms, throughput in ops/s. */
 export const writeJsonReport = async (

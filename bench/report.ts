@@ -1,13 +1,14 @@
-import { overheadOf, ROUND_TRIP_KIND, type Verdict } from './analysis'
+import { bundleVerdict, overheadOf, ROUND_TRIP_KIND, type Verdict } from './analysis'
 import type { CallbackResults, CallbackRun } from './callbacks'
 import { CPU_JUDGE_LABELS, CPU_JUDGE_STEPS, type CpuJudgeResults } from './cpu-judge'
-import type { RunInfo } from './json'
 import { IO_PROBE_BATCH, IO_PROBE_LABELS, IO_PROBE_STALL_MS, IO_PROBES, type IoProbeResults } from './io-probe'
 import type { BenchOptions } from './options'
 import type { Measured } from './measure'
 import { median } from './memory'
 import { LABELS, OPS, opsOf, type Provider } from './ops'
+import type { RunInfo } from './run-info'
 import type { PassResults } from './scenario'
+import type { Summary } from './summary'
 import { fmt, signed, table } from './table'
 import { UPLOAD_SIZES, type ProcessMemory, type ProcessName, type UploadPhase, type UploadResults } from './uploads'
 
@@ -112,7 +113,7 @@ export const ioProbeNotes = (probe: IoProbeResults) =>
     "exactly the bench's direct resend (POST, the account's key, the answer read to the end). QI: the unsigned control route of the QI",
     "floor, a transport-cost proxy (a signed call would need the partner's key and ES512 signing inside the probe); the QI sandbox's own",
     "work on real calls stays in their direct p50. DO: the gateway's own PartnerRateLimiter, bundled into the probe, called as",
-    'src/http/rate-limit.ts calls it: get(idFromName(...)).take(limit, window), a new stub per call.',
+    'src/middleware/rate-limit.ts calls it: get(idFromName(...)).take(limit, window), a new stub per call.',
     "Timing: workerd's clock stands still while JavaScript runs, moves only when I/O completes, and counts whole milliseconds. The probe",
     "reads it right after each awaited call: between two readings lies the call's whole wall time, its JavaScript (the client's, the",
     "probe's) included, in whole ms. Node's side is read the same way (performance.now() floored to the ms) and timed exactly too.",
@@ -381,4 +382,21 @@ export const cpuJudgeNotes = (cpu: CpuJudgeResults) =>
     'beyond I/O = gateway - replay: the gateway\'s own work (routing, middleware, zod, JSON, SQL, the state machine, decoding the',
     "answers: the replay parses nothing, so decoding counts against the gateway). p50s are of single requests; the target judges",
     '"beyond I/O p50"; "all threads" adds V8\'s concurrent GC and compiler threads, which run beside the request, not in its path.',
+  ].join('\n')
+
+/** The summary table, its legend and the bundle line: the last thing `npm run bench` prints. */
+export const summaryReport = (s: Summary, passes: { throughput: PassResults; latency: PassResults }) =>
+  [
+    table(
+      ['flow / op', 'gw p50 ms', 'direct p50 ms', 'gw/direct', 'gw ops/s', 'DB RT/op', 'verdict', 'note'],
+      s.rows.map((r) => [r.flow, fmt(r.gatewayP50), fmt(r.directP50), fmt(r.ratio, 1), fmt(r.opsPerSec, r.opsPerSec !== null && r.opsPerSec < 10 ? 1 : 0), fmt(r.roundTripsPerOp), r.verdict, r.note]),
+      [6, 7],
+    ),
+    '',
+    `p50s: latency pass (1 in flight); ops/s: throughput pass (${passes.throughput.concurrency} in flight); uploads 1 in flight, callbacks deliveries/s;`,
+    'DB RT/op: the worst of the passes (per delivery for callbacks, per upload for uploads); verdict: PASS = every target of the row met',
+    '(the Targets section above lists each), MISS names the missed ones, INFO = no target; "beyond I/O (measured CPU)" is the CPU',
+    "judge's figure, elsewhere (QI, or without the judge) the estimate explained above (workerd-based when the I/O probe ran).",
+    '',
+    verdictLines([bundleVerdict(s.bundle)]),
   ].join('\n')

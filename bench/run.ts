@@ -2,7 +2,7 @@ import { availableParallelism, loadavg } from 'node:os'
 import { resolve } from 'node:path'
 import { verdicts } from './analysis'
 import { bundleSizeOf } from './bundle'
-import { writeJsonReport, type RunInfo } from './json'
+import { writeJsonReport } from './json'
 import { parseOptions, USAGE } from './options'
 import { runCallbacks } from './callbacks'
 import { findWorkerd, residentKib } from './memory'
@@ -21,14 +21,16 @@ import {
   opsTable,
   overheadTable,
   section,
+  summaryReport,
   uploadMemoryTable,
   uploadNotes,
   uploadTimeTable,
   verdictLines,
 } from './report'
+import type { RunInfo } from './run-info'
 import { prepareScenario } from './scenario'
 import { BENCH_RATE_LIMIT, FIXED_OTP, startStack } from './stack'
-import { summaryOf, summaryReport } from './summary'
+import { summaryOf } from './summary'
 import { runUploads } from './uploads'
 
 // `npm run bench`: the tables go to stdout, progress to stderr (so `npm run bench > out.txt` is clean).

@@ -18,30 +18,44 @@ export const WRONG_OTP = '000000'
 /** Partner requests per rate-limit window the bench's Worker allows (RATE_LIMIT). */
 export const BENCH_RATE_LIMIT = 1_000_000
 
-export type Stack = {
+/** The built Worker in workerd: `url` is Miniflare's entry socket (real HTTP), `mf` offers dispatchFetch. */
+type StartedWorker = Awaited<ReturnType<typeof startWorker>>
+
+/** What `npm run bench` and `npm run profile` both run: the libSQL server, the sFOX sandbox and the Worker. */
+export type LeanStack = {
   libsql: LibsqlServer
   sfox: SfoxSandbox
-  qi: QiSandboxServer
-  /** The partner's P-521 key pair for QI: signs the gateway's requests and the bench's direct ones. */
-  qiKeys: KeyPairPem
-  /** The partner's callback receiver (a fast local HTTP server). */
-  receiver: Receiver
   /**
-   * The Worker in workerd: `url` is Miniflare's entry socket (real HTTP), `mf` offers dispatchFetch;
-   * `dbUrl` its LIBSQL_URL; its compatibility settings, which the I/O probe Worker runs with too.
+   * The Worker in workerd: `dbUrl` its LIBSQL_URL; its compatibility settings, which the I/O probe
+   * Worker runs with too; `stop` disposes it before `close` (which then skips it).
    */
-  gateway: Awaited<ReturnType<typeof startWorker>> & {
+  gateway: StartedWorker & {
     adminToken: string
     keyCacheSeconds: number
     dbUrl: string
     compatibilityDate: string
     compatibilityFlags: string[]
+    stop: () => Promise<void>
   }
   /** The bundle workerd runs and what `wrangler deploy --dry-run` printed building it. */
   build: BuiltWorker
+  /**
+   * Another Worker from `scriptPath` (a patched copy of the bundle), with the gateway's settings and
+   * bindings: the same secrets, so API keys issued through one stay valid in the other. `close` stops it.
+   */
+  startGatewayWorker: (scriptPath: string) => Promise<StartedWorker>
   /** Registers one more cleanup for `close`; it runs before those of the stack itself (reverse order). */
   onClose: (cleanup: () => Promise<unknown>) => void
   close: () => Promise<void>
+}
+
+/** The bench's stack: the lean one plus the QI sandbox and the partner's callback receiver. */
+export type Stack = LeanStack & {
+  qi: QiSandboxServer
+  /** The partner's P-521 key pair for QI: signs the gateway's requests and the bench's direct ones. */
+  qiKeys: KeyPairPem
+  /** The partner's callback receiver (a fast local HTTP server). */
+  receiver: Receiver
 }
 
 /**
@@ -77,62 +91,81 @@ export const withoutWranglerChatter = <T>(fn: () => T): T => {
   }
 }
 
+/** `up(starting, stop)`: registers a server's cleanup as soon as it is up, so a later failure still stops it. */
+type StartUp = <T>(starting: Promise<T>, stop: (started: T) => Promise<unknown>) => Promise<T>
+
+/** Waits for every start to settle (so each one that came up has its cleanup registered), then throws the first failure. */
+const allStarted = async <T extends readonly unknown[]>(starting: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> => {
+  const failed = (await Promise.allSettled(starting)).find((r) => r.status === 'rejected')
+  if (failed) throw failed.reason
+  return Promise.all(starting)
+}
+
+type StackOptions = {
+  /** Names the database, the temporary directory, the admin token and cleanup messages: 'bench' or 'profile'. */
+  name: string
+  /** Opens workerd's inspector on this port (the gateway Worker only). */
+  inspectorPort?: number
+}
+
 /**
- * Starts the libSQL server (temporary data directory), the sFOX and QI sandboxes, the callback
- * receiver and the built Worker (with its queue consumer, as wrangler.toml configures it), all on
- * free ports, and migrates the bench database. Whatever started is stopped by `close`, also when a
+ * Starts the libSQL server (temporary data directory), the sFOX sandbox, whatever `startMore`
+ * starts beside them, and the built Worker (with its queue consumer, as wrangler.toml configures it),
+ * all on free ports, and migrates the database. Whatever started is stopped by `close`, also when a
  * later step fails.
  */
-export const startStack = async (root: string): Promise<Stack> => {
+const startWith = async <More extends object>(root: string, options: StackOptions, startMore: (up: StartUp) => Promise<More>): Promise<LeanStack & More> => {
+  const { name } = options
   const cleanups: (() => Promise<unknown>)[] = []
   const close = async () => {
     // Each step runs even if an earlier one failed; a failure to clean up is reported, not thrown,
-    // so it never hides the error that stopped the bench.
+    // so it never hides the error that stopped the run.
     for (const cleanup of cleanups.reverse()) {
       await Promise.resolve()
         .then(cleanup)
-        .catch((error: unknown) => console.error(`bench: cleanup failed: ${error instanceof Error ? error.message : String(error)}`))
+        .catch((error: unknown) => console.error(`${name}: cleanup failed: ${error instanceof Error ? error.message : String(error)}`))
     }
   }
   try {
-    const dataDir = await mkdtemp(join(tmpdir(), 'tgw-bench-libsql-'))
+    const dataDir = await mkdtemp(join(tmpdir(), `tgw-${name}-libsql-`))
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
-    // Each one's cleanup is registered as soon as it is up, so a failed build still stops the servers.
-    const up = <T>(starting: Promise<T>, stop: (started: T) => Promise<unknown>) =>
+    const up: StartUp = (starting, stop) =>
       starting.then((started) => {
         cleanups.push(() => stop(started))
         return started
       })
-    const starting = [
+    const [libsql, build, sfox, more] = await allStarted([
       up(startLibsqlServer({ port: 0, dataDir }), (libsql) => libsql.close()),
       up(buildWorker(root), (build) => rm(dirname(build.scriptPath), { recursive: true, force: true })),
       // The sandbox reproduces sFOX's 250 requests / 10 s per IP: the bench would hit it in seconds.
       up(startSfox({ rate_limit: { enabled: false }, fixed_otp: FIXED_OTP }), (sfox) => sfox.close()),
-      // Every 2FA token is QI_TOKEN, so confirms read nothing back; QI's answers stay signed (header).
-      up(startQiSandbox({ port: 0, fixed_token: QI_TOKEN }), (qi) => qi.close()),
-      up(startReceiver(), (receiver) => receiver.close()),
-    ] as const
-    const failed = (await Promise.allSettled(starting)).find((r) => r.status === 'rejected')
-    if (failed) throw failed.reason
-    const [libsql, build, sfox, qi, receiver] = await Promise.all(starting)
+      startMore(up),
+    ] as const)
 
-    const dbUrl = `${libsql.url}/bench/`
+    const dbUrl = `${libsql.url}/${name}/`
     await migrateDatabase(dbUrl)
 
     const workerOptions = withoutWranglerChatter(() => workerOptionsFromConfig(root))
-    const adminToken = `bench-admin-${randomBytes(12).toString('hex')}`
-    const worker = await startWorker({
-      scriptPath: build.scriptPath,
-      workerOptions,
-      // wrangler.toml's [vars] stay as they are (API_KEY_CACHE_SECONDS=30 included); fresh secrets per run.
-      bindings: benchBindings(dbUrl, adminToken),
-      // Silent: printing a line per request would cost the harness more than it measures.
-      // DEBUG_WORKER_LOGS=1 echoes them to stderr, as in the tests.
-      onLog: (log) => {
-        if (process.env.DEBUG_WORKER_LOGS) process.stderr.write(`[worker ${log.level}] ${log.message}\n`)
-      },
-    })
-    cleanups.push(() => worker.mf.dispose())
+    const adminToken = `${name}-admin-${randomBytes(12).toString('hex')}`
+    // wrangler.toml's [vars] stay as they are (API_KEY_CACHE_SECONDS=30 included); fresh secrets per
+    // run, the same for every Worker of the run.
+    const bindings = benchBindings(dbUrl, adminToken)
+    const launch = (scriptPath: string, inspectorPort?: number) =>
+      startWorker({
+        scriptPath,
+        workerOptions,
+        bindings,
+        // Silent: printing a line per request would cost the harness more than it measures.
+        // DEBUG_WORKER_LOGS=1 echoes them to stderr, as in the tests.
+        onLog: (log) => {
+          if (process.env.DEBUG_WORKER_LOGS) process.stderr.write(`[worker ${log.level}] ${log.message}\n`)
+        },
+        overrides: inspectorPort === undefined ? {} : { inspectorPort },
+      })
+    const worker = await launch(build.scriptPath, options.inspectorPort)
+    let stopped: Promise<void> | undefined
+    const stop = () => (stopped ??= worker.mf.dispose())
+    cleanups.push(stop)
     const keyCacheSeconds = Number(workerOptions.bindings?.API_KEY_CACHE_SECONDS ?? 30)
     const gateway = {
       ...worker,
@@ -141,11 +174,35 @@ export const startStack = async (root: string): Promise<Stack> => {
       dbUrl,
       compatibilityDate: String(workerOptions.compatibilityDate),
       compatibilityFlags: [...(workerOptions.compatibilityFlags ?? [])],
+      stop,
+    }
+    const startGatewayWorker = async (scriptPath: string) => {
+      const another = await launch(scriptPath)
+      cleanups.push(() => another.mf.dispose())
+      return another
     }
     const onClose = (cleanup: () => Promise<unknown>) => void cleanups.push(cleanup)
-    return { libsql, sfox, qi, qiKeys: generateP521KeyPair(), receiver, gateway, build, onClose, close }
+    return { ...more, libsql, sfox, gateway, build, startGatewayWorker, onClose, close }
   } catch (error) {
     await close()
     throw error
   }
 }
+
+/** `npm run bench`'s stack: the lean one, the QI sandbox and the callback receiver. */
+export const startStack = async (root: string): Promise<Stack> => {
+  const stack = await startWith(root, { name: 'bench' }, (up) =>
+    allStarted([
+      // Every 2FA token is QI_TOKEN, so confirms read nothing back; QI's answers stay signed (header).
+      up(startQiSandbox({ port: 0, fixed_token: QI_TOKEN }), (qi) => qi.close()),
+      up(startReceiver(), (receiver) => receiver.close()),
+    ] as const).then(([qi, receiver]) => ({ qi, receiver })),
+  )
+  return { ...stack, qiKeys: generateP521KeyPair() }
+}
+
+/**
+ * `npm run profile`'s stack: libSQL, the sFOX sandbox and the Worker only (no QI sandbox, no
+ * callback receiver), the Worker's inspector open on `inspectorPort`.
+ */
+export const startLeanStack = (root: string, options: StackOptions): Promise<LeanStack> => startWith(root, options, async () => ({}))

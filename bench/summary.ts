@@ -1,10 +1,8 @@
-import { bundleVerdict, CALLBACK_LATENCY_TARGET_MS, measuredBeyondIo, OVERHEAD_TARGET_MS, overheadOf, ROUND_TRIP_TARGETS } from './analysis'
+import { CALLBACK_LATENCY_TARGET_MS, measuredBeyondIo, OVERHEAD_TARGET_MS, overheadOf, ROUND_TRIP_TARGETS } from './analysis'
 import type { BundleSize } from './bundle'
 import type { CallbackResults } from './callbacks'
 import { LABELS, OPS, type OpName } from './ops'
-import { verdictLines } from './report'
 import type { PassResults } from './scenario'
-import { fmt, table } from './table'
 import type { UploadResults } from './uploads'
 
 /** One flow or op of the whole run, on one line. Times in ms. */
@@ -130,20 +128,3 @@ export const summaryOf = (passes: { throughput: PassResults; latency: PassResult
   }
   return { rows, bundle }
 }
-
-/** The summary table, its legend and the bundle line: the last thing `npm run bench` prints. */
-export const summaryReport = (s: Summary, passes: { throughput: PassResults; latency: PassResults }) =>
-  [
-    table(
-      ['flow / op', 'gw p50 ms', 'direct p50 ms', 'gw/direct', 'gw ops/s', 'DB RT/op', 'verdict', 'note'],
-      s.rows.map((r) => [r.flow, fmt(r.gatewayP50), fmt(r.directP50), fmt(r.ratio, 1), fmt(r.opsPerSec, r.opsPerSec !== null && r.opsPerSec < 10 ? 1 : 0), fmt(r.roundTripsPerOp), r.verdict, r.note]),
-      [6, 7],
-    ),
-    '',
-    `p50s: latency pass (1 in flight); ops/s: throughput pass (${passes.throughput.concurrency} in flight); uploads 1 in flight, callbacks deliveries/s;`,
-    'DB RT/op: the worst of the passes (per delivery for callbacks, per upload for uploads); verdict: PASS = every target of the row met',
-    '(the Targets section above lists each), MISS names the missed ones, INFO = no target; "beyond I/O (measured CPU)" is the CPU',
-    "judge's figure, elsewhere (QI, or without the judge) the estimate explained above (workerd-based when the I/O probe ran).",
-    '',
-    verdictLines([bundleVerdict(s.bundle)]),
-  ].join('\n')
