@@ -1,8 +1,9 @@
 import type { Transfer } from '../../db/schema'
 import type { TransferStatus } from '../rules/transfer-states'
 
-export type ProviderName = 'sfox' | 'qi'
-export const PROVIDERS = ['sfox', 'qi'] as const satisfies readonly ProviderName[]
+import { PROVIDERS, type ProviderName } from '../schemas/common'
+
+export { PROVIDERS, type ProviderName }
 
 /** Every way a provider call can fail, in the gateway's words; routes map each to a problem code. */
 export type ProviderErrorKind =

@@ -8,10 +8,9 @@ import { sfoxProvider } from './sfox'
 /** Every provider the gateway speaks to. A new one is a folder beside sfox/ and qi/ and a line here. */
 export const PROVIDER_MODULES: Record<ProviderName, ProviderModule> = { sfox: sfoxProvider, qi: qiProvider }
 
-export const PROVIDER_FACTS: Record<ProviderName, ProviderFacts> = {
-  sfox: sfoxProvider.facts,
-  qi: qiProvider.facts,
-}
+export const PROVIDER_FACTS = Object.fromEntries(
+  Object.values(PROVIDER_MODULES).map((module) => [module.name, module.facts]),
+) as Record<ProviderName, ProviderFacts>
 
 /** Binds a ciphertext to its partner and provider (AES-GCM additional data). */
 export const connectionContext = (partnerId: string, provider: ProviderName) => `connection:${partnerId}:${provider}`

@@ -6,6 +6,7 @@ import { loadPartnerById } from '../partners/lookup'
 import { isTransient, type ProviderName, type TransferProvider } from '../providers/provider'
 import { applySnapshot, endOnGatewaySide, reconcileTransfer } from '../transfers/apply'
 import { log } from '../lib/log'
+import { PROVIDERS } from '../schemas/common'
 
 /**
  * The cron's view of providers: sFOX pushes nothing, so open sFOX transfers are polled; QI TEDs
@@ -87,7 +88,7 @@ export const reconcileOpen = async (services: Services, pace = newPacing(service
   for (const [partnerId, group] of byPartner(rows)) {
     const partner = await partnerOf(run, partnerId)
     if (!partner) continue
-    for (const name of ['sfox', 'qi'] as const) {
+    for (const name of PROVIDERS) {
       const mine = group.filter((t) => t.provider === name)
       if (mine.length === 0) continue
       const provider = await providerOf(run, partner, name)

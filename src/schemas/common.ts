@@ -11,6 +11,11 @@ export const Metadata = z
     example: { order_id: 'ord_1234' },
   })
 
+/** Every provider the gateway speaks to, as the API names them (src/providers/registry.ts holds their adapters). */
+export const PROVIDERS = ['sfox', 'qi'] as const
+export type ProviderName = (typeof PROVIDERS)[number]
+export const ProviderNameSchema = z.enum(PROVIDERS)
+
 const CODES = Object.keys(PROBLEMS) as [ProblemCode, ...ProblemCode[]]
 
 export const ProblemCodeSchema = z.enum(CODES).openapi('ProblemCode', {
@@ -33,7 +38,7 @@ export const ProblemSchema = z
     resends_remaining: z.number().int().optional().openapi({ description: 'Resend problems: resends left.' }),
     transfer_status: z.string().optional().openapi({ description: 'transfer_not_pending_verification: where the transfer is.' }),
     provider_error: z
-      .object({ provider: z.enum(['sfox', 'qi']), status: z.number().int().nullable(), code: z.string().nullable(), message: z.string() })
+      .object({ provider: ProviderNameSchema, status: z.number().int().nullable(), code: z.string().nullable(), message: z.string() })
       .optional()
       .openapi({ description: "The provider's own answer, when a provider was involved." }),
   })

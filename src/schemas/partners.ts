@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi'
-import { ListQuery, Timestamp, listOf } from './common'
+import { ListQuery, Timestamp, listOf, ProviderNameSchema } from './common'
 import type { ApiKey, Partner, ProviderConnection } from '../../db/schema'
 import { iso } from '../lib/time'
 
@@ -100,7 +100,7 @@ export const ConnectionResource = z
     object: z.literal('provider_connection'),
     id: z.string(),
     partner_id: z.string(),
-    provider: z.enum(['sfox', 'qi']),
+    provider: ProviderNameSchema,
     base_url: z.string(),
     settings: z.record(z.string(), z.unknown()),
     created_at: Timestamp,

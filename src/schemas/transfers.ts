@@ -3,7 +3,7 @@ import type { Transfer } from '../../db/schema'
 import { iso } from '../lib/time'
 import { TRANSFER_STATUSES, type TransferStatus } from '../rules/transfer-states'
 import { nextResendAt, resendsRemaining, verificationStateOf } from '../rules/verification'
-import { ListQuery, Metadata, Timestamp, listOf } from './common'
+import { ListQuery, Metadata, Timestamp, listOf, ProviderNameSchema } from './common'
 import { PositiveDecimal } from './decimal'
 import { EXAMPLES } from './examples'
 
@@ -157,7 +157,7 @@ export const TransferResource = z
   .object({
     object: z.literal('transfer'),
     id: z.string().openapi({ description: "The partner's transfer_id." }),
-    provider: z.enum(['sfox', 'qi']),
+    provider: ProviderNameSchema,
     status: z.enum(TRANSFER_STATUSES),
     provider_status: z.string().nullable(),
     provider_reference: z.string().nullable(),
@@ -177,7 +177,7 @@ export const TransferList = listOf(TransferResource, 'TransferList')
 
 export const ListTransfersQuery = ListQuery.extend({
   status: z.enum(TRANSFER_STATUSES).optional(),
-  provider: z.enum(['sfox', 'qi']).optional(),
+  provider: ProviderNameSchema.optional(),
 })
 
 /** The row as partners see it (and as callbacks carry it). */

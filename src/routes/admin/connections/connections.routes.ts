@@ -6,6 +6,7 @@ import {
   SfoxConnectionBody,
 } from '../../../schemas/partners'
 import { adminErrors, adminSecurity, json, jsonBody, partnerParams } from '../../describe'
+import { ProviderNameSchema } from '../../../schemas/common'
 
 const security = adminSecurity
 const tags = ['Admin']
@@ -34,7 +35,7 @@ export const routes = {
   remove: createRoute({
     operationId: 'deleteConnection',
     method: 'delete', path: '/partners/{partner_id}/connections/{provider}', tags, security, summary: 'Remove a provider connection',
-    request: { params: partnerParams.extend({ provider: z.enum(['sfox', 'qi']).openapi({ param: { name: 'provider', in: 'path' } }) }) },
+    request: { params: partnerParams.extend({ provider: ProviderNameSchema.openapi({ param: { name: 'provider', in: 'path' } }) }) },
     responses: { 204: { description: 'Removed.' }, ...adminErrors },
   }),
 }
