@@ -1,7 +1,7 @@
 import type { BundleSize } from './bundle'
-import { CPU_JUDGED_OPS, type CpuJudgedOp } from './cpu-judge'
 import type { CallbackResults } from './callbacks'
-import { LABELS, OPS, PROVIDER_OF, type OpName } from './ops'
+import { CPU_JUDGED_OPS, type CpuJudgedOp } from './cpu-judge'
+import { LABELS, OPS, type OpName, PROVIDER_OF } from './ops'
 import type { PassResults } from './scenario'
 import type { UploadResults } from './uploads'
 
@@ -107,7 +107,12 @@ export const overheadOf = (pass: PassResults, op: OpName): Overhead => {
   const floorP50 = pass.floors.gateway.p50
   const roundTrips = gateway.roundTripsPerOp
   const directP50 = direct?.p50 ?? 0
-  const nodeBased = estimate(gateway.p50, floorP50, { providerP50: directP50, dbRoundTripP50: pass.db[ROUND_TRIP_KIND[op]].p50, dbServeMs: 0, doCalls: 0, doP50: 0 }, roundTrips)
+  const nodeBased = estimate(
+    gateway.p50,
+    floorP50,
+    { providerP50: directP50, dbRoundTripP50: pass.db[ROUND_TRIP_KIND[op]].p50, dbServeMs: 0, doCalls: 0, doP50: 0 },
+    roundTrips,
+  )
 
   let workerdBased: Overhead['workerdBased'] = null
   const probe = pass.ioProbe
@@ -133,7 +138,14 @@ export const overheadOf = (pass: PassResults, op: OpName): Overhead => {
       ),
     }
   }
-  return { gatewayP50: gateway.p50, roundTripsPerOp: roundTrips, floorP50, nodeBased, workerdBased, judged: workerdBased ?? nodeBased }
+  return {
+    gatewayP50: gateway.p50,
+    roundTripsPerOp: roundTrips,
+    floorP50,
+    nodeBased,
+    workerdBased,
+    judged: workerdBased ?? nodeBased,
+  }
 }
 
 /**
@@ -167,7 +179,12 @@ export const ROUND_TRIP_TARGETS: { op: OpName; name: string; max: number; why: s
   { op: 'qi_create', name: 'QI create', max: ROUND_TRIP_TARGET, why: `target <= ${ROUND_TRIP_TARGET}` },
   { op: 'qi_confirm', name: 'QI confirm', max: ROUND_TRIP_TARGET, why: `target <= ${ROUND_TRIP_TARGET}` },
   { op: 'qi_resend', name: 'QI resend', max: ROUND_TRIP_TARGET, why: `target <= ${ROUND_TRIP_TARGET}` },
-  { op: 'qi_confirm_wrong', name: 'QI wrong-token confirm', max: 2, why: 'expected 2, README: the attempt, then releasing the confirm lease' },
+  {
+    op: 'qi_confirm_wrong',
+    name: 'QI wrong-token confirm',
+    max: 2,
+    why: 'expected 2, README: the attempt, then releasing the confirm lease',
+  },
 ]
 
 const fixed = (x: number) => x.toFixed(2)
@@ -195,7 +212,8 @@ export const verdicts = (
   }
   for (const op of OPS) {
     const measured = measuredBeyondIo(latencyPass, op)
-    if (measured) lines.push({ pass: measured.pass, text: `gateway time beyond its I/O, ${LABELS[op]}: ${measured.text}` })
+    if (measured)
+      lines.push({ pass: measured.pass, text: `gateway time beyond its I/O, ${LABELS[op]}: ${measured.text}` })
   }
   for (const op of OPS) {
     // Measured beats estimated: where the CPU judge measured an op, its estimates are reported, not judged.

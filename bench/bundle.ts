@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
-import type { BuiltWorker } from '../test/helpers/build'
 import { gzipSync } from 'node:zlib'
+import type { BuiltWorker } from '../test/helpers/build'
 
 /** The target for the Worker bundle, gzip (the integration test checks the same bound). */
 export const BUNDLE_TARGET_KIB = 350

@@ -1,10 +1,10 @@
 import { gatewayOps, setupPartner } from './gateway'
 import { httpTransport } from './http'
 import { runConcurrent } from './load'
-import { measure, settledRoundTrips, type Measured } from './measure'
+import { type Measured, measure, settledRoundTrips } from './measure'
 import type { BenchOptions } from './options'
 import type { Stack } from './stack'
-import { summarize, type Summary } from './stats'
+import { type Summary, summarize } from './stats'
 
 /** Each status change of the callback runs is an sFOX PAYOUT create, which announces these two. */
 export const PAYOUT_EVENTS = ['transfer.created', 'transfer.completed'] as const
@@ -81,11 +81,20 @@ const DRAIN_TIMEOUT_MS = 60_000
  * its callbacks (latency); a burst as fast as the gateway takes it (throughput); the same burst
  * with a receiver that takes `callbackDelayMs` to answer.
  */
-export const runCallbacks = async (stack: Stack, options: BenchOptions, progress: Progress): Promise<CallbackResults> => {
+export const runCallbacks = async (
+  stack: Stack,
+  options: BenchOptions,
+  progress: Progress,
+): Promise<CallbackResults> => {
   const { libsql, sfox, receiver } = stack
   const http = httpTransport('gateway', stack.gateway.url)
   const account = await sfox.newAccount()
-  const partner = await setupPartner(http, stack.gateway.adminToken, { sfox: { url: sfox.url, apiKey: account.api_key } }, 'Bench callbacks partner')
+  const partner = await setupPartner(
+    http,
+    stack.gateway.adminToken,
+    { sfox: { url: sfox.url, apiKey: account.api_key } },
+    'Bench callbacks partner',
+  )
   let key = await partner.issueKey()
   const gw = gatewayOps(http, () => key)
   // As in the op phases: every run starts with a new key already in the key cache.
@@ -98,7 +107,13 @@ export const runCallbacks = async (stack: Stack, options: BenchOptions, progress
   await freshKey()
   const createAlone = await measure(libsql, options.warmup, 1, (i) => gw.payout(`cb-alone-${i}`))
 
-  const run = async (label: string, statusChanges: number, concurrency: number, receiverDelayMs: number, closedLoop: boolean): Promise<CallbackRun> => {
+  const run = async (
+    label: string,
+    statusChanges: number,
+    concurrency: number,
+    receiverDelayMs: number,
+    closedLoop: boolean,
+  ): Promise<CallbackRun> => {
     receiver.reset()
     receiver.setDelay(receiverDelayMs)
     await freshKey()
@@ -111,7 +126,11 @@ export const runCallbacks = async (stack: Stack, options: BenchOptions, progress
       const id = ids[i]!
       sentAt[i] = performance.now()
       answeredAt[i] = await gw.payout(id)
-      if (closedLoop) await receiver.waitFor(PAYOUT_EVENTS.map((type) => [id, type] as const), CLOSED_LOOP_TIMEOUT_MS)
+      if (closedLoop)
+        await receiver.waitFor(
+          PAYOUT_EVENTS.map((type) => [id, type] as const),
+          CLOSED_LOOP_TIMEOUT_MS,
+        )
     })
     await receiver.waitFor(
       ids.flatMap((id) => PAYOUT_EVENTS.map((type) => [id, type] as const)),
@@ -143,7 +162,9 @@ export const runCallbacks = async (stack: Stack, options: BenchOptions, progress
       expected,
       received: receipts.length,
       duplicates: receiver.duplicates(),
-      outOfOrder: ids.filter((id) => receiver.arrival(id, 'transfer.completed')!.at < receiver.arrival(id, 'transfer.created')!.at).length,
+      outOfOrder: ids.filter(
+        (id) => receiver.arrival(id, 'transfer.completed')!.at < receiver.arrival(id, 'transfer.created')!.at,
+      ).length,
       maxInFlight: receiver.maxInFlight(),
       requests,
       latency: {
@@ -152,7 +173,8 @@ export const runCallbacks = async (stack: Stack, options: BenchOptions, progress
         all: latencyOf(Object.values(perType).flat()),
       },
       firstToLastReceiptMs: lastReceipt - firstReceipt,
-      deliveriesPerSec: lastReceipt > firstReceipt ? ((receipts.length - 1) * 1000) / (lastReceipt - firstReceipt) : Number.NaN,
+      deliveriesPerSec:
+        lastReceipt > firstReceipt ? ((receipts.length - 1) * 1000) / (lastReceipt - firstReceipt) : Number.NaN,
       endToEndPerSec: (receipts.length * 1000) / (lastReceipt - firstSent),
       drainMs: lastReceipt - lastAnswered,
       drainPerSec: drainRate(arrivals, lastAnswered),
@@ -169,7 +191,9 @@ export const runCallbacks = async (stack: Stack, options: BenchOptions, progress
   progress(`callbacks: latency, ${options.callbacksN} status changes one at a time`)
   const latency = await run('latency', options.callbacksN, 1, 0, true)
   const burstChanges = Math.ceil(options.callbacksBurst / PAYOUT_EVENTS.length)
-  progress(`callbacks: burst, ${burstChanges} status changes (${burstChanges * PAYOUT_EVENTS.length} callbacks), ${options.burstConcurrency} in flight`)
+  progress(
+    `callbacks: burst, ${burstChanges} status changes (${burstChanges * PAYOUT_EVENTS.length} callbacks), ${options.burstConcurrency} in flight`,
+  )
   const burst = await run('burst', burstChanges, options.burstConcurrency, 0, false)
   let delayed: CallbackRun | null = null
   if (options.callbackDelayMs > 0) {

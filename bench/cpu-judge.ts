@@ -1,8 +1,8 @@
-import { cpuPerRequest, type CpuSample } from './cpu'
-import { sfoxFlowRequests, type PartnerRequest, type SfoxFlowStep } from './gateway'
+import { type CpuSample, cpuPerRequest } from './cpu'
+import { type PartnerRequest, type SfoxFlowStep, sfoxFlowRequests } from './gateway'
 import { expect, getInit, httpTransport } from './http'
-import { bothInTurn } from './load'
 import type { IoProbeWorker, ReplayShape } from './io-probe'
+import { bothInTurn } from './load'
 import { settledRoundTrips } from './measure'
 import { findDescendants } from './memory'
 import { LABELS } from './ops'
@@ -31,8 +31,21 @@ export const CPU_JUDGED_OPS = CPU_JUDGE_STEPS.filter((step): step is CpuJudgedOp
 
 export const CPU_JUDGE_LABELS: Record<CpuJudgeStep, string> = { ...LABELS, floor: 'floor (GET /nope, 404)' }
 
-const FLOW_STEP_OF: Record<CpuJudgedOp, SfoxFlowStep> = { create: 'create', resend: 'resend', confirm_wrong: 'confirmWrong', confirm: 'confirm', get: 'get' }
-const SFOX_CALL_OF: Record<CpuJudgeStep, SfoxCallName | null> = { create: 'create', resend: 'resend', confirm_wrong: 'confirmWrong', confirm: 'confirm', get: null, floor: null }
+const FLOW_STEP_OF: Record<CpuJudgedOp, SfoxFlowStep> = {
+  create: 'create',
+  resend: 'resend',
+  confirm_wrong: 'confirmWrong',
+  confirm: 'confirm',
+  get: 'get',
+}
+const SFOX_CALL_OF: Record<CpuJudgeStep, SfoxCallName | null> = {
+  create: 'create',
+  resend: 'resend',
+  confirm_wrong: 'confirmWrong',
+  confirm: 'confirm',
+  get: null,
+  floor: null,
+}
 // Writes wait for the rate limiter's count; a read runs beside it (src/middleware/rate-limit.ts); /nope has no partner.
 const RATE_LIMIT_OF: Record<CpuJudgeStep, ReplayShape['rateLimit']> = {
   create: 'before',
@@ -66,10 +79,23 @@ export type CpuJudgeRow = {
   beyondMeanUs: number
   beyondAllMeanUs: number
   /** What the replay did per request, as learned from the gateway's requests. */
-  shape: { rateLimit: ReplayShape['rateLimit']; dbRoundTrips: number; dbRequestBytes: number; dbResponseBytes: number; sfox: string | null; responseBytes: number; responseHeaders: number }
+  shape: {
+    rateLimit: ReplayShape['rateLimit']
+    dbRoundTrips: number
+    dbRequestBytes: number
+    dbResponseBytes: number
+    sfox: string | null
+    responseBytes: number
+    responseHeaders: number
+  }
 }
 
-export type CpuJudgeResults = { rounds: number; requestsPerStep: number; warmup: number; rows: Record<CpuJudgeStep, CpuJudgeRow> }
+export type CpuJudgeResults = {
+  rounds: number
+  requestsPerStep: number
+  warmup: number
+  rows: Record<CpuJudgeStep, CpuJudgeRow>
+}
 
 type Progress = (line: string) => void
 
@@ -77,8 +103,15 @@ const sideOf = (samples: CpuSample[]): CpuSide => {
   const loopUs = samples.flatMap((s) => s.loopUs)
   const requests = loopUs.length
   const { p50, p99 } = summarize(loopUs, 0)
-  const weighted = (pick: (s: CpuSample) => number) => samples.reduce((sum, s) => sum + pick(s) * s.loopUs.length, 0) / requests
-  return { requests, loopP50Us: p50, loopP99Us: p99, loopMeanUs: weighted((s) => s.loopMeanUs), allMeanUs: weighted((s) => s.allMeanUs) }
+  const weighted = (pick: (s: CpuSample) => number) =>
+    samples.reduce((sum, s) => sum + pick(s) * s.loopUs.length, 0) / requests
+  return {
+    requests,
+    loopP50Us: p50,
+    loopP99Us: p99,
+    loopMeanUs: weighted((s) => s.loopMeanUs),
+    allMeanUs: weighted((s) => s.allMeanUs),
+  }
 }
 
 const MARK = '@@transfer-id@@'
@@ -133,7 +166,8 @@ export const runCpuJudge = async (
     const last = requestOf(step, ids.at(-1)!)
     const answer = await gateway.fetch(last.path, last.init)
     const body = await answer.text()
-    if (answer.status !== last.status) throw new Error(`cpu judge ${step}: expected ${last.status}, got ${answer.status}: ${body.slice(0, 300)}`)
+    if (answer.status !== last.status)
+      throw new Error(`cpu judge ${step}: expected ${last.status}, got ${answer.status}: ${body.slice(0, 300)}`)
     const roundTrips = await settledRoundTrips(libsql)
     const stats = libsql.stats()
     const headers: [string, string][] = []
@@ -148,7 +182,13 @@ export const runCpuJudge = async (
         requestBytes: roundTrips ? Math.round(stats.request_bytes / roundTrips) : 0,
         responseBytes: roundTrips ? Math.round(stats.response_bytes / roundTrips) : 0,
       },
-      sfox: sfoxCall ? { path: SFOX_CALLS[sfoxCall].path, status: SFOX_CALLS[sfoxCall].status, ...splitAround(SFOX_CALLS[sfoxCall].body(MARK)) } : null,
+      sfox: sfoxCall
+        ? {
+            path: SFOX_CALLS[sfoxCall].path,
+            status: SFOX_CALLS[sfoxCall].status,
+            ...splitAround(SFOX_CALLS[sfoxCall].body(MARK)),
+          }
+        : null,
       response: { status: answer.status, headers, body },
     }
     await probe.setReplayShape(step, shape)
@@ -174,17 +214,20 @@ export const runCpuJudge = async (
   }
 
   const perRound = Math.max(1, Math.ceil(n / ROUNDS))
-  progress(`CPU judge: ${perRound * ROUNDS} requests per step and side (${CPU_JUDGE_STEPS.join(', ')}), gateway and replay alternating over ${ROUNDS} rounds`)
-  const samples = Object.fromEntries(CPU_JUDGE_STEPS.map((s) => [s, { gateway: [] as CpuSample[], replay: [] as CpuSample[] }])) as Record<
-    CpuJudgeStep,
-    { gateway: CpuSample[]; replay: CpuSample[] }
-  >
+  progress(
+    `CPU judge: ${perRound * ROUNDS} requests per step and side (${CPU_JUDGE_STEPS.join(', ')}), gateway and replay alternating over ${ROUNDS} rounds`,
+  )
+  const samples = Object.fromEntries(
+    CPU_JUDGE_STEPS.map((s) => [s, { gateway: [] as CpuSample[], replay: [] as CpuSample[] }]),
+  ) as Record<CpuJudgeStep, { gateway: CpuSample[]; replay: CpuSample[] }>
   for (let r = 0; r < ROUNDS; r++) {
     // A new key each round, loaded before anything is timed: no request pays for a key-cache reload.
     await freshKey()
     for (const step of CPU_JUDGE_STEPS) {
-      const gatewaySide = async () => samples[step].gateway.push(await cpuPerRequest(gatewayPid, perRound, (i) => send(step, `cpu-g${r}-${i}`)))
-      const replaySide = async () => samples[step].replay.push(await cpuPerRequest(probePid, perRound, (i) => replay(step, `cpu-r${r}-${i}`)))
+      const gatewaySide = async () =>
+        samples[step].gateway.push(await cpuPerRequest(gatewayPid, perRound, (i) => send(step, `cpu-g${r}-${i}`)))
+      const replaySide = async () =>
+        samples[step].replay.push(await cpuPerRequest(probePid, perRound, (i) => replay(step, `cpu-r${r}-${i}`)))
       await bothInTurn(r, gatewaySide, replaySide)
     }
   }

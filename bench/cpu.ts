@@ -59,7 +59,8 @@ export const cpuBetween = (before: ThreadCpu, after: ThreadCpu, requests: number
   }
 }
 
-const schedstatNs = (pid: number, tid: number) => Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])
+const schedstatNs = (pid: number, tid: number) =>
+  Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])
 const allThreadsNs = (pid: number) => [...threadCpu(pid).values()].reduce((sum, t) => sum + t.ns, 0)
 
 /** CPU per request of one workerd, µs: its event-loop thread per request, and all its threads per phase. */
@@ -78,7 +79,12 @@ export type CpuSample = {
  * the windows together hold the whole phase: nothing is lost between them. Node reading /proc costs
  * workerd nothing.
  */
-export const cpuPerRequest = async (pid: number, count: number, request: (i: number) => Promise<unknown>, settleMs = 50): Promise<CpuSample> => {
+export const cpuPerRequest = async (
+  pid: number,
+  count: number,
+  request: (i: number) => Promise<unknown>,
+  settleMs = 50,
+): Promise<CpuSample> => {
   const tid = eventLoopTid(pid)
   if (tid === null) throw new Error(`cpu: workerd ${pid} has no event-loop thread in /proc`)
   const loopUs: number[] = []
@@ -93,5 +99,9 @@ export const cpuPerRequest = async (pid: number, count: number, request: (i: num
     loopUs.push((now - last) / 1000)
     last = now
   }
-  return { loopUs, loopMeanUs: (last - loopBefore) / 1000 / count, allMeanUs: (allThreadsNs(pid) - allBefore) / 1000 / count }
+  return {
+    loopUs,
+    loopMeanUs: (last - loopBefore) / 1000 / count,
+    allMeanUs: (allThreadsNs(pid) - allBefore) / 1000 / count,
+  }
 }

@@ -49,5 +49,11 @@ export const gatewayUpload = async (t: Transport, key: () => string, userId: str
 /** The same document straight to the sFOX sandbox: POST /v1/enterprise/ddq/upload with user_id, files, file_types. */
 export const directUpload = async (t: Transport, apiKey: string, userId: string, doc: Document) => {
   const body = await encode([['user_id', userId]], doc)
-  return () => expect(t.fetch('/v1/enterprise/ddq/upload', init(body, apiKey)), 202, `sfox upload ${doc.name}`, 'Files uploaded successfully')
+  return () =>
+    expect(
+      t.fetch('/v1/enterprise/ddq/upload', init(body, apiKey)),
+      202,
+      `sfox upload ${doc.name}`,
+      'Files uploaded successfully',
+    )
 }

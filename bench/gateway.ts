@@ -1,6 +1,6 @@
-import { paymentBody } from '../test/helpers/sfox'
-import { expect, getInit, jsonInit, type Init, type Transport } from './http'
 import { tedBody } from '../test/helpers/qi'
+import { paymentBody } from '../test/helpers/sfox'
+import { expect, getInit, type Init, jsonInit, type Transport } from './http'
 import { QI_TOKEN, QI_WRONG_TOKEN, type QiIntegration } from './qi-control'
 import { FIXED_OTP, WRONG_OTP } from './stack'
 
@@ -17,10 +17,17 @@ export type Connections = {
 /** Resends the bench partner may make per transfer (the highest the admin API takes). */
 export const BENCH_RESEND_LIMIT = 20
 
-export const setupPartner = async (t: Transport, adminToken: string, connections: Connections, name = 'Bench partner') => {
+export const setupPartner = async (
+  t: Transport,
+  adminToken: string,
+  connections: Connections,
+  name = 'Bench partner',
+) => {
   const admin = (method: string, path: string, body: unknown, status: number) =>
     expect(t.fetch(`/admin${path}`, jsonInit(method, body, adminToken)), status, `admin ${method} ${path}`)
-  const partner = JSON.parse(await admin('POST', '/partners', { name, resend_limit: BENCH_RESEND_LIMIT, resend_cooldown_seconds: 0 }, 201)) as { id: string }
+  const partner = JSON.parse(
+    await admin('POST', '/partners', { name, resend_limit: BENCH_RESEND_LIMIT, resend_cooldown_seconds: 0 }, 201),
+  ) as { id: string }
   const { sfox, qi } = connections
   await admin('PUT', `/partners/${partner.id}/connections/sfox`, { api_key: sfox.apiKey, base_url: sfox.url }, 200)
   if (qi) {
@@ -48,15 +55,29 @@ export type PartnerRequest = { path: string; init: Init; status: number; mustCon
 
 /** The sFOX flow's requests (create → resend → wrong-code confirm → confirm → GET), shared by the bench's ops and the CPU judge's replay. */
 export const sfoxFlowRequests = (key: string) => ({
-  create: (id: string): PartnerRequest => ({ path: '/v1/transfers', init: jsonInit('POST', paymentBody(id), key), status: 201, mustContain: '"pending_verification"' }),
-  resend: (id: string): PartnerRequest => ({ path: `/v1/transfers/${id}/resend`, init: jsonInit('POST', {}, key), status: 200 }),
+  create: (id: string): PartnerRequest => ({
+    path: '/v1/transfers',
+    init: jsonInit('POST', paymentBody(id), key),
+    status: 201,
+    mustContain: '"pending_verification"',
+  }),
+  resend: (id: string): PartnerRequest => ({
+    path: `/v1/transfers/${id}/resend`,
+    init: jsonInit('POST', {}, key),
+    status: 200,
+  }),
   confirmWrong: (id: string): PartnerRequest => ({
     path: `/v1/transfers/${id}/confirm`,
     init: jsonInit('POST', { code: WRONG_OTP }, key),
     status: 422,
     mustContain: 'verification_code_invalid',
   }),
-  confirm: (id: string): PartnerRequest => ({ path: `/v1/transfers/${id}/confirm`, init: jsonInit('POST', { code: FIXED_OTP }, key), status: 200, mustContain: '"completed"' }),
+  confirm: (id: string): PartnerRequest => ({
+    path: `/v1/transfers/${id}/confirm`,
+    init: jsonInit('POST', { code: FIXED_OTP }, key),
+    status: 200,
+    mustContain: '"completed"',
+  }),
   get: (id: string): PartnerRequest => ({ path: `/v1/transfers/${id}`, init: getInit(key), status: 200 }),
 })
 export type SfoxFlowStep = keyof ReturnType<typeof sfoxFlowRequests>
@@ -91,7 +112,12 @@ export const gatewayOps = (t: Transport, key: () => string, qiAccountKey = '') =
         'verification_code_invalid',
       ),
     qiConfirm: (id: string) =>
-      expect(t.fetch(`/v1/transfers/${id}/confirm`, jsonInit('POST', { code: QI_TOKEN }, key())), 200, `${t.name} QI confirm ${id}`, '"completed"'),
+      expect(
+        t.fetch(`/v1/transfers/${id}/confirm`, jsonInit('POST', { code: QI_TOKEN }, key())),
+        200,
+        `${t.name} QI confirm ${id}`,
+        '"completed"',
+      ),
 
     /**
      * An sFOX PAYOUT: completed at once, so one request announces two events (transfer.created and
@@ -106,7 +132,15 @@ export const gatewayOps = (t: Transport, key: () => string, qiAccountKey = '') =
     },
     /** Registers a receiver for every event type; answers the signing secret (shown once). */
     registerEndpoint: async (url: string) =>
-      (JSON.parse(await expect(t.fetch('/v1/webhook-endpoints', jsonInit('POST', { url, description: 'bench receiver' }, key())), 201, `${t.name} webhook endpoint`)) as { secret: string }).secret,
+      (
+        JSON.parse(
+          await expect(
+            t.fetch('/v1/webhook-endpoints', jsonInit('POST', { url, description: 'bench receiver' }, key())),
+            201,
+            `${t.name} webhook endpoint`,
+          ),
+        ) as { secret: string }
+      ).secret,
 
     /** Loads the current key into the Worker's key cache (a 404: no such transfer). */
     prime: () => expect(t.fetch('/v1/transfers/bench-prime', getInit(key())), 404, `${t.name} prime`),

@@ -13,7 +13,10 @@ export type Transport = { name: string; fetch: (path: string, init: Init) => Pro
 /** Node's own fetch (undici, keep-alive) to a real port: what a partner's HTTP client does. */
 export const httpTransport = (name: string, origin: URL | string): Transport => {
   const base = new URL(origin)
-  return { name, fetch: (path, init) => fetch(new URL(path, base), { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }) }
+  return {
+    name,
+    fetch: (path, init) => fetch(new URL(path, base), { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }),
+  }
 }
 
 /**
@@ -23,22 +26,36 @@ export const httpTransport = (name: string, origin: URL | string): Transport => 
 export const dispatchTransport = (name: string, mf: Miniflare): Transport => ({
   name,
   fetch: (path, init) =>
-    mf.dispatchFetch(`http://gateway.bench${path}`, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }) as unknown as Promise<Answer>,
+    mf.dispatchFetch(`http://gateway.bench${path}`, {
+      ...init,
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    }) as unknown as Promise<Answer>,
 })
 
 /** Reads the whole answer (so the op's time includes the body) and insists on the expected status. */
-export const expect = async (answer: Promise<Answer>, status: number, what: string, mustContain?: string): Promise<string> => {
+export const expect = async (
+  answer: Promise<Answer>,
+  status: number,
+  what: string,
+  mustContain?: string,
+): Promise<string> => {
   const res = await answer
   const text = await res.text()
   if (res.status !== status || (mustContain !== undefined && !text.includes(mustContain))) {
-    throw new Error(`${what}: expected ${status}${mustContain ? ` with ${mustContain}` : ''}, got ${res.status}: ${text.slice(0, 400)}`)
+    throw new Error(
+      `${what}: expected ${status}${mustContain ? ` with ${mustContain}` : ''}, got ${res.status}: ${text.slice(0, 400)}`,
+    )
   }
   return text
 }
 
 export const jsonInit = (method: string, body: unknown, token?: string): Init => ({
   method,
-  headers: { 'content-type': 'application/json', accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+  headers: {
+    'content-type': 'application/json',
+    accept: 'application/json',
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
+  },
   body: JSON.stringify(body),
 })
 

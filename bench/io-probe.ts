@@ -312,7 +312,13 @@ const sideOf = (ticks: readonly number[], exact: readonly number[] | null): IoPr
 
 const probeOf = (node: IoProbeSide | null, workerd: IoProbeSide): IoProbe => {
   const delta = node ? workerd.typical - node.typical : null
-  return { node, workerd, delta, workerdPerCallP50: node?.perCallP50 != null && delta !== null ? node.perCallP50 + delta : workerd.typical, serveMsPerCall: null }
+  return {
+    node,
+    workerd,
+    delta,
+    workerdPerCallP50: node?.perCallP50 != null && delta !== null ? node.perCallP50 + delta : workerd.typical,
+    serveMsPerCall: null,
+  }
 }
 
 type Progress = (line: string) => void
@@ -341,7 +347,13 @@ export const startIoProbe = async (stack: Stack, progress: Progress) => {
     compatibilityDate: gateway.compatibilityDate,
     compatibilityFlags: gateway.compatibilityFlags,
     durableObjects: { PROBE_LIMITER: { className: 'PartnerRateLimiter', useSQLite: true } },
-    bindings: { DB_URL: gateway.dbUrl, SFOX_URL: sfox.url, SFOX_KEY: account.api_key, SFOX_TRANSFER: transferId, QI_URL: qi.url },
+    bindings: {
+      DB_URL: gateway.dbUrl,
+      SFOX_URL: sfox.url,
+      SFOX_KEY: account.api_key,
+      SFOX_TRANSFER: transferId,
+      QI_URL: qi.url,
+    },
     // As the gateway's instance (test/helpers/worker.ts): subrequests without Miniflare's proxy worker.
     stripCfConnectingIp: false,
   })
@@ -359,8 +371,13 @@ export const startIoProbe = async (stack: Stack, progress: Progress) => {
 
   /** Sets what the replay of one kind of gateway request does (see the probe Worker's `setShape`). */
   const setReplayShape = async (name: string, shape: ReplayShape) => {
-    const res = await fetch(new URL(`/replay/${name}`, url), { method: 'PUT', body: JSON.stringify(shape), signal: AbortSignal.timeout(TIMEOUT_MS) })
-    if (res.status !== 204) throw new Error(`io probe: replay shape ${name}: ${res.status}: ${(await res.text()).slice(0, 600)}`)
+    const res = await fetch(new URL(`/replay/${name}`, url), {
+      method: 'PUT',
+      body: JSON.stringify(shape),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    })
+    if (res.status !== 204)
+      throw new Error(`io probe: replay shape ${name}: ${res.status}: ${(await res.text()).slice(0, 600)}`)
   }
   /** One replay: `init` is the gateway request's own (method, headers, body), `id` the sFOX transfer it acts on. */
   const replayTransport = httpTransport('replay', url)
@@ -403,11 +420,22 @@ export const startIoProbe = async (stack: Stack, progress: Progress) => {
     // Whole batches, spread over the rounds.
     const batches = Math.max(1, Math.ceil(calls / IO_PROBE_BATCH))
     const rounds = Math.min(ROUNDS, batches)
-    const perRound = Array.from({ length: rounds }, (_, r) => (Math.floor(batches / rounds) + (r < batches % rounds ? 1 : 0)) * IO_PROBE_BATCH)
-    progress(`I/O probe: ${batches * IO_PROBE_BATCH} calls per probe and side, from Node and from workerd (${IO_PROBES.join(', ')})`)
+    const perRound = Array.from(
+      { length: rounds },
+      (_, r) => (Math.floor(batches / rounds) + (r < batches % rounds ? 1 : 0)) * IO_PROBE_BATCH,
+    )
+    progress(
+      `I/O probe: ${batches * IO_PROBE_BATCH} calls per probe and side, from Node and from workerd (${IO_PROBES.join(', ')})`,
+    )
     const samples = Object.fromEntries(
-      IO_PROBES.map((k) => [k, { nodeExact: [] as number[], nodeTicks: [] as number[], workerdTicks: [] as number[], serveMs: 0, served: 0 }]),
-    ) as Record<IoProbeKind, { nodeExact: number[]; nodeTicks: number[]; workerdTicks: number[]; serveMs: number; served: number }>
+      IO_PROBES.map((k) => [
+        k,
+        { nodeExact: [] as number[], nodeTicks: [] as number[], workerdTicks: [] as number[], serveMs: 0, served: 0 },
+      ]),
+    ) as Record<
+      IoProbeKind,
+      { nodeExact: number[]; nodeTicks: number[]; workerdTicks: number[]; serveMs: number; served: number }
+    >
     for (const kind of IO_PROBES) {
       const call = nodeCalls[kind]
       if (call) await fromNode(call, 0, WARMUP)
@@ -428,7 +456,8 @@ export const startIoProbe = async (stack: Stack, progress: Progress) => {
           samples[kind].workerdTicks.push(...(await fromWorkerd(kind, perRound[r]!, REQUEST_WARMUP)))
           const after = libsql.stats()
           samples[kind].serveMs += after.serve_ms - before.serve_ms
-          samples[kind].served += after.pipeline_requests + after.cursor_requests - before.pipeline_requests - before.cursor_requests
+          samples[kind].served +=
+            after.pipeline_requests + after.cursor_requests - before.pipeline_requests - before.cursor_requests
         }
         await bothInTurn(r, node, workerd)
       }

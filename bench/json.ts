@@ -24,13 +24,26 @@ export const writeJsonReport = async (
     Object.fromEntries(
       OPS.map((op) => {
         const { judged, nodeBased, workerdBased, ...rest } = overheadOf(pass, op)
-        return [op, { ...rest, node_based: nodeBased, workerd_based: workerdBased, judged: workerdBased ? 'workerd_based' : 'node_based' }]
+        return [
+          op,
+          {
+            ...rest,
+            node_based: nodeBased,
+            workerd_based: workerdBased,
+            judged: workerdBased ? 'workerd_based' : 'node_based',
+          },
+        ]
       }),
     )
   const report = {
     generated_at: new Date().toISOString(),
     options,
-    environment: { cpus: info.cpus, node: info.node, load_average_start: info.loadAtStart, load_average_end: info.loadAtEnd },
+    environment: {
+      cpus: info.cpus,
+      node: info.node,
+      load_average_start: info.loadAtStart,
+      load_average_end: info.loadAtEnd,
+    },
     setup: {
       sandbox_rate_limit_enabled: false,
       fixed_otp: info.fixedOtp,

@@ -6,7 +6,11 @@ export type Sample = { latencies: number[]; elapsedMs: number }
  * next op when the previous one answered), timing each op from the caller's side. An op throws on
  * an unexpected answer, which aborts the bench: a benchmark that quietly times errors lies.
  */
-export const runConcurrent = async (count: number, concurrency: number, op: (i: number) => Promise<void>): Promise<Sample> => {
+export const runConcurrent = async (
+  count: number,
+  concurrency: number,
+  op: (i: number) => Promise<void>,
+): Promise<Sample> => {
   const latencies = new Array<number>(count)
   let next = 0
   let failed = false

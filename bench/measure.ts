@@ -1,6 +1,6 @@
 import type { LibsqlServer } from '../sandbox/libsql-server/server'
 import { runConcurrent } from './load'
-import { summarize, type Summary } from './stats'
+import { type Summary, summarize } from './stats'
 
 /**
  * A phase's latency figures plus the DB round trips the libSQL server served during it, and the time
@@ -44,5 +44,10 @@ export const measure = async (
   })
   const roundTrips = await settledRoundTrips(libsql)
   const dbServeMs = libsql.stats().serve_ms
-  return { ...summarize(sample.latencies, sample.elapsedMs), roundTrips, roundTripsPerOp: roundTrips / count, dbServeMsPerOp: dbServeMs / count }
+  return {
+    ...summarize(sample.latencies, sample.elapsedMs),
+    roundTrips,
+    roundTripsPerOp: roundTrips / count,
+    dbServeMsPerOp: dbServeMs / count,
+  }
 }

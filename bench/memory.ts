@@ -174,8 +174,10 @@ const max = (values: number[]) => {
 export const samplesBetween = (timeline: RssTimeline, name: string, from: number, to: number) =>
   (timeline.kib[name] ?? []).filter((_, i) => timeline.at[i]! >= from && timeline.at[i]! <= to)
 
-export const medianBetween = (timeline: RssTimeline, name: string, from: number, to: number) => median(samplesBetween(timeline, name, from, to))
-export const maxBetween = (timeline: RssTimeline, name: string, from: number, to: number) => max(samplesBetween(timeline, name, from, to))
+export const medianBetween = (timeline: RssTimeline, name: string, from: number, to: number) =>
+  median(samplesBetween(timeline, name, from, to))
+export const maxBetween = (timeline: RssTimeline, name: string, from: number, to: number) =>
+  max(samplesBetween(timeline, name, from, to))
 
 /** The last sample of one process taken at or before `t` (NaN if none). */
 export const sampleAt = (timeline: RssTimeline, name: string, t: number) => {

@@ -2,7 +2,17 @@
  * The op types the bench measures, in the order their phases run (each provider's chain works on
  * the transfers its previous phase left: create → resend → wrong-code confirm → confirm).
  */
-export const OPS = ['create', 'resend', 'confirm_wrong', 'confirm', 'get', 'qi_create', 'qi_resend', 'qi_confirm_wrong', 'qi_confirm'] as const
+export const OPS = [
+  'create',
+  'resend',
+  'confirm_wrong',
+  'confirm',
+  'get',
+  'qi_create',
+  'qi_resend',
+  'qi_confirm_wrong',
+  'qi_confirm',
+] as const
 export type OpName = (typeof OPS)[number]
 
 export type Provider = 'sfox' | 'qi'

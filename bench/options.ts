@@ -56,7 +56,8 @@ export const USAGE = `npm run bench [-- --n 300 --concurrency 4 --latency-n 150 
 const integer = (name: string, raw: string | undefined, fallback: number, min: number): number => {
   if (raw === undefined || raw === '') return fallback
   const value = Number(raw)
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`)
+  if (!Number.isInteger(value) || value < min)
+    throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`)
   return value
 }
 const positiveInt = (name: string, raw: string | undefined, fallback: number) => integer(name, raw, fallback, 1)
@@ -90,12 +91,30 @@ export const parseOptions = (argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     concurrency: positiveInt('--concurrency (BENCH_CONCURRENCY)', values.concurrency ?? env.BENCH_CONCURRENCY, 4),
     latencyN: positiveInt('--latency-n (BENCH_LATENCY_N)', values['latency-n'] ?? env.BENCH_LATENCY_N, 150),
     qiN: positiveInt('--qi-n (BENCH_QI_N)', values['qi-n'] ?? env.BENCH_QI_N, 150),
-    qiLatencyN: positiveInt('--qi-latency-n (BENCH_QI_LATENCY_N)', values['qi-latency-n'] ?? env.BENCH_QI_LATENCY_N, 100),
+    qiLatencyN: positiveInt(
+      '--qi-latency-n (BENCH_QI_LATENCY_N)',
+      values['qi-latency-n'] ?? env.BENCH_QI_LATENCY_N,
+      100,
+    ),
     warmup: positiveInt('--warmup (BENCH_WARMUP)', values.warmup ?? env.BENCH_WARMUP, 30),
     callbacksN: positiveInt('--callbacks-n (BENCH_CALLBACKS_N)', values['callbacks-n'] ?? env.BENCH_CALLBACKS_N, 100),
-    callbacksBurst: integer('--callbacks-burst (BENCH_CALLBACKS_BURST)', values['callbacks-burst'] ?? env.BENCH_CALLBACKS_BURST, 500, 2),
-    burstConcurrency: positiveInt('--burst-concurrency (BENCH_BURST_CONCURRENCY)', values['burst-concurrency'] ?? env.BENCH_BURST_CONCURRENCY, 8),
-    callbackDelayMs: integer('--callback-delay-ms (BENCH_CALLBACK_DELAY_MS)', values['callback-delay-ms'] ?? env.BENCH_CALLBACK_DELAY_MS, 20, 0),
+    callbacksBurst: integer(
+      '--callbacks-burst (BENCH_CALLBACKS_BURST)',
+      values['callbacks-burst'] ?? env.BENCH_CALLBACKS_BURST,
+      500,
+      2,
+    ),
+    burstConcurrency: positiveInt(
+      '--burst-concurrency (BENCH_BURST_CONCURRENCY)',
+      values['burst-concurrency'] ?? env.BENCH_BURST_CONCURRENCY,
+      8,
+    ),
+    callbackDelayMs: integer(
+      '--callback-delay-ms (BENCH_CALLBACK_DELAY_MS)',
+      values['callback-delay-ms'] ?? env.BENCH_CALLBACK_DELAY_MS,
+      20,
+      0,
+    ),
     uploadsN: positiveInt('--uploads-n (BENCH_UPLOADS_N)', values['uploads-n'] ?? env.BENCH_UPLOADS_N, 10),
     ioProbeN: integer('--io-probe-n (BENCH_IO_PROBE_N)', values['io-probe-n'] ?? env.BENCH_IO_PROBE_N, 300, 0),
     cpuN: integer('--cpu-n (BENCH_CPU_N)', values['cpu-n'] ?? env.BENCH_CPU_N, 300, 0),

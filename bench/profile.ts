@@ -60,7 +60,8 @@ import { startLeanStack } from './stack'
 const options = parseProfileOptions(process.argv.slice(2))
 const root = resolve(import.meta.dirname, '..')
 const started = performance.now()
-const progress = (line: string) => process.stderr.write(`[profile ${((performance.now() - started) / 1000).toFixed(1)} s] ${line}\n`)
+const progress = (line: string) =>
+  process.stderr.write(`[profile ${((performance.now() - started) / 1000).toFixed(1)} s] ${line}\n`)
 
 progress('building the Worker; starting libSQL and the sFOX sandbox')
 const inspectorPort = await freePort()
@@ -72,13 +73,18 @@ try {
   const bundleText = await readFile(stack.build.scriptPath, 'utf8')
   const mapText = await readFile(`${stack.build.scriptPath}.map`, 'utf8').catch(() => null)
   const { mapPosition, sourceMapped } = bundlePositions(root, { name: bundleName, text: bundleText, map: mapText })
-  if (!sourceMapped) progress('no source map next to the bundle (or no @jridgewell/trace-mapping): locations stay bundle positions (areas still come from module markers)')
+  if (!sourceMapped)
+    progress(
+      'no source map next to the bundle (or no @jridgewell/trace-mapping): locations stay bundle positions (areas still come from module markers)',
+    )
 
   const driver = await startDriver(stack, progress)
   const { gw } = driver
 
   const targets = await listTargets(inspectorPort)
-  progress(`inspector targets: ${targets.user.id} (the Worker); Miniflare's: ${targets.others.map((t) => t.id).join(', ')}`)
+  progress(
+    `inspector targets: ${targets.user.id} (the Worker); Miniflare's: ${targets.others.map((t) => t.id).join(', ')}`,
+  )
   const outDir = options.out ? resolve(options.out) : await mkdtemp(join(tmpdir(), 'tgw-profile-'))
   await mkdir(outDir, { recursive: true })
   // The bundle and its map beside the profiles, so DevTools (or a later look) can resolve positions.
@@ -104,7 +110,8 @@ try {
     await warm('main')
   }
   if (options.flows.includes('get')) await profileFlow('get', options.getN, (i) => gw.get(getIds[i % getIds.length]!))
-  if (options.flows.includes('create')) await profileFlow('create', options.createN, (i, phase) => gw.create(`profile-${phase}-${run}-${i}`))
+  if (options.flows.includes('create'))
+    await profileFlow('create', options.createN, (i, phase) => gw.create(`profile-${phase}-${run}-${i}`))
   // A confirm (right code) needs a pending transfer of its own; a resend can reuse one up to the
   // bench partner's resend limit (no cooldown). They are created before each pass, outside it.
   const createPending = (prefix: string) => async (phase: string, count: number) => {
@@ -112,7 +119,12 @@ try {
     for (let i = 0; i < count; i++) await gw.create(`profile-${prefix}-${phase}-${run}-${i}`)
   }
   if (options.flows.includes('confirm')) {
-    await profileFlow('confirm', options.createN, (i, phase) => gw.confirm(`profile-confirm-${phase}-${run}-${i}`), createPending('confirm'))
+    await profileFlow(
+      'confirm',
+      options.createN,
+      (i, phase) => gw.confirm(`profile-confirm-${phase}-${run}-${i}`),
+      createPending('confirm'),
+    )
   }
   if (options.flows.includes('resend')) {
     const per = BENCH_RESEND_LIMIT
@@ -124,7 +136,8 @@ try {
     )
   }
 
-  if (options.ab > 0) await runAbTest({ stack, driver, bundleText, getIds, run, requests: options.ab, warmup: options.warmup, progress })
+  if (options.ab > 0)
+    await runAbTest({ stack, driver, bundleText, getIds, run, requests: options.ab, warmup: options.warmup, progress })
   progress(`done; profiles, bundle and source map in ${outDir}`)
 } finally {
   await stack.close()

@@ -16,7 +16,14 @@ export const registerQiIntegration = async (qiUrl: string, publicKeyPem: string)
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ public_key_pem: publicKeyPem, account_count: 1 }),
   })
-  const body = (await res.json()) as { data?: { api_client_key: string; account_keys: string[]; qi_public_key_pem: string } }
-  if (!res.ok || !body.data?.account_keys[0]) throw new Error(`QI sandbox: registering an integration: ${res.status} ${JSON.stringify(body)}`)
-  return { apiClientKey: body.data.api_client_key, accountKey: body.data.account_keys[0], qiPublicKeyPem: body.data.qi_public_key_pem }
+  const body = (await res.json()) as {
+    data?: { api_client_key: string; account_keys: string[]; qi_public_key_pem: string }
+  }
+  if (!res.ok || !body.data?.account_keys[0])
+    throw new Error(`QI sandbox: registering an integration: ${res.status} ${JSON.stringify(body)}`)
+  return {
+    apiClientKey: body.data.api_client_key,
+    accountKey: body.data.account_keys[0],
+    qiPublicKeyPem: body.data.qi_public_key_pem,
+  }
 }

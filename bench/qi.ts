@@ -34,13 +34,23 @@ export const qiOps = (t: Transport, integration: QiIntegration, privateKeyPem: s
     if (!ted) throw new Error(`qi ${call} ${id}: no TED was created for it`)
     const base = `/account/${account}/ted/${encodeURIComponent(ted)}`
     if (call === 'resend') return { method: 'PATCH', path: `${base}/resend_token`, body: {} }
-    return { method: 'PUT', path: `${base}/validate_token`, body: { token: call === 'confirm' ? QI_TOKEN : QI_WRONG_TOKEN } }
+    return {
+      method: 'PUT',
+      path: `${base}/validate_token`,
+      body: { token: call === 'confirm' ? QI_TOKEN : QI_WRONG_TOKEN },
+    }
   }
 
   const sign = async (call: QiCall, id: string): Promise<Signed> => {
     const { method, path, body } = request(call, id)
     const text = JSON.stringify(body)
-    const headers = await signRequest({ method, uri: path, body: text, privateKeyPem, apiClientKey: integration.apiClientKey })
+    const headers = await signRequest({
+      method,
+      uri: path,
+      body: text,
+      privateKeyPem,
+      apiClientKey: integration.apiClientKey,
+    })
     return { path, init: { method, headers: { ...headers, accept: 'application/json' }, body: text } }
   }
 
@@ -67,7 +77,13 @@ export const qiOps = (t: Transport, integration: QiIntegration, privateKeyPem: s
     confirm: (id: string) => send('confirm', id, 201, '"sent"'),
     /** What a request signature costs a Node client (ES512 over P-521 with jose): a reference figure. */
     signOnly: async () => {
-      await signRequest({ method: 'POST', uri: `/account/${account}/ted`, body: JSON.stringify(createBody()), privateKeyPem, apiClientKey: integration.apiClientKey })
+      await signRequest({
+        method: 'POST',
+        uri: `/account/${account}/ted`,
+        body: JSON.stringify(createBody()),
+        privateKeyPem,
+        apiClientKey: integration.apiClientKey,
+      })
     },
     /** A control route's 404 (no auth, no signing): the QI sandbox's transport floor. */
     floor: () => expect(t.fetch('/_sandbox/nope', getInit()), 404, 'qi floor'),

@@ -123,7 +123,8 @@ export const startReceiver = async () => {
       return until(
         () => missing().length === 0,
         timeoutMs,
-        () => `${missing().length} of ${keys.length} expected callbacks did not arrive (first: ${missing()[0]?.join(' ')})`,
+        () =>
+          `${missing().length} of ${keys.length} expected callbacks did not arrive (first: ${missing()[0]?.join(' ')})`,
       )
     },
     close: () =>

@@ -2,20 +2,22 @@ import { bundleVerdict, overheadOf, ROUND_TRIP_KIND, type Verdict } from './anal
 import type { CallbackResults, CallbackRun } from './callbacks'
 import { CPU_JUDGE_LABELS, CPU_JUDGE_STEPS, type CpuJudgeResults } from './cpu-judge'
 import { IO_PROBE_BATCH, IO_PROBE_LABELS, IO_PROBE_STALL_MS, IO_PROBES, type IoProbeResults } from './io-probe'
-import type { BenchOptions } from './options'
 import type { Measured } from './measure'
 import { median } from './memory'
 import { LABELS, OPS, opsOf, type Provider } from './ops'
+import type { BenchOptions } from './options'
 import type { RunInfo } from './run-info'
 import type { PassResults } from './scenario'
 import type { Summary } from './summary'
 import { fmt, signed, table } from './table'
-import { UPLOAD_SIZES, type ProcessMemory, type ProcessName, type UploadPhase, type UploadResults } from './uploads'
+import { type ProcessMemory, type ProcessName, UPLOAD_SIZES, type UploadPhase, type UploadResults } from './uploads'
 
-const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? Number.NaN : a / b)
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || b === 0 ? Number.NaN : a / b
 
 /** A round-trip figure, marked when the phase outlasted the key cache (a reload may be in it). */
-const roundTrips = (m: Measured & { keyCacheWarm?: boolean }) => `${fmt(m.roundTripsPerOp)}${m.keyCacheWarm === false ? ' (cache expired!)' : ''}`
+const roundTrips = (m: Measured & { keyCacheWarm?: boolean }) =>
+  `${fmt(m.roundTripsPerOp)}${m.keyCacheWarm === false ? ' (cache expired!)' : ''}`
 
 export const floorsTable = (pass: PassResults) => {
   const rows: [string, Measured & { keyCacheWarm?: boolean }][] = [
@@ -49,20 +51,51 @@ export const opsTable = (pass: PassResults, provider: Provider) => {
     roundTrips(gw),
   ]
   const rows = opsOf(provider).map((op) => row(LABELS[op], pass.ops[op].gateway, pass.ops[op].direct))
-  if (provider === 'sfox' && pass.flows) rows.push(row('create+confirm flow (flows/s)', pass.flows.gateway, pass.flows.direct))
+  if (provider === 'sfox' && pass.flows)
+    rows.push(row('create+confirm flow (flows/s)', pass.flows.gateway, pass.flows.direct))
   return table(
-    ['op (gateway over HTTP vs direct)', 'count', 'gw ops/s', 'direct ops/s', 'ops/s gw/direct', 'gw p50', 'gw p99', 'direct p50', 'direct p99', 'p50 gw/direct', 'DB RT/op'],
+    [
+      'op (gateway over HTTP vs direct)',
+      'count',
+      'gw ops/s',
+      'direct ops/s',
+      'ops/s gw/direct',
+      'gw p50',
+      'gw p99',
+      'direct p50',
+      'direct p99',
+      'p50 gw/direct',
+      'DB RT/op',
+    ],
     rows,
   )
 }
 
 export const dispatchTable = (pass: PassResults) =>
   table(
-    ['op (gateway: dispatchFetch vs HTTP)', 'HTTP p50', 'dispatch p50', 'difference', 'HTTP ops/s', 'dispatch ops/s', 'dispatch DB RT/op'],
+    [
+      'op (gateway: dispatchFetch vs HTTP)',
+      'HTTP p50',
+      'dispatch p50',
+      'difference',
+      'HTTP ops/s',
+      'dispatch ops/s',
+      'dispatch DB RT/op',
+    ],
     OPS.flatMap((op) => {
       const { gateway, dispatch } = pass.ops[op]
       if (!dispatch) return []
-      return [[LABELS[op], fmt(gateway.p50), fmt(dispatch.p50), signed(dispatch.p50 - gateway.p50), fmt(gateway.opsPerSec, 0), fmt(dispatch.opsPerSec, 0), roundTrips(dispatch)]]
+      return [
+        [
+          LABELS[op],
+          fmt(gateway.p50),
+          fmt(dispatch.p50),
+          signed(dispatch.p50 - gateway.p50),
+          fmt(gateway.opsPerSec, 0),
+          fmt(dispatch.opsPerSec, 0),
+          roundTrips(dispatch),
+        ],
+      ]
     }),
   )
 
@@ -122,7 +155,7 @@ export const ioProbeNotes = (probe: IoProbeResults) =>
     '"workerd - Node" compares the runtimes typical to typical; "workerd: 1 call p50 (est.)" = Node: 1 call p50 + (workerd - Node), the',
     'figure the workerd-based estimate uses beside p50s of single ops (for the DO call, with no Node side, its typical call).',
     `batch p50 = median over batches of ${probe.batchSize} consecutive calls of their mean: what the clock gives without trimming, nearer a mean than`,
-    "a median (reference only). From Node, the client and the sandbox or libSQL server share one event loop; from workerd, the client",
+    'a median (reference only). From Node, the client and the sandbox or libSQL server share one event loop; from workerd, the client',
     "runs in workerd's process: what each runtime really pays per call.",
   ].join('\n')
 
@@ -175,7 +208,9 @@ export const overheadTable = (pass: PassResults) =>
   )
 
 const runName = (r: CallbackRun) =>
-  r.closedLoop ? 'one at a time (waits for its callbacks)' : `burst, ${r.concurrency} in flight${r.receiverDelayMs ? `, receiver +${r.receiverDelayMs} ms` : ''}`
+  r.closedLoop
+    ? 'one at a time (waits for its callbacks)'
+    : `burst, ${r.concurrency} in flight${r.receiverDelayMs ? `, receiver +${r.receiverDelayMs} ms` : ''}`
 
 const runs = (cb: CallbackResults) => [cb.latency, cb.burst, ...(cb.delayed ? [cb.delayed] : [])]
 
@@ -194,7 +229,22 @@ export const callbackLatencyTable = (cb: CallbackResults) =>
 /** Deliveries per second at the receiver, and what the runs cost the database per delivery. */
 export const callbackThroughputTable = (cb: CallbackResults) =>
   table(
-    ['run', 'status changes', 'changes/s', 'callbacks', 'deliveries/s', 'first->last receipt ms', 'end-to-end cb/s', 'drain ms', 'drain cb/s', 'max open at receiver', 'out of order', 'dup', 'DB RT total', 'DB RT/delivery'],
+    [
+      'run',
+      'status changes',
+      'changes/s',
+      'callbacks',
+      'deliveries/s',
+      'first->last receipt ms',
+      'end-to-end cb/s',
+      'drain ms',
+      'drain cb/s',
+      'max open at receiver',
+      'out of order',
+      'dup',
+      'DB RT total',
+      'DB RT/delivery',
+    ],
     runs(cb).map((r) => [
       runName(r),
       String(r.statusChanges),
@@ -214,10 +264,13 @@ export const callbackThroughputTable = (cb: CallbackResults) =>
   )
 
 export const callbackNotes = (cb: CallbackResults) => {
-  const signatures = runs(cb).reduce((s, r) => ({ checked: s.checked + r.signatures.checked, verified: s.verified + r.signatures.verified }), { checked: 0, verified: 0 })
+  const signatures = runs(cb).reduce(
+    (s, r) => ({ checked: s.checked + r.signatures.checked, verified: s.verified + r.signatures.verified }),
+    { checked: 0, verified: 0 },
+  )
   return [
     'status change = an sFOX PAYOUT create (answered "completed"): 2 callbacks, transfer.created and transfer.completed.',
-    'latency: performance.now() at the receiver minus performance.now() when the gateway\'s answer arrived (same process, same clock).',
+    "latency: performance.now() at the receiver minus performance.now() when the gateway's answer arrived (same process, same clock).",
     'deliveries/s = (callbacks - 1) / (last receipt - first receipt); end-to-end = callbacks / (last receipt - first status change sent);',
     'drain = last receipt - last status change answered; drain cb/s = callbacks received in that time / that time (the backlog',
     'alone, no status changes competing; - for fewer than 10); max open = most callbacks in progress at the receiver at one time;',
@@ -231,7 +284,19 @@ export const callbackNotes = (cb: CallbackResults) => {
 /** Each upload size through the gateway vs straight to the sandbox, one at a time. */
 export const uploadTimeTable = (u: UploadResults) =>
   table(
-    ['upload (1 in flight)', 'count', 'gw p50', 'gw p99', 'direct p50', 'direct p99', 'p50 gw/direct', 'gw uploads/s', 'gw MiB/s', 'direct MiB/s', 'DB RT/upload'],
+    [
+      'upload (1 in flight)',
+      'count',
+      'gw p50',
+      'gw p99',
+      'direct p50',
+      'direct p99',
+      'p50 gw/direct',
+      'gw uploads/s',
+      'gw MiB/s',
+      'direct MiB/s',
+      'DB RT/upload',
+    ],
     u.sizes.map(({ label, gateway, direct }) => [
       label,
       String(gateway.count),
@@ -255,29 +320,51 @@ const signedMib = (kib: number) => {
 }
 const overBaseline = (m: ProcessMemory, kib: number | null) => (kib === null ? '-' : signedMib(kib - m.baselineKib))
 
-const PROCESS_NAMES: Record<ProcessName, string> = { workerd: 'workerd (the gateway)', node: 'Node (client, sandboxes, libSQL)' }
+const PROCESS_NAMES: Record<ProcessName, string> = {
+  workerd: 'workerd (the gateway)',
+  node: 'Node (client, sandboxes, libSQL)',
+}
 
 /** Resident memory of workerd and of the Node process during each phase, MiB. */
 export const uploadMemoryTable = (u: UploadResults) => {
   const rows = u.sizes.flatMap(({ label, gateway, direct }) =>
     (['workerd', 'node'] as const).flatMap((name) =>
-      ([['gateway', gateway], ['direct', direct]] as [string, UploadPhase][]).flatMap(([side, phase]) => {
+      (
+        [
+          ['gateway', gateway],
+          ['direct', direct],
+        ] as [string, UploadPhase][]
+      ).flatMap(([side, phase]) => {
         const m = phase.memory?.[name]
         if (!m) return []
-        return [[
-          `${label} ${side} uploads: ${PROCESS_NAMES[name]}`,
-          mib(m.baselineKib),
-          overBaseline(m, m.uploads[0]?.peakKib ?? null),
-          overBaseline(m, m.peakKib),
-          overBaseline(m, m.hwmKib),
-          signedMib(median(m.uploads.filter((x) => !x.warmup).map((x) => x.peakKib - x.beforeKib))),
-          overBaseline(m, m.afterKib),
-          String(m.samples),
-        ]]
+        return [
+          [
+            `${label} ${side} uploads: ${PROCESS_NAMES[name]}`,
+            mib(m.baselineKib),
+            overBaseline(m, m.uploads[0]?.peakKib ?? null),
+            overBaseline(m, m.peakKib),
+            overBaseline(m, m.hwmKib),
+            signedMib(median(m.uploads.filter((x) => !x.warmup).map((x) => x.peakKib - x.beforeKib))),
+            overBaseline(m, m.afterKib),
+            String(m.samples),
+          ],
+        ]
       }),
     ),
   )
-  return table(['RSS during the phase (MiB)', 'baseline', '1st upload peak - base', 'peak - base', 'VmHWM - base', 'rise per upload, p50', 'after - base', 'samples'], rows)
+  return table(
+    [
+      'RSS during the phase (MiB)',
+      'baseline',
+      '1st upload peak - base',
+      'peak - base',
+      'VmHWM - base',
+      'rise per upload, p50',
+      'after - base',
+      'samples',
+    ],
+    rows,
+  )
 }
 
 export const uploadNotes = (u: UploadResults) => {
@@ -303,13 +390,14 @@ export const uploadNotes = (u: UploadResults) => {
     "buffers it holds: the parsed form's File), the Durable Object, and the runtime's own I/O buffers. The Workers limit of 128 MB",
     "applies per isolate (its heap and what it holds), not to this process's RSS: peak - base is what the whole process needed at",
     'its peak, of which the isolate is a part; memory already resident (freed earlier, not returned to the OS) can be reused without',
-    "showing, which is also why \"after\" need not fall back to the baseline. Node's RSS holds the bench's client and the sFOX sandbox,",
-    'which receives every upload, the forwarded ones too: it compares the two sides\' load on this machine, not the gateway, and',
+    'showing, which is also why "after" need not fall back to the baseline. Node\'s RSS holds the bench\'s client and the sFOX sandbox,',
+    "which receives every upload, the forwarded ones too: it compares the two sides' load on this machine, not the gateway, and",
     "V8's garbage collector decides when it falls. workerd during the direct uploads is the control: it has nothing to do.",
   ].join('\n')
 }
 
-export const verdictLines = (lines: Verdict[]) => lines.map((l) => `${l.pass === null ? 'INFO' : l.pass ? 'PASS' : 'MISS'}  ${l.text}`).join('\n')
+export const verdictLines = (lines: Verdict[]) =>
+  lines.map((l) => `${l.pass === null ? 'INFO' : l.pass ? 'PASS' : 'MISS'}  ${l.text}`).join('\n')
 
 export const section = (title: string, body: string) => `${title}\n${'='.repeat(title.length)}\n${body}`
 
@@ -376,11 +464,11 @@ export const cpuJudgeNotes = (cpu: CpuJudgeResults) =>
     `${cpu.requestsPerStep} requests per row and side, 1 in flight, the gateway's and the replay's alternating over ${cpu.rounds} rounds, after ${cpu.warmup} untimed ones.`,
     "CPU = nanoseconds workerd's event-loop thread spent on a CPU (/proc/<pid>/task/<tid>/schedstat) in each request's window, from its",
     "start to the next one's: that thread runs all JavaScript and all of workerd's own I/O; at 1 in flight a request's time is that CPU",
-    'plus waiting. replay = a Worker in a second workerd (the same Miniflare set-up) replaying the request\'s I/O and nothing else: the',
+    "plus waiting. replay = a Worker in a second workerd (the same Miniflare set-up) replaying the request's I/O and nothing else: the",
     "same request in, the rate limiter's DO call (before the work, or beside a GET's read), as many DB round trips with the bytes the",
     "libSQL server counted for the gateway's (a padded SELECT), the same sFOX call, and the gateway's own answer back, headers included.",
-    'beyond I/O = gateway - replay: the gateway\'s own work (routing, middleware, zod, JSON, SQL, the state machine, decoding the',
-    "answers: the replay parses nothing, so decoding counts against the gateway). p50s are of single requests; the target judges",
+    "beyond I/O = gateway - replay: the gateway's own work (routing, middleware, zod, JSON, SQL, the state machine, decoding the",
+    'answers: the replay parses nothing, so decoding counts against the gateway). p50s are of single requests; the target judges',
     '"beyond I/O p50"; "all threads" adds V8\'s concurrent GC and compiler threads, which run beside the request, not in its path.',
   ].join('\n')
 
@@ -389,7 +477,16 @@ export const summaryReport = (s: Summary, passes: { throughput: PassResults; lat
   [
     table(
       ['flow / op', 'gw p50 ms', 'direct p50 ms', 'gw/direct', 'gw ops/s', 'DB RT/op', 'verdict', 'note'],
-      s.rows.map((r) => [r.flow, fmt(r.gatewayP50), fmt(r.directP50), fmt(r.ratio, 1), fmt(r.opsPerSec, r.opsPerSec !== null && r.opsPerSec < 10 ? 1 : 0), fmt(r.roundTripsPerOp), r.verdict, r.note]),
+      s.rows.map((r) => [
+        r.flow,
+        fmt(r.gatewayP50),
+        fmt(r.directP50),
+        fmt(r.ratio, 1),
+        fmt(r.opsPerSec, r.opsPerSec !== null && r.opsPerSec < 10 ? 1 : 0),
+        fmt(r.roundTripsPerOp),
+        r.verdict,
+        r.note,
+      ]),
       [6, 7],
     ),
     '',

@@ -2,10 +2,10 @@ import { availableParallelism, loadavg } from 'node:os'
 import { resolve } from 'node:path'
 import { verdicts } from './analysis'
 import { bundleSizeOf } from './bundle'
-import { writeJsonReport } from './json'
-import { parseOptions, USAGE } from './options'
 import { runCallbacks } from './callbacks'
+import { writeJsonReport } from './json'
 import { findWorkerd, residentKib } from './memory'
+import { parseOptions, USAGE } from './options'
 import { QI_TOKEN } from './qi-control'
 import {
   callbackLatencyTable,
@@ -65,10 +65,18 @@ const workerdAtStartKib = workerdPid === null ? null : residentKib(workerdPid)
 try {
   const scenario = await prepareScenario(stack, options, progress)
   await scenario.warm()
-  const throughput = await scenario.pass('throughput', options.n, options.qiN, options.concurrency, { dispatch: true, flows: true, ioProbe: false })
+  const throughput = await scenario.pass('throughput', options.n, options.qiN, options.concurrency, {
+    dispatch: true,
+    flows: true,
+    ioProbe: false,
+  })
   // Flows here too, so the summary's flow row has a latency at 1 in flight like the ops.
   // The I/O probe (from inside workerd) here: the overhead estimate and its targets come from this pass.
-  const latency = await scenario.pass('latency', options.latencyN, options.qiLatencyN, 1, { dispatch: false, flows: true, ioProbe: true })
+  const latency = await scenario.pass('latency', options.latencyN, options.qiLatencyN, 1, {
+    dispatch: false,
+    flows: true,
+    ioProbe: true,
+  })
   scenario.close()
   const callbacks = await runCallbacks(stack, options, progress)
   const uploads = await runUploads(stack, options, progress, workerdAtStartKib)
@@ -89,18 +97,37 @@ try {
   const c = options.concurrency
   const out = [
     header(options, info),
-    section(`Throughput pass (${c} in flight), sFOX: gateway over HTTP vs straight to the sFOX sandbox`, opsTable(throughput, 'sfox')),
-    section(`Throughput pass (${c} in flight), QI: gateway over HTTP vs straight to the QI sandbox`, opsTable(throughput, 'qi')),
+    section(
+      `Throughput pass (${c} in flight), sFOX: gateway over HTTP vs straight to the sFOX sandbox`,
+      opsTable(throughput, 'sfox'),
+    ),
+    section(
+      `Throughput pass (${c} in flight), QI: gateway over HTTP vs straight to the QI sandbox`,
+      opsTable(throughput, 'qi'),
+    ),
     section('Throughput pass: transport floors and one DB round trip', floorsTable(throughput)),
     section('Throughput pass: Miniflare dispatchFetch vs real HTTP to the Worker', dispatchTable(throughput)),
-    section('Latency pass (1 in flight), sFOX: gateway over HTTP vs straight to the sFOX sandbox', opsTable(latency, 'sfox')),
+    section(
+      'Latency pass (1 in flight), sFOX: gateway over HTTP vs straight to the sFOX sandbox',
+      opsTable(latency, 'sfox'),
+    ),
     section('Latency pass (1 in flight), QI: gateway over HTTP vs straight to the QI sandbox', opsTable(latency, 'qi')),
     section('Latency pass: transport floors and one DB round trip', floorsTable(latency)),
     ...(latency.ioProbe
-      ? [section('Latency pass: I/O probe, the same calls from Node and from inside workerd', [ioProbeTable(latency.ioProbe), '', ioProbeNotes(latency.ioProbe)].join('\n'))]
+      ? [
+          section(
+            'Latency pass: I/O probe, the same calls from Node and from inside workerd',
+            [ioProbeTable(latency.ioProbe), '', ioProbeNotes(latency.ioProbe)].join('\n'),
+          ),
+        ]
       : []),
     ...(latency.cpu
-      ? [section("Gateway time beyond its I/O, MEASURED: workerd's CPU per request, the gateway vs a replay of its I/O alone", [cpuJudgeTable(latency.cpu), '', cpuJudgeNotes(latency.cpu)].join('\n'))]
+      ? [
+          section(
+            "Gateway time beyond its I/O, MEASURED: workerd's CPU per request, the gateway vs a replay of its I/O alone",
+            [cpuJudgeTable(latency.cpu), '', cpuJudgeNotes(latency.cpu)].join('\n'),
+          ),
+        ]
       : []),
     section(
       'Gateway time beyond its I/O: ESTIMATES from outside (latency pass, differences of p50s), Node-based and workerd-based',
@@ -114,12 +141,12 @@ try {
           ? [
               'workerd-based (the targets use it): I/O = provider + DB round trips per op x the transport of one DB round trip from workerd (the',
               'I/O probe\'s "1 call p50 (est.)" less the libSQL server\'s own time per probe call) + "DB exec/op" (the server\'s measured time',
-              'executing the op\'s statements, mean per op) + DO calls (the rate limiter; none for GET, whose read overlaps it) x its typical',
+              "executing the op's statements, mean per op) + DO calls (the rate limiter; none for GET, whose read overlaps it) x its typical",
               'time from workerd; provider = direct p50',
               "from Node + the I/O probe's \"workerd - Node\" for that provider: the sandbox's own work stays I/O (for QI: checking the request's",
               "signature, signing its answer), Node's transport is swapped for workerd's (for QI measured on the unsigned control route, a",
               'transport proxy). "Node-based - workerd-based" = how much of the first estimate was in fact workerd\'s I/O and the DO call',
-              "(negative: that I/O costs less from workerd than from Node, and the first estimate charged the gateway too little).",
+              '(negative: that I/O costs less from workerd than from Node, and the first estimate charged the gateway too little).',
             ].join('\n')
           : 'workerd-based: - (the I/O probe did not run: --io-probe-n 0); the targets use the Node-based estimate.',
         "For QI ops the gateway's ES512 request signature and its check of QI's signed answer are beyond I/O: CPU, not I/O",
@@ -130,10 +157,22 @@ try {
         '(that pass gets the Node-based arithmetic in the --json output, overhead_estimate_ms.throughput; the I/O probe runs at 1 in flight only).',
       ].join('\n'),
     ),
-    section('Callbacks: latency from the status change answered to the callback received', callbackLatencyTable(callbacks)),
-    section('Callbacks: deliveries per second to a local receiver, DB round trips per delivery', [callbackThroughputTable(callbacks), '', callbackNotes(callbacks)].join('\n')),
-    section('Document uploads (KYC, multipart): time through the gateway vs straight to the sFOX sandbox', uploadTimeTable(uploads)),
-    section('Document uploads: resident memory of workerd and of the Node process', [uploadMemoryTable(uploads), '', uploadNotes(uploads)].join('\n')),
+    section(
+      'Callbacks: latency from the status change answered to the callback received',
+      callbackLatencyTable(callbacks),
+    ),
+    section(
+      'Callbacks: deliveries per second to a local receiver, DB round trips per delivery',
+      [callbackThroughputTable(callbacks), '', callbackNotes(callbacks)].join('\n'),
+    ),
+    section(
+      'Document uploads (KYC, multipart): time through the gateway vs straight to the sFOX sandbox',
+      uploadTimeTable(uploads),
+    ),
+    section(
+      'Document uploads: resident memory of workerd and of the Node process',
+      [uploadMemoryTable(uploads), '', uploadNotes(uploads)].join('\n'),
+    ),
     section('Targets', verdictLines(targets)),
     section('Summary: every flow on one line; the Worker bundle', summaryReport(summary, { throughput, latency })),
     `bench took ${seconds()} s`,
@@ -141,7 +180,11 @@ try {
   process.stdout.write(`${out.join('\n\n')}\n`)
 
   if (options.json) {
-    await writeJsonReport(options.json, options, info, { throughput, latency }, callbacks, targets, { uploads, bundle, summary })
+    await writeJsonReport(options.json, options, info, { throughput, latency }, callbacks, targets, {
+      uploads,
+      bundle,
+      summary,
+    })
     progress(`wrote ${options.json}`)
   }
 } finally {

@@ -1,12 +1,12 @@
-import { runCpuJudge, type CpuJudgeResults } from './cpu-judge'
+import { type CpuJudgeResults, runCpuJudge } from './cpu-judge'
 import { startDbProbe } from './db-probe'
-import { startIoProbe, type IoProbeResults } from './io-probe'
-import { gatewayOps, setupPartner, type GatewayOps } from './gateway'
+import { type GatewayOps, gatewayOps, setupPartner } from './gateway'
 import { dispatchTransport, httpTransport } from './http'
-import { measure, type Measured } from './measure'
-import { OPS, PROVIDER_OF, type OpName } from './ops'
+import { type IoProbeResults, startIoProbe } from './io-probe'
+import { type Measured, measure } from './measure'
+import { OPS, type OpName, PROVIDER_OF } from './ops'
 import type { BenchOptions } from './options'
-import { qiOps, type QiCall } from './qi'
+import { type QiCall, qiOps } from './qi'
 import { registerQiIntegration } from './qi-control'
 import { sfoxOps } from './sfox'
 import type { Stack } from './stack'
@@ -94,7 +94,10 @@ export const prepareScenario = async (stack: Stack, options: BenchOptions, progr
   const { libsql, sfox, qi, qiKeys } = stack
   const http = httpTransport('gateway', stack.gateway.url)
   const [gatewayAccount, directAccount] = [await sfox.newAccount(), await sfox.newAccount()]
-  const [gatewayQi, directQi] = [await registerQiIntegration(qi.url, qiKeys.publicKeyPem), await registerQiIntegration(qi.url, qiKeys.publicKeyPem)]
+  const [gatewayQi, directQi] = [
+    await registerQiIntegration(qi.url, qiKeys.publicKeyPem),
+    await registerQiIntegration(qi.url, qiKeys.publicKeyPem),
+  ]
   const partner = await setupPartner(http, stack.gateway.adminToken, {
     sfox: { url: sfox.url, apiKey: gatewayAccount.api_key },
     qi: { url: qi.url, integration: gatewayQi, privateKeyPem: qiKeys.privateKeyPem },
@@ -104,7 +107,10 @@ export const prepareScenario = async (stack: Stack, options: BenchOptions, progr
     gateway: gatewayOps(http, () => key, gatewayQi.accountKey),
     dispatch: gatewayOps(dispatchTransport('dispatch', stack.gateway.mf), () => key, gatewayQi.accountKey),
   }
-  const direct = { sfox: sfoxOps(httpTransport('sfox', sfox.url), directAccount.api_key), qi: qiOps(httpTransport('qi', qi.url), directQi, qiKeys.privateKeyPem) }
+  const direct = {
+    sfox: sfoxOps(httpTransport('sfox', sfox.url), directAccount.api_key),
+    qi: qiOps(httpTransport('qi', qi.url), directQi, qiKeys.privateKeyPem),
+  }
   const probe = await startDbProbe(libsql.url)
 
   /** The direct call of an op, its requests signed beforehand where the provider wants signatures. */
@@ -118,7 +124,12 @@ export const prepareScenario = async (stack: Stack, options: BenchOptions, progr
 
   // The key cache keeps a key API_KEY_CACHE_SECONDS from its first use. Each gateway phase starts
   // with a new key, loaded before the counter is reset, so no phase pays for (or hides) a reload.
-  const gatewayPhase = async (side: 'gateway' | 'dispatch', count: number, concurrency: number, op: (i: number) => Promise<unknown>) => {
+  const gatewayPhase = async (
+    side: 'gateway' | 'dispatch',
+    count: number,
+    concurrency: number,
+    op: (i: number) => Promise<unknown>,
+  ) => {
     key = await partner.issueKey()
     await gw[side].prime()
     const primed = performance.now()
@@ -127,7 +138,8 @@ export const prepareScenario = async (stack: Stack, options: BenchOptions, progr
   }
   const ids = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${i}`)
   /** Transfer ids of one chain of phases: one set per side and provider. */
-  const chainIds = (label: string, side: string, op: OpName, count: number) => ids(`${label}-${PROVIDER_OF[op]}-${side}`, count)
+  const chainIds = (label: string, side: string, op: OpName, count: number) =>
+    ids(`${label}-${PROVIDER_OF[op]}-${side}`, count)
 
   const warm = async () => {
     const { warmup: w, concurrency: c } = options
@@ -164,7 +176,13 @@ export const prepareScenario = async (stack: Stack, options: BenchOptions, progr
     }
   }
 
-  const pass = async (label: string, n: number, qiN: number, concurrency: number, extras: { dispatch: boolean; flows: boolean; ioProbe: boolean }): Promise<PassResults> => {
+  const pass = async (
+    label: string,
+    n: number,
+    qiN: number,
+    concurrency: number,
+    extras: { dispatch: boolean; flows: boolean; ioProbe: boolean },
+  ): Promise<PassResults> => {
     const c = concurrency
     progress(`${label}: floors and DB round trips (${n} each, ${c} in flight; QI phases ${qiN} each)`)
     const floors = {
@@ -183,10 +201,15 @@ export const prepareScenario = async (stack: Stack, options: BenchOptions, progr
       progress(`${label}: ${op}`)
       const call = GATEWAY_CALLS[op]
       const count = PROVIDER_OF[op] === 'qi' ? qiN : n
-      const [gatewayIds, dispatchIds, directIds] = ['gateway', 'dispatch', 'direct'].map((side) => chainIds(label, side, op, count)) as [string[], string[], string[]]
+      const [gatewayIds, dispatchIds, directIds] = ['gateway', 'dispatch', 'direct'].map((side) =>
+        chainIds(label, side, op, count),
+      ) as [string[], string[], string[]]
       ops[op] = {
         gateway: await gatewayPhase('gateway', count, c, (i) => gw.gateway[call](gatewayIds[i]!)),
-        dispatch: extras.dispatch && viaDispatch(op) ? await gatewayPhase('dispatch', count, c, (i) => gw.dispatch[call](dispatchIds[i]!)) : null,
+        dispatch:
+          extras.dispatch && viaDispatch(op)
+            ? await gatewayPhase('dispatch', count, c, (i) => gw.dispatch[call](dispatchIds[i]!))
+            : null,
         direct: await directPhase(op, directIds, c),
       }
     }

@@ -16,9 +16,21 @@ const createBody = (transferId: string) => ({
 /** The sFOX calls of the flow: path, body, the answer's status (shared with the CPU judge's replay). */
 export const SFOX_CALLS = {
   create: { path: '/v1/enterprise/transfer', body: createBody, status: 201 },
-  resend: { path: '/v1/enterprise/transfer/resend-confirmation', body: (id: string) => ({ transfer_id: id }), status: 200 },
-  confirmWrong: { path: '/v1/enterprise/transfer/confirm', body: (id: string) => ({ transfer_id: id, otp: WRONG_OTP }), status: 422 },
-  confirm: { path: '/v1/enterprise/transfer/confirm', body: (id: string) => ({ transfer_id: id, otp: FIXED_OTP }), status: 201 },
+  resend: {
+    path: '/v1/enterprise/transfer/resend-confirmation',
+    body: (id: string) => ({ transfer_id: id }),
+    status: 200,
+  },
+  confirmWrong: {
+    path: '/v1/enterprise/transfer/confirm',
+    body: (id: string) => ({ transfer_id: id, otp: WRONG_OTP }),
+    status: 422,
+  },
+  confirm: {
+    path: '/v1/enterprise/transfer/confirm',
+    body: (id: string) => ({ transfer_id: id, otp: FIXED_OTP }),
+    status: 201,
+  },
 }
 export type SfoxCallName = keyof typeof SFOX_CALLS
 

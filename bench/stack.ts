@@ -3,14 +3,14 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { migrateDatabase } from '../db/migrate'
-import { startLibsqlServer, type LibsqlServer } from '../sandbox/libsql-server/server'
+import { type LibsqlServer, startLibsqlServer } from '../sandbox/libsql-server/server'
 import { generateP521KeyPair, type KeyPairPem } from '../sandbox/qi/keys'
-import { startQiSandbox, type QiSandboxServer } from '../sandbox/qi/server'
-import { startSfox, type SfoxSandbox } from '../test/helpers/sfox'
+import { type QiSandboxServer, startQiSandbox } from '../sandbox/qi/server'
+import { type BuiltWorker, buildWorker } from '../test/helpers/build'
+import { type SfoxSandbox, startSfox } from '../test/helpers/sfox'
 import { startWorker, workerOptionsFromConfig } from '../test/helpers/worker'
-import { buildWorker, type BuiltWorker } from '../test/helpers/build'
 import { QI_TOKEN } from './qi-control'
-import { startReceiver, type Receiver } from './receiver'
+import { type Receiver, startReceiver } from './receiver'
 
 /** Every sandbox email carries this code, so a flow confirms without reading the outbox. */
 export const FIXED_OTP = '424242'
@@ -95,7 +95,9 @@ export const withoutWranglerChatter = <T>(fn: () => T): T => {
 type StartUp = <T>(starting: Promise<T>, stop: (started: T) => Promise<unknown>) => Promise<T>
 
 /** Waits for every start to settle (so each one that came up has its cleanup registered), then throws the first failure. */
-const allStarted = async <T extends readonly unknown[]>(starting: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> => {
+const allStarted = async <T extends readonly unknown[]>(
+  starting: T,
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> => {
   const failed = (await Promise.allSettled(starting)).find((r) => r.status === 'rejected')
   if (failed) throw failed.reason
   return Promise.all(starting)
@@ -114,7 +116,11 @@ type StackOptions = {
  * all on free ports, and migrates the database. Whatever started is stopped by `close`, also when a
  * later step fails.
  */
-const startWith = async <More extends object>(root: string, options: StackOptions, startMore: (up: StartUp) => Promise<More>): Promise<LeanStack & More> => {
+const startWith = async <More extends object>(
+  root: string,
+  options: StackOptions,
+  startMore: (up: StartUp) => Promise<More>,
+): Promise<LeanStack & More> => {
   const { name } = options
   const cleanups: (() => Promise<unknown>)[] = []
   const close = async () => {
@@ -123,7 +129,9 @@ const startWith = async <More extends object>(root: string, options: StackOption
     for (const cleanup of cleanups.reverse()) {
       await Promise.resolve()
         .then(cleanup)
-        .catch((error: unknown) => console.error(`${name}: cleanup failed: ${error instanceof Error ? error.message : String(error)}`))
+        .catch((error: unknown) =>
+          console.error(`${name}: cleanup failed: ${error instanceof Error ? error.message : String(error)}`),
+        )
     }
   }
   try {
@@ -205,4 +213,5 @@ export const startStack = async (root: string): Promise<Stack> => {
  * `npm run profile`'s stack: libSQL, the sFOX sandbox and the Worker only (no QI sandbox, no
  * callback receiver), the Worker's inspector open on `inspectorPort`.
  */
-export const startLeanStack = (root: string, options: StackOptions): Promise<LeanStack> => startWith(root, options, async () => ({}))
+export const startLeanStack = (root: string, options: StackOptions): Promise<LeanStack> =>
+  startWith(root, options, async () => ({}))

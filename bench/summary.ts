@@ -1,4 +1,10 @@
-import { CALLBACK_LATENCY_TARGET_MS, measuredBeyondIo, OVERHEAD_TARGET_MS, overheadOf, ROUND_TRIP_TARGETS } from './analysis'
+import {
+  CALLBACK_LATENCY_TARGET_MS,
+  measuredBeyondIo,
+  OVERHEAD_TARGET_MS,
+  overheadOf,
+  ROUND_TRIP_TARGETS,
+} from './analysis'
 import type { BundleSize } from './bundle'
 import type { CallbackResults } from './callbacks'
 import { LABELS, OPS, type OpName } from './ops'
@@ -32,7 +38,9 @@ type Check = { pass: boolean; what: string }
 const judged = (checks: Check[]): Pick<SummaryRow, 'verdict' | 'note'> => {
   if (checks.length === 0) return { verdict: 'INFO', note: '' }
   const missed = checks.filter((c) => !c.pass)
-  return missed.length ? { verdict: 'MISS', note: missed.map((c) => c.what).join('; ') } : { verdict: 'PASS', note: checks.map((c) => c.what).join('; ') }
+  return missed.length
+    ? { verdict: 'MISS', note: missed.map((c) => c.what).join('; ') }
+    : { verdict: 'PASS', note: checks.map((c) => c.what).join('; ') }
 }
 
 /** An op's targets, as the Targets section judges them: its DB round trips (if it has a target) and its time beyond I/O. */
@@ -42,13 +50,22 @@ const opChecks = (op: OpName, roundTrips: number, latency: PassResults): Check[]
   if (target) checks.push({ pass: roundTrips <= target.max, what: `DB RT ${fixed(roundTrips)} (<= ${target.max})` })
   const measured = measuredBeyondIo(latency, op)
   if (measured) {
-    checks.push({ pass: measured.pass, what: `beyond I/O (measured CPU) ${fixed(measured.ms)} ms p50 (< ${OVERHEAD_TARGET_MS})` })
+    checks.push({
+      pass: measured.pass,
+      what: `beyond I/O (measured CPU) ${fixed(measured.ms)} ms p50 (< ${OVERHEAD_TARGET_MS})`,
+    })
     return checks
   }
   const o = overheadOf(latency, op)
   const basis = o.workerdBased ? 'workerd-based' : 'Node-based'
-  checks.push({ pass: o.judged.excludingFloor < OVERHEAD_TARGET_MS, what: `beyond I/O (${basis}) excl. floor ${fixed(o.judged.excludingFloor)} ms (< ${OVERHEAD_TARGET_MS})` })
-  checks.push({ pass: o.judged.includingFloor < OVERHEAD_TARGET_MS, what: `beyond I/O (${basis}) incl. floor ${fixed(o.judged.includingFloor)} ms (< ${OVERHEAD_TARGET_MS})` })
+  checks.push({
+    pass: o.judged.excludingFloor < OVERHEAD_TARGET_MS,
+    what: `beyond I/O (${basis}) excl. floor ${fixed(o.judged.excludingFloor)} ms (< ${OVERHEAD_TARGET_MS})`,
+  })
+  checks.push({
+    pass: o.judged.includingFloor < OVERHEAD_TARGET_MS,
+    what: `beyond I/O (${basis}) incl. floor ${fixed(o.judged.includingFloor)} ms (< ${OVERHEAD_TARGET_MS})`,
+  })
   return checks
 }
 
@@ -57,7 +74,12 @@ const opChecks = (op: OpName, roundTrips: number, latency: PassResults): Check[]
  * latency and deliveries, document uploads of each size. Latencies from the latency pass (no
  * queueing), throughput from the throughput pass, round trips the worst of both.
  */
-export const summaryOf = (passes: { throughput: PassResults; latency: PassResults }, callbacks: CallbackResults, uploads: UploadResults, bundle: BundleSize): Summary => {
+export const summaryOf = (
+  passes: { throughput: PassResults; latency: PassResults },
+  callbacks: CallbackResults,
+  uploads: UploadResults,
+  bundle: BundleSize,
+): Summary => {
   const { throughput, latency } = passes
   const rows: SummaryRow[] = []
   for (const op of OPS) {
@@ -77,7 +99,9 @@ export const summaryOf = (passes: { throughput: PassResults; latency: PassResult
     if (op === 'get') {
       const flows = latency.flows ?? throughput.flows
       if (flows) {
-        const roundTripsPerFlow = Math.max(...[latency.flows, throughput.flows].flatMap((f) => (f ? [f.gateway.roundTripsPerOp] : [])))
+        const roundTripsPerFlow = Math.max(
+          ...[latency.flows, throughput.flows].flatMap((f) => (f ? [f.gateway.roundTripsPerOp] : [])),
+        )
         rows.push({
           flow: 'create+confirm flow',
           gatewayP50: flows.gateway.p50,
@@ -100,7 +124,12 @@ export const summaryOf = (passes: { throughput: PassResults; latency: PassResult
     ratio: null,
     opsPerSec: null,
     roundTripsPerOp: null,
-    ...judged([{ pass: cbLatency.latency.all.p50 < CALLBACK_LATENCY_TARGET_MS, what: `p50 < ${CALLBACK_LATENCY_TARGET_MS} ms; p99 ${fixed(cbLatency.latency.all.p99)} ms` }]),
+    ...judged([
+      {
+        pass: cbLatency.latency.all.p50 < CALLBACK_LATENCY_TARGET_MS,
+        what: `p50 < ${CALLBACK_LATENCY_TARGET_MS} ms; p99 ${fixed(cbLatency.latency.all.p99)} ms`,
+      },
+    ]),
   })
   rows.push({
     flow: 'callback deliveries (burst)',

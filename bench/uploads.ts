@@ -2,8 +2,18 @@ import { randomBytes } from 'node:crypto'
 import { directUpload, gatewayUpload, pdfOf } from './documents'
 import { gatewayOps, setupPartner } from './gateway'
 import { httpTransport } from './http'
-import { measure, type Measured } from './measure'
-import { findWorkerd, maxBetween, medianBetween, now, peakRss, procAvailable, sampleAt, startRssSampler, type RssTimeline } from './memory'
+import { type Measured, measure } from './measure'
+import {
+  findWorkerd,
+  maxBetween,
+  medianBetween,
+  now,
+  peakRss,
+  procAvailable,
+  type RssTimeline,
+  sampleAt,
+  startRssSampler,
+} from './memory'
 import type { BenchOptions } from './options'
 import type { Stack } from './stack'
 
@@ -73,7 +83,14 @@ export type UploadResults = {
 
 type Progress = (line: string) => void
 type Span = { start: number; end: number }
-type Window = { idleFrom: number; first: number; spans: Span[]; last: number; idleTo: number; hwm: Partial<Record<ProcessName, number | null>> }
+type Window = {
+  idleFrom: number
+  first: number
+  spans: Span[]
+  last: number
+  idleTo: number
+  hwm: Partial<Record<ProcessName, number | null>>
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -99,13 +116,23 @@ const memoryOf = (timeline: RssTimeline, name: ProcessName, w: Window): ProcessM
  * process (load generator, sandboxes, libSQL server), and each phase resets and reads the kernel's
  * own peak (VmHWM) as a check on the sampling.
  */
-export const runUploads = async (stack: Stack, options: BenchOptions, progress: Progress, workerdAtStartKib: number | null): Promise<UploadResults> => {
+export const runUploads = async (
+  stack: Stack,
+  options: BenchOptions,
+  progress: Progress,
+  workerdAtStartKib: number | null,
+): Promise<UploadResults> => {
   const { libsql, sfox } = stack
   const count = options.uploadsN
   const http = httpTransport('gateway', stack.gateway.url)
   const direct = httpTransport('sfox', sfox.url)
   const [gatewayAccount, directAccount] = [await sfox.newAccount(), await sfox.newAccount()]
-  const partner = await setupPartner(http, stack.gateway.adminToken, { sfox: { url: sfox.url, apiKey: gatewayAccount.api_key } }, 'Bench uploads partner')
+  const partner = await setupPartner(
+    http,
+    stack.gateway.adminToken,
+    { sfox: { url: sfox.url, apiKey: gatewayAccount.api_key } },
+    'Bench uploads partner',
+  )
   const userId = `bench-user-${randomBytes(4).toString('hex')}`
   await sfox.addUser(userId, gatewayAccount.account)
   await sfox.addUser(userId, directAccount.account)
@@ -114,8 +141,11 @@ export const runUploads = async (stack: Stack, options: BenchOptions, progress: 
 
   const available = procAvailable()
   const { pid: workerdPid, found } = findWorkerd()
-  if (available && found !== 1) progress(`uploads: expected one workerd child process, found ${found}; no workerd memory figures`)
-  const pids: Partial<Record<ProcessName, number>> = available ? { node: process.pid, ...(workerdPid ? { workerd: workerdPid } : {}) } : {}
+  if (available && found !== 1)
+    progress(`uploads: expected one workerd child process, found ${found}; no workerd memory figures`)
+  const pids: Partial<Record<ProcessName, number>> = available
+    ? { node: process.pid, ...(workerdPid ? { workerd: workerdPid } : {}) }
+    : {}
   const peaks = Object.entries(pids).map(([name, pid]) => [name as ProcessName, peakRss(pid)] as const)
   const hwmResettable: Record<ProcessName, boolean> = { workerd: false, node: false }
   const sampler = available ? await startRssSampler(pids as Record<string, number>, SAMPLE_INTERVAL_MS) : null
@@ -139,14 +169,23 @@ export const runUploads = async (stack: Stack, options: BenchOptions, progress: 
     const hwm = Object.fromEntries(peaks.map(([name, peak]) => [name, peak.read()]))
     await sleep(IDLE_WINDOW_MS)
     const window: Window = { idleFrom, first, spans, last, idleTo: now(), hwm }
-    return { measured: { ...measured, warmup: UPLOAD_WARMUP, mibPerSec: (bytes * count) / (1024 * 1024) / (measured.elapsedMs / 1000) }, window }
+    return {
+      measured: {
+        ...measured,
+        warmup: UPLOAD_WARMUP,
+        mibPerSec: (bytes * count) / (1024 * 1024) / (measured.elapsedMs / 1000),
+      },
+      window,
+    }
   }
 
   try {
     const runs = []
     for (const size of UPLOAD_SIZES) {
       const doc = pdfOf(size.bytes)
-      progress(`uploads: ${size.label}, ${UPLOAD_WARMUP} + ${count} through the gateway, then straight to the sFOX sandbox (1 in flight)`)
+      progress(
+        `uploads: ${size.label}, ${UPLOAD_WARMUP} + ${count} through the gateway, then straight to the sFOX sandbox (1 in flight)`,
+      )
       // As in the op phases: a new key, already in the key cache when the phase starts.
       key = await partner.issueKey()
       await gw.prime()
@@ -158,7 +197,9 @@ export const runUploads = async (stack: Stack, options: BenchOptions, progress: 
     }
     const timeline = sampler ? await sampler.stop() : null
     const memory = (w: Window) =>
-      timeline ? Object.fromEntries(Object.keys(pids).map((name) => [name, memoryOf(timeline, name as ProcessName, w)])) : null
+      timeline
+        ? Object.fromEntries(Object.keys(pids).map((name) => [name, memoryOf(timeline, name as ProcessName, w)]))
+        : null
     return {
       count,
       sizes: runs.map(({ size, gateway, direct: sandbox }) => ({
@@ -167,7 +208,15 @@ export const runUploads = async (stack: Stack, options: BenchOptions, progress: 
         gateway: { ...gateway.measured, keyCacheWarm: gateway.keyCacheWarm, memory: memory(gateway.window) },
         direct: { ...sandbox.measured, memory: memory(sandbox.window) },
       })),
-      sampling: { available, workerdPid, workerdAtStartKib, nodePid: process.pid, intervalMs: SAMPLE_INTERVAL_MS, idleWindowMs: IDLE_WINDOW_MS, hwm: hwmResettable },
+      sampling: {
+        available,
+        workerdPid,
+        workerdAtStartKib,
+        nodePid: process.pid,
+        intervalMs: SAMPLE_INTERVAL_MS,
+        idleWindowMs: IDLE_WINDOW_MS,
+        hwm: hwmResettable,
+      },
     }
   } finally {
     // After a failure too; after success this answers the timeline already read.

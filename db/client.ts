@@ -1,4 +1,4 @@
-import { createClient, type Client, type InArgs, type InStatement, type TransactionMode } from '@libsql/client/web'
+import { type Client, createClient, type InArgs, type InStatement, type TransactionMode } from '@libsql/client/web'
 import { drizzle } from 'drizzle-orm/libsql/web'
 import { hranaPipeline, type Pipeline } from './hrana'
 

@@ -1,5 +1,5 @@
 import type { InArgs, InStatement } from '@libsql/client/web'
-import { Param, Placeholder, getTableColumns, is, type SQL, type Table } from 'drizzle-orm'
+import { getTableColumns, is, Param, Placeholder, type SQL, type Table } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/libsql/web'
 import { SQLiteAsyncDialect } from 'drizzle-orm/sqlite-core'
 
@@ -51,7 +51,9 @@ export const bind = (statement: Compiled, values: Record<string, unknown> = {}):
 
 /** Maps raw result rows (column names) to the table's typed objects, with each column's own decoding. */
 export const rowMapper = <T extends Table>(table: T) => {
-  const columns = Object.entries(getTableColumns(table)).map(([property, column]) => [property, column.name, column] as const)
+  const columns = Object.entries(getTableColumns(table)).map(
+    ([property, column]) => [property, column.name, column] as const,
+  )
   return (row: Record<string, unknown>): T['$inferSelect'] => {
     const out: Record<string, unknown> = {}
     for (const [property, name, column] of columns) {

@@ -1,4 +1,11 @@
-import { LibsqlBatchError, LibsqlError, type InArgs, type InStatement, type InValue, type TransactionMode } from '@libsql/client/web'
+import {
+  type InArgs,
+  type InStatement,
+  type InValue,
+  LibsqlBatchError,
+  LibsqlError,
+  type TransactionMode,
+} from '@libsql/client/web'
 import { expandConfig } from '@libsql/core/config'
 import { encodeBaseUrl } from '@libsql/core/uri'
 
@@ -14,7 +21,12 @@ import { encodeBaseUrl } from '@libsql/core/uri'
 
 /** A result row: values by column name (first column of a name wins, as in @libsql/client). */
 export type Row = Record<string, unknown>
-export type StatementResult = { columns: string[]; rows: Row[]; rowsAffected: number; lastInsertRowid: bigint | undefined }
+export type StatementResult = {
+  columns: string[]
+  rows: Row[]
+  rowsAffected: number
+  lastInsertRowid: bigint | undefined
+}
 export type Pipeline = {
   execute: (statement: InStatement) => Promise<StatementResult>
   batch: (statements: InStatement[], mode?: TransactionMode) => Promise<StatementResult[]>
@@ -28,7 +40,12 @@ type WireValue =
   | { type: 'float'; value: number }
   | { type: 'text'; value: string }
   | { type: 'blob'; base64: string }
-type WireStatement = { sql: string; args: WireValue[]; named_args: { name: string; value: WireValue }[]; want_rows: boolean }
+type WireStatement = {
+  sql: string
+  args: WireValue[]
+  named_args: { name: string; value: WireValue }[]
+  want_rows: boolean
+}
 type WireCondition = { type: 'ok'; step: number } | { type: 'not'; cond: WireCondition }
 type WireStep = { condition?: WireCondition; stmt: WireStatement }
 type WireError = { message: string; code?: string | null }
@@ -38,7 +55,9 @@ type WireResult = {
   affected_row_count: number
   last_insert_rowid?: string | null
 }
-type WireStreamResult = { type: 'ok'; response: { type: string; result?: unknown } } | { type: 'error'; error: WireError }
+type WireStreamResult =
+  | { type: 'ok'; response: { type: string; result?: unknown } }
+  | { type: 'error'; error: WireError }
 
 const MIN_INTEGER = -9223372036854775808n
 const MAX_INTEGER = 9223372036854775807n
@@ -56,11 +75,14 @@ export const encodeValue = (value: InValue | undefined): WireValue => {
     case 'string':
       return { type: 'text', value }
     case 'number':
-      if (!Number.isFinite(value)) throw new RangeError('Only finite numbers (not Infinity or NaN) can be passed as arguments')
+      if (!Number.isFinite(value))
+        throw new RangeError('Only finite numbers (not Infinity or NaN) can be passed as arguments')
       return { type: 'float', value }
     case 'bigint':
       if (value < MIN_INTEGER || value > MAX_INTEGER) {
-        throw new RangeError('This bigint value is too large to be represented as a 64-bit integer and passed as argument')
+        throw new RangeError(
+          'This bigint value is too large to be represented as a 64-bit integer and passed as argument',
+        )
       }
       return { type: 'integer', value: String(value) }
     case 'boolean':
@@ -82,7 +104,8 @@ export const decodeValue = (value: WireValue): unknown => {
       return null
     case 'integer': {
       const n = Number(value.value)
-      if (!Number.isSafeInteger(n)) throw new RangeError('Received integer which is too large to be safely represented as a JavaScript number')
+      if (!Number.isSafeInteger(n))
+        throw new RangeError('Received integer which is too large to be safely represented as a JavaScript number')
       return n
     }
     case 'float':
@@ -101,10 +124,12 @@ export const decodeValue = (value: WireValue): unknown => {
 }
 
 const encodeStatement = (statement: InStatement): WireStatement => {
-  const { sql, args } = typeof statement === 'string' ? { sql: statement, args: undefined as InArgs | undefined } : statement
+  const { sql, args } =
+    typeof statement === 'string' ? { sql: statement, args: undefined as InArgs | undefined } : statement
   const wire: WireStatement = { sql, args: [], named_args: [], want_rows: true }
   if (Array.isArray(args)) wire.args = args.map(encodeValue)
-  else if (args) for (const [name, value] of Object.entries(args)) wire.named_args.push({ name, value: encodeValue(value) })
+  else if (args)
+    for (const [name, value] of Object.entries(args)) wire.named_args.push({ name, value: encodeValue(value) })
   return wire
 }
 
@@ -120,7 +145,12 @@ const decodeResult = (result: WireResult): StatementResult => {
     return row
   })
   const rowid = result.last_insert_rowid
-  return { columns, rows, rowsAffected: result.affected_row_count, lastInsertRowid: rowid == null ? undefined : BigInt(rowid) }
+  return {
+    columns,
+    rows,
+    rowsAffected: result.affected_row_count,
+    lastInsertRowid: rowid == null ? undefined : BigInt(rowid),
+  }
 }
 
 const errorOf = (error: WireError) => new LibsqlError(error.message, error.code ?? 'UNKNOWN')
@@ -139,7 +169,8 @@ const statementStep = (sql: string): WireStatement => ({ sql, args: [], named_ar
  */
 export const batchSteps = (statements: InStatement[], mode: TransactionMode): WireStep[] => {
   const steps: WireStep[] = [{ stmt: statementStep(BEGIN[mode]) }]
-  for (const statement of statements) steps.push({ condition: { type: 'ok', step: steps.length - 1 }, stmt: encodeStatement(statement) })
+  for (const statement of statements)
+    steps.push({ condition: { type: 'ok', step: steps.length - 1 }, stmt: encodeStatement(statement) })
   const commit = steps.length
   steps.push({ condition: { type: 'ok', step: commit - 1 }, stmt: statementStep('COMMIT') })
   steps.push({ condition: { type: 'not', cond: { type: 'ok', step: commit } }, stmt: statementStep('ROLLBACK') })
@@ -165,7 +196,10 @@ const createPipeline = (url: string, authToken?: string): Pipeline => {
   // The same URL rules as createClient (libsql: means https unless ?tls=0, ?authToken= accepted).
   const config = expandConfig({ url, authToken }, true)
   if (config.scheme !== 'https' && config.scheme !== 'http') {
-    throw new LibsqlError(`The HTTP client supports only "libsql:", "https:" and "http:" URLs, got ${JSON.stringify(config.scheme + ':')}`, 'URL_SCHEME_NOT_SUPPORTED')
+    throw new LibsqlError(
+      `The HTTP client supports only "libsql:", "https:" and "http:" URLs, got ${JSON.stringify(`${config.scheme}:`)}`,
+      'URL_SCHEME_NOT_SUPPORTED',
+    )
   }
   const endpoint = new URL('v2/pipeline', encodeBaseUrl(config.scheme, config.authority, config.path)).toString()
   const headers: Record<string, string> = { 'content-type': 'application/json' }
@@ -178,17 +212,30 @@ const createPipeline = (url: string, authToken?: string): Pipeline => {
     try {
       response = await fetch(endpoint, { method: 'POST', headers, body })
     } catch (error) {
-      throw new LibsqlError(`Could not reach the database: ${error instanceof Error ? error.message : String(error)}`, 'NETWORK_ERROR', undefined, undefined, error instanceof Error ? error : undefined)
+      throw new LibsqlError(
+        `Could not reach the database: ${error instanceof Error ? error.message : String(error)}`,
+        'NETWORK_ERROR',
+        undefined,
+        undefined,
+        error instanceof Error ? error : undefined,
+      )
     }
     if (!response.ok) throw await httpError(response)
     let answer: { results?: WireStreamResult[] }
     try {
       answer = (await response.json()) as { results?: WireStreamResult[] }
     } catch (error) {
-      throw new LibsqlError('The database answered with malformed JSON', 'HRANA_PROTO_ERROR', undefined, undefined, error instanceof Error ? error : undefined)
+      throw new LibsqlError(
+        'The database answered with malformed JSON',
+        'HRANA_PROTO_ERROR',
+        undefined,
+        undefined,
+        error instanceof Error ? error : undefined,
+      )
     }
     const [first] = answer.results ?? []
-    if (answer.results?.length !== 2 || !first) throw new LibsqlError('Server returned unexpected number of pipeline results', 'HRANA_PROTO_ERROR')
+    if (answer.results?.length !== 2 || !first)
+      throw new LibsqlError('Server returned unexpected number of pipeline results', 'HRANA_PROTO_ERROR')
     if (first.type === 'error') throw errorOf(first.error)
     if (first.type !== 'ok') throw new LibsqlError('Received unrecognized type of StreamResult', 'HRANA_PROTO_ERROR')
     return first.response
@@ -197,13 +244,17 @@ const createPipeline = (url: string, authToken?: string): Pipeline => {
   return {
     execute: async (statement) => {
       const response = await send({ type: 'execute', stmt: encodeStatement(statement) })
-      if (response.type !== 'execute') throw new LibsqlError('Received unexpected type of response', 'HRANA_PROTO_ERROR')
+      if (response.type !== 'execute')
+        throw new LibsqlError('Received unexpected type of response', 'HRANA_PROTO_ERROR')
       return decodeResult(response.result as WireResult)
     },
     batch: async (statements, mode = 'deferred') => {
       const response = await send({ type: 'batch', batch: { steps: batchSteps(statements, mode) } })
       if (response.type !== 'batch') throw new LibsqlError('Received unexpected type of response', 'HRANA_PROTO_ERROR')
-      const { step_results: results, step_errors: errors } = response.result as { step_results: (WireResult | null)[]; step_errors: (WireError | null)[] }
+      const { step_results: results, step_errors: errors } = response.result as {
+        step_results: (WireResult | null)[]
+        step_errors: (WireError | null)[]
+      }
       const failed = (step: number) => errors[step]
       // BEGIN first, then each statement in order, then COMMIT: the first failure is the answer.
       if (failed(0)) throw errorOf(failed(0)!)
@@ -213,7 +264,11 @@ const createPipeline = (url: string, authToken?: string): Pipeline => {
         if (error) throw new LibsqlBatchError(errorOf(error).message, i, error.code ?? 'UNKNOWN')
         const result = results[i + 1]
         if (!result) {
-          throw new LibsqlBatchError('Statement in a batch was not executed, probably because the transaction has been rolled back', i, 'TRANSACTION_CLOSED')
+          throw new LibsqlBatchError(
+            'Statement in a batch was not executed, probably because the transaction has been rolled back',
+            i,
+            'TRANSACTION_CLOSED',
+          )
         }
         return decodeResult(result)
       })

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
@@ -47,7 +47,9 @@ const ensureDevVars = (libsqlUrl: string): Record<string, string> => {
   // Receivers on this machine (http://127.0.0.1:…) are fine locally; never in production.
   vars.WEBHOOK_ALLOW_HTTP ||= 'true'
   vars.WEBHOOK_ALLOW_PRIVATE_HOSTS ||= 'true'
-  const text = Object.entries(vars).map(([k, v]) => `${k}=${v}`).join('\n')
+  const text = Object.entries(vars)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('\n')
   writeFileSync(file, `# Written by npm run dev; local only, never commit.\n${text}\n`, { mode: 0o600 })
   return vars
 }
@@ -77,9 +79,15 @@ const registerQiIntegration = async (qiUrl: string, gatewayUrl: string) => {
   const res = await fetch(`${qiUrl}/_sandbox/integrations`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ public_key_pem: keys.publicKeyPem, account_count: 1, webhook_url: `${gatewayUrl}/providers/qi/webhooks` }),
+    body: JSON.stringify({
+      public_key_pem: keys.publicKeyPem,
+      account_count: 1,
+      webhook_url: `${gatewayUrl}/providers/qi/webhooks`,
+    }),
   })
-  const { data } = (await res.json()) as { data: { api_client_key: string; account_keys: string[]; qi_public_key_pem: string } }
+  const { data } = (await res.json()) as {
+    data: { api_client_key: string; account_keys: string[]; qi_public_key_pem: string }
+  }
   return { ...data, privateKeyPem: keys.privateKeyPem }
 }
 
@@ -200,7 +208,10 @@ const main = async () => {
     console.log(walkthrough(gatewayUrl, sfox.url, qi.url, apiKey, qiAccountKey))
     // Crons never fire by themselves under `wrangler dev`: trigger the minutely one as Cloudflare would.
     setInterval(() => {
-      fetch(`${gatewayUrl}/cdn-cgi/handler/scheduled?cron=*+*+*+*+*`).then((r) => r.text(), () => {})
+      fetch(`${gatewayUrl}/cdn-cgi/handler/scheduled?cron=*+*+*+*+*`).then(
+        (r) => r.text(),
+        () => {},
+      )
     }, 60_000).unref()
   } catch (error) {
     console.error(String(error))

@@ -1,23 +1,23 @@
 import { HTTPException } from 'hono/http-exception'
 import { methodNotAllowed } from 'hono/method-not-allowed'
 import { requestId } from 'hono/request-id'
-import { DOCUMENT_LIMITS } from './schemas/documents'
-import { withServices } from './middleware/services'
-import { corsIfConfigured, securityHeaders } from './middleware/security'
-import { describeApi } from './openapi'
+import { describeError, isDatabaseError } from './lib/errors'
+import { log } from './lib/log'
+import { Problem, renderProblem } from './lib/problem'
 import { DRAIN_BYTES, drain, limitBody, requireJson } from './middleware/body-limit'
 import { requestLog } from './middleware/request-log'
-import { Problem, renderProblem } from './lib/problem'
-import { createRouter } from './routes/router'
+import { corsIfConfigured, securityHeaders } from './middleware/security'
+import { withServices } from './middleware/with-services'
+import { describeApi } from './openapi'
 import { adminRouter } from './routes/admin/admin.index'
 import { documentsRouter } from './routes/documents/documents.index'
 import { eventsRouter } from './routes/events/events.index'
 import { healthRouter } from './routes/health/health.index'
 import { providerWebhooksRouter } from './routes/provider-webhooks/provider-webhooks.index'
+import { createRouter } from './routes/router'
 import { transfersRouter } from './routes/transfers/transfers.index'
 import { webhookEndpointsRouter } from './routes/webhook-endpoints/webhook-endpoints.index'
-import { describeError, isDatabaseError } from './lib/errors'
-import { log } from './lib/log'
+import { DOCUMENT_LIMITS } from './schemas/documents'
 
 /** Framework errors (unparsable JSON, oversize bodies) in the API's own problem vocabulary. */
 const problemFromHttpException = (error: HTTPException): Problem => {
@@ -41,10 +41,13 @@ export const createApp = () => {
     methodNotAllowed({
       app,
       onMethodNotAllowed: (c, methods) =>
-        renderProblem(c, new Problem('method_not_allowed', {
-          detail: `${c.req.method} is not allowed here; use ${methods.join(', ')}.`,
-          headers: { allow: methods.join(', ') },
-        })),
+        renderProblem(
+          c,
+          new Problem('method_not_allowed', {
+            detail: `${c.req.method} is not allowed here; use ${methods.join(', ')}.`,
+            headers: { allow: methods.join(', ') },
+          }),
+        ),
     }),
   )
   app.use('*', withServices)
@@ -71,7 +74,9 @@ export const createApp = () => {
     .route('/providers', providerWebhooksRouter)
   describeApi(app)
 
-  app.notFound((c) => renderProblem(c, new Problem('not_found', { detail: `No route for ${c.req.method} ${c.req.path}.` })))
+  app.notFound((c) =>
+    renderProblem(c, new Problem('not_found', { detail: `No route for ${c.req.method} ${c.req.path}.` })),
+  )
   app.onError(async (error, c) => {
     // A request refused before its body was read (auth, media type, limits): drop the body first.
     const declared = Number(c.req.header('content-length') ?? 0)
@@ -80,13 +85,19 @@ export const createApp = () => {
     if (error instanceof HTTPException) return renderProblem(c, problemFromHttpException(error))
     if (isDatabaseError(error)) {
       log.error('database error', { request_id: c.get('requestId'), error: describeError(error) })
-      return renderProblem(c, new Problem('service_unavailable', {
-        detail: 'The database is unavailable; retry shortly.',
-        headers: { 'retry-after': '1' },
-      }))
+      return renderProblem(
+        c,
+        new Problem('service_unavailable', {
+          detail: 'The database is unavailable; retry shortly.',
+          headers: { 'retry-after': '1' },
+        }),
+      )
     }
     log.error('unhandled error', { request_id: c.get('requestId'), error: describeError(error) })
-    return renderProblem(c, new Problem('internal_error', { detail: 'Something went wrong on our side; it has been logged.' }))
+    return renderProblem(
+      c,
+      new Problem('internal_error', { detail: 'Something went wrong on our side; it has been logged.' }),
+    )
   })
   return routes
 }

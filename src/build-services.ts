@@ -1,15 +1,14 @@
 import { createDb, type Db } from '../db/client'
 import { attemptDelivery, CONCURRENT_DELIVERIES } from './callbacks/delivery'
 import { enqueueDeliveries } from './callbacks/dispatch'
-import { settingsOf, type Bindings } from './lib/settings'
-import { providerRegistry } from './providers/registry'
 import { describeError } from './lib/errors'
-import { eachLimited } from './lib/pool'
-import type { Services } from './services'
 import { log } from './lib/log'
+import { eachLimited } from './lib/pool'
+import { type Bindings, settingsOf } from './lib/settings'
+import { providerRegistry } from './providers/registry'
+import type { Services } from './services'
 
-const logFailure = (what: string) => (error: unknown) =>
-  log.error(`${what} failed`, { error: describeError(error) })
+const logFailure = (what: string) => (error: unknown) => log.error(`${what} failed`, { error: describeError(error) })
 
 /**
  * The services every entry point (HTTP request, queue batch, cron run) gives the operations: parsed

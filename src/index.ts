@@ -1,14 +1,14 @@
 import { createApp } from './app'
+import { buildServices } from './build-services'
 import { attemptDelivery, CONCURRENT_DELIVERIES } from './callbacks/delivery'
 import type { DeliveryMessage } from './callbacks/dispatch'
-import { sweepDueDeliveries } from './callbacks/sweeper'
-import { buildServices } from './build-services'
-import type { Bindings } from './lib/settings'
 import { pruneHistory } from './callbacks/retention'
-import { expirePending, newPacing, reconcileOpen } from './reconcile/reconcile'
+import { sweepDueDeliveries } from './callbacks/sweeper'
 import { describeError } from './lib/errors'
-import { eachLimited } from './lib/pool'
 import { log } from './lib/log'
+import { eachLimited } from './lib/pool'
+import type { Bindings } from './lib/settings'
+import { expirePending, newPacing, reconcileOpen } from './reconcile/reconcile'
 
 const app = createApp()
 
@@ -24,7 +24,8 @@ export default {
       try {
         const outcome = await attemptDelivery(services, message.body.delivery_id)
         message.ack()
-        if (outcome.kind !== 'skipped') log.info('delivery', { delivery_id: message.body.delivery_id, outcome: outcome.kind })
+        if (outcome.kind !== 'skipped')
+          log.info('delivery', { delivery_id: message.body.delivery_id, outcome: outcome.kind })
       } catch (error) {
         // Probably the database: the queue retries, and the sweeper would find it anyway.
         log.error('delivery attempt failed', { delivery_id: message.body.delivery_id, error: describeError(error) })
@@ -44,7 +45,13 @@ export default {
       reconcileOpen(services, pace),
       pruneHistory(services),
     ])
-    const value = (r: PromiseSettledResult<unknown>) => (r.status === 'fulfilled' ? r.value : { error: describeError(r.reason) })
-    log.info('cron', { swept: value(swept), expired: value(expired), reconciled: value(reconciled), pruned: value(pruned) })
+    const value = (r: PromiseSettledResult<unknown>) =>
+      r.status === 'fulfilled' ? r.value : { error: describeError(r.reason) }
+    log.info('cron', {
+      swept: value(swept),
+      expired: value(expired),
+      reconciled: value(reconciled),
+      pruned: value(pruned),
+    })
   },
 } satisfies ExportedHandler<Bindings, DeliveryMessage>

@@ -1,4 +1,4 @@
-import { z, type OpenAPIHono } from '@hono/zod-openapi'
+import { type OpenAPIHono, z } from '@hono/zod-openapi'
 import { Scalar } from '@scalar/hono-api-reference'
 import { PROBLEMS } from './lib/problem'
 import type { AppEnv } from './middleware/app-env'
@@ -28,7 +28,8 @@ const callbackHeaders = z.object({
   'webhook-id': z.string().openapi({ description: 'The event id; the same on every retry: deduplicate on it.' }),
   'webhook-timestamp': z.string().openapi({ description: 'Unix seconds when this attempt was signed.' }),
   'webhook-signature': z.string().openapi({
-    description: 'Space-separated `v1,<base64 HMAC-SHA256>` of `<id>.<timestamp>.<body>`; two during a secret rotation.',
+    description:
+      'Space-separated `v1,<base64 HMAC-SHA256>` of `<id>.<timestamp>.<body>`; two during a secret rotation.',
   }),
 })
 
@@ -49,7 +50,8 @@ export const describeApi = (app: OpenAPIHono<AppEnv>) => {
     type: 'apiKey',
     in: 'header',
     name: 'AUTHORIZATION',
-    description: "QI's ES512 JWT over {payload_md5, timestamp, method, uri}, verified with the partner's QI public key; with API-CLIENT-KEY.",
+    description:
+      "QI's ES512 JWT over {payload_md5, timestamp, method, uri}, verified with the partner's QI public key; with API-CLIENT-KEY.",
   })
   registry.registerComponent('securitySchemes', 'WebhookSignature', {
     type: 'apiKey',
@@ -66,13 +68,21 @@ export const describeApi = (app: OpenAPIHono<AppEnv>) => {
       summary: `Callback: ${type}`,
       description: `Sent to every enabled endpoint subscribed to \`${type}\` (or to all events). Answer any 2xx within 15 s; otherwise it is retried (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, ±20 %). 410 Gone disables the endpoint.`,
       request: { headers: callbackHeaders, body: { content: { 'application/json': { schema: EventResource } } } },
-      responses: { 200: { description: 'Any 2xx acknowledges.' }, 410: { description: 'Gone: the endpoint is disabled.' } },
+      responses: {
+        200: { description: 'Any 2xx acknowledges.' },
+        410: { description: 'Gone: the endpoint is disabled.' },
+      },
     })
   }
 
   app.doc31('/openapi.json', (c) => ({
     openapi: '3.1.0',
-    info: { title: 'transfer-gateway', version: '1.0.0', description, license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' } },
+    info: {
+      title: 'transfer-gateway',
+      version: '1.0.0',
+      description,
+      license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
+    },
     servers: [{ url: new URL(c.req.url).origin, description: 'This deployment' }],
     tags: [
       { name: 'Transfers', description: 'sFOX transfers and QI TEDs, with their verification codes.' },

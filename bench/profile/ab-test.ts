@@ -48,7 +48,10 @@ export const runAbTest = async ({
   for (const variant of VARIANTS) {
     const dir = join(abDir, variant.name.replace(/\W+/g, '-'))
     await mkdir(dir, { recursive: true })
-    await writeFile(join(dir, 'index.js'), variant.patches.reduce((text, patch) => patch.apply(text), bundleText))
+    await writeFile(
+      join(dir, 'index.js'),
+      variant.patches.reduce((text, patch) => patch.apply(text), bundleText),
+    )
     running.push({ variant, ...(await driver.startWorker(join(dir, 'index.js'))) })
   }
   // One key for all: each variant loads it into its own key cache (and reloads it every
@@ -60,11 +63,14 @@ export const runAbTest = async ({
     driver.use(r)
     await gw.prime()
     for (let i = 0; i < warmup; i++) await gw.get(getIds[i % getIds.length]!)
-    for (let i = 0; i < warmup; i++) await gw.create(`profile-abwarm-${run}-${r.variant.name.replace(/\W+/g, '-')}-${i}`)
+    for (let i = 0; i < warmup; i++)
+      await gw.create(`profile-abwarm-${run}-${r.variant.name.replace(/\W+/g, '-')}-${i}`)
   }
   const blocks = Math.max(2, Math.ceil(requests / AB_BLOCK))
   type PerBlock = { get: number[]; create: number[]; getWall: number[]; createWall: number[] }
-  const perBlock = new Map<string, PerBlock>(running.map((r) => [r.variant.name, { get: [], create: [], getWall: [], createWall: [] }]))
+  const perBlock = new Map<string, PerBlock>(
+    running.map((r) => [r.variant.name, { get: [], create: [], getWall: [], createWall: [] }]),
+  )
   let seq = 0
   progress(`A/B: ${blocks} blocks of ${AB_BLOCK} requests per flow and variant`)
   for (let b = 0; b < blocks; b++) {

@@ -28,7 +28,12 @@ export const startDriver = async (stack: LeanStack, progress: (line: string) => 
   let current = httpTransport('gateway', worker.url)
   const http: Transport = { name: 'gateway', fetch: (path, init) => current.fetch(path, init) }
   const account = await stack.sfox.newAccount()
-  const partner = await setupPartner(http, stack.gateway.adminToken, { sfox: { url: stack.sfox.url, apiKey: account.api_key } }, 'Profile partner')
+  const partner = await setupPartner(
+    http,
+    stack.gateway.adminToken,
+    { sfox: { url: stack.sfox.url, apiKey: account.api_key } },
+    'Profile partner',
+  )
   let key = await partner.issueKey()
   const gw = gatewayOps(http, () => key)
 

@@ -3,7 +3,7 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Driver } from './driver'
-import { profileWhile, type InspectorTarget } from './inspector'
+import { type InspectorTarget, profileWhile } from './inspector'
 import { isolateReport, isolateSummary } from './isolate-report'
 import type { ProfileOptions } from './options'
 import { perfSummary } from './perf'
@@ -24,7 +24,15 @@ export type FlowProfilerContext = {
  * `profileFlow(label, count, op, prepare)`: `op(i, phase)` sends request `i` of a pass; `prepare`
  * runs before each measured pass, outside it (the transfers a confirm or resend needs).
  */
-export const flowProfiler = ({ options, driver, inspectorPort, targets, outDir, mapPosition, progress }: FlowProfilerContext) => {
+export const flowProfiler = ({
+  options,
+  driver,
+  inspectorPort,
+  targets,
+  outDir,
+  mapPosition,
+  progress,
+}: FlowProfilerContext) => {
   /** Runs `count` requests with the profiler on in each of `isolates`; answers their profiles. */
   const profiled = (isolates: InspectorTarget[], count: number, op: (i: number) => Promise<unknown>) =>
     profileWhile(inspectorPort, isolates, options.intervalUs, () => driver.drive(count, op))
@@ -56,7 +64,10 @@ export const flowProfiler = ({ options, driver, inspectorPort, targets, outDir, 
       await prepare('split', splitN)
       const split = await profiled(all, splitN, (i) => op(i, 'split'))
       for (let t = 0; t < all.length; t++) {
-        await writeFile(join(outDir, `${label}.split.${all[t]!.id.replace(/[^A-Za-z0-9_.-]+/g, '_') || 'worker'}.cpuprofile`), JSON.stringify(split.profiles[t]))
+        await writeFile(
+          join(outDir, `${label}.split.${all[t]!.id.replace(/[^A-Za-z0-9_.-]+/g, '_') || 'worker'}.cpuprofile`),
+          JSON.stringify(split.profiles[t]),
+        )
       }
       const summaries = all.map((t, k) => ({
         id: t.id === targets.user.id ? `${t.id} (the Worker)` : t.id,
@@ -65,8 +76,11 @@ export const flowProfiler = ({ options, driver, inspectorPort, targets, outDir, 
       const sum = summaries.reduce((a, s) => a + s.busyMs, 0)
       out.push(
         `All isolates profiled (${splitN} requests): wall ${(split.wallMs / splitN).toFixed(2)} ms/req; ${split.cpu.text}`,
-        'JS+GC per isolate on workerd\'s thread (share of all isolates\' JS+GC; absolute figures inflated by 7 samplers):',
-        ...summaries.filter((s) => s.busyMs > 0).sort((a, b) => b.busyMs - a.busyMs).map((s) => s.line(`${((100 * s.busyMs) / sum).toFixed(0).padStart(3)}%`)),
+        "JS+GC per isolate on workerd's thread (share of all isolates' JS+GC; absolute figures inflated by 7 samplers):",
+        ...summaries
+          .filter((s) => s.busyMs > 0)
+          .sort((a, b) => b.busyMs - a.busyMs)
+          .map((s) => s.line(`${((100 * s.busyMs) / sum).toFixed(0).padStart(3)}%`)),
       )
     }
     if (options.perf) {
@@ -78,14 +92,19 @@ export const flowProfiler = ({ options, driver, inspectorPort, targets, outDir, 
       out.push(
         '',
         `perf pass (${perfN} requests): wall ${(native.wallMs / perfN).toFixed(2)} ms/req; ${native.cpu.text}`,
-        'Native view of workerd\'s event-loop thread: every isolate on it (the Worker, its Durable Object, Miniflare\'s workers), its I/O and the kernel.',
+        "Native view of workerd's event-loop thread: every isolate on it (the Worker, its Durable Object, Miniflare's workers), its I/O and the kernel.",
         perfSummary(native.perfReport!, perfN, native.cpu.main, options.top),
       )
     }
     out.push(
       '',
       `The Worker's isolate (${targets.user.id}), profiled alone:`,
-      isolateReport(detail.profiles[0]!, mapPosition, { requests: count, wallMs: detail.wallMs, top: options.top, intervalUs: options.intervalUs }),
+      isolateReport(detail.profiles[0]!, mapPosition, {
+        requests: count,
+        wallMs: detail.wallMs,
+        top: options.top,
+        intervalUs: options.intervalUs,
+      }),
       '',
     )
     process.stdout.write(out.join('\n'))

@@ -16,9 +16,21 @@ export const freePort = () =>
   })
 
 /** V8's CPU profile as Profiler.stop answers it (the .cpuprofile format). */
-export type CallFrame = { functionName: string; scriptId: string; url: string; lineNumber: number; columnNumber: number }
+export type CallFrame = {
+  functionName: string
+  scriptId: string
+  url: string
+  lineNumber: number
+  columnNumber: number
+}
 export type ProfileNode = { id: number; callFrame: CallFrame; hitCount?: number; children?: number[] }
-export type CpuProfile = { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] }
+export type CpuProfile = {
+  nodes: ProfileNode[]
+  startTime: number
+  endTime: number
+  samples: number[]
+  timeDeltas: number[]
+}
 
 type CdpSession = { send: <T = any>(method: string, params?: Record<string, unknown>) => Promise<T>; close: () => void }
 
@@ -75,7 +87,9 @@ export const profileWhile = async <T extends object>(
   intervalUs: number,
   run: () => Promise<T>,
 ): Promise<T & { profiles: CpuProfile[] }> => {
-  const sessions = await Promise.all(isolates.map((t) => connectCdp(t.webSocketDebuggerUrl ?? `ws://127.0.0.1:${port}/${t.id}`)))
+  const sessions = await Promise.all(
+    isolates.map((t) => connectCdp(t.webSocketDebuggerUrl ?? `ws://127.0.0.1:${port}/${t.id}`)),
+  )
   try {
     for (const cdp of sessions) {
       await cdp.send('Profiler.enable')
@@ -83,7 +97,9 @@ export const profileWhile = async <T extends object>(
     }
     for (const cdp of sessions) await cdp.send('Profiler.start')
     const result = await run()
-    const profiles = await Promise.all(sessions.map((cdp) => cdp.send<{ profile: CpuProfile }>('Profiler.stop').then((r) => r.profile)))
+    const profiles = await Promise.all(
+      sessions.map((cdp) => cdp.send<{ profile: CpuProfile }>('Profiler.stop').then((r) => r.profile)),
+    )
     for (const cdp of sessions) await cdp.send('Profiler.disable')
     return { ...result, profiles }
   } finally {

@@ -2,7 +2,7 @@
 // line per isolate for the pass that profiles every isolate in workerd at once.
 import { usPerRequest } from '../table'
 import type { CpuProfile, ProfileNode } from './inspector'
-import { areaOf, groupOf, META, type MapPosition } from './source-map'
+import { areaOf, groupOf, type MapPosition, META } from './source-map'
 
 /**
  * Sample weights. workerd records no sample while the isolate waits for I/O, so the delta before
@@ -10,7 +10,10 @@ import { areaOf, groupOf, META, type MapPosition } from './source-map'
  * whole wait: a sample is charged its own delta, capped at twice the median interval.
  */
 const sampleWeights = (profile: CpuProfile, intervalUs: number) => {
-  const sorted = profile.timeDeltas.slice(1).filter((d) => d > 0).sort((a, b) => a - b)
+  const sorted = profile.timeDeltas
+    .slice(1)
+    .filter((d) => d > 0)
+    .sort((a, b) => a - b)
   const medianUs = sorted[Math.floor(sorted.length / 2)] ?? intervalUs
   const capUs = 2 * medianUs
   const ms = profile.samples.map((_, i) => Math.min(Math.max(profile.timeDeltas[i] ?? 0, 0), capUs) / 1000)
@@ -55,7 +58,14 @@ export const isolateReport = (
           ? `${cf.url.split('/').pop()}:${cf.lineNumber + 1}:${cf.columnNumber + 1}`
           : '(native)'
     const area = areaOf(name, cf, mapped)
-    const frame: Frame = { key: `${name}@${location}`, name, location, area, ours: area.startsWith('src/') || area.startsWith('db/'), meta }
+    const frame: Frame = {
+      key: `${name}@${location}`,
+      name,
+      location,
+      area,
+      ours: area.startsWith('src/') || area.startsWith('db/'),
+      meta,
+    }
     frameCache.set(nodeId, frame)
     return frame
   }
@@ -102,7 +112,11 @@ export const isolateReport = (
   const rootMs = areaSelf.get('(root)') ?? 0
   const jsMs = totalMs - idleMs - programMs - gcMs - rootMs
   const busy = jsMs + gcMs
-  const metaIds = new Set(profile.nodes.filter((n) => ['(idle)', '(program)', '(root)'].includes(n.callFrame.functionName) && !n.callFrame.url).map((n) => n.id))
+  const metaIds = new Set(
+    profile.nodes
+      .filter((n) => ['(idle)', '(program)', '(root)'].includes(n.callFrame.functionName) && !n.callFrame.url)
+      .map((n) => n.id),
+  )
   const lowerBoundMs = profile.samples.reduce((sum, id, i) => (metaIds.has(id) ? sum : sum + msAtCadence[i]!), 0)
   const pct = (ms: number, of = busy) => `${((100 * ms) / of).toFixed(1)}%`.padStart(6)
   const msCol = (ms: number) => ms.toFixed(1).padStart(8)
@@ -120,8 +134,14 @@ export const isolateReport = (
     '',
     `Top ${top} functions by self time:`,
   )
-  const selfRows = [...self.values()].filter((r) => !r.frame.meta || r.frame.name === '(garbage collector)').sort((a, b) => b.ms - a.ms)
-  selfRows.slice(0, top).forEach((r, i) => lines.push(`${String(i + 1).padStart(3)}. ${row(r.ms)}  ${r.frame.name}  ${r.frame.location}  {${r.frame.area}}`))
+  const selfRows = [...self.values()]
+    .filter((r) => !r.frame.meta || r.frame.name === '(garbage collector)')
+    .sort((a, b) => b.ms - a.ms)
+  selfRows
+    .slice(0, top)
+    .forEach((r, i) =>
+      lines.push(`${String(i + 1).padStart(3)}. ${row(r.ms)}  ${r.frame.name}  ${r.frame.location}  {${r.frame.area}}`),
+    )
   lines.push('', `Top ${top} functions by inclusive time:`)
   ;[...inclusive.values()]
     .filter((r) => !r.frame.meta)
@@ -135,11 +155,21 @@ export const isolateReport = (
     .slice(0, 30)
     .forEach((r, i) => lines.push(`${String(i + 1).padStart(3)}. ${row(r.ms)}  ${r.frame.name}  ${r.frame.location}`))
   lines.push('', 'Self time by group (sums to 100%):')
-  ;[...groupSelf.entries()].filter(notMeta).sort((a, b) => b[1] - a[1]).forEach(([g, ms]) => lines.push(`  ${row(ms)}  ${g}`))
+  ;[...groupSelf.entries()]
+    .filter(notMeta)
+    .sort((a, b) => b[1] - a[1])
+    .forEach(([g, ms]) => lines.push(`  ${row(ms)}  ${g}`))
   lines.push('', 'Self time by area (sums to 100%):')
-  ;[...areaSelf.entries()].filter(notMeta).sort((a, b) => b[1] - a[1]).forEach(([a, ms]) => lines.push(`  ${row(ms)}  ${a}`))
+  ;[...areaSelf.entries()]
+    .filter(notMeta)
+    .sort((a, b) => b[1] - a[1])
+    .forEach(([a, ms]) => lines.push(`  ${row(ms)}  ${a}`))
   lines.push('', 'Inclusive time by area (an area counts once per stack; areas overlap, so these do not sum to 100%):')
-  ;[...areaInclusive.entries()].filter(notMeta).sort((a, b) => b[1] - a[1]).slice(0, 40).forEach(([a, ms]) => lines.push(`  ${row(ms)}  ${a}`))
+  ;[...areaInclusive.entries()]
+    .filter(notMeta)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 40)
+    .forEach(([a, ms]) => lines.push(`  ${row(ms)}  ${a}`))
   return lines.join('\n')
 }
 

@@ -4,24 +4,38 @@
 export type Patch = { name: string; what: string; apply: (bundle: string) => string }
 const replaceOnce = (bundle: string, pattern: RegExp, replacement: string, what: string) => {
   const matches = bundle.match(new RegExp(pattern.source, `${pattern.flags.replace('g', '')}g`))
-  if (matches?.length !== 1) throw new Error(`A/B patch "${what}": expected one match of ${pattern}, found ${matches?.length ?? 0}`)
+  if (matches?.length !== 1)
+    throw new Error(`A/B patch "${what}": expected one match of ${pattern}, found ${matches?.length ?? 0}`)
   return bundle.replace(pattern, replacement)
 }
 export const PATCHES: Patch[] = [
   {
     name: 'no-request-log',
-    what: "requestLog (src/middleware/request-log.ts) builds its fields but writes no line",
-    apply: (b) => replaceOnce(b, /(var requestLog = createMiddleware\(async \(c, next\) => \{[\s\S]*?)log\d*\.write\(/, '$1void (', 'no-request-log'),
+    what: 'requestLog (src/middleware/request-log.ts) builds its fields but writes no line',
+    apply: (b) =>
+      replaceOnce(
+        b,
+        /(var requestLog = createMiddleware\(async \(c, next\) => \{[\s\S]*?)log\d*\.write\(/,
+        '$1void (',
+        'no-request-log',
+      ),
   },
   {
     name: 'no-rate-limit',
     what: 'rateLimit (src/middleware/rate-limit.ts) calls next() at once: no Durable Object call, no headers',
-    apply: (b) => replaceOnce(b, /var rateLimit = createMiddleware\(async \(c, next\) => \{/, '$& return next();', 'no-rate-limit'),
+    apply: (b) =>
+      replaceOnce(b, /var rateLimit = createMiddleware\(async \(c, next\) => \{/, '$& return next();', 'no-rate-limit'),
   },
   {
     name: 'no-secure-headers',
     what: 'securityHeaders (src/middleware/security.ts) calls next() without hono/secure-headers',
-    apply: (b) => replaceOnce(b, /var securityHeaders = createMiddleware\(\(c, next\) => .*\);$/m, 'var securityHeaders = createMiddleware((c, next) => next());', 'no-secure-headers'),
+    apply: (b) =>
+      replaceOnce(
+        b,
+        /var securityHeaders = createMiddleware\(\(c, next\) => .*\);$/m,
+        'var securityHeaders = createMiddleware((c, next) => next());',
+        'no-secure-headers',
+      ),
   },
 ]
 /** Not our code: what @libsql/hrana-client's per-stream `ClientError` (built on every graceful close) costs. */

@@ -41,7 +41,10 @@ const moduleMarkers = (bundle: string) => {
 type TraceMap = object
 type TraceMapping = {
   TraceMap: new (map: string) => TraceMap
-  originalPositionFor: (map: TraceMap, needle: { line: number; column: number }) => { source: string | null; line: number | null }
+  originalPositionFor: (
+    map: TraceMap,
+    needle: { line: number; column: number },
+  ) => { source: string | null; line: number | null }
 }
 const traceMapping = ((): TraceMapping | null => {
   try {
@@ -58,7 +61,10 @@ export type MapPosition = (cf: CallFrame) => Mapped
  * Bundle position → original file and line (source map, paths relative to `root`) and bundled
  * module (markers). `sourceMapped` is false without a map (or without @jridgewell/trace-mapping).
  */
-export const bundlePositions = (root: string, bundle: { name: string; text: string; map: string | null }): { mapPosition: MapPosition; sourceMapped: boolean } => {
+export const bundlePositions = (
+  root: string,
+  bundle: { name: string; text: string; map: string | null },
+): { mapPosition: MapPosition; sourceMapped: boolean } => {
   const map = bundle.map && traceMapping ? new traceMapping.TraceMap(bundle.map) : null
   const moduleAt = moduleMarkers(bundle.text)
   const mapPosition: MapPosition = (cf) => {
@@ -69,15 +75,19 @@ export const bundlePositions = (root: string, bundle: { name: string; text: stri
     if (!pos.source) return { source: null, line: cf.lineNumber + 1, module }
     // "../../work/main/node_modules/hono/dist/hono-base.js" → "node_modules/hono/dist/hono-base.js"
     const absolute = pos.source.replace(/^(\.\.\/)+/, '/')
-    let relative = absolute.startsWith(`${root}/`) ? absolute.slice(root.length + 1) : absolute.replace(/^.*?\/(node_modules|src|db)\//, '$1/')
+    let relative = absolute.startsWith(`${root}/`)
+      ? absolute.slice(root.length + 1)
+      : absolute.replace(/^.*?\/(node_modules|src|db)\//, '$1/')
     const pkg = module ? /^node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(module)?.[1] : undefined
-    if (relative.startsWith('node_modules/src/') && pkg) relative = `node_modules/${pkg}/${relative.slice('node_modules/'.length)}`
+    if (relative.startsWith('node_modules/src/') && pkg)
+      relative = `node_modules/${pkg}/${relative.slice('node_modules/'.length)}`
     return { source: relative, line: pos.line ?? cf.lineNumber + 1, module }
   }
   return { mapPosition, sourceMapped: map !== null }
 }
 
-const CRYPTO_NATIVE = /^(digest|sign|verify|importKey|exportKey|encrypt|decrypt|deriveBits|deriveKey|getRandomValues|randomUUID|timingSafeEqual|generateKey)$/
+const CRYPTO_NATIVE =
+  /^(digest|sign|verify|importKey|exportKey|encrypt|decrypt|deriveBits|deriveKey|getRandomValues|randomUUID|timingSafeEqual|generateKey)$/
 const JSON_NATIVE = /^(parse|stringify)$/
 /** V8's pseudo-frames: no function of anyone's. */
 export const META = new Set(['(root)', '(program)', '(idle)', '(garbage collector)'])

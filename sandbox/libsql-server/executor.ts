@@ -1,8 +1,8 @@
-import { prepareCached, syncReadOnly, type Conn } from './database'
-import { isRetryableBusy, StmtError, toProtoError, type ProtoError } from './errors'
+import { type Conn, prepareCached, syncReadOnly } from './database'
+import { isRetryableBusy, type ProtoError, StmtError, toProtoError } from './errors'
 import type { BatchCond, BatchResult, DescribeResult, StmtResult } from './protocol'
-import { scanSql, type ScannedStatement } from './sql-text'
-import { valueToProto, type SqlValue } from './values'
+import { type ScannedStatement, scanSql } from './sql-text'
+import { type SqlValue, valueToProto } from './values'
 
 /**
  * Runs statements on one connection. `libsql` is synchronous, so everything here is too, except
@@ -40,7 +40,10 @@ const argsInvalid = (detail: string) =>
 // `:a`/`@a`/`$a` (given with or without the prefix), and a missing value is an error.
 const bindArgs = (stmt: ScannedStatement, args: SqlValue[], namedArgs: NamedArg[]): SqlValue[] => {
   if (args.length > 0 && namedArgs.length > 0) {
-    throw new StmtError('Specifying both positional and named arguments is not supported', 'ARGS_BOTH_POSITIONAL_AND_NAMED')
+    throw new StmtError(
+      'Specifying both positional and named arguments is not supported',
+      'ARGS_BOTH_POSITIONAL_AND_NAMED',
+    )
   }
   const { params } = stmt
   const provided = namedArgs.length > 0 ? namedArgs.length : args.length
@@ -174,8 +177,12 @@ function* retryOnBusy<T>(fn: () => T, lockTimeoutMs: number): Busy<T> {
 }
 
 /** Runs one statement; throws StmtError for anything the client should see as a statement error. */
-export const executeStmt = (conn: Conn, prepared: Prepared, wantRows: boolean, lockTimeoutMs: number): Busy<StmtResult> =>
-  retryOnBusy(() => runOnce(conn, prepared, wantRows), lockTimeoutMs)
+export const executeStmt = (
+  conn: Conn,
+  prepared: Prepared,
+  wantRows: boolean,
+  lockTimeoutMs: number,
+): Busy<StmtResult> => retryOnBusy(() => runOnce(conn, prepared, wantRows), lockTimeoutMs)
 
 export type PreparedStep = { condition: BatchCond | undefined; prepared: Prepared; wantRows: boolean }
 
@@ -235,7 +242,8 @@ const describeOnce = (conn: Conn, sql: string): DescribeResult => {
   // sqlite3_stmt_readonly() is false exactly when the program opens a write transaction or
   // changes the journal mode or vacuums; the binding does not expose it, EXPLAIN shows it.
   const writes = program.some(
-    ([, opcode, , p2]) => (opcode === 'Transaction' && Number(p2) !== 0) || opcode === 'JournalMode' || opcode === 'Vacuum',
+    ([, opcode, , p2]) =>
+      (opcode === 'Transaction' && Number(p2) !== 0) || opcode === 'JournalMode' || opcode === 'Vacuum',
   )
   return {
     params: scanned.params.map((name) => ({ name })),

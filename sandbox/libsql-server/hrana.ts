@@ -1,21 +1,21 @@
 import type { DbHandle } from './database'
 import { ProtocolError, StmtError } from './errors'
 import {
+  type Busy,
   describe,
   executeBatch,
   executeSequence,
   executeStmt,
-  prepareStmt,
-  type Busy,
   type PreparedStep,
+  prepareStmt,
 } from './executor'
 import {
-  parseCursorBody,
-  parsePipelineBody,
   type BatchResult,
   type BatchStep,
   type CursorEntry,
   type PipelineRespBody,
+  parseCursorBody,
+  parsePipelineBody,
   type SqlRef,
   type StreamRequest,
   type StreamResponse,
@@ -65,11 +65,17 @@ const prepareSteps = (stream: Stream, steps: BatchStep[]): PreparedStep[] =>
 const storeSql = (stream: Stream, sqlId: number, sql: string) => {
   if (stream.sqls.has(sqlId)) throw new ProtocolError(`SQL text with id ${sqlId} already exists`, 'SQL_EXISTS')
   if (stream.sqls.size >= MAX_STORED_SQLS) {
-    throw new StmtError(`The server already stores ${stream.sqls.size} SQL texts, it cannot store more`, 'SQL_STORE_TOO_MANY')
+    throw new StmtError(
+      `The server already stores ${stream.sqls.size} SQL texts, it cannot store more`,
+      'SQL_STORE_TOO_MANY',
+    )
   }
   const size = Buffer.byteLength(sql)
   if (size > MAX_STORED_SQL_BYTES) {
-    throw new StmtError(`The statement is too large to be stored: ${size} B/${MAX_STORED_SQL_BYTES} B`, 'SQL_STORE_TOO_LARGE')
+    throw new StmtError(
+      `The statement is too large to be stored: ${size} B/${MAX_STORED_SQL_BYTES} B`,
+      'SQL_STORE_TOO_LARGE',
+    )
   }
   stream.sqls.set(sqlId, sql)
 }

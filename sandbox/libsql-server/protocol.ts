@@ -1,5 +1,5 @@
 import { ProtocolError, type ProtoError } from './errors'
-import { valueFromProto, type ProtoValue, type SqlValue } from './values'
+import { type ProtoValue, type SqlValue, valueFromProto } from './values'
 
 /** Hrana over HTTP, JSON encoding: request bodies (validated) and response shapes. */
 
@@ -107,7 +107,8 @@ const optBaton = (v: unknown): string | null => (v === undefined || v === null ?
 const parseStmt = (raw: unknown, path: string): Stmt => {
   const o = object(raw, path)
   const wantRows = o.want_rows
-  if (wantRows !== undefined && wantRows !== null && typeof wantRows !== 'boolean') fail(`${path}.want_rows`, 'a boolean')
+  if (wantRows !== undefined && wantRows !== null && typeof wantRows !== 'boolean')
+    fail(`${path}.want_rows`, 'a boolean')
   return {
     sql: optString(o.sql, `${path}.sql`),
     sqlId: optInt32(o.sql_id, `${path}.sql_id`),
@@ -126,7 +127,8 @@ const parseCond = (raw: unknown, path: string, stepIndex: number, version: Versi
     const step = o.step
     if (!Number.isInteger(step) || (step as number) < 0) fail(`${path}.step`, 'a step index')
     // Like sqld: a condition may only look at earlier steps.
-    if ((step as number) >= stepIndex) throw new ProtocolError(`Batch condition at ${path} refers to step ${step}, which does not run before it`)
+    if ((step as number) >= stepIndex)
+      throw new ProtocolError(`Batch condition at ${path} refers to step ${step}, which does not run before it`)
     return step as number
   }
   switch (o.type) {

@@ -1,12 +1,12 @@
+import { timingSafeEqual } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { timingSafeEqual } from 'node:crypto'
-import { openDbHandle, type DbHandle } from './database'
+import { type DbHandle, openDbHandle } from './database'
 import { ClosedError, ProtocolError } from './errors'
-import { serveCursor, servePipeline, type HranaContext } from './hrana'
+import { type HranaContext, serveCursor, servePipeline } from './hrana'
 import { createStatsCounter, type Stats } from './stats'
 import { createStreams } from './streams'
 
@@ -116,11 +116,20 @@ export const startLibsqlServer = async (options: LibsqlServerOptions): Promise<L
       res.end(`Hello, this is HTTP API ${endpoint} (Hrana over HTTP)`)
       return
     }
-    const kind = endpoint === 'v2/pipeline' || endpoint === 'v3/pipeline' ? 'pipeline' : endpoint === 'v3/cursor' ? 'cursor' : undefined
+    const kind =
+      endpoint === 'v2/pipeline' || endpoint === 'v3/pipeline'
+        ? 'pipeline'
+        : endpoint === 'v3/cursor'
+          ? 'cursor'
+          : undefined
     // No protobuf: a 404 on `v3-protobuf` makes clients fall back to JSON.
     if (!kind || req.method !== 'POST') throw new HttpError(404, 'Not found', 'NOT_FOUND')
     if (authToken !== undefined && !bearerMatches(req.headers.authorization, authToken)) {
-      throw new HttpError(401, 'Unauthorized: a valid `Authorization: Bearer <token>` header is required', 'UNAUTHORIZED')
+      throw new HttpError(
+        401,
+        'Unauthorized: a valid `Authorization: Bearer <token>` header is required',
+        'UNAUTHORIZED',
+      )
     }
     if (closing) throw new ClosedError('The server is closing')
     stats.count(dbName, kind)
@@ -156,7 +165,11 @@ export const startLibsqlServer = async (options: LibsqlServerOptions): Promise<L
     const { db, endpoint } = route(pathname)
     if (db === '') throw new HttpError(404, 'Not found', 'NOT_FOUND')
     if (!DB_NAME.test(db)) {
-      throw new HttpError(400, `Invalid database name ${JSON.stringify(db)}: use 1-64 of [A-Za-z0-9_-]`, 'INVALID_DATABASE_NAME')
+      throw new HttpError(
+        400,
+        `Invalid database name ${JSON.stringify(db)}: use 1-64 of [A-Za-z0-9_-]`,
+        'INVALID_DATABASE_NAME',
+      )
     }
     await serveHrana(req, res, db, endpoint)
   }

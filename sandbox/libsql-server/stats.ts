@@ -4,7 +4,13 @@
  * database's own work can be told apart from the transport to it; and the bytes of the Hrana
  * requests' bodies and of the answers' bodies, so a benchmark can send the same amount of I/O.
  */
-export type Counts = { pipeline_requests: number; cursor_requests: number; serve_ms: number; request_bytes: number; response_bytes: number }
+export type Counts = {
+  pipeline_requests: number
+  cursor_requests: number
+  serve_ms: number
+  request_bytes: number
+  response_bytes: number
+}
 export type Stats = Counts & { databases: Record<string, Counts> }
 
 export type StatsCounter = {
@@ -15,7 +21,13 @@ export type StatsCounter = {
   reset: () => void
 }
 
-const zero = (): Counts => ({ pipeline_requests: 0, cursor_requests: 0, serve_ms: 0, request_bytes: 0, response_bytes: 0 })
+const zero = (): Counts => ({
+  pipeline_requests: 0,
+  cursor_requests: 0,
+  serve_ms: 0,
+  request_bytes: 0,
+  response_bytes: 0,
+})
 
 export const createStatsCounter = (): StatsCounter => {
   let total = zero()

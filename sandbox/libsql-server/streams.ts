@@ -82,7 +82,10 @@ export const createStreams = (idleTimeoutMs: number): Streams => {
       throw new ProtocolError('Invalid baton: no such stream on this database', 'BATON_INVALID')
     }
     if (stream.inUse || baton.slice(dot + 1) !== String(stream.seq)) {
-      throw new ProtocolError('Invalid baton: it was already used (requests on a stream must be sequential)', 'BATON_REUSED')
+      throw new ProtocolError(
+        'Invalid baton: it was already used (requests on a stream must be sequential)',
+        'BATON_REUSED',
+      )
     }
     if (stream.idleTimer) clearTimeout(stream.idleTimer)
     stream.idleTimer = undefined

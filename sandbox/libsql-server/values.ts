@@ -53,7 +53,10 @@ export const valueToProto = (value: unknown): ProtoValue => {
   if (typeof value === 'string') return { type: 'text', value }
   if (value instanceof Uint8Array) {
     // sqld writes base64 without padding; clients accept both.
-    return { type: 'blob', base64: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64').replace(/=+$/, '') }
+    return {
+      type: 'blob',
+      base64: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64').replace(/=+$/, ''),
+    }
   }
   throw new Error(`Unexpected SQLite value of type ${typeof value}`)
 }

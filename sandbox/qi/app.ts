@@ -9,7 +9,7 @@ import { faultErrorBody, qiErrorResponse } from './errors'
 import { qiKeyPair } from './keys'
 import { signResponses } from './response-signing'
 import { createSettings, type QiSettings } from './settings'
-import { clearState, createState, stopTimers, type QiEnv, type QiSandbox } from './state'
+import { clearState, createState, type QiEnv, type QiSandbox, stopTimers } from './state'
 import { mountTeds } from './teds'
 
 export type QiSandboxOptions = Partial<QiSettings> & {

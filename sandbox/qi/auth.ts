@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono'
 import { qiFail, schemaFail, unauthenticated } from './errors'
 import { md5Hex, verifyV1, verifyV2 } from './signing'
-import { signatureNow, type QiEnv, type QiSandbox } from './state'
+import { type QiEnv, type QiSandbox, signatureNow } from './state'
 
 /** [INFERRED] (setting `signed_uri_query`) The `uri`/endpoint values a signature may carry for this request. */
 const signedUris = (sb: QiSandbox, url: URL): string[] => {

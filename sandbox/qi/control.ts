@@ -1,7 +1,7 @@
 import type { Context, Hono } from 'hono'
 import { registerIntegration } from './integrations'
-import { DEFAULT_REFUSAL, changeStatusAndDeliver } from './lifecycle'
-import { settingsErrors, type QiSettings } from './settings'
+import { changeStatusAndDeliver, DEFAULT_REFUSAL } from './lifecycle'
+import { type QiSettings, settingsErrors } from './settings'
 import type { QiEnv, QiSandbox, RefusalReason, TedStatus, WebhookRecord, WebhookTamper } from './state'
 import { tedView } from './views'
 import { deliverWebhook } from './webhooks'
@@ -104,7 +104,9 @@ export const mountControl = (app: Hono<QiEnv>, sb: QiSandbox, reset: () => Promi
       (body?.refusal_reason as RefusalReason | undefined) ??
       (status === 'rejected' || status === 'returned' ? DEFAULT_REFUSAL : undefined)
     const webhook = await changeStatusAndDeliver(sb, ted, status, refusal)
-    return c.json({ data: { ted: tedView(ted), webhook: { id: webhook.id, status: webhook.status, error: webhook.error } } })
+    return c.json({
+      data: { ted: tedView(ted), webhook: { id: webhook.id, status: webhook.status, error: webhook.error } },
+    })
   })
 
   app.get('/_sandbox/webhooks', (c) => {
@@ -117,11 +119,13 @@ export const mountControl = (app: Hono<QiEnv>, sb: QiSandbox, reset: () => Promi
     const ted = state.teds.get(String(body?.ted_key ?? ''))
     if (!ted) return bad(c, 'ted not found', 404)
     const status = body?.ted_status as TedStatus | undefined
-    if (status !== undefined && !FORCEABLE.includes(status)) return bad(c, `ted_status must be one of ${FORCEABLE.join(', ')}`)
+    if (status !== undefined && !FORCEABLE.includes(status))
+      return bad(c, `ted_status must be one of ${FORCEABLE.join(', ')}`)
     const tamper = body?.tamper as WebhookTamper | undefined
     if (tamper !== undefined && !TAMPERS.includes(tamper)) return bad(c, `tamper must be one of ${TAMPERS.join(', ')}`)
     const url = body?.url
-    if (url !== undefined && !(typeof url === 'string' && /^https?:\/\//.test(url))) return bad(c, 'url must be an http(s) URL')
+    if (url !== undefined && !(typeof url === 'string' && /^https?:\/\//.test(url)))
+      return bad(c, 'url must be an http(s) URL')
     const record = await deliverWebhook(sb, ted, { ted_status: status, tamper, url: url as string | undefined })
     return c.json({ data: { id: record.id, status: record.status, body: parsedResponse(record), error: record.error } })
   })

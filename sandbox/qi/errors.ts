@@ -12,12 +12,19 @@ export type QiErrorBody = {
 
 type Entry = { status: number; title: string; description: string; translation: string }
 
-const UNAUTHENTICATED = 'Please provide valid credentials as part of the request. (Documentation: https://qitech.com.br/documentation) Details: '
-const NAO_AUTENTICADO = 'Por favor forneça credenciais válidas como parte da request. (Documentação: https://qitech.com.br/documentation) Detalhes: '
+const UNAUTHENTICATED =
+  'Please provide valid credentials as part of the request. (Documentation: https://qitech.com.br/documentation) Details: '
+const NAO_AUTENTICADO =
+  'Por favor forneça credenciais válidas como parte da request. (Documentação: https://qitech.com.br/documentation) Detalhes: '
 
 /** Texts from QI's error pages; `{name}` placeholders are filled from `params`. */
 const CATALOG = {
-  GDF000003: { status: 400, title: 'Bad Request', description: 'No API Client Key received', translation: 'Nenhuma chave de API do cliente recebida' },
+  GDF000003: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'No API Client Key received',
+    translation: 'Nenhuma chave de API do cliente recebida',
+  },
   GDF000014: {
     status: 401,
     title: 'QI Unauthenticated',
@@ -30,7 +37,12 @@ const CATALOG = {
     description: 'No ClientIntegration found for api_client_key: {api_client_key}.',
     translation: 'Nenhuma ClientIntegration encontrada para api_client_key: {api_client_key}.',
   },
-  QIT000001: { status: 400, title: 'Bad Request', description: 'Schema error: {errors}', translation: 'Schema Inválido: {errors}' },
+  QIT000001: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'Schema error: {errors}',
+    translation: 'Schema Inválido: {errors}',
+  },
   QIT000500: {
     status: 500,
     title: 'Internal Error',
@@ -43,7 +55,12 @@ const CATALOG = {
     description: 'Account not found for the given key: {account_key}',
     translation: 'Conta não encontrada para a chave fornecida: {account_key}',
   },
-  TED000011: { status: 400, title: 'Bad Request', description: 'Wrong day/time for TED', translation: 'Dia/hora incorretos para a TED' },
+  TED000011: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'Wrong day/time for TED',
+    translation: 'Dia/hora incorretos para a TED',
+  },
   TED000018: {
     status: 403,
     title: 'Unauthorized',
@@ -123,7 +140,10 @@ const CATALOG = {
 
 export type QiErrorKey = keyof typeof CATALOG
 
-const CODES: Partial<Record<QiErrorKey, string>> = { DUPLICATE_REQUEST_CONTROL_KEY: 'QIT000409', NOT_FOUND: 'QIT000404' }
+const CODES: Partial<Record<QiErrorKey, string>> = {
+  DUPLICATE_REQUEST_CONTROL_KEY: 'QIT000409',
+  NOT_FOUND: 'QIT000404',
+}
 
 export type QiErrorOptions = {
   params?: Record<string, string>
@@ -132,7 +152,8 @@ export type QiErrorOptions = {
   code?: string
 }
 
-const fill = (text: string, params: Record<string, string>) => text.replace(/\{(\w+)\}/g, (m, k: string) => params[k] ?? m)
+const fill = (text: string, params: Record<string, string>) =>
+  text.replace(/\{(\w+)\}/g, (m, k: string) => params[k] ?? m)
 
 export const qiError = (key: QiErrorKey, options: QiErrorOptions = {}): { status: number; body: QiErrorBody } => {
   const entry: Entry = CATALOG[key]
@@ -161,7 +182,8 @@ export const qiFail = (key: QiErrorKey, options?: QiErrorOptions): never => {
 }
 
 /** GDF000014 with the failed check in extra_fields.sandbox_reason (a sandbox-only aid; QI gives no detail). */
-export const unauthenticated = (reason: string): never => qiFail('GDF000014', { extra_fields: { sandbox_reason: reason } })
+export const unauthenticated = (reason: string): never =>
+  qiFail('GDF000014', { extra_fields: { sandbox_reason: reason } })
 
 /** QIT000001 listing the failing fields: `errors` maps a dotted field path to marshmallow-style messages. */
 export const schemaFail = (errors: Record<string, string[]>): never => {

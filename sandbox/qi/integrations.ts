@@ -45,10 +45,15 @@ export const registerIntegration = (sb: QiSandbox, body: unknown): Registered | 
   if (input.webhook_url !== undefined && input.webhook_url !== null && !isHttpUrl(input.webhook_url))
     return { error: 'webhook_url must be an http(s) URL or null', status: 400 }
   const balance = input.balance
-  if (balance !== undefined && balance !== null && !(typeof balance === 'number' && Number.isFinite(balance) && balance >= 0))
+  if (
+    balance !== undefined &&
+    balance !== null &&
+    !(typeof balance === 'number' && Number.isFinite(balance) && balance >= 0)
+  )
     return { error: 'balance must be a number >= 0 or null', status: 400 }
 
-  const accountKeys = (input.account_keys as string[] | undefined) ?? Array.from({ length: count as number }, () => randomUUID())
+  const accountKeys =
+    (input.account_keys as string[] | undefined) ?? Array.from({ length: count as number }, () => randomUUID())
   const foreign = accountKeys.find((k) => {
     const owner = sb.state.accounts.get(k)?.api_client_key
     return owner !== undefined && owner !== apiKey
@@ -56,7 +61,12 @@ export const registerIntegration = (sb: QiSandbox, body: unknown): Registered | 
   if (foreign) return { error: `account ${foreign} belongs to another integration`, status: 409 }
 
   const existing = sb.state.integrations.get(apiKey)
-  const integration: Integration = existing ?? { api_client_key: apiKey, public_key_pem: '', webhook_url: null, account_keys: [] }
+  const integration: Integration = existing ?? {
+    api_client_key: apiKey,
+    public_key_pem: '',
+    webhook_url: null,
+    account_keys: [],
+  }
   integration.public_key_pem = input.public_key_pem
   if (input.webhook_url !== undefined) integration.webhook_url = input.webhook_url as string | null
   for (const accountKey of accountKeys) {

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono'
-import { isoTimestamp, md5Hex, signV1, signV2 } from './signing'
 import { generateP521KeyPair, type KeyPairPem } from './keys'
-import { signatureNow, type QiEnv, type QiSandbox } from './state'
+import { isoTimestamp, md5Hex, signV1, signV2 } from './signing'
+import { type QiEnv, type QiSandbox, signatureNow } from './state'
 
 let strangerKey: KeyPairPem | undefined
 
@@ -33,17 +33,30 @@ export const signResponses =
     let body = text
     // `response_tamper` forges one part of the signature (a test switch, not QI behaviour).
     const tamper = sb.settings.response_tamper
-    const privateKeyPem = tamper === 'signature' ? (strangerKey ??= generateP521KeyPair()).privateKeyPem : sb.keys.privateKeyPem
+    const privateKeyPem =
+      tamper === 'signature' ? (strangerKey ??= generateP521KeyPair()).privateKeyPem : sb.keys.privateKeyPem
     const signedMethod = tamper === 'wrong_method' ? (method === 'GET' ? 'POST' : 'GET') : method
     const signedUri = tamper === 'wrong_uri' ? `${uri}/elsewhere` : uri
     const signedAt = tamper === 'stale' ? now - sb.settings.timestamp_tolerance_ms - 60_000 : now
     if (mode === 'header') {
-      const claims = { payload_md5: md5Hex(text), timestamp: isoTimestamp(signedAt), method: signedMethod, uri: signedUri }
+      const claims = {
+        payload_md5: md5Hex(text),
+        timestamp: isoTimestamp(signedAt),
+        method: signedMethod,
+        uri: signedUri,
+      }
       headers.set('AUTHORIZATION', await signV2(claims, privateKeyPem))
     } else {
       const payload = text ? (JSON.parse(text) as object) : {}
       const signedKey = tamper === 'api_key' ? '00000000-0000-4000-8000-000000000000' : apiKey
-      const signed = await signV1({ payload, method: signedMethod, endpoint: signedUri, apiKey: signedKey, privateKeyPem, now: signedAt })
+      const signed = await signV1({
+        payload,
+        method: signedMethod,
+        endpoint: signedUri,
+        apiKey: signedKey,
+        privateKeyPem,
+        now: signedAt,
+      })
       body = signed.body!
       headers.set('AUTHORIZATION', signed.authorization)
       headers.set('content-type', 'application/json')

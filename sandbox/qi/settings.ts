@@ -108,7 +108,9 @@ const oneOf =
 const int =
   (min: number, max = Number.MAX_SAFE_INTEGER): Check =>
   (v) =>
-    Number.isInteger(v) && (v as number) >= min && (v as number) <= max ? null : `must be an integer in [${min}, ${max}]`
+    Number.isInteger(v) && (v as number) >= min && (v as number) <= max
+      ? null
+      : `must be an integer in [${min}, ${max}]`
 const bool: Check = (v) => (typeof v === 'boolean' ? null : 'must be a boolean')
 const nullable =
   (check: Check): Check =>

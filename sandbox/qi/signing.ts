@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose'
+import { decodeProtectedHeader, type JWTPayload, jwtVerify, SignJWT } from 'jose'
 import { privateKeyObject, publicKeyObject } from './keys'
 
 /**
@@ -107,7 +107,8 @@ export const signV1 = async (input: {
   privateKeyPem: string
   now: number
 }): Promise<V1Signed> => {
-  const encoded = input.payload === undefined ? undefined : await signJwt(input.payload as JWTPayload, input.privateKeyPem)
+  const encoded =
+    input.payload === undefined ? undefined : await signJwt(input.payload as JWTPayload, input.privateKeyPem)
   const signature = stringToSign(
     input.method,
     encoded === undefined ? '' : md5Hex(encoded),
@@ -142,7 +143,8 @@ export const verifyV1 = async (
   if (parts.length !== 5) return fail('signature claim must have 5 lines: method, md5, content type, date, endpoint')
   const [method, md5, contentType, date, endpoint] = parts as [string, string, string, string, string]
   if (method !== expect.method) return fail(`signed method ${method} does not match ${expect.method}`)
-  if (!expect.uris.includes(endpoint)) return fail(`signed endpoint ${endpoint} does not match ${expect.uris.join(' or ')}`)
+  if (!expect.uris.includes(endpoint))
+    return fail(`signed endpoint ${endpoint} does not match ${expect.uris.join(' or ')}`)
   if (!withinTolerance(Date.parse(date), expect)) return fail('signed date is malformed or outside the accepted window')
 
   let encoded: string | undefined
@@ -258,7 +260,10 @@ export const verifyResponse = async (input: {
     toleranceMs: input.toleranceMs ?? 5 * 60_000,
   }
   if (authorization.startsWith('QIT ')) {
-    const v1 = await verifyV1(authorization, text(input.body), input.qiPublicKeyPem, { ...expect, apiKey: input.apiClientKey })
+    const v1 = await verifyV1(authorization, text(input.body), input.qiPublicKeyPem, {
+      ...expect,
+      apiKey: input.apiClientKey,
+    })
     if (!v1.ok) return v1
     return v1.value === undefined ? fail('encoded_body missing') : { ok: true, mode: 'encoded_body', payload: v1.value }
   }

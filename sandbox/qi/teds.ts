@@ -59,7 +59,10 @@ export const mountTeds = (app: Hono<QiEnv>, sb: QiSandbox): void => {
     const fee = settings.fee_amount
     const total = input.transaction_amount + fee
     if (account.balance !== null && account.balance < total)
-      return qiFail('INSUFFICIENT_BALANCE', { code: settings.insufficient_balance_code, params: { account_key: account.account_key } })
+      return qiFail('INSUFFICIENT_BALANCE', {
+        code: settings.insufficient_balance_code,
+        params: { account_key: account.account_key },
+      })
     // [INFERRED] For 2FA TEDs the debit moment is not documented; the sandbox debits on creation.
     if (account.balance !== null) account.balance = Math.round((account.balance - total) * 100) / 100
 

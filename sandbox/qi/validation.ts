@@ -41,7 +41,8 @@ const str = (obj: Obj, key: string, path: string, errors: Errors, rule: StringRu
   }
   if (rule.oneOf && !rule.oneOf.includes(value)) add(errors, path, `Must be one of: ${rule.oneOf.join(', ')}.`)
   if (rule.max !== undefined && value.length > rule.max) add(errors, path, `Longer than maximum length ${rule.max}.`)
-  if (rule.pattern && !rule.pattern.test(value)) add(errors, path, rule.patternMessage ?? 'String does not match expected pattern.')
+  if (rule.pattern && !rule.pattern.test(value))
+    add(errors, path, rule.patternMessage ?? 'String does not match expected pattern.')
   return value
 }
 
@@ -97,7 +98,11 @@ const targetAccount = (obj: Obj, errors: Errors): TargetAccount => {
       pattern: /^(\d{11}|\d{14})$/,
       patternMessage: 'Must be a CPF (11 digits) or CNPJ (14 digits), digits only.',
     }),
-    owner_name: str(obj, 'owner_name', p('owner_name'), errors, { max: 50, pattern: /\S/, patternMessage: 'Must not be blank.' }),
+    owner_name: str(obj, 'owner_name', p('owner_name'), errors, {
+      max: 50,
+      pattern: /\S/,
+      patternMessage: 'Must not be blank.',
+    }),
     account_type: str(obj, 'account_type', p('account_type'), errors, { oneOf: ACCOUNT_TYPES }),
     ispb: str(obj, 'ispb', p('ispb'), errors, { pattern: /^\d{8}$/, patternMessage: 'Must be 8 digits.' }),
   }
@@ -106,9 +111,11 @@ const targetAccount = (obj: Obj, errors: Errors): TargetAccount => {
 const amount = (obj: Obj, errors: Errors): number => {
   const value = obj.transaction_amount
   if (value === undefined || value === null) add(errors, 'transaction_amount', MISSING)
-  else if (typeof value !== 'number' || !Number.isFinite(value)) add(errors, 'transaction_amount', 'Not a valid number.')
+  else if (typeof value !== 'number' || !Number.isFinite(value))
+    add(errors, 'transaction_amount', 'Not a valid number.')
   else if (value <= 0) add(errors, 'transaction_amount', 'Must be greater than 0.')
-  else if (Math.round(value * 100) / 100 !== value) add(errors, 'transaction_amount', 'Must have at most 2 decimal places.')
+  else if (Math.round(value * 100) / 100 !== value)
+    add(errors, 'transaction_amount', 'Must have at most 2 decimal places.')
   else if (String(value).length > 10) add(errors, 'transaction_amount', 'Longer than maximum length 10.')
   return typeof value === 'number' ? value : 0
 }
@@ -124,7 +131,9 @@ export const parseCreateTed = (body: unknown, settings: QiSettings): CreateTedIn
   const tfa = nested(obj, 'tfa_info', errors)
   const tfaErrors = tfa ? errors : {}
   const tfaObj = tfa ?? {}
-  const contact_type = str(tfaObj, 'contact_type', 'tfa_info.contact_type', tfaErrors, { oneOf: CONTACT_TYPES }) as ContactType
+  const contact_type = str(tfaObj, 'contact_type', 'tfa_info.contact_type', tfaErrors, {
+    oneOf: CONTACT_TYPES,
+  }) as ContactType
   const tfa_info = {
     approver_document_number: str(tfaObj, 'approver_document_number', 'tfa_info.approver_document_number', tfaErrors, {
       pattern: /^(\d{11}|\d{14})$/,

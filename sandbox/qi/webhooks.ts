@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { generateP521KeyPair, type KeyPairPem } from './keys'
 import { isoTimestamp, md5Hex, signV2, type V2Claims } from './signing'
-import { signatureNow, type QiSandbox, type Ted, type TedStatus, type WebhookRecord, type WebhookTamper } from './state'
+import { type QiSandbox, signatureNow, type Ted, type TedStatus, type WebhookRecord, type WebhookTamper } from './state'
 import { tedView } from './views'
 
 /**
@@ -22,7 +22,12 @@ let strangerKey: KeyPairPem | undefined
 
 const signedHeaders = async (sb: QiSandbox, ted: Ted, url: URL, body: string, tamper: WebhookTamper | null) => {
   const now = signatureNow(sb)
-  const claims: V2Claims = { payload_md5: md5Hex(body), timestamp: isoTimestamp(now), method: 'POST', uri: url.pathname }
+  const claims: V2Claims = {
+    payload_md5: md5Hex(body),
+    timestamp: isoTimestamp(now),
+    method: 'POST',
+    uri: url.pathname,
+  }
   let privateKeyPem = sb.keys.privateKeyPem
   if (tamper === 'signature') privateKeyPem = (strangerKey ??= generateP521KeyPair()).privateKeyPem
   if (tamper === 'payload_md5') claims.payload_md5 = md5Hex(`${body} `)
@@ -40,7 +45,11 @@ const MAX_RECORDED_RESPONSE = 2_000
 export type DeliveryOptions = { ted_status?: TedStatus; tamper?: WebhookTamper | null; url?: string }
 
 /** Sends one webhook for the TED (its current status unless overridden) and records it; never throws. */
-export const deliverWebhook = async (sb: QiSandbox, ted: Ted, options: DeliveryOptions = {}): Promise<WebhookRecord> => {
+export const deliverWebhook = async (
+  sb: QiSandbox,
+  ted: Ted,
+  options: DeliveryOptions = {},
+): Promise<WebhookRecord> => {
   const status = options.ted_status ?? ted.ted_status
   const url = options.url ?? sb.state.integrations.get(ted.api_client_key)?.webhook_url ?? sb.settings.webhook_url
   const body = JSON.stringify(webhookPayload(ted, status, sb.clock.now()))

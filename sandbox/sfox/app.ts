@@ -9,7 +9,13 @@ import { faultErrorBody, sfoxErrors } from './errors'
 import { mountHistoryRoutes } from './history'
 import { fail, methodNotAllowed, requireJsonAccept } from './http'
 import { createRateLimiter } from './rate-limit'
-import { applySettingsPatch, defaultSettings, parseSettingsPatch, restoreSettings, type SettingsPatch } from './settings'
+import {
+  applySettingsPatch,
+  defaultSettings,
+  parseSettingsPatch,
+  restoreSettings,
+  type SettingsPatch,
+} from './settings'
 import { createSfoxState } from './state'
 import { mountTransferRoutes } from './transfers'
 

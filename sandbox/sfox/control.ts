@@ -1,9 +1,9 @@
 import type { Context, Hono } from 'hono'
 import type { Clock } from '../shared/clock'
 import type { SfoxEnv } from './auth'
-import { fail, readJsonObject, type JsonObject } from './http'
+import { fail, type JsonObject, readJsonObject } from './http'
 import { applySettingsPatch, parseSettingsPatch, type SfoxSettings } from './settings'
-import { transferStatuses, type Account, type SfoxState, type TransferStatus } from './state'
+import { type Account, type SfoxState, type TransferStatus, transferStatuses } from './state'
 import { transferJson } from './view'
 
 /**

@@ -16,8 +16,7 @@ const extensionOf = (name: string) => {
   return dot < 0 ? '' : name.slice(dot + 1)
 }
 
-const formatLimit = (bytes: number) =>
-  bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MB` : `${bytes} bytes`
+const formatLimit = (bytes: number) => (bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MB` : `${bytes} bytes`)
 
 const parseFileTypes = (raw: FormDataEntryValue | null): Record<string, unknown> | null => {
   if (typeof raw !== 'string') return null
@@ -58,7 +57,8 @@ export const mountDdqRoutes = (app: Hono<SfoxEnv>, state: SfoxState, settings: S
     for (const file of files) {
       const ext = extensionOf(file.name)
       // [INFERRED] extensions compare case-insensitively; the message echoes the name as sent.
-      if (!allowedExtensions.includes(ext.toLowerCase())) return fail(c, 422, sfoxErrors.extensionNotAllowed(ext, file.name))
+      if (!allowedExtensions.includes(ext.toLowerCase()))
+        return fail(c, 422, sfoxErrors.extensionNotAllowed(ext, file.name))
       // The declared part Content-Type; sFOX may sniff the bytes instead (unknown).
       const mime = file.type.split(';')[0]!.trim().toLowerCase()
       if (!allowedMimes.includes(mime)) return fail(c, 422, sfoxErrors.mimeNotAllowed(file.type || '(none)', file.name))
@@ -87,7 +87,9 @@ export const mountDdqRoutes = (app: Hono<SfoxEnv>, state: SfoxState, settings: S
     const ddqId = form.get('ddq_id')
     const receivedAt = new Date(state.clock.now()).toISOString()
     for (const file of files) {
-      const sha256 = createHash('sha256').update(new Uint8Array(await file.arrayBuffer())).digest('hex')
+      const sha256 = createHash('sha256')
+        .update(new Uint8Array(await file.arrayBuffer()))
+        .digest('hex')
       state.recordUpload({
         account: account.id,
         user_id: userId,

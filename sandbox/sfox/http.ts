@@ -11,7 +11,9 @@ export type JsonObject = Record<string, unknown>
  * Reads a JSON object body. An empty body reads as `{}` so the field checks answer (422);
  * text that is not a JSON object is a malformed request (400, §4).
  */
-export const readJsonObject = async (c: Context): Promise<{ ok: true; body: JsonObject } | { ok: false; response: Response }> => {
+export const readJsonObject = async (
+  c: Context,
+): Promise<{ ok: true; body: JsonObject } | { ok: false; response: Response }> => {
   const text = await c.req.text()
   if (text.trim() === '') return { ok: true, body: {} }
   try {

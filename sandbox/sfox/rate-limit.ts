@@ -1,5 +1,5 @@
-import type { Context, MiddlewareHandler } from 'hono'
 import { getConnInfo } from '@hono/node-server/conninfo'
+import type { Context, MiddlewareHandler } from 'hono'
 import type { Clock } from '../shared/clock'
 import { sfoxErrors } from './errors'
 import { fail } from './http'

@@ -126,7 +126,9 @@ const patchSchema = z
 export type SettingsPatch = z.infer<typeof patchSchema>
 
 /** Validates a partial settings object; returns an error text or the parsed patch. */
-export const parseSettingsPatch = (input: unknown): { ok: true; patch: SettingsPatch } | { ok: false; error: string } => {
+export const parseSettingsPatch = (
+  input: unknown,
+): { ok: true; patch: SettingsPatch } | { ok: false; error: string } => {
   const parsed = patchSchema.safeParse(input ?? {})
   if (parsed.success) return { ok: true, patch: parsed.data }
   const issue = parsed.error.issues[0]!

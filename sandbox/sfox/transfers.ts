@@ -9,7 +9,8 @@ import { requireStrings, sameTransferInput, validateCreate } from './validate'
 import { transferJson } from './view'
 
 // Only a PAYMENT waits for the end user's OTP; an in-flight PAYOUT (payout_initial_status INITIATED) does not.
-const isPendingVerification = (t: Transfer) => t.type === 'PAYMENT' && (t.status === 'PENDING' || t.status === 'INITIATED')
+const isPendingVerification = (t: Transfer) =>
+  t.type === 'PAYMENT' && (t.status === 'PENDING' || t.status === 'INITIATED')
 
 /** §5.2-§5.5: create, confirm, resend-confirmation, cancel. */
 export const mountTransferRoutes = (app: Hono<SfoxEnv>, state: SfoxState, settings: SfoxSettings) => {
@@ -78,7 +79,11 @@ export const mountTransferRoutes = (app: Hono<SfoxEnv>, state: SfoxState, settin
     if (!transfer) return fail(c, 422, sfoxErrors.transferNotFound(transfer_id))
     if (!isPendingVerification(transfer)) return fail(c, 422, sfoxErrors.notPending)
     const lastSent = transfer.otp?.sent_at
-    if (settings.resend_cooldown_ms > 0 && lastSent !== undefined && state.clock.now() - lastSent < settings.resend_cooldown_ms) {
+    if (
+      settings.resend_cooldown_ms > 0 &&
+      lastSent !== undefined &&
+      state.clock.now() - lastSent < settings.resend_cooldown_ms
+    ) {
       return fail(c, 422, sfoxErrors.resendTooSoon)
     }
     sendCode(state, settings, transfer, 'resend')

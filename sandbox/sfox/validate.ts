@@ -1,7 +1,7 @@
 import { sfoxErrors } from './errors'
 import type { JsonObject } from './http'
 import type { TransferType } from './settings'
-import { transferStatuses, type TransferInput, type TransferStatus } from './state'
+import { type TransferInput, type TransferStatus, transferStatuses } from './state'
 
 type Result<T> = { ok: true; value: T } | { ok: false; error: string }
 
@@ -28,8 +28,10 @@ export const validateCreate = (body: JsonObject, { acceptNumericStrings = true }
     const value = body[field]
     if (value === undefined || value === null || value === '') return { ok: false, error: sfoxErrors.required(field) }
     if (typeof value !== 'string') return { ok: false, error: sfoxErrors.mustBeString(field) }
-    if (field === 'purpose' && !(purposes as readonly string[]).includes(value)) return { ok: false, error: sfoxErrors.purposeEnum }
-    if (field === 'type' && !(types as readonly string[]).includes(value)) return { ok: false, error: sfoxErrors.typeEnum }
+    if (field === 'purpose' && !(purposes as readonly string[]).includes(value))
+      return { ok: false, error: sfoxErrors.purposeEnum }
+    if (field === 'type' && !(types as readonly string[]).includes(value))
+      return { ok: false, error: sfoxErrors.typeEnum }
     text[field] = value
   }
   const numbers: Record<string, number> = {}
@@ -102,7 +104,8 @@ export const validateHistoryQuery = (query: Record<string, string>): Result<Hist
   }
   if (given('status')) {
     // All four statuses are accepted although the documented message lists three (§5.7).
-    if (!(transferStatuses as readonly string[]).includes(query.status!)) return { ok: false, error: sfoxErrors.statusEnum }
+    if (!(transferStatuses as readonly string[]).includes(query.status!))
+      return { ok: false, error: sfoxErrors.statusEnum }
     out.status = query.status as TransferStatus
   }
   for (const field of ['from_date', 'to_date'] as const) {

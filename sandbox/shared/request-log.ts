@@ -24,7 +24,10 @@ export const createRequestLog = (credentialOf: (c: Context) => string | null, re
     if (c.req.path.startsWith('/_sandbox/')) return next()
     let body: unknown = null
     if ((c.req.header('content-type') ?? '').includes('application/json')) {
-      body = await c.req.raw.clone().json().catch(() => null)
+      body = await c.req.raw
+        .clone()
+        .json()
+        .catch(() => null)
       if (body && typeof body === 'object' && !Array.isArray(body)) {
         const masked = { ...(body as Record<string, unknown>) }
         for (const field of redact) if (field in masked) masked[field] = '[redacted]'

@@ -1,7 +1,7 @@
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import type { Hono } from 'hono'
-import type { AddressInfo } from 'node:net'
-import type { Server } from 'node:http'
 
 export type Listening = { url: string; port: number; close: () => Promise<void> }
 

@@ -1,12 +1,19 @@
 import { and, eq, isNull, lt, lte, or, sql } from 'drizzle-orm'
-import { deliveries, deliveryAttempts, events, webhookEndpoints, type Delivery, type WebhookEndpoint } from '../../db/schema'
+import {
+  type Delivery,
+  deliveries,
+  deliveryAttempts,
+  events,
+  type WebhookEndpoint,
+  webhookEndpoints,
+} from '../../db/schema'
 import { newId } from '../lib/ids'
-import { signingSecrets } from './endpoints'
 import { renderEvent } from '../schemas/callbacks'
+import type { Services } from '../services'
+import { signingSecrets } from './endpoints'
 import { failingStreakStart, nextRetryDelayMs, parseRetryAfter, type RetryPolicy } from './schedule'
 import { signatureHeader } from './signing'
 import { checkWebhookUrl, urlPolicyOf } from './url-policy'
-import type { Services } from '../services'
 
 const EXCERPT_BYTES = 1024
 // Cloudflare Queues delay a message by at most 12 hours; later retries are the sweeper's to send.
@@ -18,7 +25,13 @@ export type Outcome =
   | { kind: 'retry'; delayMs: number }
   | { kind: 'failed'; reason: string }
 
-type Attempt = { statusCode: number | null; error: string | null; excerpt: string | null; retryAfter: string | null; durationMs: number }
+type Attempt = {
+  statusCode: number | null
+  error: string | null
+  excerpt: string | null
+  retryAfter: string | null
+  durationMs: number
+}
 
 /**
  * Receivers called at once by one invocation. A Worker keeps 6 connections open at once and queues
@@ -57,18 +70,37 @@ const excerptOf = async (res: Response): Promise<string> => {
   return new TextDecoder().decode(bytes)
 }
 
-const post = async (url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<Attempt> => {
+const post = async (
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+): Promise<Attempt> => {
   const started = Date.now()
   try {
-    const res = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) })
+    const res = await fetch(url, {
+      method: 'POST',
+      headers,
+      body,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+    })
     // The status is the answer: a body that is slow or breaks off only costs the excerpt.
     const excerpt = await excerptOf(res).catch(() => null)
-    return { statusCode: res.status, error: null, excerpt, retryAfter: res.headers.get('retry-after'), durationMs: Date.now() - started }
+    return {
+      statusCode: res.status,
+      error: null,
+      excerpt,
+      retryAfter: res.headers.get('retry-after'),
+      durationMs: Date.now() - started,
+    }
   } catch (error) {
     const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
     return {
       statusCode: null,
-      error: timedOut ? `no answer within ${timeoutMs} ms` : `connection failed: ${error instanceof Error ? error.message : String(error)}`,
+      error: timedOut
+        ? `no answer within ${timeoutMs} ms`
+        : `connection failed: ${error instanceof Error ? error.message : String(error)}`,
       excerpt: null,
       retryAfter: null,
       durationMs: Date.now() - started,
@@ -115,20 +147,33 @@ export const attemptDelivery = async (services: Services, deliveryId: string): P
     await db.batch([
       db
         .update(deliveries)
-        .set({ status: 'failed', lockedUntil: null, attempts: delivery.attempts - 1, lastError: reason, updatedAt: now })
+        .set({
+          status: 'failed',
+          lockedUntil: null,
+          attempts: delivery.attempts - 1,
+          lastError: reason,
+          updatedAt: now,
+        })
         .where(and(eq(deliveries.id, delivery.id), eq(deliveries.lockedUntil, delivery.lockedUntil!))),
       ...(disable
-        ? [db.update(webhookEndpoints).set({ enabled: false, disabledReason: reason, disabledAt: now, updatedAt: now }).where(eq(webhookEndpoints.id, endpoint.id))]
+        ? [
+            db
+              .update(webhookEndpoints)
+              .set({ enabled: false, disabledReason: reason, disabledAt: now, updatedAt: now })
+              .where(eq(webhookEndpoints.id, endpoint.id)),
+          ]
         : []),
     ])
     return { kind: 'failed', reason }
   }
-  if (!endpoint.enabled || endpoint.deletedAt !== null) return failUnsent(`endpoint disabled: ${endpoint.disabledReason ?? 'disabled'}`)
+  if (!endpoint.enabled || endpoint.deletedAt !== null)
+    return failUnsent(`endpoint disabled: ${endpoint.disabledReason ?? 'disabled'}`)
   // The policy may have tightened since the URL was registered.
   const allowed = checkWebhookUrl(endpoint.url, urlPolicyOf(settings))
   if (!allowed.ok) return failUnsent(`the URL is no longer allowed: it ${allowed.message}`, true)
   const secrets = await signingSecrets(settings.ENCRYPTION_KEY, endpoint, now).catch(() => null)
-  if (!secrets) return failUnsent('the signing secret cannot be decrypted (was ENCRYPTION_KEY changed?); rotate it', true)
+  if (!secrets)
+    return failUnsent('the signing secret cannot be decrypted (was ENCRYPTION_KEY changed?); rotate it', true)
 
   const body = JSON.stringify(renderEvent(event))
   const timestamp = Math.floor(now / 1000)
@@ -147,12 +192,19 @@ export const attemptDelivery = async (services: Services, deliveryId: string): P
   const outcome = judge(services, delivery, endpoint, attempt, now)
   await record(services, delivery, endpoint, attempt, outcome, now)
   // The queue is asked to bring the retry back when it is due; the sweeper backs it up.
-  if (outcome.kind === 'retry') services.dispatch([delivery.id], Math.min(MAX_QUEUE_DELAY_SECONDS, Math.ceil(outcome.delayMs / 1000)))
+  if (outcome.kind === 'retry')
+    services.dispatch([delivery.id], Math.min(MAX_QUEUE_DELAY_SECONDS, Math.ceil(outcome.delayMs / 1000)))
   return outcome
 }
 
 /** What an attempt means: success, a retry later, or the end (gone, schedule used up, failing too long). */
-const judge = (services: Services, delivery: Delivery, endpoint: WebhookEndpoint, attempt: Attempt, now: number): Outcome & { disable?: string } => {
+const judge = (
+  services: Services,
+  delivery: Delivery,
+  endpoint: WebhookEndpoint,
+  attempt: Attempt,
+  now: number,
+): Outcome & { disable?: string } => {
   const code = attempt.statusCode
   if (code !== null && code >= 200 && code < 300) return { kind: 'delivered' }
   if (code === 410) {
@@ -179,7 +231,11 @@ const record = async (
   now: number,
 ) => {
   const { db } = services
-  const lastError = attempt.error ?? (attempt.statusCode !== null && (attempt.statusCode < 200 || attempt.statusCode >= 300) ? `HTTP ${attempt.statusCode}` : null)
+  const lastError =
+    attempt.error ??
+    (attempt.statusCode !== null && (attempt.statusCode < 200 || attempt.statusCode >= 300)
+      ? `HTTP ${attempt.statusCode}`
+      : null)
   const deliveryUpdate = db
     .update(deliveries)
     .set({

@@ -8,7 +8,9 @@ const CHUNK = 100
 export const enqueueDeliveries = async (queue: DeliveryQueue, deliveryIds: string[], delaySeconds = 0) => {
   for (let i = 0; i < deliveryIds.length; i += CHUNK) {
     await queue.sendBatch(
-      deliveryIds.slice(i, i + CHUNK).map((id) => ({ body: { delivery_id: id }, ...(delaySeconds > 0 ? { delaySeconds } : {}) })),
+      deliveryIds
+        .slice(i, i + CHUNK)
+        .map((id) => ({ body: { delivery_id: id }, ...(delaySeconds > 0 ? { delaySeconds } : {}) })),
     )
   }
 }

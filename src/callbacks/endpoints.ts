@@ -1,19 +1,20 @@
 import { and, desc, eq, isNull, lt } from 'drizzle-orm'
 import type { Db } from '../../db/client'
-import { webhookEndpoints, type WebhookEndpoint } from '../../db/schema'
-import { Problem } from '../lib/problem'
+import { type WebhookEndpoint, webhookEndpoints } from '../../db/schema'
 import { decryptJson, encryptJson } from '../lib/crypto'
 import { newId } from '../lib/ids'
-import { iso } from '../lib/time'
+import { toPage } from '../lib/page'
+import { Problem } from '../lib/problem'
 import { DISABLED_BY_PARTNER } from './outbox'
 import { generateSecret } from './signing'
-import { toPage } from '../lib/page'
 
 /** Binds a sealed secret to its endpoint (AES-GCM additional data). */
 const secretContext = (endpointId: string) => `webhook-endpoint:${endpointId}`
 
-export const sealSecret = (key: string, endpointId: string, secret: string) => encryptJson(key, secretContext(endpointId), secret)
-export const openSecret = (key: string, endpointId: string, sealed: string) => decryptJson<string>(key, secretContext(endpointId), sealed)
+export const sealSecret = (key: string, endpointId: string, secret: string) =>
+  encryptJson(key, secretContext(endpointId), secret)
+export const openSecret = (key: string, endpointId: string, sealed: string) =>
+  decryptJson<string>(key, secretContext(endpointId), sealed)
 
 /** The secrets that sign right now: the current one, and the previous one during its grace period. */
 export const signingSecrets = async (key: string, endpoint: WebhookEndpoint, now: number): Promise<string[]> => {
@@ -26,8 +27,8 @@ export const signingSecrets = async (key: string, endpoint: WebhookEndpoint, now
   return secrets
 }
 
-
-const notFound = (id: string) => new Problem('webhook_endpoint_not_found', { detail: `No webhook endpoint with id "${id}".` })
+const notFound = (id: string) =>
+  new Problem('webhook_endpoint_not_found', { detail: `No webhook endpoint with id "${id}".` })
 
 const mine = (partnerId: string, id: string) =>
   and(eq(webhookEndpoints.id, id), eq(webhookEndpoints.partnerId, partnerId), isNull(webhookEndpoints.deletedAt))
@@ -77,7 +78,13 @@ export const listEndpoints = async (db: Db, partnerId: string, limit: number, st
   const rows = await db
     .select()
     .from(webhookEndpoints)
-    .where(and(eq(webhookEndpoints.partnerId, partnerId), isNull(webhookEndpoints.deletedAt), startingAfter ? lt(webhookEndpoints.id, startingAfter) : undefined))
+    .where(
+      and(
+        eq(webhookEndpoints.partnerId, partnerId),
+        isNull(webhookEndpoints.deletedAt),
+        startingAfter ? lt(webhookEndpoints.id, startingAfter) : undefined,
+      ),
+    )
     .orderBy(desc(webhookEndpoints.id))
     .limit(limit + 1)
   return toPage(rows, limit)
@@ -119,7 +126,14 @@ export const deleteEndpoint = async (db: Db, partnerId: string, id: string, now:
 }
 
 /** A new secret; the old one keeps signing (alongside) for `graceSeconds`. */
-export const rotateSecret = async (db: Db, key: string, partnerId: string, id: string, graceSeconds: number, now: number) => {
+export const rotateSecret = async (
+  db: Db,
+  key: string,
+  partnerId: string,
+  id: string,
+  graceSeconds: number,
+  now: number,
+) => {
   const current = await getEndpoint(db, partnerId, id)
   const secret = generateSecret()
   // A second rotation inside the grace period (often a retry whose answer was lost) keeps the secret
@@ -129,12 +143,18 @@ export const rotateSecret = async (db: Db, key: string, partnerId: string, id: s
     .update(webhookEndpoints)
     .set({
       secret: await sealSecret(key, id, secret),
-      ...(previousInGrace ? {} : { previousSecret: current.secret, previousSecretExpiresAt: now + graceSeconds * 1000 }),
+      ...(previousInGrace
+        ? {}
+        : { previousSecret: current.secret, previousSecretExpiresAt: now + graceSeconds * 1000 }),
       updatedAt: now,
     })
     .where(and(mine(partnerId, id), eq(webhookEndpoints.secret, current.secret)))
     .returning()
   // A concurrent rotation won; ours would have dropped its secret from the grace window.
-  if (!row) throw new Problem('webhook_endpoint_busy', { detail: 'The secret was rotated concurrently; retry.', headers: { 'retry-after': '1' } })
+  if (!row)
+    throw new Problem('webhook_endpoint_busy', {
+      detail: 'The secret was rotated concurrently; retry.',
+      headers: { 'retry-after': '1' },
+    })
   return { endpoint: row, secret }
 }

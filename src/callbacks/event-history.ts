@@ -1,8 +1,8 @@
 import { and, asc, desc, eq, lt } from 'drizzle-orm'
 import type { Db } from '../../db/client'
-import { deliveries, deliveryAttempts, events, type DeliveryAttempt, type Delivery, type Event } from '../../db/schema'
-import { Problem } from '../lib/problem'
+import { type Delivery, type DeliveryAttempt, deliveries, deliveryAttempts, type Event, events } from '../../db/schema'
 import { toPage } from '../lib/page'
+import { Problem } from '../lib/problem'
 
 // Reading a partner's events and what became of their deliveries.
 
@@ -28,14 +28,24 @@ export const listEvents = async (
 }
 
 export const findEvent = async (db: Db, partnerId: string, id: string): Promise<Event | undefined> =>
-  (await db.select().from(events).where(and(eq(events.id, id), eq(events.partnerId, partnerId))).limit(1))[0]
+  (
+    await db
+      .select()
+      .from(events)
+      .where(and(eq(events.id, id), eq(events.partnerId, partnerId)))
+      .limit(1)
+  )[0]
 
 export const eventNotFound = (id: string) => new Problem('event_not_found', { detail: `No event with id "${id}".` })
 
 /** An event with, per delivery, every attempt in order: one batch. */
 export const getEventWithDeliveries = async (db: Db, partnerId: string, id: string) => {
   const [[event], rows] = await db.batch([
-    db.select().from(events).where(and(eq(events.id, id), eq(events.partnerId, partnerId))).limit(1),
+    db
+      .select()
+      .from(events)
+      .where(and(eq(events.id, id), eq(events.partnerId, partnerId)))
+      .limit(1),
     db
       .select({ delivery: deliveries, attempt: deliveryAttempts })
       .from(deliveries)

@@ -1,10 +1,10 @@
 import { and, eq, gte, inArray, isNull, sql } from 'drizzle-orm'
 import { deliveries, webhookEndpoints } from '../../db/schema'
-import { Problem } from '../lib/problem'
 import { isForeignKeyViolation } from '../lib/errors'
+import { Problem } from '../lib/problem'
+import type { Services } from '../services'
 import { getEndpoint } from './endpoints'
 import { eventNotFound, findEvent } from './event-history'
-import type { Services } from '../services'
 
 const DISPATCH_NOW = 1000 // beyond this many, the sweeper sends the rest within minutes
 const RECOVER_BATCH = 5000
@@ -34,7 +34,13 @@ export const redeliverEvent = async (services: Services, partnerId: string, even
         await db
           .select()
           .from(webhookEndpoints)
-          .where(and(eq(webhookEndpoints.partnerId, partnerId), eq(webhookEndpoints.enabled, true), isNull(webhookEndpoints.deletedAt)))
+          .where(
+            and(
+              eq(webhookEndpoints.partnerId, partnerId),
+              eq(webhookEndpoints.enabled, true),
+              isNull(webhookEndpoints.deletedAt),
+            ),
+          )
       ).filter((e) => !e.eventTypes || e.eventTypes.includes(event.type) || e.eventTypes.includes('*'))
   const disabled = targets.find((e) => !e.enabled)
   if (disabled) throw endpointDisabled(disabled.id)
@@ -70,7 +76,15 @@ export const redeliverEvent = async (services: Services, partnerId: string, even
   const all = await db
     .select({ id: deliveries.id, endpointId: deliveries.endpointId })
     .from(deliveries)
-    .where(and(eq(deliveries.eventId, eventId), inArray(deliveries.endpointId, targets.map((e) => e.id))))
+    .where(
+      and(
+        eq(deliveries.eventId, eventId),
+        inArray(
+          deliveries.endpointId,
+          targets.map((e) => e.id),
+        ),
+      ),
+    )
   return all.map((d) => ({ ...d, state: queued.has(d.id) ? ('queued' as const) : ('in_flight' as const) }))
 }
 
@@ -85,11 +99,20 @@ export const recoverEndpoint = async (services: Services, partnerId: string, end
   if (!endpoint.enabled) throw endpointDisabled(endpointId)
   const now = services.now()
   // At most RECOVER_BATCH per call (one bounded statement); `has_more` tells the partner to call again.
-  const failedSince = and(eq(deliveries.endpointId, endpointId), eq(deliveries.status, 'failed'), gte(deliveries.updatedAt, since))
-  const failedIds = (limit: number) => services.db.select({ id: deliveries.id }).from(deliveries).where(failedSince).limit(limit)
+  const failedSince = and(
+    eq(deliveries.endpointId, endpointId),
+    eq(deliveries.status, 'failed'),
+    gte(deliveries.updatedAt, since),
+  )
+  const failedIds = (limit: number) =>
+    services.db.select({ id: deliveries.id }).from(deliveries).where(failedSince).limit(limit)
   const [candidates, rows] = await services.db.batch([
     failedIds(RECOVER_BATCH + 1),
-    services.db.update(deliveries).set(reset(now)).where(inArray(deliveries.id, failedIds(RECOVER_BATCH))).returning({ id: deliveries.id }),
+    services.db
+      .update(deliveries)
+      .set(reset(now))
+      .where(inArray(deliveries.id, failedIds(RECOVER_BATCH)))
+      .returning({ id: deliveries.id }),
   ])
   services.dispatch(rows.slice(0, DISPATCH_NOW).map((r) => r.id))
   return { requeued: rows.length, hasMore: candidates.length > RECOVER_BATCH }

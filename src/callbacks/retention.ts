@@ -16,7 +16,9 @@ export const pruneHistory = async (services: Services) => {
     SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND (d.status = 'pending' OR d.updated_at >= ${cutoff})
   ) ORDER BY e.created_at LIMIT ${BATCH}`
   const [attempts, finished, events] = await services.db.batch([
-    services.db.run(sql`DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id IN (${old}))`),
+    services.db.run(
+      sql`DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id IN (${old}))`,
+    ),
     services.db.run(sql`DELETE FROM deliveries WHERE event_id IN (${old})`),
     services.db.run(sql`DELETE FROM events WHERE id IN (${old})`),
   ])

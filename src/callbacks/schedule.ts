@@ -15,7 +15,8 @@ export const DEFAULT_SCHEDULE_SECONDS = [5, 300, 1800, 7200, 18000, 36000, 36000
 
 export const parseSchedule = (text: string): number[] => {
   const parts = text.split(',').map((p) => Number(p.trim()))
-  if (parts.length === 0 || parts.some((n) => !Number.isFinite(n) || n < 0)) throw new Error(`invalid retry schedule: ${text}`)
+  if (parts.length === 0 || parts.some((n) => !Number.isFinite(n) || n < 0))
+    throw new Error(`invalid retry schedule: ${text}`)
   return parts
 }
 
@@ -52,7 +53,12 @@ export const parseRetryAfter = (value: string | null, now: number): number | nul
  * even tried: two failures days apart are not days of failing. `lastFailureAt` is when the last
  * failure was recorded (the endpoint's `updated_at`, bumped by each).
  */
-export const failingStreakStart = (policy: RetryPolicy, failingSince: number | null, lastFailureAt: number, now: number): number => {
+export const failingStreakStart = (
+  policy: RetryPolicy,
+  failingSince: number | null,
+  lastFailureAt: number,
+  now: number,
+): number => {
   if (failingSince === null) return now
   const longestGapMs = Math.max(0, ...policy.scheduleSeconds) * 1000 * (1 + policy.jitter) + 60_000
   return now - lastFailureAt > longestGapMs ? now : failingSince

@@ -10,8 +10,15 @@ export const generateSecret = (): string => `whsec_${toBase64(randomBytes(32))}`
 
 const keyOf = (secret: string) => fromBase64(secret.replace(/^whsec_/, ''))
 
-export const signatureHeader = async (secrets: string[], id: string, timestampSeconds: number, body: string): Promise<string> => {
+export const signatureHeader = async (
+  secrets: string[],
+  id: string,
+  timestampSeconds: number,
+  body: string,
+): Promise<string> => {
   const content = `${id}.${timestampSeconds}.${body}`
-  const signatures = await Promise.all(secrets.map(async (secret) => `v1,${toBase64(await hmacSha256Raw(keyOf(secret), content))}`))
+  const signatures = await Promise.all(
+    secrets.map(async (secret) => `v1,${toBase64(await hmacSha256Raw(keyOf(secret), content))}`),
+  )
   return signatures.join(' ')
 }

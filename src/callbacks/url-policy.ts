@@ -8,7 +8,10 @@ export type UrlPolicy = { allowHttp: boolean; allowPrivateHosts: boolean }
 export type UrlCheck = { ok: true; url: string } | { ok: false; message: string }
 
 /** The deployment's policy, from its settings. */
-export const urlPolicyOf = (settings: { WEBHOOK_ALLOW_HTTP: boolean; WEBHOOK_ALLOW_PRIVATE_HOSTS: boolean }): UrlPolicy => ({
+export const urlPolicyOf = (settings: {
+  WEBHOOK_ALLOW_HTTP: boolean
+  WEBHOOK_ALLOW_PRIVATE_HOSTS: boolean
+}): UrlPolicy => ({
   allowHttp: settings.WEBHOOK_ALLOW_HTTP,
   allowPrivateHosts: settings.WEBHOOK_ALLOW_PRIVATE_HOSTS,
 })
@@ -87,7 +90,10 @@ export const checkWebhookUrl = (raw: string, policy: UrlPolicy): UrlCheck => {
   if (url.username || url.password) return { ok: false, message: 'must not contain credentials' }
   if (url.hash) return { ok: false, message: 'must not contain a fragment' }
   if (!policy.allowPrivateHosts) {
-    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.$/, '')
+    const host = url.hostname
+      .replace(/^\[|\]$/g, '')
+      .toLowerCase()
+      .replace(/\.$/, '')
     if (host === 'localhost' || host.endsWith('.localhost') || host === 'metadata.google.internal') {
       return { ok: false, message: `must not point at ${host}` }
     }

@@ -1,10 +1,13 @@
 import { and, desc, eq, isNull, lt, ne, or } from 'drizzle-orm'
 import type { Db } from '../../db/client'
-import { documentSubmissions, type DocumentSubmission, type SubmittedFile } from '../../db/schema'
+import { type DocumentSubmission, documentSubmissions, type SubmittedFile } from '../../db/schema'
 import { newId } from '../lib/ids'
 import { toPage } from '../lib/page'
 
-export type SubmissionClaim = { kind: 'new' | 'resumed' | 'replay' | 'in_flight' | 'conflict'; submission: DocumentSubmission }
+export type SubmissionClaim = {
+  kind: 'new' | 'resumed' | 'replay' | 'in_flight' | 'conflict'
+  submission: DocumentSubmission
+}
 
 /**
  * Records a submission about to be sent. With an Idempotency-Key, in the same round trip: finds the
@@ -13,7 +16,14 @@ export type SubmissionClaim = { kind: 'new' | 'resumed' | 'replay' | 'in_flight'
  */
 export const claimSubmission = async (
   db: Db,
-  input: { partnerId: string; userId: string; ddqId: string | null; idempotencyKey: string | null; requestHash: string; files: SubmittedFile[] },
+  input: {
+    partnerId: string
+    userId: string
+    ddqId: string | null
+    idempotencyKey: string | null
+    requestHash: string
+    files: SubmittedFile[]
+  },
   now: number,
   leaseMs: number,
 ): Promise<SubmissionClaim> => {
@@ -35,7 +45,10 @@ export const claimSubmission = async (
     const [inserted] = await db.insert(documentSubmissions).values(row).returning()
     return { kind: 'new', submission: inserted! }
   }
-  const key = and(eq(documentSubmissions.partnerId, input.partnerId), eq(documentSubmissions.idempotencyKey, input.idempotencyKey))
+  const key = and(
+    eq(documentSubmissions.partnerId, input.partnerId),
+    eq(documentSubmissions.idempotencyKey, input.idempotencyKey),
+  )
   const [, resumed, existing] = await db.batch([
     db.insert(documentSubmissions).values(row).onConflictDoNothing(),
     db
@@ -47,12 +60,18 @@ export const claimSubmission = async (
           eq(documentSubmissions.requestHash, input.requestHash),
           or(
             eq(documentSubmissions.status, 'failed'),
-            and(eq(documentSubmissions.status, 'submitting'), or(isNull(documentSubmissions.leaseUntil), lt(documentSubmissions.leaseUntil, now))),
+            and(
+              eq(documentSubmissions.status, 'submitting'),
+              or(isNull(documentSubmissions.leaseUntil), lt(documentSubmissions.leaseUntil, now)),
+            ),
           ),
         ),
       )
       .returning(),
-    db.select().from(documentSubmissions).where(and(key, ne(documentSubmissions.id, row.id))),
+    db
+      .select()
+      .from(documentSubmissions)
+      .where(and(key, ne(documentSubmissions.id, row.id))),
   ])
   const [found] = existing
   if (!found) return { kind: 'new', submission: { ...row, failureCode: null, failureMessage: null } }
@@ -91,7 +110,13 @@ export const findSubmission = async (db: Db, partnerId: string, id: string) =>
       .limit(1)
   )[0]
 
-export const listSubmissions = async (db: Db, partnerId: string, userId: string, limit: number, startingAfter?: string) => {
+export const listSubmissions = async (
+  db: Db,
+  partnerId: string,
+  userId: string,
+  limit: number,
+  startingAfter?: string,
+) => {
   const rows = await db
     .select()
     .from(documentSubmissions)
@@ -106,4 +131,3 @@ export const listSubmissions = async (db: Db, partnerId: string, userId: string,
     .limit(limit + 1)
   return toPage(rows, limit)
 }
-

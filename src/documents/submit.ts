@@ -1,18 +1,16 @@
-import type { DocumentSubmission, SubmittedFile } from '../../db/schema'
-import { Problem } from '../lib/problem'
+import type { SubmittedFile } from '../../db/schema'
 import { sha256Hex } from '../lib/crypto'
 import { toHex } from '../lib/encoding'
 import { stableJson } from '../lib/json'
-import type { PartnerContext, Services } from '../services'
-import { isTransient } from '../providers/provider'
+import { Problem } from '../lib/problem'
 import { problemFor } from '../providers/problems'
-import { iso } from '../lib/time'
+import { isTransient } from '../providers/provider'
+import type { PartnerContext, Services } from '../services'
 import { claimSubmission, finishSubmission } from './submission-store'
-import { validateDocuments, type UploadedFile } from './validation'
+import { type UploadedFile, validateDocuments } from './validation'
 
 // Longer than the upload to sFOX may take; a replay after that may take the submission over.
 const leaseMs = (services: Services) => services.settings.PROVIDER_UPLOAD_TIMEOUT_MS + 10_000
-
 
 /** SHA-256 of a file, streamed through the digest (workerd's DigestStream): no second copy in memory. */
 const digestOf = async (file: File): Promise<string> => {
@@ -38,7 +36,12 @@ export type DocumentsInput = {
 export const submitDocuments = async (services: Services, partner: PartnerContext, input: DocumentsInput) => {
   const provider = await services.providerFor(partner, 'sfox')
   const uploaded: UploadedFile[] = await Promise.all(
-    input.files.map(async (f) => ({ name: f.name, contentType: f.type, size: f.size, head: new Uint8Array(await f.slice(0, 8).arrayBuffer()) })),
+    input.files.map(async (f) => ({
+      name: f.name,
+      contentType: f.type,
+      size: f.size,
+      head: new Uint8Array(await f.slice(0, 8).arrayBuffer()),
+    })),
   )
   const checked = validateDocuments(uploaded, input.fileTypesRaw)
   if (!checked.ok) {
@@ -62,13 +65,22 @@ export const submitDocuments = async (services: Services, partner: PartnerContex
   const now = services.now()
   const claim = await claimSubmission(
     services.db,
-    { partnerId: partner.id, userId: input.userId, ddqId: input.ddqId, idempotencyKey: input.idempotencyKey, requestHash, files },
+    {
+      partnerId: partner.id,
+      userId: input.userId,
+      ddqId: input.ddqId,
+      idempotencyKey: input.idempotencyKey,
+      requestHash,
+      files,
+    },
     now,
     leaseMs(services),
   )
   switch (claim.kind) {
     case 'conflict':
-      throw new Problem('idempotency_key_reused', { detail: 'This Idempotency-Key was used for a different submission.' })
+      throw new Problem('idempotency_key_reused', {
+        detail: 'This Idempotency-Key was used for a different submission.',
+      })
     case 'in_flight':
       throw new Problem('submission_in_flight', {
         detail: 'A submission with this Idempotency-Key is still being sent; retry shortly.',
@@ -78,19 +90,35 @@ export const submitDocuments = async (services: Services, partner: PartnerContex
       return { submission: claim.submission, replayed: true }
   }
 
-  const result = await provider.uploadDocuments!({ userId: input.userId, ddqId: input.ddqId, files: input.files, fileTypes: checked.fileTypes })
+  const result = await provider.uploadDocuments!({
+    userId: input.userId,
+    ddqId: input.ddqId,
+    files: input.files,
+    fileTypes: checked.fileTypes,
+  })
   const done = services.now()
-  if (result.ok) return { submission: await finishSubmission(services.db, claim.submission.id, { status: 'submitted' }, done), replayed: false }
+  if (result.ok)
+    return {
+      submission: await finishSubmission(services.db, claim.submission.id, { status: 'submitted' }, done),
+      replayed: false,
+    }
   const error = result.error
-  await finishSubmission(services.db, claim.submission.id, {
-    status: isTransient(error.kind) ? 'failed' : 'rejected',
-    failureCode: error.kind === 'not_found' ? 'user_not_found' : error.kind,
-    failureMessage: error.message,
-  }, done)
+  await finishSubmission(
+    services.db,
+    claim.submission.id,
+    {
+      status: isTransient(error.kind) ? 'failed' : 'rejected',
+      failureCode: error.kind === 'not_found' ? 'user_not_found' : error.kind,
+      failureMessage: error.message,
+    },
+    done,
+  )
   if (error.kind === 'not_found') {
     throw new Problem('user_not_found', {
       detail: `sFOX has no end user "${input.userId}" for this partner.`,
-      extensions: { provider_error: { provider: 'sfox', status: error.status, code: error.code, message: error.message } },
+      extensions: {
+        provider_error: { provider: 'sfox', status: error.status, code: error.code, message: error.message },
+      },
     })
   }
   throw problemFor(error)

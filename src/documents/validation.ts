@@ -17,7 +17,8 @@ export type UploadedFile = { name: string; contentType: string; size: number; he
 export type DocumentError = { field: string; pointer: string; code: string; message: string; file?: string }
 
 /** Names come from the client: one with a lone surrogate cannot be URI-encoded as it is. */
-const pointerSegment = (name: string) => encodeURIComponent(name.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd'))
+const pointerSegment = (name: string) =>
+  encodeURIComponent(name.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd'))
 
 const fileError = (file: string, code: string, message: string): DocumentError => ({
   field: `files[${file}]`,
@@ -47,16 +48,36 @@ export type Validated = { ok: true; fileTypes: Record<string, DocumentType> } | 
 export const validateDocuments = (files: UploadedFile[], fileTypesRaw: string | null): Validated => {
   const errors: DocumentError[] = []
   if (files.length === 0) {
-    errors.push({ field: 'files', pointer: '/files', code: 'required', message: 'attach at least one file as a "files" part' })
+    errors.push({
+      field: 'files',
+      pointer: '/files',
+      code: 'required',
+      message: 'attach at least one file as a "files" part',
+    })
   }
   if (files.length > DOCUMENT_LIMITS.maxFiles) {
-    errors.push({ field: 'files', pointer: '/files', code: 'too_many_files', message: `at most ${DOCUMENT_LIMITS.maxFiles} files per submission` })
+    errors.push({
+      field: 'files',
+      pointer: '/files',
+      code: 'too_many_files',
+      message: `at most ${DOCUMENT_LIMITS.maxFiles} files per submission`,
+    })
   }
   const fileTypes = parseFileTypes(fileTypesRaw)
   if (fileTypesRaw === null) {
-    errors.push({ field: 'file_types', pointer: '/file_types', code: 'required', message: 'send a "file_types" part: JSON {"<file name>": "ID" | "PoR"}' })
+    errors.push({
+      field: 'file_types',
+      pointer: '/file_types',
+      code: 'required',
+      message: 'send a "file_types" part: JSON {"<file name>": "ID" | "PoR"}',
+    })
   } else if (!fileTypes) {
-    errors.push({ field: 'file_types', pointer: '/file_types', code: 'invalid_json', message: 'must be a JSON object {"<file name>": "ID" | "PoR"}' })
+    errors.push({
+      field: 'file_types',
+      pointer: '/file_types',
+      code: 'invalid_json',
+      message: 'must be a JSON object {"<file name>": "ID" | "PoR"}',
+    })
   }
 
   const seen = new Set<string>()
@@ -65,12 +86,20 @@ export const validateDocuments = (files: UploadedFile[], fileTypesRaw: string | 
     total += file.size
     const name = file.name
     // A double quote would reach sFOX escaped in the multipart header (not as file_types names it).
-    if (!name || name.length > 255 || /[\/\\"\u0000-\u001f\u007f]/.test(name)) {
-      errors.push(fileError(name, 'invalid_file_name', 'file names must be 1–255 characters without slashes, double quotes or control characters'))
+    if (!name || name.length > 255 || /[/\\"\u0000-\u001f\u007f]/.test(name)) {
+      errors.push(
+        fileError(
+          name,
+          'invalid_file_name',
+          'file names must be 1–255 characters without slashes, double quotes or control characters',
+        ),
+      )
       continue
     }
     if (seen.has(name)) {
-      errors.push(fileError(name, 'duplicate_file_name', `two files are named "${name}"; file_types needs unique names`))
+      errors.push(
+        fileError(name, 'duplicate_file_name', `two files are named "${name}"; file_types needs unique names`),
+      )
       continue
     }
     seen.add(name)
@@ -78,36 +107,69 @@ export const validateDocuments = (files: UploadedFile[], fileTypesRaw: string | 
     const kind = KINDS[ext as keyof typeof KINDS]
     const declared = file.contentType.split(';')[0]!.trim().toLowerCase()
     if (!kind) {
-      errors.push(fileError(name, 'extension_not_allowed', `extension "${ext}" is not allowed; use jpg, jpeg, png or pdf`))
+      errors.push(
+        fileError(name, 'extension_not_allowed', `extension "${ext}" is not allowed; use jpg, jpeg, png or pdf`),
+      )
     } else if (!MIMES.includes(declared)) {
-      errors.push(fileError(name, 'content_type_not_allowed', `content type "${declared || '(none)'}" is not allowed; use image/jpeg, image/png or application/pdf`))
+      errors.push(
+        fileError(
+          name,
+          'content_type_not_allowed',
+          `content type "${declared || '(none)'}" is not allowed; use image/jpeg, image/png or application/pdf`,
+        ),
+      )
     } else if (declared !== kind.mime) {
-      errors.push(fileError(name, 'content_type_mismatch', `a .${ext} file must be sent as ${kind.mime}, not ${declared}`))
+      errors.push(
+        fileError(name, 'content_type_mismatch', `a .${ext} file must be sent as ${kind.mime}, not ${declared}`),
+      )
     } else if (!kind.magic.every((byte, i) => file.head[i] === byte)) {
       errors.push(fileError(name, 'content_mismatch', `the file's contents are not ${kind.label}`))
     }
     if (file.size === 0) errors.push(fileError(name, 'file_empty', 'the file is empty'))
     if (file.size > DOCUMENT_LIMITS.maxFileBytes) {
-      errors.push(fileError(name, 'file_too_large', `the file is ${file.size} bytes; at most ${DOCUMENT_LIMITS.maxFileBytes} (10 MB)`))
+      errors.push(
+        fileError(
+          name,
+          'file_too_large',
+          `the file is ${file.size} bytes; at most ${DOCUMENT_LIMITS.maxFileBytes} (10 MB)`,
+        ),
+      )
     }
     if (fileTypes) {
       const type = fileTypes[name]
       if (type === undefined) {
         errors.push(fileError(name, 'missing_file_type', `file_types has no entry for "${name}"`))
       } else if (!DOCUMENT_TYPES.includes(type as DocumentType)) {
-        errors.push(fileError(name, 'invalid_document_type', `document type ${JSON.stringify(type)} is not allowed; use ID or PoR`))
+        errors.push(
+          fileError(
+            name,
+            'invalid_document_type',
+            `document type ${JSON.stringify(type)} is not allowed; use ID or PoR`,
+          ),
+        )
       }
     }
   }
   if (fileTypes) {
     for (const key of Object.keys(fileTypes)) {
       if (!files.some((f) => f.name === key)) {
-        errors.push({ field: `file_types.${key}`, pointer: `/file_types/${pointerSegment(key)}`, code: 'unknown_file_name', message: `no uploaded file is named "${key}" (names must match exactly)`, file: key })
+        errors.push({
+          field: `file_types.${key}`,
+          pointer: `/file_types/${pointerSegment(key)}`,
+          code: 'unknown_file_name',
+          message: `no uploaded file is named "${key}" (names must match exactly)`,
+          file: key,
+        })
       }
     }
   }
   if (total > DOCUMENT_LIMITS.maxTotalBytes) {
-    errors.push({ field: 'files', pointer: '/files', code: 'total_too_large', message: `all files together are ${total} bytes; at most ${DOCUMENT_LIMITS.maxTotalBytes} (20 MB)` })
+    errors.push({
+      field: 'files',
+      pointer: '/files',
+      code: 'total_too_large',
+      message: `all files together are ${total} bytes; at most ${DOCUMENT_LIMITS.maxTotalBytes} (20 MB)`,
+    })
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, fileTypes: fileTypes as Record<string, DocumentType> }
 }

@@ -1,4 +1,4 @@
-import { fromBase64, toBase64Url, toHex, utf8, type Bytes } from './encoding'
+import { type Bytes, fromBase64, toBase64Url, toHex, utf8 } from './encoding'
 
 const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 
@@ -39,7 +39,8 @@ export const hmacSha256Raw = async (key: Bytes, data: string): Promise<Bytes> =>
   return new Uint8Array(await crypto.subtle.sign('HMAC', imported, utf8(data)))
 }
 
-export const hmacSha256Hex = async (secret: string, data: string): Promise<string> => toHex(await hmacSha256(secret, data))
+export const hmacSha256Hex = async (secret: string, data: string): Promise<string> =>
+  toHex(await hmacSha256(secret, data))
 
 /**
  * Compares two secrets in constant time: both are reduced to HMACs of equal length first, so

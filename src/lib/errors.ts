@@ -16,7 +16,11 @@ export const isDatabaseError = (error: unknown): boolean => {
  */
 export const isForeignKeyViolation = (error: unknown): boolean => {
   for (let e = error; e instanceof Error; e = e.cause) {
-    if (e instanceof LibsqlError && (e.extendedCode === 'SQLITE_CONSTRAINT_FOREIGNKEY' || (e.code.startsWith('SQLITE_CONSTRAINT') && e.message.includes('FOREIGN KEY constraint failed')))) {
+    if (
+      e instanceof LibsqlError &&
+      (e.extendedCode === 'SQLITE_CONSTRAINT_FOREIGNKEY' ||
+        (e.code.startsWith('SQLITE_CONSTRAINT') && e.message.includes('FOREIGN KEY constraint failed')))
+    ) {
       return true
     }
   }

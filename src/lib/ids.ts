@@ -51,5 +51,9 @@ const nextRandom = (time: number): Uint8Array => {
 export const newId = (prefix: string, now = Date.now()): string =>
   `${prefix}_${encodeTime(now)}${encodeRandom(nextRandom(now))}`.toLowerCase()
 
-/** Whether `id` has the shape newId gives ids of `prefix` (a position in time order, whether or not it still exists). */
-export const isIdOf = (prefix: string, id: string): boolean => id.startsWith(`${prefix}_`) && /^[0-9a-hjkmnp-tv-z]{26}$/.test(id.slice(prefix.length + 1))
+/**
+ * Whether `id` has the shape newId gives ids of `prefix`: a position in time order, whether or not
+ * it still exists.
+ */
+export const isIdOf = (prefix: string, id: string): boolean =>
+  id.startsWith(`${prefix}_`) && /^[0-9a-hjkmnp-tv-z]{26}$/.test(id.slice(prefix.length + 1))

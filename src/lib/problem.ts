@@ -79,7 +79,12 @@ export const fieldProblem = (
 ) =>
   new Problem(problem, {
     detail,
-    extensions: { ...extensions, errors: [{ field, pointer: error.pointer ?? `/${field.split('.').join('/')}`, code: error.code, message: error.message }] },
+    extensions: {
+      ...extensions,
+      errors: [
+        { field, pointer: error.pointer ?? `/${field.split('.').join('/')}`, code: error.code, message: error.message },
+      ],
+    },
   })
 
 export const problemType = (code: ProblemCode) => `https://transfer-gateway.dev/problems/${code}`

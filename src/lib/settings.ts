@@ -39,7 +39,11 @@ const settingsSchema = z.object({
   // Document uploads carry up to 20 MB to sFOX: they get longer.
   PROVIDER_UPLOAD_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   API_KEY_CACHE_SECONDS: seconds(30),
-  MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(64 * 1024),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(64 * 1024),
   // Per partner (overridable per partner): requests per window.
   RATE_LIMIT: z.coerce.number().int().min(1).default(100),
   RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).default(10),

@@ -1,9 +1,9 @@
 import { createMiddleware } from 'hono/factory'
 import { secretsEqual } from '../lib/crypto'
-import type { PartnerContext } from '../services'
+import { Problem } from '../lib/problem'
 import { API_KEY_PATTERN, hashApiKey } from '../partners/key-format'
 import { loadPartnerByKeyHash } from '../partners/lookup'
-import { Problem } from '../lib/problem'
+import type { PartnerContext } from '../services'
 import type { AppEnv } from './app-env'
 
 const bearer = (header: string | undefined): string | null => /^Bearer +(\S+)$/i.exec(header ?? '')?.[1] ?? null

@@ -24,7 +24,8 @@ export const drain = async (body: ReadableStream<Uint8Array> | null, limit: numb
   }
 }
 
-const tooLarge = (maxBytes: number) => new Problem('payload_too_large', { detail: `Request bodies are limited to ${maxBytes} bytes.` })
+const tooLarge = (maxBytes: number) =>
+  new Problem('payload_too_large', { detail: `Request bodies are limited to ${maxBytes} bytes.` })
 
 /** Reads a streamed body while it stays within `maxBytes`; null once it goes over (the rest is drained). */
 const readWithin = async (body: ReadableStream<Uint8Array>, maxBytes: number) => {
@@ -57,7 +58,12 @@ const readWithin = async (body: ReadableStream<Uint8Array>, maxBytes: number) =>
  * large streamed uploads are counted as the route reads them.
  */
 export const limitBody = (maxBytes: number) => {
-  const counted = bodyLimit({ maxSize: maxBytes, onError: () => { throw tooLarge(maxBytes) } })
+  const counted = bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw tooLarge(maxBytes)
+    },
+  })
   return createMiddleware<AppEnv>(async (c, next) => {
     const declared = c.req.header('content-length')
     if (declared === undefined || c.req.header('transfer-encoding') !== undefined) {

@@ -1,9 +1,9 @@
 import { createMiddleware } from 'hono/factory'
 import type { PartnerRateLimiter } from '../durable-objects/rate-limiter'
-import { Problem } from '../lib/problem'
-import type { AppEnv } from './app-env'
 import { describeError } from '../lib/errors'
 import { log } from '../lib/log'
+import { Problem } from '../lib/problem'
+import type { AppEnv } from './app-env'
 
 /**
  * Per-partner rate limit (after partnerAuth): `RATE_LIMIT` requests per `RATE_LIMIT_WINDOW_SECONDS`,
@@ -24,10 +24,12 @@ export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
   const partner = c.var.partner
   const limit = partner.limits.rateLimit
   const windowMs = settings.RATE_LIMIT_WINDOW_SECONDS * 1000
-  const taking = (async () => namespace.get(namespace.idFromName(partner.id)).take(limit, windowMs))().catch((error: unknown) => {
-    log.error('rate limiter unreachable', { error: describeError(error) })
-    return null
-  })
+  const taking = (async () => namespace.get(namespace.idFromName(partner.id)).take(limit, windowMs))().catch(
+    (error: unknown) => {
+      log.error('rate limiter unreachable', { error: describeError(error) })
+      return null
+    },
+  )
   // A read changes nothing, so while the partner has room it runs beside the count instead of
   // after it. Writes always wait for the count: a refused request must not reach a provider.
   const overlap = (c.req.method === 'GET' || c.req.method === 'HEAD') && roomyFor(partner.id, limit)

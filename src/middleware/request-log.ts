@@ -19,4 +19,3 @@ export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
     partner_id: timing.partnerId ?? null,
   })
 })
-

@@ -28,7 +28,9 @@ const docsHeaders = secureHeaders({
   referrerPolicy: 'no-referrer',
 })
 
-export const securityHeaders = createMiddleware<AppEnv>((c, next) => (c.req.path === '/docs' ? docsHeaders(c, next) : apiHeaders(c, next)))
+export const securityHeaders = createMiddleware<AppEnv>((c, next) =>
+  c.req.path === '/docs' ? docsHeaders(c, next) : apiHeaders(c, next),
+)
 
 // Built once per distinct setting (an isolate sees one).
 const corsByOrigins = new Map<string, ReturnType<typeof cors>>()
@@ -43,10 +45,20 @@ export const corsIfConfigured = createMiddleware<AppEnv>(async (c, next) => {
   let middleware = corsByOrigins.get(setting)
   if (!middleware) {
     middleware = cors({
-      origin: setting.split(',').map((o) => o.trim()).filter(Boolean),
+      origin: setting
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
       allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
       allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'x-request-id'],
-      exposeHeaders: ['x-request-id', 'retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'ratelimit-policy'],
+      exposeHeaders: [
+        'x-request-id',
+        'retry-after',
+        'ratelimit-limit',
+        'ratelimit-remaining',
+        'ratelimit-reset',
+        'ratelimit-policy',
+      ],
       maxAge: 600,
     })
     corsByOrigins.set(setting, middleware)

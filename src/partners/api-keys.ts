@@ -43,7 +43,10 @@ export const revokeApiKey = async (db: Db, partnerId: string, keyId: string, now
       .update(apiKeys)
       .set({ revokedAt: now })
       .where(and(eq(apiKeys.id, keyId), eq(apiKeys.partnerId, partnerId), isNull(apiKeys.revokedAt))),
-    db.select().from(apiKeys).where(and(eq(apiKeys.id, keyId), eq(apiKeys.partnerId, partnerId))),
+    db
+      .select()
+      .from(apiKeys)
+      .where(and(eq(apiKeys.id, keyId), eq(apiKeys.partnerId, partnerId))),
   ])
   if (!row) throw new Problem('api_key_not_found', { detail: `Partner "${partnerId}" has no API key "${keyId}".` })
   return row

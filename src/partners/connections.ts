@@ -1,11 +1,10 @@
 import { and, eq } from 'drizzle-orm'
 import type { Db } from '../../db/client'
-import { providerConnections, } from '../../db/schema'
+import { providerConnections } from '../../db/schema'
 import { encryptJson } from '../lib/crypto'
 import { newId } from '../lib/ids'
 import type { ProviderName } from '../providers/provider'
 import { connectionContext } from '../providers/registry'
-
 
 export type ConnectionInput = {
   provider: ProviderName
@@ -15,7 +14,13 @@ export type ConnectionInput = {
 }
 
 /** Creates or replaces the partner's connection to a provider; credentials are sealed first. */
-export const upsertConnection = async (db: Db, encryptionKey: string, partnerId: string, input: ConnectionInput, now: number) => {
+export const upsertConnection = async (
+  db: Db,
+  encryptionKey: string,
+  partnerId: string,
+  input: ConnectionInput,
+  now: number,
+) => {
   const sealed = await encryptJson(encryptionKey, connectionContext(partnerId, input.provider), input.credentials)
   const settings = input.settings ?? {}
   const [row] = await db
@@ -48,4 +53,3 @@ export const deleteConnection = async (db: Db, partnerId: string, provider: Prov
       .where(and(eq(providerConnections.partnerId, partnerId), eq(providerConnections.provider, provider)))
       .returning({ id: providerConnections.id })
   ).length > 0
-

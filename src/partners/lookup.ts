@@ -1,6 +1,6 @@
 import { and, eq, gt, isNull, or, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client'
-import { apiKeys, partners, type Partner } from '../../db/schema'
+import { apiKeys, type Partner, partners } from '../../db/schema'
 import type { Settings } from '../lib/settings'
 import type { SealedConnection } from '../providers/provider'
 import type { PartnerContext } from '../services'
@@ -37,14 +37,25 @@ export const loadPartnerByKeyHash = async (db: Db, hash: string, now: number, se
     .select({ key: apiKeys, partner: partners, connections: connectionsColumn })
     .from(apiKeys)
     .innerJoin(partners, eq(partners.id, apiKeys.partnerId))
-    .where(and(eq(apiKeys.hash, hash), isNull(apiKeys.revokedAt), or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, now))))
+    .where(
+      and(eq(apiKeys.hash, hash), isNull(apiKeys.revokedAt), or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, now))),
+    )
     .limit(1)
   if (!row) return null
-  return contextOf(row.partner, row.connections, { id: row.key.id, mode: row.key.mode, expiresAt: row.key.expiresAt }, settings)
+  return contextOf(
+    row.partner,
+    row.connections,
+    { id: row.key.id, mode: row.key.mode, expiresAt: row.key.expiresAt },
+    settings,
+  )
 }
 
 /** The partner a transfer belongs to, for work no partner request started (webhooks, cron). */
 export const loadPartnerById = async (db: Db, id: string, settings: Settings) => {
-  const [row] = await db.select({ partner: partners, connections: connectionsColumn }).from(partners).where(eq(partners.id, id)).limit(1)
+  const [row] = await db
+    .select({ partner: partners, connections: connectionsColumn })
+    .from(partners)
+    .where(eq(partners.id, id))
+    .limit(1)
   return row ? contextOf(row.partner, row.connections, null, settings) : null
 }

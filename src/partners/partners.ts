@@ -1,9 +1,9 @@
 import { desc, eq, lt, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client'
-import { partners, } from '../../db/schema'
-import { Problem } from '../lib/problem'
+import { partners } from '../../db/schema'
 import { newId } from '../lib/ids'
 import { toPage } from '../lib/page'
+import { Problem } from '../lib/problem'
 
 export type PartnerLimits = {
   resend_limit?: number | null
@@ -18,8 +18,6 @@ const limitColumns = (input: PartnerLimits) => ({
   ...(input.confirm_attempts !== undefined ? { confirmAttempts: input.confirm_attempts } : {}),
   ...(input.rate_limit !== undefined ? { rateLimit: input.rate_limit } : {}),
 })
-
-
 
 const partnerNotFound = (id: string) => new Problem('partner_not_found', { detail: `No partner with id "${id}".` })
 

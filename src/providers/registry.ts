@@ -25,7 +25,12 @@ type Credentials = Record<string, string>
 const openedCredentials = new Map<string, Promise<Credentials>>()
 const MAX_OPENED = 1000
 
-const openCredentials = (encryptionKey: string, partnerId: string, name: ProviderName, sealed: string): Promise<Credentials> => {
+const openCredentials = (
+  encryptionKey: string,
+  partnerId: string,
+  name: ProviderName,
+  sealed: string,
+): Promise<Credentials> => {
   const cacheKey = `${partnerId}\u0000${name}\u0000${sealed}`
   let opened = openedCredentials.get(cacheKey)
   if (!opened) {
@@ -40,15 +45,23 @@ const openCredentials = (encryptionKey: string, partnerId: string, name: Provide
 /** Builds the adapter for a partner's connection, decrypting its credentials on first use. */
 export const providerRegistry =
   (settings: Settings, onTiming: (ms: number) => void) =>
-  async (partnerId: string, name: ProviderName, connection: SealedConnection | undefined): Promise<TransferProvider> => {
+  async (
+    partnerId: string,
+    name: ProviderName,
+    connection: SealedConnection | undefined,
+  ): Promise<TransferProvider> => {
     if (!connection) {
       throw new Problem('provider_not_configured', {
         detail: `No ${name} connection is set up for this partner; an operator adds it through the admin API.`,
       })
     }
-    const credentials = await openCredentials(settings.ENCRYPTION_KEY, partnerId, name, connection.credentials).catch(() => {
-      throw new Problem('service_unavailable', { detail: `The ${name} connection's credentials cannot be decrypted.` })
-    })
+    const credentials = await openCredentials(settings.ENCRYPTION_KEY, partnerId, name, connection.credentials).catch(
+      () => {
+        throw new Problem('service_unavailable', {
+          detail: `The ${name} connection's credentials cannot be decrypted.`,
+        })
+      },
+    )
     return PROVIDER_MODULES[name].connect(
       { baseUrl: connection.baseUrl, credentials, settings: connection.settings },
       {

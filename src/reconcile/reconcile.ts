@@ -1,12 +1,12 @@
 import { and, asc, eq, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm'
-import { transfers, type Transfer } from '../../db/schema'
+import { type Transfer, transfers } from '../../db/schema'
+import { log } from '../lib/log'
 import { Problem } from '../lib/problem'
-import type { PartnerContext, Services } from '../services'
 import { loadPartnerById } from '../partners/lookup'
 import { isTransient, type ProviderName, type TransferProvider } from '../providers/provider'
-import { applySnapshot, endOnGatewaySide, reconcileTransfer } from '../transfers/apply'
-import { log } from '../lib/log'
 import { PROVIDERS } from '../schemas/common'
+import type { PartnerContext, Services } from '../services'
+import { applySnapshot, endOnGatewaySide, reconcileTransfer } from '../transfers/apply'
 
 /**
  * The cron's view of providers: sFOX pushes nothing, so open sFOX transfers are polled; QI TEDs
@@ -64,7 +64,10 @@ const byPartner = (rows: Transfer[]) => {
 export type ReconcileReport = { checked: number; changed: number; failed: number }
 
 /** Asks each provider about open transfers, least recently checked first, and applies the answers. */
-export const reconcileOpen = async (services: Services, pace = newPacing(services.settings)): Promise<ReconcileReport> => {
+export const reconcileOpen = async (
+  services: Services,
+  pace = newPacing(services.settings),
+): Promise<ReconcileReport> => {
   const run = newRun(services, pace)
   const now = services.now()
   // Fresh QI transfers get their webhooks; only those quiet for a while are asked about.
@@ -72,8 +75,15 @@ export const reconcileOpen = async (services: Services, pace = newPacing(service
   const open = and(
     or(isNull(transfers.leaseUntil), lt(transfers.leaseUntil, now)),
     or(
-      and(eq(transfers.provider, 'sfox'), inArray(transfers.status, ['submitting', 'pending_verification', 'processing'])),
-      and(eq(transfers.provider, 'qi'), inArray(transfers.status, ['submitting', 'processing']), lte(transfers.updatedAt, quietSince)),
+      and(
+        eq(transfers.provider, 'sfox'),
+        inArray(transfers.status, ['submitting', 'pending_verification', 'processing']),
+      ),
+      and(
+        eq(transfers.provider, 'qi'),
+        inArray(transfers.status, ['submitting', 'processing']),
+        lte(transfers.updatedAt, quietSince),
+      ),
     ),
   )
   const rows = await services.db
@@ -114,7 +124,15 @@ export const reconcileOpen = async (services: Services, pace = newPacing(service
       }
     }
   }
-  await services.db.update(transfers).set({ reconciledAt: now }).where(inArray(transfers.id, rows.map((r) => r.id)))
+  await services.db
+    .update(transfers)
+    .set({ reconciledAt: now })
+    .where(
+      inArray(
+        transfers.id,
+        rows.map((r) => r.id),
+      ),
+    )
   return report
 }
 
@@ -123,7 +141,8 @@ export const reconcileOpen = async (services: Services, pace = newPacing(service
  * never happened: it fails, and the partner hears so (transfer.failed).
  */
 const giveUpOnUnconfirmed = async (services: Services, transfer: Transfer, now: number) => {
-  if (transfer.status !== 'submitting' || transfer.createdAt + services.settings.PENDING_TTL_SECONDS * 1000 > now) return transfer
+  if (transfer.status !== 'submitting' || transfer.createdAt + services.settings.PENDING_TTL_SECONDS * 1000 > now)
+    return transfer
   return applySnapshot(services, transfer, {
     reference: transfer.providerReference,
     providerStatus: 'unknown',
@@ -136,7 +155,10 @@ const giveUpOnUnconfirmed = async (services: Services, transfer: Transfer, now: 
  * Transfers pending verification past PENDING_TTL become `expired`: canceled at sFOX first (its
  * held funds are released), gateway-side for QI. If the provider already settled it, that wins.
  */
-export const expirePending = async (services: Services, pace = newPacing(services.settings)): Promise<ReconcileReport> => {
+export const expirePending = async (
+  services: Services,
+  pace = newPacing(services.settings),
+): Promise<ReconcileReport> => {
   const run = newRun(services, pace)
   const now = services.now()
   const due = await services.db
@@ -165,7 +187,13 @@ export const expirePending = async (services: Services, pace = newPacing(service
     const partner = await partnerOf(run, transfer.partnerId)
     const provider = partner ? await providerOf(run, partner, transfer.provider) : null
     const expire = (providerStatus: string | null) =>
-      applySnapshot(services, transfer, { reference: transfer.providerReference, providerStatus: providerStatus ?? '', status: 'expired' }, {}, { unleased: true })
+      applySnapshot(
+        services,
+        transfer,
+        { reference: transfer.providerReference, providerStatus: providerStatus ?? '', status: 'expired' },
+        {},
+        { unleased: true },
+      )
     if (!partner || !provider) {
       // No usable connection: nothing to ask or cancel at the provider.
       if ((await expire(transfer.providerStatus)).status === 'expired') report.changed += 1
@@ -201,6 +229,7 @@ export const expirePending = async (services: Services, pace = newPacing(service
       }
     }
   }
-  if (retryLater.length > 0) await services.db.update(transfers).set({ reconciledAt: now }).where(inArray(transfers.id, retryLater))
+  if (retryLater.length > 0)
+    await services.db.update(transfers).set({ reconciledAt: now }).where(inArray(transfers.id, retryLater))
   return report
 }

@@ -13,7 +13,11 @@ export const pageAfterKnownCursor = async <Page>(
 ): Promise<Page> => {
   const [page, known] = await Promise.all([readPage(), startingAfter === undefined ? true : exists(startingAfter)])
   if (!known) {
-    throw fieldProblem('starting_after', { code: 'not_found', message: `unknown ${what} id` }, `\`starting_after\` does not name one of your ${what}s.`)
+    throw fieldProblem(
+      'starting_after',
+      { code: 'not_found', message: `unknown ${what} id` },
+      `\`starting_after\` does not name one of your ${what}s.`,
+    )
   }
   return page
 }

@@ -16,7 +16,9 @@ export type VerificationState = {
 
 export type Refusal<Code extends string> = { allowed: false; code: Code; retryAfterSeconds?: number }
 
-export type ResendDecision = { allowed: true } | Refusal<'transfer_not_pending_verification' | 'resend_limit_reached' | 'resend_cooldown'>
+export type ResendDecision =
+  | { allowed: true }
+  | Refusal<'transfer_not_pending_verification' | 'resend_limit_reached' | 'resend_cooldown'>
 
 const secondsUntil = (at: number, now: number) => Math.max(1, Math.ceil((at - now) / 1000))
 
@@ -40,11 +42,14 @@ export const decideResend = (s: VerificationState, now: number): ResendDecision 
     return { allowed: false, code: 'resend_limit_reached', retryAfterSeconds }
   }
   const at = nextResendAt(s)!
-  if (s.resendCooldownMs > 0 && at > now) return { allowed: false, code: 'resend_cooldown', retryAfterSeconds: secondsUntil(at, now) }
+  if (s.resendCooldownMs > 0 && at > now)
+    return { allowed: false, code: 'resend_cooldown', retryAfterSeconds: secondsUntil(at, now) }
   return { allowed: true }
 }
 
-export type ConfirmDecision = { allowed: true } | Refusal<'transfer_not_pending_verification' | 'verification_attempts_exhausted'>
+export type ConfirmDecision =
+  | { allowed: true }
+  | Refusal<'transfer_not_pending_verification' | 'verification_attempts_exhausted'>
 
 export const decideConfirm = (s: VerificationState, now: number): ConfirmDecision => {
   if (!pendingAt(s, now)) return { allowed: false, code: 'transfer_not_pending_verification' }

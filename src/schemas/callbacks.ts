@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi'
 import type { Delivery, DeliveryAttempt, Event, WebhookEndpoint } from '../../db/schema'
 import { iso } from '../lib/time'
-import { ListQuery, Timestamp, listOf } from './common'
+import { ListQuery, listOf, Timestamp } from './common'
 import { EXAMPLES } from './examples'
 import { TransferResource, type TransferResourceData } from './transfers'
 
@@ -16,7 +16,6 @@ export const EVENT_TYPES = [
 ] as const
 
 export type EventType = (typeof EVENT_TYPES)[number]
-
 
 const EventType = z.enum(EVENT_TYPES).openapi({ example: 'transfer.completed' })
 const EventTypes = z
@@ -40,27 +39,43 @@ export const UpdateEndpointBody = z
     url: z.string().max(2048).optional(),
     event_types: EventTypes.optional(),
     description: z.string().max(500).nullable().optional(),
-    enabled: z.boolean().optional().openapi({ description: 'Re-enabling clears disabled_reason and the failure clock.' }),
+    enabled: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'Re-enabling clears disabled_reason and the failure clock.' }),
   })
   .strict()
   .openapi('UpdateWebhookEndpoint')
 
 export const RotateSecretBody = z
   .object({
-    grace_seconds: z.number().int().min(0).max(7 * 24 * 3600).optional().openapi({
-      description: 'How long the old secret keeps signing alongside the new one (default WEBHOOK_SECRET_GRACE_SECONDS, 24 h).',
-    }),
+    grace_seconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 3600)
+      .optional()
+      .openapi({
+        description:
+          'How long the old secret keeps signing alongside the new one (default WEBHOOK_SECRET_GRACE_SECONDS, 24 h).',
+      }),
   })
   .strict()
   .openapi('RotateWebhookSecret')
 
 export const RecoverBody = z
-  .object({ since: z.iso.datetime().openapi({ description: 'Redeliver every delivery that failed since then (however old its event).' }) })
+  .object({
+    since: z.iso
+      .datetime()
+      .openapi({ description: 'Redeliver every delivery that failed since then (however old its event).' }),
+  })
   .strict()
   .openapi('RecoverWebhookEndpoint')
 
 export const RedeliverBody = z
-  .object({ endpoint_id: z.string().optional().openapi({ description: 'One endpoint; all subscribed endpoints when absent.' }) })
+  .object({
+    endpoint_id: z.string().optional().openapi({ description: 'One endpoint; all subscribed endpoints when absent.' }),
+  })
   .strict()
   .openapi('RedeliverEvent')
 
@@ -72,7 +87,10 @@ export const EndpointResource = z
     description: z.string().nullable(),
     event_types: z.array(z.string()).nullable(),
     enabled: z.boolean(),
-    disabled_reason: z.string().nullable().openapi({ description: 'Why it stopped receiving: 410 Gone, failing for days, or the partner.' }),
+    disabled_reason: z
+      .string()
+      .nullable()
+      .openapi({ description: 'Why it stopped receiving: 410 Gone, failing for days, or the partner.' }),
     disabled_at: Timestamp.nullable(),
     failing_since: Timestamp.nullable(),
     previous_secret_expires_at: Timestamp.nullable(),
@@ -82,7 +100,10 @@ export const EndpointResource = z
   .openapi('WebhookEndpoint')
 
 export const EndpointWithSecret = EndpointResource.extend({
-  secret: z.string().openapi({ description: 'whsec_… signing secret; shown only on creation and rotation.', example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' }),
+  secret: z.string().openapi({
+    description: 'whsec_… signing secret; shown only on creation and rotation.',
+    example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+  }),
 }).openapi('WebhookEndpointWithSecret')
 
 export const EndpointList = listOf(EndpointResource, 'WebhookEndpointList')
@@ -96,7 +117,9 @@ export const RecoveryResult = z
     object: z.literal('recovery'),
     endpoint_id: z.string(),
     deliveries_requeued: z.number().int(),
-    has_more: z.boolean().openapi({ description: 'More failed deliveries matched than one call requeues (5,000): call again.' }),
+    has_more: z
+      .boolean()
+      .openapi({ description: 'More failed deliveries matched than one call requeues (5,000): call again.' }),
   })
   .openapi('WebhookRecovery')
 
@@ -110,7 +133,10 @@ export const EventResource = z
     sequence: z.number().int().openapi({ description: 'Increases by one per event of a transfer: order by it.' }),
     data: z.object({ object: TransferResource, previous_status: z.string().nullable() }),
   })
-  .openapi('Event', { description: 'Also the body of every callback (Standard Webhooks; webhook-id is the event id).', example: EXAMPLES.event })
+  .openapi('Event', {
+    description: 'Also the body of every callback (Standard Webhooks; webhook-id is the event id).',
+    example: EXAMPLES.event,
+  })
 
 const Attempt = z.object({
   attempt: z.number().int(),
@@ -131,9 +157,12 @@ const DeliveryResource = z.object({
   delivered_at: Timestamp.nullable(),
 })
 
-export const EventWithDeliveries = EventResource.extend({ deliveries: z.array(DeliveryResource) }).openapi('EventWithDeliveries', {
-  example: EXAMPLES.eventWithDeliveries,
-})
+export const EventWithDeliveries = EventResource.extend({ deliveries: z.array(DeliveryResource) }).openapi(
+  'EventWithDeliveries',
+  {
+    example: EXAMPLES.eventWithDeliveries,
+  },
+)
 
 export const EventList = listOf(EventResource, 'EventList')
 
@@ -150,7 +179,9 @@ export const RedeliveryResult = z
       z.object({
         id: z.string(),
         endpoint_id: z.string(),
-        state: z.enum(['queued', 'in_flight']).openapi({ description: 'in_flight: an attempt is under way already; its outcome stands.' }),
+        state: z
+          .enum(['queued', 'in_flight'])
+          .openapi({ description: 'in_flight: an attempt is under way already; its outcome stands.' }),
       }),
     ),
   })

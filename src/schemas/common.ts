@@ -7,7 +7,7 @@ export const Metadata = z
   .record(z.string().min(1).max(40), z.string().max(500))
   .refine((m) => Object.keys(m).length <= 50, 'metadata may have at most 50 keys')
   .openapi('Metadata', {
-    description: 'Up to 50 string key/value pairs for the partner\'s own use (keys ≤ 40, values ≤ 500 characters).',
+    description: "Up to 50 string key/value pairs for the partner's own use (keys ≤ 40, values ≤ 500 characters).",
     example: { order_id: 'ord_1234' },
   })
 
@@ -31,14 +31,34 @@ export const ProblemSchema = z
     code: ProblemCodeSchema,
     request_id: z.string().nullable().openapi({ description: 'Also in the X-Request-Id header; quote it to support.' }),
     errors: z
-      .array(z.object({ field: z.string(), pointer: z.string(), code: z.string(), message: z.string(), file: z.string().optional() }))
+      .array(
+        z.object({
+          field: z.string(),
+          pointer: z.string(),
+          code: z.string(),
+          message: z.string(),
+          file: z.string().optional(),
+        }),
+      )
       .optional()
       .openapi({ description: 'invalid_request: every failing field.' }),
-    attempts_remaining: z.number().int().optional().openapi({ description: 'Verification problems: confirm attempts left.' }),
+    attempts_remaining: z
+      .number()
+      .int()
+      .optional()
+      .openapi({ description: 'Verification problems: confirm attempts left.' }),
     resends_remaining: z.number().int().optional().openapi({ description: 'Resend problems: resends left.' }),
-    transfer_status: z.string().optional().openapi({ description: 'transfer_not_pending_verification: where the transfer is.' }),
+    transfer_status: z
+      .string()
+      .optional()
+      .openapi({ description: 'transfer_not_pending_verification: where the transfer is.' }),
     provider_error: z
-      .object({ provider: ProviderNameSchema, status: z.number().int().nullable(), code: z.string().nullable(), message: z.string() })
+      .object({
+        provider: ProviderNameSchema,
+        status: z.number().int().nullable(),
+        code: z.string().nullable(),
+        message: z.string(),
+      })
       .optional()
       .openapi({ description: "The provider's own answer, when a provider was involved." }),
   })
@@ -70,6 +90,4 @@ export const ListQuery = z.object({
 })
 
 export const listOf = <T extends z.ZodType>(item: T, name: string) =>
-  z
-    .object({ object: z.literal('list'), data: z.array(item), has_more: z.boolean() })
-    .openapi(name)
+  z.object({ object: z.literal('list'), data: z.array(item), has_more: z.boolean() }).openapi(name)

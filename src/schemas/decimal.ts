@@ -25,13 +25,15 @@ export const expandExponent = (text: string): string => {
   return `${digits.slice(0, point)}.${digits.slice(point)}`
 }
 
-const significantDigits = (normalized: string) => normalized.replace('.', '').replace(/^0+/, '').replace(/0+$/, '').length
+const significantDigits = (normalized: string) =>
+  normalized.replace('.', '').replace(/^0+/, '').replace(/0+$/, '').length
 
 export const PositiveDecimal = z
   .union([z.string(), z.number()])
   .transform((value, ctx) => {
     // Numbers are read through their shortest round-trip text, so 0.1 stays "0.1".
-    const text = typeof value === 'number' ? (Number.isFinite(value) ? expandExponent(String(value)) : '') : value.trim()
+    const text =
+      typeof value === 'number' ? (Number.isFinite(value) ? expandExponent(String(value)) : '') : value.trim()
     const normalized = normalizeDecimal(text)
     if (normalized === null || /^0(\.0*)?$/.test(normalized)) {
       ctx.addIssue({ code: 'custom', message: 'must be a positive decimal number, e.g. "0.25"' })
@@ -49,6 +51,7 @@ export const PositiveDecimal = z
   })
   .openapi({
     type: 'string',
-    description: 'A positive decimal as a string (numbers are accepted too); at most 15 significant digits. Always returned as a string.',
+    description:
+      'A positive decimal as a string (numbers are accepted too); at most 15 significant digits. Always returned as a string.',
     example: '0.25',
   })

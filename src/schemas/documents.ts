@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi'
-import { ListQuery, Timestamp, listOf } from './common'
 import type { DocumentSubmission } from '../../db/schema'
 import { iso } from '../lib/time'
+import { ListQuery, listOf, Timestamp } from './common'
 
 /** What one submission may carry (sFOX's per-file limit and the gateway's own caps). */
 export const DOCUMENT_LIMITS = {
@@ -23,7 +23,8 @@ export const SubmissionResource = z
     ddq_id: z.string().nullable(),
     provider: z.literal('sfox'),
     status: z.enum(['submitting', 'submitted', 'rejected', 'failed']).openapi({
-      description: 'submitted: sFOX accepted the files; rejected: sFOX refused them; failed: no answer (retry with the same Idempotency-Key).',
+      description:
+        'submitted: sFOX accepted the files; rejected: sFOX refused them; failed: no answer (retry with the same Idempotency-Key).',
     }),
     files: z.array(
       z.object({

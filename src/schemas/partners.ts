@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi'
-import { ListQuery, Timestamp, listOf, ProviderNameSchema } from './common'
 import type { ApiKey, Partner, ProviderConnection } from '../../db/schema'
 import { iso } from '../lib/time'
+import { ListQuery, listOf, ProviderNameSchema, Timestamp } from './common'
 
 const Limits = {
   resend_limit: z.number().int().min(0).max(20).nullable().optional().openapi({
@@ -59,7 +59,9 @@ export const ApiKeyResource = z
     id: z.string(),
     partner_id: z.string(),
     mode: z.enum(['test', 'live']),
-    prefix: z.string().openapi({ description: 'The first characters of the key, to tell keys apart.', example: 'tgw_test_Ab3x' }),
+    prefix: z
+      .string()
+      .openapi({ description: 'The first characters of the key, to tell keys apart.', example: 'tgw_test_Ab3x' }),
     created_at: Timestamp,
     expires_at: Timestamp.nullable(),
     revoked_at: Timestamp.nullable(),
@@ -76,7 +78,11 @@ const BaseUrl = z.url({ protocol: /^https?$/ }).openapi({ example: 'https://api.
 
 export const SfoxConnectionBody = z
   .object({
-    api_key: z.string().min(1).max(512).openapi({ description: "The partner's sFOX enterprise API key. Stored encrypted, never returned." }),
+    api_key: z
+      .string()
+      .min(1)
+      .max(512)
+      .openapi({ description: "The partner's sFOX enterprise API key. Stored encrypted, never returned." }),
     base_url: BaseUrl,
   })
   .strict()
@@ -84,13 +90,23 @@ export const SfoxConnectionBody = z
 
 export const QiConnectionBody = z
   .object({
-    api_client_key: z.uuid().openapi({ description: 'The integration key QI issued (API-CLIENT-KEY). Stored encrypted.' }),
+    api_client_key: z
+      .uuid()
+      .openapi({ description: 'The integration key QI issued (API-CLIENT-KEY). Stored encrypted.' }),
     private_key_pem: z.string().min(100).max(4096).openapi({
       description: "The partner's EC P-521 private key, PKCS#8 or SEC1 PEM. Stored encrypted, never returned.",
     }),
-    qi_public_key_pem: z.string().min(100).max(4096).openapi({ description: "QI's public key (SPKI PEM), to verify its webhooks and answers." }),
+    qi_public_key_pem: z
+      .string()
+      .min(100)
+      .max(4096)
+      .openapi({ description: "QI's public key (SPKI PEM), to verify its webhooks and answers." }),
     base_url: BaseUrl.openapi({ example: 'https://api-auth.qitech.app' }),
-    account_keys: z.array(z.uuid()).min(1).max(100).openapi({ description: 'The QI account keys this partner may move money from.' }),
+    account_keys: z
+      .array(z.uuid())
+      .min(1)
+      .max(100)
+      .openapi({ description: 'The QI account keys this partner may move money from.' }),
   })
   .strict()
   .openapi('QiConnectionInput')

@@ -3,7 +3,7 @@ import type { Transfer } from '../../db/schema'
 import { iso } from '../lib/time'
 import { TRANSFER_STATUSES, type TransferStatus } from '../rules/transfer-states'
 import { nextResendAt, resendsRemaining, verificationStateOf } from '../rules/verification'
-import { ListQuery, Metadata, Timestamp, listOf, ProviderNameSchema } from './common'
+import { ListQuery, listOf, Metadata, ProviderNameSchema, Timestamp } from './common'
 import { PositiveDecimal } from './decimal'
 import { EXAMPLES } from './examples'
 
@@ -66,7 +66,9 @@ export const QiCreate = z
       })
       .strict()
       .openapi('QiTargetAccount'),
-    approver_document_number: DocumentNumber.openapi({ description: "CPF of the account's movement approver, who receives the token." }),
+    approver_document_number: DocumentNumber.openapi({
+      description: "CPF of the account's movement approver, who receives the token.",
+    }),
     contact_type: z.enum(['sms', 'email']).openapi({ description: 'Where QI sends the 2FA token.' }),
   })
   .strict()
@@ -75,7 +77,12 @@ export const QiCreate = z
 export const CreateTransferBody = z
   .discriminatedUnion('provider', [
     z
-      .object({ transfer_id: TransferIdParam, provider: z.literal('sfox'), sfox: SfoxCreate, metadata: Metadata.optional() })
+      .object({
+        transfer_id: TransferIdParam,
+        provider: z.literal('sfox'),
+        sfox: SfoxCreate,
+        metadata: Metadata.optional(),
+      })
       .strict()
       .openapi('CreateSfoxTransfer', { example: EXAMPLES.createSfox }),
     z
@@ -92,7 +99,10 @@ export const ConfirmBody = z
     code: z
       .string()
       .regex(/^[A-Za-z0-9]{4,12}$/, 'must be the 4–12 character code the end user received')
-      .openapi({ description: 'The OTP / 2FA token the end user received. Forwarded, never stored.', example: '123456' }),
+      .openapi({
+        description: 'The OTP / 2FA token the end user received. Forwarded, never stored.',
+        example: '123456',
+      }),
   })
   .strict()
   .openapi('ConfirmTransfer')
@@ -112,13 +122,18 @@ const Verification = z
     required: z.boolean(),
     channel: z.string().nullable().openapi({ description: 'Where the code was sent: email or sms.' }),
     code_sent_at: Timestamp.nullable(),
-    code_expires_at: Timestamp.nullable().openapi({ description: 'When the current code stops working, where the provider says.' }),
+    code_expires_at: Timestamp.nullable().openapi({
+      description: 'When the current code stops working, where the provider says.',
+    }),
     expires_at: Timestamp.nullable().openapi({
-      description: 'When the transfer expires unless confirmed (the pending window counts from its creation); null once it is no longer pending.',
+      description:
+        'When the transfer expires unless confirmed (the pending window counts from its creation); null once it is no longer pending.',
     }),
     resends_used: z.number().int(),
     resends_remaining: z.number().int(),
-    next_resend_at: Timestamp.nullable().openapi({ description: 'Earliest time of the next resend; null when none is left.' }),
+    next_resend_at: Timestamp.nullable().openapi({
+      description: 'Earliest time of the next resend; null when none is left.',
+    }),
     attempts_remaining: z.number().int().nullable(),
   })
   .openapi('Verification')

@@ -13,7 +13,11 @@ import { transition } from './store/transition'
  * create's answer, or later a webhook or the reconciler (the answer was lost). The pending window
  * counts from the create.
  */
-const verificationStart = (services: Services, transfer: Transfer, snapshot: ProviderSnapshot): Partial<NewTransfer> => {
+const verificationStart = (
+  services: Services,
+  transfer: Transfer,
+  snapshot: ProviderSnapshot,
+): Partial<NewTransfer> => {
   const facts = PROVIDER_FACTS[transfer.provider]
   const sentAt = services.now()
   return {
@@ -21,7 +25,12 @@ const verificationStart = (services: Services, transfer: Transfer, snapshot: Pro
     codeSentAt: sentAt,
     // A code with a known lifetime expires that long after the send we record (as resends do in
     // store.ts), not after the adapter's own clock read, which may be a tick earlier.
-    codeExpiresAt: snapshot.codeExpiresAt == null ? null : facts.codeTtlMs === null ? snapshot.codeExpiresAt : sentAt + facts.codeTtlMs,
+    codeExpiresAt:
+      snapshot.codeExpiresAt == null
+        ? null
+        : facts.codeTtlMs === null
+          ? snapshot.codeExpiresAt
+          : sentAt + facts.codeTtlMs,
     // Rows created before confirm_limit existed fall back to the provider's own limit, else 5.
     attemptsRemaining: transfer.confirmLimit ?? facts.maxAttempts ?? 5,
     expiresAt: transfer.createdAt + services.settings.PENDING_TTL_SECONDS * 1000,

@@ -51,7 +51,8 @@ export const confirmTransfer = async (
   })
   const result = await provider.confirm(claimed, code)
   // A status the gateway cannot place yet keeps the lease until it runs out: the code was accepted.
-  if (result.ok) return applySnapshot(services, claimed, result.value, result.value.status === null ? {} : { leaseUntil: null })
+  if (result.ok)
+    return applySnapshot(services, claimed, result.value, result.value.status === null ? {} : { leaseUntil: null })
 
   const error = result.error
   const attemptsLeft = claimed.attemptsRemaining ?? 0
@@ -62,11 +63,20 @@ export const confirmTransfer = async (
       throw problemFor(error, { attempts_remaining: attemptsLeft })
     case 'attempts_exhausted': {
       // The provider gave up on the transfer (QI rejects it after its last attempt).
-      const snapshot = error.snapshot ?? { reference: null, providerStatus: claimed.providerStatus ?? '', status: 'failed' as const }
-      await applySnapshot(services, claimed, {
-        ...snapshot,
-        failure: { code: 'verification_attempts_exhausted', message: error.message },
-      }, { attemptsRemaining: 0, leaseUntil: null })
+      const snapshot = error.snapshot ?? {
+        reference: null,
+        providerStatus: claimed.providerStatus ?? '',
+        status: 'failed' as const,
+      }
+      await applySnapshot(
+        services,
+        claimed,
+        {
+          ...snapshot,
+          failure: { code: 'verification_attempts_exhausted', message: error.message },
+        },
+        { attemptsRemaining: 0, leaseUntil: null },
+      )
       throw problemFor(error, { attempts_remaining: 0 })
     }
     case 'not_pending':

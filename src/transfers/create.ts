@@ -90,6 +90,11 @@ const submit = async (
     throw problemFor(result.error)
   }
   const snapshot = result.value
-  const updated = await applySnapshot(services, transfer, { ...snapshot, status: snapshot.status ?? 'processing' }, { leaseUntil: null })
+  const updated = await applySnapshot(
+    services,
+    transfer,
+    { ...snapshot, status: snapshot.status ?? 'processing' },
+    { leaseUntil: null },
+  )
   return { transfer: updated, created: true }
 }

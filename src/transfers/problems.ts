@@ -18,4 +18,5 @@ export const notPending = (t: Pick<Transfer, 'status' | 'expiresAt'>, now: numbe
 }
 
 /** Another request for this transfer is still with the provider. */
-export const inFlight = (detail: string) => new Problem('transfer_in_flight', { detail, headers: { 'retry-after': '1' } })
+export const inFlight = (detail: string) =>
+  new Problem('transfer_in_flight', { detail, headers: { 'retry-after': '1' } })

@@ -26,7 +26,8 @@ const unverified = () =>
 export const receiveProviderWebhook = async (services: Services, name: ProviderName, request: WebhookRequest) => {
   const module = PROVIDER_MODULES[name]
   const notice = module.readWebhook?.(request.body)
-  if (!notice) throw new Problem('malformed_json', { detail: 'Expected a QI webhook: {webhook_type, data: {ted_key, …}}.' })
+  if (!notice)
+    throw new Problem('malformed_json', { detail: 'Expected a QI webhook: {webhook_type, data: {ted_key, …}}.' })
   const transfer = await findTransferForWebhook(services.db, name, notice.lookup)
   if (!transfer) throw unverified()
   const partner = await loadPartnerById(services.db, transfer.partnerId, services.settings)
@@ -34,10 +35,13 @@ export const receiveProviderWebhook = async (services: Services, name: ProviderN
   // No usable connection (removed, undecryptable) answers like an unknown transfer: nothing to probe.
   const provider = await services.providerFor(partner, name).catch(() => null)
   if (!provider) throw unverified()
-  const verified = provider.verifyWebhook ? await provider.verifyWebhook(request) : { ok: false as const, reason: 'no webhook verification' }
+  const verified = provider.verifyWebhook
+    ? await provider.verifyWebhook(request)
+    : { ok: false as const, reason: 'no webhook verification' }
   if (!verified.ok) {
     log.warn(`${name === 'qi' ? 'QI' : name} webhook refused`, { reason: verified.reason, transfer: transfer.id })
-    if (await claimRefetch(services.db, transfer.id, services.now(), REFETCH_GAP_MS)) services.defer(reconcileTransfer(services, partner, transfer))
+    if (await claimRefetch(services.db, transfer.id, services.now(), REFETCH_GAP_MS))
+      services.defer(reconcileTransfer(services, partner, transfer))
     throw unverified()
   }
   if (!notice.snapshot) return { applied: false, transfer }

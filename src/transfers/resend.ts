@@ -21,7 +21,11 @@ export const resendCode = async (
   if (!claimed) {
     const channels = PROVIDER_FACTS[previous.provider].channels
     if (channel && !channels.includes(channel)) {
-      throw fieldProblem('channel', { code: 'unsupported', message: `must be one of: ${channels.join(', ')}` }, `This provider sends codes by ${channels.join(' or ')} only.`)
+      throw fieldProblem(
+        'channel',
+        { code: 'unsupported', message: `must be one of: ${channels.join(', ')}` },
+        `This provider sends codes by ${channels.join(' or ')} only.`,
+      )
     }
     const state = verificationStateOf(previous)
     if (state.status === 'pending_verification' && (state.attemptsRemaining ?? 0) <= 0) {
@@ -53,10 +57,19 @@ export const resendCode = async (
   if (!outcomeUnknown(result.error)) await refundResend(services.db, previous, now, services.now())
   if (result.error.kind === 'not_pending') services.defer(reconcileTransfer(services, partner, claimed))
   if (result.error.kind === 'attempts_exhausted') {
-    await applySnapshot(services, claimed, {
-      ...(result.error.snapshot ?? { reference: null, providerStatus: claimed.providerStatus ?? '', status: 'failed' }),
-      failure: { code: 'verification_attempts_exhausted', message: result.error.message },
-    }, { attemptsRemaining: 0 })
+    await applySnapshot(
+      services,
+      claimed,
+      {
+        ...(result.error.snapshot ?? {
+          reference: null,
+          providerStatus: claimed.providerStatus ?? '',
+          status: 'failed',
+        }),
+        failure: { code: 'verification_attempts_exhausted', message: result.error.message },
+      },
+      { attemptsRemaining: 0 },
+    )
   }
   throw problemFor(result.error)
 }

@@ -42,34 +42,159 @@ const put = (target: Record<string, unknown>, key: string, value: unknown) =>
 // Strings
 
 export const INJECTIONS = [
-  "' OR '1'='1", "1' OR 1=1--", "'; DROP TABLE transfers;--", '" OR ""="', '1; SELECT * FROM api_keys',
-  "' UNION SELECT hash, prefix FROM api_keys--", "admin'--", '1) OR (1=1', "'||(SELECT load_extension('x'))||'",
-  "x' AND json_extract(details, '$.a') IS NULL--", '%', '_', '\\', "\\'", '?', ':1', '@p', '$1',
-  '{"$gt":""}', '{"$ne":null}', '{"$where":"sleep(1000)"}', "'; return true; var x='",
-  '$(id)', '`id`', '; cat /etc/passwd', '| nc 127.0.0.1 9', '&& shutdown -h now', '\n/bin/sh -c id',
-  '../../../../etc/passwd', '..\\..\\..\\windows\\win.ini', '%2e%2e%2f%2e%2e%2fetc%2fpasswd', '....//....//etc/passwd',
-  '/etc/passwd\u0000.pdf', 'file:///etc/passwd', 'http://169.254.169.254/latest/meta-data/', 'http://[::1]:8787/admin',
-  '//evil.example/', 'https://user:pass@evil.example/', 'gopher://127.0.0.1:6379/_FLUSHALL',
-  '<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', 'javascript:alert(1)', '{{7*7}}', '${7*7}',
-  '#{7*7}', '<%= 7*7 %>', '%s%s%s%n', '%x%x%x', '\r\nSet-Cookie: a=b', 'x\r\n\r\nHTTP/1.1 200 OK',
-  '*)(uid=*))(|(uid=*', "' or count(/*)=1 or '", '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>',
-  '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__',
-  '[object Object]', 'undefined', 'null', 'true', 'false', '{}', '[]',
+  "' OR '1'='1",
+  "1' OR 1=1--",
+  "'; DROP TABLE transfers;--",
+  '" OR ""="',
+  '1; SELECT * FROM api_keys',
+  "' UNION SELECT hash, prefix FROM api_keys--",
+  "admin'--",
+  '1) OR (1=1',
+  "'||(SELECT load_extension('x'))||'",
+  "x' AND json_extract(details, '$.a') IS NULL--",
+  '%',
+  '_',
+  '\\',
+  "\\'",
+  '?',
+  ':1',
+  '@p',
+  '$1',
+  '{"$gt":""}',
+  '{"$ne":null}',
+  '{"$where":"sleep(1000)"}',
+  "'; return true; var x='",
+  '$(id)',
+  '`id`',
+  '; cat /etc/passwd',
+  '| nc 127.0.0.1 9',
+  '&& shutdown -h now',
+  '\n/bin/sh -c id',
+  '../../../../etc/passwd',
+  '..\\..\\..\\windows\\win.ini',
+  '%2e%2e%2f%2e%2e%2fetc%2fpasswd',
+  '....//....//etc/passwd',
+  '/etc/passwd\u0000.pdf',
+  'file:///etc/passwd',
+  'http://169.254.169.254/latest/meta-data/',
+  'http://[::1]:8787/admin',
+  '//evil.example/',
+  'https://user:pass@evil.example/',
+  'gopher://127.0.0.1:6379/_FLUSHALL',
+  '<script>alert(1)</script>',
+  '"><img src=x onerror=alert(1)>',
+  'javascript:alert(1)',
+  '{{7*7}}',
+  '${7*7}',
+  '#{7*7}',
+  '<%= 7*7 %>',
+  '%s%s%s%n',
+  '%x%x%x',
+  '\r\nSet-Cookie: a=b',
+  'x\r\n\r\nHTTP/1.1 200 OK',
+  '*)(uid=*))(|(uid=*',
+  "' or count(/*)=1 or '",
+  '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  '__defineGetter__',
+  '[object Object]',
+  'undefined',
+  'null',
+  'true',
+  'false',
+  '{}',
+  '[]',
 ]
 
 export const NUMERIC_STRINGS = [
-  'NaN', 'Infinity', '-Infinity', '1e309', '-1e309', '1e-400', '-1', '-0', '0', '0.0', '00', '0x10', '0b11',
-  '0o7', '1_000', '1,5', '1.5.5', ' 1 ', '+1', '--1', '.5', '5.', '1e2', '1E+2', '1e-7', '١٢٣', '１２３', '½', '∞',
-  '9'.repeat(400), `0.${'0'.repeat(400)}1`, `1.${'0'.repeat(30)}1`, '123456789012345678', '999999999999999',
-  '1000000000000000', '0.000000000000001', '9007199254740993', String(Number.MAX_VALUE), String(Number.MIN_VALUE),
-  '1e21', '-9223372036854775809', '18446744073709551616', '1/0', '-', '.', 'e', '',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '1e309',
+  '-1e309',
+  '1e-400',
+  '-1',
+  '-0',
+  '0',
+  '0.0',
+  '00',
+  '0x10',
+  '0b11',
+  '0o7',
+  '1_000',
+  '1,5',
+  '1.5.5',
+  ' 1 ',
+  '+1',
+  '--1',
+  '.5',
+  '5.',
+  '1e2',
+  '1E+2',
+  '1e-7',
+  '١٢٣',
+  '１２３',
+  '½',
+  '∞',
+  '9'.repeat(400),
+  `0.${'0'.repeat(400)}1`,
+  `1.${'0'.repeat(30)}1`,
+  '123456789012345678',
+  '999999999999999',
+  '1000000000000000',
+  '0.000000000000001',
+  '9007199254740993',
+  String(Number.MAX_VALUE),
+  String(Number.MIN_VALUE),
+  '1e21',
+  '-9223372036854775809',
+  '18446744073709551616',
+  '1/0',
+  '-',
+  '.',
+  'e',
+  '',
 ]
 
 export const UNICODE_STRINGS = [
-  '\u202Eevil\u202C.pdf', 'שלום עולם', 'مرحبا بالعالم', '\u200B\u200C\u200D\u2060', '\uFEFF', '👩‍👩‍👧‍👦', '🏳️‍🌈',
-  'e\u0301\u0301\u0301\u0301', 'Z̴̡̛̹͍a̷l̸g̷o̶', 'ﷺ', 'İıß', 'Ａ', '\u0000', 'a\u0000b', '\u0001\u001f\u007f',
-  '\u0085\u00a0', '\u2028\u2029', '\ud800', '\udfff', 'x\ud83dy', '\ud83d', '\udc00\ud800', '\uffff\ufffe',
-  '\u{10FFFF}', '𝕏𝕐', 'ユーザー', 'Ω≈ç√∫', '\t\n\r', '   ', 'ÿ', '\u00ad', 'ǅ', 'ﬃ',
+  '\u202Eevil\u202C.pdf',
+  'שלום עולם',
+  'مرحبا بالعالم',
+  '\u200B\u200C\u200D\u2060',
+  '\uFEFF',
+  '👩‍👩‍👧‍👦',
+  '🏳️‍🌈',
+  'e\u0301\u0301\u0301\u0301',
+  'Z̴̡̛̹͍a̷l̸g̷o̶',
+  'ﷺ',
+  'İıß',
+  'Ａ',
+  '\u0000',
+  'a\u0000b',
+  '\u0001\u001f\u007f',
+  '\u0085\u00a0',
+  '\u2028\u2029',
+  '\ud800',
+  '\udfff',
+  'x\ud83dy',
+  '\ud83d',
+  '\udc00\ud800',
+  '\uffff\ufffe',
+  '\u{10FFFF}',
+  '𝕏𝕐',
+  'ユーザー',
+  'Ω≈ç√∫',
+  '\t\n\r',
+  '   ',
+  'ÿ',
+  '\u00ad',
+  'ǅ',
+  'ﬃ',
 ]
 
 export const HOSTILE_STRINGS = [...INJECTIONS, ...NUMERIC_STRINGS, ...UNICODE_STRINGS]
@@ -90,14 +215,42 @@ export const hostileString: fc.Arbitrary<string> = fc.oneof(
   },
   {
     weight: 1,
-    arbitrary: fc.tuple(fc.constantFrom(...HOSTILE_STRINGS), fc.constantFrom(...HOSTILE_STRINGS)).map(([a, b]) => a + b),
+    arbitrary: fc
+      .tuple(fc.constantFrom(...HOSTILE_STRINGS), fc.constantFrom(...HOSTILE_STRINGS))
+      .map(([a, b]) => a + b),
   },
 )
 
 /** Object keys meant to confuse: prototype pollution, empty, unicode, long. */
 export const hostileKey: fc.Arbitrary<string> = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', '__defineSetter__', 'then') },
-  { weight: 2, arbitrary: fc.constantFrom('', ' ', '\u0000', '\ud800', '$gt', '$where', 'a.b', 'a[0]', '../x', '🙂', 'x'.repeat(300)) },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom(
+      '__proto__',
+      'constructor',
+      'prototype',
+      'toString',
+      'hasOwnProperty',
+      '__defineSetter__',
+      'then',
+    ),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      '',
+      ' ',
+      '\u0000',
+      '\ud800',
+      '$gt',
+      '$where',
+      'a.b',
+      'a[0]',
+      '../x',
+      '🙂',
+      'x'.repeat(300),
+    ),
+  },
   { weight: 2, arbitrary: hostileString },
 )
 
@@ -106,24 +259,71 @@ export const hostileKey: fc.Arbitrary<string> = fc.oneof(
 
 /** Numbers JSON.stringify cannot write, or that do not survive a double: spliced as literal text. */
 const RAW_NUMBERS = [
-  '1e999', '-1e999', '-0', '0.1e-999', '1E400', '123456789012345678901234567890', '1.00000000000000000000001',
-  '0.30000000000000004', '9007199254740993', '-9007199254740993', '1e15', '999999999999999.9', '4.9e-324',
+  '1e999',
+  '-1e999',
+  '-0',
+  '0.1e-999',
+  '1E400',
+  '123456789012345678901234567890',
+  '1.00000000000000000000001',
+  '0.30000000000000004',
+  '9007199254740993',
+  '-9007199254740993',
+  '1e15',
+  '999999999999999.9',
+  '4.9e-324',
 ]
 
 /** `[[[…]]]` or `{"a":{"a":…}}`, n levels deep, as literal JSON text (never built as a JS value). */
 export const deepJson = (depth: number, kind: 'array' | 'object') =>
-  new RawJson(kind === 'array' ? '['.repeat(depth) + ']'.repeat(depth) : '{"a":'.repeat(depth) + '1' + '}'.repeat(depth))
+  new RawJson(
+    kind === 'array' ? '['.repeat(depth) + ']'.repeat(depth) : `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`,
+  )
 
 /** A JSON value of any type, biased to the types and sizes schemas refuse. */
 export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 5, arbitrary: hostileString },
-  { weight: 2, arbitrary: fc.constantFrom(null, true, false, 0, -1, 1, 1.5, -0.5, 2 ** 31, 2 ** 53, Number.MAX_SAFE_INTEGER, -Number.MAX_VALUE, Number.MIN_VALUE, 1e308) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      null,
+      true,
+      false,
+      0,
+      -1,
+      1,
+      1.5,
+      -0.5,
+      2 ** 31,
+      2 ** 53,
+      Number.MAX_SAFE_INTEGER,
+      -Number.MAX_VALUE,
+      Number.MIN_VALUE,
+      1e308,
+    ),
+  },
   { weight: 1, arbitrary: fc.double({ noNaN: true, noDefaultInfinity: true }) },
   { weight: 1, arbitrary: fc.integer() },
   { weight: 2, arbitrary: fc.constantFrom(...RAW_NUMBERS).map((t) => new RawJson(t)) },
-  { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 20, max: 30_000 }), fc.constantFrom('array' as const, 'object' as const)).map(([d, k]) => deepJson(d, k)) },
-  { weight: 2, arbitrary: fc.constantFrom<unknown>({}, [], [null], [[]], { $gt: '' }, { $ne: null }, { length: 1e9 }, [1, 'a', null, {}]) },
-  { weight: 1, arbitrary: fc.dictionary(hostileKey, hostileString, { maxKeys: 4 }).map((o) => new JsonEntries(Object.entries(o))) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.integer({ min: 20, max: 30_000 }), fc.constantFrom('array' as const, 'object' as const))
+      .map(([d, k]) => deepJson(d, k)),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom<unknown>({}, [], [null], [[]], { $gt: '' }, { $ne: null }, { length: 1e9 }, [
+      1,
+      'a',
+      null,
+      {},
+    ]),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.dictionary(hostileKey, hostileString, { maxKeys: 4 }).map((o) => new JsonEntries(Object.entries(o))),
+  },
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
   { weight: 1, arbitrary: fc.array(hostileString, { maxLength: 4 }) },
 )
@@ -175,8 +375,20 @@ export type Mutation =
 export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ op: fc.constant('set' as const), at: fc.nat(), value: hostileValue }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('delete' as const), at: fc.nat() }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('add' as const), at: fc.nat(), key: hostileKey, value: hostileValue }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('duplicate' as const), at: fc.nat(), key: fc.nat(), value: hostileValue, hostileLast: fc.boolean() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant('add' as const), at: fc.nat(), key: hostileKey, value: hostileValue }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('duplicate' as const),
+      at: fc.nat(),
+      key: fc.nat(),
+      value: hostileValue,
+      hostileLast: fc.boolean(),
+    }),
+  },
 )
 
 /** The template with the edits applied (the template itself is not modified). */
@@ -219,11 +431,52 @@ export const applyMutations = (template: unknown, mutations: Mutation[]): unknow
 // JSON texts that are not JSON
 
 const MALFORMED_JSON = [
-  '{', '}', '[', '{"a":', '{"a" 1}', '{"a":1,}', '[1,]', '{,}', "{'a':1}", '{a:1}', '{"a":NaN}', '{"a":Infinity}',
-  '{"a":undefined}', '{"a":01}', '{"a":.5}', '{"a":+1}', '{"a":0x10}', '{"a":"\\x41"}', '{"a":"\\u12"}', '{"a":"\\uZZZZ"}',
-  '{"a":"\u0000"}', '{"a":"line\nbreak"}', '{"a":"tab\there"}', '{"a":1}/*c*/', '//c\n{}', '{"a":1}{"b":2}', '{"a":1} x',
-  '"unterminated', 'nul', 'tru', 'True', 'None', '<xml/>', '<?xml version="1.0"?><a/>', 'a=1&b=2', '---', '\u0000',
-  '{"a":1]', '[1}', '{"__proto__":}', '{"a":"\ud800', '\\', '{"a":1e}', '{"a":-}', '{"a":1.}', '{"a":tru}',
+  '{',
+  '}',
+  '[',
+  '{"a":',
+  '{"a" 1}',
+  '{"a":1,}',
+  '[1,]',
+  '{,}',
+  "{'a':1}",
+  '{a:1}',
+  '{"a":NaN}',
+  '{"a":Infinity}',
+  '{"a":undefined}',
+  '{"a":01}',
+  '{"a":.5}',
+  '{"a":+1}',
+  '{"a":0x10}',
+  '{"a":"\\x41"}',
+  '{"a":"\\u12"}',
+  '{"a":"\\uZZZZ"}',
+  '{"a":"\u0000"}',
+  '{"a":"line\nbreak"}',
+  '{"a":"tab\there"}',
+  '{"a":1}/*c*/',
+  '//c\n{}',
+  '{"a":1}{"b":2}',
+  '{"a":1} x',
+  '"unterminated',
+  'nul',
+  'tru',
+  'True',
+  'None',
+  '<xml/>',
+  '<?xml version="1.0"?><a/>',
+  'a=1&b=2',
+  '---',
+  '\u0000',
+  '{"a":1]',
+  '[1}',
+  '{"__proto__":}',
+  '{"a":"\ud800',
+  '\\',
+  '{"a":1e}',
+  '{"a":-}',
+  '{"a":1.}',
+  '{"a":tru}',
 ]
 
 /** Text that JSON.parse refuses, whatever bytes workerd decodes it from. */
@@ -242,14 +495,29 @@ export const malformedJson = (valid: string): fc.Arbitrary<string> =>
   fc
     .oneof(
       { weight: 3, arbitrary: fc.constantFrom(...MALFORMED_JSON) },
-      { weight: 3, arbitrary: fc.nat().map((n) => valid.slice(0, valid.length > 1 ? 1 + (n % (valid.length - 1)) : 0)) },
+      {
+        weight: 3,
+        arbitrary: fc.nat().map((n) => valid.slice(0, valid.length > 1 ? 1 + (n % (valid.length - 1)) : 0)),
+      },
       {
         weight: 2,
         arbitrary: fc
-          .tuple(fc.nat(), fc.constantFrom('"', "'", ',', ':', '{', '}', '[', ']', '\\', '\u0000', 'NaN', '\n', '//', 'undefined'))
+          .tuple(
+            fc.nat(),
+            fc.constantFrom('"', "'", ',', ':', '{', '}', '[', ']', '\\', '\u0000', 'NaN', '\n', '//', 'undefined'),
+          )
           .map(([n, s]) => valid.slice(0, n % (valid.length + 1)) + s + valid.slice(n % (valid.length + 1))),
       },
-      { weight: 1, arbitrary: fc.constantFrom(`${valid},`, `${valid}${valid}`, `[${valid}`, valid.replaceAll('"', "'"), `${valid}\u0000`) },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          `${valid},`,
+          `${valid}${valid}`,
+          `[${valid}`,
+          valid.replaceAll('"', "'"),
+          `${valid}\u0000`,
+        ),
+      },
       { weight: 1, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }) },
     )
     .filter(isMalformedJson)
@@ -259,7 +527,16 @@ export const invalidUtf8 = (valid: string): fc.Arbitrary<Uint8Array> =>
   fc
     .tuple(
       fc.nat(),
-      fc.constantFrom([0xff], [0xc3, 0x28], [0xc0, 0xaf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0x80], [0xfe, 0xff]),
+      fc.constantFrom(
+        [0xff],
+        [0xc3, 0x28],
+        [0xc0, 0xaf],
+        [0xe0, 0x80, 0xaf],
+        [0xed, 0xa0, 0x80],
+        [0xf8, 0x88, 0x80, 0x80, 0x80],
+        [0x80],
+        [0xfe, 0xff],
+      ),
     )
     .map(([n, bad]) => {
       const bytes = new TextEncoder().encode(valid)
@@ -271,26 +548,81 @@ export const invalidUtf8 = (valid: string): fc.Arbitrary<Uint8Array> =>
 // Headers, paths, queries
 
 /** A header value fetch will send: visible ASCII and Latin-1, no CR/LF/NUL, no edge whitespace. */
-export const headerValue: fc.Arbitrary<string> = fc
-  .oneof(
-    { weight: 3, arbitrary: fc.string({ unit: fc.integer({ min: 0x21, max: 0xff }).filter((c) => c < 0x7f || c >= 0xa1).map((c) => String.fromCharCode(c)), maxLength: 40 }) },
-    { weight: 2, arbitrary: fc.constantFrom(...HOSTILE_STRINGS).map((s) => s.replace(/[^\x21-\x7e\xa1-\xff ]/g, '').trim()) },
-    { weight: 1, arbitrary: fc.integer({ min: 256, max: 1500 }).map((n) => 'k'.repeat(n)) },
-  )
+export const headerValue: fc.Arbitrary<string> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.string({
+      unit: fc
+        .integer({ min: 0x21, max: 0xff })
+        .filter((c) => c < 0x7f || c >= 0xa1)
+        .map((c) => String.fromCharCode(c)),
+      maxLength: 40,
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(...HOSTILE_STRINGS).map((s) => s.replace(/[^\x21-\x7e\xa1-\xff ]/g, '').trim()),
+  },
+  { weight: 1, arbitrary: fc.integer({ min: 256, max: 1500 }).map((n) => 'k'.repeat(n)) },
+)
 
 export const CONTENT_TYPES = [
-  'application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON', 'application/json;charset=latin1',
-  'application/problem+json', 'application/vnd.api+json', 'application/merge-patch+json', 'application/jsonx', 'text/json',
-  'text/plain', 'text/html', 'application/x-www-form-urlencoded', 'multipart/form-data', 'multipart/form-data; boundary=x',
-  'application/octet-stream', 'application/xml', '*/*', 'application/', 'json', ';', 'application/json, text/plain',
+  'application/json',
+  'application/json; charset=utf-8',
+  'APPLICATION/JSON',
+  'application/json;charset=latin1',
+  'application/problem+json',
+  'application/vnd.api+json',
+  'application/merge-patch+json',
+  'application/jsonx',
+  'text/json',
+  'text/plain',
+  'text/html',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data',
+  'multipart/form-data; boundary=x',
+  'application/octet-stream',
+  'application/xml',
+  '*/*',
+  'application/',
+  'json',
+  ';',
+  'application/json, text/plain',
 ]
 
 /** A path segment: mostly percent-encoded hostile text, sometimes raw (slashes, dots, %, ? and # restructure the URL). */
 export const pathSegment: fc.Arbitrary<string> = fc.oneof(
-  { weight: 5, arbitrary: hostileString.map((s) => encodeURIComponent(s.replace(/[\ud800-\udfff]/g, '\ufffd')).slice(0, 4000)) },
+  {
+    weight: 5,
+    arbitrary: hostileString.map((s) => encodeURIComponent(s.replace(/[\ud800-\udfff]/g, '\ufffd')).slice(0, 4000)),
+  },
   {
     weight: 2,
-    arbitrary: fc.constantFrom('.', '..', '%2e%2e', '%2E', '%00', '%FF', '%E0%A4', '%', '%%', '%zz', '%2F', '%5C', '..%2F..%2Fadmin', ';', ';a=b', '~', '*', '%20', '+', '%0d%0a', 'A'.repeat(3000), '', '//'),
+    arbitrary: fc.constantFrom(
+      '.',
+      '..',
+      '%2e%2e',
+      '%2E',
+      '%00',
+      '%FF',
+      '%E0%A4',
+      '%',
+      '%%',
+      '%zz',
+      '%2F',
+      '%5C',
+      '..%2F..%2Fadmin',
+      ';',
+      ';a=b',
+      '~',
+      '*',
+      '%20',
+      '+',
+      '%0d%0a',
+      'A'.repeat(3000),
+      '',
+      '//',
+    ),
   },
   { weight: 2, arbitrary: fc.stringMatching(/^[A-Za-z0-9_.:-]{1,70}$/) },
   { weight: 1, arbitrary: fc.webSegment() },
@@ -305,9 +637,29 @@ export const queryString = (names: string[]): fc.Arbitrary<string> =>
       arbitrary: fc
         .array(
           fc.tuple(
-            fc.oneof(fc.constantFrom(...names, 'limit', 'starting_after'), hostileKey.map((k) => encodeURIComponent(k.replace(/[\ud800-\udfff]/g, '')))),
             fc.oneof(
-              fc.constantFrom('1', '10', '100', '0', '101', '-1', '1e2', '0x10', ' 5', 'NaN', 'Infinity', '', 'sfox', 'qi', 'pending_verification', 'transfer.completed'),
+              fc.constantFrom(...names, 'limit', 'starting_after'),
+              hostileKey.map((k) => encodeURIComponent(k.replace(/[\ud800-\udfff]/g, ''))),
+            ),
+            fc.oneof(
+              fc.constantFrom(
+                '1',
+                '10',
+                '100',
+                '0',
+                '101',
+                '-1',
+                '1e2',
+                '0x10',
+                ' 5',
+                'NaN',
+                'Infinity',
+                '',
+                'sfox',
+                'qi',
+                'pending_verification',
+                'transfer.completed',
+              ),
               hostileString.map((s) => encodeURIComponent(s.replace(/[\ud800-\udfff]/g, '')).slice(0, 3000)),
             ),
           ),
@@ -316,7 +668,22 @@ export const queryString = (names: string[]): fc.Arbitrary<string> =>
         .map((pairs) => `?${pairs.map(([k, v]) => `${k}=${v}`).join('&')}`),
     },
     { weight: 1, arbitrary: fc.webQueryParameters().map((q) => `?${q}`) },
-    { weight: 1, arbitrary: fc.constantFrom('?', '??', '?&&', '?=', '?limit', '?limit=1&limit=2', '?%', '?a=%ZZ', '?limit[]=1', '?limit[$gt]=0', '#frag') },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        '?',
+        '??',
+        '?&&',
+        '?=',
+        '?limit',
+        '?limit=1&limit=2',
+        '?%',
+        '?a=%ZZ',
+        '?limit[]=1',
+        '?limit[$gt]=0',
+        '#frag',
+      ),
+    },
   )
 
 // ---------------------------------------------------------------------------------------------
@@ -331,7 +698,11 @@ const MAGIC: Record<string, number[]> = {
 }
 
 /** The multipart/form-data bytes of the parts; `malform` breaks the framing on purpose. */
-export const multipartBytes = (parts: MultipartPart[], boundary: string, malform: 'none' | 'no_close' | 'lf' | 'wrong_boundary' | 'truncate' | 'no_disposition' = 'none') => {
+export const multipartBytes = (
+  parts: MultipartPart[],
+  boundary: string,
+  malform: 'none' | 'no_close' | 'lf' | 'wrong_boundary' | 'truncate' | 'no_disposition' = 'none',
+) => {
   const enc = new TextEncoder()
   const nl = malform === 'lf' ? '\n' : '\r\n'
   const chunks: Uint8Array[] = []
@@ -354,7 +725,12 @@ export const multipartBytes = (parts: MultipartPart[], boundary: string, malform
 const fileName = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom('passport.pdf', 'bill.png', 'selfie.jpg', 'id.JPEG', 'a.pdf', 'scan.png') },
   { weight: 3, arbitrary: hostileString.map((s) => s.slice(0, 300)) },
-  { weight: 2, arbitrary: fc.tuple(hostileString, fc.constantFrom('.pdf', '.png', '.jpg', '.exe', '.pdf.exe', '')).map(([s, e]) => s.slice(0, 100) + e) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(hostileString, fc.constantFrom('.pdf', '.png', '.jpg', '.exe', '.pdf.exe', ''))
+      .map(([s, e]) => s.slice(0, 100) + e),
+  },
 )
 
 const fileBytes = fc.oneof(
@@ -377,13 +753,25 @@ export const documentForm = fc
         filename: fileName,
         contentType: fc.oneof(
           { weight: 4, arbitrary: fc.constantFrom('application/pdf', 'image/png', 'image/jpeg') },
-          { weight: 1, arbitrary: fc.constantFrom('IMAGE/PNG; charset=x', 'application/x-msdownload', 'text/plain', '', 'image/svg+xml') },
+          {
+            weight: 1,
+            arbitrary: fc.constantFrom(
+              'IMAGE/PNG; charset=x',
+              'application/x-msdownload',
+              'text/plain',
+              '',
+              'image/svg+xml',
+            ),
+          },
         ),
         body: fileBytes,
       }),
       { maxLength: 12 },
     ),
-    types: fc.array(fc.oneof({ weight: 5, arbitrary: fc.constantFrom('ID', 'PoR') }, { weight: 1, arbitrary: hostileValue }), { maxLength: 12 }),
+    types: fc.array(
+      fc.oneof({ weight: 5, arbitrary: fc.constantFrom('ID', 'PoR') }, { weight: 1, arbitrary: hostileValue }),
+      { maxLength: 12 },
+    ),
     fileTypes: fc.oneof(
       { weight: 6, arbitrary: fc.constant<'match'>('match') },
       { weight: 1, arbitrary: fc.constant<'absent'>('absent') },
@@ -394,18 +782,37 @@ export const documentForm = fc
     boundary: fc.constantFrom('fuzzBoundary7MA4YWxk', '----x', 'a'.repeat(70), 'b"q', '🙂'),
     malform: fc.oneof(
       { weight: 8, arbitrary: fc.constant('none' as const) },
-      { weight: 1, arbitrary: fc.constantFrom('no_close' as const, 'lf' as const, 'wrong_boundary' as const, 'truncate' as const, 'no_disposition' as const) },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          'no_close' as const,
+          'lf' as const,
+          'wrong_boundary' as const,
+          'truncate' as const,
+          'no_disposition' as const,
+        ),
+      },
     ),
   })
   .map(({ files, types, fileTypes, ddq, boundary, malform }) => {
-    const parts: MultipartPart[] = files.map((f) => ({ name: 'files', filename: f.filename, contentType: f.contentType || undefined, body: f.body }))
+    const parts: MultipartPart[] = files.map((f) => ({
+      name: 'files',
+      filename: f.filename,
+      contentType: f.contentType || undefined,
+      body: f.body,
+    }))
     if (fileTypes !== 'absent') {
       let text: string
       if (fileTypes === 'match') {
         const map = new JsonEntries(files.map((f, i) => [f.filename, types[i] ?? 'ID']))
         text = toJsonText(map)
       } else if ('extra' in fileTypes) {
-        text = toJsonText(new JsonEntries([...files.map((f, i): [string, unknown] => [f.filename, types[i] ?? 'PoR']), ...Object.entries(fileTypes.extra)]))
+        text = toJsonText(
+          new JsonEntries([
+            ...files.map((f, i): [string, unknown] => [f.filename, types[i] ?? 'PoR']),
+            ...Object.entries(fileTypes.extra),
+          ]),
+        )
       } else text = fileTypes.raw
       parts.push({ name: 'file_types', body: text })
     }

@@ -8,9 +8,16 @@ export const openDb = (url: string) => {
       (await client.execute({ sql, args: args as any })).rows as unknown as T[],
     /** Row counts of every table: equal before and after means a request changed nothing. */
     snapshot: async () => {
-      const tables = (await client.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")).rows.map((r) => String(r.name))
+      const tables = (
+        await client.execute(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+      ).rows.map((r) => String(r.name))
       const counts: Record<string, unknown[]> = {}
-      for (const table of tables) counts[table] = (await client.execute(`SELECT * FROM "${table}" ORDER BY rowid`)).rows.map((r) => JSON.stringify(r))
+      for (const table of tables)
+        counts[table] = (await client.execute(`SELECT * FROM "${table}" ORDER BY rowid`)).rows.map((r) =>
+          JSON.stringify(r),
+        )
       return counts
     },
     close: () => client.close(),

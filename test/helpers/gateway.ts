@@ -51,7 +51,11 @@ export const startGateway = async (options: GatewayOptions = {}) => {
     },
   })
 
-  const request = async <T = any>(method: string, path: string, init: { body?: unknown; raw?: string; headers?: Record<string, string>; key?: string } = {}): Promise<JsonResponse<T>> => {
+  const request = async <T = any>(
+    method: string,
+    path: string,
+    init: { body?: unknown; raw?: string; headers?: Record<string, string>; key?: string } = {},
+  ): Promise<JsonResponse<T>> => {
     const headers: Record<string, string> = { ...init.headers }
     if (init.key) headers.authorization = `Bearer ${init.key}`
     let body: string | undefined = init.raw
@@ -104,7 +108,8 @@ export const createPartner = async (
     id: partner.body.id as string,
     key: key_,
     keyId: key.body.id as string,
-    call: <T = any>(method: string, path: string, body?: unknown) => gateway.request<T>(method, path, { body, key: key_ }),
+    call: <T = any>(method: string, path: string, body?: unknown) =>
+      gateway.request<T>(method, path, { body, key: key_ }),
   }
 }
 

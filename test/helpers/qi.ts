@@ -16,21 +16,32 @@ export const partnerKeyPair = () => (partnerKeys ??= generateP521KeyPair())
 
 export const qiControl = (url: string) => {
   const post = (path: string, body: unknown) =>
-    fetch(`${url}/_sandbox${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(json)
+    fetch(`${url}/_sandbox${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }).then(json)
   const get = (path: string) => fetch(`${url}/_sandbox${path}`).then(json)
   return {
     /** Registers an integration (the partner's public key, its accounts, where webhooks go). */
     newIntegration: async (webhookUrl: string, accountCount = 1) =>
-      (await post('/integrations', { public_key_pem: partnerKeyPair().publicKeyPem, account_count: accountCount, webhook_url: webhookUrl }))
-        .data as { api_client_key: string; account_keys: string[]; qi_public_key_pem: string },
-    tokens: async (tedKey: string) => (await get(`/tokens?ted_key=${tedKey}`)).data as { token: string; contact_type: string; reason: string }[],
+      (
+        await post('/integrations', {
+          public_key_pem: partnerKeyPair().publicKeyPem,
+          account_count: accountCount,
+          webhook_url: webhookUrl,
+        })
+      ).data as { api_client_key: string; account_keys: string[]; qi_public_key_pem: string },
+    tokens: async (tedKey: string) =>
+      (await get(`/tokens?ted_key=${tedKey}`)).data as { token: string; contact_type: string; reason: string }[],
     latestToken: async (tedKey: string) => {
       const [latest] = (await get(`/tokens?ted_key=${tedKey}`)).data as { token: string }[]
       if (!latest) throw new Error(`no token was sent for ${tedKey}`)
       return latest.token
     },
     ted: async (tedKey: string) => (await get(`/teds/${tedKey}`)).data as any,
-    setStatus: (tedKey: string, ted_status: string, refusal_reason?: unknown) => post(`/teds/${tedKey}/status`, { ted_status, refusal_reason }),
+    setStatus: (tedKey: string, ted_status: string, refusal_reason?: unknown) =>
+      post(`/teds/${tedKey}/status`, { ted_status, refusal_reason }),
     sendWebhook: async (input: { ted_key: string; ted_status?: string; tamper?: string; url?: string }) =>
       (await post('/webhooks/send', input)).data as { status: number | null; body: any; error: string | null },
     webhooks: async (tedKey: string) => (await get(`/webhooks?ted_key=${tedKey}`)).data as any[],

@@ -10,7 +10,13 @@ export type RawAnswer = { status: number; headers: Headers; text: string }
  */
 export const sendRaw = (
   baseUrl: string,
-  input: { method: string; path: string; headers: [string, string][] | Record<string, string>; body: Uint8Array; chunked?: boolean },
+  input: {
+    method: string
+    path: string
+    headers: [string, string][] | Record<string, string>
+    body: Uint8Array
+    chunked?: boolean
+  },
 ) =>
   new Promise<RawAnswer>((resolve, reject) => {
     const target = new URL(baseUrl)
@@ -20,7 +26,14 @@ export const sendRaw = (
     }
     if (!input.chunked) headers['content-length'] = String(input.body.length)
     headers.connection = 'close'
-    const req = httpRequest({ host: target.hostname, port: target.port, method: input.method, path: input.path, headers, agent: false })
+    const req = httpRequest({
+      host: target.hostname,
+      port: target.port,
+      method: input.method,
+      path: input.path,
+      headers,
+      agent: false,
+    })
     let responded = false
     req.on('response', (res) => {
       responded = true
@@ -29,7 +42,8 @@ export const sendRaw = (
       res.on('error', reject)
       res.on('end', () => {
         const h = new Headers()
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v)
+        for (const [k, v] of Object.entries(res.headers))
+          if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v)
         resolve({ status: res.statusCode ?? 0, headers: h, text: Buffer.concat(chunks).toString('utf8') })
       })
     })
@@ -38,7 +52,9 @@ export const sendRaw = (
     const write = (at: number): void => {
       if (responded || req.destroyed) return
       if (at >= input.body.length) return void req.end()
-      req.write(input.body.subarray(at, at + piece), () => (input.body.length > piece ? setTimeout(() => write(at + piece), 2) : write(at + piece)))
+      req.write(input.body.subarray(at, at + piece), () =>
+        input.body.length > piece ? setTimeout(() => write(at + piece), 2) : write(at + piece),
+      )
     }
     write(0)
   })

@@ -27,7 +27,11 @@ export const startReceiver = async () => {
   const app = new Hono()
   app.post('*', async (c) => {
     const raw = await c.req.text()
-    const headers = { 'webhook-id': c.req.header('webhook-id') ?? '', 'webhook-timestamp': c.req.header('webhook-timestamp') ?? '', 'webhook-signature': c.req.header('webhook-signature') ?? '' }
+    const headers = {
+      'webhook-id': c.req.header('webhook-id') ?? '',
+      'webhook-timestamp': c.req.header('webhook-timestamp') ?? '',
+      'webhook-signature': c.req.header('webhook-signature') ?? '',
+    }
     const verifiedWith = [...secrets].filter((secret) => {
       try {
         new Webhook(secret).verify(raw, headers)
@@ -36,7 +40,14 @@ export const startReceiver = async () => {
         return false
       }
     })
-    received.push({ id: headers['webhook-id'], timestamp: headers['webhook-timestamp'], signature: headers['webhook-signature'], body: JSON.parse(raw), verifiedWith, at: Date.now() })
+    received.push({
+      id: headers['webhook-id'],
+      timestamp: headers['webhook-timestamp'],
+      signature: headers['webhook-signature'],
+      body: JSON.parse(raw),
+      verifiedWith,
+      at: Date.now(),
+    })
     const reply = script.shift() ?? fallback
     if (reply.delayMs) await new Promise((r) => setTimeout(r, reply.delayMs))
     return c.body(reply.body ?? '', reply.status as 200, reply.headers)

@@ -12,12 +12,17 @@ const json = async (res: Response) => {
 /** The sandbox's control API (/_sandbox), as tests use it. */
 export const sfoxControl = (url: string) => {
   const post = (path: string, body: unknown) =>
-    fetch(`${url}/_sandbox${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(json)
+    fetch(`${url}/_sandbox${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }).then(json)
   const get = (path: string) => fetch(`${url}/_sandbox${path}`).then(json)
   return {
     /** A fresh sFOX account (its own enterprise key), so tests do not see each other's transfers. */
     newAccount: async () => (await post('/accounts', {})).data as { api_key: string; account: string },
-    codes: async (reference: string) => (await get(`/outbox?transfer_id=${encodeURIComponent(reference)}`)).data as { code: string; reason: string }[],
+    codes: async (reference: string) =>
+      (await get(`/outbox?transfer_id=${encodeURIComponent(reference)}`)).data as { code: string; reason: string }[],
     latestCode: async (reference: string) => {
       const codes = (await get(`/outbox?transfer_id=${encodeURIComponent(reference)}`)).data as { code: string }[]
       if (!codes[0]) throw new Error(`no code was sent for ${reference}`)
@@ -37,7 +42,8 @@ export const sfoxControl = (url: string) => {
     clearFaults: () => fetch(`${url}/_sandbox/faults`, { method: 'DELETE' }),
     settings: (patch: Record<string, unknown>) => post('/settings', patch),
     advanceClock: (ms: number) => post('/clock', { advance_ms: ms }),
-    setStatus: (transferId: string, status: string, account?: string) => post(`/transfers/${transferId}/status`, { status, account }),
+    setStatus: (transferId: string, status: string, account?: string) =>
+      post(`/transfers/${transferId}/status`, { status, account }),
     transfers: async (account: string) => (await get(`/transfers?account=${account}`)).data as any[],
     addUser: (userId: string, account: string) => post('/users', { user_id: userId, account }),
     uploads: async (account: string, userId?: string) =>

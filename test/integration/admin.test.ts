@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { TEST_SECRETS, createPartner, startGateway, type Gateway } from '../helpers/gateway'
 import { openDb } from '../helpers/db'
+import { createPartner, type Gateway, startGateway, TEST_SECRETS } from '../helpers/gateway'
 
 let gateway: Gateway
 let db: ReturnType<typeof openDb>
@@ -35,7 +35,13 @@ describe('partners', () => {
   it('creates, reads, updates and lists partners', async () => {
     const created = await gateway.admin('POST', '/partners', { name: 'Acme', resend_limit: 5 })
     expect(created.status).toBe(201)
-    expect(created.body).toMatchObject({ object: 'partner', name: 'Acme', resend_limit: 5, resend_cooldown_seconds: null, confirm_attempts: null })
+    expect(created.body).toMatchObject({
+      object: 'partner',
+      name: 'Acme',
+      resend_limit: 5,
+      resend_cooldown_seconds: null,
+      confirm_attempts: null,
+    })
     expect(created.body.id).toMatch(/^ptn_/)
     const id = created.body.id
     expect((await gateway.admin('GET', `/partners/${id}`)).body).toEqual(created.body)
@@ -72,7 +78,9 @@ describe('API keys', () => {
     expect(listed.body.data).toHaveLength(1)
     expect(listed.body.data[0]).not.toHaveProperty('key')
     expect(JSON.stringify(listed.body)).not.toContain(issued.body.key)
-    const [row] = await db.all<{ hash: string; prefix: string }>('SELECT hash, prefix FROM api_keys WHERE id = ?', [issued.body.id])
+    const [row] = await db.all<{ hash: string; prefix: string }>('SELECT hash, prefix FROM api_keys WHERE id = ?', [
+      issued.body.id,
+    ])
     expect(row!.hash).toMatch(/^[0-9a-f]{64}$/)
     expect(JSON.stringify(await db.snapshot())).not.toContain(issued.body.key)
   })
@@ -96,7 +104,10 @@ describe('API keys', () => {
       await new Promise((r) => setTimeout(r, 1600))
       expect((await fresh.request('GET', '/v1/transfers', { key: expiring.body.key })).status).toBe(401)
       expect((await fresh.admin('DELETE', `/partners/${p.id}/api-keys/key_nope`)).body.code).toBe('api_key_not_found')
-      const past = await fresh.admin('POST', `/partners/${p.id}/api-keys`, { mode: 'test', expires_at: new Date(Date.now() - 1000).toISOString() })
+      const past = await fresh.admin('POST', `/partners/${p.id}/api-keys`, {
+        mode: 'test',
+        expires_at: new Date(Date.now() - 1000).toISOString(),
+      })
       expect(past.status).toBe(422)
       expect(past.body.errors[0]).toMatchObject({ field: 'expires_at', code: 'in_the_past' })
       expect((await fresh.admin('GET', `/partners/${p.id}/api-keys`)).body.data).toHaveLength(2)
@@ -110,41 +121,72 @@ describe('provider connections', () => {
   it('stores credentials encrypted and never returns them', async () => {
     const { body: partner } = await gateway.admin('POST', '/partners', { name: 'Conn' })
     const secret = 'sfox-enterprise-key-SECRET-123'
-    const put = await gateway.admin('PUT', `/partners/${partner.id}/connections/sfox`, { api_key: secret, base_url: 'https://api.sfox.com' })
+    const put = await gateway.admin('PUT', `/partners/${partner.id}/connections/sfox`, {
+      api_key: secret,
+      base_url: 'https://api.sfox.com',
+    })
     expect(put.status).toBe(200)
-    expect(put.body).toMatchObject({ object: 'provider_connection', provider: 'sfox', base_url: 'https://api.sfox.com', partner_id: partner.id })
+    expect(put.body).toMatchObject({
+      object: 'provider_connection',
+      provider: 'sfox',
+      base_url: 'https://api.sfox.com',
+      partner_id: partner.id,
+    })
     expect(JSON.stringify(put.body)).not.toContain(secret)
     const list = await gateway.admin('GET', `/partners/${partner.id}/connections`)
     expect(list.body.data).toHaveLength(1)
     expect(JSON.stringify(list.body)).not.toContain(secret)
     expect(JSON.stringify(await db.snapshot())).not.toContain(secret)
-    const [row] = await db.all<{ credentials: string }>('SELECT credentials FROM provider_connections WHERE partner_id = ?', [partner.id])
+    const [row] = await db.all<{ credentials: string }>(
+      'SELECT credentials FROM provider_connections WHERE partner_id = ?',
+      [partner.id],
+    )
     expect(row!.credentials).toMatch(/^v1\./)
     // Replacing keeps one connection.
-    await gateway.admin('PUT', `/partners/${partner.id}/connections/sfox`, { api_key: 'other', base_url: 'http://127.0.0.1:8788' })
-    expect((await gateway.admin('GET', `/partners/${partner.id}/connections`)).body.data).toMatchObject([{ base_url: 'http://127.0.0.1:8788' }])
+    await gateway.admin('PUT', `/partners/${partner.id}/connections/sfox`, {
+      api_key: 'other',
+      base_url: 'http://127.0.0.1:8788',
+    })
+    expect((await gateway.admin('GET', `/partners/${partner.id}/connections`)).body.data).toMatchObject([
+      { base_url: 'http://127.0.0.1:8788' },
+    ])
     expect(gateway.logs.map((l) => l.message).join('\n')).not.toContain(secret)
   })
 
   it('validates the base URL and removes connections', async () => {
     const { body: partner } = await gateway.admin('POST', '/partners', { name: 'Conn2' })
-    const bad = await gateway.admin('PUT', `/partners/${partner.id}/connections/sfox`, { api_key: 'k', base_url: 'ftp://x' })
+    const bad = await gateway.admin('PUT', `/partners/${partner.id}/connections/sfox`, {
+      api_key: 'k',
+      base_url: 'ftp://x',
+    })
     expect(bad.status).toBe(422)
     expect(bad.body.errors[0].field).toBe('base_url')
     await gateway.admin('PUT', `/partners/${partner.id}/connections/sfox`, { api_key: 'k', base_url: 'https://x.test' })
     expect((await gateway.admin('DELETE', `/partners/${partner.id}/connections/sfox`)).status).toBe(204)
-    expect((await gateway.admin('DELETE', `/partners/${partner.id}/connections/sfox`)).body.code).toBe('connection_not_found')
+    expect((await gateway.admin('DELETE', `/partners/${partner.id}/connections/sfox`)).body.code).toBe(
+      'connection_not_found',
+    )
   })
 
   it('in production, credentials only go to an https base URL', async () => {
     const production = await startGateway({ vars: { ENVIRONMENT: 'production' }, database: gateway.database })
     try {
       const { body: partner } = await production.admin('POST', '/partners', { name: 'Prod' })
-      const plain = await production.admin('PUT', `/partners/${partner.id}/connections/sfox`, { api_key: 'k', base_url: 'http://api.sfox.com' })
+      const plain = await production.admin('PUT', `/partners/${partner.id}/connections/sfox`, {
+        api_key: 'k',
+        base_url: 'http://api.sfox.com',
+      })
       expect(plain.status).toBe(422)
       expect(plain.body.errors[0]).toMatchObject({ field: 'base_url', code: 'https_required' })
       expect((await production.admin('GET', `/partners/${partner.id}/connections`)).body.data).toEqual([])
-      expect((await production.admin('PUT', `/partners/${partner.id}/connections/sfox`, { api_key: 'k', base_url: 'https://api.sfox.com' })).status).toBe(200)
+      expect(
+        (
+          await production.admin('PUT', `/partners/${partner.id}/connections/sfox`, {
+            api_key: 'k',
+            base_url: 'https://api.sfox.com',
+          })
+        ).status,
+      ).toBe(200)
     } finally {
       await production.close()
     }

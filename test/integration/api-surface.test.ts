@@ -1,15 +1,15 @@
 import { createConfig, lintFromString } from '@redocly/openapi-core'
 import { hc } from 'hono/client'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { createApp, type AppType } from '../../src/app'
+import { type AppType, createApp } from '../../src/app'
 import { PROBLEMS } from '../../src/lib/problem'
 import { DOCUMENTATION_ROUTES } from '../../src/openapi'
-import { EXAMPLES } from '../../src/schemas/examples'
 import { CreateEndpointBody, EventResource, EventWithDeliveries } from '../../src/schemas/callbacks'
 import { ProblemSchema } from '../../src/schemas/common'
+import { EXAMPLES } from '../../src/schemas/examples'
 import { CreateTransferBody, TransferResource } from '../../src/schemas/transfers'
-import { createPartner, createSfoxPartner, startGateway, type Gateway } from '../helpers/gateway'
-import { paymentBody, startSfox, type SfoxSandbox } from '../helpers/sfox'
+import { createPartner, createSfoxPartner, type Gateway, startGateway } from '../helpers/gateway'
+import { paymentBody, type SfoxSandbox, startSfox } from '../helpers/sfox'
 
 let gateway: Gateway
 let sfox: SfoxSandbox
@@ -30,7 +30,9 @@ const lint = async (document: unknown) => {
     rules: { 'no-invalid-media-type-examples': 'error', 'no-invalid-schema-examples': 'error' },
   })
   const problems = await lintFromString({ source: JSON.stringify(document), absoluteRef: 'openapi.json', config })
-  return problems.filter((p) => p.severity === 'error').map((p) => `${p.ruleId}: ${p.message} at ${p.location?.[0]?.pointer}`)
+  return problems
+    .filter((p) => p.severity === 'error')
+    .map((p) => `${p.ruleId}: ${p.message} at ${p.location?.[0]?.pointer}`)
 }
 
 describe('the OpenAPI document', () => {
@@ -52,23 +54,39 @@ describe('the OpenAPI document', () => {
         .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, '{$1}')}`),
     )
     const documented = new Set(
-      Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`)),
+      Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
+        Object.keys(ops).map((m) => `${m} ${path}`),
+      ),
     )
     expect([...served].filter((r) => !documented.has(r))).toEqual([])
     expect([...documented].filter((r) => !served.has(r))).toEqual([])
   })
 
   it('documents auth, every problem code, and every callback', () => {
-    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['AdminToken', 'ApiKey', 'QiSignature', 'WebhookSignature'])
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual([
+      'AdminToken',
+      'ApiKey',
+      'QiSignature',
+      'WebhookSignature',
+    ])
     expect(doc.components.schemas.ProblemCode.enum.sort()).toEqual(Object.keys(PROBLEMS).sort())
-    expect(Object.keys(doc.webhooks).sort()).toEqual(
-      ['transfer.canceled', 'transfer.completed', 'transfer.created', 'transfer.expired', 'transfer.failed', 'transfer.processing', 'transfer.returned'],
-    )
+    expect(Object.keys(doc.webhooks).sort()).toEqual([
+      'transfer.canceled',
+      'transfer.completed',
+      'transfer.created',
+      'transfer.expired',
+      'transfer.failed',
+      'transfer.processing',
+      'transfer.returned',
+    ])
     for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
       for (const [method, op] of Object.entries(ops)) {
         expect(op.operationId, `${method} ${path}`).toBeTruthy()
         const errors = Object.entries(op.responses).filter(([status]) => Number(status) >= 400)
-        for (const [, response] of errors) expect(Object.keys((response as any).content ?? {}), `${method} ${path}`).toEqual(['application/problem+json'])
+        for (const [, response] of errors)
+          expect(Object.keys((response as any).content ?? {}), `${method} ${path}`).toEqual([
+            'application/problem+json',
+          ])
       }
     }
   })
@@ -148,7 +166,9 @@ describe('rate limiting', () => {
     expect(read.text).not.toContain('rl-1')
     const write = await limited.call('POST', '/v1/transfers', paymentBody('rl-2'))
     expect(write.status).toBe(429)
-    expect(await sfox.requests({ method: 'POST', path: '/v1/enterprise/transfer', account: limited.sfoxAccount })).toHaveLength(1)
+    expect(
+      await sfox.requests({ method: 'POST', path: '/v1/enterprise/transfer', account: limited.sfoxAccount }),
+    ).toHaveLength(1)
     expect((await limited.call('GET', '/v1/transfers/rl-2')).status).toBe(429)
   })
 
@@ -190,11 +210,18 @@ describe('security headers and CORS', () => {
   })
 
   it('allows exactly the configured origins', async () => {
-    const withCors = await startGateway({ vars: { CORS_ALLOWED_ORIGINS: 'https://app.example.com' }, database: gateway.database })
+    const withCors = await startGateway({
+      vars: { CORS_ALLOWED_ORIGINS: 'https://app.example.com' },
+      database: gateway.database,
+    })
     try {
       const preflight = await withCors.mf.dispatchFetch('http://gateway.test/v1/transfers', {
         method: 'OPTIONS',
-        headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+        headers: {
+          origin: 'https://app.example.com',
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization,content-type',
+        },
       })
       expect(preflight.status).toBe(204)
       expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example.com')

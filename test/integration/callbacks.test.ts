@@ -1,11 +1,11 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createPartner, createSfoxPartner, startGateway, type Gateway } from '../helpers/gateway'
 import { createClient } from '@libsql/client'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openDb } from '../helpers/db'
-import { startReceiver, type Receiver } from '../helpers/receiver'
-import { paymentBody, startSfox, type SfoxSandbox } from '../helpers/sfox'
+import { createPartner, createSfoxPartner, type Gateway, startGateway } from '../helpers/gateway'
+import { startReceiver } from '../helpers/receiver'
+import { paymentBody, type SfoxSandbox, startSfox } from '../helpers/sfox'
 
 // Retries every second, without jitter, so schedules play out in a test's time.
 const FAST = { WEBHOOK_RETRY_SCHEDULE_SECONDS: '1,1,1,1,1,1,1', WEBHOOK_RETRY_JITTER: '0', WEBHOOK_TIMEOUT_MS: '2000' }
@@ -28,7 +28,11 @@ const until = <T>(fn: () => Promise<T> | T, timeout = 10_000) => expect.poll(fn,
 const setup = async (options: { limits?: Record<string, number | null>; eventTypes?: string[] } = {}) => {
   const partner = await createSfoxPartner(gateway, sfox, options.limits)
   const receiver = await startReceiver()
-  const endpoint = await partner.call('POST', '/v1/webhook-endpoints', { url: receiver.url, event_types: options.eventTypes, description: 'tests' })
+  const endpoint = await partner.call('POST', '/v1/webhook-endpoints', {
+    url: receiver.url,
+    event_types: options.eventTypes,
+    description: 'tests',
+  })
   expect(endpoint.status).toBe(201)
   receiver.trust(endpoint.body.secret)
   return { partner, receiver, endpoint: endpoint.body }
@@ -43,33 +47,75 @@ const completePayment = async (partner: Awaited<ReturnType<typeof createSfoxPart
 describe('webhook endpoints', () => {
   it('are created with a whsec_ secret shown once, read, updated and deleted', async () => {
     const p = await createPartner(gateway)
-    const created = await p.call('POST', '/v1/webhook-endpoints', { url: 'https://hooks.example.com/tgw', event_types: ['transfer.completed'] })
+    const created = await p.call('POST', '/v1/webhook-endpoints', {
+      url: 'https://hooks.example.com/tgw',
+      event_types: ['transfer.completed'],
+    })
     expect(created.status).toBe(201)
-    expect(created.body).toMatchObject({ object: 'webhook_endpoint', url: 'https://hooks.example.com/tgw', event_types: ['transfer.completed'], enabled: true, disabled_reason: null })
+    expect(created.body).toMatchObject({
+      object: 'webhook_endpoint',
+      url: 'https://hooks.example.com/tgw',
+      event_types: ['transfer.completed'],
+      enabled: true,
+      disabled_reason: null,
+    })
     expect(created.body.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/)
     expect(Buffer.from(created.body.secret.slice(6), 'base64').length).toBeGreaterThanOrEqual(24)
     const id = created.body.id
     const read = await p.call('GET', `/v1/webhook-endpoints/${id}`)
     expect(read.body).not.toHaveProperty('secret')
     expect(JSON.stringify((await p.call('GET', '/v1/webhook-endpoints')).body)).not.toContain(created.body.secret)
-    const patched = await p.call('PATCH', `/v1/webhook-endpoints/${id}`, { event_types: null, enabled: false, description: 'paused' })
-    expect(patched.body).toMatchObject({ event_types: null, enabled: false, disabled_reason: 'disabled by the partner', description: 'paused' })
-    expect((await p.call('PATCH', `/v1/webhook-endpoints/${id}`, { enabled: true })).body).toMatchObject({ enabled: true, disabled_reason: null })
-    expect((await p.call('DELETE', `/v1/webhook-endpoints/${id}`)).body).toEqual({ object: 'webhook_endpoint', id, deleted: true })
+    const patched = await p.call('PATCH', `/v1/webhook-endpoints/${id}`, {
+      event_types: null,
+      enabled: false,
+      description: 'paused',
+    })
+    expect(patched.body).toMatchObject({
+      event_types: null,
+      enabled: false,
+      disabled_reason: 'disabled by the partner',
+      description: 'paused',
+    })
+    expect((await p.call('PATCH', `/v1/webhook-endpoints/${id}`, { enabled: true })).body).toMatchObject({
+      enabled: true,
+      disabled_reason: null,
+    })
+    expect((await p.call('DELETE', `/v1/webhook-endpoints/${id}`)).body).toEqual({
+      object: 'webhook_endpoint',
+      id,
+      deleted: true,
+    })
     expect((await p.call('GET', `/v1/webhook-endpoints/${id}`)).body.code).toBe('webhook_endpoint_not_found')
     const other = await createPartner(gateway)
     expect((await other.call('GET', `/v1/webhook-endpoints/${id}`)).status).toBe(404)
-    expect((await p.call('POST', '/v1/webhook-endpoints', { url: 'https://x.example.com', event_types: ['transfer.nope'] })).status).toBe(422)
+    expect(
+      (await p.call('POST', '/v1/webhook-endpoints', { url: 'https://x.example.com', event_types: ['transfer.nope'] }))
+        .status,
+    ).toBe(422)
   })
 
   it('refuse unsafe URLs unless the deployment allows them', async () => {
-    const strict = await startGateway({ vars: { WEBHOOK_ALLOW_HTTP: 'false', WEBHOOK_ALLOW_PRIVATE_HOSTS: 'false' }, database: gateway.database })
+    const strict = await startGateway({
+      vars: { WEBHOOK_ALLOW_HTTP: 'false', WEBHOOK_ALLOW_PRIVATE_HOSTS: 'false' },
+      database: gateway.database,
+    })
     try {
       const p = await createPartner(strict)
       for (const url of [
-        'http://hooks.example.com/x', 'https://user:pw@hooks.example.com/x', 'https://localhost/x', 'https://127.0.0.1/x',
-        'https://10.1.2.3/x', 'https://192.168.0.10/x', 'https://172.20.0.1/x', 'https://169.254.169.254/latest/meta-data',
-        'https://100.64.1.1/x', 'https://[::1]/x', 'https://[fe80::1]/x', 'https://[::ffff:127.0.0.1]/x', 'ftp://hooks.example.com', 'not a url',
+        'http://hooks.example.com/x',
+        'https://user:pw@hooks.example.com/x',
+        'https://localhost/x',
+        'https://127.0.0.1/x',
+        'https://10.1.2.3/x',
+        'https://192.168.0.10/x',
+        'https://172.20.0.1/x',
+        'https://169.254.169.254/latest/meta-data',
+        'https://100.64.1.1/x',
+        'https://[::1]/x',
+        'https://[fe80::1]/x',
+        'https://[::ffff:127.0.0.1]/x',
+        'ftp://hooks.example.com',
+        'not a url',
       ]) {
         const res = await p.call('POST', '/v1/webhook-endpoints', { url })
         expect(res.status, url).toBe(422)
@@ -93,8 +139,16 @@ describe('events and their delivery', () => {
     await partner.call('POST', '/v1/transfers/cb-3/cancel')
     await until(() => receiver.received.length).toBe(6)
     expect(receiver.verified()).toHaveLength(6)
-    const byTransfer = (id: string) => receiver.received.filter((r) => r.body.transfer_id === id).sort((a, b) => a.body.sequence - b.body.sequence)
-    expect(byTransfer('cb-1').map((r) => [r.body.sequence, r.body.type, r.body.data.previous_status, r.body.data.object.status])).toEqual([
+    const byTransfer = (id: string) =>
+      receiver.received.filter((r) => r.body.transfer_id === id).sort((a, b) => a.body.sequence - b.body.sequence)
+    expect(
+      byTransfer('cb-1').map((r) => [
+        r.body.sequence,
+        r.body.type,
+        r.body.data.previous_status,
+        r.body.data.object.status,
+      ]),
+    ).toEqual([
       [1, 'transfer.created', null, 'pending_verification'],
       [2, 'transfer.completed', 'pending_verification', 'completed'],
     ])
@@ -105,13 +159,20 @@ describe('events and their delivery', () => {
     expect(byTransfer('cb-3').map((r) => r.body.type)).toEqual(['transfer.created', 'transfer.canceled'])
     for (const r of receiver.received) {
       expect(r.id).toBe(r.body.id)
-      expect(r.body).toMatchObject({ object: 'event', id: expect.stringMatching(/^evt_/), created_at: expect.any(String) })
+      expect(r.body).toMatchObject({
+        object: 'event',
+        id: expect.stringMatching(/^evt_/),
+        created_at: expect.any(String),
+      })
       expect(Math.abs(Number(r.timestamp) - Date.now() / 1000)).toBeLessThan(60)
     }
 
     const listed = await partner.call('GET', '/v1/events?limit=100')
     expect(listed.body.data).toHaveLength(6)
-    expect((await partner.call('GET', '/v1/events?transfer_id=cb-1')).body.data.map((e: any) => e.type)).toEqual(['transfer.completed', 'transfer.created'])
+    expect((await partner.call('GET', '/v1/events?transfer_id=cb-1')).body.data.map((e: any) => e.type)).toEqual([
+      'transfer.completed',
+      'transfer.created',
+    ])
     expect((await partner.call('GET', '/v1/events?type=transfer.canceled')).body.data).toHaveLength(1)
     const page = await partner.call('GET', '/v1/events?limit=4')
     const rest = await partner.call('GET', `/v1/events?limit=4&starting_after=${page.body.data[3].id}`)
@@ -122,7 +183,10 @@ describe('events and their delivery', () => {
     const { deliveries, ...event } = one.body
     expect(event).toEqual(byTransfer('cb-1')[1]!.body)
     expect(deliveries).toHaveLength(1)
-    expect(deliveries[0]).toMatchObject({ status: 'delivered', attempts: [{ attempt: 1, status_code: 200, error: null, response: 'ok' }] })
+    expect(deliveries[0]).toMatchObject({
+      status: 'delivered',
+      attempts: [{ attempt: 1, status_code: 200, error: null, response: 'ok' }],
+    })
   })
 
   it('only subscribed types are sent', async () => {
@@ -137,7 +201,10 @@ describe('events and their delivery', () => {
     const { partner, receiver } = await setup()
     receiver.reply({ status: 500, body: 'boom' }, { status: 500 }, { status: 502 })
     await completePayment(partner, 'retry-1')
-    await until(() => receiver.received.filter((r) => r.verifiedWith.length && r.body.transfer_id === 'retry-1').length >= 5, 15_000).toBe(true)
+    await until(
+      () => receiver.received.filter((r) => r.verifiedWith.length && r.body.transfer_id === 'retry-1').length >= 5,
+      15_000,
+    ).toBe(true)
     const ok = new Map<string, any>()
     await until(async () => {
       const events = (await partner.call('GET', '/v1/events?transfer_id=retry-1')).body.data
@@ -147,14 +214,22 @@ describe('events and their delivery', () => {
     }, 15_000).toBe(true)
     // The failed attempts are on record with status and the start of the answer.
     const attempts = [...ok.values()].flatMap((e) => e.deliveries[0].attempts)
-    expect(attempts.map((a: any) => a.status_code).filter((s: number) => s !== 200).sort()).toEqual([500, 500, 502])
+    expect(
+      attempts
+        .map((a: any) => a.status_code)
+        .filter((s: number) => s !== 200)
+        .sort(),
+    ).toEqual([500, 500, 502])
     expect(attempts.find((a: any) => a.status_code === 500 && a.response === 'boom')).toBeTruthy()
     // Sorting by sequence restores the order whatever the arrival order.
     const distinct = [...new Map(receiver.received.map((r) => [r.id, r.body])).values()]
-    expect(distinct.sort((a, b) => a.sequence - b.sequence).map((e) => e.type)).toEqual(['transfer.created', 'transfer.completed'])
+    expect(distinct.sort((a, b) => a.sequence - b.sequence).map((e) => e.type)).toEqual([
+      'transfer.created',
+      'transfer.completed',
+    ])
   })
 
-  it("honours Retry-After", async () => {
+  it('honours Retry-After', async () => {
     const { partner, receiver } = await setup()
     receiver.reply({ status: 503, headers: { 'retry-after': '3' } })
     await partner.call('POST', '/v1/transfers', paymentBody('ra-1'))
@@ -167,7 +242,9 @@ describe('events and their delivery', () => {
     const { partner, receiver, endpoint } = await setup()
     receiver.reply({ status: 410 })
     await partner.call('POST', '/v1/transfers', paymentBody('gone-1'))
-    await until(async () => (await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)).body.enabled).toBe(false)
+    await until(async () => (await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)).body.enabled).toBe(
+      false,
+    )
     const after = await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)
     expect(after.body.disabled_reason).toBe('the receiver answered 410 Gone')
     await partner.call('POST', '/v1/transfers', paymentBody('gone-2'))
@@ -178,15 +255,24 @@ describe('events and their delivery', () => {
     const detail = await partner.call('GET', `/v1/events/${missed.id}`)
     expect(JSON.stringify(detail.body)).toContain('endpoint disabled: the receiver answered 410 Gone')
     // Recovery needs the endpoint enabled again; then it delivers what failed, including what it missed.
-    const refused = await partner.call('POST', `/v1/webhook-endpoints/${endpoint.id}/recover`, { since: new Date(Date.now() - 60_000).toISOString() })
+    const refused = await partner.call('POST', `/v1/webhook-endpoints/${endpoint.id}/recover`, {
+      since: new Date(Date.now() - 60_000).toISOString(),
+    })
     expect(refused.body.code).toBe('webhook_endpoint_disabled')
     receiver.reply({ status: 200 })
     await partner.call('PATCH', `/v1/webhook-endpoints/${endpoint.id}`, { enabled: true })
-    const recovered = await partner.call('POST', `/v1/webhook-endpoints/${endpoint.id}/recover`, { since: new Date(Date.now() - 60_000).toISOString() })
+    const recovered = await partner.call('POST', `/v1/webhook-endpoints/${endpoint.id}/recover`, {
+      since: new Date(Date.now() - 60_000).toISOString(),
+    })
     expect(recovered.status).toBe(202)
     expect(recovered.body.deliveries_requeued).toBe(2)
     await until(() => receiver.received.length).toBe(3)
-    expect(receiver.received.slice(1).map((r) => r.body.transfer_id).sort()).toEqual(['gone-1', 'gone-2'])
+    expect(
+      receiver.received
+        .slice(1)
+        .map((r) => r.body.transfer_id)
+        .sort(),
+    ).toEqual(['gone-1', 'gone-2'])
     // An endpoint the partner disabled itself gets nothing while disabled (its choice).
     await partner.call('PATCH', `/v1/webhook-endpoints/${endpoint.id}`, { enabled: false })
     await partner.call('POST', '/v1/transfers', paymentBody('gone-3'))
@@ -195,14 +281,20 @@ describe('events and their delivery', () => {
   })
 
   it('an endpoint that fails every attempt for the configured time is disabled', async () => {
-    const slow = await startGateway({ vars: { ...FAST, WEBHOOK_DISABLE_AFTER_SECONDS: '2' }, database: gateway.database })
+    const slow = await startGateway({
+      vars: { ...FAST, WEBHOOK_DISABLE_AFTER_SECONDS: '2' },
+      database: gateway.database,
+    })
     try {
       const partner = await createSfoxPartner(slow, sfox)
       const receiver = await startReceiver()
       receiver.always({ status: 500 })
       const { body: endpoint } = await partner.call('POST', '/v1/webhook-endpoints', { url: receiver.url })
       await partner.call('POST', '/v1/transfers', paymentBody('fail-days'))
-      await until(async () => (await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)).body.enabled, 15_000).toBe(false)
+      await until(
+        async () => (await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)).body.enabled,
+        15_000,
+      ).toBe(false)
       const after = await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)
       expect(after.body.disabled_reason).toMatch(/^every delivery failed for/)
       expect(after.body.failing_since).not.toBeNull()
@@ -214,14 +306,24 @@ describe('events and their delivery', () => {
 
   it('an endpoint whose secret cannot be opened is disabled without sending; rotating and enabling it recovers', async () => {
     // A deployment with another ENCRYPTION_KEY on the same database seals the endpoint's secret.
-    const other = await startGateway({ vars: { ...FAST, ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64') }, database: gateway.database })
+    const other = await startGateway({
+      vars: { ...FAST, ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64') },
+      database: gateway.database,
+    })
     try {
       const partner = await createSfoxPartner(gateway, sfox)
       const receiver = await startReceiver()
-      const { body: endpoint } = await other.request('POST', '/v1/webhook-endpoints', { body: { url: receiver.url }, key: partner.key })
+      const { body: endpoint } = await other.request('POST', '/v1/webhook-endpoints', {
+        body: { url: receiver.url },
+        key: partner.key,
+      })
       await partner.call('POST', '/v1/transfers', paymentBody('sealed-1'))
-      await until(async () => (await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)).body.enabled).toBe(false)
-      expect((await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)).body.disabled_reason).toMatch(/signing secret cannot be decrypted/)
+      await until(async () => (await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)).body.enabled).toBe(
+        false,
+      )
+      expect((await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)).body.disabled_reason).toMatch(
+        /signing secret cannot be decrypted/,
+      )
       expect(receiver.received).toHaveLength(0)
       const rotated = await partner.call('POST', `/v1/webhook-endpoints/${endpoint.id}/rotate-secret`, {})
       await partner.call('PATCH', `/v1/webhook-endpoints/${endpoint.id}`, { enabled: true })
@@ -236,12 +338,19 @@ describe('events and their delivery', () => {
   })
 
   it('a URL the deployment no longer allows is not called: the endpoint is disabled, saying why', async () => {
-    const strict = await startGateway({ vars: { ...FAST, WEBHOOK_ALLOW_HTTP: 'false', WEBHOOK_ALLOW_PRIVATE_HOSTS: 'false' }, database: gateway.database })
+    const strict = await startGateway({
+      vars: { ...FAST, WEBHOOK_ALLOW_HTTP: 'false', WEBHOOK_ALLOW_PRIVATE_HOSTS: 'false' },
+      database: gateway.database,
+    })
     try {
       const { partner, receiver, endpoint } = await setup()
       await strict.request('POST', '/v1/transfers', { body: paymentBody('policy-1'), key: partner.key })
-      await until(async () => (await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)).body.enabled).toBe(false)
-      expect((await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)).body.disabled_reason).toBe('the URL is no longer allowed: it must use https')
+      await until(async () => (await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)).body.enabled).toBe(
+        false,
+      )
+      expect((await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)).body.disabled_reason).toBe(
+        'the URL is no longer allowed: it must use https',
+      )
       expect(receiver.received).toHaveLength(0)
     } finally {
       await strict.close()
@@ -251,7 +360,9 @@ describe('events and their delivery', () => {
   it('after rotation, callbacks carry signatures of both secrets for the grace period', async () => {
     const { partner, receiver, endpoint } = await setup()
     const oldSecret = endpoint.secret
-    const rotated = await partner.call('POST', `/v1/webhook-endpoints/${endpoint.id}/rotate-secret`, { grace_seconds: 2 })
+    const rotated = await partner.call('POST', `/v1/webhook-endpoints/${endpoint.id}/rotate-secret`, {
+      grace_seconds: 2,
+    })
     expect(rotated.status).toBe(200)
     expect(rotated.body.secret).not.toBe(oldSecret)
     expect(rotated.body.previous_secret_expires_at).not.toBeNull()
@@ -269,9 +380,13 @@ describe('events and their delivery', () => {
   it('rotating again inside the grace period keeps the original secret signing until its grace ends', async () => {
     const { partner, receiver, endpoint } = await setup()
     const original = endpoint.secret
-    const first = await partner.call('POST', `/v1/webhook-endpoints/${endpoint.id}/rotate-secret`, { grace_seconds: 60 })
+    const first = await partner.call('POST', `/v1/webhook-endpoints/${endpoint.id}/rotate-secret`, {
+      grace_seconds: 60,
+    })
     // Say the first answer was lost and the client retried.
-    const second = await partner.call('POST', `/v1/webhook-endpoints/${endpoint.id}/rotate-secret`, { grace_seconds: 60 })
+    const second = await partner.call('POST', `/v1/webhook-endpoints/${endpoint.id}/rotate-secret`, {
+      grace_seconds: 60,
+    })
     expect(second.status).toBe(200)
     expect(second.body.previous_secret_expires_at).toBe(first.body.previous_secret_expires_at)
     receiver.trust(second.body.secret)
@@ -290,7 +405,9 @@ describe('events and their delivery', () => {
     expect(again.status).toBe(202)
     expect(again.body.deliveries).toEqual([expect.objectContaining({ endpoint_id: endpoint.id, state: 'queued' })])
     // Once that attempt is recorded (no longer in flight), redelivering to all queues it again.
-    await until(async () => (await partner.call('GET', `/v1/events/${eventId}`)).body.deliveries[0].attempts.length).toBe(2)
+    await until(
+      async () => (await partner.call('GET', `/v1/events/${eventId}`)).body.deliveries[0].attempts.length,
+    ).toBe(2)
     const all = await partner.call('POST', `/v1/events/${eventId}/redeliver`)
     expect(all.body.deliveries).toEqual([expect.objectContaining({ endpoint_id: endpoint.id, state: 'queued' })])
     await until(() => receiver.received.length).toBe(3)
@@ -309,8 +426,11 @@ describe('events and their delivery', () => {
     const client = createClient({ url: gateway.dbUrl })
     const database = new URL(gateway.dbUrl).pathname.split('/').filter(Boolean)[0]!
     const served = async () =>
-      ((await (await fetch(new URL('/_stats', gateway.dbUrl))).json()) as { databases: Record<string, { pipeline_requests: number }> }).databases[database]!
-        .pipeline_requests
+      (
+        (await (await fetch(new URL('/_stats', gateway.dbUrl))).json()) as {
+          databases: Record<string, { pipeline_requests: number }>
+        }
+      ).databases[database]!.pipeline_requests
     const tx = await client.transaction('write')
     try {
       await tx.execute('SELECT 1') // the client sends BEGIN IMMEDIATE with the first statement: the lock is held from here
@@ -318,7 +438,10 @@ describe('events and their delivery', () => {
       const answer = partner.call('POST', `/v1/events/${eventId}/redeliver`, { endpoint_id: endpoint.id })
       // Its reads (the event, the endpoint) are served beside the lock; its write arrives and waits.
       await until(served).toBeGreaterThanOrEqual(before + 3)
-      await tx.execute({ sql: 'DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ?)', args: [eventId] })
+      await tx.execute({
+        sql: 'DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ?)',
+        args: [eventId],
+      })
       await tx.execute({ sql: 'DELETE FROM deliveries WHERE event_id = ?', args: [eventId] })
       await tx.execute({ sql: 'DELETE FROM events WHERE id = ?', args: [eventId] })
       await tx.commit()
@@ -366,10 +489,16 @@ describe('deliveries survive lost messages and restarts', () => {
     try {
       const partner = await createSfoxPartner(gateway, sfox)
       const { port } = server.address() as AddressInfo
-      await partner.call('POST', '/v1/webhook-endpoints', { url: `http://127.0.0.1:${port}/hooks`, event_types: ['transfer.created'] })
+      await partner.call('POST', '/v1/webhook-endpoints', {
+        url: `http://127.0.0.1:${port}/hooks`,
+        event_types: ['transfer.created'],
+      })
       await partner.call('POST', '/v1/transfers', paymentBody('slow-body'))
       const [event] = (await partner.call('GET', '/v1/events?transfer_id=slow-body')).body.data
-      await until(async () => (await partner.call('GET', `/v1/events/${event.id}`)).body.deliveries[0]?.status, 10_000).toBe('delivered')
+      await until(
+        async () => (await partner.call('GET', `/v1/events/${event.id}`)).body.deliveries[0]?.status,
+        10_000,
+      ).toBe('delivered')
       await new Promise((r) => setTimeout(r, 1500))
       expect(hits).toHaveLength(1)
     } finally {
@@ -379,7 +508,11 @@ describe('deliveries survive lost messages and restarts', () => {
   })
 
   it('a deployment without the queue binding still delivers, retries included', async () => {
-    const queueless = await startGateway({ vars: FAST, database: gateway.database, overrides: { queueProducers: {}, queueConsumers: {} } })
+    const queueless = await startGateway({
+      vars: FAST,
+      database: gateway.database,
+      overrides: { queueProducers: {}, queueConsumers: {} },
+    })
     try {
       const partner = await createSfoxPartner(queueless, sfox)
       const receiver = await startReceiver()
@@ -417,8 +550,15 @@ describe('deliveries survive lost messages and restarts', () => {
       await new Promise((r) => setTimeout(r, 1200))
       await second.cron()
       await until(() => new Set(receiver.verified().map((r) => r.id)).size, 15_000).toBe(4)
-      const types = [...new Map(receiver.verified().map((r) => [r.id, r.body])).values()].sort((a, b) => a.transfer_id.localeCompare(b.transfer_id) || a.sequence - b.sequence).map((e) => `${e.transfer_id}:${e.type}`)
-      expect(types).toEqual(['restart-1:transfer.created', 'restart-1:transfer.completed', 'restart-2:transfer.created', 'restart-2:transfer.completed'])
+      const types = [...new Map(receiver.verified().map((r) => [r.id, r.body])).values()]
+        .sort((a, b) => a.transfer_id.localeCompare(b.transfer_id) || a.sequence - b.sequence)
+        .map((e) => `${e.transfer_id}:${e.type}`)
+      expect(types).toEqual([
+        'restart-1:transfer.created',
+        'restart-1:transfer.completed',
+        'restart-2:transfer.created',
+        'restart-2:transfer.completed',
+      ])
     } finally {
       await second.close()
       await receiver.close()
@@ -429,13 +569,18 @@ describe('deliveries survive lost messages and restarts', () => {
 describe('retention', () => {
   it('prunes an event once it and all its deliveries are older than EVENT_RETENTION_DAYS, and nothing else', async () => {
     const { partner, receiver } = await setup()
-    for (const id of ['ret-old', 'ret-pending', 'ret-redelivered', 'ret-new']) await partner.call('POST', '/v1/transfers', paymentBody(id))
+    for (const id of ['ret-old', 'ret-pending', 'ret-redelivered', 'ret-new'])
+      await partner.call('POST', '/v1/transfers', paymentBody(id))
     await until(() => receiver.received.length).toBe(4)
     const db = openDb(gateway.dbUrl)
     try {
       const daysAgo = (n: number) => Date.now() - n * 86_400_000
       const age = async (transferId: string, eventAt: number, deliveryAt: number, status = 'delivered') => {
-        await db.all('UPDATE events SET created_at = ? WHERE partner_id = ? AND transfer_id = ?', [eventAt, partner.id, transferId])
+        await db.all('UPDATE events SET created_at = ? WHERE partner_id = ? AND transfer_id = ?', [
+          eventAt,
+          partner.id,
+          transferId,
+        ])
         await db.all(
           'UPDATE deliveries SET updated_at = ?, status = ? WHERE event_id IN (SELECT id FROM events WHERE partner_id = ? AND transfer_id = ?)',
           [deliveryAt, status, partner.id, transferId],
@@ -448,7 +593,12 @@ describe('retention', () => {
       const left = async (transferId: string) =>
         (await partner.call('GET', `/v1/events?transfer_id=${transferId}`)).body.data.length as number
       expect(await left('ret-old')).toBe(0)
-      expect(await db.all('SELECT 1 FROM deliveries d JOIN delivery_attempts a ON a.delivery_id = d.id WHERE d.partner_id = ? AND d.event_id NOT IN (SELECT id FROM events)', [partner.id])).toHaveLength(0)
+      expect(
+        await db.all(
+          'SELECT 1 FROM deliveries d JOIN delivery_attempts a ON a.delivery_id = d.id WHERE d.partner_id = ? AND d.event_id NOT IN (SELECT id FROM events)',
+          [partner.id],
+        ),
+      ).toHaveLength(0)
       expect(await left('ret-pending')).toBe(1)
       expect(await left('ret-redelivered')).toBe(1)
       expect(await left('ret-new')).toBe(1)

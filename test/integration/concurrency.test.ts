@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createSfoxPartner, startGateway, type Gateway } from '../helpers/gateway'
-import { paymentBody, startSfox, type SfoxSandbox } from '../helpers/sfox'
+import { createSfoxPartner, type Gateway, startGateway } from '../helpers/gateway'
+import { paymentBody, type SfoxSandbox, startSfox } from '../helpers/sfox'
 
 let gateway: Gateway
 let sfox: SfoxSandbox
@@ -27,7 +27,9 @@ describe('idempotent create under concurrency', () => {
     const p = await createSfoxPartner(gateway, sfox)
     // A slow sFOX keeps the first request in flight while the others arrive.
     await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer', delay_ms: 300, apiKey: p.sfoxKey })
-    const results = await Promise.all(Array.from({ length: 100 }, () => p.call('POST', '/v1/transfers', paymentBody('race-1'))))
+    const results = await Promise.all(
+      Array.from({ length: 100 }, () => p.call('POST', '/v1/transfers', paymentBody('race-1'))),
+    )
     const statuses = count(results, (r) => r.status)
     expect(statuses['201']).toBe(1)
     expect((statuses['409'] ?? 0) + (statuses['200'] ?? 0)).toBe(99)
@@ -35,7 +37,9 @@ describe('idempotent create under concurrency', () => {
       expect(r.body.code).toBe('transfer_in_flight')
       expect(r.headers.get('retry-after')).toBe('1')
     }
-    expect(await sfox.requests({ method: 'POST', path: '/v1/enterprise/transfer', account: p.sfoxAccount })).toHaveLength(1)
+    expect(
+      await sfox.requests({ method: 'POST', path: '/v1/enterprise/transfer', account: p.sfoxAccount }),
+    ).toHaveLength(1)
     expect(await sfox.codes((await p.call('GET', '/v1/transfers/race-1')).body.provider_reference)).toHaveLength(1)
     // Once settled, every replay is the same transfer.
     const replay = await p.call('POST', '/v1/transfers', paymentBody('race-1'))
@@ -45,20 +49,28 @@ describe('idempotent create under concurrency', () => {
 
   it('100 simultaneous creates with a fast sFOX still reach it once', async () => {
     const p = await createSfoxPartner(gateway, sfox)
-    const results = await Promise.all(Array.from({ length: 100 }, () => p.call('POST', '/v1/transfers', paymentBody('race-2'))))
+    const results = await Promise.all(
+      Array.from({ length: 100 }, () => p.call('POST', '/v1/transfers', paymentBody('race-2'))),
+    )
     expect(count(results, (r) => r.status)['201']).toBe(1)
     expect(results.every((r) => [200, 201, 409].includes(r.status))).toBe(true)
-    expect(await sfox.requests({ method: 'POST', path: '/v1/enterprise/transfer', account: p.sfoxAccount })).toHaveLength(1)
+    expect(
+      await sfox.requests({ method: 'POST', path: '/v1/enterprise/transfer', account: p.sfoxAccount }),
+    ).toHaveLength(1)
   })
 
   it('concurrent creates with different bodies for one id: one wins, the rest are refused', async () => {
     const p = await createSfoxPartner(gateway, sfox)
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => p.call('POST', '/v1/transfers', paymentBody('race-3', { quantity: String(i + 1) }))),
+      Array.from({ length: 20 }, (_, i) =>
+        p.call('POST', '/v1/transfers', paymentBody('race-3', { quantity: String(i + 1) })),
+      ),
     )
     expect(count(results, (r) => r.status)['201']).toBe(1)
     expect(results.filter((r) => r.status === 422).every((r) => r.body.code === 'idempotency_key_reused')).toBe(true)
-    expect(await sfox.requests({ method: 'POST', path: '/v1/enterprise/transfer', account: p.sfoxAccount })).toHaveLength(1)
+    expect(
+      await sfox.requests({ method: 'POST', path: '/v1/enterprise/transfer', account: p.sfoxAccount }),
+    ).toHaveLength(1)
   })
 })
 
@@ -70,8 +82,13 @@ describe('resend limits under concurrency', () => {
     const statuses = count(results, (r) => r.status)
     expect(statuses).toEqual({ 200: 3, 429: 17 })
     expect(results.filter((r) => r.status === 429).every((r) => r.body.code === 'resend_limit_reached')).toBe(true)
-    expect(await sfox.requests({ path: '/v1/enterprise/transfer/resend-confirmation', account: p.sfoxAccount })).toHaveLength(3)
-    expect((await p.call('GET', '/v1/transfers/burst-1')).body.verification).toMatchObject({ resends_used: 3, resends_remaining: 0 })
+    expect(
+      await sfox.requests({ path: '/v1/enterprise/transfer/resend-confirmation', account: p.sfoxAccount }),
+    ).toHaveLength(3)
+    expect((await p.call('GET', '/v1/transfers/burst-1')).body.verification).toMatchObject({
+      resends_used: 3,
+      resends_remaining: 0,
+    })
   })
 
   it('with the default 60 s cooldown exactly one of 20 gets through', async () => {
@@ -81,7 +98,9 @@ describe('resend limits under concurrency', () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => p.call('POST', '/v1/transfers/burst-2/resend')))
     expect(count(results, (r) => r.status)).toEqual({ 429: 20 })
     expect(results.every((r) => r.body.code === 'resend_cooldown')).toBe(true)
-    expect(await sfox.requests({ path: '/v1/enterprise/transfer/resend-confirmation', account: p.sfoxAccount })).toHaveLength(0)
+    expect(
+      await sfox.requests({ path: '/v1/enterprise/transfer/resend-confirmation', account: p.sfoxAccount }),
+    ).toHaveLength(0)
   })
 
   it('cooldown of 2 s: of 20 simultaneous resends after it elapsed, exactly one goes through', async () => {
@@ -91,7 +110,9 @@ describe('resend limits under concurrency', () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => p.call('POST', '/v1/transfers/burst-3/resend')))
     expect(count(results, (r) => r.status)).toEqual({ 200: 1, 429: 19 })
     expect(results.filter((r) => r.status === 429).every((r) => r.body.code === 'resend_cooldown')).toBe(true)
-    expect(await sfox.requests({ path: '/v1/enterprise/transfer/resend-confirmation', account: p.sfoxAccount })).toHaveLength(1)
+    expect(
+      await sfox.requests({ path: '/v1/enterprise/transfer/resend-confirmation', account: p.sfoxAccount }),
+    ).toHaveLength(1)
   })
 })
 
@@ -101,7 +122,9 @@ describe('confirm attempts under concurrency', () => {
     const { body: t } = await p.call('POST', '/v1/transfers', paymentBody('guess-1'))
     const code = await sfox.latestCode(t.provider_reference)
     const wrong = code === '000000' ? '111111' : '000000'
-    const results = await Promise.all(Array.from({ length: 20 }, () => p.call('POST', '/v1/transfers/guess-1/confirm', { code: wrong })))
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => p.call('POST', '/v1/transfers/guess-1/confirm', { code: wrong })),
+    )
     const codes = count(results, (r) => r.body.code)
     expect(codes).toEqual({ verification_code_invalid: 5, verification_attempts_exhausted: 15 })
     expect(await sfox.requests({ path: '/v1/enterprise/transfer/confirm', account: p.sfoxAccount })).toHaveLength(5)
@@ -111,11 +134,14 @@ describe('confirm attempts under concurrency', () => {
     const p = await createSfoxPartner(gateway, sfox)
     const { body: t } = await p.call('POST', '/v1/transfers', paymentBody('guess-2'))
     const code = await sfox.latestCode(t.provider_reference)
-    const results = await Promise.all(Array.from({ length: 10 }, () => p.call('POST', '/v1/transfers/guess-2/confirm', { code })))
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => p.call('POST', '/v1/transfers/guess-2/confirm', { code })),
+    )
     expect(results.filter((r) => r.status === 200)).toHaveLength(1)
     // Five confirms hold the five attempts while in flight; later ones find none left or the transfer done.
     const refusals = new Set(results.filter((r) => r.status !== 200).map((r) => r.body.code))
-    for (const code of refusals) expect(['transfer_not_pending_verification', 'verification_attempts_exhausted']).toContain(code)
+    for (const code of refusals)
+      expect(['transfer_not_pending_verification', 'verification_attempts_exhausted']).toContain(code)
     // At most the 5 attempts reach sFOX (fewer when the first completes before the rest claim one).
     const forwarded = (await sfox.requests({ path: '/v1/enterprise/transfer/confirm', account: p.sfoxAccount })).length
     expect(forwarded).toBeGreaterThanOrEqual(1)

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openDb } from '../helpers/db'
-import { createSfoxPartner, startGateway, type Gateway } from '../helpers/gateway'
-import { startSfox, type SfoxSandbox } from '../helpers/sfox'
+import { createSfoxPartner, type Gateway, startGateway } from '../helpers/gateway'
+import { type SfoxSandbox, startSfox } from '../helpers/sfox'
 
 let gateway: Gateway
 let sfox: SfoxSandbox
@@ -25,7 +25,8 @@ const MAGIC = {
   jpg: Buffer.from([0xff, 0xd8, 0xff, 0xe0]),
 }
 /** Bytes that start like the given kind, padded to `size` with random bytes. */
-const bytesOf = (kind: keyof typeof MAGIC, size = 2048) => Buffer.concat([MAGIC[kind], randomBytes(Math.max(0, size - MAGIC[kind].length))])
+const bytesOf = (kind: keyof typeof MAGIC, size = 2048) =>
+  Buffer.concat([MAGIC[kind], randomBytes(Math.max(0, size - MAGIC[kind].length))])
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
 
 type Part = { name: string; type: string; bytes: Buffer }
@@ -39,11 +40,15 @@ const upload = async (
 ) => {
   const form = new FormData()
   for (const f of files) form.append('files', new Blob([new Uint8Array(f.bytes)], { type: f.type }), f.name)
-  if (fileTypes !== undefined) form.append('file_types', typeof fileTypes === 'string' ? fileTypes : JSON.stringify(fileTypes))
+  if (fileTypes !== undefined)
+    form.append('file_types', typeof fileTypes === 'string' ? fileTypes : JSON.stringify(fileTypes))
   if (options.ddqId) form.append('ddq_id', options.ddqId)
   const res = await fetch(`${gateway.url}/v1/users/${encodeURIComponent(userId)}/documents`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${partner.key}`, ...(options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {}) },
+    headers: {
+      authorization: `Bearer ${partner.key}`,
+      ...(options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {}),
+    },
     body: form,
   })
   return { status: res.status, headers: res.headers, body: (await res.json()) as any }
@@ -64,12 +69,31 @@ describe('document submission', () => {
   it('forwards several files to sFOX byte-identical and records what was sent', async () => {
     const { partner, userId } = await setup()
     const files = [passport(), bill(), { name: 'selfie.JPEG', type: 'image/jpeg', bytes: bytesOf('jpg', 10_000) }]
-    const res = await upload(partner, userId, files, { 'passport.pdf': 'ID', 'bill.png': 'PoR', 'selfie.JPEG': 'ID' }, { ddqId: '7' })
+    const res = await upload(
+      partner,
+      userId,
+      files,
+      { 'passport.pdf': 'ID', 'bill.png': 'PoR', 'selfie.JPEG': 'ID' },
+      { ddqId: '7' },
+    )
     expect(res.status).toBe(202)
-    expect(res.body).toMatchObject({ object: 'document_submission', user_id: userId, ddq_id: '7', provider: 'sfox', status: 'submitted', failure: null })
+    expect(res.body).toMatchObject({
+      object: 'document_submission',
+      user_id: userId,
+      ddq_id: '7',
+      provider: 'sfox',
+      status: 'submitted',
+      failure: null,
+    })
     expect(res.body.id).toMatch(/^ds_/)
     expect(res.body.files).toEqual(
-      files.map((f) => ({ name: f.name, type: f.name === 'bill.png' ? 'PoR' : 'ID', content_type: f.type, size: f.bytes.length, sha256: sha256(f.bytes) })),
+      files.map((f) => ({
+        name: f.name,
+        type: f.name === 'bill.png' ? 'PoR' : 'ID',
+        content_type: f.type,
+        size: f.bytes.length,
+        sha256: sha256(f.bytes),
+      })),
     )
     const received = await sfox.uploads(partner.sfoxAccount, userId)
     expect(received.map((u) => [u.name, u.size, u.sha256, u.document_type, u.ddq_id]).sort()).toEqual(
@@ -83,10 +107,20 @@ describe('document submission', () => {
 
   it('accepts a file of exactly 10 MB and refuses one byte more', async () => {
     const { partner, userId } = await setup()
-    const ok = await upload(partner, userId, [{ name: 'big.pdf', type: 'application/pdf', bytes: bytesOf('pdf', 10 * 1024 * 1024) }], { 'big.pdf': 'ID' })
+    const ok = await upload(
+      partner,
+      userId,
+      [{ name: 'big.pdf', type: 'application/pdf', bytes: bytesOf('pdf', 10 * 1024 * 1024) }],
+      { 'big.pdf': 'ID' },
+    )
     expect(ok.status).toBe(202)
     expect((await sfox.uploads(partner.sfoxAccount, userId))[0]!.size).toBe(10 * 1024 * 1024)
-    const tooBig = await upload(partner, userId, [{ name: 'bigger.pdf', type: 'application/pdf', bytes: bytesOf('pdf', 10 * 1024 * 1024 + 1) }], { 'bigger.pdf': 'ID' })
+    const tooBig = await upload(
+      partner,
+      userId,
+      [{ name: 'bigger.pdf', type: 'application/pdf', bytes: bytesOf('pdf', 10 * 1024 * 1024 + 1) }],
+      { 'bigger.pdf': 'ID' },
+    )
     expect(tooBig.status).toBe(422)
     expect(tooBig.body.errors).toEqual([expect.objectContaining({ code: 'file_too_large', file: 'bigger.pdf' })])
     expect(await sfox.uploads(partner.sfoxAccount, userId)).toHaveLength(1)
@@ -97,17 +131,56 @@ describe('document submission', () => {
     const before = await db.snapshot()
     const exe = Buffer.concat([Buffer.from('MZ'), randomBytes(500)])
     const cases: [string, Part[], unknown, string[]][] = [
-      ['extension', [{ name: 'tool.exe', type: 'application/pdf', bytes: exe }], { 'tool.exe': 'ID' }, ['extension_not_allowed']],
-      ['declared type', [{ name: 'a.pdf', type: 'text/plain', bytes: bytesOf('pdf') }], { 'a.pdf': 'ID' }, ['content_type_not_allowed']],
-      ['type vs extension', [{ name: 'a.pdf', type: 'image/png', bytes: bytesOf('pdf') }], { 'a.pdf': 'ID' }, ['content_type_mismatch']],
-      ['renamed .exe', [{ name: 'scan.pdf', type: 'application/pdf', bytes: exe }], { 'scan.pdf': 'ID' }, ['content_mismatch']],
-      ['png called jpg', [{ name: 'photo.jpg', type: 'image/jpeg', bytes: bytesOf('png') }], { 'photo.jpg': 'ID' }, ['content_mismatch']],
+      [
+        'extension',
+        [{ name: 'tool.exe', type: 'application/pdf', bytes: exe }],
+        { 'tool.exe': 'ID' },
+        ['extension_not_allowed'],
+      ],
+      [
+        'declared type',
+        [{ name: 'a.pdf', type: 'text/plain', bytes: bytesOf('pdf') }],
+        { 'a.pdf': 'ID' },
+        ['content_type_not_allowed'],
+      ],
+      [
+        'type vs extension',
+        [{ name: 'a.pdf', type: 'image/png', bytes: bytesOf('pdf') }],
+        { 'a.pdf': 'ID' },
+        ['content_type_mismatch'],
+      ],
+      [
+        'renamed .exe',
+        [{ name: 'scan.pdf', type: 'application/pdf', bytes: exe }],
+        { 'scan.pdf': 'ID' },
+        ['content_mismatch'],
+      ],
+      [
+        'png called jpg',
+        [{ name: 'photo.jpg', type: 'image/jpeg', bytes: bytesOf('png') }],
+        { 'photo.jpg': 'ID' },
+        ['content_mismatch'],
+      ],
       ['key matches no file', [passport()], { 'passport.pdf': 'ID', 'PASSPORT.pdf': 'PoR' }, ['unknown_file_name']],
       ['file without type', [passport(), bill()], { 'passport.pdf': 'ID' }, ['missing_file_type']],
       ['document type', [passport()], { 'passport.pdf': 'Passport' }, ['invalid_document_type']],
-      ['empty file', [{ name: 'e.pdf', type: 'application/pdf', bytes: Buffer.alloc(0) }], { 'e.pdf': 'ID' }, ['content_mismatch', 'file_empty']],
+      [
+        'empty file',
+        [{ name: 'e.pdf', type: 'application/pdf', bytes: Buffer.alloc(0) }],
+        { 'e.pdf': 'ID' },
+        ['content_mismatch', 'file_empty'],
+      ],
       ['duplicate names', [passport(), passport()], { 'passport.pdf': 'ID' }, ['duplicate_file_name']],
-      ['too many files', Array.from({ length: 11 }, (_, i) => ({ name: `f${i}.pdf`, type: 'application/pdf', bytes: bytesOf('pdf', 100) })), Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`f${i}.pdf`, 'ID'])), ['too_many_files']],
+      [
+        'too many files',
+        Array.from({ length: 11 }, (_, i) => ({
+          name: `f${i}.pdf`,
+          type: 'application/pdf',
+          bytes: bytesOf('pdf', 100),
+        })),
+        Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`f${i}.pdf`, 'ID'])),
+        ['too_many_files'],
+      ],
       ['no files', [], {}, ['required']],
       ['missing file_types', [passport()], undefined, ['required']],
       ['file_types not JSON', [passport()], '{passport.pdf: ID', ['invalid_json']],
@@ -118,23 +191,50 @@ describe('document submission', () => {
       expect(res.status, label).toBe(422)
       expect(res.body.code, label).toBe('invalid_request')
       expect(res.body.errors.map((e: any) => e.code).sort(), label).toEqual([...codes].sort())
-      for (const error of res.body.errors.filter((e: any) => e.file)) expect(res.body.detail).toContain(res.body.errors[0].file ?? '')
+      for (const _error of res.body.errors.filter((e: any) => e.file))
+        expect(res.body.detail).toContain(res.body.errors[0].file ?? '')
     }
     // Several problems at once are all listed.
-    const many = await upload(partner, userId, [{ name: 'x.gif', type: 'image/gif', bytes: exe }, { name: 'y.pdf', type: 'application/pdf', bytes: exe }], { 'x.gif': 'ID', 'y.pdf': 'Selfie' })
-    expect(many.body.errors.map((e: any) => `${e.file}:${e.code}`).sort()).toEqual(['x.gif:extension_not_allowed', 'y.pdf:content_mismatch', 'y.pdf:invalid_document_type'])
+    const many = await upload(
+      partner,
+      userId,
+      [
+        { name: 'x.gif', type: 'image/gif', bytes: exe },
+        { name: 'y.pdf', type: 'application/pdf', bytes: exe },
+      ],
+      { 'x.gif': 'ID', 'y.pdf': 'Selfie' },
+    )
+    expect(many.body.errors.map((e: any) => `${e.file}:${e.code}`).sort()).toEqual([
+      'x.gif:extension_not_allowed',
+      'y.pdf:content_mismatch',
+      'y.pdf:invalid_document_type',
+    ])
     expect(await sfox.requests({ path: '/v1/enterprise/ddq/upload', account: partner.sfoxAccount })).toHaveLength(0)
     expect(await db.snapshot()).toEqual(before)
   })
 
   it('caps the total size: over 20 MB is refused, far over it is 413', async () => {
     const { partner, userId } = await setup()
-    const part = (i: number, size: number) => ({ name: `p${i}.pdf`, type: 'application/pdf', bytes: bytesOf('pdf', size) })
-    const total = await upload(partner, userId, [part(1, 6.8 * 1024 * 1024), part(2, 6.8 * 1024 * 1024), part(3, 6.8 * 1024 * 1024)], { 'p1.pdf': 'ID', 'p2.pdf': 'ID', 'p3.pdf': 'PoR' })
+    const part = (i: number, size: number) => ({
+      name: `p${i}.pdf`,
+      type: 'application/pdf',
+      bytes: bytesOf('pdf', size),
+    })
+    const total = await upload(
+      partner,
+      userId,
+      [part(1, 6.8 * 1024 * 1024), part(2, 6.8 * 1024 * 1024), part(3, 6.8 * 1024 * 1024)],
+      { 'p1.pdf': 'ID', 'p2.pdf': 'ID', 'p3.pdf': 'PoR' },
+    )
     expect(total.status).toBe(422)
     expect(total.body.errors.map((e: any) => e.code)).toEqual(['total_too_large'])
     // Over the body limit: refused before parsing (the body is drained, so the answer arrives).
-    const huge = await upload(partner, userId, [part(1, 9.5 * 1024 * 1024), part(2, 9.5 * 1024 * 1024), part(3, 9.5 * 1024 * 1024)], { 'p1.pdf': 'ID', 'p2.pdf': 'ID', 'p3.pdf': 'PoR' })
+    const huge = await upload(
+      partner,
+      userId,
+      [part(1, 9.5 * 1024 * 1024), part(2, 9.5 * 1024 * 1024), part(3, 9.5 * 1024 * 1024)],
+      { 'p1.pdf': 'ID', 'p2.pdf': 'ID', 'p3.pdf': 'PoR' },
+    )
     expect(huge.status).toBe(413)
     expect(huge.body.code).toBe('payload_too_large')
   })
@@ -154,23 +254,40 @@ describe('document submission', () => {
 })
 
 describe("sFOX's answers", () => {
-  it('an unknown end user is 404 user_not_found, with sFOX\'s message', async () => {
+  it("an unknown end user is 404 user_not_found, with sFOX's message", async () => {
     const partner = await createSfoxPartner(gateway, sfox)
     const res = await upload(partner, 'nobody', [passport()], { 'passport.pdf': 'ID' })
     expect(res.status).toBe(404)
-    expect(res.body).toMatchObject({ code: 'user_not_found', provider_error: { provider: 'sfox', status: 404, message: 'user not found' } })
+    expect(res.body).toMatchObject({
+      code: 'user_not_found',
+      provider_error: { provider: 'sfox', status: 404, message: 'user not found' },
+    })
     const list = await partner.call('GET', '/v1/users/nobody/document-submissions')
-    expect(list.body.data[0]).toMatchObject({ status: 'rejected', failure: { code: 'user_not_found', message: 'user not found' } })
+    expect(list.body.data[0]).toMatchObject({
+      status: 'rejected',
+      failure: { code: 'user_not_found', message: 'user not found' },
+    })
   })
 
   it('a refusal by sFOX (422) is provider_rejected with its message', async () => {
     const { partner, userId } = await setup()
-    await sfox.fault({ method: 'POST', path: '/v1/enterprise/ddq/upload', status: 422, body: { error: 'Invalid file type Selfie, file_types must be one of PoR,ID' }, apiKey: partner.sfoxKey })
+    await sfox.fault({
+      method: 'POST',
+      path: '/v1/enterprise/ddq/upload',
+      status: 422,
+      body: { error: 'Invalid file type Selfie, file_types must be one of PoR,ID' },
+      apiKey: partner.sfoxKey,
+    })
     const res = await upload(partner, userId, [passport()], { 'passport.pdf': 'ID' }, { idempotencyKey: 'refused-1' })
     expect(res.status).toBe(422)
-    expect(res.body).toMatchObject({ code: 'provider_rejected', provider_error: { message: 'Invalid file type Selfie, file_types must be one of PoR,ID' } })
+    expect(res.body).toMatchObject({
+      code: 'provider_rejected',
+      provider_error: { message: 'Invalid file type Selfie, file_types must be one of PoR,ID' },
+    })
     // A refusal frees the key: the corrected upload goes through with it.
-    expect((await upload(partner, userId, [passport()], { 'passport.pdf': 'PoR' }, { idempotencyKey: 'refused-1' })).status).toBe(202)
+    expect(
+      (await upload(partner, userId, [passport()], { 'passport.pdf': 'PoR' }, { idempotencyKey: 'refused-1' })).status,
+    ).toBe(202)
   })
 
   it('an outage is 502 (or 504), recorded as failed, and a retry with the same key sends again', async () => {
@@ -216,7 +333,9 @@ describe('idempotency', () => {
     const files = [passport()]
     const [a, b] = await Promise.all([
       upload(partner, userId, files, { 'passport.pdf': 'ID' }, { idempotencyKey: 'race-1' }),
-      new Promise((r) => setTimeout(r, 200)).then(() => upload(partner, userId, files, { 'passport.pdf': 'ID' }, { idempotencyKey: 'race-1' })),
+      new Promise((r) => setTimeout(r, 200)).then(() =>
+        upload(partner, userId, files, { 'passport.pdf': 'ID' }, { idempotencyKey: 'race-1' }),
+      ),
     ])
     expect([a.status, b.status].sort()).toEqual([202, 409])
     const busy = a.status === 409 ? a : b
@@ -226,10 +345,14 @@ describe('idempotency', () => {
 })
 
 describe('isolation and privacy', () => {
-  it("another partner cannot see a submission; contents are never stored or logged", async () => {
+  it('another partner cannot see a submission; contents are never stored or logged', async () => {
     const { partner, userId } = await setup()
     const marker = Buffer.from('UNIQUE-DOCUMENT-CONTENT-MARKER-1234567890')
-    const secret = { name: 'id.pdf', type: 'application/pdf', bytes: Buffer.concat([MAGIC.pdf, marker, randomBytes(100)]) }
+    const secret = {
+      name: 'id.pdf',
+      type: 'application/pdf',
+      bytes: Buffer.concat([MAGIC.pdf, marker, randomBytes(100)]),
+    }
     const res = await upload(partner, userId, [secret], { 'id.pdf': 'ID' })
     expect(res.status).toBe(202)
     const other = await createSfoxPartner(gateway, sfox)

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import { createClient, type Client } from '@libsql/client'
+import { type Client, createClient } from '@libsql/client'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  CONTENT_TYPES,
   applyMutations,
+  CONTENT_TYPES,
   documentForm,
   headerValue,
   hostileValue,
@@ -16,10 +16,10 @@ import {
   queryString,
   toJsonText,
 } from '../helpers/arbitraries'
-import { TEST_SECRETS, createPartner, startGateway, type Gateway } from '../helpers/gateway'
-import { createQiPartner, partnerKeyPair, startQi, tedBody, type QiSandbox } from '../helpers/qi'
-import { paymentBody, startSfox, type SfoxSandbox } from '../helpers/sfox'
+import { createPartner, type Gateway, startGateway, TEST_SECRETS } from '../helpers/gateway'
+import { createQiPartner, partnerKeyPair, type QiSandbox, startQi, tedBody } from '../helpers/qi'
 import { sendRaw } from '../helpers/raw-http'
+import { paymentBody, type SfoxSandbox, startSfox } from '../helpers/sfox'
 
 /**
  * Property-based fuzzing of every route (issue: "throw thousands of malformed, oversized, mistyped,
@@ -69,12 +69,25 @@ type Route = {
 }
 
 const authOf = (template: string): Auth =>
-  template.startsWith('/v1/') ? 'partner' : template.startsWith('/admin/') ? 'admin' : template.startsWith('/providers/') ? 'qi' : 'public'
+  template.startsWith('/v1/')
+    ? 'partner'
+    : template.startsWith('/admin/')
+      ? 'admin'
+      : template.startsWith('/providers/')
+        ? 'qi'
+        : 'public'
 
 const route = (spec: string, query: string[] = []): Route => {
   const [method, template] = spec.split(' ') as [string, string]
   const body = method === 'GET' || method === 'DELETE' ? 'none' : template.endsWith('/documents') ? 'multipart' : 'json'
-  return { method, template, auth: authOf(template), body, parsesJson: body === 'json' && !template.endsWith('/cancel'), query }
+  return {
+    method,
+    template,
+    auth: authOf(template),
+    body,
+    parsesJson: body === 'json' && !template.endsWith('/cancel'),
+    query,
+  }
 }
 
 const LIST = ['limit', 'starting_after']
@@ -137,14 +150,22 @@ const discoverRoutes = async (gateway: Gateway) => {
         if (!OPERATION_METHODS.has(method)) continue
         const types = Object.keys(op?.requestBody?.content ?? {})
         const upper = method.toUpperCase()
-        const body = types.includes('multipart/form-data') ? 'multipart' : types.length > 0 || ['POST', 'PUT', 'PATCH'].includes(upper) ? 'json' : 'none'
+        const body = types.includes('multipart/form-data')
+          ? 'multipart'
+          : types.length > 0 || ['POST', 'PUT', 'PATCH'].includes(upper)
+            ? 'json'
+            : 'none'
         documented.push({
           method: upper,
           template,
           auth: authOf(template),
           body,
-          parsesJson: KNOWN_ROUTES.find((r) => keyOf(r) === `${upper} ${template}`)?.parsesJson ?? types.includes('application/json'),
-          query: ((op?.parameters ?? []) as { in: string; name: string }[]).filter((p) => p.in === 'query').map((p) => p.name),
+          parsesJson:
+            KNOWN_ROUTES.find((r) => keyOf(r) === `${upper} ${template}`)?.parsesJson ??
+            types.includes('application/json'),
+          query: ((op?.parameters ?? []) as { in: string; name: string }[])
+            .filter((p) => p.in === 'query')
+            .map((p) => p.name),
         })
       }
     }
@@ -152,7 +173,11 @@ const discoverRoutes = async (gateway: Gateway) => {
   const byKey = new Map(documented.map((r) => [keyOf(r), r]))
   const notDocumented = KNOWN_ROUTES.filter((r) => !byKey.has(keyOf(r))).map(keyOf)
   for (const r of [...KNOWN_ROUTES, ...DOCUMENTATION_ROUTES]) if (!byKey.has(keyOf(r))) byKey.set(keyOf(r), r)
-  return { source: documented.length > 0 ? 'GET /openapi.json' : 'hard-coded list (no OpenAPI document served)', routes: [...byKey.values()], notDocumented }
+  return {
+    source: documented.length > 0 ? 'GET /openapi.json' : 'hard-coded list (no OpenAPI document served)',
+    routes: [...byKey.values()],
+    notDocumented,
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -196,12 +221,15 @@ const known = {
   keyIds: [] as string[],
 }
 
-const clip = (text: string, max = 400) => (text.length <= max ? text : `${text.slice(0, max - 120)}…(${text.length} chars)…${text.slice(-100)}`)
+const clip = (text: string, max = 400) =>
+  text.length <= max ? text : `${text.slice(0, max - 120)}…(${text.length} chars)…${text.slice(-100)}`
 const redact = (text: string) =>
-  [[partner?.key, '$PARTNER_KEY'], [revokedKey, '$REVOKED_KEY'], [victim?.key, '$VICTIM_KEY'], [TEST_SECRETS.ADMIN_TOKEN, '$ADMIN_TOKEN']].reduce(
-    (t, [secret, name]) => (secret ? t.replaceAll(secret, name!) : t),
-    text,
-  )
+  [
+    [partner?.key, '$PARTNER_KEY'],
+    [revokedKey, '$REVOKED_KEY'],
+    [victim?.key, '$VICTIM_KEY'],
+    [TEST_SECRETS.ADMIN_TOKEN, '$ADMIN_TOKEN'],
+  ].reduce((t, [secret, name]) => (secret ? t.replaceAll(secret, name!) : t), text)
 
 /** A request as a curl command line (keys redacted); how fast-check prints counterexamples. */
 const describeRequest = (r: FuzzRequest) => {
@@ -215,12 +243,19 @@ const describeRequest = (r: FuzzRequest) => {
   return `[${r.kind}] curl -X ${r.method} ${JSON.stringify(`http://gateway.test${redact(r.path)}`)}${headers}${body}${r.chunked ? ' (sent chunked)' : ''}`
 }
 
-const describeAnswer = (a: Answer) => `${a.status} ${a.headers.get('content-type') ?? '(no content-type)'} ${clip(a.text, 500)}`
+const describeAnswer = (a: Answer) =>
+  `${a.status} ${a.headers.get('content-type') ?? '(no content-type)'} ${clip(a.text, 500)}`
 
 const printable = (r: FuzzRequest): FuzzRequest =>
   Object.defineProperty(r, fc.toStringMethod, { value: () => describeRequest(r), enumerable: false }) as FuzzRequest
 
-const stats = { sent: 0, byPhase: {} as Record<string, number>, byStatus: {} as Record<string, number>, byCode: {} as Record<string, number>, byKind: {} as Record<string, number> }
+const stats = {
+  sent: 0,
+  byPhase: {} as Record<string, number>,
+  byStatus: {} as Record<string, number>,
+  byCode: {} as Record<string, number>,
+  byKind: {} as Record<string, number>,
+}
 
 const count = (phase: string, r: FuzzRequest, a: Answer) => {
   stats.sent++
@@ -248,7 +283,13 @@ const answer = (status: number, headers: Headers, text: string): Answer => {
  */
 const sendWithBody = async (r: FuzzRequest, bytes: Uint8Array) => {
   const url = new URL(r.path, 'http://gateway.test')
-  const raw = await sendRaw(gateway.url, { method: r.method, path: url.pathname + url.search, headers: r.headers, body: bytes, chunked: r.chunked })
+  const raw = await sendRaw(gateway.url, {
+    method: r.method,
+    path: url.pathname + url.search,
+    headers: r.headers,
+    body: bytes,
+    chunked: r.chunked,
+  })
   return answer(raw.status, raw.headers, raw.text)
 }
 
@@ -261,7 +302,11 @@ const send = async (phase: string, r: FuzzRequest): Promise<Answer> => {
       let a: Answer
       if (bytes !== undefined) a = await sendWithBody(r, bytes)
       else {
-        const res = await gateway.mf.dispatchFetch(`http://gateway.test${r.path}`, { method: r.method, headers: r.headers, body: bytes } as any)
+        const res = await gateway.mf.dispatchFetch(`http://gateway.test${r.path}`, {
+          method: r.method,
+          headers: r.headers,
+          body: bytes,
+        } as any)
         a = answer(res.status, res.headers as unknown as Headers, await res.text())
       }
       count(phase, r, a)
@@ -271,7 +316,9 @@ const send = async (phase: string, r: FuzzRequest): Promise<Answer> => {
       if (bytes === undefined) break
     }
   }
-  throw new Error(`the request could not be sent: ${String(lastError)} ${String((lastError as Error)?.cause ?? '')}\n${describeRequest(r)}`)
+  throw new Error(
+    `the request could not be sent: ${String(lastError)} ${String((lastError as Error)?.cause ?? '')}\n${describeRequest(r)}`,
+  )
 }
 
 /** What is wrong with an answer (empty: nothing). */
@@ -282,16 +329,22 @@ const violations = (r: FuzzRequest, a: Answer): string[] => {
   if (a.status >= 500) out.push(`a ${a.status}`)
   if (a.status < 200 || (a.status >= 300 && a.status < 400)) out.push(`an unexpected status ${a.status}`)
   if (a.status >= 400) {
-    if (!/^application\/problem\+json\s*(;|$)/i.test(type)) out.push(`content-type "${type}" instead of application/problem+json`)
+    if (!/^application\/problem\+json\s*(;|$)/i.test(type))
+      out.push(`content-type "${type}" instead of application/problem+json`)
     if (!head) {
       const p = a.json
       if (!p || typeof p !== 'object' || Array.isArray(p)) out.push('a body that is not a JSON object')
       else {
-        for (const field of ['type', 'title', 'detail', 'code', 'request_id']) if (typeof p[field] !== 'string' || p[field] === '') out.push(`problem.${field} is ${JSON.stringify(p[field])}`)
+        for (const field of ['type', 'title', 'detail', 'code', 'request_id'])
+          if (typeof p[field] !== 'string' || p[field] === '')
+            out.push(`problem.${field} is ${JSON.stringify(p[field])}`)
         if (p.status !== a.status) out.push(`problem.status ${JSON.stringify(p.status)} ≠ HTTP ${a.status}`)
-        if (typeof p.code === 'string' && !/^[a-z][a-z0-9_]*$/.test(p.code)) out.push(`problem.code ${JSON.stringify(p.code)} is not snake_case`)
-        if (typeof p.code === 'string' && p.type !== `https://transfer-gateway.dev/problems/${p.code}`) out.push(`problem.type ${JSON.stringify(p.type)} does not name its code`)
-        if (p.request_id !== a.headers.get('x-request-id')) out.push(`problem.request_id ${JSON.stringify(p.request_id)} ≠ X-Request-Id ${a.headers.get('x-request-id')}`)
+        if (typeof p.code === 'string' && !/^[a-z][a-z0-9_]*$/.test(p.code))
+          out.push(`problem.code ${JSON.stringify(p.code)} is not snake_case`)
+        if (typeof p.code === 'string' && p.type !== `https://transfer-gateway.dev/problems/${p.code}`)
+          out.push(`problem.type ${JSON.stringify(p.type)} does not name its code`)
+        if (p.request_id !== a.headers.get('x-request-id'))
+          out.push(`problem.request_id ${JSON.stringify(p.request_id)} ≠ X-Request-Id ${a.headers.get('x-request-id')}`)
       }
     }
   }
@@ -314,7 +367,9 @@ const collected: string[] = []
 const workerLogs = (a: Answer) => {
   const id = a.headers.get('x-request-id')
   if (!id) return ''
-  const lines = gateway.logs.map((l) => l.message).filter((m) => m.includes(`"request_id":"${id}"`) && !m.includes('"msg":"request"'))
+  const lines = gateway.logs
+    .map((l) => l.message)
+    .filter((m) => m.includes(`"request_id":"${id}"`) && !m.includes('"msg":"request"'))
   return lines.length > 0 ? `\n  worker logged: ${lines.map((m) => clip(m, 500)).join('\n                 ')}` : ''
 }
 
@@ -353,17 +408,24 @@ let snapshotSql = ''
 
 /** Every table's rows (quote()d: exact, and any column type), in rowid order. */
 const prepareSnapshots = async () => {
-  tables = (await db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")).rows.map((r) => String(r.name))
+  tables = (
+    await db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+  ).rows.map((r) => String(r.name))
   const columns: Record<string, string[]> = {}
   for (const t of tables) columns[t] = (await db.execute(`PRAGMA table_info("${t}")`)).rows.map((r) => String(r.name))
   snapshotSql = `SELECT ${tables
-    .map((t) => `(SELECT json_group_array(json_array(${columns[t]!.map((c) => `'${c}', quote("${c}")`).join(', ')})) FROM (SELECT * FROM "${t}" ORDER BY rowid))`)
+    .map(
+      (t) =>
+        `(SELECT json_group_array(json_array(${columns[t]!.map((c) => `'${c}', quote("${c}")`).join(', ')})) FROM (SELECT * FROM "${t}" ORDER BY rowid))`,
+    )
     .join(', ')}`
 }
 
 const snapshot = async (): Promise<Snapshot> => {
   const row = (await db.execute(snapshotSql)).rows[0]!
-  return Object.fromEntries(tables.map((t, i) => [t, (JSON.parse(String(row[i])) as unknown[]).map((r) => JSON.stringify(r))]))
+  return Object.fromEntries(
+    tables.map((t, i) => [t, (JSON.parse(String(row[i])) as unknown[]).map((r) => JSON.stringify(r))]),
+  )
 }
 
 /** Rows added and removed, per table; empty when nothing changed. */
@@ -381,7 +443,10 @@ const diff = (before: Snapshot, after: Snapshot) => {
 
 const describeDiff = (d: ReturnType<typeof diff>) =>
   Object.entries(d)
-    .map(([t, { added, removed }]) => `  ${t}:\n    ${[...removed.map((r) => `- ${clip(r, 400)}`), ...added.map((r) => `+ ${clip(r, 400)}`)].join('\n    ')}`)
+    .map(
+      ([t, { added, removed }]) =>
+        `  ${t}:\n    ${[...removed.map((r) => `- ${clip(r, 400)}`), ...added.map((r) => `+ ${clip(r, 400)}`)].join('\n    ')}`,
+    )
     .join('\n')
 
 /** Waits for background work (ctx.waitUntil) of the last request to finish writing. */
@@ -402,14 +467,39 @@ const settled = async (last: Snapshot) => {
  * alone must change nothing. `background`: the gateway re-fetches the transfer after answering.
  * Everything else refused must leave every row as it was.
  */
-const RECORDED_REFUSALS: Record<string, { tables: string[]; fromProvider: boolean; background?: boolean; why: string }> = {
+const RECORDED_REFUSALS: Record<
+  string,
+  { tables: string[]; fromProvider: boolean; background?: boolean; why: string }
+> = {
   verification_code_invalid: { tables: ['transfers'], fromProvider: true, why: 'a wrong code spends an attempt' },
   verification_code_expired: { tables: ['transfers'], fromProvider: true, why: 'the attempt is given back' },
-  verification_attempts_exhausted: { tables: ['transfers', 'events', 'deliveries'], fromProvider: true, why: 'the provider gave up: the transfer becomes failed' },
-  transfer_not_pending_verification: { tables: ['transfers', 'events', 'deliveries'], fromProvider: true, background: true, why: 'attempt refunded, transfer re-fetched' },
-  provider_rejected: { tables: ['transfers', 'document_submissions', 'events', 'deliveries'], fromProvider: true, why: 'a refused upload is recorded as rejected; a refused create is forgotten' },
-  user_not_found: { tables: ['document_submissions'], fromProvider: true, why: 'a submission sFOX refused is recorded' },
-  webhook_signature_invalid: { tables: ['transfers', 'events', 'deliveries'], fromProvider: false, background: true, why: 'a refused QI webhook naming a known TED makes the gateway re-fetch it' },
+  verification_attempts_exhausted: {
+    tables: ['transfers', 'events', 'deliveries'],
+    fromProvider: true,
+    why: 'the provider gave up: the transfer becomes failed',
+  },
+  transfer_not_pending_verification: {
+    tables: ['transfers', 'events', 'deliveries'],
+    fromProvider: true,
+    background: true,
+    why: 'attempt refunded, transfer re-fetched',
+  },
+  provider_rejected: {
+    tables: ['transfers', 'document_submissions', 'events', 'deliveries'],
+    fromProvider: true,
+    why: 'a refused upload is recorded as rejected; a refused create is forgotten',
+  },
+  user_not_found: {
+    tables: ['document_submissions'],
+    fromProvider: true,
+    why: 'a submission sFOX refused is recorded',
+  },
+  webhook_signature_invalid: {
+    tables: ['transfers', 'events', 'deliveries'],
+    fromProvider: false,
+    background: true,
+    why: 'a refused QI webhook naming a known TED makes the gateway re-fetch it',
+  },
 }
 
 const recordedRefusal = (a: Answer) => {
@@ -422,11 +512,44 @@ const recordedRefusal = (a: Answer) => {
 
 // Methods workerd itself does not know (e.g. FOO, or a lower-case patch) are answered 501 text/plain by the
 // runtime before the Worker runs, so they are out of the gateway's reach and not sent.
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'PROPFIND', 'PURGE', 'MKCOL', 'REPORT', 'get']
+const METHODS = [
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'PATCH',
+  'DELETE',
+  'OPTIONS',
+  'PROPFIND',
+  'PURGE',
+  'MKCOL',
+  'REPORT',
+  'get',
+]
 const EXTRA_HEADERS = [
-  'idempotency-key', 'x-request-id', 'x-http-method-override', 'x-original-url', 'x-forwarded-for', 'x-forwarded-host', 'forwarded',
-  'cf-connecting-ip', 'origin', 'referer', 'cookie', 'accept', 'accept-language', 'accept-encoding', 'content-encoding', 'range',
-  'if-none-match', 'x-api-key', 'api-client-key', 'webhook-signature', 'user-agent', 'x-partner-id', 'prefer',
+  'idempotency-key',
+  'x-request-id',
+  'x-http-method-override',
+  'x-original-url',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'forwarded',
+  'cf-connecting-ip',
+  'origin',
+  'referer',
+  'cookie',
+  'accept',
+  'accept-language',
+  'accept-encoding',
+  'content-encoding',
+  'range',
+  'if-none-match',
+  'x-api-key',
+  'api-client-key',
+  'webhook-signature',
+  'user-agent',
+  'x-partner-id',
+  'prefer',
 ]
 const isJsonMediaType = (type: string) => /^application\/(json|[\w.-]+\+json)$/i.test(type.split(';')[0]!.trim())
 
@@ -452,9 +575,14 @@ const pathFor = (r: Route, params: 'known' | 'safe'): fc.Arbitrary<string> => {
     const ids = knownFor(r.template, name)
     if (params === 'safe') return safeSegment
     if (ids.length === 0) return pathSegment
-    return fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...ids.map(encodeURIComponent)) }, { weight: 1, arbitrary: pathSegment })
+    return fc.oneof(
+      { weight: 2, arbitrary: fc.constantFrom(...ids.map(encodeURIComponent)) },
+      { weight: 1, arbitrary: pathSegment },
+    )
   }
-  return fc.tuple(...names.map(value)).map((values) => names.reduce((path, name, i) => path.replace(`{${name}}`, values[i] as string), r.template))
+  return fc
+    .tuple(...names.map(value))
+    .map((values) => names.reduce((path, name, i) => path.replace(`{${name}}`, values[i] as string), r.template))
 }
 
 const transferId = fc.oneof(
@@ -467,8 +595,12 @@ const templateFor = (r: Route, options: { knownTeds: boolean }): fc.Arbitrary<un
   switch (keyOf(r)) {
     case 'POST /v1/transfers':
       return fc.oneof(
-        fc.tuple(transferId, fc.constantFrom('PAYMENT', 'PAYOUT')).map(([id, type]) => paymentBody(id, { type, user_id: 'fz-user' })),
-        fc.tuple(transferId, fc.constantFrom(partner.accountKey, partner.otherAccountKey)).map(([id, account]) => tedBody(id, account)),
+        fc
+          .tuple(transferId, fc.constantFrom('PAYMENT', 'PAYOUT'))
+          .map(([id, type]) => paymentBody(id, { type, user_id: 'fz-user' })),
+        fc
+          .tuple(transferId, fc.constantFrom(partner.accountKey, partner.otherAccountKey))
+          .map(([id, account]) => tedBody(id, account)),
         transferId.map((id) => ({ ...paymentBody(id), metadata: { order: 'o-1', note: 'ünïcødé' } })),
       )
     case 'POST /v1/transfers/{transfer_id}/confirm':
@@ -484,7 +616,13 @@ const templateFor = (r: Route, options: { knownTeds: boolean }): fc.Arbitrary<un
         description: fc.constantFrom('fuzz', null),
       })
     case 'PATCH /v1/webhook-endpoints/{id}':
-      return fc.constantFrom({ description: 'patched' }, { enabled: false }, { enabled: true }, { event_types: ['*'] }, { url: 'https://partner.example/other' })
+      return fc.constantFrom(
+        { description: 'patched' },
+        { enabled: false },
+        { enabled: true },
+        { event_types: ['*'] },
+        { url: 'https://partner.example/other' },
+      )
     case 'POST /v1/webhook-endpoints/{id}/rotate-secret':
       return fc.constantFrom({}, { grace_seconds: 0 }, { grace_seconds: 3600 })
     case 'POST /v1/webhook-endpoints/{id}/recover':
@@ -492,7 +630,10 @@ const templateFor = (r: Route, options: { knownTeds: boolean }): fc.Arbitrary<un
     case 'POST /v1/events/{id}/redeliver':
       return fc.constantFrom({}, ...known.endpointIds.map((endpoint_id) => ({ endpoint_id })))
     case 'POST /admin/partners':
-      return fc.constantFrom({ name: 'Fuzzed partner' }, { name: 'Limits', resend_limit: 2, resend_cooldown_seconds: 30, confirm_attempts: 3 })
+      return fc.constantFrom(
+        { name: 'Fuzzed partner' },
+        { name: 'Limits', resend_limit: 2, resend_cooldown_seconds: 30, confirm_attempts: 3 },
+      )
     case 'PATCH /admin/partners/{partner_id}':
       return fc.constantFrom({ name: 'Renamed' }, { resend_limit: null }, { confirm_attempts: 7 })
     case 'POST /admin/partners/{partner_id}/api-keys':
@@ -511,7 +652,10 @@ const templateFor = (r: Route, options: { knownTeds: boolean }): fc.Arbitrary<un
       return fc.record({
         webhook_type: fc.constantFrom('baas.ted.outgoing_ted', 'baas.ted.incoming_ted'),
         data: fc.record({
-          ted_key: options.knownTeds && known.tedKeys.length > 0 ? fc.oneof(fc.constantFrom(...known.tedKeys), fc.uuid()) : fc.uuid(),
+          ted_key:
+            options.knownTeds && known.tedKeys.length > 0
+              ? fc.oneof(fc.constantFrom(...known.tedKeys), fc.uuid())
+              : fc.uuid(),
           request_control_key: fc.uuid(),
           ted_status: fc.constantFrom('sent', 'rejected', 'pending', 'returned'),
           amount: fc.constant(150.25),
@@ -524,7 +668,8 @@ const templateFor = (r: Route, options: { knownTeds: boolean }): fc.Arbitrary<un
 
 type Body = { body?: string | Uint8Array; type?: string; chunked?: boolean }
 
-const json = (body: string | Uint8Array | undefined): Body => (body === undefined ? {} : { body, type: 'application/json' })
+const json = (body: string | Uint8Array | undefined): Body =>
+  body === undefined ? {} : { body, type: 'application/json' }
 
 /** A body for a JSON route: mostly a mutated valid body, sometimes valid, malformed or any value. */
 const jsonBody = (r: Route, options: { knownTeds: boolean }): fc.Arbitrary<Body> => {
@@ -536,13 +681,21 @@ const jsonBody = (r: Route, options: { knownTeds: boolean }): fc.Arbitrary<Body>
     { weight: 1, arbitrary: fc.constant(undefined) },
   )
   return fc.oneof(
-    { weight: 10, arbitrary: fc.tuple(template, fc.array(mutation, { minLength: 1, maxLength: 3 }), contentType).map(([t, ms, type]) => ({ ...json(text(applyMutations(t, ms))), type })) },
+    {
+      weight: 10,
+      arbitrary: fc
+        .tuple(template, fc.array(mutation, { minLength: 1, maxLength: 3 }), contentType)
+        .map(([t, ms, type]) => ({ ...json(text(applyMutations(t, ms))), type })),
+    },
     { weight: 4, arbitrary: template.map((t) => json(text(t))) },
     { weight: 2, arbitrary: hostileValue.map((v) => json(toJsonText(v))) },
     { weight: 2, arbitrary: template.chain((t) => malformedJson(toJsonText(t ?? {}))).map((t) => json(t)) },
     { weight: 1, arbitrary: template.chain((t) => invalidUtf8(toJsonText(t ?? {}))).map((b) => json(b)) },
     { weight: 1, arbitrary: fc.constant<Body>({}) },
-    { weight: 1, arbitrary: fc.tuple(template, fc.boolean()).map(([t, chunked]) => ({ ...json(oversized(t)), chunked })) },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(template, fc.boolean()).map(([t, chunked]) => ({ ...json(oversized(t)), chunked })),
+    },
   )
 }
 
@@ -554,7 +707,13 @@ const oversized = (t: unknown) => {
 }
 
 const multipartBody: fc.Arbitrary<Body> = fc
-  .tuple(documentForm, fc.oneof({ weight: 8, arbitrary: fc.constant('standard') }, { weight: 1, arbitrary: fc.constantFrom('no-boundary', 'quoted', 'upper', 'json', 'mixed') }))
+  .tuple(
+    documentForm,
+    fc.oneof(
+      { weight: 8, arbitrary: fc.constant('standard') },
+      { weight: 1, arbitrary: fc.constantFrom('no-boundary', 'quoted', 'upper', 'json', 'mixed') },
+    ),
+  )
   .map(([form, variant]) => {
     const type = {
       standard: `multipart/form-data; boundary=${form.boundary}`,
@@ -577,7 +736,12 @@ const bodyFor = (r: Route, method: string, options: { knownTeds: boolean }): fc.
 
 const validCredential = (auth: Auth): fc.Arbitrary<[string, string][]> => {
   const bearer = (token: string) =>
-    fc.oneof({ weight: 8, arbitrary: fc.constant(`Bearer ${token}`) }, { weight: 1, arbitrary: fc.constantFrom(`bearer ${token}`, `BEARER    ${token}`) }).map((v): [string, string][] => [['authorization', v]])
+    fc
+      .oneof(
+        { weight: 8, arbitrary: fc.constant(`Bearer ${token}`) },
+        { weight: 1, arbitrary: fc.constantFrom(`bearer ${token}`, `BEARER    ${token}`) },
+      )
+      .map((v): [string, string][] => [['authorization', v]])
   if (auth === 'partner') return bearer(partner.key)
   if (auth === 'admin') return bearer(TEST_SECRETS.ADMIN_TOKEN)
   if (auth === 'qi') {
@@ -585,16 +749,36 @@ const validCredential = (auth: Auth): fc.Arbitrary<[string, string][]> => {
     const jwt = fc.oneof(
       fc
         .tuple(
-          fc.constantFrom({ alg: 'ES512', typ: 'JWT' }, { alg: 'none' }, { alg: 'HS256' }, { alg: 'ES512', kid: '../../etc/passwd' }),
-          fc.constantFrom({ payload_md5: 'd41d8cd98f00b204e9800998ecf8427e', timestamp: new Date().toISOString(), method: 'POST', uri: '/providers/qi/webhooks' }, {}, { timestamp: '1970-01-01T00:00:00Z' }),
+          fc.constantFrom(
+            { alg: 'ES512', typ: 'JWT' },
+            { alg: 'none' },
+            { alg: 'HS256' },
+            { alg: 'ES512', kid: '../../etc/passwd' },
+          ),
+          fc.constantFrom(
+            {
+              payload_md5: 'd41d8cd98f00b204e9800998ecf8427e',
+              timestamp: new Date().toISOString(),
+              method: 'POST',
+              uri: '/providers/qi/webhooks',
+            },
+            {},
+            { timestamp: '1970-01-01T00:00:00Z' },
+          ),
           fc.base64String({ maxLength: 180 }),
         )
-        .map(([h, p, s]) => `${segment(h)}.${segment(p)}.${s.replace(/=+$/, '').replaceAll('+', '-').replaceAll('/', '_')}`),
+        .map(
+          ([h, p, s]) =>
+            `${segment(h)}.${segment(p)}.${s.replace(/=+$/, '').replaceAll('+', '-').replaceAll('/', '_')}`,
+        ),
       headerValue,
     )
     return fc
       .tuple(fc.constantFrom(partner.apiClientKey, randomUUID(), 'x'), fc.option(jwt, { nil: undefined }))
-      .map(([client, token]): [string, string][] => [['api-client-key', client], ...(token === undefined ? [] : [['authorization', token] as [string, string]])])
+      .map(([client, token]): [string, string][] => [
+        ['api-client-key', client],
+        ...(token === undefined ? [] : [['authorization', token] as [string, string]]),
+      ])
   }
   return fc.constant([])
 }
@@ -609,11 +793,31 @@ const badCredential = (auth: Auth): fc.Arbitrary<[string, string][]> => {
       weight: 5,
       arbitrary: fc
         .constantFrom(
-          'Bearer', 'Bearer tgw_test_', 'Basic dXNlcjpwYXNz', 'Token abc', 'Bearer null', 'Bearer undefined', `Bearer ${'A'.repeat(5000)}`,
-          `Bearer tgw_test_${'A'.repeat(32)}`, `Bearer tgw_live_${'0'.repeat(32)}`, `Bearer ${revokedKey}`, key, `Bearer ${key}x`,
-          `Bearer ${key.toUpperCase()}`, `Bearer ${key.slice(0, -1)}`, `Bearer ${key} ${key}`, `Bearer ${key}, Bearer ${key}`, `Basic ${key}`,
-          auth === 'admin' ? `Bearer ${key}` : `Bearer ${admin}`, auth === 'admin' ? `Bearer ${victim.key}` : `Bearer ${victim.key}x`,
-          `Bearer ${admin.slice(0, -1)}`, `Bearer ${admin}0`, `Bearer ${admin.toUpperCase()}`, admin, `Bearer\t${key}`, `Bearer "${key}"`,
+          'Bearer',
+          'Bearer tgw_test_',
+          'Basic dXNlcjpwYXNz',
+          'Token abc',
+          'Bearer null',
+          'Bearer undefined',
+          `Bearer ${'A'.repeat(5000)}`,
+          `Bearer tgw_test_${'A'.repeat(32)}`,
+          `Bearer tgw_live_${'0'.repeat(32)}`,
+          `Bearer ${revokedKey}`,
+          key,
+          `Bearer ${key}x`,
+          `Bearer ${key.toUpperCase()}`,
+          `Bearer ${key.slice(0, -1)}`,
+          `Bearer ${key} ${key}`,
+          `Bearer ${key}, Bearer ${key}`,
+          `Basic ${key}`,
+          auth === 'admin' ? `Bearer ${key}` : `Bearer ${admin}`,
+          auth === 'admin' ? `Bearer ${victim.key}` : `Bearer ${victim.key}x`,
+          `Bearer ${admin.slice(0, -1)}`,
+          `Bearer ${admin}0`,
+          `Bearer ${admin.toUpperCase()}`,
+          admin,
+          `Bearer\t${key}`,
+          `Bearer "${key}"`,
         )
         .map((v): [string, string][] => [['authorization', v]]),
     },
@@ -622,7 +826,16 @@ const badCredential = (auth: Auth): fc.Arbitrary<[string, string][]> => {
   )
 }
 
-const assemble = (parts: { kind: string; method: string; path: string; query?: string; credentials: [string, string][]; body: Body; extra: [string, string][]; mayAccept: boolean }): FuzzRequest => {
+const assemble = (parts: {
+  kind: string
+  method: string
+  path: string
+  query?: string
+  credentials: [string, string][]
+  body: Body
+  extra: [string, string][]
+  mayAccept: boolean
+}): FuzzRequest => {
   const headers: [string, string][] = [...parts.credentials, ...parts.extra]
   const bodyless = ['GET', 'HEAD'].includes(parts.method.toUpperCase())
   if (!bodyless && parts.body.type !== undefined) headers.push(['content-type', parts.body.type])
@@ -638,13 +851,35 @@ const assemble = (parts: { kind: string; method: string; path: string; query?: s
 }
 
 const UNKNOWN_PATHS = [
-  '/', '/v1', '/v2/transfers', '/V1/transfers', '/v1/Transfers', '/v1/transfer', '/v1/users', '/v1/users/u', '/v1/document-submissions',
-  '/admin', '/Admin/partners', '/admin/partner', '/admin/users', '/providers', '/providers/qi', '/providers/qi/webhook', '/providers/sfox/webhooks',
-  '/healthz', '/.env', '/.git/config', '/wp-admin/', '/api/v1/transfers', '/v1/transfers.json', '/v1/webhook_endpoints',
+  '/',
+  '/v1',
+  '/v2/transfers',
+  '/V1/transfers',
+  '/v1/Transfers',
+  '/v1/transfer',
+  '/v1/users',
+  '/v1/users/u',
+  '/v1/document-submissions',
+  '/admin',
+  '/Admin/partners',
+  '/admin/partner',
+  '/admin/users',
+  '/providers',
+  '/providers/qi',
+  '/providers/qi/webhook',
+  '/providers/sfox/webhooks',
+  '/healthz',
+  '/.env',
+  '/.git/config',
+  '/wp-admin/',
+  '/api/v1/transfers',
+  '/v1/transfers.json',
+  '/v1/webhook_endpoints',
 ]
 
 /** Whether a concrete path (no query) is one a route serves. */
-const isRoutePath = (path: string) => routes.some((r) => new RegExp(`^${r.template.replace(/[.]/g, '\\.').replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path))
+const isRoutePath = (path: string) =>
+  routes.some((r) => new RegExp(`^${r.template.replace(/[.]/g, '\\.').replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path))
 
 /** Requests that must be refused whatever the gateway's state (see the top of the file). */
 const refusalRequest = (): fc.Arbitrary<FuzzRequest> => {
@@ -652,13 +887,20 @@ const refusalRequest = (): fc.Arbitrary<FuzzRequest> => {
   const bodyRoutes = routes.filter((r) => r.body === 'json' && r.auth !== 'public')
   const jsonRoutes = bodyRoutes.filter((r) => r.auth !== 'qi')
   const methodsOf = new Map<string, Set<string>>()
-  for (const r of routes) methodsOf.set(r.template, new Set([...(methodsOf.get(r.template) ?? []), r.method, ...(r.method === 'GET' ? ['HEAD'] : [])]))
+  for (const r of routes)
+    methodsOf.set(
+      r.template,
+      new Set([...(methodsOf.get(r.template) ?? []), r.method, ...(r.method === 'GET' ? ['HEAD'] : [])]),
+    )
 
   const unauthenticated = fc.oneof(
     ...routes.map((r) =>
       fc
         .record({
-          method: fc.oneof({ weight: 4, arbitrary: fc.constant(r.method) }, { weight: 1, arbitrary: fc.constantFrom(...METHODS) }),
+          method: fc.oneof(
+            { weight: 4, arbitrary: fc.constant(r.method) },
+            { weight: 1, arbitrary: fc.constantFrom(...METHODS) },
+          ),
           path: pathFor(r, 'known'),
           query: queryString(r.query),
           credentials: badCredential(r.auth),
@@ -678,43 +920,72 @@ const refusalRequest = (): fc.Arbitrary<FuzzRequest> => {
   )
 
   const wrongMethod = fc.oneof(
-    ...[...methodsOf.entries()].filter(([, allowed]) => METHODS.some((m) => !allowed.has(m.toUpperCase()))).map(([template, allowed]) => {
-      const r = routes.find((x) => x.template === template)!
-      const others = METHODS.filter((m) => !allowed.has(m.toUpperCase()))
-      return fc
-        .record({ method: fc.constantFrom(...others), path: pathFor(r, 'safe'), credentials: validCredential(r.auth), extra: extraHeaders })
-        .chain((p) => bodyFor({ ...r, body: 'json' }, p.method, noTeds).map((body) => assemble({ ...p, body, kind: 'wrong method', mayAccept: false })))
-    }),
+    ...[...methodsOf.entries()]
+      .filter(([, allowed]) => METHODS.some((m) => !allowed.has(m.toUpperCase())))
+      .map(([template, allowed]) => {
+        const r = routes.find((x) => x.template === template)!
+        const others = METHODS.filter((m) => !allowed.has(m.toUpperCase()))
+        return fc
+          .record({
+            method: fc.constantFrom(...others),
+            path: pathFor(r, 'safe'),
+            credentials: validCredential(r.auth),
+            extra: extraHeaders,
+          })
+          .chain((p) =>
+            bodyFor({ ...r, body: 'json' }, p.method, noTeds).map((body) =>
+              assemble({ ...p, body, kind: 'wrong method', mayAccept: false }),
+            ),
+          )
+      }),
   )
 
   const unknownPath = fc
     .tuple(
-      fc.oneof(
-        fc.constantFrom(...UNKNOWN_PATHS.filter((p) => !isRoutePath(p))).map((path) => ({ path, auth: authOf(path) })),
-        fc.tuple(fc.constantFrom(...routes.filter((r) => !r.documentation)), fc.stringMatching(/^[a-z0-9]{1,12}$/)).chain(([r, extra]) =>
-          pathFor(r, 'safe').map((path) => ({ path: `${path}/zz-${extra}`, auth: r.auth })),
-        ),
-      ).filter(({ path }) => !isRoutePath(path)),
+      fc
+        .oneof(
+          fc
+            .constantFrom(...UNKNOWN_PATHS.filter((p) => !isRoutePath(p)))
+            .map((path) => ({ path, auth: authOf(path) })),
+          fc
+            .tuple(fc.constantFrom(...routes.filter((r) => !r.documentation)), fc.stringMatching(/^[a-z0-9]{1,12}$/))
+            .chain(([r, extra]) => pathFor(r, 'safe').map((path) => ({ path: `${path}/zz-${extra}`, auth: r.auth }))),
+        )
+        .filter(({ path }) => !isRoutePath(path)),
       fc.constantFrom(...METHODS),
     )
     .chain(([{ path, auth }, method]) =>
       fc
-        .record({ credentials: validCredential(auth === 'public' ? 'partner' : auth), extra: extraHeaders, body: bodyFor(route(`POST ${path}`), method, noTeds) })
+        .record({
+          credentials: validCredential(auth === 'public' ? 'partner' : auth),
+          extra: extraHeaders,
+          body: bodyFor(route(`POST ${path}`), method, noTeds),
+        })
         .map((p) => assemble({ ...p, method, path, kind: 'unknown path', mayAccept: false })),
     )
 
   const malformed = fc.oneof(
-    ...bodyRoutes.filter((r) => r.parsesJson).map((r) =>
-      fc
-        .record({
-          path: pathFor(r, 'safe'),
-          credentials: validCredential(r.auth),
-          extra: extraHeaders,
-          text: templateFor(r, noTeds).chain((t) => malformedJson(toJsonText(t ?? { a: 1 }))),
-          type: fc.constantFrom('application/json', 'application/json; charset=utf-8', 'application/vnd.api+json'),
-        })
-        .map((p) => assemble({ ...p, method: r.method, body: { body: p.text, type: p.type }, kind: 'malformed JSON', mayAccept: false })),
-    ),
+    ...bodyRoutes
+      .filter((r) => r.parsesJson)
+      .map((r) =>
+        fc
+          .record({
+            path: pathFor(r, 'safe'),
+            credentials: validCredential(r.auth),
+            extra: extraHeaders,
+            text: templateFor(r, noTeds).chain((t) => malformedJson(toJsonText(t ?? { a: 1 }))),
+            type: fc.constantFrom('application/json', 'application/json; charset=utf-8', 'application/vnd.api+json'),
+          })
+          .map((p) =>
+            assemble({
+              ...p,
+              method: r.method,
+              body: { body: p.text, type: p.type },
+              kind: 'malformed JSON',
+              mayAccept: false,
+            }),
+          ),
+      ),
   )
 
   const notJson = fc.oneof(
@@ -725,7 +996,10 @@ const refusalRequest = (): fc.Arbitrary<FuzzRequest> => {
           credentials: validCredential(r.auth),
           extra: extraHeaders,
           text: templateFor(r, noTeds).map((t) => toJsonText(t ?? { a: 1 })),
-          type: r.body === 'multipart' ? fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', undefined) : fc.constantFrom(...CONTENT_TYPES.filter((t) => !isJsonMediaType(t)), undefined),
+          type:
+            r.body === 'multipart'
+              ? fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', undefined)
+              : fc.constantFrom(...CONTENT_TYPES.filter((t) => !isJsonMediaType(t)), undefined),
         })
         .map((p) =>
           assemble({
@@ -743,10 +1017,23 @@ const refusalRequest = (): fc.Arbitrary<FuzzRequest> => {
   const tooLarge = fc.oneof(
     ...bodyRoutes.map((r) =>
       fc
-        .record({ path: pathFor(r, 'safe'), credentials: validCredential(r.auth), extra: extraHeaders, template: templateFor(r, noTeds), chunked: fc.boolean(), size: fc.integer({ min: 0, max: 200_000 }) })
+        .record({
+          path: pathFor(r, 'safe'),
+          credentials: validCredential(r.auth),
+          extra: extraHeaders,
+          template: templateFor(r, noTeds),
+          chunked: fc.boolean(),
+          size: fc.integer({ min: 0, max: 200_000 }),
+        })
         .map((p) => {
           const text = oversized(p.template) + ' '.repeat(p.size)
-          return assemble({ ...p, method: r.method, body: { body: text, type: 'application/json', chunked: p.chunked }, kind: 'oversized', mayAccept: false })
+          return assemble({
+            ...p,
+            method: r.method,
+            body: { body: text, type: 'application/json', chunked: p.chunked },
+            kind: 'oversized',
+            mayAccept: false,
+          })
         }),
     ),
   )
@@ -765,26 +1052,48 @@ const refusalRequest = (): fc.Arbitrary<FuzzRequest> => {
 const probeRequest = (): fc.Arbitrary<FuzzRequest> => {
   const withTeds = { knownTeds: true }
   const idempotency = fc.option(
-    fc.oneof(fc.stringMatching(/^fz-[a-z0-9]{1,8}$/), headerValue, fc.constant('k'.repeat(256))).map((v): [string, string] => ['idempotency-key', v]),
+    fc
+      .oneof(fc.stringMatching(/^fz-[a-z0-9]{1,8}$/), headerValue, fc.constant('k'.repeat(256)))
+      .map((v): [string, string] => ['idempotency-key', v]),
     { nil: undefined },
   )
   const perRoute = routes.map((r) =>
     fc
       .record({
-        method: r.method === 'GET' ? fc.oneof({ weight: 9, arbitrary: fc.constant('GET') }, { weight: 1, arbitrary: fc.constant('HEAD') }) : fc.constant(r.method),
+        method:
+          r.method === 'GET'
+            ? fc.oneof({ weight: 9, arbitrary: fc.constant('GET') }, { weight: 1, arbitrary: fc.constant('HEAD') })
+            : fc.constant(r.method),
         path: fc
-          .tuple(pathFor(r, 'known'), fc.oneof({ weight: 18, arbitrary: fc.constant('') }, { weight: 1, arbitrary: fc.constant('/') }, { weight: 1, arbitrary: fc.constant('//') }))
+          .tuple(
+            pathFor(r, 'known'),
+            fc.oneof(
+              { weight: 18, arbitrary: fc.constant('') },
+              { weight: 1, arbitrary: fc.constant('/') },
+              { weight: 1, arbitrary: fc.constant('//') },
+            ),
+          )
           .map(([p, variant]) => (variant === '//' ? p.replace('/', '//') : p + variant)),
-        query: r.method === 'GET' ? queryString(r.query) : fc.oneof({ weight: 9, arbitrary: fc.constant('') }, { weight: 1, arbitrary: queryString(r.query) }),
+        query:
+          r.method === 'GET'
+            ? queryString(r.query)
+            : fc.oneof({ weight: 9, arbitrary: fc.constant('') }, { weight: 1, arbitrary: queryString(r.query) }),
         credentials: validCredential(r.auth),
-        extra: fc.tuple(extraHeaders, r.body === 'multipart' ? idempotency : fc.constant(undefined)).map(([e, i]) => (i ? [...e, i] : e)),
+        extra: fc
+          .tuple(extraHeaders, r.body === 'multipart' ? idempotency : fc.constant(undefined))
+          .map(([e, i]) => (i ? [...e, i] : e)),
       })
-      .chain((p) => bodyFor(r, p.method, withTeds).map((body) => assemble({ ...p, body, kind: `probe ${r.auth}`, mayAccept: true }))),
+      .chain((p) =>
+        bodyFor(r, p.method, withTeds).map((body) =>
+          assemble({ ...p, body, kind: `probe ${r.auth}`, mayAccept: true }),
+        ),
+      ),
   )
   // Routes that reach a provider (or the webhook verifier) get more of the runs.
   const weight = (r: Route) =>
-    ({ 'POST /v1/transfers': 4, 'POST /v1/users/{user_id}/documents': 3, 'POST /providers/{provider}/webhooks': 2 })[keyOf(r)] ??
-    (/^POST \/v1\/transfers\/\{transfer_id\}\//.test(keyOf(r)) ? 3 : 1)
+    ({ 'POST /v1/transfers': 4, 'POST /v1/users/{user_id}/documents': 3, 'POST /providers/{provider}/webhooks': 2 })[
+      keyOf(r)
+    ] ?? (/^POST \/v1\/transfers\/\{transfer_id\}\//.test(keyOf(r)) ? 3 : 1)
   return fc.oneof(...perRoute.map((arbitrary, i) => ({ arbitrary, weight: weight(routes[i]!) })))
 }
 
@@ -803,11 +1112,17 @@ beforeAll(async () => {
   // QI's status webhooks would reach the gateway in the background: sent nowhere instead.
   partner = await createQiPartner(gateway, qi, { webhookUrl: 'http://127.0.0.1:9/hooks' })
   const account = await sfox.newAccount()
-  const conn = await gateway.admin('PUT', `/partners/${partner.id}/connections/sfox`, { api_key: account.api_key, base_url: sfox.url })
+  const conn = await gateway.admin('PUT', `/partners/${partner.id}/connections/sfox`, {
+    api_key: account.api_key,
+    base_url: sfox.url,
+  })
   if (conn.status !== 200) throw new Error(`sfox connection: ${conn.status} ${conn.text}`)
   await sfox.addUser('fz-user', account.account)
 
-  victim = await createPartner(gateway, { name: 'Victim', sfox: await sfox.newAccount().then((a) => ({ baseUrl: sfox.url, apiKey: a.api_key })) })
+  victim = await createPartner(gateway, {
+    name: 'Victim',
+    sfox: await sfox.newAccount().then((a) => ({ baseUrl: sfox.url, apiKey: a.api_key })),
+  })
   const revoked = await gateway.admin('POST', `/partners/${victim.id}/api-keys`, { mode: 'test' })
   revokedKey = revoked.body.key
   const revoke = await gateway.admin('DELETE', `/partners/${victim.id}/api-keys/${revoked.body.id}`)
@@ -833,14 +1148,26 @@ beforeAll(async () => {
   known.transferIds.push('victim-pay-1', 'fz-new-1', 'fz-new-2', 'fz-new-3')
 
   const pdf = new Uint8Array([0x25, 0x50, 0x44, 0x46, 0x2d, 0x31, 0x2e, 0x37, 0x0a, 1, 2, 3])
-  const upload = await send('setup', printable({
-    kind: 'setup',
-    method: 'POST',
-    path: '/v1/users/fz-user/documents',
-    headers: [['authorization', `Bearer ${partner.key}`], ['content-type', 'multipart/form-data; boundary=setupBoundary']],
-    body: multipartBytes([{ name: 'files', filename: 'passport.pdf', contentType: 'application/pdf', body: pdf }, { name: 'file_types', body: '{"passport.pdf":"ID"}' }], 'setupBoundary'),
-    mayAccept: true,
-  }))
+  const upload = await send(
+    'setup',
+    printable({
+      kind: 'setup',
+      method: 'POST',
+      path: '/v1/users/fz-user/documents',
+      headers: [
+        ['authorization', `Bearer ${partner.key}`],
+        ['content-type', 'multipart/form-data; boundary=setupBoundary'],
+      ],
+      body: multipartBytes(
+        [
+          { name: 'files', filename: 'passport.pdf', contentType: 'application/pdf', body: pdf },
+          { name: 'file_types', body: '{"passport.pdf":"ID"}' },
+        ],
+        'setupBoundary',
+      ),
+      mayAccept: true,
+    }),
+  )
   if (upload.status !== 202) throw new Error(`upload: ${upload.status} ${upload.text}`)
 
   const events = await call('GET', '/v1/events?limit=100')
@@ -863,7 +1190,9 @@ beforeAll(async () => {
 afterAll(async () => {
   if (collected.length > 0) console.log(`${collected.length} violations:\n\n${collected.join('\n\n')}`)
   console.log(
-    `fuzz: ${stats.sent} requests (${Object.entries(stats.byPhase).map(([k, v]) => `${k} ${v}`).join(', ')}) on ${routes.length} routes from ${routeSource}\n` +
+    `fuzz: ${stats.sent} requests (${Object.entries(stats.byPhase)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}) on ${routes.length} routes from ${routeSource}\n` +
       `  by status: ${JSON.stringify(stats.byStatus)}\n  by kind: ${JSON.stringify(stats.byKind)}\n  by problem code: ${JSON.stringify(stats.byCode)}`,
   )
   db?.close()
@@ -891,7 +1220,8 @@ describe('fuzz: every route, authenticated and not', () => {
           const answers: Answer[] = []
           await Promise.all(
             Array.from({ length: CONCURRENCY }, async () => {
-              for (let next = queue.shift(); next; next = queue.shift()) answers[next[0]] = await send('refusals', next[1])
+              for (let next = queue.shift(); next; next = queue.shift())
+                answers[next[0]] = await send('refusals', next[1])
             }),
           )
           batch.forEach((r, i) => {
@@ -910,7 +1240,10 @@ describe('fuzz: every route, authenticated and not', () => {
             culprits++
             fail(`a refused request (${a.status}) changed the database`, r, a, describeDiff(d))
           }
-          if (culprits === 0) throw new Error(`a batch of refused requests changed the database (no single one did when replayed):\n${describeDiff(changes)}`)
+          if (culprits === 0)
+            throw new Error(
+              `a batch of refused requests changed the database (no single one did when replayed):\n${describeDiff(changes)}`,
+            )
         }),
       ),
       { seed: SEED, numRuns: REFUSAL_RUNS },
@@ -940,7 +1273,12 @@ describe('fuzz: every route, authenticated and not', () => {
           const readOnly = ['GET', 'HEAD'].includes(r.method.toUpperCase())
           if (tablesChanged.length === 0 || (a.status < 400 && !readOnly)) return
           if (recorded && !readOnly && tablesChanged.every((t) => recorded.tables.includes(t))) return
-          fail(`a ${a.status}${code ? ` ${code}` : ''} answer to a ${r.method} changed the database`, r, a, describeDiff(changed))
+          fail(
+            `a ${a.status}${code ? ` ${code}` : ''} answer to a ${r.method} changed the database`,
+            r,
+            a,
+            describeDiff(changed),
+          )
         }),
       ),
       { seed: SEED + 1, numRuns: PROBE_RUNS },
@@ -949,7 +1287,9 @@ describe('fuzz: every route, authenticated and not', () => {
   }, 120_000)
 
   it('logged no unhandled error and no failed background task', () => {
-    const errors = gateway.logs.map((l) => l.message).filter((m) => /"msg":"(unhandled error|database error|background task failed)"/.test(m))
+    const errors = gateway.logs
+      .map((l) => l.message)
+      .filter((m) => /"msg":"(unhandled error|database error|background task failed)"/.test(m))
     expect(errors.slice(0, 5).map((m) => clip(m, 600))).toEqual([])
   })
 })
@@ -973,10 +1313,19 @@ describe('fuzz findings, minimized', () => {
     // findQiTransfer() is given whatever JSON type the (unauthenticated) webhook holds: an array or a
     // non-finite number makes the query fail, answered 503 "database unavailable" and logged as a
     // database error; a deeply nested array overflows the stack building the query (500).
-    ['QI webhook whose request_control_key is an array', () => qiWebhook('{"ted_key":"x","request_control_key":[1,2]}')],
-    ['QI webhook whose request_control_key is an empty array', () => qiWebhook('{"ted_key":"x","request_control_key":[]}')],
+    [
+      'QI webhook whose request_control_key is an array',
+      () => qiWebhook('{"ted_key":"x","request_control_key":[1,2]}'),
+    ],
+    [
+      'QI webhook whose request_control_key is an empty array',
+      () => qiWebhook('{"ted_key":"x","request_control_key":[]}'),
+    ],
     ['QI webhook whose ted_key is -1e999', () => qiWebhook('{"ted_key":-1e999,"request_control_key":"x"}')],
-    ['QI webhook whose ted_key is a deeply nested array', () => qiWebhook(`{"ted_key":${'['.repeat(5000)}${']'.repeat(5000)},"request_control_key":"x"}`)],
+    [
+      'QI webhook whose ted_key is a deeply nested array',
+      () => qiWebhook(`{"ted_key":${'['.repeat(5000)}${']'.repeat(5000)},"request_control_key":"x"}`),
+    ],
     // validateDocuments() names an unknown file_types key with encodeURIComponent(), which throws
     // URIError on a lone surrogate (valid JSON: "\ud800"): 500 before anything is sent.
     [
@@ -986,7 +1335,10 @@ describe('fuzz findings, minimized', () => {
           kind: 'finding',
           method: 'POST',
           path: '/v1/users/fz-user/documents',
-          headers: [['authorization', `Bearer ${partner.key}`], ['content-type', 'multipart/form-data; boundary=findingBoundary']],
+          headers: [
+            ['authorization', `Bearer ${partner.key}`],
+            ['content-type', 'multipart/form-data; boundary=findingBoundary'],
+          ],
           body: multipartBytes(
             [
               { name: 'files', filename: 'passport.pdf', contentType: 'application/pdf', body: pdf },

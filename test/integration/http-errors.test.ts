@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openDb } from '../helpers/db'
+import { createSfoxPartner, type Gateway, startGateway } from '../helpers/gateway'
 import { sendRaw } from '../helpers/raw-http'
-import { createSfoxPartner, startGateway, type Gateway } from '../helpers/gateway'
-import { paymentBody, startSfox, type SfoxSandbox } from '../helpers/sfox'
+import { paymentBody, type SfoxSandbox, startSfox } from '../helpers/sfox'
 
 let gateway: Gateway
 let sfox: SfoxSandbox
@@ -57,18 +57,43 @@ describe('bad input changes nothing', () => {
   it('malformed JSON is 400, a schema failure 422 listing every field, oversize 413, non-JSON 415', async () => {
     const before = await db.snapshot()
 
-    expectProblem(await gateway.request('POST', '/v1/transfers', { key: partner.key, raw: '{"transfer_id": ', headers: { 'content-type': 'application/json' } }), 400, 'malformed_json')
+    expectProblem(
+      await gateway.request('POST', '/v1/transfers', {
+        key: partner.key,
+        raw: '{"transfer_id": ',
+        headers: { 'content-type': 'application/json' },
+      }),
+      400,
+      'malformed_json',
+    )
 
     const invalid = await partner.call('POST', '/v1/transfers', {
       transfer_id: 'has spaces',
       provider: 'sfox',
-      sfox: { user_id: '', type: 'GIFT', purpose: 'GOOD', currency: 'e', quantity: '-1', rate: 'abc', description: 'x', color: 'red' },
+      sfox: {
+        user_id: '',
+        type: 'GIFT',
+        purpose: 'GOOD',
+        currency: 'e',
+        quantity: '-1',
+        rate: 'abc',
+        description: 'x',
+        color: 'red',
+      },
       metadata: { k: 42 },
     })
     expectProblem(invalid, 422, 'invalid_request')
     const fields = invalid.body.errors.map((e: any) => e.field)
     expect(fields).toEqual(
-      expect.arrayContaining(['transfer_id', 'sfox.user_id', 'sfox.type', 'sfox.currency', 'sfox.quantity', 'sfox.rate', 'metadata.k']),
+      expect.arrayContaining([
+        'transfer_id',
+        'sfox.user_id',
+        'sfox.type',
+        'sfox.currency',
+        'sfox.quantity',
+        'sfox.rate',
+        'metadata.k',
+      ]),
     )
     expect(invalid.body.errors.find((e: any) => e.field === 'sfox.quantity').pointer).toBe('/sfox/quantity')
     expect(invalid.body.errors.some((e: any) => e.code === 'unrecognized_keys')).toBe(true)
@@ -77,12 +102,19 @@ describe('bad input changes nothing', () => {
     expectProblem(missing, 422, 'invalid_request')
     expect(missing.body.errors.map((e: any) => e.field).sort()).toEqual(['sfox', 'transfer_id'])
 
-    expectProblem(await partner.call('POST', '/v1/transfers', { transfer_id: 'x', provider: 'paypal' }), 422, 'invalid_request')
+    expectProblem(
+      await partner.call('POST', '/v1/transfers', { transfer_id: 'x', provider: 'paypal' }),
+      422,
+      'invalid_request',
+    )
     expectProblem(await partner.call('POST', '/v1/transfers', [1, 2]), 422, 'invalid_request')
     expectProblem(await partner.call('POST', '/v1/transfers', null), 422, 'invalid_request')
 
     // The gateway answers 413 as soon as it knows, without reading the rest of the body.
-    const big = { ...paymentBody('big-1'), metadata: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, 'v'.repeat(200)])) }
+    const big = {
+      ...paymentBody('big-1'),
+      metadata: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, 'v'.repeat(200)])),
+    }
     for (const chunked of [false, true]) {
       const raw = await sendRaw(gateway.url, {
         method: 'POST',
@@ -90,11 +122,17 @@ describe('bad input changes nothing', () => {
         headers: { authorization: `Bearer ${partner.key}`, 'content-type': 'application/json' },
         body: new TextEncoder().encode(JSON.stringify(big)),
         chunked,
-      }).catch((e) => { throw new Error(`chunked=${chunked}: ${e}`) })
+      }).catch((e) => {
+        throw new Error(`chunked=${chunked}: ${e}`)
+      })
       expectProblem({ ...raw, body: JSON.parse(raw.text) }, 413, 'payload_too_large')
     }
     expectProblem(
-      await gateway.request('POST', '/v1/transfers', { key: partner.key, raw: 'transfer_id=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+      await gateway.request('POST', '/v1/transfers', {
+        key: partner.key,
+        raw: 'transfer_id=x',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      }),
       415,
       'unsupported_media_type',
     )
@@ -107,21 +145,43 @@ describe('bad input changes nothing', () => {
 
   it('no input causes a 500', async () => {
     const bodies: unknown[] = [
-      '', '{}', '[]', 'null', '"x"', '1e999', '{"transfer_id":"\\u0000"}', '{"__proto__":{"admin":true}}',
+      '',
+      '{}',
+      '[]',
+      'null',
+      '"x"',
+      '1e999',
+      '{"transfer_id":"\\u0000"}',
+      '{"__proto__":{"admin":true}}',
       JSON.stringify({ ...paymentBody("x'; DROP TABLE transfers;--") }),
       JSON.stringify(paymentBody('ok-unicode', { description: '💸 transferência ünïcode', user_id: 'ユーザー' })),
       JSON.stringify(paymentBody('deep', { description: { nested: { deeply: [1, 2, 3] } } })),
       JSON.stringify(paymentBody('num', { quantity: 1e308, rate: Number.MAX_SAFE_INTEGER })),
     ]
-    const paths = ['/v1/transfers', '/v1/transfers/x/confirm', '/v1/transfers/x/resend', '/v1/transfers/x/cancel', '/admin/partners']
+    const paths = [
+      '/v1/transfers',
+      '/v1/transfers/x/confirm',
+      '/v1/transfers/x/resend',
+      '/v1/transfers/x/cancel',
+      '/admin/partners',
+    ]
     for (const path of paths) {
       for (const raw of bodies) {
-        const res = await gateway.request('POST', path, { key: path.startsWith('/admin') ? undefined : partner.key, raw: raw as string, headers: { 'content-type': 'application/json' } })
+        const res = await gateway.request('POST', path, {
+          key: path.startsWith('/admin') ? undefined : partner.key,
+          raw: raw as string,
+          headers: { 'content-type': 'application/json' },
+        })
         expect(res.status, `${path} ${raw}`).toBeLessThan(500)
         expect(res.headers.get('content-type'), `${path} ${raw}`).toMatch(/json/)
       }
     }
-    for (const path of ['/v1/transfers/%00', '/v1/transfers/' + 'x'.repeat(3000), "/v1/transfers/'or'1'='1", '/v1/transfers?limit=abc&starting_after=%FF']) {
+    for (const path of [
+      '/v1/transfers/%00',
+      `/v1/transfers/${'x'.repeat(3000)}`,
+      "/v1/transfers/'or'1'='1",
+      '/v1/transfers?limit=abc&starting_after=%FF',
+    ]) {
       const res = await partner.call('GET', path)
       expect(res.status, path).toBeLessThan(500)
     }
@@ -141,7 +201,7 @@ describe('health', () => {
       const res = await unreachable.request('GET', '/health')
       expectProblem(res, 503, 'service_unavailable')
       // Any API call that needs the database says so too, rather than failing with a 500.
-      const api = await unreachable.request('GET', '/v1/transfers', { key: 'tgw_test_' + 'A'.repeat(32) })
+      const api = await unreachable.request('GET', '/v1/transfers', { key: `tgw_test_${'A'.repeat(32)}` })
       expectProblem(api, 503, 'service_unavailable')
       expect(api.headers.get('retry-after')).toBe('1')
       expectProblem(await unreachable.admin('GET', '/partners'), 503, 'service_unavailable')
@@ -153,7 +213,7 @@ describe('health', () => {
       const res = await unmigrated.request('GET', '/health')
       expectProblem(res, 503, 'service_unavailable')
       // The failed query is logged by what went wrong, never by its SQL or parameters (key hashes, partner data).
-      const key = 'tgw_test_' + 'B'.repeat(32)
+      const key = `tgw_test_${'B'.repeat(32)}`
       expectProblem(await unmigrated.request('GET', '/v1/transfers', { key }), 503, 'service_unavailable')
       const failures = unmigrated.logs.map((l) => l.message).filter((m) => m.includes('database error'))
       expect(failures.length).toBeGreaterThan(0)

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createSfoxPartner, startGateway, type Gateway } from '../helpers/gateway'
-import { paymentBody, startSfox, type SfoxSandbox } from '../helpers/sfox'
+import { createSfoxPartner, type Gateway, startGateway } from '../helpers/gateway'
+import { paymentBody, type SfoxSandbox, startSfox } from '../helpers/sfox'
 
 let gateway: Gateway
 let sfox: SfoxSandbox
@@ -23,7 +23,10 @@ describe('sFOX down or slow during create', () => {
     await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer', status: 503, apiKey: p.sfoxKey })
     const failed = await p.call('POST', '/v1/transfers', paymentBody('down-1'))
     expect(failed.status).toBe(502)
-    expect(failed.body).toMatchObject({ code: 'provider_unavailable', provider_error: { provider: 'sfox', status: 503 } })
+    expect(failed.body).toMatchObject({
+      code: 'provider_unavailable',
+      provider_error: { provider: 'sfox', status: 503 },
+    })
 
     const kept = await p.call('GET', '/v1/transfers/down-1')
     expect(kept.status).toBe(200)
@@ -36,9 +39,15 @@ describe('sFOX down or slow during create', () => {
     expect((await p.call('POST', '/v1/transfers', paymentBody('down-1'))).status).toBe(200)
   })
 
-  it('a timeout after sFOX created it is 504; the replay adopts sFOX\'s copy instead of failing on the duplicate', async () => {
+  it("a timeout after sFOX created it is 504; the replay adopts sFOX's copy instead of failing on the duplicate", async () => {
     const p = await newPartner()
-    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer', delay_ms: 1500, after: true, apiKey: p.sfoxKey })
+    await sfox.fault({
+      method: 'POST',
+      path: '/v1/enterprise/transfer',
+      delay_ms: 1500,
+      after: true,
+      apiKey: p.sfoxKey,
+    })
     const timedOut = await p.call('POST', '/v1/transfers', paymentBody('slow-1'))
     expect(timedOut.status).toBe(504)
     expect(timedOut.body.code).toBe('provider_timeout')
@@ -50,19 +59,33 @@ describe('sFOX down or slow during create', () => {
     // Two creates reached sFOX (the lost one and the retry, answered "already exists"); one transfer exists.
     const attempts = await creates(p.sfoxAccount)
     expect(attempts.map((r) => r.status)).toEqual([201, 422])
-    expect((await sfox.transfers(p.sfoxAccount)).filter((t) => t.transfer_id === retried.body.provider_reference)).toHaveLength(1)
+    expect(
+      (await sfox.transfers(p.sfoxAccount)).filter((t) => t.transfer_id === retried.body.provider_reference),
+    ).toHaveLength(1)
     // The end user's code from the first create works.
     const code = await sfox.latestCode(retried.body.provider_reference)
     expect((await p.call('POST', '/v1/transfers/slow-1/confirm', { code })).body.status).toBe('completed')
   })
 
-  it("a refusal of a replayed create proves nothing about the first attempt: the transfer is kept, never made twice", async () => {
+  it('a refusal of a replayed create proves nothing about the first attempt: the transfer is kept, never made twice', async () => {
     const p = await newPartner()
-    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer', delay_ms: 1500, after: true, apiKey: p.sfoxKey })
+    await sfox.fault({
+      method: 'POST',
+      path: '/v1/enterprise/transfer',
+      delay_ms: 1500,
+      after: true,
+      apiKey: p.sfoxKey,
+    })
     expect((await p.call('POST', '/v1/transfers', paymentBody('slow-ref', { type: 'PAYOUT' }))).status).toBe(504)
     await new Promise((r) => setTimeout(r, 800))
     // The replay is refused outright (say the key was rotated meanwhile): sFOX's answer says nothing of the first create.
-    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer', status: 403, body: { error: 'Forbidden' }, apiKey: p.sfoxKey })
+    await sfox.fault({
+      method: 'POST',
+      path: '/v1/enterprise/transfer',
+      status: 403,
+      body: { error: 'Forbidden' },
+      apiKey: p.sfoxKey,
+    })
     const refused = await p.call('POST', '/v1/transfers', paymentBody('slow-ref', { type: 'PAYOUT' }))
     expect(refused.status).toBeGreaterThanOrEqual(400)
     expect((await p.call('GET', '/v1/transfers/slow-ref')).body.status).toBe('submitting')
@@ -76,11 +99,22 @@ describe('sFOX down or slow during create', () => {
   it('a resend that timed out stays counted (it may have sent a code); one sFOX refused does not', async () => {
     const p = await newPartner()
     const { body: t } = await p.call('POST', '/v1/transfers', paymentBody('resend-slow'))
-    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer/resend-confirmation', delay_ms: 1500, after: true, apiKey: p.sfoxKey })
+    await sfox.fault({
+      method: 'POST',
+      path: '/v1/enterprise/transfer/resend-confirmation',
+      delay_ms: 1500,
+      after: true,
+      apiKey: p.sfoxKey,
+    })
     expect((await p.call('POST', '/v1/transfers/resend-slow/resend')).status).toBe(504)
     expect((await p.call('GET', '/v1/transfers/resend-slow')).body.verification.resends_used).toBe(1)
     await new Promise((r) => setTimeout(r, 800))
-    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer/resend-confirmation', status: 503, apiKey: p.sfoxKey })
+    await sfox.fault({
+      method: 'POST',
+      path: '/v1/enterprise/transfer/resend-confirmation',
+      status: 503,
+      apiKey: p.sfoxKey,
+    })
     expect((await p.call('POST', '/v1/transfers/resend-slow/resend')).status).toBe(502)
     // A 503 is sFOX saying it failed: not counted.
     expect((await p.call('GET', '/v1/transfers/resend-slow')).body.verification.resends_used).toBe(1)
@@ -91,7 +125,13 @@ describe('sFOX down or slow during create', () => {
     await sfox.settings({ duplicate_transfer_id: 'return_existing' })
     try {
       const p = await newPartner()
-      await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer', delay_ms: 1500, after: true, apiKey: p.sfoxKey })
+      await sfox.fault({
+        method: 'POST',
+        path: '/v1/enterprise/transfer',
+        delay_ms: 1500,
+        after: true,
+        apiKey: p.sfoxKey,
+      })
       expect((await p.call('POST', '/v1/transfers', paymentBody('slow-2'))).status).toBe(504)
       await new Promise((r) => setTimeout(r, 800))
       const retried = await p.call('POST', '/v1/transfers', paymentBody('slow-2'))
@@ -105,16 +145,25 @@ describe('sFOX down or slow during create', () => {
 
   it('a refusal by sFOX (422) is provider_rejected with its message, and the id stays free', async () => {
     const p = await newPartner()
-    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer', status: 422, body: { error: 'Currency not supported.' }, apiKey: p.sfoxKey })
+    await sfox.fault({
+      method: 'POST',
+      path: '/v1/enterprise/transfer',
+      status: 422,
+      body: { error: 'Currency not supported.' },
+      apiKey: p.sfoxKey,
+    })
     const refused = await p.call('POST', '/v1/transfers', paymentBody('ref-1'))
     expect(refused.status).toBe(422)
-    expect(refused.body).toMatchObject({ code: 'provider_rejected', provider_error: { status: 422, message: 'Currency not supported.' } })
+    expect(refused.body).toMatchObject({
+      code: 'provider_rejected',
+      provider_error: { status: 422, message: 'Currency not supported.' },
+    })
     expect((await p.call('GET', '/v1/transfers/ref-1')).status).toBe(404)
     // Fixed request, same id: accepted.
     expect((await p.call('POST', '/v1/transfers', paymentBody('ref-1', { currency: 'usd' }))).status).toBe(201)
   })
 
-  it("wrong sFOX credentials are 502 provider_authentication_failed", async () => {
+  it('wrong sFOX credentials are 502 provider_authentication_failed', async () => {
     const { createPartner } = await import('../helpers/gateway')
     const p = await createPartner(gateway, { sfox: { baseUrl: sfox.url, apiKey: 'not-a-real-key' } })
     const res = await p.call('POST', '/v1/transfers', paymentBody('auth-1'))
@@ -138,10 +187,22 @@ describe('sFOX down or slow during create', () => {
 
   it("a provider's own Retry-After is passed on, in seconds or as an HTTP date", async () => {
     const p = await newPartner()
-    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer', status: 429, apiKey: p.sfoxKey, response_headers: { 'retry-after': '7' } })
+    await sfox.fault({
+      method: 'POST',
+      path: '/v1/enterprise/transfer',
+      status: 429,
+      apiKey: p.sfoxKey,
+      response_headers: { 'retry-after': '7' },
+    })
     expect((await p.call('POST', '/v1/transfers', paymentBody('rl-2'))).headers.get('retry-after')).toBe('7')
     const inTwoMinutes = new Date(Date.now() + 120_000).toUTCString()
-    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer', status: 429, apiKey: p.sfoxKey, response_headers: { 'retry-after': inTwoMinutes } })
+    await sfox.fault({
+      method: 'POST',
+      path: '/v1/enterprise/transfer',
+      status: 429,
+      apiKey: p.sfoxKey,
+      response_headers: { 'retry-after': inTwoMinutes },
+    })
     const dated = Number((await p.call('POST', '/v1/transfers', paymentBody('rl-2'))).headers.get('retry-after'))
     expect(dated).toBeGreaterThanOrEqual(115)
     expect(dated).toBeLessThanOrEqual(121)
@@ -162,7 +223,9 @@ describe('sFOX down during confirm', () => {
     const p = await newPartner()
     const { body: t } = await p.call('POST', '/v1/transfers', paymentBody('cdown-1'))
     await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer/confirm', status: 500, apiKey: p.sfoxKey })
-    const res = await p.call('POST', '/v1/transfers/cdown-1/confirm', { code: await sfox.latestCode(t.provider_reference) })
+    const res = await p.call('POST', '/v1/transfers/cdown-1/confirm', {
+      code: await sfox.latestCode(t.provider_reference),
+    })
     expect(res.status).toBe(502)
     expect((await p.call('GET', '/v1/transfers/cdown-1')).body.verification.attempts_remaining).toBe(5)
   })
@@ -171,7 +234,9 @@ describe('sFOX down during confirm', () => {
     const p = await newPartner()
     const { body: t } = await p.call('POST', '/v1/transfers', paymentBody('cdown-2'))
     await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer/confirm', delay_ms: 1500, apiKey: p.sfoxKey })
-    const res = await p.call('POST', '/v1/transfers/cdown-2/confirm', { code: await sfox.latestCode(t.provider_reference) })
+    const res = await p.call('POST', '/v1/transfers/cdown-2/confirm', {
+      code: await sfox.latestCode(t.provider_reference),
+    })
     expect(res.status).toBe(504)
     expect((await p.call('GET', '/v1/transfers/cdown-2')).body.verification.attempts_remaining).toBe(5)
   })

@@ -2,8 +2,8 @@ import { createPrivateKey } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateP521KeyPair } from '../../sandbox/qi/keys'
 import { openDb } from '../helpers/db'
-import { startGateway, type Gateway } from '../helpers/gateway'
-import { createQiPartner, partnerKeyPair, startQi, tedBody, type QiSandbox } from '../helpers/qi'
+import { type Gateway, startGateway } from '../helpers/gateway'
+import { createQiPartner, partnerKeyPair, type QiSandbox, startQi, tedBody } from '../helpers/qi'
 
 let gateway: Gateway
 let qi: QiSandbox
@@ -28,7 +28,10 @@ const eventTypesOf = async (p: { call: (m: string, path: string) => Promise<any>
 describe('create', () => {
   it('sends a signed TED to QI and waits for the 2FA token', async () => {
     const p = await newPartner()
-    const res = await p.call('POST', '/v1/transfers', { ...tedBody('ted-1', p.accountKey), metadata: { invoice: 'i-1' } })
+    const res = await p.call('POST', '/v1/transfers', {
+      ...tedBody('ted-1', p.accountKey),
+      metadata: { invoice: 'i-1' },
+    })
     expect(res.status).toBe(201)
     const t = res.body
     expect(t).toMatchObject({
@@ -58,20 +61,24 @@ describe('create', () => {
 
   it('validates every TED field with field-level errors, and QI is not called', async () => {
     const p = await newPartner()
-    const res = await p.call('POST', '/v1/transfers', tedBody('ted-bad', p.accountKey, {
-      amount: '10.123',
-      approver_document_number: '987.654.321-00',
-      contact_type: 'device',
-      target_account: {
-        account_branch: '01',
-        account_digit: '12',
-        account_number: '12a',
-        owner_document_number: '123',
-        owner_name: '',
-        account_type: 'current',
-        ispb: '1234567',
-      },
-    }))
+    const res = await p.call(
+      'POST',
+      '/v1/transfers',
+      tedBody('ted-bad', p.accountKey, {
+        amount: '10.123',
+        approver_document_number: '987.654.321-00',
+        contact_type: 'device',
+        target_account: {
+          account_branch: '01',
+          account_digit: '12',
+          account_number: '12a',
+          owner_document_number: '123',
+          owner_name: '',
+          account_type: 'current',
+          ispb: '1234567',
+        },
+      }),
+    )
     expect(res.status).toBe(422)
     const fields = res.body.errors.map((e: any) => e.field)
     expect(fields).toEqual(
@@ -89,7 +96,9 @@ describe('create', () => {
       ]),
     )
     expect((await p.call('POST', '/v1/transfers', tedBody('ted-bad2', p.accountKey, { amount: 0 }))).status).toBe(422)
-    expect((await p.call('POST', '/v1/transfers', tedBody('ted-bad3', 'not-a-uuid'))).body.errors[0].field).toBe('qi.account_key')
+    expect((await p.call('POST', '/v1/transfers', tedBody('ted-bad3', 'not-a-uuid'))).body.errors[0].field).toBe(
+      'qi.account_key',
+    )
     expect(await qi.requests({ credential: p.apiClientKey })).toHaveLength(0)
   })
 
@@ -105,7 +114,9 @@ describe('create', () => {
   it('50 concurrent identical creates make exactly one TED', async () => {
     const p = await newPartner()
     await qi.fault({ method: 'POST', path: '/account/:ak/ted', delay_ms: 200, apiClientKey: p.apiClientKey })
-    const results = await Promise.all(Array.from({ length: 50 }, () => p.call('POST', '/v1/transfers', tedBody('ted-race', p.accountKey))))
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => p.call('POST', '/v1/transfers', tedBody('ted-race', p.accountKey))),
+    )
     expect(results.filter((r) => r.status === 201)).toHaveLength(1)
     expect(results.every((r) => [200, 201, 409].includes(r.status))).toBe(true)
     expect(await qi.requests({ method: 'POST', path: tedPath(p) })).toHaveLength(1)
@@ -113,10 +124,19 @@ describe('create', () => {
 
   it('a create that times out is retried without a second TED', async () => {
     const p = await newPartner()
-    await qi.fault({ method: 'POST', path: '/account/:ak/ted', delay_ms: 1500, after: true, apiClientKey: p.apiClientKey })
+    await qi.fault({
+      method: 'POST',
+      path: '/account/:ak/ted',
+      delay_ms: 1500,
+      after: true,
+      apiClientKey: p.apiClientKey,
+    })
     const first = await p.call('POST', '/v1/transfers', tedBody('ted-slow', p.accountKey))
     expect(first.status).toBe(504)
-    expect((await p.call('GET', '/v1/transfers/ted-slow')).body).toMatchObject({ status: 'submitting', provider_reference: null })
+    expect((await p.call('GET', '/v1/transfers/ted-slow')).body).toMatchObject({
+      status: 'submitting',
+      provider_reference: null,
+    })
     await new Promise((r) => setTimeout(r, 900))
     const retried = await p.call('POST', '/v1/transfers', tedBody('ted-slow', p.accountKey))
     expect(retried.status).toBe(201)
@@ -143,10 +163,15 @@ describe('confirm (validate_token)', () => {
   it('a right token sends the TED', async () => {
     const p = await newPartner()
     const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-ok', p.accountKey))
-    const res = await p.call('POST', '/v1/transfers/ted-ok/confirm', { code: await qi.latestToken(t.provider_reference) })
+    const res = await p.call('POST', '/v1/transfers/ted-ok/confirm', {
+      code: await qi.latestToken(t.provider_reference),
+    })
     expect(res.status).toBe(200)
     expect(res.body).toMatchObject({ status: 'completed', provider_status: 'sent' })
-    const [validate] = await qi.requests({ method: 'PUT', path: `/account/${p.accountKey}/ted/${t.provider_reference}/validate_token` })
+    const [validate] = await qi.requests({
+      method: 'PUT',
+      path: `/account/${p.accountKey}/ted/${t.provider_reference}/validate_token`,
+    })
     expect(validate!.body).toEqual({ token: '[redacted]' })
   })
 
@@ -155,11 +180,18 @@ describe('confirm (validate_token)', () => {
     try {
       const p = await newPartner()
       const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-pend', p.accountKey))
-      const res = await p.call('POST', '/v1/transfers/ted-pend/confirm', { code: await qi.latestToken(t.provider_reference) })
+      const res = await p.call('POST', '/v1/transfers/ted-pend/confirm', {
+        code: await qi.latestToken(t.provider_reference),
+      })
       expect(res.body).toMatchObject({ status: 'processing', provider_status: 'pending' })
-      await expect.poll(async () => (await p.call('GET', '/v1/transfers/ted-pend')).body.status, { timeout: 5000 }).toBe('completed')
+      await expect
+        .poll(async () => (await p.call('GET', '/v1/transfers/ted-pend')).body.status, { timeout: 5000 })
+        .toBe('completed')
       const hooks = await qi.webhooks(t.provider_reference)
-      expect(hooks.map((h) => [h.ted_status, h.status])).toEqual([['pending', 200], ['sent', 200]])
+      expect(hooks.map((h) => [h.ted_status, h.status])).toEqual([
+        ['pending', 200],
+        ['sent', 200],
+      ])
     } finally {
       await qi.settings({ approval_outcome: 'sent' })
     }
@@ -172,16 +204,31 @@ describe('confirm (validate_token)', () => {
     for (let left = 4; left >= 1; left--) {
       const res = await p.call('POST', '/v1/transfers/ted-five/confirm', { code: wrong })
       expect(res.status).toBe(422)
-      expect(res.body).toMatchObject({ code: 'verification_code_invalid', attempts_remaining: left, provider_error: { provider: 'qi', code: 'TED000084' } })
+      expect(res.body).toMatchObject({
+        code: 'verification_code_invalid',
+        attempts_remaining: left,
+        provider_error: { provider: 'qi', code: 'TED000084' },
+      })
     }
     const last = await p.call('POST', '/v1/transfers/ted-five/confirm', { code: wrong })
     expect(last.status).toBe(422)
-    expect(last.body).toMatchObject({ code: 'verification_attempts_exhausted', attempts_remaining: 0, provider_error: { code: 'TED000082' } })
+    expect(last.body).toMatchObject({
+      code: 'verification_attempts_exhausted',
+      attempts_remaining: 0,
+      provider_error: { code: 'TED000082' },
+    })
     const after = await p.call('GET', '/v1/transfers/ted-five')
-    expect(after.body).toMatchObject({ status: 'failed', provider_status: 'rejected', failure: { code: 'verification_attempts_exhausted' }, verification: { attempts_remaining: 0 } })
+    expect(after.body).toMatchObject({
+      status: 'failed',
+      provider_status: 'rejected',
+      failure: { code: 'verification_attempts_exhausted' },
+      verification: { attempts_remaining: 0 },
+    })
     const more = await p.call('POST', '/v1/transfers/ted-five/confirm', { code: wrong })
     expect(more.status).toBe(409)
-    expect(await qi.requests({ method: 'PUT', path: `/account/${p.accountKey}/ted/${t.provider_reference}/validate_token` })).toHaveLength(5)
+    expect(
+      await qi.requests({ method: 'PUT', path: `/account/${p.accountKey}/ted/${t.provider_reference}/validate_token` }),
+    ).toHaveLength(5)
   })
 
   it('an expired token is verification_code_expired (no attempt used); a resend brings a working one', async () => {
@@ -191,7 +238,11 @@ describe('confirm (validate_token)', () => {
     await qi.advanceClock(5 * 60 * 1000 + 1000)
     const expired = await p.call('POST', '/v1/transfers/ted-exp/confirm', { code: old })
     expect(expired.status).toBe(422)
-    expect(expired.body).toMatchObject({ code: 'verification_code_expired', attempts_remaining: 5, provider_error: { code: 'TED000083' } })
+    expect(expired.body).toMatchObject({
+      code: 'verification_code_expired',
+      attempts_remaining: 5,
+      provider_error: { code: 'TED000083' },
+    })
     const resent = await p.call('POST', '/v1/transfers/ted-exp/resend')
     expect(resent.status).toBe(200)
     expect(resent.body.verification).toMatchObject({ resends_used: 1, channel: 'sms', attempts_remaining: 5 })
@@ -210,21 +261,32 @@ describe('resend (resend_token)', () => {
     expect(switched.body.verification).toMatchObject({ channel: 'email', resends_used: 2, resends_remaining: 1 })
     const tokens = await qi.tokens(t.provider_reference)
     expect(tokens.map((x) => x.contact_type)).toEqual(['email', 'sms', 'sms'])
-    const patches = await qi.requests({ method: 'PATCH', path: `/account/${p.accountKey}/ted/${t.provider_reference}/resend_token` })
+    const patches = await qi.requests({
+      method: 'PATCH',
+      path: `/account/${p.accountKey}/ted/${t.provider_reference}/resend_token`,
+    })
     expect(patches.map((r) => r.body)).toEqual([{ contact_type: 'sms' }, { contact_type: 'email' }])
     if (first !== tokens[0]!.token) {
-      expect((await p.call('POST', '/v1/transfers/ted-rs/confirm', { code: first })).body.code).toBe('verification_code_invalid')
+      expect((await p.call('POST', '/v1/transfers/ted-rs/confirm', { code: first })).body.code).toBe(
+        'verification_code_invalid',
+      )
     }
-    expect((await p.call('POST', '/v1/transfers/ted-rs/confirm', { code: tokens[0]!.token })).body.status).toBe('completed')
+    expect((await p.call('POST', '/v1/transfers/ted-rs/confirm', { code: tokens[0]!.token })).body.status).toBe(
+      'completed',
+    )
   })
 
   it('20 simultaneous resends let exactly the limit through', async () => {
     const p = await newPartner({ resend_cooldown_seconds: 0, resend_limit: 3 })
     const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-burst', p.accountKey))
-    const results = await Promise.all(Array.from({ length: 20 }, () => p.call('POST', '/v1/transfers/ted-burst/resend')))
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => p.call('POST', '/v1/transfers/ted-burst/resend')),
+    )
     expect(results.filter((r) => r.status === 200)).toHaveLength(3)
     expect(results.filter((r) => r.status === 429).every((r) => r.body.code === 'resend_limit_reached')).toBe(true)
-    expect(await qi.requests({ method: 'PATCH', path: `/account/${p.accountKey}/ted/${t.provider_reference}/resend_token` })).toHaveLength(3)
+    expect(
+      await qi.requests({ method: 'PATCH', path: `/account/${p.accountKey}/ted/${t.provider_reference}/resend_token` }),
+    ).toHaveLength(3)
   })
 
   it('the cooldown applies to QI as to sFOX', async () => {
@@ -243,7 +305,9 @@ describe('cancel (gateway-side)', () => {
     const res = await p.call('POST', '/v1/transfers/ted-can/cancel')
     expect(res.status).toBe(200)
     expect(res.body).toMatchObject({ status: 'canceled', provider_status: 'pending_2fa_approval' })
-    const confirm = await p.call('POST', '/v1/transfers/ted-can/confirm', { code: await qi.latestToken(t.provider_reference) })
+    const confirm = await p.call('POST', '/v1/transfers/ted-can/confirm', {
+      code: await qi.latestToken(t.provider_reference),
+    })
     expect(confirm.status).toBe(409)
     expect((await p.call('POST', '/v1/transfers/ted-can/resend')).status).toBe(409)
     expect(await qi.requests({ method: 'PUT', credential: p.apiClientKey })).toHaveLength(0)
@@ -253,8 +317,15 @@ describe('cancel (gateway-side)', () => {
   it('a cancel while a confirm is at QI is 409 transfer_in_flight; the confirm decides', async () => {
     const p = await newPartner()
     const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-race', p.accountKey))
-    await qi.fault({ method: 'PUT', path: '/account/:ak/ted/:tk/validate_token', delay_ms: 500, apiClientKey: p.apiClientKey })
-    const confirming = p.call('POST', '/v1/transfers/ted-race/confirm', { code: await qi.latestToken(t.provider_reference) })
+    await qi.fault({
+      method: 'PUT',
+      path: '/account/:ak/ted/:tk/validate_token',
+      delay_ms: 500,
+      apiClientKey: p.apiClientKey,
+    })
+    const confirming = p.call('POST', '/v1/transfers/ted-race/confirm', {
+      code: await qi.latestToken(t.provider_reference),
+    })
     await new Promise((r) => setTimeout(r, 200))
     const cancel = await p.call('POST', '/v1/transfers/ted-race/cancel')
     expect(cancel.status).toBe(409)
@@ -271,7 +342,12 @@ describe('cancel (gateway-side)', () => {
     const p = await newPartner()
     const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-two', p.accountKey))
     const token = await qi.latestToken(t.provider_reference)
-    await qi.fault({ method: 'PUT', path: '/account/:ak/ted/:tk/validate_token', delay_ms: 500, apiClientKey: p.apiClientKey })
+    await qi.fault({
+      method: 'PUT',
+      path: '/account/:ak/ted/:tk/validate_token',
+      delay_ms: 500,
+      apiClientKey: p.apiClientKey,
+    })
     const first = p.call('POST', '/v1/transfers/ted-two/confirm', { code: wrongToken(token) })
     await new Promise((r) => setTimeout(r, 200))
     const second = await p.call('POST', '/v1/transfers/ted-two/confirm', { code: token })
@@ -280,7 +356,9 @@ describe('cancel (gateway-side)', () => {
     expect((await first).body).toMatchObject({ code: 'verification_code_invalid', attempts_remaining: 4 })
     // The first released only its own lease; now the right token goes through.
     expect((await p.call('POST', '/v1/transfers/ted-two/confirm', { code: token })).body.status).toBe('completed')
-    expect(await qi.requests({ method: 'PUT', path: `/account/${p.accountKey}/ted/${t.provider_reference}/validate_token` })).toHaveLength(2)
+    expect(
+      await qi.requests({ method: 'PUT', path: `/account/${p.accountKey}/ted/${t.provider_reference}/validate_token` }),
+    ).toHaveLength(2)
   })
 
   it('after a confirm whose outcome is unknown (timeout), a cancel waits: QI may have approved it', async () => {
@@ -288,8 +366,15 @@ describe('cancel (gateway-side)', () => {
     const p = await createQiPartner(gateway, qi, { webhookUrl: 'http://127.0.0.1:9/hooks' })
     const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-unknown', p.accountKey))
     // QI is slow: it judges the token only after the gateway's 800 ms timeout, and approves it.
-    await qi.fault({ method: 'PUT', path: '/account/:ak/ted/:tk/validate_token', delay_ms: 1500, apiClientKey: p.apiClientKey })
-    const confirm = await p.call('POST', '/v1/transfers/ted-unknown/confirm', { code: await qi.latestToken(t.provider_reference) })
+    await qi.fault({
+      method: 'PUT',
+      path: '/account/:ak/ted/:tk/validate_token',
+      delay_ms: 1500,
+      apiClientKey: p.apiClientKey,
+    })
+    const confirm = await p.call('POST', '/v1/transfers/ted-unknown/confirm', {
+      code: await qi.latestToken(t.provider_reference),
+    })
     expect(confirm.status).toBe(504)
     // QI still shows the TED awaiting approval, but the confirm's lease holds: no cancel yet.
     expect((await qi.ted(t.provider_reference)).ted_status).toBe('pending_2fa_approval')
@@ -307,12 +392,14 @@ describe('cancel (gateway-side)', () => {
   it('a wrong token releases its lease at once: a cancel right after it succeeds', async () => {
     const p = await newPartner()
     const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-wrong-cancel', p.accountKey))
-    const wrong = await p.call('POST', '/v1/transfers/ted-wrong-cancel/confirm', { code: wrongToken(await qi.latestToken(t.provider_reference)) })
+    const wrong = await p.call('POST', '/v1/transfers/ted-wrong-cancel/confirm', {
+      code: wrongToken(await qi.latestToken(t.provider_reference)),
+    })
     expect(wrong.body).toMatchObject({ code: 'verification_code_invalid', attempts_remaining: 4 })
     expect((await p.call('POST', '/v1/transfers/ted-wrong-cancel/cancel')).body.status).toBe('canceled')
   })
 
-  it('a cancel asks QI first: a TED approved behind the gateway\'s back is not canceled', async () => {
+  it("a cancel asks QI first: a TED approved behind the gateway's back is not canceled", async () => {
     // This partner's webhooks go nowhere, so only the cancel's own look at QI can learn of the approval.
     const p = await createQiPartner(gateway, qi, { webhookUrl: 'http://127.0.0.1:9/hooks' })
     const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-behind', p.accountKey))
@@ -320,13 +407,21 @@ describe('cancel (gateway-side)', () => {
     const cancel = await p.call('POST', '/v1/transfers/ted-behind/cancel')
     expect(cancel.status).toBe(409)
     expect(cancel.body).toMatchObject({ code: 'transfer_not_pending_verification', transfer_status: 'completed' })
-    expect((await p.call('GET', '/v1/transfers/ted-behind')).body).toMatchObject({ status: 'completed', provider_status: 'sent' })
+    expect((await p.call('GET', '/v1/transfers/ted-behind')).body).toMatchObject({
+      status: 'completed',
+      provider_status: 'sent',
+    })
   })
 
   it('if QI cannot be asked, the cancel fails (502) and the transfer stays pending', async () => {
     const p = await newPartner()
     const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-can-down', p.accountKey))
-    await qi.fault({ method: 'GET', path: `/account/:ak/ted/${t.provider_reference}/outgoing`, status: 503, apiClientKey: p.apiClientKey })
+    await qi.fault({
+      method: 'GET',
+      path: `/account/:ak/ted/${t.provider_reference}/outgoing`,
+      status: 503,
+      apiClientKey: p.apiClientKey,
+    })
     const cancel = await p.call('POST', '/v1/transfers/ted-can-down/cancel')
     expect(cancel.status).toBe(502)
     expect(cancel.headers.get('content-type')).toBe('application/problem+json')
@@ -348,7 +443,11 @@ describe('QI webhooks', () => {
     const { data } = await qi.setStatus(tedKey, 'returned')
     expect(data.webhook.status).toBe(200)
     const t = await p.call('GET', '/v1/transfers/ted-ret')
-    expect(t.body).toMatchObject({ status: 'returned', provider_status: 'returned', failure: { code: 'conta_destinatario_encerrada' } })
+    expect(t.body).toMatchObject({
+      status: 'returned',
+      provider_status: 'returned',
+      failure: { code: 'conta_destinatario_encerrada' },
+    })
   })
 
   it('a TED returned while the gateway still thought it processing (its sent webhook missed) becomes returned', async () => {
@@ -356,12 +455,21 @@ describe('QI webhooks', () => {
     try {
       const p = await newPartner()
       const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-proc-ret', p.accountKey))
-      const res = await p.call('POST', '/v1/transfers/ted-proc-ret/confirm', { code: await qi.latestToken(t.provider_reference) })
+      const res = await p.call('POST', '/v1/transfers/ted-proc-ret/confirm', {
+        code: await qi.latestToken(t.provider_reference),
+      })
       expect(res.body.status).toBe('processing')
       const { data } = await qi.setStatus(t.provider_reference, 'returned')
       expect(data.webhook.status).toBe(200)
-      expect((await p.call('GET', '/v1/transfers/ted-proc-ret')).body).toMatchObject({ status: 'returned', provider_status: 'returned' })
-      expect(await eventTypesOf(p, 'ted-proc-ret')).toEqual(['transfer.created', 'transfer.processing', 'transfer.returned'])
+      expect((await p.call('GET', '/v1/transfers/ted-proc-ret')).body).toMatchObject({
+        status: 'returned',
+        provider_status: 'returned',
+      })
+      expect(await eventTypesOf(p, 'ted-proc-ret')).toEqual([
+        'transfer.created',
+        'transfer.processing',
+        'transfer.returned',
+      ])
     } finally {
       await qi.settings({ approval_outcome: 'sent' })
     }
@@ -399,41 +507,62 @@ describe('QI webhooks', () => {
     expect((await p.call('GET', '/v1/transfers/ted-refetch')).body.status).toBe('completed')
     // A burst of forgeries costs QI one fetch: the re-fetch is throttled per transfer.
     for (let i = 0; i < 5; i++) {
-      const res = await qi.sendWebhook({ ted_key: tedKey, tamper: 'signature', url: `${gateway.url}/providers/qi/webhooks` })
+      const res = await qi.sendWebhook({
+        ted_key: tedKey,
+        tamper: 'signature',
+        url: `${gateway.url}/providers/qi/webhooks`,
+      })
       expect(res.status).toBe(401)
     }
     await expect.poll(async () => (await p.call('GET', '/v1/transfers/ted-refetch')).body.status).toBe('returned')
     await new Promise((r) => setTimeout(r, 200))
-    expect(await qi.requests({ method: 'GET', path: `/account/${p.accountKey}/ted/${tedKey}/outgoing` })).toHaveLength(1)
+    expect(await qi.requests({ method: 'GET', path: `/account/${p.accountKey}/ted/${tedKey}/outgoing` })).toHaveLength(
+      1,
+    )
   })
 
   it('garbage is a 400 and unknown TEDs the same 401 as forgeries, never a 500', async () => {
     const raw = (body: string, headers: Record<string, string> = {}) =>
-      gateway.request('POST', '/providers/qi/webhooks', { raw: body, headers: { 'content-type': 'application/json', ...headers } })
+      gateway.request('POST', '/providers/qi/webhooks', {
+        raw: body,
+        headers: { 'content-type': 'application/json', ...headers },
+      })
     expect((await raw('not json')).status).toBe(400)
     expect((await raw('{"webhook_type": "baas.ted.outgoing_ted"}')).status).toBe(400)
-    const unknown = await raw(JSON.stringify({ webhook_type: 'baas.ted.outgoing_ted', data: { ted_key: crypto.randomUUID(), ted_status: 'sent' } }))
+    const unknown = await raw(
+      JSON.stringify({
+        webhook_type: 'baas.ted.outgoing_ted',
+        data: { ted_key: crypto.randomUUID(), ted_status: 'sent' },
+      }),
+    )
     // Unknown and forged look the same from outside: no probing for which TEDs exist.
     expect(unknown.status).toBe(401)
     expect(unknown.body.code).toBe('webhook_signature_invalid')
     const p = await newPartner()
     const tedKey = await sendAndRead(p, 'ted-unsigned')
-    const unsigned = await raw(JSON.stringify({ webhook_type: 'baas.ted.outgoing_ted', data: { ted_key: tedKey, ted_status: 'returned' } }), {
-      'api-client-key': p.apiClientKey,
-      authorization: 'not.a.jwt',
-    })
+    const unsigned = await raw(
+      JSON.stringify({ webhook_type: 'baas.ted.outgoing_ted', data: { ted_key: tedKey, ted_status: 'returned' } }),
+      {
+        'api-client-key': p.apiClientKey,
+        authorization: 'not.a.jwt',
+      },
+    )
     expect(unsigned.status).toBe(401)
     expect((await p.call('GET', '/v1/transfers/ted-unsigned')).body.status).toBe('completed')
     // A TED of a partner whose QI connection is gone answers the same, not a different error.
     expect((await gateway.admin('DELETE', `/partners/${p.id}/connections/qi`)).status).toBe(204)
-    const orphan = await qi.sendWebhook({ ted_key: tedKey, ted_status: 'returned', url: `${gateway.url}/providers/qi/webhooks` })
+    const orphan = await qi.sendWebhook({
+      ted_key: tedKey,
+      ted_status: 'returned',
+      url: `${gateway.url}/providers/qi/webhooks`,
+    })
     expect(orphan.status).toBe(401)
     expect(orphan.body.code).toBe('webhook_signature_invalid')
   })
 })
 
 describe('signing, both ways', () => {
-  it("QI refuses calls signed with the wrong private key: provider_authentication_failed", async () => {
+  it('QI refuses calls signed with the wrong private key: provider_authentication_failed', async () => {
     const p = await newPartner()
     const other = generateP521KeyPair()
     const conn = await gateway.admin('PUT', `/partners/${p.id}/connections/qi`, {
@@ -446,12 +575,18 @@ describe('signing, both ways', () => {
     expect(conn.status).toBe(200)
     // The partner's key lookup is cached (API_KEY_CACHE_SECONDS); a new key sees the new connection.
     const key = await gateway.admin('POST', `/partners/${p.id}/api-keys`, { mode: 'test' })
-    const res = await gateway.request('POST', '/v1/transfers', { key: key.body.key, body: tedBody('ted-badkey', p.accountKey) })
+    const res = await gateway.request('POST', '/v1/transfers', {
+      key: key.body.key,
+      body: tedBody('ted-badkey', p.accountKey),
+    })
     expect(res.status).toBe(502)
-    expect(res.body).toMatchObject({ code: 'provider_authentication_failed', provider_error: { code: 'GDF000014', status: 401 } })
+    expect(res.body).toMatchObject({
+      code: 'provider_authentication_failed',
+      provider_error: { code: 'GDF000014', status: 401 },
+    })
   })
 
-  it('answers signed with a key other than QI\'s are not trusted', async () => {
+  it("answers signed with a key other than QI's are not trusted", async () => {
     const p = await createQiPartner(gateway, qi, { qiPublicKeyPem: generateP521KeyPair().publicKeyPem })
     const res = await p.call('POST', '/v1/transfers', tedBody('ted-mitm', p.accountKey))
     expect(res.status).toBe(502)
@@ -461,7 +596,13 @@ describe('signing, both ways', () => {
   it('a duplicate QI cannot show yet is kept for a retry, not forgotten', async () => {
     const p = await newPartner()
     await qi.fault({ method: 'POST', path: tedPath(p), status: 409, apiClientKey: p.apiClientKey })
-    await qi.fault({ method: 'GET', path: `/account/${p.accountKey}/teds`, status: 200, body: { data: [] }, apiClientKey: p.apiClientKey })
+    await qi.fault({
+      method: 'GET',
+      path: `/account/${p.accountKey}/teds`,
+      status: 200,
+      body: { data: [] },
+      apiClientKey: p.apiClientKey,
+    })
     const first = await p.call('POST', '/v1/transfers', tedBody('ted-unlisted', p.accountKey))
     expect(first.status).toBe(502)
     expect((await p.call('GET', '/v1/transfers/ted-unlisted')).body.status).toBe('submitting')
@@ -505,10 +646,16 @@ describe('signing, both ways', () => {
       await qi.settings({ response_signing })
       try {
         const p = await newPartner()
-        const { status, body: t } = await p.call('POST', '/v1/transfers', tedBody(`ted-${response_signing}`, p.accountKey))
+        const { status, body: t } = await p.call(
+          'POST',
+          '/v1/transfers',
+          tedBody(`ted-${response_signing}`, p.accountKey),
+        )
         expect(status, response_signing).toBe(201)
         expect(t.provider_status).toBe('pending_2fa_approval')
-        const done = await p.call('POST', `/v1/transfers/ted-${response_signing}/confirm`, { code: await qi.latestToken(t.provider_reference) })
+        const done = await p.call('POST', `/v1/transfers/ted-${response_signing}/confirm`, {
+          code: await qi.latestToken(t.provider_reference),
+        })
         expect(done.body.status).toBe('completed')
       } finally {
         await qi.settings({ response_signing: 'header' })
@@ -532,13 +679,14 @@ describe('QI connection (admin)', () => {
     const ok = await gateway.admin('PUT', `/partners/${partner.id}/connections/qi`, input)
     expect(ok.status).toBe(200)
     expect(ok.body).toMatchObject({ provider: 'qi', settings: { account_keys: integration.account_keys } })
-    const everything = JSON.stringify(await db.snapshot()) + JSON.stringify(ok.body) + gateway.logs.map((l) => l.message).join('')
+    const everything =
+      JSON.stringify(await db.snapshot()) + JSON.stringify(ok.body) + gateway.logs.map((l) => l.message).join('')
     expect(everything).not.toContain(integration.api_client_key)
     expect(everything).not.toContain(sec1.split('\n')[1])
 
     const bad = await gateway.admin('PUT', `/partners/${partner.id}/connections/qi`, {
       ...input,
-      private_key_pem: '-----BEGIN PRIVATE KEY-----\n' + 'A'.repeat(200) + '\n-----END PRIVATE KEY-----',
+      private_key_pem: `-----BEGIN PRIVATE KEY-----\n${'A'.repeat(200)}\n-----END PRIVATE KEY-----`,
       qi_public_key_pem: partnerKeyPair().privateKeyPem,
     })
     expect(bad.status).toBe(422)

@@ -1,15 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createSfoxPartner, startGateway, type Gateway } from '../helpers/gateway'
 import { qiError } from '../../sandbox/qi/errors'
-import { createQiPartner, startQi, tedBody, type QiSandbox } from '../helpers/qi'
-import { paymentBody, startSfox, type SfoxSandbox } from '../helpers/sfox'
+import { createSfoxPartner, type Gateway, startGateway } from '../helpers/gateway'
+import { createQiPartner, type QiSandbox, startQi, tedBody } from '../helpers/qi'
+import { paymentBody, type SfoxSandbox, startSfox } from '../helpers/sfox'
 
 let gateway: Gateway
 let sfox: SfoxSandbox
 let qi: QiSandbox
 
 // sFOX's history cap (25,000 rows) is 4 here on both sides, so a full answer is easy to make.
-const VARS = { PENDING_TTL_SECONDS: '2', RECONCILE_QUIET_SECONDS: '0', PROVIDER_TIMEOUT_MS: '800', SFOX_REQUESTS_PER_10S: '20', SFOX_HISTORY_MAX_ROWS: '4' }
+const VARS = {
+  PENDING_TTL_SECONDS: '2',
+  RECONCILE_QUIET_SECONDS: '0',
+  PROVIDER_TIMEOUT_MS: '800',
+  SFOX_REQUESTS_PER_10S: '20',
+  SFOX_HISTORY_MAX_ROWS: '4',
+}
 
 beforeAll(async () => {
   ;[gateway, sfox, qi] = await Promise.all([startGateway({ vars: VARS }), startSfox(), startQi()])
@@ -31,7 +37,10 @@ describe('reconciliation with sFOX (polled: it pushes nothing)', () => {
     const { body: t } = await p.call('POST', '/v1/transfers', paymentBody('rec-1'))
     await sfox.setStatus(t.provider_reference, 'COMPLETE', p.sfoxAccount)
     await gateway.cron()
-    expect((await p.call('GET', '/v1/transfers/rec-1')).body).toMatchObject({ status: 'completed', provider_status: 'COMPLETE' })
+    expect((await p.call('GET', '/v1/transfers/rec-1')).body).toMatchObject({
+      status: 'completed',
+      provider_status: 'COMPLETE',
+    })
     expect(await eventTypes(p, 'rec-1')).toEqual(['transfer.created', 'transfer.completed'])
     // Nothing new: the next run changes nothing and announces nothing.
     await gateway.cron()
@@ -40,18 +49,29 @@ describe('reconciliation with sFOX (polled: it pushes nothing)', () => {
 
   it('a create whose answer was lost is adopted from the history', async () => {
     const p = await createSfoxPartner(gateway, sfox)
-    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer', delay_ms: 1200, after: true, apiKey: p.sfoxKey })
+    await sfox.fault({
+      method: 'POST',
+      path: '/v1/enterprise/transfer',
+      delay_ms: 1200,
+      after: true,
+      apiKey: p.sfoxKey,
+    })
     expect((await p.call('POST', '/v1/transfers', paymentBody('rec-2'))).status).toBe(504)
     await sleep(500)
     await gateway.cron()
     const adopted = (await p.call('GET', '/v1/transfers/rec-2')).body
-    expect(adopted).toMatchObject({ status: 'pending_verification', provider_status: 'PENDING', verification: { attempts_remaining: 5, resends_used: 0 } })
+    expect(adopted).toMatchObject({
+      status: 'pending_verification',
+      provider_status: 'PENDING',
+      verification: { attempts_remaining: 5, resends_used: 0 },
+    })
     // Its pending window counts from the create, not from the adoption.
     expect(Date.parse(adopted.verification.expires_at)).toBe(Date.parse(adopted.created_at) + 2000)
     // An adopted transfer is confirmed like any other: a wrong code costs an attempt, the right one completes it.
     const wrong = await p.call('POST', '/v1/transfers/rec-2/confirm', { code: '000000' })
     const code = await sfox.latestCode(adopted.provider_reference)
-    if (code !== '000000') expect(wrong.body).toMatchObject({ code: 'verification_code_invalid', attempts_remaining: 4 })
+    if (code !== '000000')
+      expect(wrong.body).toMatchObject({ code: 'verification_code_invalid', attempts_remaining: 4 })
     const confirmed = await p.call('POST', '/v1/transfers/rec-2/confirm', { code })
     expect(confirmed.body.status).toBe('completed')
   })
@@ -71,20 +91,35 @@ describe('reconciliation with sFOX (polled: it pushes nothing)', () => {
 
   it("a history answer at sFOX's row cap proves nothing: the missing transfer is looked up alone", async () => {
     const p = await createSfoxPartner(gateway, sfox)
-    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer', delay_ms: 1200, after: true, apiKey: p.sfoxKey })
+    await sfox.fault({
+      method: 'POST',
+      path: '/v1/enterprise/transfer',
+      delay_ms: 1200,
+      after: true,
+      apiKey: p.sfoxKey,
+    })
     expect((await p.call('POST', '/v1/transfers', paymentBody('cap-lost'))).status).toBe(504)
     // Four later PAYOUTs fill the answer of the whole window (sFOX lists newest first).
     for (let i = 0; i < 4; i++) await p.call('POST', '/v1/transfers', paymentBody(`cap-out-${i}`, { type: 'PAYOUT' }))
     await sleep(500)
     await gateway.cron()
-    expect((await p.call('GET', '/v1/transfers/cap-lost')).body).toMatchObject({ status: 'pending_verification', provider_status: 'PENDING' })
+    expect((await p.call('GET', '/v1/transfers/cap-lost')).body).toMatchObject({
+      status: 'pending_verification',
+      provider_status: 'PENDING',
+    })
     // The whole window (full), then the missing one alone.
     expect(await sfox.requests({ path: '/v1/enterprise/transfer/history', account: p.sfoxAccount })).toHaveLength(2)
   })
 
   it('when even its own lookup is full, an unconfirmed create is not failed, however old', async () => {
     const p = await createSfoxPartner(gateway, sfox)
-    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer', delay_ms: 1200, after: true, apiKey: p.sfoxKey })
+    await sfox.fault({
+      method: 'POST',
+      path: '/v1/enterprise/transfer',
+      delay_ms: 1200,
+      after: true,
+      apiKey: p.sfoxKey,
+    })
     expect((await p.call('POST', '/v1/transfers', paymentBody('full-lost'))).status).toBe(504)
     // Four later PAYMENTs fill both the whole window and the lost one's own (same type).
     for (let i = 0; i < 4; i++) await p.call('POST', '/v1/transfers', paymentBody(`full-${i}`))
@@ -98,7 +133,13 @@ describe('reconciliation with sFOX (polled: it pushes nothing)', () => {
   it('a transfer sFOX cannot tell about does not hold up the others', async () => {
     const p = await createSfoxPartner(gateway, sfox)
     for (let i = 0; i < 4; i++) await p.call('POST', '/v1/transfers', paymentBody(`hold-${i}`))
-    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer', delay_ms: 1200, after: true, apiKey: p.sfoxKey })
+    await sfox.fault({
+      method: 'POST',
+      path: '/v1/enterprise/transfer',
+      delay_ms: 1200,
+      after: true,
+      apiKey: p.sfoxKey,
+    })
     expect((await p.call('POST', '/v1/transfers', paymentBody('hold-lost'))).status).toBe(504)
     await sleep(500)
     // The full answer (newest first) has the lost one but not hold-0, whose own lookup is full too.
@@ -109,10 +150,15 @@ describe('reconciliation with sFOX (polled: it pushes nothing)', () => {
 
   it('polls history at most at the configured pace (one call per partner per run)', async () => {
     const partners = await Promise.all([1, 2, 3].map(() => createSfoxPartner(gateway, sfox)))
-    for (const [i, p] of partners.entries()) await p.call('POST', '/v1/transfers', paymentBody(`pace-${i}`, { type: 'PAYOUT' }))
+    for (const [i, p] of partners.entries())
+      await p.call('POST', '/v1/transfers', paymentBody(`pace-${i}`, { type: 'PAYOUT' }))
     for (const [i, p] of partners.entries()) await p.call('POST', '/v1/transfers', paymentBody(`pace-p-${i}`))
     await gateway.cron()
-    const calls = (await Promise.all(partners.map((p) => sfox.requests({ path: '/v1/enterprise/transfer/history', account: p.sfoxAccount })))).flat()
+    const calls = (
+      await Promise.all(
+        partners.map((p) => sfox.requests({ path: '/v1/enterprise/transfer/history', account: p.sfoxAccount })),
+      )
+    ).flat()
     expect(calls).toHaveLength(3)
     const times = calls.map((c: any) => Date.parse(c.at)).sort()
     // 20 per 10 s = one every 500 ms.
@@ -132,7 +178,10 @@ describe('expiry', () => {
     expect((await p.call('POST', '/v1/transfers/exp-1/resend')).status).toBe(409)
     expect(await sfox.requests({ path: '/v1/enterprise/transfer/confirm', account: p.sfoxAccount })).toHaveLength(0)
     await gateway.cron()
-    expect((await p.call('GET', '/v1/transfers/exp-1')).body).toMatchObject({ status: 'expired', provider_status: 'CANCELED' })
+    expect((await p.call('GET', '/v1/transfers/exp-1')).body).toMatchObject({
+      status: 'expired',
+      provider_status: 'CANCELED',
+    })
     const atSfox = (await sfox.transfers(p.sfoxAccount)).find((x) => x.transfer_id === t.provider_reference)
     expect(atSfox.transfer_status_code).toBe('CANCELED')
     expect(await eventTypes(p, 'exp-1')).toEqual(['transfer.created', 'transfer.expired'])
@@ -142,7 +191,13 @@ describe('expiry', () => {
     const p = await createSfoxPartner(gateway, sfox)
     await p.call('POST', '/v1/transfers', paymentBody('exp-2'))
     await sleep(2100)
-    await sfox.fault({ method: 'DELETE', path: '/v1/enterprise/transfer/:id', status: 503, count: 5, apiKey: p.sfoxKey })
+    await sfox.fault({
+      method: 'DELETE',
+      path: '/v1/enterprise/transfer/:id',
+      status: 503,
+      count: 5,
+      apiKey: p.sfoxKey,
+    })
     await gateway.cron()
     expect((await p.call('GET', '/v1/transfers/exp-2')).body.status).toBe('pending_verification')
     await sfox.clearFaults()
@@ -155,7 +210,10 @@ describe('expiry', () => {
     await p.call('POST', '/v1/transfers', tedBody('exp-qi', p.accountKey))
     await sleep(2100)
     await gateway.cron()
-    expect((await p.call('GET', '/v1/transfers/exp-qi')).body).toMatchObject({ status: 'expired', provider_status: 'pending_2fa_approval' })
+    expect((await p.call('GET', '/v1/transfers/exp-qi')).body).toMatchObject({
+      status: 'expired',
+      provider_status: 'pending_2fa_approval',
+    })
   })
 
   it('a QI transfer QI has no record of expires; a partner QI keeps failing for waits, without holding up the rest', async () => {
@@ -165,7 +223,13 @@ describe('expiry', () => {
     await down.call('POST', '/v1/transfers', tedBody('exp-down-1', down.accountKey))
     await down.call('POST', '/v1/transfers', tedBody('exp-down-2', down.accountKey))
     const outgoing = '/account/:ak/ted/:tk/outgoing'
-    await qi.fault({ method: 'GET', path: outgoing, status: 404, body: qiError('TED000020').body, apiClientKey: gone.apiClientKey })
+    await qi.fault({
+      method: 'GET',
+      path: outgoing,
+      status: 404,
+      body: qiError('TED000020').body,
+      apiClientKey: gone.apiClientKey,
+    })
     await qi.fault({ method: 'GET', path: outgoing, status: 503, count: 5, apiClientKey: down.apiClientKey })
     await sleep(2100)
     await gateway.cron()
@@ -189,11 +253,16 @@ describe('reconciliation with QI (TEDs stuck in processing)', () => {
     await qi.settings({ approval_outcome: 'pending', settle_delay_ms: 100 })
     try {
       const { body: t } = await p.call('POST', '/v1/transfers', tedBody('rec-qi', p.accountKey))
-      const res = await p.call('POST', '/v1/transfers/rec-qi/confirm', { code: await qi.latestToken(t.provider_reference) })
+      const res = await p.call('POST', '/v1/transfers/rec-qi/confirm', {
+        code: await qi.latestToken(t.provider_reference),
+      })
       expect(res.body.status).toBe('processing')
       await sleep(300)
       await gateway.cron()
-      expect((await p.call('GET', '/v1/transfers/rec-qi')).body).toMatchObject({ status: 'completed', provider_status: 'sent' })
+      expect((await p.call('GET', '/v1/transfers/rec-qi')).body).toMatchObject({
+        status: 'completed',
+        provider_status: 'sent',
+      })
       expect(await eventTypes(p, 'rec-qi')).toEqual(['transfer.created', 'transfer.processing', 'transfer.completed'])
     } finally {
       await qi.settings({ approval_outcome: 'sent' })

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createSfoxPartner, startGateway, type Gateway } from '../helpers/gateway'
-import { paymentBody, startSfox, type SfoxSandbox } from '../helpers/sfox'
+import { createSfoxPartner, type Gateway, startGateway } from '../helpers/gateway'
+import { paymentBody, type SfoxSandbox, startSfox } from '../helpers/sfox'
 
 let gateway: Gateway
 let sfox: SfoxSandbox
@@ -28,8 +28,23 @@ describe('create', () => {
       provider: 'sfox',
       status: 'pending_verification',
       provider_status: 'PENDING',
-      sfox: { user_id: 'user-1', type: 'PAYMENT', purpose: 'GOOD', currency: 'eth', quantity: '0.1', rate: '2000', description: 'Gift card' },
-      verification: { required: true, channel: 'email', resends_used: 0, resends_remaining: 3, attempts_remaining: 5, code_expires_at: null },
+      sfox: {
+        user_id: 'user-1',
+        type: 'PAYMENT',
+        purpose: 'GOOD',
+        currency: 'eth',
+        quantity: '0.1',
+        rate: '2000',
+        description: 'Gift card',
+      },
+      verification: {
+        required: true,
+        channel: 'email',
+        resends_used: 0,
+        resends_remaining: 3,
+        attempts_remaining: 5,
+        code_expires_at: null,
+      },
       failure: null,
       metadata: { order: 'o-1' },
     })
@@ -72,14 +87,24 @@ describe('create', () => {
     const first = await p.call('POST', '/v1/transfers', paymentBody('idem-1'))
     // Same values, other key order and number spelling: still the same request.
     const replay = await p.call('POST', '/v1/transfers', {
-      sfox: { description: 'Gift card', rate: 2000, quantity: 0.1, currency: 'eth', purpose: 'GOOD', type: 'PAYMENT', user_id: 'user-1' },
+      sfox: {
+        description: 'Gift card',
+        rate: 2000,
+        quantity: 0.1,
+        currency: 'eth',
+        purpose: 'GOOD',
+        type: 'PAYMENT',
+        user_id: 'user-1',
+      },
       provider: 'sfox',
       transfer_id: 'idem-1',
     })
     expect(first.status).toBe(201)
     expect(replay.status).toBe(200)
     expect(replay.body).toEqual(first.body)
-    expect(await sfox.requests({ method: 'POST', path: '/v1/enterprise/transfer', account: p.sfoxAccount })).toHaveLength(1)
+    expect(
+      await sfox.requests({ method: 'POST', path: '/v1/enterprise/transfer', account: p.sfoxAccount }),
+    ).toHaveLength(1)
   })
 
   it('the same transfer_id with another body is idempotency_key_reused and changes nothing', async () => {
@@ -113,12 +138,16 @@ describe('confirm', () => {
     const res = await p.call('POST', '/v1/transfers/conf-1/confirm', { code })
     expect(res.status).toBe(200)
     expect(res.body).toMatchObject({ status: 'completed', provider_status: 'COMPLETE' })
-    const [forwarded] = await sfox.requests({ method: 'POST', path: '/v1/enterprise/transfer/confirm', account: p.sfoxAccount })
+    const [forwarded] = await sfox.requests({
+      method: 'POST',
+      path: '/v1/enterprise/transfer/confirm',
+      account: p.sfoxAccount,
+    })
     expect(forwarded!.body).toEqual({ transfer_id: t.provider_reference, otp: '[redacted]' })
     expect((await p.call('GET', '/v1/transfers/conf-1')).body.status).toBe('completed')
   })
 
-  it('a wrong code is verification_code_invalid with the attempts left, keeping sFOX\'s message', async () => {
+  it("a wrong code is verification_code_invalid with the attempts left, keeping sFOX's message", async () => {
     const p = await newPartner()
     const { body: t } = await p.call('POST', '/v1/transfers', paymentBody('conf-2'))
     const code = await sfox.latestCode(t.provider_reference)
@@ -161,7 +190,11 @@ describe('confirm', () => {
     const exhausted = await p.call('POST', '/v1/transfers/conf-4/confirm', { code })
     expect(exhausted.status).toBe(422)
     expect(exhausted.body).toMatchObject({ code: 'verification_attempts_exhausted', attempts_remaining: 0 })
-    const confirms = await sfox.requests({ method: 'POST', path: '/v1/enterprise/transfer/confirm', account: p.sfoxAccount })
+    const confirms = await sfox.requests({
+      method: 'POST',
+      path: '/v1/enterprise/transfer/confirm',
+      account: p.sfoxAccount,
+    })
     expect(confirms).toHaveLength(2)
     // A new code would be of no use either.
     const resend = await p.call('POST', '/v1/transfers/conf-4/resend')
@@ -176,7 +209,9 @@ describe('confirm', () => {
     const res = await p.call('POST', '/v1/transfers/conf-5/confirm', { code: '123456' })
     expect(res.status).toBe(409)
     expect(res.body).toMatchObject({ code: 'transfer_not_pending_verification', transfer_status: 'completed' })
-    expect(await sfox.requests({ method: 'POST', path: '/v1/enterprise/transfer/confirm', account: p.sfoxAccount })).toHaveLength(0)
+    expect(
+      await sfox.requests({ method: 'POST', path: '/v1/enterprise/transfer/confirm', account: p.sfoxAccount }),
+    ).toHaveLength(0)
   })
 
   it('when sFOX says the transfer is no longer pending, the gateway learns its real status', async () => {
@@ -206,12 +241,16 @@ describe('resend', () => {
     const res = await p.call('POST', '/v1/transfers/res-1/resend')
     expect(res.status).toBe(200)
     expect(res.body.verification).toMatchObject({ resends_used: 1, resends_remaining: 2 })
-    expect(Date.parse(res.body.verification.code_sent_at)).toBeGreaterThanOrEqual(Date.parse(t.verification.code_sent_at))
+    expect(Date.parse(res.body.verification.code_sent_at)).toBeGreaterThanOrEqual(
+      Date.parse(t.verification.code_sent_at),
+    )
     const codes = await sfox.codes(t.provider_reference)
     expect(codes).toHaveLength(2)
     const second = codes[0]!.code
     if (first !== second) {
-      expect((await p.call('POST', '/v1/transfers/res-1/confirm', { code: first })).body.code).toBe('verification_code_invalid')
+      expect((await p.call('POST', '/v1/transfers/res-1/confirm', { code: first })).body.code).toBe(
+        'verification_code_invalid',
+      )
     }
     expect((await p.call('POST', '/v1/transfers/res-1/confirm', { code: second })).body.status).toBe('completed')
   })
@@ -225,7 +264,9 @@ describe('resend', () => {
     const retryAfter = Number(res.headers.get('retry-after'))
     expect(retryAfter).toBeGreaterThan(55)
     expect(retryAfter).toBeLessThanOrEqual(60)
-    expect(await sfox.requests({ path: '/v1/enterprise/transfer/resend-confirmation', account: p.sfoxAccount })).toHaveLength(0)
+    expect(
+      await sfox.requests({ path: '/v1/enterprise/transfer/resend-confirmation', account: p.sfoxAccount }),
+    ).toHaveLength(0)
   })
 
   it('over the limit it is 429 resend_limit_reached', async () => {
@@ -237,19 +278,34 @@ describe('resend', () => {
     expect(res.status).toBe(429)
     expect(res.body).toMatchObject({ code: 'resend_limit_reached', resends_remaining: 0 })
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0)
-    expect((await p.call('GET', '/v1/transfers/res-3')).body.verification).toMatchObject({ resends_used: 2, resends_remaining: 0, next_resend_at: null })
-    expect(await sfox.requests({ path: '/v1/enterprise/transfer/resend-confirmation', account: p.sfoxAccount })).toHaveLength(2)
+    expect((await p.call('GET', '/v1/transfers/res-3')).body.verification).toMatchObject({
+      resends_used: 2,
+      resends_remaining: 0,
+      next_resend_at: null,
+    })
+    expect(
+      await sfox.requests({ path: '/v1/enterprise/transfer/resend-confirmation', account: p.sfoxAccount }),
+    ).toHaveLength(2)
   })
 
   it('a resend sFOX refuses does not use the quota', async () => {
     const p = await newPartner({ resend_cooldown_seconds: 0, resend_limit: 1 })
     const { body: t } = await p.call('POST', '/v1/transfers', paymentBody('res-4'))
-    await sfox.fault({ method: 'POST', path: '/v1/enterprise/transfer/resend-confirmation', status: 503, apiKey: p.sfoxKey })
+    await sfox.fault({
+      method: 'POST',
+      path: '/v1/enterprise/transfer/resend-confirmation',
+      status: 503,
+      apiKey: p.sfoxKey,
+    })
     const refused = await p.call('POST', '/v1/transfers/res-4/resend')
     expect(refused.status).toBe(502)
     expect(refused.body.code).toBe('provider_unavailable')
     const after = await p.call('GET', '/v1/transfers/res-4')
-    expect(after.body.verification).toMatchObject({ resends_used: 0, resends_remaining: 1, code_sent_at: t.verification.code_sent_at })
+    expect(after.body.verification).toMatchObject({
+      resends_used: 0,
+      resends_remaining: 1,
+      code_sent_at: t.verification.code_sent_at,
+    })
     expect((await p.call('POST', '/v1/transfers/res-4/resend')).status).toBe(200)
   })
 
@@ -276,7 +332,9 @@ describe('cancel', () => {
     expect(again.status).toBe(200)
     expect(again.body.status).toBe('canceled')
     expect(await sfox.requests({ method: 'DELETE', account: p.sfoxAccount })).toHaveLength(1)
-    const confirm = await p.call('POST', '/v1/transfers/can-1/confirm', { code: await sfox.latestCode(t.provider_reference) })
+    const confirm = await p.call('POST', '/v1/transfers/can-1/confirm', {
+      code: await sfox.latestCode(t.provider_reference),
+    })
     expect(confirm.status).toBe(409)
   })
 

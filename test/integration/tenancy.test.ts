@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createPartner, createSfoxPartner, startGateway, type Gateway } from '../helpers/gateway'
-import { paymentBody, startSfox, type SfoxSandbox } from '../helpers/sfox'
+import { createPartner, createSfoxPartner, type Gateway, startGateway } from '../helpers/gateway'
+import { paymentBody, type SfoxSandbox, startSfox } from '../helpers/sfox'
 
 let gateway: Gateway
 let sfox: SfoxSandbox
@@ -21,7 +21,7 @@ describe('partner authentication', () => {
       [undefined, { authorization: 'Basic dXNlcjpwYXNz' }],
       [undefined, { authorization: `Bearer ${p.key.slice(0, -1)}` }],
       [undefined, { authorization: `Bearer ${p.key}x` }],
-      ['tgw_test_' + 'A'.repeat(32), {}],
+      [`tgw_test_${'A'.repeat(32)}`, {}],
       [p.key.replace('tgw_test_', 'tgw_live_'), {}],
     ]
     for (const [key, headers] of attempts) {
@@ -29,7 +29,9 @@ describe('partner authentication', () => {
       expect(res.status).toBe(401)
       expect(res.body.code).toBe('unauthorized')
     }
-    expect((await gateway.request('GET', '/v1/transfers', { headers: { authorization: `bearer ${p.key}` } })).status).toBe(200)
+    expect(
+      (await gateway.request('GET', '/v1/transfers', { headers: { authorization: `bearer ${p.key}` } })).status,
+    ).toBe(200)
   })
 })
 
@@ -52,7 +54,10 @@ describe('tenant isolation', () => {
     expect((await b.call('GET', '/v1/transfers?starting_after=shared-id')).status).toBe(422)
     // A's transfer is untouched.
     const mine = await a.call('GET', '/v1/transfers/shared-id')
-    expect(mine.body).toMatchObject({ status: 'pending_verification', verification: { attempts_remaining: 5, resends_used: 0 } })
+    expect(mine.body).toMatchObject({
+      status: 'pending_verification',
+      verification: { attempts_remaining: 5, resends_used: 0 },
+    })
     expect(await sfox.requests({ account: a.sfoxAccount, path: '/v1/enterprise/transfer/confirm' })).toHaveLength(0)
     void t
   })

@@ -3,12 +3,12 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createClient, LibsqlBatchError, LibsqlError, type Client, type InStatement } from '@libsql/client/web'
+import { type Client, createClient, type InStatement, LibsqlBatchError, LibsqlError } from '@libsql/client/web'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDb } from '../../db/client'
 import { batchSteps, hranaPipeline, type Pipeline } from '../../db/hrana'
+import { type LibsqlServer, startLibsqlServer } from '../../sandbox/libsql-server/server'
 import { isDatabaseError } from '../../src/lib/errors'
-import { startLibsqlServer, type LibsqlServer } from '../../sandbox/libsql-server/server'
 
 // Conformance of the hot path's lean executor (db/hrana.ts) with @libsql/client, which it replaces
 // on that path: the same statements through both, against the real libSQL server, give the same
@@ -60,9 +60,18 @@ describe('lean Hrana pipeline vs @libsql/client', () => {
   it('encodes every argument type and decodes every value type the same way', async () => {
     const { library, lean } = await both()
     const rows: InStatement[] = [
-      { sql: 'INSERT INTO t (id, i, r, s, b, n) VALUES (?, ?, ?, ?, ?, ?)', args: [1, 42, 1.5, 'héllo "x"\n', new Uint8Array([0, 1, 254, 255]), null] },
-      { sql: 'INSERT INTO t (id, i, r, s, b, n) VALUES (?, ?, ?, ?, ?, ?)', args: [2n, 9007199254740991n, -0.25, '', new Uint8Array(0).buffer, true] },
-      { sql: 'INSERT INTO t (id, i, r, s, b, n) VALUES (:id, :i, :r, :s, :b, :n)', args: { id: 3, i: false, r: new Date(1_700_000_000_000), s: 'x'.repeat(10_000), b: null, n: 7 } },
+      {
+        sql: 'INSERT INTO t (id, i, r, s, b, n) VALUES (?, ?, ?, ?, ?, ?)',
+        args: [1, 42, 1.5, 'héllo "x"\n', new Uint8Array([0, 1, 254, 255]), null],
+      },
+      {
+        sql: 'INSERT INTO t (id, i, r, s, b, n) VALUES (?, ?, ?, ?, ?, ?)',
+        args: [2n, 9007199254740991n, -0.25, '', new Uint8Array(0).buffer, true],
+      },
+      {
+        sql: 'INSERT INTO t (id, i, r, s, b, n) VALUES (:id, :i, :r, :s, :b, :n)',
+        args: { id: 3, i: false, r: new Date(1_700_000_000_000), s: 'x'.repeat(10_000), b: null, n: 7 },
+      },
     ]
     for (const row of rows) await lean.execute(row)
     const select = 'SELECT id, i, r, s, b, n, typeof(i) AS ti, typeof(b) AS tb, typeof(n) AS tn FROM t ORDER BY id'
@@ -72,7 +81,11 @@ describe('lean Hrana pipeline vs @libsql/client', () => {
     expect(actual.rows).toEqual(expected.rows.map(named))
     expect(actual.rows[0]!.b).toBeInstanceOf(ArrayBuffer)
     expect([...new Uint8Array(actual.rows[0]!.b as ArrayBuffer)]).toEqual([0, 1, 254, 255])
-    expect(actual.rows.map((r) => [r.ti, r.tb, r.tn])).toEqual([['integer', 'blob', 'null'], ['integer', 'blob', 'integer'], ['integer', 'null', 'real']])
+    expect(actual.rows.map((r) => [r.ti, r.tb, r.tn])).toEqual([
+      ['integer', 'blob', 'null'],
+      ['integer', 'blob', 'integer'],
+      ['integer', 'null', 'real'],
+    ])
     // (JS numbers travel as floats, as the library sends them: 7 in an untyped column is a REAL.)
   })
 
@@ -85,7 +98,10 @@ describe('lean Hrana pipeline vs @libsql/client', () => {
     expect(viaLean.lastInsertRowid).toBe(viaLibrary.lastInsertRowid! + 2n)
     const update = await lean.execute({ sql: 'UPDATE t SET s = ? WHERE i = ? RETURNING id, s', args: ['y', 1] })
     expect(update.rowsAffected).toBe(2)
-    expect(update.rows).toEqual([{ id: 1, s: 'y' }, { id: 3, s: 'y' }])
+    expect(update.rows).toEqual([
+      { id: 1, s: 'y' },
+      { id: 3, s: 'y' },
+    ])
   })
 
   it('keeps the first of two columns with one name, as the library does', async () => {
@@ -93,8 +109,12 @@ describe('lean Hrana pipeline vs @libsql/client', () => {
     const sql = "SELECT 1 AS a, 2 AS a, 'z' AS b"
     expect((await lean.execute(sql)).rows).toEqual((await library.execute(sql)).rows.map(named))
     expect((await lean.execute(sql)).rows[0]).toEqual({ a: 1, b: 'z' })
-    const odd = await lean.execute("SELECT 1 AS toString, 2 AS __proto__, 3 AS constructor")
-    expect(Object.entries(odd.rows[0]!)).toEqual([['toString', 1], ['__proto__', 2], ['constructor', 3]])
+    const odd = await lean.execute('SELECT 1 AS toString, 2 AS __proto__, 3 AS constructor')
+    expect(Object.entries(odd.rows[0]!)).toEqual([
+      ['toString', 1],
+      ['__proto__', 2],
+      ['constructor', 3],
+    ])
   })
 
   it('refuses what the library refuses: integers beyond 2^53, non-finite numbers, out-of-range bigints', async () => {
@@ -202,8 +222,16 @@ describe('lean Hrana pipeline vs @libsql/client', () => {
     expect(isDatabaseError(unreachable)).toBe(true)
 
     const liar = createServer((req, res) => {
-      res.writeHead(req.url?.includes('html') ? 502 : 200, { 'content-type': req.url?.includes('html') ? 'text/html' : 'application/json' })
-      res.end(req.url?.includes('short') ? '{"results":[]}' : req.url?.includes('html') ? '<h1>bad gateway</h1>' : '{not json')
+      res.writeHead(req.url?.includes('html') ? 502 : 200, {
+        'content-type': req.url?.includes('html') ? 'text/html' : 'application/json',
+      })
+      res.end(
+        req.url?.includes('short')
+          ? '{"results":[]}'
+          : req.url?.includes('html')
+            ? '<h1>bad gateway</h1>'
+            : '{not json',
+      )
     })
     await new Promise<void>((resolve) => liar.listen(0, '127.0.0.1', resolve))
     const base = `http://127.0.0.1:${(liar.address() as AddressInfo).port}`
@@ -212,7 +240,9 @@ describe('lean Hrana pipeline vs @libsql/client', () => {
         const error = await failureOf(() => hranaPipeline(`${base}${path}`).batch(['SELECT 1'], 'read'))
         expect(isDatabaseError(error), path).toBe(true)
       }
-      expect((await failureOf(() => hranaPipeline(`${base}/html/`).execute('SELECT 1'))).message).toBe('SERVER_ERROR: Server returned HTTP status 502')
+      expect((await failureOf(() => hranaPipeline(`${base}/html/`).execute('SELECT 1'))).message).toBe(
+        'SERVER_ERROR: Server returned HTTP status 502',
+      )
     } finally {
       await new Promise((resolve) => liar.close(resolve))
     }

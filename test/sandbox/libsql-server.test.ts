@@ -6,11 +6,11 @@ import { fileURLToPath } from 'node:url'
 import { createClient as createNodeClient, LibsqlError as NodeLibsqlError } from '@libsql/client'
 import { createClient as createWebClient, LibsqlError as WebLibsqlError } from '@libsql/client/web'
 import { eq, sql } from 'drizzle-orm'
-import { drizzle } from 'drizzle-orm/libsql/web'
 import { migrate } from 'drizzle-orm/libsql/migrator'
+import { drizzle } from 'drizzle-orm/libsql/web'
 import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startLibsqlServer, type LibsqlServer } from '../../sandbox/libsql-server/server'
+import { type LibsqlServer, startLibsqlServer } from '../../sandbox/libsql-server/server'
 import { scanSql } from '../../sandbox/libsql-server/sql-text'
 
 const tmpRoot = mkdtempSync(join(tmpdir(), 'libsql-server-test-'))
@@ -123,7 +123,14 @@ describe.each([
     expect(row.n).toBeNull()
     // Like sqld: a JS number travels as a float, a bigint as an integer.
     expect(row.any_number).toBe(3)
-    expect([row[6], row[7], row[8], row[9], row[10], row[11]]).toEqual(['integer', 'real', 'text', 'blob', 'null', 'real'])
+    expect([row[6], row[7], row[8], row[9], row[10], row[11]]).toEqual([
+      'integer',
+      'real',
+      'text',
+      'blob',
+      'null',
+      'real',
+    ])
 
     const limits = await c.execute({
       sql: 'SELECT ? AS lo, ? AS hi, ? AS tiny, ? AS empty_text, ? AS empty_blob, -0.5e-300 AS small',
@@ -140,7 +147,10 @@ describe.each([
   it('returns the rows of RETURNING statements', async () => {
     const c = createClient({ url: dbUrl(freshDb()) })
     await c.execute('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, qty INTEGER DEFAULT 1)')
-    const ins = await c.execute({ sql: 'INSERT INTO items (name) VALUES (?), (?) RETURNING id, name, qty', args: ['a', 'b'] })
+    const ins = await c.execute({
+      sql: 'INSERT INTO items (name) VALUES (?), (?) RETURNING id, name, qty',
+      args: ['a', 'b'],
+    })
     expect(ins.rows.map((r) => ({ ...r }))).toEqual([
       { id: 1, name: 'a', qty: 1 },
       { id: 2, name: 'b', qty: 1 },
@@ -178,7 +188,10 @@ describe.each([
       'write',
     )
     await expect(failing).rejects.toBeInstanceOf(LibsqlError)
-    await expect(failing).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT', message: expect.stringContaining('UNIQUE constraint failed: u.name') })
+    await expect(failing).rejects.toMatchObject({
+      code: 'SQLITE_CONSTRAINT',
+      message: expect.stringContaining('UNIQUE constraint failed: u.name'),
+    })
     const names = await c.execute('SELECT name FROM u ORDER BY name')
     expect(names.rows.map((r) => r.name)).toEqual(['a', 'b'])
     // The connection the failed batch used went back to the pool in autocommit state.
@@ -246,7 +259,9 @@ describe.each([
     `)
     const log = await c.execute('SELECT msg FROM log ORDER BY rowid')
     expect(log.rows.map((r) => r.msg)).toEqual(['added x; y', 'second; statement'])
-    await expect(c.executeMultiple('INSERT INTO log VALUES (1); INSERT INTO nope VALUES (2); INSERT INTO log VALUES (3)')).rejects.toMatchObject({
+    await expect(
+      c.executeMultiple('INSERT INTO log VALUES (1); INSERT INTO nope VALUES (2); INSERT INTO log VALUES (3)'),
+    ).rejects.toMatchObject({
       code: 'SQL_INPUT_ERROR',
     })
     // Statements before the failing one ran, the ones after did not.
@@ -258,7 +273,9 @@ describe.each([
     const b = createClient({ url: dbUrl(freshDb()) })
     await a.execute('CREATE TABLE only_in_a (x)')
     await a.execute('INSERT INTO only_in_a VALUES (1)')
-    await expect(b.execute('SELECT * FROM only_in_a')).rejects.toMatchObject({ message: expect.stringContaining('no such table: only_in_a') })
+    await expect(b.execute('SELECT * FROM only_in_a')).rejects.toMatchObject({
+      message: expect.stringContaining('no such table: only_in_a'),
+    })
     await b.execute('CREATE TABLE only_in_a (y)')
     expect((await b.execute('SELECT count(*) AS n FROM only_in_a')).rows[0]!.n).toBe(0)
     expect((await a.execute('SELECT count(*) AS n FROM only_in_a')).rows[0]!.n).toBe(1)
@@ -279,7 +296,10 @@ describe.each([
     // Same error for a statement the server had prepared before its table was dropped.
     await c.execute('SELECT * FROM k')
     await c.execute('DROP TABLE k')
-    await expect(c.execute('SELECT * FROM k')).rejects.toMatchObject({ code: 'SQL_INPUT_ERROR', message: expect.stringContaining('no such table: k') })
+    await expect(c.execute('SELECT * FROM k')).rejects.toMatchObject({
+      code: 'SQL_INPUT_ERROR',
+      message: expect.stringContaining('no such table: k'),
+    })
     // The client still works after errors.
     expect((await c.execute('SELECT 1 AS one')).rows[0]!.one).toBe(1)
   })
@@ -315,7 +335,9 @@ describe('drizzle-orm on the server', () => {
         await tx.update(accounts).set({ balance: 999 }).where(eq(accounts.name, 'ann'))
         await tx.insert(accounts).values({ name: 'bob' })
       }),
-    ).rejects.toMatchObject({ cause: { code: 'SQLITE_CONSTRAINT', message: expect.stringContaining('UNIQUE constraint failed') } })
+    ).rejects.toMatchObject({
+      cause: { code: 'SQLITE_CONSTRAINT', message: expect.stringContaining('UNIQUE constraint failed') },
+    })
     expect((await db.select().from(accounts).where(eq(accounts.name, 'ann')))[0]!.balance).toBe(10)
 
     await db.transaction(async (tx) => {
@@ -327,7 +349,12 @@ describe('drizzle-orm on the server', () => {
         })
         .catch(() => undefined)
     })
-    expect((await db.select({ name: accounts.name, balance: accounts.balance }).from(accounts)).map((a) => [a.name, a.balance])).toEqual([
+    expect(
+      (await db.select({ name: accounts.name, balance: accounts.balance }).from(accounts)).map((a) => [
+        a.name,
+        a.balance,
+      ]),
+    ).toEqual([
       ['ann', 5],
       ['bob', 0],
     ])
@@ -457,7 +484,9 @@ describe('concurrency', () => {
       expect(waited).toBeLessThan(3000)
       await holder.commit()
       await createWebClient({ url }).execute('INSERT INTO t VALUES (3)')
-      expect((await createWebClient({ url }).execute('SELECT x FROM t ORDER BY x')).rows.map((r) => r.x)).toEqual([1, 3])
+      expect((await createWebClient({ url }).execute('SELECT x FROM t ORDER BY x')).rows.map((r) => r.x)).toEqual([
+        1, 3,
+      ])
     } finally {
       await s.close()
     }
@@ -511,7 +540,10 @@ describe('batons', () => {
     expect(unknown.body.error).toMatch(/invalid baton/i)
 
     // A baton belongs to its database.
-    const other = await post(`${dbUrl(freshDb())}v2/pipeline`, { baton: second.body.baton, requests: [exec('SELECT 1')] })
+    const other = await post(`${dbUrl(freshDb())}v2/pipeline`, {
+      baton: second.body.baton,
+      requests: [exec('SELECT 1')],
+    })
     expect(other.status).toBe(400)
 
     const closed = await post(`${url}v2/pipeline`, { baton: second.body.baton, requests: [{ type: 'close' }] })
@@ -577,7 +609,13 @@ describe('protocol details', () => {
       { name: 'n', decltype: null },
     ])
     expect(select.response.result.rows).toEqual([
-      [int(9_007_199_254_740_993n), { type: 'float', value: 0.5 }, textValue('ü'), { type: 'blob', base64: 'aGkh' }, { type: 'null' }],
+      [
+        int(9_007_199_254_740_993n),
+        { type: 'float', value: 0.5 },
+        textValue('ü'),
+        { type: 'blob', base64: 'aGkh' },
+        { type: 'null' },
+      ],
     ])
     expect(noRows.response.result.rows).toEqual([])
     expect(close).toEqual({ type: 'ok', response: { type: 'close' } })
@@ -620,7 +658,10 @@ describe('protocol details', () => {
 
   it('evaluates batch conditions', async () => {
     const url = `${dbUrl(freshDb())}v3/pipeline`
-    const step = (sqlText: string, condition?: unknown) => ({ stmt: { sql: sqlText }, ...(condition ? { condition } : {}) })
+    const step = (sqlText: string, condition?: unknown) => ({
+      stmt: { sql: sqlText },
+      ...(condition ? { condition } : {}),
+    })
     const res = await post(url, {
       requests: [
         {
@@ -631,7 +672,13 @@ describe('protocol details', () => {
               step('SELECT * FROM missing'),
               step('SELECT 2', { type: 'ok', step: 1 }),
               step('SELECT 3', { type: 'error', step: 1 }),
-              step('SELECT 4', { type: 'and', conds: [{ type: 'ok', step: 0 }, { type: 'not', cond: { type: 'ok', step: 2 } }] }),
+              step('SELECT 4', {
+                type: 'and',
+                conds: [
+                  { type: 'ok', step: 0 },
+                  { type: 'not', cond: { type: 'ok', step: 2 } },
+                ],
+              }),
               step('SELECT 5', { type: 'or', conds: [{ type: 'ok', step: 2 }, { type: 'is_autocommit' }] }),
               step('BEGIN'),
               step('SELECT 7', { type: 'is_autocommit' }),
@@ -644,10 +691,25 @@ describe('protocol details', () => {
     expect(res.status).toBe(200)
     const { step_results: results, step_errors: errors } = res.body.results[0].response.result
     expect(results.map((r: unknown) => r !== null)).toEqual([true, false, false, true, true, true, true, false, true])
-    expect(errors.map((e: unknown) => e !== null)).toEqual([false, true, false, false, false, false, false, false, false])
-    expect(errors[1]).toMatchObject({ code: 'SQL_INPUT_ERROR', message: expect.stringContaining('no such table: missing') })
+    expect(errors.map((e: unknown) => e !== null)).toEqual([
+      false,
+      true,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+    ])
+    expect(errors[1]).toMatchObject({
+      code: 'SQL_INPUT_ERROR',
+      message: expect.stringContaining('no such table: missing'),
+    })
 
-    const forward = await post(url, { requests: [{ type: 'batch', batch: { steps: [step('SELECT 1', { type: 'ok', step: 0 })] } }] })
+    const forward = await post(url, {
+      requests: [{ type: 'batch', batch: { steps: [step('SELECT 1', { type: 'ok', step: 0 })] } }],
+    })
     expect(forward.status).toBe(400)
   })
 
@@ -657,7 +719,10 @@ describe('protocol details', () => {
       requests: [
         { type: 'store_sql', sql_id: 1, sql: 'SELECT ? + 1 AS next' },
         { type: 'execute', stmt: { sql_id: 1, args: [int(41)] } },
-        { type: 'sequence', sql: 'CREATE TABLE d (id INTEGER PRIMARY KEY, label TEXT); BEGIN; INSERT INTO d (label) VALUES (1)' },
+        {
+          type: 'sequence',
+          sql: 'CREATE TABLE d (id INTEGER PRIMARY KEY, label TEXT); BEGIN; INSERT INTO d (label) VALUES (1)',
+        },
         { type: 'get_autocommit' },
         { type: 'describe', sql: 'SELECT id, label AS l, 1 + 1 FROM d WHERE id = :id OR id = ?3' },
         { type: 'describe', sql: 'INSERT INTO d (label) VALUES (?)' },
@@ -758,7 +823,14 @@ describe('stats', () => {
       expect(s.stats().pipeline_requests).toBe(2)
 
       s.resetStats()
-      expect(s.stats()).toEqual({ pipeline_requests: 0, cursor_requests: 0, serve_ms: 0, request_bytes: 0, response_bytes: 0, databases: {} })
+      expect(s.stats()).toEqual({
+        pipeline_requests: 0,
+        cursor_requests: 0,
+        serve_ms: 0,
+        request_bytes: 0,
+        response_bytes: 0,
+        databases: {},
+      })
       await one.execute('INSERT INTO t VALUES (1)')
       await one.batch(['INSERT INTO t VALUES (2)', 'INSERT INTO t VALUES (3)', 'SELECT count(*) FROM t'], 'write')
       const tx = await one.transaction('write')
@@ -766,12 +838,18 @@ describe('stats', () => {
       await tx.execute('INSERT INTO t VALUES (5)')
       await tx.commit()
       await main.execute('SELECT * FROM m')
-      await fetch(`${dbUrl('one', s)}v3/cursor`, { method: 'POST', body: JSON.stringify({ batch: { steps: [] } }) }).then((r) => r.text())
+      await fetch(`${dbUrl('one', s)}v3/cursor`, {
+        method: 'POST',
+        body: JSON.stringify({ batch: { steps: [] } }),
+      }).then((r) => r.text())
 
       const expected = {
         pipeline_requests: 6,
         cursor_requests: 1,
-        databases: { one: { pipeline_requests: 5, cursor_requests: 1 }, main: { pipeline_requests: 1, cursor_requests: 0 } },
+        databases: {
+          one: { pipeline_requests: 5, cursor_requests: 1 },
+          main: { pipeline_requests: 1, cursor_requests: 0 },
+        },
       }
       const stats = s.stats()
       expect(stats).toMatchObject(expected)
@@ -786,16 +864,27 @@ describe('stats', () => {
       const body = JSON.stringify({ requests: [{ type: 'execute', stmt: { sql: 'SELECT count(*) AS n FROM t' } }] })
       const answer = await (await fetch(`${dbUrl('one', s)}v2/pipeline`, { method: 'POST', body })).text()
       const cursorBody = JSON.stringify({ batch: { steps: [] } })
-      const cursorAnswer = await (await fetch(`${dbUrl('one', s)}v3/cursor`, { method: 'POST', body: cursorBody })).text()
+      const cursorAnswer = await (
+        await fetch(`${dbUrl('one', s)}v3/cursor`, { method: 'POST', body: cursorBody })
+      ).text()
       expect(s.stats()).toMatchObject({
         request_bytes: body.length + cursorBody.length,
         response_bytes: answer.length + cursorAnswer.length,
-        databases: { one: { request_bytes: body.length + cursorBody.length, response_bytes: answer.length + cursorAnswer.length } },
+        databases: {
+          one: { request_bytes: body.length + cursorBody.length, response_bytes: answer.length + cursorAnswer.length },
+        },
       })
 
       const reset = await fetch(`${s.url}/_stats/reset`, { method: 'POST' })
       expect(reset.status).toBe(200)
-      expect(s.stats()).toEqual({ pipeline_requests: 0, cursor_requests: 0, serve_ms: 0, request_bytes: 0, response_bytes: 0, databases: {} })
+      expect(s.stats()).toEqual({
+        pipeline_requests: 0,
+        cursor_requests: 0,
+        serve_ms: 0,
+        request_bytes: 0,
+        response_bytes: 0,
+        databases: {},
+      })
     } finally {
       await s.close()
     }
@@ -812,8 +901,12 @@ describe('auth', () => {
         .catch((e: unknown) => e)
       expect(anonymous).toBeInstanceOf(WebLibsqlError)
       expect(anonymous).toMatchObject({ code: 'UNAUTHORIZED' })
-      await expect(createWebClient({ url, authToken: 'wrong' }).execute('SELECT 1')).rejects.toMatchObject({ code: 'UNAUTHORIZED' })
-      expect((await createWebClient({ url, authToken: 'sekret-token' }).execute('SELECT 1 AS one')).rows[0]!.one).toBe(1)
+      await expect(createWebClient({ url, authToken: 'wrong' }).execute('SELECT 1')).rejects.toMatchObject({
+        code: 'UNAUTHORIZED',
+      })
+      expect((await createWebClient({ url, authToken: 'sekret-token' }).execute('SELECT 1 AS one')).rows[0]!.one).toBe(
+        1,
+      )
 
       expect((await post(`${url}v2/pipeline`, { requests: [] })).status).toBe(401)
       expect((await post(`${url}v3/cursor`, { batch: { steps: [] } })).status).toBe(401)

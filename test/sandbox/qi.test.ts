@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process'
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto'
 import { Hono } from 'hono'
-import { SignJWT, decodeJwt, jwtVerify } from 'jose'
+import { decodeJwt, jwtVerify, SignJWT } from 'jose'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { listen, type Listening } from '../../sandbox/shared/serve'
 import { generateP521KeyPair, type KeyPairPem } from '../../sandbox/qi/keys'
-import { startQiSandbox, type QiSandboxServer } from '../../sandbox/qi/server'
-import { isoTimestamp, md5Hex, signRequest, signRequestV1, verifyResponse, verifyWebhook } from '../../sandbox/qi/signing'
+import { type QiSandboxServer, startQiSandbox } from '../../sandbox/qi/server'
+import { isoTimestamp, signRequest, signRequestV1, verifyResponse, verifyWebhook } from '../../sandbox/qi/signing'
+import { type Listening, listen } from '../../sandbox/shared/serve'
 
 // ---- fixtures: one sandbox, one webhook receiver, keys generated once ------------------------
 
@@ -16,7 +16,12 @@ let stranger: KeyPairPem
 let receiver: Listening
 let hookUrl: string
 
-type Received = { path: string; headers: Record<string, string>; body: string; verdict: Awaited<ReturnType<typeof verifyWebhook>> }
+type Received = {
+  path: string
+  headers: Record<string, string>
+  body: string
+  verdict: Awaited<ReturnType<typeof verifyWebhook>>
+}
 let received: Received[] = []
 
 /** The partner integration of the current test (re-registered after every reset). */
@@ -33,7 +38,12 @@ beforeAll(async () => {
   const app = new Hono()
   app.post('*', async (c) => {
     const body = await c.req.text()
-    const verdict = await verifyWebhook({ headers: c.req.raw.headers, body, uri: c.req.path, qiPublicKeyPem: qi.qiPublicKeyPem })
+    const verdict = await verifyWebhook({
+      headers: c.req.raw.headers,
+      body,
+      uri: c.req.path,
+      qiPublicKeyPem: qi.qiPublicKeyPem,
+    })
     const headers: Record<string, string> = {}
     c.req.raw.headers.forEach((value, name) => {
       headers[name] = value
@@ -129,7 +139,8 @@ const wrongToken = (right: string) => (right === '000000' ? '111111' : '000000')
 
 const validate = (tedKey: string, token: unknown, acct = account) =>
   api('PUT', `/account/${acct}/ted/${tedKey}/validate_token`, token === undefined ? {} : { token })
-const resend = (tedKey: string, body: object = {}) => api('PATCH', `/account/${account}/ted/${tedKey}/resend_token`, body)
+const resend = (tedKey: string, body: object = {}) =>
+  api('PATCH', `/account/${account}/ted/${tedKey}/resend_token`, body)
 const getTed = (tedKey: string) => api('GET', `/account/${account}/ted/${tedKey}/outgoing`)
 const settings = (patch: Record<string, unknown>) => control('POST', '/_sandbox/settings', patch)
 
@@ -182,10 +193,17 @@ describe('authentication', () => {
   }
 
   it('answers 401 GDF000014 when AUTHORIZATION is missing or garbage', async () => {
-    const missing = await fetch(`${qi.url}${path()}`, { method: 'POST', headers: { 'API-CLIENT-KEY': apiKey }, body: '{}' })
+    const missing = await fetch(`${qi.url}${path()}`, {
+      method: 'POST',
+      headers: { 'API-CLIENT-KEY': apiKey },
+      body: '{}',
+    })
     await unauth({ status: missing.status, body: await missing.json() }, /missing/)
     await unauth(await api('POST', path(), tedBody(), { headers: { AUTHORIZATION: 'not-a-jwt' } }), /not a decodable/)
-    await unauth(await api('POST', path(), tedBody(), { headers: { AUTHORIZATION: 'Bearer a.b.c' } }), /not a decodable/)
+    await unauth(
+      await api('POST', path(), tedBody(), { headers: { AUTHORIZATION: 'Bearer a.b.c' } }),
+      /not a decodable/,
+    )
   })
 
   it('answers 401 GDF000014 for a JWT signed with another key', async () => {
@@ -194,7 +212,12 @@ describe('authentication', () => {
 
   it('answers 401 GDF000014 for an alg other than ES512', async () => {
     const body = JSON.stringify(tedBody())
-    const jwt = await new SignJWT({ payload_md5: md5(body), timestamp: isoTimestamp(Date.now()), method: 'POST', uri: path() })
+    const jwt = await new SignJWT({
+      payload_md5: md5(body),
+      timestamp: isoTimestamp(Date.now()),
+      method: 'POST',
+      uri: path(),
+    })
       .setProtectedHeader({ alg: 'HS512', typ: 'JWT' })
       .sign(new TextEncoder().encode('a-shared-secret-that-is-long-enough-for-hs512-0123456789abcdef'))
     await unauth(await api('POST', path(), body, { headers: { AUTHORIZATION: jwt } }), /alg must be ES512/)
@@ -202,7 +225,12 @@ describe('authentication', () => {
 
   it('answers 401 GDF000014 when payload_md5 is not the MD5 of the exact body bytes', async () => {
     const body = tedBody()
-    await unauth(await api('POST', path(), body, { claims: { payload_md5: md5(JSON.stringify({ ...body, transaction_amount: 1 })) } }), /payload_md5/)
+    await unauth(
+      await api('POST', path(), body, {
+        claims: { payload_md5: md5(JSON.stringify({ ...body, transaction_amount: 1 })) },
+      }),
+      /payload_md5/,
+    )
     // Same JSON, other spacing (Python json.dumps style): different bytes, so a different MD5.
     const compact = JSON.stringify(body)
     const spaced = compact.replace(/","/g, '", "').replace(/":"/g, '": "')
@@ -213,14 +241,26 @@ describe('authentication', () => {
 
   it('answers 401 GDF000014 for a method or uri mismatch', async () => {
     await unauth(await api('POST', path(), tedBody(), { claims: { method: 'PUT' } }), /signed method PUT/)
-    await unauth(await api('POST', path(), tedBody(), { claims: { uri: `/account/${otherAccount}/ted` } }), /signed uri/)
-    await unauth(await api('POST', path(), tedBody(), { claims: { uri: `https://api-auth.qitech.app${path()}` } }), /signed uri/)
+    await unauth(
+      await api('POST', path(), tedBody(), { claims: { uri: `/account/${otherAccount}/ted` } }),
+      /signed uri/,
+    )
+    await unauth(
+      await api('POST', path(), tedBody(), { claims: { uri: `https://api-auth.qitech.app${path()}` } }),
+      /signed uri/,
+    )
   })
 
   it('answers 401 GDF000014 for a stale, future or malformed timestamp', async () => {
     const at = (ms: number) => ({ timestamp: isoTimestamp(Date.now() + ms) })
-    await unauth(await api('POST', path(), tedBody(), { claims: at(-5 * 60_000 - 5_000) }), /outside the accepted window/)
-    await unauth(await api('POST', path(), tedBody(), { claims: at(5 * 60_000 + 5_000) }), /outside the accepted window/)
+    await unauth(
+      await api('POST', path(), tedBody(), { claims: at(-5 * 60_000 - 5_000) }),
+      /outside the accepted window/,
+    )
+    await unauth(
+      await api('POST', path(), tedBody(), { claims: at(5 * 60_000 + 5_000) }),
+      /outside the accepted window/,
+    )
     await unauth(await api('POST', path(), tedBody(), { claims: { timestamp: 'yesterday' } }), /not an ISO-8601/)
     expect((await api('POST', path(), tedBody(), { claims: at(-4 * 60_000) })).status).toBe(202)
     await settings({ timestamp_tolerance_ms: 1_000 })
@@ -255,7 +295,13 @@ describe('authentication', () => {
   it('accepts v1 legacy requests (QIT header + encoded_body) and refuses forged ones', async () => {
     const uri = `/account/${account}/ted`
     const payload = tedBody()
-    const v1 = await signRequestV1({ method: 'POST', uri, payload, privateKeyPem: partner.privateKeyPem, apiClientKey: apiKey })
+    const v1 = await signRequestV1({
+      method: 'POST',
+      uri,
+      payload,
+      privateKeyPem: partner.privateKeyPem,
+      apiClientKey: apiKey,
+    })
     expect(v1.headers.AUTHORIZATION).toMatch(new RegExp(`^QIT ${apiKey}:`))
     expect(Object.keys(JSON.parse(v1.body!))).toEqual(['encoded_body'])
     const created = await fetch(`${qi.url}${uri}`, { method: 'POST', headers: v1.headers, body: v1.body })
@@ -264,19 +310,38 @@ describe('authentication', () => {
     expect(ted).toMatchObject({ request_control_key: payload.request_control_key, ted_status: 'pending_2fa_approval' })
 
     const getUri = `/account/${account}/ted/${ted.ted_key}/outgoing`
-    const get = await signRequestV1({ method: 'GET', uri: getUri, privateKeyPem: partner.privateKeyPem, apiClientKey: apiKey })
+    const get = await signRequestV1({
+      method: 'GET',
+      uri: getUri,
+      privateKeyPem: partner.privateKeyPem,
+      apiClientKey: apiKey,
+    })
     const got = await fetch(`${qi.url}${getUri}`, { headers: get.headers })
     expect(got.status).toBe(200)
     expect(((await got.json()) as any).ted_key).toBe(ted.ted_key)
 
     // encoded_body replaced by another validly signed one: the md5 in the header no longer matches.
-    const other = await signRequestV1({ method: 'POST', uri, payload: tedBody(), privateKeyPem: partner.privateKeyPem, apiClientKey: apiKey })
+    const other = await signRequestV1({
+      method: 'POST',
+      uri,
+      payload: tedBody(),
+      privateKeyPem: partner.privateKeyPem,
+      apiClientKey: apiKey,
+    })
     const swapped = await fetch(`${qi.url}${uri}`, { method: 'POST', headers: v1.headers, body: other.body })
     expect(swapped.status).toBe(401)
     expect(((await swapped.json()) as any).extra_fields.sandbox_reason).toMatch(/md5/)
     // encoded_body signed by a stranger.
-    const forged = await signRequestV1({ method: 'POST', uri, payload: tedBody(), privateKeyPem: stranger.privateKeyPem, apiClientKey: apiKey })
-    expect((await fetch(`${qi.url}${uri}`, { method: 'POST', headers: forged.headers, body: forged.body })).status).toBe(401)
+    const forged = await signRequestV1({
+      method: 'POST',
+      uri,
+      payload: tedBody(),
+      privateKeyPem: stranger.privateKeyPem,
+      apiClientKey: apiKey,
+    })
+    expect(
+      (await fetch(`${qi.url}${uri}`, { method: 'POST', headers: forged.headers, body: forged.body })).status,
+    ).toBe(401)
     // api key in the QIT header differs from API-CLIENT-KEY.
     const mismatch = await fetch(`${qi.url}${uri}`, {
       method: 'POST',
@@ -294,7 +359,14 @@ describe('POST /account/{ak}/ted', () => {
     const body = tedBody()
     const res = await api('POST', `/account/${account}/ted`, body)
     expect(res.status).toBe(202)
-    expect(Object.keys(res.body)).toEqual(['request_control_key', 'ted_key', 'transaction_amount', 'fee_amount', 'ted_status', 'created_at'])
+    expect(Object.keys(res.body)).toEqual([
+      'request_control_key',
+      'ted_key',
+      'transaction_amount',
+      'fee_amount',
+      'ted_status',
+      'created_at',
+    ])
     expect(res.body).toMatchObject({
       request_control_key: body.request_control_key,
       transaction_amount: 8.86,
@@ -341,7 +413,15 @@ describe('POST /account/{ak}/ted', () => {
 
     const notJson = await api('POST', `/account/${account}/ted`, '{"request_control_key":')
     expectError(notJson, 400, 'QIT000001')
-    expectError(await api('POST', `/account/${account}/ted`, tedBody({ tfa_info: { approver_document_number: '98765432100', contact_type: 'device' } })), 400, 'QIT000001')
+    expectError(
+      await api(
+        'POST',
+        `/account/${account}/ted`,
+        tedBody({ tfa_info: { approver_document_number: '98765432100', contact_type: 'device' } }),
+      ),
+      400,
+      'QIT000001',
+    )
   })
 
   it('refuses a request_control_key that is not a uuid4 (TED000046, or QIT000001 by setting)', async () => {
@@ -355,7 +435,7 @@ describe('POST /account/{ak}/ted', () => {
     expect(schema.body.extra_fields.errors).toEqual({ request_control_key: ['Not a valid UUID v4.'] })
   })
 
-  it('answers 404 TED000009 for an unknown account and 403 TED000018 for another integration\'s account', async () => {
+  it("answers 404 TED000009 for an unknown account and 403 TED000018 for another integration's account", async () => {
     const missing = randomUUID()
     const notFound = await api('POST', `/account/${missing}/ted`, tedBody())
     expectError(notFound, 404, 'TED000009')
@@ -385,9 +465,14 @@ describe('POST /account/{ak}/ted', () => {
   it('checks the TED window only when ted_window_check is on (TED000011)', async () => {
     const now = new Date()
     const today = now.getUTCDay()
-    await settings({ ted_window_check: true, ted_window: { weekdays: [(today + 1) % 7], start: '00:00', end: '23:59', utc_offset_minutes: 0 } })
+    await settings({
+      ted_window_check: true,
+      ted_window: { weekdays: [(today + 1) % 7], start: '00:00', end: '23:59', utc_offset_minutes: 0 },
+    })
     expectError(await api('POST', `/account/${account}/ted`, tedBody()), 400, 'TED000011')
-    await settings({ ted_window: { weekdays: [0, 1, 2, 3, 4, 5, 6], start: '00:00', end: '23:59', utc_offset_minutes: 0 } })
+    await settings({
+      ted_window: { weekdays: [0, 1, 2, 3, 4, 5, 6], start: '00:00', end: '23:59', utc_offset_minutes: 0 },
+    })
     // A minute before midnight UTC the window above is closed; avoid a flaky run.
     if (now.getUTCHours() === 23 && now.getUTCMinutes() >= 58) return
     expect((await api('POST', `/account/${account}/ted`, tedBody())).status).toBe(202)
@@ -395,13 +480,20 @@ describe('POST /account/{ak}/ted', () => {
 
   it('debits a limited balance, refuses beyond it and credits back a returned TED', async () => {
     const acct = randomUUID()
-    const added = await control('POST', '/_sandbox/integrations', { public_key_pem: partner.publicKeyPem, api_client_key: apiKey, account_keys: [acct], balance: 100 })
+    const added = await control('POST', '/_sandbox/integrations', {
+      public_key_pem: partner.publicKeyPem,
+      api_client_key: apiKey,
+      account_keys: [acct],
+      balance: 100,
+    })
     expect(added.status).toBe(200) // an update of the test's integration
     expect(added.body.data.account_keys).toEqual([account, otherAccount, acct])
     await settings({ fee_amount: 1 })
     const ted = await createTed({ transaction_amount: 50 }, acct)
     const balance = async () =>
-      ((await control('GET', '/_sandbox/integrations')).body.data as any[]).flatMap((i) => i.accounts).find((a) => a.account_key === acct).balance
+      ((await control('GET', '/_sandbox/integrations')).body.data as any[])
+        .flatMap((i) => i.accounts)
+        .find((a) => a.account_key === acct).balance
     expect(await balance()).toBe(49)
     const poor = await api('POST', `/account/${acct}/ted`, tedBody({ transaction_amount: 48.01 }))
     expectError(poor, 400, 'TED000014')
@@ -418,7 +510,15 @@ describe('2FA: validate_token and resend_token', () => {
     const ted = await createTed()
     const res = await validate(ted.ted_key, await latestToken(ted.ted_key))
     expect(res.status).toBe(201)
-    expect(Object.keys(res.body)).toEqual(['request_control_key', 'transaction_key', 'ted_key', 'transaction_amount', 'fee_amount', 'ted_status', 'created_at'])
+    expect(Object.keys(res.body)).toEqual([
+      'request_control_key',
+      'transaction_key',
+      'ted_key',
+      'transaction_amount',
+      'fee_amount',
+      'ted_status',
+      'created_at',
+    ])
     expect(res.body).toMatchObject({ ted_key: ted.ted_key, ted_status: 'sent' })
     expect(res.body.transaction_key).toMatch(/^[0-9a-f-]{36}$/)
     expect((await getTed(ted.ted_key)).body.ted_status).toBe('sent')
@@ -440,7 +540,9 @@ describe('2FA: validate_token and resend_token', () => {
   })
 
   it('approves a device TED with an empty body and sends no token', async () => {
-    const ted = await createTed({ tfa_info: { approver_document_number: '98765432100', contact_type: 'device', session_id: randomUUID() } })
+    const ted = await createTed({
+      tfa_info: { approver_document_number: '98765432100', contact_type: 'device', session_id: randomUUID() },
+    })
     expect(await tokens(ted.ted_key)).toEqual([])
     expectError(await resend(ted.ted_key), 400, 'QIT000001')
     expect((await validate(ted.ted_key, undefined)).status).toBe(201)
@@ -614,7 +716,10 @@ describe('GET TEDs', () => {
     const all = await list('')
     expect(all.body.data.map((t: any) => t.ted_key)).toEqual(teds.map((t) => t.ted_key).reverse())
     const page2 = await list('?page=2&page_size=2')
-    expect(page2.body).toEqual({ data: [expect.objectContaining({ ted_key: teds[0]!.ted_key })], pagination: { current_page: 2, rows_per_page: 2 } })
+    expect(page2.body).toEqual({
+      data: [expect.objectContaining({ ted_key: teds[0]!.ted_key })],
+      pagination: { current_page: 2, rows_per_page: 2 },
+    })
 
     const today = new Date().toISOString().slice(0, 10)
     expect((await list(`?date_from=${today}&date_to=${today}`)).body.data).toHaveLength(3)
@@ -637,16 +742,32 @@ describe('response signing', () => {
   it('"header" (default): AUTHORIZATION is a QI-signed JWT over the exact body, API-CLIENT-KEY echoes the key', async () => {
     const uri = `/account/${account}/ted`
     const res = await api('POST', uri, tedBody())
-    const { payload } = await jwtVerify(res.headers.get('authorization')!, createPublicKey(qi.qiPublicKeyPem), { algorithms: ['ES512'] })
+    const { payload } = await jwtVerify(res.headers.get('authorization')!, createPublicKey(qi.qiPublicKeyPem), {
+      algorithms: ['ES512'],
+    })
     expect(payload).toEqual({ payload_md5: md5(res.raw), timestamp: expect.any(String), method: 'POST', uri })
     expect(Math.abs(Date.parse(payload.timestamp as string) - Date.now())).toBeLessThan(5_000)
     expect(res.headers.get('api-client-key')).toBe(apiKey)
-    const verified = await verifyResponse({ method: 'POST', uri, headers: res.headers, body: res.raw, qiPublicKeyPem: qi.qiPublicKeyPem, apiClientKey: apiKey })
+    const verified = await verifyResponse({
+      method: 'POST',
+      uri,
+      headers: res.headers,
+      body: res.raw,
+      qiPublicKeyPem: qi.qiPublicKeyPem,
+      apiClientKey: apiKey,
+    })
     expect(verified).toEqual({ ok: true, mode: 'header', payload: res.body })
     // Errors are signed too; and a changed body no longer verifies.
     const error = await api('GET', `/account/${account}/ted/${randomUUID()}/outgoing`)
     expect(decodeJwt(error.headers.get('authorization')!).payload_md5).toBe(md5(error.raw))
-    const tampered = await verifyResponse({ method: 'POST', uri, headers: res.headers, body: res.raw.replace('8.86', '9.86'), qiPublicKeyPem: qi.qiPublicKeyPem, apiClientKey: apiKey })
+    const tampered = await verifyResponse({
+      method: 'POST',
+      uri,
+      headers: res.headers,
+      body: res.raw.replace('8.86', '9.86'),
+      qiPublicKeyPem: qi.qiPublicKeyPem,
+      apiClientKey: apiKey,
+    })
     expect(tampered).toEqual({ ok: false, reason: 'payload_md5 does not match the MD5 of the body' })
   })
 
@@ -663,9 +784,21 @@ describe('response signing', () => {
     const { payload } = await jwtVerify(headerJwt!, createPublicKey(qi.qiPublicKeyPem), { algorithms: ['ES512'] })
     expect(payload.sub).toBe(apiKey)
     const [method, bodyMd5, contentType, date, endpoint] = (payload.signature as string).split('\n')
-    expect({ method, bodyMd5, contentType, endpoint }).toEqual({ method: 'POST', bodyMd5: md5(res.body.encoded_body), contentType: 'application/json', endpoint: uri })
+    expect({ method, bodyMd5, contentType, endpoint }).toEqual({
+      method: 'POST',
+      bodyMd5: md5(res.body.encoded_body),
+      contentType: 'application/json',
+      endpoint: uri,
+    })
     expect(date).toMatch(/^\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/)
-    const verified = await verifyResponse({ method: 'POST', uri, headers: res.headers, body: res.raw, qiPublicKeyPem: qi.qiPublicKeyPem, apiClientKey: apiKey })
+    const verified = await verifyResponse({
+      method: 'POST',
+      uri,
+      headers: res.headers,
+      body: res.raw,
+      qiPublicKeyPem: qi.qiPublicKeyPem,
+      apiClientKey: apiKey,
+    })
     expect(verified).toMatchObject({ ok: true, mode: 'encoded_body', payload: { ted_status: 'pending_2fa_approval' } })
 
     const error = await api('GET', `/account/${account}/ted/${randomUUID()}/outgoing`)
@@ -686,7 +819,14 @@ describe('response signing', () => {
     const v1 = await signRequestV1({ method: 'GET', uri, privateKeyPem: partner.privateKeyPem, apiClientKey: apiKey })
     const res = await fetch(`${qi.url}${uri}`, { headers: v1.headers })
     const raw = await res.text()
-    const verified = await verifyResponse({ method: 'GET', uri, headers: res.headers, body: raw, qiPublicKeyPem: qi.qiPublicKeyPem, apiClientKey: apiKey })
+    const verified = await verifyResponse({
+      method: 'GET',
+      uri,
+      headers: res.headers,
+      body: raw,
+      qiPublicKeyPem: qi.qiPublicKeyPem,
+      apiClientKey: apiKey,
+    })
     expect(verified).toMatchObject({ ok: true, mode: 'encoded_body', payload: { data: [] } })
   })
 })
@@ -702,9 +842,18 @@ describe('webhooks', () => {
     expect(hook.headers['api-client-key']).toBe(apiKey)
     expect(hook.headers['content-type']).toBe('application/json')
     // Verified independently of the sandbox's helpers.
-    const { payload, protectedHeader } = await jwtVerify(hook.headers.authorization!, createPublicKey(qi.qiPublicKeyPem), { algorithms: ['ES512'] })
+    const { payload, protectedHeader } = await jwtVerify(
+      hook.headers.authorization!,
+      createPublicKey(qi.qiPublicKeyPem),
+      { algorithms: ['ES512'] },
+    )
     expect(protectedHeader).toEqual({ alg: 'ES512', typ: 'JWT' })
-    expect(payload).toEqual({ payload_md5: md5(hook.body), timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/), method: 'POST', uri: '/hooks/qi' })
+    expect(payload).toEqual({
+      payload_md5: md5(hook.body),
+      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/),
+      method: 'POST',
+      uri: '/hooks/qi',
+    })
     expect(Math.abs(Date.parse(payload.timestamp as string) - Date.now())).toBeLessThan(5_000)
     expect(hook.verdict.ok).toBe(true)
     const body = JSON.parse(hook.body)
@@ -727,7 +876,16 @@ describe('webhooks', () => {
       const data = (await control('GET', `/_sandbox/webhooks?ted_key=${ted.ted_key}`)).body.data
       return data[0]?.status ? data : undefined
     })
-    expect(records).toEqual([expect.objectContaining({ ted_status: 'sent', url: hookUrl, status: 200, error: null, body: hook.body, tamper: null })])
+    expect(records).toEqual([
+      expect.objectContaining({
+        ted_status: 'sent',
+        url: hookUrl,
+        status: 200,
+        error: null,
+        body: hook.body,
+        tamper: null,
+      }),
+    ])
   })
 
   it('forces "returned" after "sent" with a realistic refusal_reason (and custom ones)', async () => {
@@ -736,16 +894,24 @@ describe('webhooks', () => {
     const forced = await control('POST', `/_sandbox/teds/${ted.ted_key}/status`, { ted_status: 'returned' })
     expect(forced.status).toBe(200)
     expect(forced.body.data.webhook).toMatchObject({ status: 200, error: null })
-    const refusal = { refusal_code: 1, enumerator: 'conta_destinatario_encerrada', description: 'Conta Destinatária do Crédito Encerrada' }
+    const refusal = {
+      refusal_code: 1,
+      enumerator: 'conta_destinatario_encerrada',
+      description: 'Conta Destinatária do Crédito Encerrada',
+    }
     expect((await getTed(ted.ted_key)).body).toMatchObject({ ted_status: 'returned', refusal_reason: refusal })
     await waitFor(() => (hookStatuses(ted.ted_key).length === 2 ? true : undefined))
-    const returned = hooksFor(ted.ted_key).map((h) => JSON.parse(h.body).data).find((d) => d.ted_status === 'returned')
+    const returned = hooksFor(ted.ted_key)
+      .map((h) => JSON.parse(h.body).data)
+      .find((d) => d.ted_status === 'returned')
     expect(returned.refusal_reason).toEqual(refusal)
 
     const custom = { refusal_code: 2, enumerator: 'conta_inexistente', description: 'Conta inexistente' }
     await control('POST', `/_sandbox/teds/${ted.ted_key}/status`, { ted_status: 'rejected', refusal_reason: custom })
     expect((await getTed(ted.ted_key)).body.refusal_reason).toEqual(custom)
-    expect((await control('POST', `/_sandbox/teds/${ted.ted_key}/status`, { ted_status: 'cancelled' })).status).toBe(400)
+    expect((await control('POST', `/_sandbox/teds/${ted.ted_key}/status`, { ted_status: 'cancelled' })).status).toBe(
+      400,
+    )
   })
 
   it.each([
@@ -764,7 +930,7 @@ describe('webhooks', () => {
     expect((await getTed(ted.ted_key)).body.ted_status).toBe('pending_2fa_approval') // state untouched
   })
 
-  it('sends an untampered webhook on demand and returns the receiver\'s answer', async () => {
+  it("sends an untampered webhook on demand and returns the receiver's answer", async () => {
     const ted = await createTed()
     const sent = await control('POST', '/_sandbox/webhooks/send', { ted_key: ted.ted_key })
     expect(sent.body.data).toMatchObject({ status: 200, body: { received: true }, error: null })
@@ -782,7 +948,10 @@ describe('webhooks', () => {
     expect((await control('POST', '/_sandbox/webhooks/send', { ted_key: ted.ted_key })).body.data.status).toBe(200)
     expect(hooksFor(ted.ted_key)[0]!.path).toBe('/fallback')
 
-    const down = await control('POST', '/_sandbox/webhooks/send', { ted_key: ted.ted_key, url: 'http://127.0.0.1:9/hooks' })
+    const down = await control('POST', '/_sandbox/webhooks/send', {
+      ted_key: ted.ted_key,
+      url: 'http://127.0.0.1:9/hooks',
+    })
     expect(down.body.data).toMatchObject({ status: null, error: expect.any(String) })
   })
 })
@@ -809,9 +978,18 @@ describe('faults', () => {
 
   it('scopes a fault to one API-CLIENT-KEY', async () => {
     const other = await register({ account_count: 1 })
-    await control('POST', '/_sandbox/faults', { path: '/account/*', status: 429, count: 5, headers: { 'api-client-key': other.api_client_key } })
+    await control('POST', '/_sandbox/faults', {
+      path: '/account/*',
+      status: 429,
+      count: 5,
+      headers: { 'api-client-key': other.api_client_key },
+    })
     expect((await api('GET', `/account/${account}/teds`)).status).toBe(200)
-    expectError(await api('GET', `/account/${other.account_keys[0]}/teds`, undefined, { apiClientKey: other.api_client_key }), 429, 'QIT000429')
+    expectError(
+      await api('GET', `/account/${other.account_keys[0]}/teds`, undefined, { apiClientKey: other.api_client_key }),
+      429,
+      'QIT000429',
+    )
   })
 })
 
@@ -819,16 +997,29 @@ describe('control API', () => {
   it('registers integrations with given keys and validates the public key', async () => {
     const key = randomUUID()
     const accounts = [randomUUID(), randomUUID()]
-    const res = await control('POST', '/_sandbox/integrations', { public_key_pem: partner.publicKeyPem, api_client_key: key, account_keys: accounts })
-    expect(res).toEqual({ status: 201, body: { data: { api_client_key: key, account_keys: accounts, qi_public_key_pem: qi.qiPublicKeyPem } } })
+    const res = await control('POST', '/_sandbox/integrations', {
+      public_key_pem: partner.publicKeyPem,
+      api_client_key: key,
+      account_keys: accounts,
+    })
+    expect(res).toEqual({
+      status: 201,
+      body: { data: { api_client_key: key, account_keys: accounts, qi_public_key_pem: qi.qiPublicKeyPem } },
+    })
     expect((await control('GET', '/_sandbox/qi-public-key')).body.data.public_key_pem).toBe(qi.qiPublicKeyPem)
     expect((await control('POST', '/_sandbox/integrations', { public_key_pem: 'nope' })).status).toBe(400)
     const privateAsPublic = await control('POST', '/_sandbox/integrations', { public_key_pem: partner.privateKeyPem })
     expect(privateAsPublic.status).toBe(400)
     expect(JSON.stringify(privateAsPublic.body)).not.toContain('PRIVATE')
-    const p256 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'pem' })
+    const p256 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({
+      type: 'spki',
+      format: 'pem',
+    })
     expect((await control('POST', '/_sandbox/integrations', { public_key_pem: p256 })).body.error).toMatch(/P-521/)
-    const steal = await control('POST', '/_sandbox/integrations', { public_key_pem: partner.publicKeyPem, account_keys: [account] })
+    const steal = await control('POST', '/_sandbox/integrations', {
+      public_key_pem: partner.publicKeyPem,
+      account_keys: [account],
+    })
     expect(steal.status).toBe(409)
   })
 
@@ -851,7 +1042,9 @@ describe('control API', () => {
   it('logs API requests with the API-CLIENT-KEY as credential', async () => {
     await createTed()
     const log = await control('GET', `/_sandbox/requests?credential=${apiKey}`)
-    expect(log.body.data).toEqual([expect.objectContaining({ method: 'POST', path: `/account/${account}/ted`, status: 202 })])
+    expect(log.body.data).toEqual([
+      expect.objectContaining({ method: 'POST', path: `/account/${account}/ted`, status: 202 }),
+    ])
   })
 })
 

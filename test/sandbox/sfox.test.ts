@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { SfoxSandboxOptions } from '../../sandbox/sfox/app'
-import { startSfoxSandbox, type RunningSfoxSandbox } from '../../sandbox/sfox/server'
+import { type RunningSfoxSandbox, startSfoxSandbox } from '../../sandbox/sfox/server'
 
 const KEY_A = 'key_a_test'
 const KEY_B = 'key_b_test'
@@ -48,7 +48,11 @@ const boot = async (options: SfoxSandboxOptions = {}) => {
   const sb = await startSfoxSandbox({ api_keys: [KEY_A, KEY_B], ...options })
   running.push(sb)
 
-  const call = async (method: string, path: string, { key = KEY_A, body, headers = {} }: CallOptions = {}): Promise<Reply> => {
+  const call = async (
+    method: string,
+    path: string,
+    { key = KEY_A, body, headers = {} }: CallOptions = {},
+  ): Promise<Reply> => {
     const h: Record<string, string> = { ...headers }
     if (key) h.authorization = `Bearer ${key}`
     let payload: BodyInit | undefined
@@ -74,8 +78,10 @@ const boot = async (options: SfoxSandboxOptions = {}) => {
   const cancel = (transfer_id: string, key = KEY_A) =>
     call('DELETE', `/v1/enterprise/transfer/${encodeURIComponent(transfer_id)}`, { key })
   const outbox = async (transfer_id: string, account?: string) =>
-    (await control('GET', `/_sandbox/outbox?transfer_id=${transfer_id}${account ? `&account=${account}` : ''}`)).body.data
-  const codeOf = async (transfer_id: string, account = ACCT_A): Promise<string> => (await outbox(transfer_id, account))[0].code
+    (await control('GET', `/_sandbox/outbox?transfer_id=${transfer_id}${account ? `&account=${account}` : ''}`)).body
+      .data
+  const codeOf = async (transfer_id: string, account = ACCT_A): Promise<string> =>
+    (await outbox(transfer_id, account))[0].code
   const advance = (ms: number) => control('POST', '/_sandbox/clock', { advance_ms: ms })
   const history = (query = '', key = KEY_A) => call('GET', `/v1/enterprise/transfer/history${query}`, { key })
   const settings = (patch: unknown) => control('POST', '/_sandbox/settings', patch)
@@ -87,14 +93,34 @@ const boot = async (options: SfoxSandboxOptions = {}) => {
       if (code !== old) return code
     }
   }
-  return { sb, call, control, create, confirm, resend, cancel, outbox, codeOf, advance, history, settings, resendNewCode }
+  return {
+    sb,
+    call,
+    control,
+    create,
+    confirm,
+    resend,
+    cancel,
+    outbox,
+    codeOf,
+    advance,
+    history,
+    settings,
+    resendNewCode,
+  }
 }
 
-const multipart = (userId: string | null, files: { name: string; type: string; bytes: Uint8Array }[], fileTypes: unknown, ddqId?: string) => {
+const multipart = (
+  userId: string | null,
+  files: { name: string; type: string; bytes: Uint8Array }[],
+  fileTypes: unknown,
+  ddqId?: string,
+) => {
   const form = new FormData()
   if (userId !== null) form.append('user_id', userId)
   for (const f of files) form.append('files', new Blob([f.bytes as Uint8Array<ArrayBuffer>], { type: f.type }), f.name)
-  if (fileTypes !== undefined) form.append('file_types', typeof fileTypes === 'string' ? fileTypes : JSON.stringify(fileTypes))
+  if (fileTypes !== undefined)
+    form.append('file_types', typeof fileTypes === 'string' ? fileTypes : JSON.stringify(fileTypes))
   if (ddqId) form.append('ddq_id', ddqId)
   return form
 }
@@ -122,7 +148,10 @@ describe('auth', () => {
         expect(r, `${method} ${path} key=${key}`).toEqual({ status: 401, body: { error: E.token } })
       }
     }
-    const basic = await s.call('GET', '/v1/enterprise/transfer/history', { key: null, headers: { authorization: `Basic ${KEY_A}` } })
+    const basic = await s.call('GET', '/v1/enterprise/transfer/history', {
+      key: null,
+      headers: { authorization: `Basic ${KEY_A}` },
+    })
     expect(basic).toEqual({ status: 401, body: { error: E.token } })
   })
 
@@ -130,7 +159,10 @@ describe('auth', () => {
     const s = await boot()
     const generated = await s.control('POST', '/_sandbox/accounts')
     expect(generated.status).toBe(201)
-    expect(generated.body.data).toEqual({ api_key: expect.stringMatching(/^sfox_sandbox_[0-9a-f]{32}$/), account: 'acct_3' })
+    expect(generated.body.data).toEqual({
+      api_key: expect.stringMatching(/^sfox_sandbox_[0-9a-f]{32}$/),
+      account: 'acct_3',
+    })
     expect((await s.history('', generated.body.data.api_key)).status).toBe(200)
 
     const given = await s.control('POST', '/_sandbox/accounts', { api_key: 'my_key' })
@@ -284,7 +316,9 @@ describe('create transfer', () => {
     const body = transferBody()
     const first = await s.call('POST', '/v1/enterprise/transfer', { body })
     // Same values after normalisation: numeric string, currency case.
-    const same = await s.call('POST', '/v1/enterprise/transfer', { body: { ...body, quantity: '0.1', currency: 'eth' } })
+    const same = await s.call('POST', '/v1/enterprise/transfer', {
+      body: { ...body, quantity: '0.1', currency: 'eth' },
+    })
     expect(same).toEqual({ status: 201, body: first.body })
     const different = await s.call('POST', '/v1/enterprise/transfer', { body: { ...body, quantity: 0.2 } })
     expect(different).toEqual({ status: 422, body: { error: E.exists(body.transfer_id) } })
@@ -299,16 +333,30 @@ describe('create transfer', () => {
 
   it('lists transfer permissions and refuses a disabled type, per account', async () => {
     const s = await boot()
-    const both = { data: [{ type: 'PAYMENT', enabled: true }, { type: 'PAYOUT', enabled: true }] }
+    const both = {
+      data: [
+        { type: 'PAYMENT', enabled: true },
+        { type: 'PAYOUT', enabled: true },
+      ],
+    }
     expect(await s.call('GET', '/v1/enterprise/transfer/permissions')).toEqual({ status: 200, body: both })
 
     const set = await s.control('POST', '/_sandbox/permissions', { api_key: KEY_A, PAYMENT: false })
     expect(set).toEqual({ status: 200, body: { data: { account: ACCT_A, PAYMENT: false, PAYOUT: true } } })
-    expect((await s.call('GET', '/v1/enterprise/transfer/permissions')).body.data[0]).toEqual({ type: 'PAYMENT', enabled: false })
-    expect(await s.create()).toEqual({ status: 403, body: { error: 'PAYMENT transfers are not enabled for this account.' } })
+    expect((await s.call('GET', '/v1/enterprise/transfer/permissions')).body.data[0]).toEqual({
+      type: 'PAYMENT',
+      enabled: false,
+    })
+    expect(await s.create()).toEqual({
+      status: 403,
+      body: { error: 'PAYMENT transfers are not enabled for this account.' },
+    })
     expect((await s.create({ type: 'PAYOUT' })).status).toBe(201)
     expect((await s.create({}, KEY_B)).status).toBe(201)
-    expect(await s.call('GET', '/v1/enterprise/transfer/permissions', { key: KEY_B })).toEqual({ status: 200, body: both })
+    expect(await s.call('GET', '/v1/enterprise/transfer/permissions', { key: KEY_B })).toEqual({
+      status: 200,
+      body: both,
+    })
     expect((await s.control('POST', '/_sandbox/permissions', { account: ACCT_A, PAYOUT: 'no' })).status).toBe(422)
   })
 
@@ -382,9 +430,10 @@ describe('confirm', () => {
     await s.advance(10_000)
     expect(await s.confirm(b, await s.codeOf(b))).toEqual({ status: 422, body: { error: E.expired } })
     // The transfer itself stays pending (§5.8): a resend makes it confirmable again.
-    expect((await s.control('GET', `/_sandbox/transfers`)).body.data.find((t: any) => t.transfer_id === b).transfer_status_code).toBe(
-      'PENDING',
-    )
+    expect(
+      (await s.control('GET', `/_sandbox/transfers`)).body.data.find((t: any) => t.transfer_id === b)
+        .transfer_status_code,
+    ).toBe('PENDING')
     expect((await s.resend(b)).status).toBe(200)
     expect((await s.confirm(b, await s.codeOf(b))).status).toBe(201)
   })
@@ -404,7 +453,8 @@ describe('confirm', () => {
     const s = await boot()
     const id = (await s.create()).body.data.transfer_id
     const code = await s.codeOf(id)
-    for (let i = 0; i < 5; i++) expect(await s.confirm(id, 'wrong')).toEqual({ status: 422, body: { error: E.invalid } })
+    for (let i = 0; i < 5; i++)
+      expect(await s.confirm(id, 'wrong')).toEqual({ status: 422, body: { error: E.invalid } })
     expect(await s.confirm(id, code)).toEqual({ status: 422, body: { error: E.burned } })
     const fresh = await s.resendNewCode(id, code)
     expect((await s.confirm(id, fresh)).status).toBe(201)
@@ -520,7 +570,11 @@ describe('history', () => {
 
     const r = await s.history()
     expect(r.status).toBe(200)
-    expect(r.body.data.map((t: any) => t.transfer_id)).toEqual([canceled.transfer_id, payout.transfer_id, pay.transfer_id])
+    expect(r.body.data.map((t: any) => t.transfer_id)).toEqual([
+      canceled.transfer_id,
+      payout.transfer_id,
+      pay.transfer_id,
+    ])
     expect(r.body.data[1]).toEqual({ ...payout, atx_status_charged: '1200', atx_status_credited: '1200' })
     expect(r.body.data[2]).toEqual({ ...pay, atx_status_charged: '1100', atx_status_credited: '1100' })
     expect(r.body.data[0].atx_status_charged).toBe('1300')
@@ -584,7 +638,11 @@ describe('history', () => {
     const s = await boot()
     const account = s.sb.state.accountByKey(KEY_A)!
     for (let i = 0; i < 25_001; i++) {
-      s.sb.state.createTransfer(account, { ...transferBody({ transfer_id: `bulk_${i}`, currency: 'eth' }), quantity: 1, rate: 1 } as any, 'COMPLETE')
+      s.sb.state.createTransfer(
+        account,
+        { ...transferBody({ transfer_id: `bulk_${i}`, currency: 'eth' }), quantity: 1, rate: 1 } as any,
+        'COMPLETE',
+      )
     }
     const rows = (await s.history()).body.data
     expect(rows).toHaveLength(25_000)
@@ -639,11 +697,16 @@ describe('routing', () => {
       ['GET', '/v1/enterprise/transfer/some-id'],
       ['GET', '/v1/enterprise/ddq/upload'],
     ] as const) {
-      expect(await s.call(method, path), `${method} ${path}`).toEqual({ status: 405, body: { error: 'Method Not Allowed' } })
+      expect(await s.call(method, path), `${method} ${path}`).toEqual({
+        status: 405,
+        body: { error: 'Method Not Allowed' },
+      })
     }
     const html = await s.call('GET', '/v1/enterprise/transfer/history', { headers: { accept: 'text/html' } })
     expect(html).toEqual({ status: 406, body: { error: 'Not Acceptable' } })
-    const json = await s.call('GET', '/v1/enterprise/transfer/history', { headers: { accept: 'text/html, application/json;q=0.9' } })
+    const json = await s.call('GET', '/v1/enterprise/transfer/history', {
+      headers: { accept: 'text/html, application/json;q=0.9' },
+    })
     expect(json.status).toBe(200)
   })
 })
@@ -663,7 +726,9 @@ describe('rate limit', () => {
     const limited = { status: 429, body: { error: 'Too many requests. Try again later.' } }
     expect(await s.history()).toEqual(limited)
     // X-Forwarded-For is not trusted.
-    expect(await s.call('GET', '/v1/enterprise/transfer/history', { headers: { 'x-forwarded-for': '10.0.0.9' } })).toEqual(limited)
+    expect(
+      await s.call('GET', '/v1/enterprise/transfer/history', { headers: { 'x-forwarded-for': '10.0.0.9' } }),
+    ).toEqual(limited)
     // The control API is never limited.
     expect((await s.control('GET', '/_sandbox/settings')).status).toBe(200)
     await s.advance(59_000)
@@ -703,14 +768,25 @@ describe('rate limit', () => {
 describe('faults', () => {
   it('answers an injected status before processing, once', async () => {
     const s = await boot()
-    const added = await s.control('POST', '/_sandbox/faults', { method: 'POST', path: '/v1/enterprise/transfer', status: 503 })
+    const added = await s.control('POST', '/_sandbox/faults', {
+      method: 'POST',
+      path: '/v1/enterprise/transfer',
+      status: 503,
+    })
     expect(added.status).toBe(201)
     const body = transferBody()
-    expect(await s.call('POST', '/v1/enterprise/transfer', { body })).toEqual({ status: 503, body: { error: 'Service Unavailable' } })
+    expect(await s.call('POST', '/v1/enterprise/transfer', { body })).toEqual({
+      status: 503,
+      body: { error: 'Service Unavailable' },
+    })
     expect((await s.control('GET', '/_sandbox/transfers')).body.data).toEqual([])
     expect((await s.call('POST', '/v1/enterprise/transfer', { body })).status).toBe(201)
 
-    await s.control('POST', '/_sandbox/faults', { path: '/v1/enterprise/transfer/*', status: 500, body: { error: 'boom' } })
+    await s.control('POST', '/_sandbox/faults', {
+      path: '/v1/enterprise/transfer/*',
+      status: 500,
+      body: { error: 'boom' },
+    })
     expect(await s.history()).toEqual({ status: 500, body: { error: 'boom' } })
   })
 
@@ -724,9 +800,17 @@ describe('faults', () => {
 
   it('with after: true, processes the request and then replaces the answer', async () => {
     const s = await boot({ duplicate_transfer_id: 'return_existing' })
-    await s.control('POST', '/_sandbox/faults', { method: 'POST', path: '/v1/enterprise/transfer', status: 504, after: true })
+    await s.control('POST', '/_sandbox/faults', {
+      method: 'POST',
+      path: '/v1/enterprise/transfer',
+      status: 504,
+      after: true,
+    })
     const body = transferBody()
-    expect(await s.call('POST', '/v1/enterprise/transfer', { body })).toEqual({ status: 504, body: { error: 'Gateway Timeout' } })
+    expect(await s.call('POST', '/v1/enterprise/transfer', { body })).toEqual({
+      status: 504,
+      body: { error: 'Gateway Timeout' },
+    })
     expect(await s.outbox(body.transfer_id)).toHaveLength(1)
     const retry = await s.call('POST', '/v1/enterprise/transfer', { body })
     expect(retry.status).toBe(201)
@@ -736,7 +820,11 @@ describe('faults', () => {
 
   it('scopes header-matched faults to their account', async () => {
     const s = await boot()
-    await s.control('POST', '/_sandbox/faults', { headers: { authorization: `Bearer ${KEY_A}` }, status: 500, count: 2 })
+    await s.control('POST', '/_sandbox/faults', {
+      headers: { authorization: `Bearer ${KEY_A}` },
+      status: 500,
+      count: 2,
+    })
     expect((await s.history('', KEY_B)).status).toBe(200)
     expect((await s.history('', KEY_A)).status).toBe(500)
     expect((await s.create({}, KEY_B)).status).toBe(201)
@@ -809,7 +897,13 @@ describe('ddq upload', () => {
         document_type: 'PoR',
         received_at: expect.any(String),
       },
-      expect.objectContaining({ name: 'passport.jpg', size: 5, sha256: sha256(id.bytes), document_type: 'ID', ddq_id: '7' }),
+      expect.objectContaining({
+        name: 'passport.jpg',
+        size: 5,
+        sha256: sha256(id.bytes),
+        document_type: 'ID',
+        ddq_id: '7',
+      }),
     ])
     expect((await s.control('GET', '/_sandbox/uploads?user_id=other')).body.data).toEqual([])
   })
@@ -819,7 +913,10 @@ describe('ddq upload', () => {
     const form = () => multipart('user-1', [png()], { 'id.png': 'ID' })
     expect(await upload(s, form(), null)).toEqual({ status: 401, body: { error: E.token } })
     expect(await upload(s, form(), KEY_B)).toEqual({ status: 404, body: { error: 'user not found' } })
-    expect(await upload(s, multipart(null, [png()], { 'id.png': 'ID' }))).toEqual({ status: 404, body: { error: 'user not found' } })
+    expect(await upload(s, multipart(null, [png()], { 'id.png': 'ID' }))).toEqual({
+      status: 404,
+      body: { error: 'user not found' },
+    })
     expect(await upload(s, multipart('ghost', [{ name: 'a.gif', type: 'image/gif', bytes: bytes(1) }], {}))).toEqual({
       status: 404,
       body: { error: 'user not found' },
@@ -833,13 +930,28 @@ describe('ddq upload', () => {
     const gif = { name: 'a.gif', type: 'image/gif', bytes: bytes(1) }
     const badMime = { name: 'b.png', type: 'text/plain', bytes: bytes(1) }
     const cases: [FormData, string][] = [
-      [multipart('user-1', [png(), gif, badMime], { x: 'nope' }), 'File extension gif is not allowed, invalid at file a.gif'],
-      [multipart('user-1', [badMime, gif], { x: 'nope' }), 'File type text/plain is not allowed, invalid at file b.png'],
-      [multipart('user-1', [{ name: 'noext', type: 'image/png', bytes: bytes(1) }], {}), 'File extension  is not allowed, invalid at file noext'],
+      [
+        multipart('user-1', [png(), gif, badMime], { x: 'nope' }),
+        'File extension gif is not allowed, invalid at file a.gif',
+      ],
+      [
+        multipart('user-1', [badMime, gif], { x: 'nope' }),
+        'File type text/plain is not allowed, invalid at file b.png',
+      ],
+      [
+        multipart('user-1', [{ name: 'noext', type: 'image/png', bytes: bytes(1) }], {}),
+        'File extension  is not allowed, invalid at file noext',
+      ],
       [multipart('user-1', [png(), big], { 'id.png': 'ID', 'other.png': 'nope' }), 'Invalid file name other.png'],
       [multipart('user-1', [png(), big], { 'id.png': 'ID' }), 'Invalid file name big.pdf'],
-      [multipart('user-1', [png(), big], { 'id.png': 'id', 'big.pdf': 'PoR' }), 'Invalid file type id, file_types must be one of PoR,ID'],
-      [multipart('user-1', [png(), big], { 'id.png': 'ID', 'big.pdf': 'PoR' }), 'File size exceeds the limit of 100 bytes, invalid at file big.pdf'],
+      [
+        multipart('user-1', [png(), big], { 'id.png': 'id', 'big.pdf': 'PoR' }),
+        'Invalid file type id, file_types must be one of PoR,ID',
+      ],
+      [
+        multipart('user-1', [png(), big], { 'id.png': 'ID', 'big.pdf': 'PoR' }),
+        'File size exceeds the limit of 100 bytes, invalid at file big.pdf',
+      ],
       [multipart('user-1', [], { 'id.png': 'ID' }), 'files is required'],
       [multipart('user-1', [png()], '{not json'), 'file_types must be a JSON object'],
       [multipart('user-1', [png()], undefined), 'file_types must be a JSON object'],
@@ -854,7 +966,10 @@ describe('ddq upload', () => {
     const s = await withUser()
     const exact = { name: 'exact.pdf', type: 'application/pdf', bytes: bytes(MB10, 1) }
     expect((await upload(s, multipart('user-1', [exact], { 'exact.pdf': 'PoR' }))).status).toBe(202)
-    expect((await s.control('GET', '/_sandbox/uploads')).body.data[0]).toMatchObject({ size: MB10, sha256: sha256(exact.bytes) })
+    expect((await s.control('GET', '/_sandbox/uploads')).body.data[0]).toMatchObject({
+      size: MB10,
+      sha256: sha256(exact.bytes),
+    })
     const over = { name: 'over.pdf', type: 'application/pdf', bytes: bytes(MB10 + 1, 1) }
     expect(await upload(s, multipart('user-1', [over], { 'over.pdf': 'PoR' }))).toEqual({
       status: 422,
@@ -893,8 +1008,17 @@ describe('control API', () => {
     })
     const merged = await s.settings({ otp_ttl_ms: 1000, rate_limit: { lockout_ms: 5 } })
     expect(merged.status).toBe(200)
-    expect(merged.body.data).toEqual({ ...defaults, otp_ttl_ms: 1000, rate_limit: { ...defaults.rate_limit, lockout_ms: 5 } })
-    for (const bad of [{ otp_length: 0 }, { nope: 1 }, { duplicate_transfer_id: 'ignore' }, { rate_limit: { max_requests: -1 } }]) {
+    expect(merged.body.data).toEqual({
+      ...defaults,
+      otp_ttl_ms: 1000,
+      rate_limit: { ...defaults.rate_limit, lockout_ms: 5 },
+    })
+    for (const bad of [
+      { otp_length: 0 },
+      { nope: 1 },
+      { duplicate_transfer_id: 'ignore' },
+      { rate_limit: { max_requests: -1 } },
+    ]) {
       const r = await s.settings(bad)
       expect(r.status, JSON.stringify(bad)).toBe(422)
       expect(typeof r.body.error).toBe('string')
@@ -917,7 +1041,12 @@ describe('control API', () => {
     const id = (await s.create()).body.data.transfer_id
     const forced = await s.control('POST', `/_sandbox/transfers/${id}/status`, { status: 'COMPLETE' })
     expect(forced.status).toBe(200)
-    expect(forced.body.data).toMatchObject({ account: ACCT_A, transfer_id: id, transfer_status_code: 'COMPLETE', atx_status_charged: 1200 })
+    expect(forced.body.data).toMatchObject({
+      account: ACCT_A,
+      transfer_id: id,
+      transfer_status_code: 'COMPLETE',
+      atx_status_charged: 1200,
+    })
     expect((await s.history('?status=COMPLETE')).body.data.map((t: any) => t.transfer_id)).toEqual([id])
     expect(await s.confirm(id, await s.codeOf(id))).toEqual({ status: 422, body: { error: E.notPending } })
 
@@ -938,7 +1067,9 @@ describe('control API', () => {
     expect((await s.control('POST', path, { status: 'DONE', account: ACCT_A })).status).toBe(422)
 
     const listed = (await s.control('GET', `/_sandbox/transfers?account=${ACCT_B}`)).body.data
-    expect(listed).toEqual([expect.objectContaining({ account: ACCT_B, transfer_id: shared.transfer_id, transfer_status_code: 'CANCELED' })])
+    expect(listed).toEqual([
+      expect.objectContaining({ account: ACCT_B, transfer_id: shared.transfer_id, transfer_status_code: 'CANCELED' }),
+    ])
   })
 
   it('lists users and needs an account when several exist', async () => {

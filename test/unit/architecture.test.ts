@@ -116,7 +116,8 @@ describe('architecture: one direction of dependencies', () => {
       for (const to of targets) {
         if (!to.startsWith(`${src}/`)) continue
         const [a, b] = [unitOf(from), unitOf(to)]
-        if (a !== b && LAYERS.indexOf(b) > LAYERS.indexOf(a)) upward.push(`${relative(root, from)} → ${relative(root, to)}`)
+        if (a !== b && LAYERS.indexOf(b) > LAYERS.indexOf(a))
+          upward.push(`${relative(root, from)} → ${relative(root, to)}`)
       }
     }
     expect(upward).toEqual([])
@@ -134,7 +135,9 @@ describe('architecture: one direction of dependencies', () => {
 
   it('keeps db/ free of the application: it imports nothing from src/', () => {
     const db = importGraph(join(root, 'db'))
-    const intoSrc = [...db].flatMap(([from, targets]) => targets.filter((t) => t.startsWith(`${src}/`)).map((t) => `${relative(root, from)} → ${relative(root, t)}`))
+    const intoSrc = [...db].flatMap(([from, targets]) =>
+      targets.filter((t) => t.startsWith(`${src}/`)).map((t) => `${relative(root, from)} → ${relative(root, t)}`),
+    )
     expect(intoSrc).toEqual([])
   })
 

@@ -1,6 +1,13 @@
 import { Webhook } from 'standardwebhooks'
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_SCHEDULE_SECONDS, failingStreakStart, nextRetryDelayMs, parseRetryAfter, parseSchedule, type RetryPolicy } from '../../src/callbacks/schedule'
+import {
+  DEFAULT_SCHEDULE_SECONDS,
+  failingStreakStart,
+  nextRetryDelayMs,
+  parseRetryAfter,
+  parseSchedule,
+  type RetryPolicy,
+} from '../../src/callbacks/schedule'
 import { generateSecret, signatureHeader } from '../../src/callbacks/signing'
 import { checkWebhookUrl } from '../../src/callbacks/url-policy'
 
@@ -10,10 +17,14 @@ describe('Standard Webhooks signatures', () => {
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/)
     const body = JSON.stringify({ id: 'evt_1', type: 'transfer.completed', data: { x: 'ü' } })
     const ts = Math.floor(Date.now() / 1000)
-    const headers = { 'webhook-id': 'evt_1', 'webhook-timestamp': String(ts), 'webhook-signature': await signatureHeader([secret], 'evt_1', ts, body) }
+    const headers = {
+      'webhook-id': 'evt_1',
+      'webhook-timestamp': String(ts),
+      'webhook-signature': await signatureHeader([secret], 'evt_1', ts, body),
+    }
     expect(new Webhook(secret).verify(body, headers)).toEqual(JSON.parse(body))
     expect(() => new Webhook(generateSecret()).verify(body, headers)).toThrow()
-    expect(() => new Webhook(secret).verify(body + ' ', headers)).toThrow()
+    expect(() => new Webhook(secret).verify(`${body} `, headers)).toThrow()
   })
 
   it('with two secrets, either one verifies (rotation)', async () => {
@@ -28,7 +39,12 @@ describe('Standard Webhooks signatures', () => {
 })
 
 describe('retry schedule', () => {
-  const policy: RetryPolicy = { scheduleSeconds: DEFAULT_SCHEDULE_SECONDS, jitter: 0.2, minRetryAfterSeconds: 5, maxRetryAfterSeconds: 43_200 }
+  const policy: RetryPolicy = {
+    scheduleSeconds: DEFAULT_SCHEDULE_SECONDS,
+    jitter: 0.2,
+    minRetryAfterSeconds: 5,
+    maxRetryAfterSeconds: 43_200,
+  }
 
   it('follows 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, then gives up', () => {
     const delays = Array.from({ length: 8 }, (_, i) => nextRetryDelayMs(policy, i + 1, null, () => 0.5))
@@ -81,7 +97,10 @@ describe('receiver URL policy', () => {
   const strict = { allowHttp: false, allowPrivateHosts: false }
 
   it('accepts public https URLs', () => {
-    expect(checkWebhookUrl('https://hooks.example.com/tgw?x=1', strict)).toEqual({ ok: true, url: 'https://hooks.example.com/tgw?x=1' })
+    expect(checkWebhookUrl('https://hooks.example.com/tgw?x=1', strict)).toEqual({
+      ok: true,
+      url: 'https://hooks.example.com/tgw?x=1',
+    })
     expect(checkWebhookUrl('https://93.184.216.34/hook', strict).ok).toBe(true)
     expect(checkWebhookUrl('https://[2606:4700::1111]/hook', strict).ok).toBe(true)
   })
@@ -95,9 +114,25 @@ describe('receiver URL policy', () => {
 
   it('refuses loopback, private, link-local, CGNAT and metadata hosts', () => {
     for (const host of [
-      'localhost', 'api.localhost', '127.0.0.1', '127.1.2.3', '10.0.0.1', '172.16.5.4', '172.31.255.255', '192.168.1.1',
-      '169.254.169.254', '100.64.0.1', '100.127.255.255', '0.0.0.0', '[::1]', '[::ffff:127.0.0.1]', '[::ffff:10.0.0.1]',
-      '[fd00::1]', '[fe80::1]', 'metadata.google.internal', '224.0.0.1',
+      'localhost',
+      'api.localhost',
+      '127.0.0.1',
+      '127.1.2.3',
+      '10.0.0.1',
+      '172.16.5.4',
+      '172.31.255.255',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '100.127.255.255',
+      '0.0.0.0',
+      '[::1]',
+      '[::ffff:127.0.0.1]',
+      '[::ffff:10.0.0.1]',
+      '[fd00::1]',
+      '[fe80::1]',
+      'metadata.google.internal',
+      '224.0.0.1',
     ]) {
       expect(checkWebhookUrl(`https://${host}/hook`, strict).ok, host).toBe(false)
     }
@@ -108,16 +143,30 @@ describe('receiver URL policy', () => {
 
   it('refuses IPv6 forms that carry or reach a private IPv4, and other non-public IPv6 ranges', () => {
     for (const host of [
-      '[::]', '[::127.0.0.1]', '[::a00:1]', // IPv4-compatible ::/96
-      '[::ffff:7f00:1]', '[0:0:0:0:0:ffff:169.254.169.254]', // IPv4-mapped, every spelling
-      '[64:ff9b::127.0.0.1]', '[64:ff9b::a9fe:a9fe]', // NAT64 to loopback / metadata
-      '[2002:7f00:1::]', '[2002:a00:1::1]', // 6to4 around 127.0.0.1 / 10.0.0.1
+      '[::]',
+      '[::127.0.0.1]',
+      '[::a00:1]', // IPv4-compatible ::/96
+      '[::ffff:7f00:1]',
+      '[0:0:0:0:0:ffff:169.254.169.254]', // IPv4-mapped, every spelling
+      '[64:ff9b::127.0.0.1]',
+      '[64:ff9b::a9fe:a9fe]', // NAT64 to loopback / metadata
+      '[2002:7f00:1::]',
+      '[2002:a00:1::1]', // 6to4 around 127.0.0.1 / 10.0.0.1
       '[2001:0:4136:e378:8000:63bf:3fff:fdd2]', // Teredo
-      '[fec0::1]', '[fd00:ec2::254]', '[ff02::1]', '[2001:db8::1]', '[100::1]',
+      '[fec0::1]',
+      '[fd00:ec2::254]',
+      '[ff02::1]',
+      '[2001:db8::1]',
+      '[100::1]',
     ]) {
       expect(checkWebhookUrl(`https://${host}/hook`, strict).ok, host).toBe(false)
     }
-    for (const host of ['[64:ff9b::5db8:d822]', '[2002:5db8:d822::1]', '[2a00:1450:4001:80e::200e]', '[::ffff:93.184.216.34]']) {
+    for (const host of [
+      '[64:ff9b::5db8:d822]',
+      '[2002:5db8:d822::1]',
+      '[2a00:1450:4001:80e::200e]',
+      '[::ffff:93.184.216.34]',
+    ]) {
       expect(checkWebhookUrl(`https://${host}/hook`, strict).ok, host).toBe(true)
     }
   })

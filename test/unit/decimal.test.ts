@@ -30,7 +30,24 @@ describe('decimal amounts', () => {
   })
 
   it('refuses zero, negatives, exponents, junk and more than 15 significant digits', () => {
-    for (const bad of [0, '0', '0.000', -1, '-1', '1e-7', 'abc', '', '1.2.3', Infinity, NaN, '1234567890123456', '0.1234567890123456', 1.5e21, 1e308, '1000000000000000']) {
+    for (const bad of [
+      0,
+      '0',
+      '0.000',
+      -1,
+      '-1',
+      '1e-7',
+      'abc',
+      '',
+      '1.2.3',
+      Infinity,
+      NaN,
+      '1234567890123456',
+      '0.1234567890123456',
+      1.5e21,
+      1e308,
+      '1000000000000000',
+    ]) {
       expect(PositiveDecimal.safeParse(bad).success, String(bad)).toBe(false)
     }
   })

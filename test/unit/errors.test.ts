@@ -15,7 +15,9 @@ describe('errors as logs show them', () => {
   })
 
   it('say only that a query failed when drizzle has no error cause', () => {
-    expect(describeError(new DrizzleQueryError('update t set x = ?', ['secret'], undefined))).toBe('DrizzleQueryError: the query failed')
+    expect(describeError(new DrizzleQueryError('update t set x = ?', ['secret'], undefined))).toBe(
+      'DrizzleQueryError: the query failed',
+    )
   })
 
   it('pass other errors and values through', () => {

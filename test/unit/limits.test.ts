@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { decideConfirm, decideResend, nextResendAt, resendsRemaining, type VerificationState } from '../../src/rules/verification'
+import {
+  decideConfirm,
+  decideResend,
+  nextResendAt,
+  resendsRemaining,
+  type VerificationState,
+} from '../../src/rules/verification'
 
 const base: VerificationState = {
   status: 'pending_verification',
@@ -13,8 +19,16 @@ const base: VerificationState = {
 
 describe('resend rules', () => {
   it('enforces the cooldown with a Retry-After rounded up', () => {
-    expect(decideResend(base, 1_000_000 + 59_001)).toEqual({ allowed: false, code: 'resend_cooldown', retryAfterSeconds: 1 })
-    expect(decideResend(base, 1_000_000 + 30_000)).toEqual({ allowed: false, code: 'resend_cooldown', retryAfterSeconds: 30 })
+    expect(decideResend(base, 1_000_000 + 59_001)).toEqual({
+      allowed: false,
+      code: 'resend_cooldown',
+      retryAfterSeconds: 1,
+    })
+    expect(decideResend(base, 1_000_000 + 30_000)).toEqual({
+      allowed: false,
+      code: 'resend_cooldown',
+      retryAfterSeconds: 30,
+    })
     expect(decideResend(base, 1_000_000 + 60_000)).toEqual({ allowed: true })
   })
 
@@ -28,7 +42,9 @@ describe('resend rules', () => {
 
   it('a zero cooldown allows an immediate resend; a zero limit none', () => {
     expect(decideResend({ ...base, resendCooldownMs: 0 }, base.codeSentAt!)).toEqual({ allowed: true })
-    expect(decideResend({ ...base, resendLimit: 0 }, base.codeSentAt! + 1e6)).toMatchObject({ code: 'resend_limit_reached' })
+    expect(decideResend({ ...base, resendLimit: 0 }, base.codeSentAt! + 1e6)).toMatchObject({
+      code: 'resend_limit_reached',
+    })
   })
 
   it('refuses transfers that are not pending', () => {
@@ -46,10 +62,18 @@ describe('resend rules', () => {
 describe('confirm rules', () => {
   it('needs a pending transfer with attempts left', () => {
     expect(decideConfirm(base, 2e6)).toEqual({ allowed: true })
-    expect(decideConfirm(base, base.expiresAt!)).toMatchObject({ code: "transfer_not_pending_verification" })
-    expect(decideResend({ ...base, resendCooldownMs: 0 }, base.expiresAt! + 1)).toMatchObject({ code: "transfer_not_pending_verification" })
-    expect(decideConfirm({ ...base, attemptsRemaining: 0 }, 2e6)).toMatchObject({ code: 'verification_attempts_exhausted' })
-    expect(decideConfirm({ ...base, attemptsRemaining: null }, 2e6)).toMatchObject({ code: 'verification_attempts_exhausted' })
-    expect(decideConfirm({ ...base, status: 'completed' }, 2e6)).toMatchObject({ code: 'transfer_not_pending_verification' })
+    expect(decideConfirm(base, base.expiresAt!)).toMatchObject({ code: 'transfer_not_pending_verification' })
+    expect(decideResend({ ...base, resendCooldownMs: 0 }, base.expiresAt! + 1)).toMatchObject({
+      code: 'transfer_not_pending_verification',
+    })
+    expect(decideConfirm({ ...base, attemptsRemaining: 0 }, 2e6)).toMatchObject({
+      code: 'verification_attempts_exhausted',
+    })
+    expect(decideConfirm({ ...base, attemptsRemaining: null }, 2e6)).toMatchObject({
+      code: 'verification_attempts_exhausted',
+    })
+    expect(decideConfirm({ ...base, status: 'completed' }, 2e6)).toMatchObject({
+      code: 'transfer_not_pending_verification',
+    })
   })
 })

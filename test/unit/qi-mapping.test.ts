@@ -20,7 +20,11 @@ describe('QI status mapping', () => {
   })
 
   it('carries the refusal reason of rejected and returned TEDs', () => {
-    const refusal = { refusal_code: 1, enumerator: 'conta_destinatario_encerrada', description: 'Conta Destinatária do Crédito Encerrada' }
+    const refusal = {
+      refusal_code: 1,
+      enumerator: 'conta_destinatario_encerrada',
+      description: 'Conta Destinatária do Crédito Encerrada',
+    }
     expect(snapshotOf({ ted_key: 'k', ted_status: 'returned', refusal_reason: refusal }, 'completed')).toEqual({
       reference: 'k',
       providerStatus: 'returned',
@@ -32,7 +36,13 @@ describe('QI status mapping', () => {
 })
 
 describe('QI error mapping', () => {
-  const envelope = (code: string, extra: object = {}) => ({ title: 't', description: `d ${code}`, translation: 'p', code, extra_fields: extra })
+  const envelope = (code: string, extra: object = {}) => ({
+    title: 't',
+    description: `d ${code}`,
+    translation: 'p',
+    code,
+    extra_fields: extra,
+  })
 
   it('maps the 2FA codes', () => {
     expect(errorOf(400, envelope('TED000084')).kind).toBe('invalid_code')
@@ -44,7 +54,12 @@ describe('QI error mapping', () => {
 
   it('TED000082 carries the rejected TED', () => {
     const error = errorOf(400, envelope('TED000082', { ted_data: { ted_key: 'k', ted_status: 'rejected' } }))
-    expect(error).toMatchObject({ kind: 'attempts_exhausted', code: 'TED000082', message: 'd TED000082', snapshot: { status: 'failed', reference: 'k' } })
+    expect(error).toMatchObject({
+      kind: 'attempts_exhausted',
+      code: 'TED000082',
+      message: 'd TED000082',
+      snapshot: { status: 'failed', reference: 'k' },
+    })
   })
 
   it('maps auth, schema, account and outage codes', () => {
@@ -56,7 +71,11 @@ describe('QI error mapping', () => {
     expect(errorOf(403, envelope('TED000018')).kind).toBe('rejected')
     expect(errorOf(500, envelope('QIT000500')).kind).toBe('unavailable')
     expect(errorOf(409, envelope('QIT000409')).kind).toBe('duplicate')
-    expect(errorOf(502, '<html>bad gateway</html>')).toMatchObject({ kind: 'unavailable', code: null, message: 'QI answered HTTP 502' })
+    expect(errorOf(502, '<html>bad gateway</html>')).toMatchObject({
+      kind: 'unavailable',
+      code: null,
+      message: 'QI answered HTTP 502',
+    })
   })
 })
 
@@ -81,11 +100,26 @@ describe('QI private keys', () => {
 
 describe('QI webhook parsing', () => {
   it('needs a type and a TED that names itself, tolerating extra fields', () => {
-    expect(parseQiWebhook(JSON.stringify({ webhook_type: 'baas.ted.outgoing_ted', data: { ted_key: 'k', ted_status: 'sent', new_field: 1 } }))).toEqual({
+    expect(
+      parseQiWebhook(
+        JSON.stringify({
+          webhook_type: 'baas.ted.outgoing_ted',
+          data: { ted_key: 'k', ted_status: 'sent', new_field: 1 },
+        }),
+      ),
+    ).toEqual({
       type: 'baas.ted.outgoing_ted',
       ted: { ted_key: 'k', ted_status: 'sent', new_field: 1 },
     })
-    for (const bad of ['x', 'null', '[]', '{}', '{"webhook_type":"t"}', '{"webhook_type":"t","data":{}}', '{"data":{"ted_key":"k"}}']) {
+    for (const bad of [
+      'x',
+      'null',
+      '[]',
+      '{}',
+      '{"webhook_type":"t"}',
+      '{"webhook_type":"t","data":{}}',
+      '{"data":{"ted_key":"k"}}',
+    ]) {
       expect(parseQiWebhook(bad), bad).toBeNull()
     }
   })
@@ -94,8 +128,14 @@ describe('QI webhook parsing', () => {
 describe('QI webhook keys', () => {
   it('only non-empty strings name a TED', () => {
     const parse = (data: unknown) => parseQiWebhook(JSON.stringify({ webhook_type: 'baas.ted.outgoing_ted', data }))
-    expect(parse({ ted_key: 'x', request_control_key: [1, 2] })?.ted).toEqual({ ted_key: 'x', request_control_key: undefined })
-    expect(parse({ ted_key: ['x'], request_control_key: 'r' })?.ted).toEqual({ ted_key: undefined, request_control_key: 'r' })
+    expect(parse({ ted_key: 'x', request_control_key: [1, 2] })?.ted).toEqual({
+      ted_key: 'x',
+      request_control_key: undefined,
+    })
+    expect(parse({ ted_key: ['x'], request_control_key: 'r' })?.ted).toEqual({
+      ted_key: undefined,
+      request_control_key: 'r',
+    })
     expect(parse({ ted_key: -1, request_control_key: {} })).toBeNull()
     expect(parse({ ted_key: '', request_control_key: null })).toBeNull()
   })

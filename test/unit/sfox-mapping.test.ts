@@ -24,7 +24,9 @@ describe('sFOX error mapping', () => {
 
   it('treats other confirm 422s as a wrong code, and a burned code as needing a new one', () => {
     expect(e('confirm', 422, 'Invalid code.').kind).toBe('invalid_code')
-    expect(e('confirm', 422, 'Too many invalid attempts. Request a new code for this transfer.').kind).toBe('expired_code')
+    expect(e('confirm', 422, 'Too many invalid attempts. Request a new code for this transfer.').kind).toBe(
+      'expired_code',
+    )
   })
 
   it('recognizes a duplicate create and other refusals', () => {
@@ -40,6 +42,10 @@ describe('sFOX error mapping', () => {
   })
 
   it("keeps sFOX's own message", () => {
-    expect(e('confirm', 422, 'Invalid code.')).toMatchObject({ provider: 'sfox', status: 422, message: 'Invalid code.' })
+    expect(e('confirm', 422, 'Invalid code.')).toMatchObject({
+      provider: 'sfox',
+      status: 422,
+      message: 'Invalid code.',
+    })
   })
 })

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { TRANSFER_STATUSES, canTransition, eventTypesFor, isOpen, isTerminal, type TransferStatus } from '../../src/rules/transfer-states'
+import {
+  canTransition,
+  eventTypesFor,
+  isOpen,
+  isTerminal,
+  TRANSFER_STATUSES,
+  type TransferStatus,
+} from '../../src/rules/transfer-states'
 
 describe('transfer state machine', () => {
   it('allows exactly the documented transitions', () => {

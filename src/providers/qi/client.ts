@@ -1,11 +1,11 @@
 import type { Transfer } from '../../../db/schema'
-import type { TransferStatus } from '../../rules/transfer-states'
-import { fieldProblem } from '../../lib/problem'
-import { QI_FACTS } from './facts'
 import { secretsEqual } from '../../lib/crypto'
-import { callProvider, withRetryAfter, type ProviderResponse } from '../outbound'
+import { fieldProblem } from '../../lib/problem'
+import type { TransferStatus } from '../../rules/transfer-states'
+import { callProvider, type ProviderResponse, withRetryAfter } from '../outbound'
 import { fail, ok, type ProviderError, type ProviderSnapshot, type Result, type TransferProvider } from '../provider'
-import { errorOf, snapshotOf, type QiTed } from './mapping'
+import { QI_FACTS } from './facts'
+import { errorOf, type QiTed, snapshotOf } from './mapping'
 import { decodeEncodedBody, signRequest, verifySigned, verifyV1Answer } from './signing'
 
 export type QiConnection = {
@@ -35,7 +35,11 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
   const now = options.now ?? Date.now
 
   /** One signed call; a signed answer whose signature fails is not trusted (treated as an outage). */
-  const request = async (method: string, path: string, payload?: unknown): Promise<Result<{ status: number; body: unknown }>> => {
+  const request = async (
+    method: string,
+    path: string,
+    payload?: unknown,
+  ): Promise<Result<{ status: number; body: unknown }>> => {
     // Serialized once: the MD5 in the signature must be of exactly these bytes.
     const body = payload === undefined ? undefined : JSON.stringify(payload)
     const uri = new URL(path, 'http://x').pathname
@@ -51,7 +55,11 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
       provider: 'qi',
       url: new URL(path.replace(/^\//, ''), connection.baseUrl.replace(/\/?$/, '/')).toString(),
       method,
-      headers: { ...signature, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        ...signature,
+        accept: 'application/json',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       body,
       timeoutMs: options.timeoutMs,
       onTiming: options.onTiming,
@@ -67,11 +75,23 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
   /** Unsigned answers are taken as they are (QI does not document signing v2 answers); signed ones must verify. */
   const authenticAnswer = async (response: ProviderResponse, method: string, uri: string): Promise<Result<unknown>> => {
     const untrusted = (reason: string): Result<unknown> =>
-      fail({ kind: 'unavailable', provider: 'qi', status: response.status, code: null, message: `QI's answer is not authentic: ${reason}` })
+      fail({
+        kind: 'unavailable',
+        provider: 'qi',
+        status: response.status,
+        code: null,
+        message: `QI's answer is not authentic: ${reason}`,
+      })
     const encoded = (response.json as { encoded_body?: unknown } | null)?.encoded_body
     const authorization = response.headers.get('authorization') ?? undefined
     // What both header forms are checked against: this request, QI's key, a fresh clock.
-    const expected = { method, uri, qiPublicKeyPem: connection.qiPublicKeyPem, now: now(), toleranceMs: SIGNATURE_TOLERANCE_MS }
+    const expected = {
+      method,
+      uri,
+      qiPublicKeyPem: connection.qiPublicKeyPem,
+      now: now(),
+      toleranceMs: SIGNATURE_TOLERANCE_MS,
+    }
     if (authorization?.startsWith('QIT ')) {
       const verified = await verifyV1Answer({
         ...expected,
@@ -93,7 +113,8 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
   }
 
   const accountOf = (transfer: Transfer) => encodeURIComponent((transfer.details as QiDetails).account_key)
-  const controlKeyOf = (transfer: Transfer) => String((transfer.providerState as { request_control_key?: string } | null)?.request_control_key)
+  const controlKeyOf = (transfer: Transfer) =>
+    String((transfer.providerState as { request_control_key?: string } | null)?.request_control_key)
 
   /** After a lost answer, QI is asked whether it has the TED before anything is sent again. */
   const findByControlKey = async (transfer: Transfer): Promise<Result<QiTed | null>> => {
@@ -117,7 +138,10 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
       if (!found.value) return fail(notFound())
       return ok(snapshotOf(found.value, transfer.status as TransferStatus))
     }
-    const result = await request('GET', `/account/${accountOf(transfer)}/ted/${encodeURIComponent(transfer.providerReference)}/outgoing`)
+    const result = await request(
+      'GET',
+      `/account/${accountOf(transfer)}/ted/${encodeURIComponent(transfer.providerReference)}/outgoing`,
+    )
     return result.ok ? ok(snapshotOf(result.value.body as QiTed, transfer.status as TransferStatus)) : result
   }
 
@@ -152,9 +176,13 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
     },
 
     async confirm(transfer, code) {
-      const result = await request('PUT', `/account/${accountOf(transfer)}/ted/${encodeURIComponent(transfer.providerReference!)}/validate_token`, {
-        token: code,
-      })
+      const result = await request(
+        'PUT',
+        `/account/${accountOf(transfer)}/ted/${encodeURIComponent(transfer.providerReference!)}/validate_token`,
+        {
+          token: code,
+        },
+      )
       return result.ok ? ok(snapshotOf(result.value.body as QiTed)) : result
     },
 
@@ -183,7 +211,7 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
 
     async verifyWebhook(request) {
       if (!(await secretsEqual(request.headers.get('api-client-key') ?? '', connection.apiClientKey))) {
-        return { ok: false, reason: 'API-CLIENT-KEY is not this partner\'s' }
+        return { ok: false, reason: "API-CLIENT-KEY is not this partner's" }
       }
       return verifySigned({
         authorization: request.headers.get('authorization') ?? undefined,
@@ -211,4 +239,10 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
   }
 }
 
-const notFound = (): ProviderError => ({ kind: 'not_found', provider: 'qi', status: 200, code: null, message: 'QI has no TED with this request_control_key' })
+const notFound = (): ProviderError => ({
+  kind: 'not_found',
+  provider: 'qi',
+  status: 200,
+  code: null,
+  message: 'QI has no TED with this request_control_key',
+})

@@ -29,7 +29,7 @@ const toPem = (bytes: number[], label: string) => {
 
 /** A P-521 private key as PKCS#8 PEM, from PKCS#8 or SEC1 PEM; null if it is neither. */
 export const toPkcs8Pem = (pem: string): string | null => {
-  if (pemBody(pem, 'PRIVATE KEY')) return pem.trim() + '\n'
+  if (pemBody(pem, 'PRIVATE KEY')) return `${pem.trim()}\n`
   const sec1 = pemBody(pem, 'EC PRIVATE KEY')
   if (!sec1) return null
   const info = der(0x30, [

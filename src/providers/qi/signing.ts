@@ -1,4 +1,4 @@
-import { SignJWT, decodeProtectedHeader, importPKCS8, importSPKI, jwtVerify, type JWTPayload } from 'jose'
+import { decodeProtectedHeader, importPKCS8, importSPKI, type JWTPayload, jwtVerify, SignJWT } from 'jose'
 import { toHex, utf8 } from '../../lib/encoding'
 
 /**
@@ -53,7 +53,8 @@ export type Verification = { ok: true } | { ok: false; reason: string }
 
 /** QI's Python samples send UTC times without a zone; read those as UTC. */
 const parseTimestamp = (value: unknown): number => {
-  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$/.test(value)) return NaN
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$/.test(value))
+    return NaN
   const zoned = /(Z|[+-]\d{2}:\d{2})$/.test(value) ? value : `${value}Z`
   // Date.parse takes at most milliseconds; QI writes microseconds.
   return Date.parse(zoned.replace(/(\.\d{3})\d+/, '$1'))
@@ -67,7 +68,9 @@ type SignedBy = { method: string; uri: string; qiPublicKeyPem: string; now: numb
  * QI's public key, then method, uri, the body's MD5 and the timestamp's freshness. The reason names
  * the failed step and never echoes the token.
  */
-export const verifySigned = async (input: SignedBy & { authorization: string | undefined; body: string }): Promise<Verification> => {
+export const verifySigned = async (
+  input: SignedBy & { authorization: string | undefined; body: string },
+): Promise<Verification> => {
   const token = input.authorization?.trim()
   if (!token) return { ok: false, reason: 'no AUTHORIZATION header' }
   try {
@@ -79,8 +82,10 @@ export const verifySigned = async (input: SignedBy & { authorization: string | u
   if (!claims) return { ok: false, reason: "signature does not verify with QI's public key" }
   if (claims.method !== input.method) return { ok: false, reason: 'signed method does not match' }
   if (claims.uri !== input.uri) return { ok: false, reason: 'signed uri does not match' }
-  if (claims.payload_md5 !== (await md5Hex(input.body))) return { ok: false, reason: 'payload_md5 does not match the body' }
-  if (!fresh(parseTimestamp(claims.timestamp), input)) return { ok: false, reason: 'timestamp missing or outside the tolerance' }
+  if (claims.payload_md5 !== (await md5Hex(input.body)))
+    return { ok: false, reason: 'payload_md5 does not match the body' }
+  if (!fresh(parseTimestamp(claims.timestamp), input))
+    return { ok: false, reason: 'timestamp missing or outside the tolerance' }
   return { ok: true }
 }
 
@@ -89,7 +94,9 @@ export const verifySigned = async (input: SignedBy & { authorization: string | u
  * where `signature` is "method\nmd5(encoded_body)\ncontent type\nRFC 1123 date\nendpoint". Key and
  * sub must be the partner's own; method and endpoint the request's; the date fresh.
  */
-export const verifyV1Answer = async (input: SignedBy & { authorization: string; apiClientKey: string; encodedBody: string | undefined }): Promise<Verification> => {
+export const verifyV1Answer = async (
+  input: SignedBy & { authorization: string; apiClientKey: string; encodedBody: string | undefined },
+): Promise<Verification> => {
   const match = /^QIT ([^:\s]+):(\S+)$/.exec(input.authorization.trim())
   if (!match) return { ok: false, reason: 'v1 AUTHORIZATION is not "QIT <api_key>:<jwt>"' }
   const [, apiKey, token] = match as unknown as [string, string, string]
@@ -103,8 +110,10 @@ export const verifyV1Answer = async (input: SignedBy & { authorization: string; 
   if (method !== input.method) return { ok: false, reason: 'signed method does not match' }
   if (endpoint !== input.uri) return { ok: false, reason: 'signed endpoint does not match' }
   const encoded = input.encodedBody
-  if (md5 !== (encoded === undefined ? '' : await md5Hex(encoded))) return { ok: false, reason: 'signed md5 does not match encoded_body' }
-  if (contentType !== (encoded === undefined ? '' : 'application/json')) return { ok: false, reason: 'signed content type does not match' }
+  if (md5 !== (encoded === undefined ? '' : await md5Hex(encoded)))
+    return { ok: false, reason: 'signed md5 does not match encoded_body' }
+  if (contentType !== (encoded === undefined ? '' : 'application/json'))
+    return { ok: false, reason: 'signed content type does not match' }
   if (!fresh(Date.parse(date), input)) return { ok: false, reason: 'signed date missing or outside the tolerance' }
   return { ok: true }
 }
@@ -118,7 +127,8 @@ const qiClaims = async (token: string, qiPublicKeyPem: string): Promise<JWTPaylo
   }
 }
 
-const fresh = (at: number, window: { now: number; toleranceMs: number }) => Number.isFinite(at) && Math.abs(window.now - at) <= window.toleranceMs
+const fresh = (at: number, window: { now: number; toleranceMs: number }) =>
+  Number.isFinite(at) && Math.abs(window.now - at) <= window.toleranceMs
 
 /** The legacy form of an answer, `{"encoded_body": <JWT signed by QI>}`: its verified claims are the body. */
 export const decodeEncodedBody = (encoded: string, qiPublicKeyPem: string): Promise<Record<string, unknown> | null> =>

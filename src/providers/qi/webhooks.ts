@@ -1,5 +1,5 @@
 import type { WebhookNotice } from '../provider'
-import { snapshotOf, type QiTed } from './mapping'
+import { type QiTed, snapshotOf } from './mapping'
 
 export type QiWebhook = { type: string; ted: QiTed }
 
@@ -19,7 +19,11 @@ export const parseQiWebhook = (raw: string): QiWebhook | null => {
   if (typeof type !== 'string' || !data || typeof data !== 'object') return null
   // Keys are looked up in the database: anything but a non-empty string does not name a TED.
   const named = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined)
-  const ted = { ...(data as QiTed), ted_key: named((data as QiTed).ted_key), request_control_key: named((data as QiTed).request_control_key) }
+  const ted = {
+    ...(data as QiTed),
+    ted_key: named((data as QiTed).ted_key),
+    request_control_key: named((data as QiTed).request_control_key),
+  }
   if (!ted.ted_key && !ted.request_control_key) return null
   return { type, ted }
 }
@@ -31,7 +35,9 @@ export const readQiWebhook = (body: string): WebhookNotice | null => {
   return {
     lookup: {
       reference: hook.ted.ted_key,
-      stateKey: hook.ted.request_control_key ? { name: 'request_control_key', value: hook.ted.request_control_key } : undefined,
+      stateKey: hook.ted.request_control_key
+        ? { name: 'request_control_key', value: hook.ted.request_control_key }
+        : undefined,
     },
     snapshot: hook.type === 'baas.ted.outgoing_ted' ? (current) => snapshotOf(hook.ted, current) : null,
   }

@@ -1,11 +1,16 @@
 import type { Transfer } from '../../../db/schema'
-import { callProvider, withRetryAfter, type ProviderResponse } from '../outbound'
+import { callProvider, type ProviderResponse, withRetryAfter } from '../outbound'
 import { fail, ok, type ProviderError, type Result, type TransferProvider } from '../provider'
-import { errorOf, snapshotOf, type SfoxOperation, type SfoxTransfer } from './mapping'
+import { errorOf, type SfoxOperation, type SfoxTransfer, snapshotOf } from './mapping'
 import { multipartBody } from './multipart'
 
 export type SfoxConnection = { baseUrl: string; apiKey: string }
-export type CallOptions = { timeoutMs: number; uploadTimeoutMs?: number; historyMaxRows?: number; onTiming?: (ms: number) => void }
+export type CallOptions = {
+  timeoutMs: number
+  uploadTimeoutMs?: number
+  historyMaxRows?: number
+  onTiming?: (ms: number) => void
+}
 
 /** The create body's fields as the gateway stores them (quantity and rate as decimal strings). */
 export type SfoxDetails = {
@@ -34,7 +39,11 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
       headers: {
         authorization: `Bearer ${connection.apiKey}`,
         accept: 'application/json',
-        ...(multipart ? { 'content-type': multipart.contentType } : body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(multipart
+          ? { 'content-type': multipart.contentType }
+          : body === undefined
+            ? {}
+            : { 'content-type': 'application/json' }),
       },
       body: multipart ? multipart.body : body === undefined ? undefined : JSON.stringify(body),
       timeoutMs: multipart ? (options.uploadTimeoutMs ?? options.timeoutMs) : options.timeoutMs,
@@ -43,7 +52,10 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
     if (!result.ok) return result
     const { response } = result
     if (response.status >= 200 && response.status < 300) return { ok: true as const, response }
-    return { ok: false as const, error: withRetryAfter(errorOf(operation, response.status, response.json), response.headers) }
+    return {
+      ok: false as const,
+      error: withRetryAfter(errorOf(operation, response.status, response.json), response.headers),
+    }
   }
 
   const dataOf = (response: ProviderResponse) => (response.json as { data?: unknown } | null)?.data
@@ -100,7 +112,13 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
     const found = await history([transfer])
     if (!found.ok) return found
     if (!found.value.has(transfer.id)) {
-      return fail({ kind: 'unavailable', provider: 'sfox', status: 200, code: null, message: "sFOX's history is too full to tell whether it has the transfer" })
+      return fail({
+        kind: 'unavailable',
+        provider: 'sfox',
+        status: 200,
+        code: null,
+        message: "sFOX's history is too full to tell whether it has the transfer",
+      })
     }
     return ok(found.value.get(transfer.id)!)
   }
@@ -133,7 +151,12 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
       const found = await findInHistory(transfer)
       // sFOX says it has this transfer: whatever the lookup's failure, the outcome is unknown, not refused.
       if (!found.ok) return fail({ ...found.error, kind: 'unavailable' })
-      if (!found.value) return fail({ ...result.error, kind: 'unavailable', message: `${result.error.message} (not yet in sFOX's history)` })
+      if (!found.value)
+        return fail({
+          ...result.error,
+          kind: 'unavailable',
+          message: `${result.error.message} (not yet in sFOX's history)`,
+        })
       return ok(snapshotOf(found.value))
     },
 
@@ -184,7 +207,13 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
       const found = await findInHistory(transfer)
       if (!found.ok) return found
       if (!found.value) {
-        return fail({ kind: 'not_found', provider: 'sfox', status: 200, code: null, message: 'not in sFOX transfer history' })
+        return fail({
+          kind: 'not_found',
+          provider: 'sfox',
+          status: 200,
+          code: null,
+          message: 'not in sFOX transfer history',
+        })
       }
       return ok(snapshotOf(found.value))
     },

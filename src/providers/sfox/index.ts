@@ -6,5 +6,6 @@ import { SFOX_FACTS } from './facts'
 export const sfoxProvider: ProviderModule = {
   name: 'sfox',
   facts: SFOX_FACTS,
-  connect: ({ baseUrl, credentials }, options) => createSfoxProvider({ baseUrl, apiKey: credentials.api_key! }, options),
+  connect: ({ baseUrl, credentials }, options) =>
+    createSfoxProvider({ baseUrl, apiKey: credentials.api_key! }, options),
 }

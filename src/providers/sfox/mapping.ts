@@ -1,6 +1,6 @@
 import type { TransferStatus } from '../../rules/transfer-states'
-import type { ProviderError, ProviderSnapshot } from '../provider'
 import { genericHttpError } from '../outbound'
+import type { ProviderError, ProviderSnapshot } from '../provider'
 
 /** sFOX's transfer object (§5.1 of the reference notes); only what the gateway reads. */
 export type SfoxTransfer = {
@@ -61,7 +61,8 @@ export const errorOf = (operation: SfoxOperation, status: number, body: unknown)
     if (message === NOT_PENDING) return { ...base, kind: 'not_pending' }
     if (NOT_FOUND.test(message)) return { ...base, kind: 'not_found' }
     if (operation === 'create' && ALREADY_EXISTS.test(message)) return { ...base, kind: 'duplicate' }
-    if (operation === 'confirm') return { ...base, kind: NEEDS_NEW_CODE.test(message) ? 'expired_code' : 'invalid_code' }
+    if (operation === 'confirm')
+      return { ...base, kind: NEEDS_NEW_CODE.test(message) ? 'expired_code' : 'invalid_code' }
     return { ...base, kind: 'rejected' }
   }
   return genericHttpError('sfox', status, message) ?? { ...base, kind: 'rejected' }

@@ -22,7 +22,10 @@ export const multipartBody = (parts: Part[]) => {
   const crlf = utf8('\r\n')
   const tail = utf8(`--${boundary}--\r\n`)
   const length =
-    parts.reduce((sum, part, i) => sum + heads[i]!.length + ('file' in part ? part.file.size : values[i]!.length) + crlf.length, 0) + tail.length
+    parts.reduce(
+      (sum, part, i) => sum + heads[i]!.length + ('file' in part ? part.file.size : values[i]!.length) + crlf.length,
+      0,
+    ) + tail.length
 
   let index = 0
   let reader: ReadableStreamDefaultReader<Uint8Array> | null = null

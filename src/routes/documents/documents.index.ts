@@ -1,4 +1,3 @@
-
 import { partnerAuth } from '../../middleware/auth'
 import { rateLimit } from '../../middleware/rate-limit'
 import { createRouter } from '../router'
@@ -13,6 +12,4 @@ router.use(partnerAuth, rateLimit)
 router.openAPIRegistry.registerPath(routes.upload)
 router.post('/users/:user_id/documents', handlers.upload)
 
-export const documentsRouter = router
-  .openapi(routes.getOne, handlers.getOne)
-  .openapi(routes.list, handlers.list)
+export const documentsRouter = router.openapi(routes.getOne, handlers.getOne).openapi(routes.list, handlers.list)

@@ -1,11 +1,17 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { problemResponse } from '../../schemas/common'
+import { SubmissionList, SubmissionListQuery, SubmissionResource, UploadForm } from '../../schemas/documents'
 import { json, partnerSecurity } from '../describe'
-import { SubmissionList, SubmissionListQuery, SubmissionResource, UploadForm, } from '../../schemas/documents'
 
 const security = partnerSecurity
 const tags = ['Documents']
-const userParams = z.object({ user_id: z.string().min(1).max(128).openapi({ param: { name: 'user_id', in: 'path' }, example: 'user-42' }) })
+const userParams = z.object({
+  user_id: z
+    .string()
+    .min(1)
+    .max(128)
+    .openapi({ param: { name: 'user_id', in: 'path' }, example: 'user-42' }),
+})
 
 export const upload = createRoute({
   operationId: 'submitDocuments',
@@ -19,7 +25,9 @@ export const upload = createRoute({
     'Send an Idempotency-Key header to make a retry return the first result instead of sending the files twice.',
   request: {
     params: userParams,
-    headers: z.object({ 'idempotency-key': z.string().optional().openapi({ description: '1–255 visible ASCII characters.' }) }),
+    headers: z.object({
+      'idempotency-key': z.string().optional().openapi({ description: '1–255 visible ASCII characters.' }),
+    }),
     body: { required: true, content: { 'multipart/form-data': { schema: UploadForm } } },
   },
   responses: {
@@ -31,7 +39,9 @@ export const upload = createRoute({
     409: problemResponse('The first request with this Idempotency-Key is still being sent (`submission_in_flight`).'),
     413: problemResponse('Over the total size limit.'),
     415: problemResponse('Not multipart/form-data.'),
-    422: problemResponse('A document failed a check (`invalid_request`, errors per file), sFOX refused it (`provider_rejected`), or the key was reused (`idempotency_key_reused`).'),
+    422: problemResponse(
+      'A document failed a check (`invalid_request`, errors per file), sFOX refused it (`provider_rejected`), or the key was reused (`idempotency_key_reused`).',
+    ),
     502: problemResponse('sFOX failed (`provider_unavailable`).'),
     504: problemResponse('sFOX did not answer in time (`provider_timeout`).'),
   },
@@ -45,7 +55,11 @@ export const getOne = createRoute({
   security,
   summary: 'Retrieve a document submission',
   request: { params: z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' } }) }) },
-  responses: { 200: json(SubmissionResource, 'The submission.'), 401: problemResponse('Missing or invalid API key.'), 404: problemResponse('No such submission.') },
+  responses: {
+    200: json(SubmissionResource, 'The submission.'),
+    401: problemResponse('Missing or invalid API key.'),
+    404: problemResponse('No such submission.'),
+  },
 })
 
 export const list = createRoute({
@@ -56,6 +70,9 @@ export const list = createRoute({
   security,
   summary: "List an end user's document submissions, newest first",
   request: { params: userParams, query: SubmissionListQuery },
-  responses: { 200: json(SubmissionList, 'A page of submissions.'), 401: problemResponse('Missing or invalid API key.'), 422: problemResponse('Invalid request.') },
+  responses: {
+    200: json(SubmissionList, 'A page of submissions.'),
+    401: problemResponse('Missing or invalid API key.'),
+    422: problemResponse('Invalid request.'),
+  },
 })
-

@@ -1,30 +1,43 @@
-
 import { getEventWithDeliveries, listEvents } from '../../callbacks/event-history'
 import { redeliverEvent } from '../../callbacks/redelivery'
-import { pageAfterKnownCursor } from '../cursor'
 import { isIdOf } from '../../lib/ids'
 import { renderDelivery, renderEvent } from '../../schemas/callbacks'
+import { pageAfterKnownCursor } from '../cursor'
 import type { AppRouteHandler } from '../router'
-import { routes } from './events.routes'
+import type { routes } from './events.routes'
 
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
-    const { limit, starting_after, type, transfer_id } = c.req.valid('query')
-    const { db } = c.var.services
-    const partnerId = c.var.partner.id
-    // Any well-formed event id is a place in time: pruned events (retention) stay usable as cursors.
-    const page = await pageAfterKnownCursor(starting_after, async (id) => isIdOf('evt', id), 'event', () =>
-      listEvents(db, partnerId, { limit, startingAfter: starting_after, type, transferId: transfer_id }),
-    )
-    return c.json({ object: 'list' as const, data: page.rows.map(renderEvent), has_more: page.hasMore }, 200)
-  }
+  const { limit, starting_after, type, transfer_id } = c.req.valid('query')
+  const { db } = c.var.services
+  const partnerId = c.var.partner.id
+  // Any well-formed event id is a place in time: pruned events (retention) stay usable as cursors.
+  const page = await pageAfterKnownCursor(
+    starting_after,
+    async (id) => isIdOf('evt', id),
+    'event',
+    () => listEvents(db, partnerId, { limit, startingAfter: starting_after, type, transferId: transfer_id }),
+  )
+  return c.json({ object: 'list' as const, data: page.rows.map(renderEvent), has_more: page.hasMore }, 200)
+}
 
 export const get: AppRouteHandler<typeof routes.get> = async (c) => {
-    const { event, deliveries } = await getEventWithDeliveries(c.var.services.db, c.var.partner.id, c.req.valid('param').id)
-    return c.json({ ...renderEvent(event), deliveries: deliveries.map(renderDelivery) }, 200)
-  }
+  const { event, deliveries } = await getEventWithDeliveries(
+    c.var.services.db,
+    c.var.partner.id,
+    c.req.valid('param').id,
+  )
+  return c.json({ ...renderEvent(event), deliveries: deliveries.map(renderDelivery) }, 200)
+}
 
 export const redeliver: AppRouteHandler<typeof routes.redeliver> = async (c) => {
-    const id = c.req.valid('param').id
-    const rows = await redeliverEvent(c.var.services, c.var.partner.id, id, c.req.valid('json').endpoint_id)
-    return c.json({ object: 'redelivery' as const, event_id: id, deliveries: rows.map((r) => ({ id: r.id, endpoint_id: r.endpointId, state: r.state })) }, 202)
-  }
+  const id = c.req.valid('param').id
+  const rows = await redeliverEvent(c.var.services, c.var.partner.id, id, c.req.valid('json').endpoint_id)
+  return c.json(
+    {
+      object: 'redelivery' as const,
+      event_id: id,
+      deliveries: rows.map((r) => ({ id: r.id, endpoint_id: r.endpointId, state: r.state })),
+    },
+    202,
+  )
+}

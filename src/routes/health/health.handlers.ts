@@ -1,11 +1,10 @@
-
 import { sql } from 'drizzle-orm'
 import journal from '../../../db/migrations/meta/_journal.json'
-import { Problem } from '../../lib/problem'
 import { describeError } from '../../lib/errors'
 import { log } from '../../lib/log'
+import { Problem } from '../../lib/problem'
 import type { AppRouteHandler } from '../router'
-import * as routes from './health.routes'
+import type * as routes from './health.routes'
 
 // The newest migration this build expects; drizzle records each applied one by its journal time.
 const expectedMigration = journal.entries.at(-1)?.when ?? 0
@@ -22,7 +21,9 @@ export const health: AppRouteHandler<typeof routes.health> = async (c) => {
     throw new Problem('service_unavailable', { detail: 'The database cannot be reached or has not been migrated.' })
   }
   if (applied < expectedMigration) {
-    throw new Problem('service_unavailable', { detail: 'Database migrations are behind this build; run `npm run db:migrate`.' })
+    throw new Problem('service_unavailable', {
+      detail: 'Database migrations are behind this build; run `npm run db:migrate`.',
+    })
   }
   return c.json({ status: 'ok' as const, database: 'ok' as const, migrations: 'current' as const }, 200)
 }

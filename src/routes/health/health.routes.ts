@@ -2,7 +2,6 @@ import { createRoute, z } from '@hono/zod-openapi'
 import { problemResponse } from '../../schemas/common'
 import { json } from '../describe'
 
-
 const HealthResource = z
   .object({
     status: z.literal('ok'),

@@ -23,7 +23,7 @@ export const receive = createRoute({
   security: [{ QiSignature: [] }],
   description:
     "Verified by the provider's adapter with the partner's credentials. QI: ES512 AUTHORIZATION JWT over " +
-    '{payload_md5, timestamp, method, uri} with the partner\'s QI public key, API-CLIENT-KEY, body MD5 and a ' +
+    "{payload_md5, timestamp, method, uri} with the partner's QI public key, API-CLIENT-KEY, body MD5 and a " +
     '5-minute timestamp window. Not for partners.',
   request: { params },
   responses: {

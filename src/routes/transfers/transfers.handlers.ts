@@ -1,53 +1,59 @@
-
-import { pageAfterKnownCursor } from '../cursor'
-import {
-  renderTransfer,
-} from '../../schemas/transfers'
+import { renderTransfer } from '../../schemas/transfers'
 import { cancelTransfer } from '../../transfers/cancel'
 import { confirmTransfer } from '../../transfers/confirm'
 import { createTransfer } from '../../transfers/create'
+import { transferNotFound } from '../../transfers/problems'
 import { resendCode } from '../../transfers/resend'
 import { findTransfer, listTransfers } from '../../transfers/store/read'
-import { transferNotFound } from '../../transfers/problems'
+import { pageAfterKnownCursor } from '../cursor'
 import type { AppRouteHandler } from '../router'
-import * as routes from './transfers.routes'
+import type * as routes from './transfers.routes'
 
 export const create: AppRouteHandler<typeof routes.create> = async (c) => {
-    const { transfer, created } = await createTransfer(c.var.services, c.var.partner, c.req.valid('json'))
-    return c.json(renderTransfer(transfer), created ? 201 : 200)
-  }
+  const { transfer, created } = await createTransfer(c.var.services, c.var.partner, c.req.valid('json'))
+  return c.json(renderTransfer(transfer), created ? 201 : 200)
+}
 
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
-    const query = c.req.valid('query')
-    const { db } = c.var.services
-    const partnerId = c.var.partner.id
-    const { rows, hasMore } = await pageAfterKnownCursor(query.starting_after, async (id) => !!(await findTransfer(db, partnerId, id)), 'transfer', () =>
-      listTransfers(db, partnerId, { status: query.status, provider: query.provider, limit: query.limit, startingAfter: query.starting_after }),
-    )
-    return c.json({ object: 'list' as const, data: rows.map(renderTransfer), has_more: hasMore }, 200)
-  }
+  const query = c.req.valid('query')
+  const { db } = c.var.services
+  const partnerId = c.var.partner.id
+  const { rows, hasMore } = await pageAfterKnownCursor(
+    query.starting_after,
+    async (id) => !!(await findTransfer(db, partnerId, id)),
+    'transfer',
+    () =>
+      listTransfers(db, partnerId, {
+        status: query.status,
+        provider: query.provider,
+        limit: query.limit,
+        startingAfter: query.starting_after,
+      }),
+  )
+  return c.json({ object: 'list' as const, data: rows.map(renderTransfer), has_more: hasMore }, 200)
+}
 
 export const get: AppRouteHandler<typeof routes.get> = async (c) => {
-    const { transfer_id } = c.req.valid('param')
-    const transfer = await findTransfer(c.var.services.db, c.var.partner.id, transfer_id)
-    if (!transfer) throw transferNotFound(transfer_id)
-    return c.json(renderTransfer(transfer), 200)
-  }
+  const { transfer_id } = c.req.valid('param')
+  const transfer = await findTransfer(c.var.services.db, c.var.partner.id, transfer_id)
+  if (!transfer) throw transferNotFound(transfer_id)
+  return c.json(renderTransfer(transfer), 200)
+}
 
 export const confirm: AppRouteHandler<typeof routes.confirm> = async (c) => {
-    const { transfer_id } = c.req.valid('param')
-    const transfer = await confirmTransfer(c.var.services, c.var.partner, transfer_id, c.req.valid('json').code)
-    return c.json(renderTransfer(transfer), 200)
-  }
+  const { transfer_id } = c.req.valid('param')
+  const transfer = await confirmTransfer(c.var.services, c.var.partner, transfer_id, c.req.valid('json').code)
+  return c.json(renderTransfer(transfer), 200)
+}
 
 export const resend: AppRouteHandler<typeof routes.resend> = async (c) => {
-    const { transfer_id } = c.req.valid('param')
-    const transfer = await resendCode(c.var.services, c.var.partner, transfer_id, c.req.valid('json').channel)
-    return c.json(renderTransfer(transfer), 200)
-  }
+  const { transfer_id } = c.req.valid('param')
+  const transfer = await resendCode(c.var.services, c.var.partner, transfer_id, c.req.valid('json').channel)
+  return c.json(renderTransfer(transfer), 200)
+}
 
 export const cancel: AppRouteHandler<typeof routes.cancel> = async (c) => {
-    const { transfer_id } = c.req.valid('param')
-    const transfer = await cancelTransfer(c.var.services, c.var.partner, transfer_id)
-    return c.json(renderTransfer(transfer), 200)
-  }
+  const { transfer_id } = c.req.valid('param')
+  const transfer = await cancelTransfer(c.var.services, c.var.partner, transfer_id)
+  return c.json(renderTransfer(transfer), 200)
+}

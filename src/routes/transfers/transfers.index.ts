@@ -1,4 +1,3 @@
-
 import { partnerAuth } from '../../middleware/auth'
 import { rateLimit } from '../../middleware/rate-limit'
 import { createRouter } from '../router'

@@ -1,6 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { problemResponse } from '../../schemas/common'
-import { json, jsonBody, partnerSecurity } from '../describe'
 import {
   ConfirmBody,
   CreateTransferBody,
@@ -9,6 +8,7 @@ import {
   TransferList,
   TransferResource,
 } from '../../schemas/transfers'
+import { json, jsonBody, partnerSecurity } from '../describe'
 
 const security = partnerSecurity
 const transferResponse = (description: string) => json(TransferResource, description)
@@ -20,7 +20,9 @@ const common = {
   422: problemResponse('Invalid request (`invalid_request`, every failing field listed).'),
 }
 const upstream = {
-  502: problemResponse('The provider failed or refused our credentials (`provider_unavailable`, `provider_authentication_failed`).'),
+  502: problemResponse(
+    'The provider failed or refused our credentials (`provider_unavailable`, `provider_authentication_failed`).',
+  ),
   503: problemResponse('The provider is rate limiting (`provider_rate_limited`).'),
   504: problemResponse('The provider did not answer in time (`provider_timeout`).'),
 }

@@ -1,15 +1,20 @@
-
-import { createEndpoint, deleteEndpoint, endpointExists, getEndpoint, listEndpoints, rotateSecret, updateEndpoint } from '../../callbacks/endpoints'
+import {
+  createEndpoint,
+  deleteEndpoint,
+  endpointExists,
+  getEndpoint,
+  listEndpoints,
+  rotateSecret,
+  updateEndpoint,
+} from '../../callbacks/endpoints'
 import { recoverEndpoint } from '../../callbacks/redelivery'
 import { checkWebhookUrl, urlPolicyOf } from '../../callbacks/url-policy'
-import type { Settings } from '../../lib/settings'
-import { pageAfterKnownCursor } from '../cursor'
 import { fieldProblem } from '../../lib/problem'
-import {
-  renderEndpoint,
-} from '../../schemas/callbacks'
+import type { Settings } from '../../lib/settings'
+import { renderEndpoint } from '../../schemas/callbacks'
+import { pageAfterKnownCursor } from '../cursor'
 import type { AppRouteHandler } from '../router'
-import { routes } from './webhook-endpoints.routes'
+import type { routes } from './webhook-endpoints.routes'
 
 /** The URL rules partners hear about as a field error. */
 const allowedUrl = (settings: Settings, url: string) => {
@@ -21,49 +26,73 @@ const allowedUrl = (settings: Settings, url: string) => {
 }
 
 export const create: AppRouteHandler<typeof routes.create> = async (c) => {
-    const { db, settings, now } = c.var.services
-    const input = c.req.valid('json')
-    const url = allowedUrl(settings, input.url)
-    const { endpoint, secret } = await createEndpoint(db, settings.ENCRYPTION_KEY, c.var.partner.id, { ...input, url }, now())
-    return c.json({ ...renderEndpoint(endpoint), secret }, 201)
-  }
+  const { db, settings, now } = c.var.services
+  const input = c.req.valid('json')
+  const url = allowedUrl(settings, input.url)
+  const { endpoint, secret } = await createEndpoint(
+    db,
+    settings.ENCRYPTION_KEY,
+    c.var.partner.id,
+    { ...input, url },
+    now(),
+  )
+  return c.json({ ...renderEndpoint(endpoint), secret }, 201)
+}
 
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
-    const { limit, starting_after } = c.req.valid('query')
-    const { db } = c.var.services
-    const partnerId = c.var.partner.id
-    const { rows, hasMore } = await pageAfterKnownCursor(starting_after, (id) => endpointExists(db, partnerId, id), 'webhook endpoint', () =>
-      listEndpoints(db, partnerId, limit, starting_after),
-    )
-    return c.json({ object: 'list' as const, data: rows.map((e) => renderEndpoint(e)), has_more: hasMore }, 200)
-  }
+  const { limit, starting_after } = c.req.valid('query')
+  const { db } = c.var.services
+  const partnerId = c.var.partner.id
+  const { rows, hasMore } = await pageAfterKnownCursor(
+    starting_after,
+    (id) => endpointExists(db, partnerId, id),
+    'webhook endpoint',
+    () => listEndpoints(db, partnerId, limit, starting_after),
+  )
+  return c.json({ object: 'list' as const, data: rows.map((e) => renderEndpoint(e)), has_more: hasMore }, 200)
+}
 
 export const get: AppRouteHandler<typeof routes.get> = async (c) => {
-    return c.json(renderEndpoint(await getEndpoint(c.var.services.db, c.var.partner.id, c.req.valid('param').id)), 200)
-  }
+  return c.json(renderEndpoint(await getEndpoint(c.var.services.db, c.var.partner.id, c.req.valid('param').id)), 200)
+}
 
 export const update: AppRouteHandler<typeof routes.update> = async (c) => {
-    const { db, settings, now } = c.var.services
-    const input = c.req.valid('json')
-    const url = input.url === undefined ? undefined : allowedUrl(settings, input.url)
-    const row = await updateEndpoint(db, c.var.partner.id, c.req.valid('param').id, { ...input, url }, now())
-    return c.json(renderEndpoint(row), 200)
-  }
+  const { db, settings, now } = c.var.services
+  const input = c.req.valid('json')
+  const url = input.url === undefined ? undefined : allowedUrl(settings, input.url)
+  const row = await updateEndpoint(db, c.var.partner.id, c.req.valid('param').id, { ...input, url }, now())
+  return c.json(renderEndpoint(row), 200)
+}
 
 export const remove: AppRouteHandler<typeof routes.remove> = async (c) => {
-    const row = await deleteEndpoint(c.var.services.db, c.var.partner.id, c.req.valid('param').id, c.var.services.now())
-    return c.json({ object: 'webhook_endpoint' as const, id: row.id, deleted: true as const }, 200)
-  }
+  const row = await deleteEndpoint(c.var.services.db, c.var.partner.id, c.req.valid('param').id, c.var.services.now())
+  return c.json({ object: 'webhook_endpoint' as const, id: row.id, deleted: true as const }, 200)
+}
 
 export const rotate: AppRouteHandler<typeof routes.rotate> = async (c) => {
-    const { db, settings, now } = c.var.services
-    const grace = c.req.valid('json').grace_seconds ?? settings.WEBHOOK_SECRET_GRACE_SECONDS
-    const { endpoint, secret } = await rotateSecret(db, settings.ENCRYPTION_KEY, c.var.partner.id, c.req.valid('param').id, grace, now())
-    return c.json({ ...renderEndpoint(endpoint), secret }, 200)
-  }
+  const { db, settings, now } = c.var.services
+  const grace = c.req.valid('json').grace_seconds ?? settings.WEBHOOK_SECRET_GRACE_SECONDS
+  const { endpoint, secret } = await rotateSecret(
+    db,
+    settings.ENCRYPTION_KEY,
+    c.var.partner.id,
+    c.req.valid('param').id,
+    grace,
+    now(),
+  )
+  return c.json({ ...renderEndpoint(endpoint), secret }, 200)
+}
 
 export const recover: AppRouteHandler<typeof routes.recover> = async (c) => {
-    const id = c.req.valid('param').id
-    const recovered = await recoverEndpoint(c.var.services, c.var.partner.id, id, Date.parse(c.req.valid('json').since))
-    return c.json({ object: 'recovery' as const, endpoint_id: id, deliveries_requeued: recovered.requeued, has_more: recovered.hasMore }, 202)
-  }
+  const id = c.req.valid('param').id
+  const recovered = await recoverEndpoint(c.var.services, c.var.partner.id, id, Date.parse(c.req.valid('json').since))
+  return c.json(
+    {
+      object: 'recovery' as const,
+      endpoint_id: id,
+      deliveries_requeued: recovered.requeued,
+      has_more: recovered.hasMore,
+    },
+    202,
+  )
+}

@@ -1,14 +1,30 @@
 import { and, eq, ne, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client'
 import { bind, compile } from '../../../db/compiled'
-import { transfers, type NewTransfer, type Transfer } from '../../../db/schema'
+import { type NewTransfer, type Transfer, transfers } from '../../../db/schema'
 import { keyOf, p, toTransfer } from './statements'
 
-export type CreateClaim =
-  | { kind: 'created' | 'resumed' | 'replay' | 'in_flight' | 'conflict'; transfer: Transfer }
+export type CreateClaim = { kind: 'created' | 'resumed' | 'replay' | 'in_flight' | 'conflict'; transfer: Transfer }
 
 // The columns a create writes (each encoded by its column, JSON ones included).
-const INSERTED = ['id', 'partnerId', 'transferId', 'provider', 'status', 'requestHash', 'details', 'metadata', 'providerReference', 'providerState', 'leaseUntil', 'resendLimit', 'resendCooldownMs', 'confirmLimit', 'createdAt', 'updatedAt'] as const
+const INSERTED = [
+  'id',
+  'partnerId',
+  'transferId',
+  'provider',
+  'status',
+  'requestHash',
+  'details',
+  'metadata',
+  'providerReference',
+  'providerState',
+  'leaseUntil',
+  'resendLimit',
+  'resendCooldownMs',
+  'confirmLimit',
+  'createdAt',
+  'updatedAt',
+] as const
 const insertTransfer = compile((b) =>
   b
     .insert(transfers)
@@ -29,16 +45,29 @@ const resumeCreate = compile((b) =>
     )
     .returning(),
 )
-const selectOthers = compile((b) => b.select().from(transfers).where(and(keyOf(), ne(transfers.id, p('id')))))
+const selectOthers = compile((b) =>
+  b
+    .select()
+    .from(transfers)
+    .where(and(keyOf(), ne(transfers.id, p('id')))),
+)
 
 /**
  * Inserts the transfer unless the partner already has one with that id; in the same round trip
  * takes over a `submitting` one whose earlier attempt ended without an answer (expired lease).
  */
-export const claimCreate = async (db: Db, row: NewTransfer & { leaseUntil: number }, now: number): Promise<CreateClaim> => {
+export const claimCreate = async (
+  db: Db,
+  row: NewTransfer & { leaseUntil: number },
+  now: number,
+): Promise<CreateClaim> => {
   const values = { ...Object.fromEntries(INSERTED.map((c) => [c, row[c] ?? null])), now }
   // On the common path (a new transfer) no statement returns a row: the new one is known already.
-  const [, resumed, existing] = await db.pipeline.batch([bind(insertTransfer, values), bind(resumeCreate, values), bind(selectOthers, values)])
+  const [, resumed, existing] = await db.pipeline.batch([
+    bind(insertTransfer, values),
+    bind(resumeCreate, values),
+    bind(selectOthers, values),
+  ])
   const [found] = existing!.rows.map(toTransfer)
   if (!found) return { kind: 'created', transfer: asStored(row) }
   if (found.requestHash !== row.requestHash) return { kind: 'conflict', transfer: found }
@@ -80,4 +109,6 @@ export const releaseCreate = (db: Db, id: string, now: number, heldLease: number
 
 /** The provider refused the create: forget it, so the partner can fix the request and reuse the id. */
 export const forgetCreate = (db: Db, id: string, heldLease: number) =>
-  db.delete(transfers).where(and(eq(transfers.id, id), eq(transfers.status, 'submitting'), eq(transfers.leaseUntil, heldLease)))
+  db
+    .delete(transfers)
+    .where(and(eq(transfers.id, id), eq(transfers.status, 'submitting'), eq(transfers.leaseUntil, heldLease)))

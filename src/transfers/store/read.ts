@@ -1,7 +1,7 @@
 import { and, desc, eq, lt, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client'
 import { bind, compile } from '../../../db/compiled'
-import { transfers, type Transfer } from '../../../db/schema'
+import { type Transfer, transfers } from '../../../db/schema'
 import { toPage } from '../../lib/page'
 import type { ProviderName, WebhookNotice } from '../../providers/provider'
 import { keyOf, toTransfer } from './statements'
@@ -53,7 +53,12 @@ export const claimRefetch = async (db: Db, id: string, now: number, gapMs: numbe
     await db
       .update(transfers)
       .set({ reconciledAt: now })
-      .where(and(eq(transfers.id, id), sql`(${transfers.reconciledAt} IS NULL OR ${transfers.reconciledAt} < ${now - gapMs})`))
+      .where(
+        and(
+          eq(transfers.id, id),
+          sql`(${transfers.reconciledAt} IS NULL OR ${transfers.reconciledAt} < ${now - gapMs})`,
+        ),
+      )
       .returning({ id: transfers.id })
   ).length === 1
 

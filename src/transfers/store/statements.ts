@@ -1,4 +1,4 @@
-import { and, eq, sql, type SQL } from 'drizzle-orm'
+import { and, eq, type SQL, sql } from 'drizzle-orm'
 import { rowMapper } from '../../../db/compiled'
 import { transfers } from '../../../db/schema'
 import { PROVIDERS, type ProviderName } from '../../providers/provider'
@@ -12,7 +12,10 @@ export const p = sql.placeholder
 export const keyOf = () => and(eq(transfers.partnerId, p('partnerId')), eq(transfers.transferId, p('transferId')))
 // Pending verification and not past its TTL (the cron marks it expired a little later).
 export const pendingNow = () =>
-  and(eq(transfers.status, 'pending_verification'), sql`(${transfers.expiresAt} IS NULL OR ${transfers.expiresAt} > ${p('now')})`)
+  and(
+    eq(transfers.status, 'pending_verification'),
+    sql`(${transfers.expiresAt} IS NULL OR ${transfers.expiresAt} > ${p('now')})`,
+  )
 
 // One SQL value per provider, chosen by the row's provider column.
 export const perProvider = (value: (name: ProviderName) => SQL) =>

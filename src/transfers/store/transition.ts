@@ -1,7 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client'
 import { bind, compile, compileSql } from '../../../db/compiled'
-import { transfers, type NewTransfer, type Transfer } from '../../../db/schema'
+import { type NewTransfer, type Transfer, transfers } from '../../../db/schema'
 import { insertDeliveries } from '../../callbacks/outbox'
 import { newId } from '../../lib/ids'
 import { canTransition, eventTypesFor, type TransferStatus } from '../../rules/transfer-states'
@@ -11,7 +11,14 @@ import { p } from './statements'
 export type Transition = { transfer: Transfer; deliveryIds: string[] }
 
 // Columns other requests may change meanwhile: they come back from a transition; the rest is known.
-const VOLATILE = ['sequence', 'attemptsRemaining', 'resendsUsed', 'codeSentAt', 'codeExpiresAt', 'verificationChannel'] as const
+const VOLATILE = [
+  'sequence',
+  'attemptsRemaining',
+  'resendsUsed',
+  'codeSentAt',
+  'codeExpiresAt',
+  'verificationChannel',
+] as const
 
 // One UPDATE per combination of columns set (a handful exist), built on first use.
 const transitionUpdates = new Map<string, ReturnType<typeof compile>>()
@@ -35,7 +42,11 @@ const transitionUpdate = (columns: string[], unleased: boolean) => {
             unleased ? sql`(${transfers.leaseUntil} IS NULL OR ${transfers.leaseUntil} < ${p('now')})` : undefined,
           ),
         )
-        .returning(Object.fromEntries(VOLATILE.map((c) => [c, transfers[c]])) as { [K in (typeof VOLATILE)[number]]: (typeof transfers)[K] }),
+        .returning(
+          Object.fromEntries(VOLATILE.map((c) => [c, transfers[c]])) as {
+            [K in (typeof VOLATILE)[number]]: (typeof transfers)[K]
+          },
+        ),
     )
     transitionUpdates.set(shape, statement)
   }
@@ -71,7 +82,13 @@ export const transition = async (
   const values: Record<string, unknown> = { id: transfer.id, from, to, now, eventCount: types.length }
   for (const c of columns) values[c] = set[c as keyof NewTransfer] ?? null
   const update = bind(transitionUpdate(columns, options.unleased ?? false), values)
-  const after = { ...transfer, ...set, status: to, updatedAt: now, sequence: transfer.sequence + types.length } as Transfer
+  const after = {
+    ...transfer,
+    ...set,
+    status: to,
+    updatedAt: now,
+    sequence: transfer.sequence + types.length,
+  } as Transfer
 
   // The events carry the transfer as it is after this change; deliveries come after all events.
   const object = renderTransfer(after)
@@ -90,7 +107,9 @@ export const transition = async (
   const [updated, ...results] = await db.pipeline.batch([update, ...eventInserts, ...deliveryInserts])
   const [current] = updated!.rows
   if (!current) return undefined
-  const deliveryIds = results.slice(types.length).flatMap((r) => r.rows.filter((row) => row.status === 'pending').map((row) => String(row.id)))
+  const deliveryIds = results
+    .slice(types.length)
+    .flatMap((r) => r.rows.filter((row) => row.status === 'pending').map((row) => String(row.id)))
   const volatile = Object.fromEntries(VOLATILE.map((c) => [c, current[transfers[c].name] ?? null]))
   return { transfer: { ...after, ...volatile }, deliveryIds }
 }

@@ -1,7 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client'
 import { bind, compile, compileSql } from '../../../db/compiled'
-import { transfers, type Transfer } from '../../../db/schema'
+import { type Transfer, transfers } from '../../../db/schema'
 import { PROVIDER_FACTS } from '../../providers/registry'
 import { keyOf, p, pendingNow, perProvider, toTransfer } from './statements'
 
@@ -16,7 +16,9 @@ const takeAttempt = compile((b) =>
     .update(transfers)
     .set({
       attemptsRemaining: sql`${transfers.attemptsRemaining} - 1`,
-      leaseUntil: perProvider((name) => (PROVIDER_FACTS[name].gatewaySideCancel ? sql`${p('leaseUntil')}` : sql`${transfers.leaseUntil}`)),
+      leaseUntil: perProvider((name) =>
+        PROVIDER_FACTS[name].gatewaySideCancel ? sql`${p('leaseUntil')}` : sql`${transfers.leaseUntil}`,
+      ),
       updatedAt: p('now') as unknown as number,
     })
     .where(
@@ -25,17 +27,27 @@ const takeAttempt = compile((b) =>
         pendingNow(),
         sql`${transfers.attemptsRemaining} > 0`,
         sql`${perProvider((name) =>
-          PROVIDER_FACTS[name].gatewaySideCancel ? sql`(${transfers.leaseUntil} IS NULL OR ${transfers.leaseUntil} < ${p('now')})` : sql`1`,
+          PROVIDER_FACTS[name].gatewaySideCancel
+            ? sql`(${transfers.leaseUntil} IS NULL OR ${transfers.leaseUntil} < ${p('now')})`
+            : sql`1`,
         )} = 1`,
       ),
     )
     .returning(),
 )
 // Only read when the UPDATE took nothing: then it explains why.
-const explainRefusal = compileSql(sql`SELECT * FROM transfers WHERE partner_id = ${p('partnerId')} AND transfer_id = ${p('transferId')} AND changes() = 0`)
+const explainRefusal = compileSql(
+  sql`SELECT * FROM transfers WHERE partner_id = ${p('partnerId')} AND transfer_id = ${p('transferId')} AND changes() = 0`,
+)
 
 /** Takes one confirm attempt if the transfer can use one; `current` explains a refusal. */
-export const claimConfirmAttempt = async (db: Db, partnerId: string, transferId: string, now: number, leaseUntil: number) => {
+export const claimConfirmAttempt = async (
+  db: Db,
+  partnerId: string,
+  transferId: string,
+  now: number,
+  leaseUntil: number,
+) => {
   const values = { partnerId, transferId, now, leaseUntil }
   const [claimed, current] = await db.pipeline.batch([bind(takeAttempt, values), bind(explainRefusal, values)])
   const row = claimed!.rows.map(toTransfer)[0]
@@ -43,7 +55,8 @@ export const claimConfirmAttempt = async (db: Db, partnerId: string, transferId:
 }
 
 /** This confirm's lease only: `heldLease` is the value its claim wrote. */
-const ownLeaseReleased = (heldLease: number) => sql`CASE WHEN ${transfers.leaseUntil} = ${heldLease} THEN NULL ELSE ${transfers.leaseUntil} END`
+const ownLeaseReleased = (heldLease: number) =>
+  sql`CASE WHEN ${transfers.leaseUntil} = ${heldLease} THEN NULL ELSE ${transfers.leaseUntil} END`
 
 /**
  * Gives back an attempt the provider did not judge (expired code, outage). The confirm's lease is
@@ -62,7 +75,10 @@ export const refundConfirmAttempt = (db: Db, id: string, now: number, heldLease:
 
 /** The confirm is over (a wrong code changes nothing else): its own lease is given back. */
 export const releaseLease = (db: Db, id: string, heldLease: number) =>
-  db.update(transfers).set({ leaseUntil: null }).where(and(eq(transfers.id, id), eq(transfers.leaseUntil, heldLease)))
+  db
+    .update(transfers)
+    .set({ leaseUntil: null })
+    .where(and(eq(transfers.id, id), eq(transfers.leaseUntil, heldLease)))
 
 // What a refused resend is explained with, and what a failed send gives back.
 const resendBefore = compile((b) =>
@@ -85,7 +101,17 @@ const resendBefore = compile((b) =>
 )
 export type ResendPrevious = Pick<
   Transfer,
-  'id' | 'provider' | 'status' | 'resendsUsed' | 'resendLimit' | 'resendCooldownMs' | 'attemptsRemaining' | 'expiresAt' | 'codeSentAt' | 'codeExpiresAt' | 'verificationChannel'
+  | 'id'
+  | 'provider'
+  | 'status'
+  | 'resendsUsed'
+  | 'resendLimit'
+  | 'resendCooldownMs'
+  | 'attemptsRemaining'
+  | 'expiresAt'
+  | 'codeSentAt'
+  | 'codeExpiresAt'
+  | 'verificationChannel'
 >
 
 const takeResend = (withChannel: boolean) =>
@@ -111,7 +137,13 @@ const takeResend = (withChannel: boolean) =>
           // "No cooldown" must not refuse a request whose clock read is a hair older than a concurrent send's.
           sql`(${transfers.resendCooldownMs} = 0 OR ${transfers.codeSentAt} IS NULL OR ${transfers.codeSentAt} + ${transfers.resendCooldownMs} <= ${p('now')})`,
           withChannel
-            ? sql`${perProvider((name) => sql`${p('channel')} IN (${sql.join(PROVIDER_FACTS[name].channels.map((c) => sql`${c}`), sql`, `)})`)} = 1`
+            ? sql`${perProvider(
+                (name) =>
+                  sql`${p('channel')} IN (${sql.join(
+                    PROVIDER_FACTS[name].channels.map((c) => sql`${c}`),
+                    sql`, `,
+                  )})`,
+              )} = 1`
             : undefined,
         ),
       )

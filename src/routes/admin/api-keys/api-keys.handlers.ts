@@ -1,32 +1,29 @@
-
-import { fieldProblem, } from '../../../lib/problem'
-import {
-  issueApiKey,
-  listApiKeys,
-  revokeApiKey,
-} from '../../../partners/api-keys'
-import {
-  renderApiKey,
-} from '../../../schemas/partners'
+import { fieldProblem } from '../../../lib/problem'
+import { issueApiKey, listApiKeys, revokeApiKey } from '../../../partners/api-keys'
+import { renderApiKey } from '../../../schemas/partners'
 import type { AppRouteHandler } from '../../router'
-import { routes } from './api-keys.routes'
+import type { routes } from './api-keys.routes'
 
 export const create: AppRouteHandler<typeof routes.create> = async (c) => {
-    const { db, settings, now } = c.var.services
-    const input = c.req.valid('json')
-    if (input.expires_at && Date.parse(input.expires_at) <= now()) {
-      throw fieldProblem('expires_at', { code: 'in_the_past', message: 'must be in the future' }, 'A key that expires in the past would never work.')
-    }
-    const { row, key } = await issueApiKey(db, settings.API_KEY_SECRET, c.req.valid('param').partner_id, input, now())
-    return c.json({ ...renderApiKey(row), key }, 201)
+  const { db, settings, now } = c.var.services
+  const input = c.req.valid('json')
+  if (input.expires_at && Date.parse(input.expires_at) <= now()) {
+    throw fieldProblem(
+      'expires_at',
+      { code: 'in_the_past', message: 'must be in the future' },
+      'A key that expires in the past would never work.',
+    )
   }
+  const { row, key } = await issueApiKey(db, settings.API_KEY_SECRET, c.req.valid('param').partner_id, input, now())
+  return c.json({ ...renderApiKey(row), key }, 201)
+}
 
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
-    const rows = await listApiKeys(c.var.services.db, c.req.valid('param').partner_id)
-    return c.json({ object: 'list' as const, data: rows.map(renderApiKey), has_more: false }, 200)
-  }
+  const rows = await listApiKeys(c.var.services.db, c.req.valid('param').partner_id)
+  return c.json({ object: 'list' as const, data: rows.map(renderApiKey), has_more: false }, 200)
+}
 
 export const revoke: AppRouteHandler<typeof routes.revoke> = async (c) => {
-    const { partner_id, key_id } = c.req.valid('param')
-    return c.json(renderApiKey(await revokeApiKey(c.var.services.db, partner_id, key_id, c.var.services.now())), 200)
-  }
+  const { partner_id, key_id } = c.req.valid('param')
+  return c.json(renderApiKey(await revokeApiKey(c.var.services.db, partner_id, key_id, c.var.services.now())), 200)
+}

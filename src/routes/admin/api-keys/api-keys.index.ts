@@ -1,4 +1,3 @@
-
 import { createRouter } from '../../router'
 import * as handlers from './api-keys.handlers'
 import { routes } from './api-keys.routes'

@@ -1,52 +1,61 @@
-
-import type { Settings } from '../../../lib/settings'
 import { fieldProblem, Problem } from '../../../lib/problem'
-import {
-  getPartner,
-} from '../../../partners/partners'
-import { checkQiKeys } from '../../../providers/qi/keys'
+import type { Settings } from '../../../lib/settings'
 import { deleteConnection, listConnections, upsertConnection } from '../../../partners/connections'
-import {
-  renderConnection,
-} from '../../../schemas/partners'
+import { getPartner } from '../../../partners/partners'
+import { checkQiKeys } from '../../../providers/qi/keys'
+import { renderConnection } from '../../../schemas/partners'
 import type { AppRouteHandler } from '../../router'
-import { routes } from './connections.routes'
+import type { routes } from './connections.routes'
 
 // Credentials go to this URL: in production only over TLS (local sandboxes are plain http).
 const assertProviderUrl = (settings: Settings, url: string) => {
   if (settings.ENVIRONMENT === 'production' && new URL(url).protocol !== 'https:') {
-    throw fieldProblem('base_url', { code: 'https_required', message: 'must use https' }, 'Provider credentials are only sent over https in production.')
+    throw fieldProblem(
+      'base_url',
+      { code: 'https_required', message: 'must use https' },
+      'Provider credentials are only sent over https in production.',
+    )
   }
 }
 
 export const putSfox: AppRouteHandler<typeof routes.putSfox> = async (c) => {
-    const { db, settings, now } = c.var.services
-    const partnerId = c.req.valid('param').partner_id
-    const input = c.req.valid('json')
-    assertProviderUrl(settings, input.base_url)
-    await getPartner(db, partnerId)
-    const row = await upsertConnection(db, settings.ENCRYPTION_KEY, partnerId, {
+  const { db, settings, now } = c.var.services
+  const partnerId = c.req.valid('param').partner_id
+  const input = c.req.valid('json')
+  assertProviderUrl(settings, input.base_url)
+  await getPartner(db, partnerId)
+  const row = await upsertConnection(
+    db,
+    settings.ENCRYPTION_KEY,
+    partnerId,
+    {
       provider: 'sfox',
       baseUrl: input.base_url,
       credentials: { api_key: input.api_key },
-    }, now())
-    return c.json(renderConnection(row), 200)
-  }
+    },
+    now(),
+  )
+  return c.json(renderConnection(row), 200)
+}
 
 export const putQi: AppRouteHandler<typeof routes.putQi> = async (c) => {
-    const { db, settings, now } = c.var.services
-    const partnerId = c.req.valid('param').partner_id
-    const input = c.req.valid('json')
-    assertProviderUrl(settings, input.base_url)
-    await getPartner(db, partnerId)
-    const keys = await checkQiKeys(input.private_key_pem, input.qi_public_key_pem)
-    if (!keys.ok) {
-      throw new Problem('invalid_request', {
-        detail: `The keys are not usable: ${keys.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
-        extensions: { errors: keys.errors.map((e) => ({ ...e, pointer: `/${e.field}`, code: 'invalid_key' })) },
-      })
-    }
-    const row = await upsertConnection(db, settings.ENCRYPTION_KEY, partnerId, {
+  const { db, settings, now } = c.var.services
+  const partnerId = c.req.valid('param').partner_id
+  const input = c.req.valid('json')
+  assertProviderUrl(settings, input.base_url)
+  await getPartner(db, partnerId)
+  const keys = await checkQiKeys(input.private_key_pem, input.qi_public_key_pem)
+  if (!keys.ok) {
+    throw new Problem('invalid_request', {
+      detail: `The keys are not usable: ${keys.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
+      extensions: { errors: keys.errors.map((e) => ({ ...e, pointer: `/${e.field}`, code: 'invalid_key' })) },
+    })
+  }
+  const row = await upsertConnection(
+    db,
+    settings.ENCRYPTION_KEY,
+    partnerId,
+    {
       provider: 'qi',
       baseUrl: input.base_url,
       credentials: {
@@ -55,21 +64,23 @@ export const putQi: AppRouteHandler<typeof routes.putQi> = async (c) => {
         qi_public_key_pem: input.qi_public_key_pem,
       },
       settings: { account_keys: input.account_keys },
-    }, now())
-    return c.json(renderConnection(row), 200)
-  }
+    },
+    now(),
+  )
+  return c.json(renderConnection(row), 200)
+}
 
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
-    const partnerId = c.req.valid('param').partner_id
-    await getPartner(c.var.services.db, partnerId)
-    const rows = await listConnections(c.var.services.db, partnerId)
-    return c.json({ object: 'list' as const, data: rows.map(renderConnection), has_more: false }, 200)
-  }
+  const partnerId = c.req.valid('param').partner_id
+  await getPartner(c.var.services.db, partnerId)
+  const rows = await listConnections(c.var.services.db, partnerId)
+  return c.json({ object: 'list' as const, data: rows.map(renderConnection), has_more: false }, 200)
+}
 
 export const remove: AppRouteHandler<typeof routes.remove> = async (c) => {
-    const { partner_id, provider } = c.req.valid('param')
-    if (!(await deleteConnection(c.var.services.db, partner_id, provider))) {
-      throw new Problem('connection_not_found', { detail: `Partner "${partner_id}" has no ${provider} connection.` })
-    }
-    return c.body(null, 204)
+  const { partner_id, provider } = c.req.valid('param')
+  if (!(await deleteConnection(c.var.services.db, partner_id, provider))) {
+    throw new Problem('connection_not_found', { detail: `Partner "${partner_id}" has no ${provider} connection.` })
   }
+  return c.body(null, 204)
+}

@@ -1,4 +1,3 @@
-
 import { createRouter } from '../../router'
 import * as handlers from './connections.handlers'
 import { routes } from './connections.routes'

@@ -1,41 +1,55 @@
-import { createRoute, z } from '@hono/zod-openapi'
-import {
-  ConnectionList,
-  ConnectionResource,
-  QiConnectionBody,
-  SfoxConnectionBody,
-} from '../../../schemas/partners'
-import { adminErrors, adminSecurity, json, jsonBody, partnerParams } from '../../describe'
+import { createRoute } from '@hono/zod-openapi'
 import { ProviderNameSchema } from '../../../schemas/common'
+import { ConnectionList, ConnectionResource, QiConnectionBody, SfoxConnectionBody } from '../../../schemas/partners'
+import { adminErrors, adminSecurity, json, jsonBody, partnerParams } from '../../describe'
 
 const security = adminSecurity
 const tags = ['Admin']
 
-
 export const routes = {
   putSfox: createRoute({
     operationId: 'setSfoxConnection',
-    method: 'put', path: '/partners/{partner_id}/connections/sfox', tags, security, summary: "Set the partner's sFOX connection",
+    method: 'put',
+    path: '/partners/{partner_id}/connections/sfox',
+    tags,
+    security,
+    summary: "Set the partner's sFOX connection",
     request: { params: partnerParams, ...jsonBody(SfoxConnectionBody) },
     responses: { 200: json(ConnectionResource, 'Stored; credentials encrypted.'), ...adminErrors },
   }),
   putQi: createRoute({
     operationId: 'setQiConnection',
-    method: 'put', path: '/partners/{partner_id}/connections/qi', tags, security, summary: "Set the partner's QI Tech connection",
+    method: 'put',
+    path: '/partners/{partner_id}/connections/qi',
+    tags,
+    security,
+    summary: "Set the partner's QI Tech connection",
     description: 'Both keys are checked (P-521, ES512) before anything is stored; credentials are encrypted.',
     request: { params: partnerParams, ...jsonBody(QiConnectionBody) },
     responses: { 200: json(ConnectionResource, 'Stored; credentials encrypted.'), ...adminErrors },
   }),
   list: createRoute({
     operationId: 'listConnections',
-    method: 'get', path: '/partners/{partner_id}/connections', tags, security, summary: "List a partner's provider connections",
+    method: 'get',
+    path: '/partners/{partner_id}/connections',
+    tags,
+    security,
+    summary: "List a partner's provider connections",
     request: { params: partnerParams },
     responses: { 200: json(ConnectionList, 'Connections, without credentials.'), ...adminErrors },
   }),
   remove: createRoute({
     operationId: 'deleteConnection',
-    method: 'delete', path: '/partners/{partner_id}/connections/{provider}', tags, security, summary: 'Remove a provider connection',
-    request: { params: partnerParams.extend({ provider: ProviderNameSchema.openapi({ param: { name: 'provider', in: 'path' } }) }) },
+    method: 'delete',
+    path: '/partners/{partner_id}/connections/{provider}',
+    tags,
+    security,
+    summary: 'Remove a provider connection',
+    request: {
+      params: partnerParams.extend({
+        provider: ProviderNameSchema.openapi({ param: { name: 'provider', in: 'path' } }),
+      }),
+    },
     responses: { 204: { description: 'Removed.' }, ...adminErrors },
   }),
 }

@@ -1,4 +1,3 @@
-
 import { createRouter } from '../../router'
 import * as handlers from './partners.handlers'
 import { routes } from './partners.routes'
