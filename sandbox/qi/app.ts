@@ -4,6 +4,7 @@ import { createClock } from '../shared/clock'
 import { createFaults, faultMiddleware, mountFaultRoutes } from '../shared/faults'
 import { createRequestLog } from '../shared/request-log'
 import { authenticate } from './auth'
+import { mountAuthTest } from './auth-test'
 import { mountControl } from './control'
 import { faultErrorBody, qiErrorResponse } from './errors'
 import { qiKeyPair } from './keys'
@@ -47,6 +48,7 @@ export const createQiSandbox = (options: QiSandboxOptions = {}) => {
   app.use('*', signResponses(sb))
   app.use('*', authenticate(sb))
   mountTeds(app, sb)
+  mountAuthTest(app, sb)
 
   app.notFound((c) =>
     c.req.path.startsWith('/_sandbox/') ? c.json({ error: 'not found' }, 404) : qiErrorResponse('NOT_FOUND'),

@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono'
+import { decodeJwt } from 'jose'
 import { qiFail, schemaFail, unauthenticated } from './errors'
 import { md5Hex, verifyV1, verifyV2 } from './signing'
 import { type QiEnv, type QiSandbox, signatureNow } from './state'
@@ -16,11 +17,13 @@ const signedUris = (sb: QiSandbox, url: URL): string[] => {
   }
 }
 
-/** MD5s a v2 signature may carry: of the exact raw bytes, or for a bodiless GET/DELETE of an "empty payload" ([INFERRED], setting `empty_payload_md5_of`). */
-const acceptedMd5s = (sb: QiSandbox, method: string, raw: Uint8Array): string[] =>
-  raw.length === 0 && (method === 'GET' || method === 'DELETE')
-    ? sb.settings.empty_payload_md5_of.map((s) => md5Hex(s))
-    : [md5Hex(raw)]
+/**
+ * MD5s a v2 signature may carry: of the exact raw bytes, or for a request without a body (any method: QI's
+ * Python sample hashes json.dumps({}) whenever there is no body) of an "empty payload" (setting
+ * `empty_payload_md5_of`, md5("{}") and md5("") by default).
+ */
+const acceptedMd5s = (sb: QiSandbox, raw: Uint8Array): string[] =>
+  raw.length === 0 ? sb.settings.empty_payload_md5_of.map((s) => md5Hex(s)) : [md5Hex(raw)]
 
 const parseJson = (raw: Uint8Array): unknown => {
   if (raw.length === 0) return undefined
@@ -61,12 +64,14 @@ export const authenticate =
       if (!v1.ok) return unauthenticated(v1.reason)
       c.set('scheme', 'v1')
       c.set('body', v1.value)
+      c.set('signed_claims', decodeJwt(authorization.slice(authorization.indexOf(':') + 1)))
     } else {
-      const md5s = acceptedMd5s(sb, method, raw)
+      const md5s = acceptedMd5s(sb, raw)
       const v2 = await verifyV2(authorization, integration.public_key_pem, { ...expect, md5s })
       if (!v2.ok) return unauthenticated(v2.reason)
       c.set('scheme', 'v2')
       c.set('body', parseJson(raw))
+      c.set('signed_claims', { ...v2.value })
     }
     c.set('integration', integration)
     return next()

@@ -12,7 +12,14 @@ import { deliverWebhook } from './webhooks'
  */
 
 const FORCEABLE: TedStatus[] = ['sent', 'pending', 'rejected', 'returned']
-const TAMPERS: WebhookTamper[] = ['signature', 'payload_md5', 'stale_timestamp', 'wrong_uri']
+const TAMPERS: WebhookTamper[] = [
+  'signature',
+  'payload_md5',
+  'stale_timestamp',
+  'wrong_uri',
+  'wrong_method',
+  'api_client_key',
+]
 
 const bad = (c: Context, error: string, status: 400 | 404 | 409 = 400) => c.json({ error }, status)
 

@@ -17,7 +17,11 @@ const UNAUTHENTICATED =
 const NAO_AUTENTICADO =
   'Por favor forneça credenciais válidas como parte da request. (Documentação: https://qitech.com.br/documentation) Detalhes: '
 
-/** Texts from QI's error pages; `{name}` placeholders are filled from `params`. */
+/**
+ * Texts from QI's error pages; `{name}` placeholders are filled from `params`. "[DOC 004]" marks an entry whose
+ * status, title, description and translation are copied from /work/shared/providers/source-docs/004 (QI's
+ * "Request Token Resend for a TED transaction" page), which wins over the summary qi.md.
+ */
 const CATALOG = {
   GDF000003: {
     status: 400,
@@ -37,11 +41,13 @@ const CATALOG = {
     description: 'No ClientIntegration found for api_client_key: {api_client_key}.',
     translation: 'Nenhuma ClientIntegration encontrada para api_client_key: {api_client_key}.',
   },
+  // [DOC 004] table row "400 | QIT000001 | Bad Request | Schema Error | Erro de Schema". The failing fields are
+  // not in QI's text: the sandbox lists them in extra_fields.errors ([INFERRED] marshmallow-style messages).
   QIT000001: {
     status: 400,
     title: 'Bad Request',
-    description: 'Schema error: {errors}',
-    translation: 'Schema Inválido: {errors}',
+    description: 'Schema Error',
+    translation: 'Erro de Schema',
   },
   QIT000500: {
     status: 500,
@@ -49,9 +55,11 @@ const CATALOG = {
     description: 'An internal error has occurred and its being investigated.',
     translation: 'Um erro interno aconteceu e está sendo investigado',
   },
+  // [DOC 004] The page's translation reads "{account_ke}": taken as a typo of the placeholder, which the
+  // sandbox fills with the key like the description ([INFERRED]).
   TED000009: {
     status: 404,
-    title: 'Not Found',
+    title: 'Account not found',
     description: 'Account not found for the given key: {account_key}',
     translation: 'Conta não encontrada para a chave fornecida: {account_key}',
   },
@@ -67,11 +75,12 @@ const CATALOG = {
     description: 'Provided account not owned by SELECTED_AGENT',
     translation: 'Conta fornecida não pertencente ao SELECTED_AGENT',
   },
+  // [DOC 004]
   TED000020: {
     status: 404,
     title: 'Not Found',
-    description: 'Ted not found for given parameters',
-    translation: 'TED não encontrada para os parâmetros informados',
+    description: 'Ted was not found for the given parameters.',
+    translation: 'Ted não encontrada para os parâmetros fornecidos.',
   },
   TED000044: {
     status: 400,
@@ -91,6 +100,7 @@ const CATALOG = {
     description: 'Invalid uuid v4 string sent for {field}',
     translation: 'String uuid v4 inválida enviada para {field}',
   },
+  // [DOC 004]
   TED000082: {
     status: 400,
     title: 'Number of token validation attempts exceeded',
@@ -109,11 +119,19 @@ const CATALOG = {
     description: 'Token sent does not match expected',
     translation: 'Token enviado não condiz com, o esperado',
   },
+  // [DOC 004] 404 on the single-TED resend page (400 on the schedule pages: setting `invalid_status_http`).
   TED000086: {
     status: 404,
     title: 'Invalid Status',
     description: 'Ted not in pending_2fa_approval status',
-    translation: 'TED não está com status pending_2fa_approval',
+    translation: 'Ted não está pendente de aprovação por autenticação de dois fatores',
+  },
+  // [DOC 004] Answered by a resend when QI fails to send the new token (sandbox setting `resend_token_error`).
+  TED000087: {
+    status: 400,
+    title: 'Error Sending Token',
+    description: 'An error occurred while resending token and its being investigated',
+    translation: 'Um erro ocorreu ao reenviar token e está sendo investigado',
   },
   // [INFERRED] QI's duplicate-key behaviour is undocumented; 409 follows QI's CaaS pages, the code is the sandbox's own.
   DUPLICATE_REQUEST_CONTROL_KEY: {
@@ -185,13 +203,11 @@ export const qiFail = (key: QiErrorKey, options?: QiErrorOptions): never => {
 export const unauthenticated = (reason: string): never =>
   qiFail('GDF000014', { extra_fields: { sandbox_reason: reason } })
 
-/** QIT000001 listing the failing fields: `errors` maps a dotted field path to marshmallow-style messages. */
-export const schemaFail = (errors: Record<string, string[]>): never => {
-  const summary = Object.entries(errors)
-    .map(([field, messages]) => `${field}: ${messages.join(' ')}`)
-    .join('; ')
-  return qiFail('QIT000001', { params: { errors: summary }, extra_fields: { errors } })
-}
+/**
+ * QIT000001 with QI's fixed texts ("Schema Error"); the failing fields go in extra_fields.errors, a dotted field
+ * path → marshmallow-style messages ([INFERRED]: QI's pages do not show where the details are).
+ */
+export const schemaFail = (errors: Record<string, string[]>): never => qiFail('QIT000001', { extra_fields: { errors } })
 
 const STATUS_TITLES: Record<number, string> = {
   400: 'Bad Request',

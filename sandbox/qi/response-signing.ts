@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono'
+import { isAuthTestPath } from './auth-test'
 import { generateP521KeyPair, type KeyPairPem } from './keys'
-import { isoTimestamp, md5Hex, signV1, signV2 } from './signing'
+import { isoTimestamp, md5Hex, rfc1123, signV1, signV2 } from './signing'
 import { type QiEnv, type QiSandbox, signatureNow } from './state'
 
 let strangerKey: KeyPairPem | undefined
@@ -11,28 +12,37 @@ let strangerKey: KeyPairPem | undefined
  * - "header": body untouched; AUTHORIZATION = ES512 JWT {payload_md5: md5(body bytes), timestamp, method, uri}.
  * - "encoded_body" (v1): body {"encoded_body": JWT(payload)}; AUTHORIZATION = "QIT <key>:" + JWT {sub, signature}.
  * Both add API-CLIENT-KEY echoing the partner's key. Errors are signed too (QI's v1 sample decodes them).
+ * The authentication test endpoint answers v1 requests in the v1 form whenever answers are signed (see auth-test.ts).
+ * Every API answer, signed or not, carries a `Date` header from the sandbox's clock (`clock_offset_ms` included).
  */
 export const signResponses =
   (sb: QiSandbox): MiddlewareHandler<QiEnv> =>
   async (c, next) => {
     if (c.req.path.startsWith('/_sandbox/')) return next()
     await next()
+    const now = signatureNow(sb)
     const setting = sb.settings.response_signing
-    const mode = setting === 'by_scheme' ? (c.get('scheme') === 'v1' ? 'encoded_body' : 'header') : setting
-    if (mode === 'none') return
+    const v1 = c.get('scheme') === 'v1'
+    const byScheme = setting === 'by_scheme' || (setting !== 'none' && v1 && isAuthTestPath(c.req.path))
+    const mode = byScheme ? (v1 ? 'encoded_body' : 'header') : setting
+    if (mode === 'none') {
+      c.header('Date', rfc1123(now))
+      return
+    }
 
     const res = c.res
     const text = await res.text()
     const method = c.req.method
     const uri = new URL(c.req.url).pathname
     const apiKey = c.req.header('api-client-key') ?? ''
-    const now = signatureNow(sb)
     const headers = new Headers(res.headers)
     headers.delete('content-length')
-    if (apiKey) headers.set('API-CLIENT-KEY', apiKey)
+    headers.set('Date', rfc1123(now))
     let body = text
     // `response_tamper` forges one part of the signature (a test switch, not QI behaviour).
     const tamper = sb.settings.response_tamper
+    if (apiKey)
+      headers.set('API-CLIENT-KEY', tamper === 'api_key_header' ? '00000000-0000-4000-8000-000000000000' : apiKey)
     const privateKeyPem =
       tamper === 'signature' ? (strangerKey ??= generateP521KeyPair()).privateKeyPem : sb.keys.privateKeyPem
     const signedMethod = tamper === 'wrong_method' ? (method === 'GET' ? 'POST' : 'GET') : method
@@ -56,6 +66,7 @@ export const signResponses =
         apiKey: signedKey,
         privateKeyPem,
         now: signedAt,
+        contentType: sb.settings.v1_answer_content_type,
       })
       body = signed.body!
       headers.set('AUTHORIZATION', signed.authorization)

@@ -24,10 +24,35 @@ export type QiSettings = {
    * clock to expire a token must not make every client's freshly signed request look stale.
    */
   signature_clock: 'wall' | 'sandbox'
-  /** [INFERRED] Whether the signed `uri` includes the query string is undocumented (a 3P client signs the bare path). */
+  /**
+   * [INFERRED] Whether the signed `uri` of an incoming request includes the query string is undocumented (no QI
+   * sample signs a query; a 3P client signs the bare path): "excluded" (path only), "included" (path + "?" +
+   * query, as sent), "either".
+   */
   signed_uri_query: 'excluded' | 'included' | 'either'
-  /** [INFERRED] GET/DELETE hash an "empty payload": the sample hashes "{}", but "" is plausible; accept these bodies' MD5. */
+  /**
+   * MD5s accepted for a request without a body, any method. [DOC] "GET and DELETE hash an empty payload";
+   * [QI-REPO/DOC sample] the Python sample hashes json.dumps({}) = "{}" for any body-less request; "" is what a
+   * client hashing the bytes sent computes ([INFERRED]). Both by default.
+   */
   empty_payload_md5_of: string[]
+  /**
+   * Shifts the sandbox's own clock ("QI's clock") by this many ms, for the timestamps it signs (answers, webhooks,
+   * the Date header) and the freshness check of incoming signatures. Not a QI fact: a test switch to simulate
+   * clock skew between QI and a client.
+   */
+  clock_offset_ms: number
+  /**
+   * [INFERRED] What `payload_md5` of a webhook QI sends is the MD5 of: "raw" (the exact body bytes sent) or
+   * "json_dumps" (of Python's json.dumps(parsed body) — what QI's webhook verification sample recomputes; it
+   * differs from the raw bytes when those are compact or hold non-ASCII text).
+   */
+  webhook_md5_form: 'raw' | 'json_dumps'
+  /**
+   * [INFERRED] The `uri` claim of a webhook: "path" (of the receiving URL; QI's sample decodes to "/test") or
+   * "full_url" (the whole URL the webhook is POSTed to, as configured).
+   */
+  webhook_signed_uri: 'path' | 'full_url'
   /** [INFERRED] The HTTP status of a successful 2FA create is not public; 202 is likely (resend, same shape, is 202). */
   create_http_status: 200 | 201 | 202
   /** [INFERRED] Reused request_control_key: 409 (as on QI's CaaS pages) or answer the existing TED. */
@@ -45,16 +70,28 @@ export type QiSettings = {
   token_alphabet: string
   /** [DOC-other] The legacy flow's sandbox always used "329329"; null issues random tokens. */
   fixed_token: string | null
-  /** [INFERRED] 5-minute token life is documented for schedules/Pix/boleto, applied to single TED by analogy. */
+  /**
+   * [INFERRED] Not stated on the single-TED resend page (004): the 5-minute token life is documented for
+   * schedules/Pix/boleto and applied to single TED by analogy.
+   */
   token_ttl_ms: number
-  /** [INFERRED] 5 failed validations (counted across resends) reject the TED; documented for schedules/Pix. */
+  /**
+   * [INFERRED] Page 004 documents a validation attempt limit (TED000082, resend refused once exceeded) but not its
+   * value: 5 failed validations (counted across resends), as documented for schedules/Pix.
+   */
   max_attempts: number
   /** [INFERRED] Whether validating an expired token uses up an attempt is undocumented. */
   expired_counts_as_attempt: boolean
   /** [INFERRED] The code answered by the wrong try that uses the last attempt (the TED is rejected either way). */
   final_attempt_code: 'TED000082' | 'TED000084'
-  /** TED000086 is 404 on the single-TED resend page, 400 on the schedule pages. */
+  /** [DOC 004] TED000086 is 404 on the single-TED resend page; [DOC-other] 400 on the schedule pages. */
   invalid_status_http: 400 | 404
+  /**
+   * Resends fail with [DOC 004] TED000087 "Error Sending Token" (400) when on. [INFERRED] No token is issued and
+   * the TED is left as it was (its current token stays valid); the body carries extra_fields.ted_data like page
+   * 004's 4xx example. Off by default (a test switch: QI fails to send).
+   */
+  resend_token_error: boolean
   /** Partner configuration: a right token answers 201 "sent", or 202 "pending" and settles later. */
   approval_outcome: 'sent' | 'pending'
   /** [INFERRED] How long a "pending" TED takes to become "sent" (then a webhook is sent). */
@@ -67,9 +104,14 @@ export type QiSettings = {
   webhook_timeout_ms: number
   /** Not a QI fact, a test switch: forges signed answers so a client's verification can be tested. */
   response_tamper: ResponseTamper | null
+  /**
+   * [INFERRED] The content type line of a v1 answer's signature: QI's pages show `application/json`;
+   * QI's Node sample never checks it, so a client must not depend on it ('' signs an empty line).
+   */
+  v1_answer_content_type: 'application/json' | ''
 }
 
-export type ResponseTamper = 'signature' | 'wrong_uri' | 'wrong_method' | 'stale' | 'api_key'
+export type ResponseTamper = 'signature' | 'wrong_uri' | 'wrong_method' | 'stale' | 'api_key' | 'api_key_header'
 
 export const DEFAULT_SETTINGS: QiSettings = {
   response_signing: 'header',
@@ -77,6 +119,9 @@ export const DEFAULT_SETTINGS: QiSettings = {
   signature_clock: 'wall',
   signed_uri_query: 'excluded',
   empty_payload_md5_of: ['{}', ''],
+  clock_offset_ms: 0,
+  webhook_md5_form: 'raw',
+  webhook_signed_uri: 'path',
   create_http_status: 202,
   duplicate_request_control_key: 'conflict',
   invalid_uuid_code: 'TED000046',
@@ -91,12 +136,14 @@ export const DEFAULT_SETTINGS: QiSettings = {
   expired_counts_as_attempt: false,
   final_attempt_code: 'TED000082',
   invalid_status_http: 404,
+  resend_token_error: false,
   approval_outcome: 'sent',
   settle_delay_ms: 200,
   abandoned_after_ms: null,
   webhook_url: null,
   webhook_timeout_ms: 2_000,
   response_tamper: null,
+  v1_answer_content_type: 'application/json',
 }
 
 type Check = (value: unknown) => string | null
@@ -143,6 +190,9 @@ const CHECKS: { [K in keyof QiSettings]: Check } = {
   signed_uri_query: oneOf('excluded', 'included', 'either'),
   empty_payload_md5_of: (v) =>
     Array.isArray(v) && v.every((s) => typeof s === 'string') ? null : 'must be an array of strings',
+  clock_offset_ms: int(-(10 * 365 * 86_400_000), 10 * 365 * 86_400_000),
+  webhook_md5_form: oneOf('raw', 'json_dumps'),
+  webhook_signed_uri: oneOf('path', 'full_url'),
   create_http_status: oneOf(200, 201, 202),
   duplicate_request_control_key: oneOf('conflict', 'return_existing'),
   invalid_uuid_code: oneOf('TED000046', 'QIT000001'),
@@ -157,12 +207,14 @@ const CHECKS: { [K in keyof QiSettings]: Check } = {
   expired_counts_as_attempt: bool,
   final_attempt_code: oneOf('TED000082', 'TED000084'),
   invalid_status_http: oneOf(400, 404),
+  resend_token_error: bool,
   approval_outcome: oneOf('sent', 'pending'),
   settle_delay_ms: int(0, 600_000),
   abandoned_after_ms: nullable(int(1)),
   webhook_url: nullable(httpUrl),
   webhook_timeout_ms: int(1, 60_000),
-  response_tamper: nullable(oneOf('signature', 'wrong_uri', 'wrong_method', 'stale', 'api_key')),
+  response_tamper: nullable(oneOf('signature', 'wrong_uri', 'wrong_method', 'stale', 'api_key', 'api_key_header')),
+  v1_answer_content_type: oneOf('application/json', ''),
 }
 
 /** Field → message for every problem in a partial settings object (unknown keys included); empty when valid. */

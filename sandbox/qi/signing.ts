@@ -17,6 +17,58 @@ const fail = (reason: string): { ok: false; reason: string } => ({ ok: false, re
 
 export const md5Hex = (data: string | Uint8Array): string => createHash('md5').update(data).digest('hex')
 
+/** Python's repr() of a float (what json.dumps writes): shortest round-trip digits, exponent form outside [1e-4, 1e16). */
+const pythonFloat = (n: number): string => {
+  if (Number.isNaN(n)) return 'NaN'
+  if (!Number.isFinite(n)) return n > 0 ? 'Infinity' : '-Infinity'
+  // A JSON integer below 1e21 is parsed by Python as an int and written back as its digits.
+  if (Number.isInteger(n) && Math.abs(n) < 1e21) return String(n)
+  const [mantissa, exp] = n.toExponential().split('e') as [string, string]
+  const e = Number(exp)
+  // Non-integers here are below 2^53, so e < 16; JS writes them positionally from 1e-7 up, with the same digits.
+  if (e >= -4) return String(n)
+  return `${mantissa}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`
+}
+
+/** Python json.dumps's string form with ensure_ascii=True: only printable ASCII (space to ~) passes unescaped. */
+const pythonString = (str: string): string => {
+  let out = '"'
+  for (let i = 0; i < str.length; i++) {
+    const ch = str[i]!
+    const code = str.charCodeAt(i)
+    if (ch === '"') out += '\\"'
+    else if (ch === '\\') out += '\\\\'
+    else if (ch === '\n') out += '\\n'
+    else if (ch === '\r') out += '\\r'
+    else if (ch === '\t') out += '\\t'
+    else if (ch === '\b') out += '\\b'
+    else if (ch === '\f') out += '\\f'
+    else if (code >= 0x20 && code <= 0x7e) out += ch
+    // UTF-16 code units, so characters beyond the BMP come out as surrogate pairs, as in Python.
+    else out += `\\u${code.toString(16).padStart(4, '0')}`
+  }
+  return `${out}"`
+}
+
+/**
+ * Python's `json.dumps(value)` with its defaults (ensure_ascii=True, separators ", " and ": ", keys in the
+ * parsed order) for a value from JSON.parse. QI's webhook verification sample hashes this form of the parsed
+ * body. Limits: JS puts integer-like object keys first, and cannot tell 10.0 from 10 (Python writes "10.0").
+ */
+export const pythonJsonDumps = (value: unknown): string => {
+  if (value === null || value === undefined) return 'null'
+  if (value === true) return 'true'
+  if (value === false) return 'false'
+  if (typeof value === 'number') return pythonFloat(value)
+  if (typeof value === 'string') return pythonString(value)
+  if (Array.isArray(value)) return `[${value.map(pythonJsonDumps).join(', ')}]`
+  if (typeof value === 'object')
+    return `{${Object.entries(value as Record<string, unknown>)
+      .map(([k, v]) => `${pythonString(k)}: ${pythonJsonDumps(v)}`)
+      .join(', ')}}`
+  throw new TypeError(`Object of type ${typeof value} is not JSON serializable`)
+}
+
 /** Python-style UTC ISO-8601 with microseconds, as in QI's samples: 2023-06-26T19:48:32.759000Z. */
 export const isoTimestamp = (ms: number): string => new Date(ms).toISOString().replace('Z', '000Z')
 
@@ -106,13 +158,15 @@ export const signV1 = async (input: {
   apiKey: string
   privateKeyPem: string
   now: number
+  /** The signed content type line; QI's pages show application/json for a message with a body. */
+  contentType?: string
 }): Promise<V1Signed> => {
   const encoded =
     input.payload === undefined ? undefined : await signJwt(input.payload as JWTPayload, input.privateKeyPem)
   const signature = stringToSign(
     input.method,
     encoded === undefined ? '' : md5Hex(encoded),
-    encoded === undefined ? '' : 'application/json',
+    encoded === undefined ? '' : (input.contentType ?? 'application/json'),
     rfc1123(input.now),
     input.endpoint,
   )
@@ -159,8 +213,10 @@ export const verifyV1 = async (
     if (typeof encoded !== 'string') return fail('v1 body must be JSON {"encoded_body": "<jwt>"}')
   }
   if (md5 !== (encoded === undefined ? '' : md5Hex(encoded))) return fail('signed md5 does not match md5(encoded_body)')
-  if (contentType !== (encoded === undefined ? '' : 'application/json'))
-    return fail('signed content type must be application/json with a body and empty without')
+  // [QI-REPO] The doc sample signs "application/json" with a body and "" without, but QI's Node sample signs ""
+  // even with a body and the Java one "application/json" without: either is accepted, nothing else.
+  if (contentType !== '' && contentType !== 'application/json')
+    return fail('signed content type must be application/json or empty')
   if (encoded === undefined) return ok(undefined)
   const inner = await verifyJwt(encoded, publicKeyPem)
   return inner.ok ? ok(inner.value) : fail(`encoded_body: ${inner.reason}`)
@@ -276,25 +332,40 @@ export const verifyResponse = async (input: {
   }
 }
 
-/** Verifies a QI webhook as a receiver must (reference §7.2); `uri` is the path the webhook was posted to. */
+/**
+ * Verifies a QI webhook as a receiver must (reference §7.2); `uri` is the path the webhook was posted to (or
+ * the accepted values). `md5Forms` (default ["raw"]) says which MD5s of the body are accepted: of the raw bytes,
+ * and/or of Python's json.dumps of the parsed body (sandbox setting `webhook_md5_form`).
+ */
 export const verifyWebhook = async (input: {
   headers: HeaderSource
   body: string | Uint8Array
-  uri: string
+  uri: string | string[]
   qiPublicKeyPem: string
   apiClientKey?: string
   method?: string
   now?: number
   toleranceMs?: number
+  md5Forms?: ('raw' | 'json_dumps')[]
 }): Promise<Verified<V2Claims>> => {
   const authorization = headerOf(input.headers, 'authorization')
   if (!authorization) return fail('webhook has no AUTHORIZATION header')
   if (input.apiClientKey !== undefined && headerOf(input.headers, 'api-client-key') !== input.apiClientKey)
     return fail('webhook API-CLIENT-KEY does not match')
+  const md5s: string[] = []
+  for (const form of input.md5Forms ?? ['raw']) {
+    if (form === 'raw') md5s.push(md5Hex(input.body))
+    else
+      try {
+        md5s.push(md5Hex(pythonJsonDumps(JSON.parse(text(input.body)))))
+      } catch {
+        // not JSON: no json.dumps form
+      }
+  }
   return verifyV2(authorization, input.qiPublicKeyPem, {
     method: input.method ?? 'POST',
-    uris: [input.uri],
-    md5s: [md5Hex(input.body)],
+    uris: Array.isArray(input.uri) ? input.uri : [input.uri],
+    md5s,
     now: input.now ?? Date.now(),
     toleranceMs: input.toleranceMs ?? 5 * 60_000,
   })

@@ -66,7 +66,13 @@ export type TokenRecord = {
   reason: 'created' | 'resend'
 }
 
-export type WebhookTamper = 'signature' | 'payload_md5' | 'stale_timestamp' | 'wrong_uri'
+export type WebhookTamper =
+  | 'signature'
+  | 'payload_md5'
+  | 'stale_timestamp'
+  | 'wrong_uri'
+  | 'wrong_method'
+  | 'api_client_key'
 
 export type WebhookRecord = {
   id: string
@@ -128,9 +134,12 @@ export type QiSandbox = {
   keys: KeyPairPem
 }
 
-/** Time for signature timestamps (see the `signature_clock` setting). */
+/**
+ * "QI's clock" for signature timestamps, signed answers and webhooks and the freshness check of incoming
+ * signatures: wall time or the sandbox clock (setting `signature_clock`), shifted by `clock_offset_ms`.
+ */
 export const signatureNow = (sb: QiSandbox): number =>
-  sb.settings.signature_clock === 'sandbox' ? sb.clock.now() : Date.now()
+  (sb.settings.signature_clock === 'sandbox' ? sb.clock.now() : Date.now()) + sb.settings.clock_offset_ms
 
 export type AuthScheme = 'v1' | 'v2'
 
@@ -140,5 +149,7 @@ export type QiEnv = {
     /** The request payload: parsed JSON (v2) or the claims of encoded_body (v1); undefined when bodiless. */
     body: unknown
     scheme: AuthScheme | undefined
+    /** The claims of the verified request signature (v2 claims, or v1's {sub, signature}), echoed by /test. */
+    signed_claims: Record<string, unknown>
   }
 }

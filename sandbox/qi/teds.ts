@@ -5,7 +5,7 @@ import { approve, expireIfAbandoned } from './lifecycle'
 import type { QiSettings } from './settings'
 import type { Account, QiEnv, QiSandbox, Ted } from './state'
 import { checkToken, issueToken, resendToken } from './tfa'
-import { parseCreateTed, parseListQuery, parseResendToken, parseValidateToken } from './validation'
+import { isUuid, parseCreateTed, parseListQuery, parseResendToken, parseValidateToken } from './validation'
 import { tedSent, tedSummary, tedView } from './views'
 
 /** The TED routes (reference §4), behind `authenticate`. */
@@ -111,10 +111,16 @@ export const mountTeds = (app: Hono<QiEnv>, sb: QiSandbox): void => {
   })
 
   app.patch('/account/:account_key/ted/:ted_key/resend_token', (c) => {
+    // [DOC 004] ted_key is typed uuidv4 and the page's only 400 schema code is QIT000001, so a malformed key is a
+    // schema error, not TED000020. [INFERRED] the message is marshmallow's fields.UUID one, any UUID version.
+    if (!isUuid(c.req.param('ted_key') ?? '')) return schemaFail({ ted_key: ['Not a valid UUID.'] })
     const ted = ownedTed(sb, c)
     switch (resendToken(sb, ted, parseResendToken(c.get('body')))) {
       case 'resent':
         return c.json(tedSummary(ted), 202)
+      case 'send_failed':
+        // [DOC 004] 400 TED000087; [INFERRED] with ted_data like the page's 4xx example (the TED is unchanged).
+        return qiFail('TED000087', rejectedData(ted))
       case 'exhausted':
         return qiFail('TED000082', rejectedData(ted))
       case 'not_pending':

@@ -6,6 +6,8 @@ import type { ContactType, QiSandbox, Ted, TokenRecord } from './state'
  * 2FA token rules (reference §5, state machine §5.5): 6-character tokens living `token_ttl_ms`;
  * `max_attempts` failed validations counted across resends reject the TED; a resend issues a new
  * token, restarts the clock and invalidates the old one without resetting the counter.
+ * [DOC 004] a resend generates a new token and is refused (TED000082) once the attempt limit is exceeded;
+ * [INFERRED] the 5-minute life and the limit of 5 are not on that page (settings, by analogy with schedules/Pix).
  */
 
 export const TOKEN_LENGTH = 6
@@ -58,13 +60,18 @@ export const checkToken = (sb: QiSandbox, ted: Ted, token: string | undefined): 
   return expired ? 'expired' : 'wrong'
 }
 
-export type ResendOutcome = 'resent' | 'exhausted' | 'not_pending' | 'no_channel'
+export type ResendOutcome = 'resent' | 'exhausted' | 'not_pending' | 'no_channel' | 'send_failed'
 
-/** Applies one resend_token call; without `contactType` the original channel is kept. */
+/**
+ * Applies one resend_token call; without `contactType` the original channel is kept. With the setting
+ * `resend_token_error` sending fails ([DOC 004] TED000087) and, [INFERRED], nothing changes: no new token, the
+ * current one keeps its expiry, the channel is not switched.
+ */
 export const resendToken = (sb: QiSandbox, ted: Ted, contactType: 'sms' | 'email' | undefined): ResendOutcome => {
   if (exhausted(sb, ted)) return 'exhausted'
   if (ted.ted_status !== 'pending_2fa_approval') return 'not_pending'
   if (!contactType && ted.tfa.contact_type === 'device') return 'no_channel'
+  if (sb.settings.resend_token_error) return 'send_failed'
   issueToken(sb, ted, 'resend', contactType)
   return 'resent'
 }

@@ -15,6 +15,11 @@ const UUID4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{
 
 export const isUuid4 = (value: string): boolean => UUID4.test(value)
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** Any UUID in its 36-character hyphenated form (what marshmallow's fields.UUID accepts as a path value). */
+export const isUuid = (value: string): boolean => UUID.test(value)
+
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 const add = (errors: Errors, path: string, message: string) => {

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import { generateP521KeyPair, type KeyPairPem } from './keys'
-import { isoTimestamp, md5Hex, signV2, type V2Claims } from './signing'
+import { isoTimestamp, md5Hex, pythonJsonDumps, signV2, type V2Claims } from './signing'
 import { type QiSandbox, signatureNow, type Ted, type TedStatus, type WebhookRecord, type WebhookTamper } from './state'
 import { tedView } from './views'
 
 /**
  * Signed status webhooks (reference §7): POST `baas.ted.outgoing_ted` with AUTHORIZATION = ES512 JWT
- * signed by QI {payload_md5: md5(exact body), timestamp, method: "POST", uri: <webhook URL path>}
- * and API-CLIENT-KEY = the partner's key. [INFERRED] One attempt, `webhook_timeout_ms`, no retries
+ * signed by QI {payload_md5, timestamp, method: "POST", uri} and API-CLIENT-KEY = the partner's key.
+ * [INFERRED] payload_md5 is md5(exact body) or md5(json.dumps(parsed body)) (setting `webhook_md5_form`);
+ * uri is the webhook URL's path or the full URL (setting `webhook_signed_uri`). [INFERRED] One attempt, `webhook_timeout_ms`, no retries
  * (BaaS retry policy is not public); `POST /_sandbox/webhooks/send` redelivers.
  */
 
@@ -20,23 +21,27 @@ export const webhookPayload = (ted: Ted, status: TedStatus, now: number) => ({
 // Forged signatures for `tamper: "signature"` use a key QI's public key cannot verify.
 let strangerKey: KeyPairPem | undefined
 
-const signedHeaders = async (sb: QiSandbox, ted: Ted, url: URL, body: string, tamper: WebhookTamper | null) => {
+const signedHeaders = async (sb: QiSandbox, ted: Ted, target: string, body: string, tamper: WebhookTamper | null) => {
   const now = signatureNow(sb)
+  const url = new URL(target)
+  const hashed = sb.settings.webhook_md5_form === 'json_dumps' ? pythonJsonDumps(JSON.parse(body)) : body
   const claims: V2Claims = {
-    payload_md5: md5Hex(body),
+    payload_md5: md5Hex(hashed),
     timestamp: isoTimestamp(now),
     method: 'POST',
-    uri: url.pathname,
+    uri: sb.settings.webhook_signed_uri === 'full_url' ? target : url.pathname,
   }
   let privateKeyPem = sb.keys.privateKeyPem
   if (tamper === 'signature') privateKeyPem = (strangerKey ??= generateP521KeyPair()).privateKeyPem
-  if (tamper === 'payload_md5') claims.payload_md5 = md5Hex(`${body} `)
+  if (tamper === 'payload_md5') claims.payload_md5 = md5Hex(`${hashed} `)
   if (tamper === 'stale_timestamp') claims.timestamp = isoTimestamp(now - sb.settings.timestamp_tolerance_ms - 60_000)
-  if (tamper === 'wrong_uri') claims.uri = `${url.pathname.replace(/\/$/, '')}/not-the-webhook-path`
+  if (tamper === 'wrong_uri') claims.uri = `${claims.uri.replace(/\/$/, '')}/not-the-webhook-path`
+  if (tamper === 'wrong_method') claims.method = 'PUT'
   return {
     'Content-Type': 'application/json',
     AUTHORIZATION: await signV2(claims, privateKeyPem),
-    'API-CLIENT-KEY': ted.api_client_key,
+    // A well-formed key that is not the integration's own.
+    'API-CLIENT-KEY': tamper === 'api_client_key' ? randomUUID() : ted.api_client_key,
   }
 }
 
@@ -73,7 +78,7 @@ export const deliverWebhook = async (
     return record
   }
   try {
-    record.headers = await signedHeaders(sb, ted, new URL(url), body, record.tamper)
+    record.headers = await signedHeaders(sb, ted, url, body, record.tamper)
     const res = await fetch(url, {
       method: 'POST',
       headers: record.headers,

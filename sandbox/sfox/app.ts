@@ -3,6 +3,7 @@ import { createClock } from '../shared/clock'
 import { createFaults, faultMiddleware, mountFaultRoutes } from '../shared/faults'
 import { createRequestLog } from '../shared/request-log'
 import { accountOf, requireEnterpriseKey, type SfoxEnv } from './auth'
+import { mountBalanceRoutes } from './balance'
 import { mountControlRoutes } from './control'
 import { mountDdqRoutes } from './ddq'
 import { faultErrorBody, sfoxErrors } from './errors'
@@ -31,6 +32,7 @@ const knownPaths = [
   '/v1/enterprise/transfer/permissions',
   '/v1/enterprise/transfer/:transfer_id',
   '/v1/enterprise/ddq/upload',
+  '/v1/user/balance',
 ]
 
 export const createSfoxSandbox = (options: SfoxSandboxOptions = {}) => {
@@ -59,6 +61,7 @@ export const createSfoxSandbox = (options: SfoxSandboxOptions = {}) => {
   mountTransferRoutes(app, state, settings)
   mountHistoryRoutes(app, state, settings)
   mountDdqRoutes(app, state, settings)
+  mountBalanceRoutes(app, state)
   for (const path of knownPaths) app.all(path, methodNotAllowed)
 
   const reset = async () => {
@@ -75,6 +78,7 @@ export const createSfoxSandbox = (options: SfoxSandboxOptions = {}) => {
 
   app.notFound((c) => fail(c, 404, sfoxErrors.notFound))
   // No logging: errors must not leak request contents (OTPs, keys) to the console.
+  // [DOC] page 002's 500 body; [INFERRED] for every route.
   app.onError((_err, c) => fail(c, 500, sfoxErrors.internal))
 
   return { app, state, settings, clock, faults }

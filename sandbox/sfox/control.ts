@@ -139,6 +139,101 @@ export const mountControlRoutes = (app: Hono<SfoxEnv>, { state, settings, clock,
     return c.json({ data: { account: resolved.account.id, ...state.permissionsOf(resolved.account) } })
   })
 
+  // The account-wide enterprise transfer permission (page 001's 403 "Partner transfer permission not granted.").
+  // Body: {"api_key" | "account", "granted": boolean}. Answers {"data": {"account", "granted"}}.
+  app.post('/_sandbox/transfer-permission', async (c) => {
+    const read = await readJsonObject(c)
+    if (!read.ok) return read.response
+    const resolved = resolveAccount(c, state, read.body)
+    if (!resolved.ok) return resolved.response
+    const granted = read.body.granted
+    if (typeof granted !== 'boolean') return fail(c, 422, 'granted must be a boolean')
+    resolved.account.transfer_permission = granted
+    return c.json({ data: { account: resolved.account.id, granted } })
+  })
+
+  const optionalUserId = (body: JsonObject): { ok: true; userId: string | null } | { ok: false; error: string } => {
+    const userId = body.user_id
+    if (userId === undefined || userId === null) return { ok: true, userId: null }
+    if (typeof userId !== 'string' || userId === '') return { ok: false, error: 'user_id must be a non-empty string' }
+    return { ok: true, userId }
+  }
+  const currencyOf = (value: unknown) => (typeof value === 'string' && value.trim() !== '' ? value.trim() : null)
+
+  // Balances (page 001's "Insufficient funds."). Body: {"api_key" | "account", "user_id"?, "currency", "balance"}.
+  // Without user_id it is the partner's own wallet, with it the end user's. A wallet never set is unlimited;
+  // "balance": null forgets it (unlimited again). Currency is lower-cased like transfers'.
+  app.post('/_sandbox/balances', async (c) => {
+    const read = await readJsonObject(c)
+    if (!read.ok) return read.response
+    const resolved = resolveAccount(c, state, read.body)
+    if (!resolved.ok) return resolved.response
+    const user = optionalUserId(read.body)
+    if (!user.ok) return fail(c, 422, user.error)
+    const currency = currencyOf(read.body.currency)?.toLowerCase()
+    if (!currency) return fail(c, 422, 'currency is required')
+    const balance = read.body.balance
+    if (balance !== null && (typeof balance !== 'number' || !Number.isFinite(balance) || balance < 0)) {
+      return fail(c, 422, 'balance must be a non-negative number or null')
+    }
+    const account = resolved.account
+    const wallet = state.setBalance(account, user.userId, currency, balance)
+    const view = wallet ? state.walletView(currency, wallet) : { currency, balance: null }
+    return c.json({ data: { account: account.id, user_id: user.userId, ...view } })
+  })
+  app.get('/_sandbox/balances', (c) => {
+    const id = c.req.query('account')
+    const userId = c.req.query('user_id')
+    const data = state
+      .accounts()
+      .filter((a) => !id || a.id === id)
+      .flatMap((a) => [
+        ...[...a.wallets].map(([currency, w]) => ({
+          account: a.id,
+          user_id: null as string | null,
+          ...state.walletView(currency, w),
+        })),
+        ...[...a.user_wallets].flatMap(([user_id, wallets]) =>
+          [...wallets].map(([currency, w]) => ({ account: a.id, user_id, ...state.walletView(currency, w) })),
+        ),
+      ])
+      .filter((row) => userId === undefined || row.user_id === userId)
+    return c.json({ data })
+  })
+
+  // Restricted currencies (page 001's "Restricted currency for partner or end user.").
+  // Body: {"api_key" | "account", "user_id"?, "currencies": ["eth", ...]}; replaces the list ([] clears it).
+  app.post('/_sandbox/restricted-currencies', async (c) => {
+    const read = await readJsonObject(c)
+    if (!read.ok) return read.response
+    const resolved = resolveAccount(c, state, read.body)
+    if (!resolved.ok) return resolved.response
+    const user = optionalUserId(read.body)
+    if (!user.ok) return fail(c, 422, user.error)
+    const raw = read.body.currencies
+    const currencies = Array.isArray(raw) ? raw.map(currencyOf) : null
+    if (!currencies || currencies.some((x) => x === null)) {
+      return fail(c, 422, 'currencies must be an array of non-empty strings')
+    }
+    const set = new Set(currencies.map((x) => x!.toLowerCase()))
+    const account = resolved.account
+    if (user.userId === null) account.restricted = set
+    else if (set.size === 0) account.user_restricted.delete(user.userId)
+    else account.user_restricted.set(user.userId, set)
+    return c.json({ data: { account: account.id, user_id: user.userId, currencies: [...set].sort() } })
+  })
+  app.get('/_sandbox/restricted-currencies', (c) => {
+    const id = c.req.query('account')
+    const data = state
+      .accounts()
+      .filter((a) => !id || a.id === id)
+      .flatMap((a) => [
+        { account: a.id, user_id: null as string | null, currencies: [...a.restricted].sort() },
+        ...[...a.user_restricted].map(([user_id, set]) => ({ account: a.id, user_id, currencies: [...set].sort() })),
+      ])
+    return c.json({ data })
+  })
+
   app.get('/_sandbox/outbox', (c) => {
     const transferId = c.req.query('transfer_id')
     const account = c.req.query('account')

@@ -6,7 +6,8 @@ import { fail } from './http'
 import type { SfoxSettings } from './settings'
 import type { SfoxState } from './state'
 
-// [DOC] §7.6.
+// [DOC] page 002: "File extension must be one of jpg, jpeg, png, pdf.", "The supported MIME types for document
+// submission are image/jpeg, image/png, application/pdf", document types "ID" and "PoR".
 const allowedExtensions = ['jpg', 'jpeg', 'png', 'pdf']
 const allowedMimes = ['image/jpeg', 'image/png', 'application/pdf']
 const documentTypes = ['ID', 'PoR']
@@ -17,6 +18,9 @@ const extensionOf = (name: string) => {
 }
 
 const formatLimit = (bytes: number) => (bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MB` : `${bytes} bytes`)
+
+// [INFERRED] a part sent without a Content-Type is reported as multipart's default type.
+const DEFAULT_PART_TYPE = 'application/octet-stream'
 
 const parseFileTypes = (raw: FormDataEntryValue | null): Record<string, unknown> | null => {
   if (typeof raw !== 'string') return null
@@ -29,9 +33,10 @@ const parseFileTypes = (raw: FormDataEntryValue | null): Record<string, unknown>
 }
 
 /**
- * §7.6 Submit Documents (legacy). [INFERRED] validation order from the reference: auth (401, middleware),
- * user exists (404), then per file extension then MIME, then file_types keys, then document types,
- * then sizes. Only metadata and the sha256 of accepted files are kept.
+ * Page 002 Submit Documents: 202 / 401 / 404 / 422 / 500 as the page gives them. [INFERRED] the validation order
+ * (the page lists no order): auth (401, middleware), user exists (404), then per file extension then MIME, then
+ * file_types keys, then document types, then sizes (only with the ddq_max_file_bytes setting; page 002 gives no
+ * size limit). Only metadata and the sha256 of accepted files are kept.
  */
 export const mountDdqRoutes = (app: Hono<SfoxEnv>, state: SfoxState, settings: SfoxSettings) => {
   app.post('/v1/enterprise/ddq/upload', async (c) => {
@@ -56,12 +61,15 @@ export const mountDdqRoutes = (app: Hono<SfoxEnv>, state: SfoxState, settings: S
 
     for (const file of files) {
       const ext = extensionOf(file.name)
-      // [INFERRED] extensions compare case-insensitively; the message echoes the name as sent.
-      if (!allowedExtensions.includes(ext.toLowerCase()))
-        return fail(c, 422, sfoxErrors.extensionNotAllowed(ext, file.name))
-      // The declared part Content-Type; sFOX may sniff the bytes instead (unknown).
-      const mime = file.type.split(';')[0]!.trim().toLowerCase()
-      if (!allowedMimes.includes(mime)) return fail(c, 422, sfoxErrors.mimeNotAllowed(file.type || '(none)', file.name))
+      // [INFERRED] case: the ddq_extensions_case_sensitive setting (default: exactly the page's lowercase list).
+      // The message echoes the extension and the name as sent.
+      const comparable = settings.ddq_extensions_case_sensitive ? ext : ext.toLowerCase()
+      if (!allowedExtensions.includes(comparable)) return fail(c, 422, sfoxErrors.extensionNotAllowed(ext, file.name))
+      // [INFERRED] the declared part Content-Type (parameters dropped, case-insensitive as MIME types are);
+      // sFOX may sniff the bytes instead (unknown).
+      const declared = file.type || DEFAULT_PART_TYPE
+      const mime = declared.split(';')[0]!.trim().toLowerCase()
+      if (!allowedMimes.includes(mime)) return fail(c, 422, sfoxErrors.mimeNotAllowed(declared, file.name))
     }
 
     const names = new Set(files.map((f) => f.name))
@@ -78,9 +86,10 @@ export const mountDdqRoutes = (app: Hono<SfoxEnv>, state: SfoxState, settings: S
         return fail(c, 422, sfoxErrors.invalidDocumentType(String(type)))
       }
     }
+    const limit = settings.ddq_max_file_bytes
     for (const file of files) {
-      if (file.size > settings.ddq_max_file_bytes) {
-        return fail(c, 422, sfoxErrors.fileTooLarge(file.name, formatLimit(settings.ddq_max_file_bytes)))
+      if (limit !== null && file.size > limit) {
+        return fail(c, 422, sfoxErrors.fileTooLarge(file.name, formatLimit(limit)))
       }
     }
 

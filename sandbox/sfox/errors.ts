@@ -1,14 +1,18 @@
 /**
  * Every error text the sFOX sandbox answers with, always as `{"error": <text>}`.
- * [DOC] texts are verbatim from docs.sfox.com (see /work/shared/providers/sfox.md); [INFERRED] texts are
- * made up because sFOX does not document that case. Adapters must not depend on [INFERRED] wording.
+ * [DOC] texts are verbatim from sFOX's own pages in /work/shared/providers/source-docs/ (page 000 Resend
+ * Confirmation Code, 001/003 Create Transfer, 002 Submit Documents) or, where no page is stored, from the
+ * summary /work/shared/providers/sfox.md (§n); [INFERRED] texts are made up because sFOX does not document
+ * that case, each with the setting that turns the case on where there is one. Adapters must not depend on
+ * [INFERRED] wording.
  */
 export const sfoxErrors = {
-  // [DOC] §2 (ddq page). [INFERRED] the same 401 body for every endpoint and for a missing header.
+  // [DOC] page 002 (401: "Invalid Enterprise API Key or not specified."). [INFERRED] the same 401 body for every
+  // endpoint, GET /v1/user/balance included.
   invalidToken: 'invalid token. check authorization header.',
-  // [DOC] §5.4/§5.5. [INFERRED] also used by confirm (§5.3 does not document an unknown transfer_id).
+  // [DOC] page 000 (resend) and §5.5 (cancel). [INFERRED] also used by confirm (§5.3 does not document it).
   transferNotFound: (id: string) => `Transfer with transfer_id ${id} not found.`,
-  // [DOC] §5.3-§5.5.
+  // [DOC] page 000 (resend), §5.3 (confirm), §5.5 (cancel).
   notPending: 'Funds transfer is not pending verification.',
   // [DOC] §5.3.
   codeExpired: 'Code expired. Request a new code for this transfer.',
@@ -18,8 +22,18 @@ export const sfoxErrors = {
   tooManyAttempts: 'Too many invalid attempts. Request a new code for this transfer.',
   // [INFERRED] §9: resend cool-downs are undocumented (422, like the other confirmation errors).
   resendTooSoon: 'A new code was sent recently. Wait before requesting another one.',
-  // [INFERRED] §5.2: idempotency conflict text is undocumented.
-  duplicateTransfer: (id: string) => `Transfer with transfer_id ${id} already exists.`,
+  // [DOC] page 001/003, 422 "Duplicate request".
+  duplicateTransfer: 'A transaction with the same transfer_id already exists.',
+  // [DOC] page 001/003, 422: "Transfer currency is restricted for you and/or the end user". [INFERRED] which
+  // lists apply: the account's and the end user's (`POST /_sandbox/restricted-currencies`).
+  restrictedCurrency: 'Restricted currency for partner or end user.',
+  // [DOC] page 001/003, 422: "Your account and/or the user's account has insufficient balance of this currency".
+  // [INFERRED] which balance is debited (PAYMENT: the end user's, PAYOUT: the account's; `POST /_sandbox/balances`).
+  insufficientFunds: 'Insufficient funds.',
+  // [DOC] page 001/003, 403: "You do not have permission to create transfers." [INFERRED] also answered to a
+  // disabled PAYMENT/PAYOUT type and, with missing_transfer_permission_refuses 'transfer_routes', on the other
+  // transfer routes.
+  transferPermission: 'Partner transfer permission not granted.',
   // [INFERRED] create/confirm field validation (sFOX documents none for create).
   required: (field: string) => `${field} is required`,
   mustBeString: (field: string) => `${field} must be a string`,
@@ -32,20 +46,18 @@ export const sfoxErrors = {
   statusEnum: 'status must be one of the following: INITIATED, PENDING, COMPLETE',
   // [DOC] §5.7 for to_date; [INFERRED] the parallel from_date text.
   invalidDate: (field: 'from_date' | 'to_date') => `${field} must be a valid unix timestamp in milliseconds`,
-  // [INFERRED] §5.6: refusing a transfer type the partner is not enabled for (403).
-  typeNotEnabled: (type: string) => `${type} transfers are not enabled for this account.`,
-  // [DOC] §7.6 (ddq upload, 404); [INFERRED] reused by create when require_known_users_for_transfers is on.
+  // [DOC] page 002 (404); [INFERRED] reused by create when require_known_users_for_transfers is on.
   userNotFound: 'user not found',
-  // [DOC] §7.6.
+  // [DOC] page 002. [INFERRED] <FILE_EXTENSION> is the text after the last dot, as sent (no dot; empty if none).
   extensionNotAllowed: (ext: string, name: string) => `File extension ${ext} is not allowed, invalid at file ${name}`,
-  // [INFERRED] §7.6: the page was cut off at this case.
-  mimeNotAllowed: (mime: string, name: string) => `File type ${mime} is not allowed, invalid at file ${name}`,
-  // [DOC] §7.6.
+  // [DOC] page 002 ("Unsupported MIM type"). [INFERRED] <TYPE> is the part's Content-Type as sent.
+  mimeNotAllowed: (mime: string, name: string) => `File mime type ${mime} is not allowed, invalid at file ${name}`,
+  // [DOC] page 002.
   invalidFileName: (name: string) => `Invalid file name ${name}`,
   invalidDocumentType: (type: string) => `Invalid file type ${type}, file_types must be one of PoR,ID`,
-  // [INFERRED] §7.6: the oversize answer is undocumented.
+  // [INFERRED] page 002 gives no size limit; only with the ddq_max_file_bytes setting (off by default).
   fileTooLarge: (name: string, limit: string) => `File size exceeds the limit of ${limit}, invalid at file ${name}`,
-  // [INFERRED] §7.6: missing parts are undocumented.
+  // [INFERRED] page 002: missing parts are undocumented.
   filesRequired: 'files is required',
   fileTypesInvalid: 'file_types must be a JSON object',
   multipartRequired: 'Content-Type must be multipart/form-data',
@@ -56,13 +68,16 @@ export const sfoxErrors = {
   notFound: 'Not Found',
   methodNotAllowed: 'Method Not Allowed',
   notAcceptable: 'Not Acceptable',
-  internal: 'Internal Server Error',
+  // [DOC] page 002, 500 "Internal error". [INFERRED] the same body for every route's 500 (unexpected errors
+  // and injected 500 faults without a body of their own).
+  internal: 'An unknown error has occurred. If this persists, please contact support.',
 } as const
 
+// Bodies of injected faults: [DOC] 401, 403 (page 001) and 500 (page 002); the others are [INFERRED] (§4 has no bodies).
 const statusTexts: Record<number, string> = {
   400: 'Bad Request',
   401: sfoxErrors.invalidToken,
-  403: 'Forbidden',
+  403: sfoxErrors.transferPermission,
   404: sfoxErrors.notFound,
   405: sfoxErrors.methodNotAllowed,
   406: sfoxErrors.notAcceptable,

@@ -1,5 +1,5 @@
 import type { Hono } from 'hono'
-import type { SfoxEnv } from './auth'
+import { requireTransferPermission, type SfoxEnv } from './auth'
 import { fail } from './http'
 import type { SfoxSettings } from './settings'
 import type { SfoxState } from './state'
@@ -14,7 +14,7 @@ const monthsBefore = (ms: number, months: number) => {
 
 /** §5.7 history and §5.6 permissions. */
 export const mountHistoryRoutes = (app: Hono<SfoxEnv>, state: SfoxState, settings: SfoxSettings) => {
-  app.get('/v1/enterprise/transfer/history', (c) => {
+  app.get('/v1/enterprise/transfer/history', requireTransferPermission(settings, 'other'), (c) => {
     const valid = validateHistoryQuery(c.req.query())
     if (!valid.ok) return fail(c, 422, valid.error)
     const q = valid.value
@@ -39,11 +39,16 @@ export const mountHistoryRoutes = (app: Hono<SfoxEnv>, state: SfoxState, setting
   })
 
   // [INFERRED] §5.6: the page body is not public; path and shape are placeholders modelled on
-  // GET /v1/enterprise/monetization/permissions.
+  // GET /v1/enterprise/monetization/permissions. [INFERRED] it stays readable without the account-wide transfer
+  // permission and then lists both types as not enabled.
   app.get('/v1/enterprise/transfer/permissions', (c) => {
-    const permissions = state.permissionsOf(c.get('account'))
+    const account = c.get('account')
+    const permissions = state.permissionsOf(account)
     return c.json({
-      data: (['PAYMENT', 'PAYOUT'] as const).map((type) => ({ type, enabled: permissions[type] })),
+      data: (['PAYMENT', 'PAYOUT'] as const).map((type) => ({
+        type,
+        enabled: account.transfer_permission && permissions[type],
+      })),
     })
   })
 }

@@ -3,7 +3,9 @@ import { z } from 'zod'
 /**
  * Behaviour knobs of the sFOX sandbox. Every value sFOX does not document is an assumption: it is a
  * setting (changeable at start or with `POST /_sandbox/settings`) and says [INFERRED] next to it.
- * Reference: /work/shared/providers/sfox.md.
+ * Primary sources: sFOX's own pages in /work/shared/providers/source-docs/ ("page 000" Resend Confirmation
+ * Code, "page 001"/"page 003" Create Transfer, "page 002" Submit Documents); they win over the summary
+ * /work/shared/providers/sfox.md (cited as §n). [DOC] = stated on a page, [DOC-EX] = in a page's example only.
  */
 export type TransferType = 'PAYMENT' | 'PAYOUT'
 export type Permissions = Record<TransferType, boolean>
@@ -27,24 +29,30 @@ export type SfoxSettings = {
   enforce_transfer_permissions: boolean
   known_users_default: string[]
   require_known_users_for_transfers: boolean
-  ddq_max_file_bytes: number
+  ddq_max_file_bytes: number | null
+  ddq_extensions_case_sensitive: boolean
+  missing_transfer_permission_refuses: 'create' | 'transfer_routes'
   atx_status: { pending: number; processing: number; done: number; canceled: number }
   atx_settle_ms: number
   confirm_includes_transfer_date: boolean
 }
 
 export const defaultSettings = (): SfoxSettings => ({
-  // [INFERRED] §5.2/§5.8: a new PAYMENT is PENDING; INITIATED (only seen in a validation message) may be a pre-email state.
+  // [DOC] page 001/003: "Payment transfers will be created in a pending state"; [DOC-EX] the 201 example of a
+  // PAYMENT reads "transfer_status_code": "PENDING". INITIATED (only in a history validation message, §5.7)
+  // is an [INFERRED] alternative.
   payment_initial_status: 'PENDING',
-  // [INFERRED] §5.2: a PAYOUT "is processed straight away", so it answers COMPLETE. INITIATED keeps it in flight
-  // (no OTP, not cancellable) until `POST /_sandbox/transfers/:id/status` finishes it.
+  // [DOC] page 001/003: "Payout transfers will be created and processed immediately". [INFERRED] the status value
+  // COMPLETE (the page shows no PAYOUT example). INITIATED keeps it in flight (no OTP, not cancellable) until
+  // `POST /_sandbox/transfers/:id/status` finishes it.
   payout_initial_status: 'COMPLETE',
-  // [INFERRED] §5.2: the create page shows no status code; 201 matches confirm and the user-token endpoints.
+  // [DOC] page 001/003: "201 Created". 200 is kept only as a what-if for clients; it is not sFOX's answer.
   create_status_code: 201,
   // [INFERRED] §10: quantity/rate are numbers in every example; numeric strings are accepted too (emitted as numbers).
   accept_numeric_strings: true,
-  // [INFERRED] §5.2: transfer_id is "the idempotency key" but replay semantics and the error text are undocumented.
-  // 'error' answers 422 to any reuse; 'return_existing' answers create_status_code with the stored transfer when the body is the same.
+  // [DOC] page 001/003: a "Duplicate request" answers 422 {"error": "A transaction with the same transfer_id already
+  // exists."} ('error' mode). [INFERRED] 'return_existing' (answer create_status_code with the stored transfer when
+  // the body is the same, 422 otherwise) is a what-if for the word "idempotency ID"; the page shows no replay.
   duplicate_transfer_id: 'error',
   // [INFERRED] §9: transfer OTP length is not stated; withdrawal/onboarding codes are 6 digits and the example is "123456".
   otp_length: 6,
@@ -68,17 +76,30 @@ export const defaultSettings = (): SfoxSettings => ({
   history_max_rows: 25_000,
   // [INFERRED] §5.6: sFOX enables PAYMENT/PAYOUT per partner; both on unless an account says otherwise.
   permissions_default: { PAYMENT: true, PAYOUT: true },
-  // [INFERRED] a create of a type that is not enabled is refused (403, made-up text).
+  // Whether permissions are enforced at all: the account-wide transfer permission (`POST /_sandbox/permissions`
+  // {"transfer_permission": false}) and the per-type PAYMENT/PAYOUT switches. Both refusals answer page 001's
+  // 403 {"error": "Partner transfer permission not granted."} [DOC]; [INFERRED] that a disabled type gets the same text.
   enforce_transfer_permissions: true,
+  // [INFERRED] page 001 documents the 403 for create only. 'transfer_routes': an account without the transfer
+  // permission is also refused on confirm, resend-confirmation, cancel and history (Get Transfer Permissions and
+  // GET /v1/user/balance still answer 200); 'create': only create is refused.
+  missing_transfer_permission_refuses: 'transfer_routes',
   // user_ids every account knows (for the ddq upload's 404 check), on top of `POST /_sandbox/users`.
   known_users_default: [],
   // [INFERRED] whether create checks the user_id exists (404 "user not found" as on the ddq page); off so any user_id works.
   require_known_users_for_transfers: false,
-  // [DOC] §7.6: each file at most 10 MB. [INFERRED] MB = 1024 * 1024 bytes.
-  ddq_max_file_bytes: 10 * 1024 * 1024,
-  // [INFERRED] §5.9: sFOX publishes no meaning for atx codes. 1127 is in the confirm example, 1200 in history
-  // examples of COMPLETE transfers, 1100 in withdraw initiation; the canceled code is made up.
-  atx_status: { pending: 1100, processing: 1127, done: 1200, canceled: 1300 },
+  // [INFERRED] page 002 (Submit Documents) states NO size limit; §7.6 quotes 10 MB from a legacy page.
+  // null = no limit (default). A number refuses any file larger than that many bytes (422, made-up text);
+  // 10485760 reproduces the summary's 10 MB.
+  ddq_max_file_bytes: null,
+  // [DOC] page 002: "File extension must be one of jpg, jpeg, png, pdf." [INFERRED] the page is silent on case:
+  // true (default) accepts exactly those lowercase spellings, so "ID.PNG" is refused; false ignores case.
+  ddq_extensions_case_sensitive: true,
+  // §5.9: sFOX publishes no meaning for atx codes. [DOC-EX] page 001/003: the 201 example of a PENDING PAYMENT has
+  // both legs at 1127 (pending); the confirm example (§5.3) has 1127 on a just-completed transfer (processing);
+  // history examples of COMPLETE transfers have "1200" (done). [INFERRED] the canceled code 1300 is made up, and
+  // an in-flight (INITIATED) transfer shows the pending code.
+  atx_status: { pending: 1127, processing: 1127, done: 1200, canceled: 1300 },
   // [INFERRED] how long a COMPLETE transfer's legs stay `processing` (1127) before history shows `done` (1200).
   // Create/confirm always answer with `processing`, as in the confirm example.
   atx_settle_ms: 0,
@@ -112,7 +133,9 @@ const patchSchema = z
     enforce_transfer_permissions: z.boolean(),
     known_users_default: z.array(z.string().min(1)),
     require_known_users_for_transfers: z.boolean(),
-    ddq_max_file_bytes: posInt,
+    ddq_max_file_bytes: posInt.nullable(),
+    ddq_extensions_case_sensitive: z.boolean(),
+    missing_transfer_permission_refuses: z.enum(['create', 'transfer_routes']),
     atx_status: z
       .object({ pending: z.int(), processing: z.int(), done: z.int(), canceled: z.int() })
       .partial()

@@ -30,7 +30,16 @@ export type Transfer = TransferInput & {
   otp: Otp | null
   /** Codes a resend did not invalidate (only with `resend_invalidates_previous_code: false`). */
   previous_otps: Otp[]
+  /** Funds reserved on the debited wallet at create, until the transfer completes or is cancelled. */
+  hold: 'none' | 'held' | 'settled' | 'released'
 }
+
+/**
+ * One currency of a wallet the control API set (`POST /_sandbox/balances`). A wallet that was never set is
+ * unlimited: it never refuses and is not listed. available = balance - held.
+ */
+export type Wallet = { balance: number; held: number }
+export type Wallets = Map<string, Wallet>
 
 /** One API key = one sFOX partner account; transfers and users are namespaced by it. */
 export type Account = {
@@ -39,6 +48,16 @@ export type Account = {
   transfers: Map<string, Transfer>
   users: Set<string>
   permissions: Partial<Permissions>
+  /** The account-wide enterprise transfer permission (page 001's 403); on unless the control API turns it off. */
+  transfer_permission: boolean
+  /** The partner's own (master account) wallets, by lower-case currency. */
+  wallets: Wallets
+  /** End users' wallets: user_id -> currency -> wallet. */
+  user_wallets: Map<string, Wallets>
+  /** Currencies restricted for the partner (lower-case). */
+  restricted: Set<string>
+  /** Currencies restricted per end user: user_id -> currencies. */
+  user_restricted: Map<string, Set<string>>
 }
 
 export type OutboxEntry = {
@@ -65,7 +84,7 @@ export type UploadRecord = {
   received_at: string
 }
 
-// The first atx id in the confirm example (§5.3); ids only need to be unique and increasing.
+// The first atx id in the create (page 001/003) and confirm (§5.3) examples; ids only need to be unique and increasing.
 const ATX_ID_START = 1_728_524
 
 export const createSfoxState = (settings: SfoxSettings, clock: Clock, startKeys: readonly string[] = []) => {
@@ -86,6 +105,11 @@ export const createSfoxState = (settings: SfoxSettings, clock: Clock, startKeys:
       transfers: new Map(),
       users: new Set(),
       permissions: {},
+      transfer_permission: true,
+      wallets: new Map(),
+      user_wallets: new Map(),
+      restricted: new Set(),
+      user_restricted: new Map(),
     }
     byId.set(account.id, account)
     byKey.set(account.api_key, account)
@@ -105,8 +129,11 @@ export const createSfoxState = (settings: SfoxSettings, clock: Clock, startKeys:
       completed_at: status === 'COMPLETE' ? now : null,
       otp: null,
       previous_otps: [],
+      hold: 'none',
     }
     account.transfers.set(input.transfer_id, transfer)
+    reserve(account, transfer)
+    if (status === 'COMPLETE') settle(account, transfer)
     return transfer
   }
 
@@ -117,7 +144,77 @@ export const createSfoxState = (settings: SfoxSettings, clock: Clock, startKeys:
       transfer.otp = null
       transfer.previous_otps = []
     }
+    const account = byId.get(transfer.account)
+    if (account && status === 'COMPLETE') settle(account, transfer)
+    if (account && status === 'CANCELED') release(account, transfer)
   }
+
+  // ----- balances -----
+  // [INFERRED] page 001/003: "Payment (user -> master account)" debits the end user's wallet and credits the
+  // partner's; "Payout (master account -> user)" debits the partner's and credits the end user's. The create
+  // reserves the quantity on the debited wallet (§5.5: a started PAYMENT's funds are held until processed or
+  // cancelled); completion moves it to the other side, cancellation releases it. A transfer forced back to
+  // PENDING after completing keeps its settled funds. Amounts are rounded to 8 decimals.
+  const round = (n: number) => Math.round(n * 1e8) / 1e8
+  const userWallets = (account: Account, userId: string) => {
+    let wallets = account.user_wallets.get(userId)
+    if (!wallets) account.user_wallets.set(userId, (wallets = new Map()))
+    return wallets
+  }
+  const sides = (account: Account, t: TransferInput) => {
+    const user = account.user_wallets.get(t.user_id)?.get(t.currency)
+    const partner = account.wallets.get(t.currency)
+    return t.type === 'PAYMENT' ? { debit: user, credit: partner } : { debit: partner, credit: user }
+  }
+  const available = (w: Wallet) => round(w.balance - w.held)
+  /** Whether the debited wallet (if it was set) has at least `quantity` available. */
+  const hasFunds = (account: Account, t: TransferInput) => {
+    const { debit } = sides(account, t)
+    return !debit || available(debit) >= t.quantity
+  }
+  const reserve = (account: Account, t: Transfer) => {
+    const { debit } = sides(account, t)
+    if (!debit) return
+    debit.held = round(debit.held + t.quantity)
+    t.hold = 'held'
+  }
+  const settle = (account: Account, t: Transfer) => {
+    if (t.hold === 'settled') return
+    const { debit, credit } = sides(account, t)
+    if (debit) {
+      // Without a hold (the wallet was set after the create, or a forced status), the balance is debited as is.
+      if (t.hold === 'held') debit.held = round(Math.max(0, debit.held - t.quantity))
+      debit.balance = round(debit.balance - t.quantity)
+    }
+    if (credit) credit.balance = round(credit.balance + t.quantity)
+    t.hold = 'settled'
+  }
+  const release = (account: Account, t: Transfer) => {
+    if (t.hold !== 'held') return
+    const { debit } = sides(account, t)
+    if (debit) debit.held = round(Math.max(0, debit.held - t.quantity))
+    t.hold = 'released'
+  }
+  /** Sets a wallet's total balance (held amounts stay); null forgets the wallet (unlimited again). */
+  const setBalance = (account: Account, userId: string | null, currency: string, balance: number | null) => {
+    const wallets = userId === null ? account.wallets : userWallets(account, userId)
+    if (balance === null) {
+      wallets.delete(currency)
+      return null
+    }
+    const wallet = wallets.get(currency) ?? { balance: 0, held: 0 }
+    wallet.balance = round(balance)
+    wallets.set(currency, wallet)
+    return wallet
+  }
+  const walletView = (currency: string, w: Wallet) => ({
+    currency,
+    balance: w.balance,
+    available: available(w),
+    held: w.held,
+  })
+  const isRestricted = (account: Account, t: TransferInput) =>
+    account.restricted.has(t.currency) || (account.user_restricted.get(t.user_id)?.has(t.currency) ?? false)
 
   const reset = () => {
     byId = new Map()
@@ -143,6 +240,10 @@ export const createSfoxState = (settings: SfoxSettings, clock: Clock, startKeys:
       account.users.has(userId) || settings.known_users_default.includes(userId),
     createTransfer,
     setStatus,
+    hasFunds,
+    isRestricted,
+    setBalance,
+    walletView,
     /** Newest first. */
     transfersOf: (accounts: Account[]) =>
       accounts.flatMap((a) => [...a.transfers.values()]).sort((x, y) => y.created_at - x.created_at || y.seq - x.seq),

@@ -1,5 +1,5 @@
 import type { Hono } from 'hono'
-import type { SfoxEnv } from './auth'
+import { requireTransferPermission, type SfoxEnv } from './auth'
 import { sfoxErrors } from './errors'
 import { fail, readJsonObject } from './http'
 import { checkCode, sendCode } from './otp'
@@ -12,11 +12,13 @@ import { transferJson } from './view'
 const isPendingVerification = (t: Transfer) =>
   t.type === 'PAYMENT' && (t.status === 'PENDING' || t.status === 'INITIATED')
 
-/** §5.2-§5.5: create, confirm, resend-confirmation, cancel. */
+/** Create (page 001/003), confirm (§5.3), resend-confirmation (page 000), cancel (§5.5). */
 export const mountTransferRoutes = (app: Hono<SfoxEnv>, state: SfoxState, settings: SfoxSettings) => {
   const view = (t: Transfer, justCompleted = false) => transferJson(settings, t, state.clock.now(), { justCompleted })
+  const guardCreate = requireTransferPermission(settings, 'create')
+  const guard = requireTransferPermission(settings, 'other')
 
-  app.post('/v1/enterprise/transfer', async (c) => {
+  app.post('/v1/enterprise/transfer', guardCreate, async (c) => {
     const account = c.get('account')
     const read = await readJsonObject(c)
     if (!read.ok) return read.response
@@ -24,23 +26,26 @@ export const mountTransferRoutes = (app: Hono<SfoxEnv>, state: SfoxState, settin
     if (!valid.ok) return fail(c, 422, valid.error)
     const input = valid.value
 
-    // [INFERRED] check order: fields, then transfer_id reuse, then permissions, then the user.
+    // [INFERRED] check order: account permission (guard), fields, transfer_id reuse, type permission, the user,
+    // then the two documented 422s in the page's order: restricted currency, then insufficient funds.
     const existing = account.transfers.get(input.transfer_id)
     if (existing) {
-      // A replay never sends a second code.
+      // A replay never sends a second code nor moves funds again.
       if (settings.duplicate_transfer_id === 'return_existing' && sameTransferInput(existing, input)) {
         return c.json({ data: view(existing) }, settings.create_status_code)
       }
-      return fail(c, 422, sfoxErrors.duplicateTransfer(input.transfer_id))
+      return fail(c, 422, sfoxErrors.duplicateTransfer)
     }
     if (settings.enforce_transfer_permissions && !state.permissionsOf(account)[input.type]) {
-      return fail(c, 403, sfoxErrors.typeNotEnabled(input.type))
+      return fail(c, 403, sfoxErrors.transferPermission)
     }
     if (settings.require_known_users_for_transfers && !state.isKnownUser(account, input.user_id)) {
       return fail(c, 404, sfoxErrors.userNotFound)
     }
+    if (state.isRestricted(account, input)) return fail(c, 422, sfoxErrors.restrictedCurrency)
+    if (!state.hasFunds(account, input)) return fail(c, 422, sfoxErrors.insufficientFunds)
 
-    // §5.2: a PAYOUT is processed at once; a PAYMENT waits for the emailed OTP.
+    // [DOC] page 001/003: a PAYOUT is processed at once; a PAYMENT stays pending until the end user verifies it.
     const isPayment = input.type === 'PAYMENT'
     const status = isPayment ? settings.payment_initial_status : settings.payout_initial_status
     const transfer = state.createTransfer(account, input, status)
@@ -48,7 +53,7 @@ export const mountTransferRoutes = (app: Hono<SfoxEnv>, state: SfoxState, settin
     return c.json({ data: view(transfer, status === 'COMPLETE') }, settings.create_status_code)
   })
 
-  app.post('/v1/enterprise/transfer/confirm', async (c) => {
+  app.post('/v1/enterprise/transfer/confirm', guard, async (c) => {
     const read = await readJsonObject(c)
     if (!read.ok) return read.response
     const valid = requireStrings(read.body, ['transfer_id', 'otp'])
@@ -69,7 +74,7 @@ export const mountTransferRoutes = (app: Hono<SfoxEnv>, state: SfoxState, settin
     return c.json({ data }, 201)
   })
 
-  app.post('/v1/enterprise/transfer/resend-confirmation', async (c) => {
+  app.post('/v1/enterprise/transfer/resend-confirmation', guard, async (c) => {
     const read = await readJsonObject(c)
     if (!read.ok) return read.response
     const valid = requireStrings(read.body, ['transfer_id'])
@@ -90,12 +95,12 @@ export const mountTransferRoutes = (app: Hono<SfoxEnv>, state: SfoxState, settin
     return c.json({ data: { success: true } }, 200)
   })
 
-  app.delete('/v1/enterprise/transfer/:transfer_id', (c) => {
+  app.delete('/v1/enterprise/transfer/:transfer_id', guard, (c) => {
     const transferId = c.req.param('transfer_id')
     const transfer = c.get('account').transfers.get(transferId)
     if (!transfer) return fail(c, 422, sfoxErrors.transferNotFound(transferId))
     if (!isPendingVerification(transfer)) return fail(c, 422, sfoxErrors.notPending)
-    // [INFERRED] §5.5: a cancelled transfer reads CANCELED in history.
+    // [INFERRED] §5.5: a cancelled transfer reads CANCELED in history; its held funds are released.
     state.setStatus(transfer, 'CANCELED')
     return c.json({ data: { success: true } }, 200)
   })

@@ -1,7 +1,7 @@
 import type { SfoxSettings } from './settings'
 import type { Transfer } from './state'
 
-/** The transfer object of §5.1, keys in the order of the confirm example. */
+/** The transfer object of §5.1, keys in the order of page 001/003's create example [DOC-EX] (the confirm example's too). */
 export type TransferJson = {
   transfer_id: string
   transfer_status_code: string

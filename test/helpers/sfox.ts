@@ -46,6 +46,14 @@ export const sfoxControl = (url: string) => {
       post(`/transfers/${transferId}/status`, { status, account }),
     transfers: async (account: string) => (await get(`/transfers?account=${account}`)).data as any[],
     addUser: (userId: string, account: string) => post('/users', { user_id: userId, account }),
+    /** Grants or revokes the account's enterprise transfer permission (403 "Partner transfer permission not granted."). */
+    setTransferPermission: (account: string, granted: boolean) => post('/transfer-permission', { account, granted }),
+    /** Sets a wallet (the partner's, or the end user's with userId); null makes it unlimited again (the default). */
+    setBalance: (account: string, currency: string, balance: number | null, userId?: string) =>
+      post('/balances', { account, currency, balance, ...(userId ? { user_id: userId } : {}) }),
+    /** Replaces the restricted currencies of the account (or of one end user with userId); [] clears them. */
+    restrictCurrencies: (account: string, currencies: string[], userId?: string) =>
+      post('/restricted-currencies', { account, currencies, ...(userId ? { user_id: userId } : {}) }),
     uploads: async (account: string, userId?: string) =>
       (await get(`/uploads?account=${account}${userId ? `&user_id=${encodeURIComponent(userId)}` : ''}`)).data as {
         name: string

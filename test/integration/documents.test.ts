@@ -95,9 +95,18 @@ describe('document submission', () => {
         sha256: sha256(f.bytes),
       })),
     )
+    // sFOX lists its extensions in lower case: selfie.JPEG reaches it as selfie.jpeg (the record keeps the partner's name).
     const received = await sfox.uploads(partner.sfoxAccount, userId)
     expect(received.map((u) => [u.name, u.size, u.sha256, u.document_type, u.ddq_id]).sort()).toEqual(
-      files.map((f) => [f.name, f.bytes.length, sha256(f.bytes), f.name === 'bill.png' ? 'PoR' : 'ID', '7']).sort(),
+      files
+        .map((f) => [
+          f.name.replace('.JPEG', '.jpeg'),
+          f.bytes.length,
+          sha256(f.bytes),
+          f.name === 'bill.png' ? 'PoR' : 'ID',
+          '7',
+        ])
+        .sort(),
     )
     const one = await partner.call('GET', `/v1/document-submissions/${res.body.id}`)
     expect(one.body).toEqual(res.body)

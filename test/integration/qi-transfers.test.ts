@@ -10,7 +10,14 @@ let qi: QiSandbox
 let db: ReturnType<typeof openDb>
 
 beforeAll(async () => {
-  ;[gateway, qi] = await Promise.all([startGateway({ vars: { PROVIDER_TIMEOUT_MS: '800' } }), startQi()])
+  ;[gateway, qi] = await Promise.all([
+    startGateway({
+      // The sandbox's own 5-minute window, so its stale forgeries are stale here too; the default
+      // window (QI_SIGNATURE_TOLERANCE_SECONDS) is tested in qi-verification.test.ts.
+      vars: { PROVIDER_TIMEOUT_MS: '800', QI_SIGNATURE_TOLERANCE_SECONDS: '300' },
+    }),
+    startQi(),
+  ])
   db = openDb(gateway.dbUrl)
 })
 afterAll(async () => {
@@ -489,7 +496,14 @@ describe('QI webhooks', () => {
   it('forged webhooks are refused with 401 in every way they can be wrong', async () => {
     const p = await newPartner()
     const tedKey = await sendAndRead(p, 'ted-forged')
-    for (const tamper of ['signature', 'payload_md5', 'stale_timestamp', 'wrong_uri']) {
+    for (const tamper of [
+      'signature',
+      'payload_md5',
+      'stale_timestamp',
+      'wrong_uri',
+      'wrong_method',
+      'api_client_key',
+    ]) {
       const res = await qi.sendWebhook({ ted_key: tedKey, ted_status: 'returned', tamper })
       expect(res.status, tamper).toBe(401)
       expect(res.body.code).toBe('webhook_signature_invalid')
@@ -621,6 +635,7 @@ describe('signing, both ways', () => {
       ['encoded_body', 'wrong_method'],
       ['encoded_body', 'stale'],
       ['encoded_body', 'api_key'],
+      ['encoded_body', 'api_key_header'],
     ] as const
     const p = await newPartner()
     for (const [response_signing, response_tamper] of cases) {

@@ -5,7 +5,15 @@ import { decodeJwt, jwtVerify, SignJWT } from 'jose'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { generateP521KeyPair, type KeyPairPem } from '../../sandbox/qi/keys'
 import { type QiSandboxServer, startQiSandbox } from '../../sandbox/qi/server'
-import { isoTimestamp, signRequest, signRequestV1, verifyResponse, verifyWebhook } from '../../sandbox/qi/signing'
+import {
+  isoTimestamp,
+  pythonJsonDumps,
+  rfc1123,
+  signRequest,
+  signRequestV1,
+  verifyResponse,
+  verifyWebhook,
+} from '../../sandbox/qi/signing'
 import { type Listening, listen } from '../../sandbox/shared/serve'
 
 // ---- fixtures: one sandbox, one webhook receiver, keys generated once ------------------------
@@ -280,6 +288,41 @@ describe('authentication', () => {
     await unauth(await api('GET', list, undefined, { claims: { payload_md5: md5('') } }), /payload_md5/)
   })
 
+  it('accepts md5("{}") (Python sample) and md5("") for a request without a body, whatever its method', async () => {
+    const ted = await createTed()
+    const path = `/account/${account}/ted/${ted.ted_key}/resend_token`
+    expect((await api('PATCH', path, undefined, { claims: { payload_md5: md5('{}') } })).status).toBe(202)
+    expect((await api('PATCH', path, undefined, { claims: { payload_md5: md5('') } })).status).toBe(202)
+    await unauth(await api('PATCH', path, undefined, { claims: { payload_md5: md5('[]') } }), /payload_md5/)
+    // With a body, only the MD5 of the bytes sent counts.
+    await unauth(await api('PATCH', path, {}, { claims: { payload_md5: md5('') } }), /payload_md5/)
+  })
+
+  it("accepts a v1 POST signed with an empty content type (as QI's Node sample signs it), not another one", async () => {
+    const uri = `/account/${account}/ted`
+    const key = createPrivateKey(partner.privateKeyPem)
+    const v1Post = async (contentType: string) => {
+      const encoded = await new SignJWT(tedBody()).setProtectedHeader({ alg: 'ES512' }).sign(key)
+      const signature = ['POST', md5(encoded), contentType, rfc1123(Date.now()), uri].join('\n')
+      const header = await new SignJWT({ sub: apiKey, signature })
+        .setProtectedHeader({ alg: 'ES512', typ: 'JWT' })
+        .sign(key)
+      const res = await fetch(`${qi.url}${uri}`, {
+        method: 'POST',
+        headers: {
+          'API-CLIENT-KEY': apiKey,
+          AUTHORIZATION: `QIT ${apiKey}:${header}`,
+          'Content-Type': 'application/json',
+        },
+        body: JSON.stringify({ encoded_body: encoded }),
+      })
+      return { status: res.status, body: (await res.json()) as any }
+    }
+    expect((await v1Post('')).status).toBe(202)
+    expect((await v1Post('application/json')).status).toBe(202)
+    await unauth(await v1Post('text/plain'), /content type/)
+  })
+
   it('signs the path without the query string by default (signed_uri_query)', async () => {
     const list = `/account/${account}/teds?page=1&page_size=5`
     expect((await api('GET', list)).status).toBe(200)
@@ -408,8 +451,9 @@ describe('POST /account/{ak}/ted', () => {
       'transaction_amount',
     ])
     expect(res.body.extra_fields.errors.tfa_info).toEqual(['Missing data for required field.'])
-    expect(res.body.description).toContain('target_account.ispb: Must be 8 digits.')
-    expect(res.body.translation).toContain('Schema Inválido')
+    expect(res.body.extra_fields.errors['target_account.ispb']).toEqual(['Must be 8 digits.'])
+    // Page 004 (source-docs): QIT000001 | Bad Request | Schema Error | Erro de Schema; details only in extra_fields.
+    expect(res.body).toMatchObject({ title: 'Bad Request', description: 'Schema Error', translation: 'Erro de Schema' })
 
     const notJson = await api('POST', `/account/${account}/ted`, '{"request_control_key":')
     expectError(notJson, 400, 'QIT000001')
@@ -659,6 +703,70 @@ describe('2FA: validate_token and resend_token', () => {
     expectError(await validate(randomUUID(), '123456'), 404, 'TED000020')
     expectError(await validate(ted.ted_key, '123456', otherAccount), 404, 'TED000020')
     expectError(await resend(randomUUID()), 404, 'TED000020')
+  })
+
+  it("answers with page 004's exact texts (TED000009, TED000020, TED000086, QIT000001)", async () => {
+    const ted = await createTed()
+    const missingAccount = randomUUID()
+    const noAccount = await api('PATCH', `/account/${missingAccount}/ted/${ted.ted_key}/resend_token`, {})
+    expectError(noAccount, 404, 'TED000009')
+    expect(noAccount.body).toMatchObject({
+      title: 'Account not found',
+      description: `Account not found for the given key: ${missingAccount}`,
+      translation: `Conta não encontrada para a chave fornecida: ${missingAccount}`,
+    })
+    const noTed = await resend(randomUUID())
+    expectError(noTed, 404, 'TED000020')
+    expect(noTed.body).toMatchObject({
+      title: 'Not Found',
+      description: 'Ted was not found for the given parameters.',
+      translation: 'Ted não encontrada para os parâmetros fornecidos.',
+    })
+    await validate(ted.ted_key, await latestToken(ted.ted_key))
+    const notPending = await resend(ted.ted_key)
+    expectError(notPending, 404, 'TED000086')
+    expect(notPending.body).toMatchObject({
+      title: 'Invalid Status',
+      description: 'Ted not in pending_2fa_approval status',
+      translation: 'Ted não está pendente de aprovação por autenticação de dois fatores',
+    })
+    const schema = await resend(ted.ted_key, { contact_type: 'pigeon' })
+    expectError(schema, 400, 'QIT000001')
+    expect(schema.body).toMatchObject({
+      title: 'Bad Request',
+      description: 'Schema Error',
+      translation: 'Erro de Schema',
+    })
+  })
+
+  it('answers QIT000001 (not TED000020) to a resend whose ted_key is not a UUID', async () => {
+    const res = await resend('not-a-ted-key')
+    expectError(res, 400, 'QIT000001')
+    expect(res.body.extra_fields.errors).toEqual({ ted_key: ['Not a valid UUID.'] })
+    expectError(await resend(`${randomUUID()}0`), 400, 'QIT000001')
+    expectError(await resend(randomUUID()), 404, 'TED000020')
+  })
+
+  it('fails resends with 400 TED000087 under resend_token_error, leaving the TED and its token as they were', async () => {
+    const ted = await createTed()
+    const token = await latestToken(ted.ted_key)
+    await settings({ resend_token_error: true })
+    const res = await resend(ted.ted_key, { contact_type: 'sms' })
+    expectError(res, 400, 'TED000087')
+    expect(res.body).toEqual({
+      title: 'Error Sending Token',
+      description: 'An error occurred while resending token and its being investigated',
+      translation: 'Um erro ocorreu ao reenviar token e está sendo investigado',
+      code: 'TED000087',
+      extra_fields: { ted_data: expect.objectContaining({ ted_key: ted.ted_key, ted_status: 'pending_2fa_approval' }) },
+    })
+    expect(await tokens(ted.ted_key)).toHaveLength(1)
+    expect((await control('GET', `/_sandbox/teds/${ted.ted_key}`)).body.data.tfa.contact_type).toBe('email')
+    await settings({ resend_token_error: false })
+    expect((await resend(ted.ted_key)).status).toBe(202)
+    expect(await tokens(ted.ted_key)).toHaveLength(2)
+    // Until then the first token stayed the valid one.
+    if ((await latestToken(ted.ted_key)) !== token) expectError(await validate(ted.ted_key, token), 400, 'TED000084')
   })
 
   it('rejects an abandoned TED when abandoned_after_ms is set', async () => {
@@ -937,6 +1045,66 @@ describe('webhooks', () => {
     expect(JSON.parse(hooksFor(ted.ted_key)[0]!.body).data.ted_status).toBe('pending_2fa_approval')
   })
 
+  it('webhook_md5_form "json_dumps": payload_md5 is the MD5 of Python\'s json.dumps(parsed body), not of the bytes', async () => {
+    const ted = await createTed({ target_account: { ...tedBody().target_account, owner_name: 'João Conceição' } })
+    await settings({ webhook_md5_form: 'json_dumps' })
+    await control('POST', '/_sandbox/webhooks/send', { ted_key: ted.ted_key })
+    const hook = hooksFor(ted.ted_key)[0]!
+    const claims = decodeJwt(hook.headers.authorization!)
+    const dumped = pythonJsonDumps(JSON.parse(hook.body))
+    expect(dumped).toContain('"owner_name": "Jo\\u00e3o Concei\\u00e7\\u00e3o"')
+    expect(claims.payload_md5).toBe(md5(dumped))
+    expect(claims.payload_md5).not.toBe(md5(hook.body))
+    expect(hook.verdict.ok).toBe(false) // a raw-bytes receiver refuses it
+    const verdict = await verifyWebhook({
+      headers: hook.headers,
+      body: hook.body,
+      uri: hook.path,
+      qiPublicKeyPem: qi.qiPublicKeyPem,
+      md5Forms: ['raw', 'json_dumps'],
+    })
+    expect(verdict.ok).toBe(true)
+    await settings({ webhook_md5_form: 'raw' })
+    await control('POST', '/_sandbox/webhooks/send', { ted_key: ted.ted_key })
+    const raw = hooksFor(ted.ted_key)[1]!
+    expect(decodeJwt(raw.headers.authorization!).payload_md5).toBe(md5(raw.body))
+  })
+
+  it('webhook_signed_uri "full_url": the uri claim is the whole URL the webhook is POSTed to', async () => {
+    const ted = await createTed()
+    await settings({ webhook_signed_uri: 'full_url' })
+    await control('POST', '/_sandbox/webhooks/send', { ted_key: ted.ted_key })
+    const hook = hooksFor(ted.ted_key)[0]!
+    expect(decodeJwt(hook.headers.authorization!).uri).toBe(hookUrl)
+    expect(hook.verdict.ok).toBe(false)
+    const verdict = await verifyWebhook({
+      headers: hook.headers,
+      body: hook.body,
+      uri: [hook.path, hookUrl],
+      qiPublicKeyPem: qi.qiPublicKeyPem,
+    })
+    expect(verdict.ok).toBe(true)
+    await settings({ webhook_signed_uri: 'path' })
+    await control('POST', '/_sandbox/webhooks/send', { ted_key: ted.ted_key })
+    expect(decodeJwt(hooksFor(ted.ted_key)[1]!.headers.authorization!).uri).toBe('/hooks/qi')
+  })
+
+  it("pythonJsonDumps writes what Python's json.dumps writes", () => {
+    // Expected strings printed by CPython 3 json.dumps(...) with default arguments.
+    expect(pythonJsonDumps({ a: 1, b: 'João' })).toBe('{"a": 1, "b": "Jo\\u00e3o"}')
+    expect(pythonJsonDumps([1, [2, {}], [], { x: { y: [1.5, -0.25] } }])).toBe(
+      '[1, [2, {}], [], {"x": {"y": [1.5, -0.25]}}]',
+    )
+    expect(pythonJsonDumps({ amount: 150.25, fee: 10, ok: true, no: false, none: null })).toBe(
+      '{"amount": 150.25, "fee": 10, "ok": true, "no": false, "none": null}',
+    )
+    expect(pythonJsonDumps([0.0001, 0.00001, 1.5e-5, 1e21, 123456789.123, -3])).toBe(
+      '[0.0001, 1e-05, 1.5e-05, 1e+21, 123456789.123, -3]',
+    )
+    expect(pythonJsonDumps('a"b\\c\n\t\u007f\u0001😀')).toBe('"a\\"b\\\\c\\n\\t\\u007f\\u0001\\ud83d\\ude00"')
+    expect(pythonJsonDumps({ z: 1, a: 2 })).toBe('{"z": 1, "a": 2}') // key order as parsed, not sorted
+  })
+
   it('falls back to settings.webhook_url and records failed deliveries', async () => {
     const noHook = await register({ webhook_url: null, account_count: 1 })
     apiKey = noHook.api_client_key
@@ -953,6 +1121,120 @@ describe('webhooks', () => {
       url: 'http://127.0.0.1:9/hooks',
     })
     expect(down.body.data).toMatchObject({ status: null, error: expect.any(String) })
+  })
+})
+
+// ---- authentication test endpoint --------------------------------------------------------------
+
+describe('authentication test endpoint (GET|POST /test/{api_key})', () => {
+  const testPath = () => `/test/${apiKey}`
+
+  it("answers a good signed GET with 200, the echo, a QI-signed answer and QI's clock", async () => {
+    const before = Date.now()
+    const res = await api('GET', testPath())
+    expect(res.status).toBe(200)
+    expect(res.body).toEqual({
+      success: 'Congrats!',
+      request: {
+        method: 'GET',
+        uri: testPath(),
+        query: '',
+        api_key: apiKey,
+        api_client_key: apiKey,
+        scheme: 'v2',
+        headers: expect.objectContaining({ 'api-client-key': apiKey, authorization: expect.any(String) }),
+        payload: null,
+        signed_claims: { payload_md5: md5('{}'), timestamp: expect.any(String), method: 'GET', uri: testPath() },
+      },
+      server_time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/),
+    })
+    const verified = await verifyResponse({
+      method: 'GET',
+      uri: testPath(),
+      headers: res.headers,
+      body: res.raw,
+      qiPublicKeyPem: qi.qiPublicKeyPem,
+      apiClientKey: apiKey,
+    })
+    expect(verified).toMatchObject({ ok: true, mode: 'header' })
+    const signedAt = Date.parse(decodeJwt(res.headers.get('authorization')!).timestamp as string)
+    expect(signedAt).toBeGreaterThanOrEqual(before - 1_000)
+    expect(signedAt).toBeLessThanOrEqual(Date.now() + 1_000)
+    expect(Math.abs(Date.parse(res.headers.get('date')!) - signedAt)).toBeLessThan(2_000)
+    // `/test` (the v2 page's endpoint) answers too.
+    expect((await api('GET', '/test')).body.request.api_key).toBe(null)
+  })
+
+  it('echoes a POSTed payload (v2 and v1); v1 is answered in the v1 form', async () => {
+    const body = { name: 'QI Tech' }
+    const res = await api('POST', testPath(), body)
+    expect(res.status).toBe(200)
+    expect(res.body).toMatchObject({ name: 'QI Tech', success: 'Congrats!', request: { payload: body, scheme: 'v2' } })
+
+    const v1 = await signRequestV1({
+      method: 'POST',
+      uri: testPath(),
+      payload: body,
+      privateKeyPem: partner.privateKeyPem,
+      apiClientKey: apiKey,
+    })
+    const v1Res = await fetch(`${qi.url}${testPath()}`, { method: 'POST', headers: v1.headers, body: v1.body })
+    expect(v1Res.status).toBe(200)
+    const v1Raw = await v1Res.text()
+    const verified = await verifyResponse({
+      method: 'POST',
+      uri: testPath(),
+      headers: v1Res.headers,
+      body: v1Raw,
+      qiPublicKeyPem: qi.qiPublicKeyPem,
+      apiClientKey: apiKey,
+    })
+    expect(verified).toMatchObject({
+      ok: true,
+      mode: 'encoded_body',
+      payload: { name: 'QI Tech', success: 'Congrats!', request: { scheme: 'v1', payload: body } },
+    })
+  })
+
+  it('refuses a wrong API-CLIENT-KEY or key with the same errors as the other routes', async () => {
+    const unknown = randomUUID()
+    expectError(await api('GET', `/test/${unknown}`, undefined, { apiClientKey: unknown }), 404, 'GDF000018')
+    const wrongKey = await api('GET', testPath(), undefined, { key: stranger.privateKeyPem })
+    expectError(wrongKey, 401, 'GDF000014')
+    expect(wrongKey.body.extra_fields.sandbox_reason).toMatch(/does not verify/)
+    expectError(await api('POST', testPath(), { name: 'QI Tech' }, { claims: { uri: '/test' } }), 401, 'GDF000014')
+    const noKey = await fetch(`${qi.url}${testPath()}`)
+    expect({ status: noKey.status, code: ((await noKey.json()) as any).code }).toEqual({
+      status: 400,
+      code: 'GDF000003',
+    })
+  })
+
+  it('clock_offset_ms shifts the clock QI signs with and checks freshness against', async () => {
+    const offset = 10 * 60_000
+    await settings({ clock_offset_ms: offset })
+    // A request signed with the client's (unshifted) clock is now 10 minutes stale for QI.
+    const stale = await api('GET', testPath())
+    expectError(stale, 401, 'GDF000014')
+    expect(stale.body.extra_fields.sandbox_reason).toMatch(/outside the accepted window/)
+    const res = await api('GET', testPath(), undefined, { claims: { timestamp: isoTimestamp(Date.now() + offset) } })
+    expect(res.status).toBe(200)
+    const skew = (ms: number) => ms - Date.now()
+    expect(skew(Date.parse(decodeJwt(res.headers.get('authorization')!).timestamp as string))).toBeGreaterThan(
+      offset - 5_000,
+    )
+    expect(skew(Date.parse(res.headers.get('date')!))).toBeGreaterThan(offset - 5_000)
+    expect(skew(Date.parse(res.body.server_time))).toBeGreaterThan(offset - 5_000)
+    // A client that checks the answer with its own clock sees it as from the future.
+    const verified = await verifyResponse({
+      method: 'GET',
+      uri: testPath(),
+      headers: res.headers,
+      body: res.raw,
+      qiPublicKeyPem: qi.qiPublicKeyPem,
+      apiClientKey: apiKey,
+    })
+    expect(verified).toMatchObject({ ok: false, reason: expect.stringMatching(/outside the accepted window/) })
   })
 })
 

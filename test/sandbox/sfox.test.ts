@@ -4,6 +4,7 @@ import { once } from 'node:events'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { SfoxSandboxOptions } from '../../sandbox/sfox/app'
 import { type RunningSfoxSandbox, startSfoxSandbox } from '../../sandbox/sfox/server'
+import { sfoxControl } from '../helpers/sfox'
 
 const KEY_A = 'key_a_test'
 const KEY_B = 'key_b_test'
@@ -17,7 +18,14 @@ const E = {
   expired: 'Code expired. Request a new code for this transfer.',
   invalid: 'Invalid code.',
   burned: 'Too many invalid attempts. Request a new code for this transfer.',
-  exists: (id: string) => `Transfer with transfer_id ${id} already exists.`,
+  // Page 001/003 (Create Transfer), 422 "Duplicate request".
+  exists: 'A transaction with the same transfer_id already exists.',
+  // Page 001/003, 403 and the other two 422s.
+  permission: 'Partner transfer permission not granted.',
+  restricted: 'Restricted currency for partner or end user.',
+  funds: 'Insufficient funds.',
+  // Page 002 (Submit Documents), 500.
+  internal: 'An unknown error has occurred. If this persists, please contact support.',
 }
 
 type Reply = { status: number; body: any }
@@ -138,6 +146,7 @@ describe('auth', () => {
     ['GET', '/v1/enterprise/transfer/history'],
     ['GET', '/v1/enterprise/transfer/permissions'],
     ['POST', '/v1/enterprise/ddq/upload'],
+    ['GET', '/v1/user/balance'],
   ]
 
   it('answers 401 with the documented body when the key is missing or unknown', async () => {
@@ -192,8 +201,9 @@ describe('create transfer', () => {
         description: 'Gift card payment',
         atx_id_charged: 1728524,
         atx_id_credited: 1728525,
-        atx_status_charged: 1100,
-        atx_status_credited: 1100,
+        // Page 001/003's 201 example of a PENDING PAYMENT: both legs 1127 (was 1100).
+        atx_status_charged: 1127,
+        atx_status_credited: 1127,
         transfer_date: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       },
     })
@@ -210,6 +220,42 @@ describe('create transfer', () => {
       expires_at: new Date(Date.parse(mail.sent_at) + 600_000).toISOString(),
       reason: 'created',
     })
+  })
+
+  it('answers a pending PAYMENT in the shape of the page example (keys, order, atx 1127)', async () => {
+    const s = await boot()
+    // Page 001/003's example request, answered 201 with this body (transfer_date aside).
+    const body = {
+      transfer_id: newId(),
+      user_id: 'ClientAccount1',
+      type: 'PAYMENT',
+      purpose: 'GOOD',
+      description: 'Gift card payment',
+      currency: 'eth',
+      quantity: 0.1,
+      rate: 2000,
+    }
+    const r = await s.call('POST', '/v1/enterprise/transfer', { body })
+    expect(r.status).toBe(201)
+    const example = {
+      transfer_id: body.transfer_id,
+      transfer_status_code: 'PENDING',
+      type: 'PAYMENT',
+      quantity: 0.1,
+      currency: 'eth',
+      user_id: 'ClientAccount1',
+      rate: 2000,
+      purpose: 'GOOD',
+      description: 'Gift card payment',
+      atx_id_charged: 1728524,
+      atx_id_credited: 1728525,
+      atx_status_charged: 1127,
+      atx_status_credited: 1127,
+      transfer_date: r.body.data.transfer_date,
+    }
+    expect(Object.keys(r.body)).toEqual(['data'])
+    expect(Object.keys(r.body.data)).toEqual(Object.keys(example))
+    expect(r.body.data).toEqual(example)
   })
 
   it('completes a PAYOUT at once without an OTP', async () => {
@@ -248,7 +294,7 @@ describe('create transfer', () => {
     const body = transferBody({ type: 'PAYOUT' })
     const payout = await s.call('POST', '/v1/enterprise/transfer', { body })
     expect(payout.status).toBe(200)
-    expect(payout.body.data).toMatchObject({ transfer_status_code: 'INITIATED', atx_status_charged: 1100 })
+    expect(payout.body.data).toMatchObject({ transfer_status_code: 'INITIATED', atx_status_charged: 1127 })
     expect((await s.call('POST', '/v1/enterprise/transfer', { body })).status).toBe(200)
     const id = body.transfer_id
     expect(await s.outbox(id)).toEqual([])
@@ -305,10 +351,23 @@ describe('create transfer', () => {
     const body = transferBody()
     expect((await s.call('POST', '/v1/enterprise/transfer', { body })).status).toBe(201)
     const again = await s.call('POST', '/v1/enterprise/transfer', { body })
-    expect(again).toEqual({ status: 422, body: { error: E.exists(body.transfer_id) } })
+    expect(again).toEqual({ status: 422, body: { error: E.exists } })
     const payout = await s.call('POST', '/v1/enterprise/transfer', { body: { ...body, type: 'PAYOUT' } })
-    expect(payout).toEqual({ status: 422, body: { error: E.exists(body.transfer_id) } })
+    expect(payout).toEqual({ status: 422, body: { error: E.exists } })
     expect(await s.outbox(body.transfer_id)).toHaveLength(1)
+  })
+
+  it('answers a duplicate with exactly the page body, whatever differs in the second request', async () => {
+    const s = await boot()
+    const body = transferBody()
+    await s.call('POST', '/v1/enterprise/transfer', { body })
+    const res = await fetch(`${s.sb.url}/v1/enterprise/transfer`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY_A}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...body, quantity: 5, user_id: 'someone-else' }),
+    })
+    expect(res.status).toBe(422)
+    expect(await res.text()).toBe('{"error":"A transaction with the same transfer_id already exists."}')
   })
 
   it('replays the same body in "return_existing" mode, refuses a different one', async () => {
@@ -321,7 +380,7 @@ describe('create transfer', () => {
     })
     expect(same).toEqual({ status: 201, body: first.body })
     const different = await s.call('POST', '/v1/enterprise/transfer', { body: { ...body, quantity: 0.2 } })
-    expect(different).toEqual({ status: 422, body: { error: E.exists(body.transfer_id) } })
+    expect(different).toEqual({ status: 422, body: { error: E.exists } })
     expect(await s.outbox(body.transfer_id)).toHaveLength(1)
 
     expect((await s.confirm(body.transfer_id, await s.codeOf(body.transfer_id))).status).toBe(201)
@@ -347,10 +406,8 @@ describe('create transfer', () => {
       type: 'PAYMENT',
       enabled: false,
     })
-    expect(await s.create()).toEqual({
-      status: 403,
-      body: { error: 'PAYMENT transfers are not enabled for this account.' },
-    })
+    // Page 001/003's only 403 text for create (was a made-up "PAYMENT transfers are not enabled ...").
+    expect(await s.create()).toEqual({ status: 403, body: { error: E.permission } })
     expect((await s.create({ type: 'PAYOUT' })).status).toBe(201)
     expect((await s.create({}, KEY_B)).status).toBe(201)
     expect(await s.call('GET', '/v1/enterprise/transfer/permissions', { key: KEY_B })).toEqual({
@@ -369,6 +426,271 @@ describe('create transfer', () => {
     expect((await s.create({ user_id: 'u1' }, KEY_B)).status).toBe(404)
     await s.settings({ require_known_users_for_transfers: false })
     expect((await s.create({ user_id: 'anyone' }, KEY_B)).status).toBe(201)
+  })
+})
+
+describe('balances and restricted currencies', () => {
+  const balances = (s: Awaited<ReturnType<typeof boot>>, query = '') =>
+    s.control('GET', `/_sandbox/balances${query}`).then((r) => r.body.data)
+  const setBalance = (s: Awaited<ReturnType<typeof boot>>, body: Record<string, unknown>) =>
+    s.control('POST', '/_sandbox/balances', { api_key: KEY_A, ...body })
+
+  it('has no restrictions and unlimited balances by default', async () => {
+    const s = await boot()
+    expect((await s.create({ quantity: 1e9 })).status).toBe(201)
+    expect((await s.create({ type: 'PAYOUT', quantity: 1e9 })).status).toBe(201)
+    expect(await balances(s)).toEqual([])
+    expect((await s.control('GET', '/_sandbox/restricted-currencies')).body.data).toEqual([
+      { account: ACCT_A, user_id: null, currencies: [] },
+      { account: ACCT_B, user_id: null, currencies: [] },
+    ])
+  })
+
+  it('refuses a currency restricted for the account or for the end user (422, page text)', async () => {
+    const s = await boot()
+    const set = await s.control('POST', '/_sandbox/restricted-currencies', { api_key: KEY_A, currencies: ['ETH'] })
+    expect(set).toEqual({ status: 200, body: { data: { account: ACCT_A, user_id: null, currencies: ['eth'] } } })
+    for (const type of ['PAYMENT', 'PAYOUT']) {
+      expect(await s.create({ type, currency: 'eth' }), type).toEqual({ status: 422, body: { error: E.restricted } })
+    }
+    expect((await s.create({ currency: 'btc' })).status).toBe(201)
+    expect((await s.create({ currency: 'eth' }, KEY_B)).status).toBe(201)
+    await s.control('POST', '/_sandbox/restricted-currencies', { api_key: KEY_A, currencies: [] })
+    expect((await s.create({ currency: 'eth' })).status).toBe(201)
+
+    await s.control('POST', '/_sandbox/restricted-currencies', {
+      api_key: KEY_A,
+      user_id: 'blocked-user',
+      currencies: ['usd'],
+    })
+    expect(await s.create({ user_id: 'blocked-user', currency: 'USD', type: 'PAYOUT' })).toEqual({
+      status: 422,
+      body: { error: E.restricted },
+    })
+    expect((await s.create({ user_id: 'blocked-user', currency: 'eth' })).status).toBe(201)
+    expect((await s.create({ user_id: 'other-user', currency: 'usd' })).status).toBe(201)
+    expect((await s.control('GET', `/_sandbox/restricted-currencies?account=${ACCT_A}`)).body.data).toEqual([
+      { account: ACCT_A, user_id: null, currencies: [] },
+      { account: ACCT_A, user_id: 'blocked-user', currencies: ['usd'] },
+    ])
+    // Nothing was created, and no code was sent, for the refused transfers.
+    expect((await s.control('GET', `/_sandbox/transfers?account=${ACCT_A}`)).body.data).toHaveLength(4)
+  })
+
+  it('checks a restricted currency before the balance', async () => {
+    const s = await boot()
+    await setBalance(s, { currency: 'eth', balance: 0 })
+    await s.control('POST', '/_sandbox/restricted-currencies', { api_key: KEY_A, currencies: ['eth'] })
+    expect(await s.create({ type: 'PAYOUT', currency: 'eth' })).toEqual({
+      status: 422,
+      body: { error: E.restricted },
+    })
+  })
+
+  it('a PAYOUT debits the account balance; over it answers 422 "Insufficient funds."', async () => {
+    const s = await boot()
+    const set = await setBalance(s, { currency: 'USD', balance: 100 })
+    expect(set).toEqual({
+      status: 200,
+      body: { data: { account: ACCT_A, user_id: null, currency: 'usd', balance: 100, available: 100, held: 0 } },
+    })
+    await setBalance(s, { user_id: 'u1', currency: 'usd', balance: 5 })
+    expect(await s.create({ type: 'PAYOUT', currency: 'usd', quantity: 100.01, user_id: 'u1' })).toEqual({
+      status: 422,
+      body: { error: E.funds },
+    })
+    expect((await s.create({ type: 'PAYOUT', currency: 'usd', quantity: 60, user_id: 'u1' })).status).toBe(201)
+    // The user's wallet is credited.
+    expect(await balances(s)).toEqual([
+      { account: ACCT_A, user_id: null, currency: 'usd', balance: 40, available: 40, held: 0 },
+      { account: ACCT_A, user_id: 'u1', currency: 'usd', balance: 65, available: 65, held: 0 },
+    ])
+    expect(await s.create({ type: 'PAYOUT', currency: 'usd', quantity: 40.5 })).toEqual({
+      status: 422,
+      body: { error: E.funds },
+    })
+    expect((await s.create({ type: 'PAYOUT', currency: 'usd', quantity: 40 })).status).toBe(201)
+    // A PAYMENT does not debit the partner, other currencies and other accounts are unlimited.
+    expect((await s.create({ type: 'PAYMENT', currency: 'usd', quantity: 1000 })).status).toBe(201)
+    expect((await s.create({ type: 'PAYOUT', currency: 'eth', quantity: 1000 })).status).toBe(201)
+    expect((await s.create({ type: 'PAYOUT', currency: 'usd', quantity: 1000 }, KEY_B)).status).toBe(201)
+  })
+
+  it('a PAYMENT holds the end user balance until confirm (debited) or cancel (released)', async () => {
+    const s = await boot()
+    await setBalance(s, { user_id: 'payer', currency: 'eth', balance: 1 })
+    await setBalance(s, { currency: 'eth', balance: 10 })
+    expect(await s.create({ user_id: 'payer', quantity: 1.5 })).toEqual({ status: 422, body: { error: E.funds } })
+    const a = (await s.create({ user_id: 'payer', quantity: 0.6 })).body.data.transfer_id
+    expect(await balances(s, '?user_id=payer')).toEqual([
+      { account: ACCT_A, user_id: 'payer', currency: 'eth', balance: 1, available: 0.4, held: 0.6 },
+    ])
+    // The held 0.6 is not available to a second payment.
+    expect(await s.create({ user_id: 'payer', quantity: 0.5 })).toEqual({ status: 422, body: { error: E.funds } })
+    const b = (await s.create({ user_id: 'payer', quantity: 0.4 })).body.data.transfer_id
+    expect(await s.cancel(b)).toEqual({ status: 200, body: { data: { success: true } } })
+    expect((await balances(s, '?user_id=payer'))[0]).toMatchObject({ balance: 1, available: 0.4, held: 0.6 })
+    expect((await s.confirm(a, await s.codeOf(a))).status).toBe(201)
+    expect(await balances(s)).toEqual([
+      { account: ACCT_A, user_id: null, currency: 'eth', balance: 10.6, available: 10.6, held: 0 },
+      { account: ACCT_A, user_id: 'payer', currency: 'eth', balance: 0.4, available: 0.4, held: 0 },
+    ])
+    // Users without a wallet are unlimited.
+    expect((await s.create({ user_id: 'rich', quantity: 1e6 })).status).toBe(201)
+  })
+
+  it('a replayed create ("return_existing") moves no funds twice', async () => {
+    const s = await boot({ duplicate_transfer_id: 'return_existing' })
+    await setBalance(s, { currency: 'usd', balance: 10 })
+    const body = transferBody({ type: 'PAYOUT', currency: 'usd', quantity: 10 })
+    expect((await s.call('POST', '/v1/enterprise/transfer', { body })).status).toBe(201)
+    expect((await s.call('POST', '/v1/enterprise/transfer', { body })).status).toBe(201)
+    expect((await balances(s))[0]).toMatchObject({ balance: 0, available: 0 })
+  })
+
+  it('forgets a wallet with balance null and validates control bodies', async () => {
+    const s = await boot()
+    await setBalance(s, { currency: 'usd', balance: 0 })
+    expect((await s.create({ type: 'PAYOUT', currency: 'usd' })).status).toBe(422)
+    const forgot = await setBalance(s, { currency: 'usd', balance: null })
+    expect(forgot.body.data).toEqual({ account: ACCT_A, user_id: null, currency: 'usd', balance: null })
+    expect((await s.create({ type: 'PAYOUT', currency: 'usd' })).status).toBe(201)
+    for (const bad of [
+      { currency: 'usd', balance: -1 },
+      { currency: 'usd', balance: '5' },
+      { currency: '', balance: 1 },
+      { currency: 'usd', balance: 1, user_id: 7 },
+    ]) {
+      expect((await setBalance(s, bad)).status, JSON.stringify(bad)).toBe(422)
+    }
+    expect((await s.control('POST', '/_sandbox/balances', { currency: 'usd', balance: 1 })).status).toBe(422)
+    expect(
+      (await s.control('POST', '/_sandbox/restricted-currencies', { api_key: KEY_A, currencies: 'eth' })).status,
+    ).toBe(422)
+    expect(
+      (await s.control('POST', '/_sandbox/restricted-currencies', { api_key: KEY_A, currencies: [''] })).status,
+    ).toBe(422)
+  })
+
+  it('reset clears balances and restrictions', async () => {
+    const s = await boot()
+    await setBalance(s, { currency: 'usd', balance: 0 })
+    await s.control('POST', '/_sandbox/restricted-currencies', { api_key: KEY_A, currencies: ['eth'] })
+    await s.control('POST', '/_sandbox/reset')
+    expect(await balances(s)).toEqual([])
+    expect((await s.create({ type: 'PAYOUT', currency: 'usd' })).status).toBe(201)
+    expect((await s.create({ currency: 'eth' })).status).toBe(201)
+  })
+})
+
+describe('connection check: GET /v1/user/balance and the transfer permission', () => {
+  const balance = (s: Awaited<ReturnType<typeof boot>>, key: string | null = KEY_A) =>
+    s.call('GET', '/v1/user/balance', { key })
+  const revoke = (s: Awaited<ReturnType<typeof boot>>, granted = false, key = KEY_A) =>
+    s.control('POST', '/_sandbox/transfer-permission', { api_key: key, granted })
+
+  it('answers 200 with the account balances as a bare array, 401 like every route', async () => {
+    const s = await boot()
+    expect(await balance(s)).toEqual({ status: 200, body: [] })
+    await s.control('POST', '/_sandbox/balances', { api_key: KEY_A, currency: 'usd', balance: 250.5 })
+    await s.control('POST', '/_sandbox/balances', { api_key: KEY_A, currency: 'btc', balance: 0.627 })
+    await s.control('POST', '/_sandbox/balances', { api_key: KEY_A, user_id: 'u', currency: 'eth', balance: 3 })
+    await s.create({ type: 'PAYOUT', currency: 'usd', quantity: 0.5 })
+    expect(await balance(s)).toEqual({
+      status: 200,
+      body: [
+        { currency: 'btc', balance: 0.627, available: 0.627, held: 0 },
+        { currency: 'usd', balance: 250, available: 250, held: 0 },
+      ],
+    })
+    expect(await balance(s, KEY_B)).toEqual({ status: 200, body: [] })
+    for (const key of [null, 'wrong_key']) {
+      expect(await balance(s, key)).toEqual({ status: 401, body: { error: E.token } })
+    }
+    expect(await s.call('POST', '/v1/user/balance')).toEqual({ status: 405, body: { error: 'Method Not Allowed' } })
+  })
+
+  it('without the transfer permission: transfer routes 403 (page text), balance and permissions 200', async () => {
+    const s = await boot()
+    const pending = (await s.create()).body.data.transfer_id
+    expect(await revoke(s)).toEqual({ status: 200, body: { data: { account: ACCT_A, granted: false } } })
+
+    const refused = { status: 403, body: { error: E.permission } }
+    expect(await s.create()).toEqual(refused)
+    expect(await s.create({ type: 'PAYOUT' })).toEqual(refused)
+    // Checked before the body: even an invalid create is a 403.
+    expect(await s.call('POST', '/v1/enterprise/transfer', { body: {} })).toEqual(refused)
+    expect(await s.confirm(pending, '123456')).toEqual(refused)
+    expect(await s.resend(pending)).toEqual(refused)
+    expect(await s.cancel(pending)).toEqual(refused)
+    expect(await s.history()).toEqual(refused)
+
+    expect(await balance(s)).toEqual({ status: 200, body: [] })
+    expect(await s.call('GET', '/v1/enterprise/transfer/permissions')).toEqual({
+      status: 200,
+      body: {
+        data: [
+          { type: 'PAYMENT', enabled: false },
+          { type: 'PAYOUT', enabled: false },
+        ],
+      },
+    })
+    // 401 still comes first, and the other account is unaffected.
+    expect(await s.create({}, 'wrong_key')).toEqual({ status: 401, body: { error: E.token } })
+    expect((await s.create({}, KEY_B)).status).toBe(201)
+
+    await revoke(s, true)
+    expect((await s.confirm(pending, await s.codeOf(pending))).status).toBe(201)
+    expect((await s.create()).status).toBe(201)
+  })
+
+  it('refuses only create with missing_transfer_permission_refuses "create"', async () => {
+    const s = await boot({ missing_transfer_permission_refuses: 'create' })
+    const pending = (await s.create()).body.data.transfer_id
+    await revoke(s)
+    expect(await s.create()).toEqual({ status: 403, body: { error: E.permission } })
+    expect((await s.history()).status).toBe(200)
+    expect((await s.resend(pending)).status).toBe(200)
+    expect((await s.cancel(pending)).status).toBe(200)
+  })
+
+  it('is not enforced with enforce_transfer_permissions off; validates its body', async () => {
+    const s = await boot({ enforce_transfer_permissions: false })
+    await revoke(s)
+    expect((await s.create()).status).toBe(201)
+    expect((await s.control('POST', '/_sandbox/transfer-permission', { api_key: KEY_A, granted: 'no' })).status).toBe(
+      422,
+    )
+    expect((await s.control('POST', '/_sandbox/transfer-permission', { granted: false })).status).toBe(422)
+    expect(
+      (await s.control('POST', '/_sandbox/transfer-permission', { api_key: 'unknown', granted: false })).status,
+    ).toBe(404)
+  })
+
+  it('is reachable through the test helpers (test/helpers/sfox.ts)', async () => {
+    const s = await boot()
+    const helpers = sfoxControl(s.sb.url)
+    await helpers.setTransferPermission(ACCT_A, false)
+    expect(await s.create()).toEqual({ status: 403, body: { error: E.permission } })
+    await helpers.setTransferPermission(ACCT_A, true)
+    await helpers.setBalance(ACCT_A, 'usd', 1)
+    expect(await s.create({ type: 'PAYOUT', currency: 'usd', quantity: 2 })).toEqual({
+      status: 422,
+      body: { error: E.funds },
+    })
+    await helpers.setBalance(ACCT_A, 'eth', 0, 'u9')
+    expect(await s.create({ user_id: 'u9' })).toEqual({ status: 422, body: { error: E.funds } })
+    await helpers.restrictCurrencies(ACCT_A, ['btc'], 'u9')
+    expect(await s.create({ user_id: 'u9', currency: 'btc' })).toEqual({ status: 422, body: { error: E.restricted } })
+    await helpers.restrictCurrencies(ACCT_A, ['usd'])
+    expect(await s.create({ currency: 'usd' })).toEqual({ status: 422, body: { error: E.restricted } })
+  })
+
+  it('is restored by reset', async () => {
+    const s = await boot()
+    await revoke(s)
+    await s.control('POST', '/_sandbox/reset')
+    expect((await s.create()).status).toBe(201)
   })
 })
 
@@ -576,7 +898,7 @@ describe('history', () => {
       pay.transfer_id,
     ])
     expect(r.body.data[1]).toEqual({ ...payout, atx_status_charged: '1200', atx_status_credited: '1200' })
-    expect(r.body.data[2]).toEqual({ ...pay, atx_status_charged: '1100', atx_status_credited: '1100' })
+    expect(r.body.data[2]).toEqual({ ...pay, atx_status_charged: '1127', atx_status_credited: '1127' })
     expect(r.body.data[0].atx_status_charged).toBe('1300')
   })
 
@@ -881,8 +1203,8 @@ describe('ddq upload', () => {
   it('accepts documents, answers 202 and records their metadata and sha256', async () => {
     const s = await withUser()
     const id = { name: 'passport.jpg', type: 'image/jpeg', bytes: new Uint8Array([1, 2, 3, 4, 5]) }
-    const bill = { name: 'bill.PDF', type: 'application/pdf', bytes: bytes(1000, 9) }
-    const r = await upload(s, multipart('user-1', [id, bill], { 'passport.jpg': 'ID', 'bill.PDF': 'PoR' }, '7'))
+    const bill = { name: 'bill.pdf', type: 'application/pdf', bytes: bytes(1000, 9) }
+    const r = await upload(s, multipart('user-1', [id, bill], { 'passport.jpg': 'ID', 'bill.pdf': 'PoR' }, '7'))
     expect(r).toEqual({ status: 202, body: { message: 'Files uploaded successfully' } })
     const recorded = (await s.control('GET', '/_sandbox/uploads?user_id=user-1')).body.data
     expect(recorded).toEqual([
@@ -890,7 +1212,7 @@ describe('ddq upload', () => {
         account: ACCT_A,
         user_id: 'user-1',
         ddq_id: '7',
-        name: 'bill.PDF',
+        name: 'bill.pdf',
         mime: 'application/pdf',
         size: 1000,
         sha256: sha256(bill.bytes),
@@ -936,7 +1258,8 @@ describe('ddq upload', () => {
       ],
       [
         multipart('user-1', [badMime, gif], { x: 'nope' }),
-        'File type text/plain is not allowed, invalid at file b.png',
+        // Page 002's full text (was the made-up "File type ... is not allowed ...").
+        'File mime type text/plain is not allowed, invalid at file b.png',
       ],
       [
         multipart('user-1', [{ name: 'noext', type: 'image/png', bytes: bytes(1) }], {}),
@@ -962,8 +1285,8 @@ describe('ddq upload', () => {
     expect(notMultipart).toEqual({ status: 400, body: { error: 'Content-Type must be multipart/form-data' } })
   })
 
-  it('accepts exactly 10 MB and refuses 10 MB + 1 byte', async () => {
-    const s = await withUser()
+  it('with ddq_max_file_bytes at 10 MB, accepts exactly 10 MB and refuses 10 MB + 1 byte', async () => {
+    const s = await withUser({ ddq_max_file_bytes: MB10 })
     const exact = { name: 'exact.pdf', type: 'application/pdf', bytes: bytes(MB10, 1) }
     expect((await upload(s, multipart('user-1', [exact], { 'exact.pdf': 'PoR' }))).status).toBe(202)
     expect((await s.control('GET', '/_sandbox/uploads')).body.data[0]).toMatchObject({
@@ -975,6 +1298,96 @@ describe('ddq upload', () => {
       status: 422,
       body: { error: 'File size exceeds the limit of 10 MB, invalid at file over.pdf' },
     })
+  })
+})
+
+describe('ddq upload: page 002 details', () => {
+  const upload = (s: Awaited<ReturnType<typeof boot>>, form: FormData) =>
+    s.call('POST', '/v1/enterprise/ddq/upload', { body: form })
+  const withUser = async (options: SfoxSandboxOptions = {}) => {
+    const s = await boot(options)
+    await s.control('POST', '/_sandbox/users', { api_key: KEY_A, user_id: 'user-1' })
+    return s
+  }
+
+  it('has no file size limit by default (page 002 gives none)', async () => {
+    const s = await withUser()
+    const over = { name: 'over.pdf', type: 'application/pdf', bytes: bytes(MB10 + 1, 1) }
+    expect(await upload(s, multipart('user-1', [over], { 'over.pdf': 'PoR' }))).toEqual({
+      status: 202,
+      body: { message: 'Files uploaded successfully' },
+    })
+    expect((await s.control('GET', '/_sandbox/uploads')).body.data[0]).toMatchObject({ size: MB10 + 1 })
+    // Turned on later, it applies; null turns it off again.
+    await s.settings({ ddq_max_file_bytes: MB10 })
+    expect((await upload(s, multipart('user-1', [over], { 'over.pdf': 'PoR' }))).status).toBe(422)
+    await s.settings({ ddq_max_file_bytes: null })
+    expect((await upload(s, multipart('user-1', [over], { 'over.pdf': 'PoR' }))).status).toBe(202)
+  })
+
+  it('accepts only the lowercase extensions the page lists by default; ID.PNG is refused', async () => {
+    const s = await withUser()
+    for (const name of ['ID.PNG', 'scan.Pdf', 'photo.JPG', 'photo.JPEG']) {
+      const type = name.toLowerCase().endsWith('pdf')
+        ? 'application/pdf'
+        : name.includes('PNG')
+          ? 'image/png'
+          : 'image/jpeg'
+      const ext = name.slice(name.lastIndexOf('.') + 1)
+      expect(await upload(s, multipart('user-1', [{ name, type, bytes: bytes(4) }], { [name]: 'ID' })), name).toEqual({
+        status: 422,
+        body: { error: `File extension ${ext} is not allowed, invalid at file ${name}` },
+      })
+    }
+    expect((await s.control('GET', '/_sandbox/uploads')).body.data).toEqual([])
+  })
+
+  it('accepts uppercase extensions with ddq_extensions_case_sensitive off', async () => {
+    const s = await withUser({ ddq_extensions_case_sensitive: false })
+    const form = multipart('user-1', [{ name: 'ID.PNG', type: 'image/png', bytes: bytes(4) }], { 'ID.PNG': 'ID' })
+    expect((await upload(s, form)).status).toBe(202)
+    const gif = multipart('user-1', [{ name: 'a.GIF', type: 'image/gif', bytes: bytes(4) }], { 'a.GIF': 'ID' })
+    expect(await upload(s, gif)).toEqual({
+      status: 422,
+      body: { error: 'File extension GIF is not allowed, invalid at file a.GIF' },
+    })
+  })
+
+  it('answers the MIME 422 with the page text, echoing the type as sent', async () => {
+    const s = await withUser()
+    const cases: [{ name: string; type: string }, string][] = [
+      [{ name: 'id.png', type: 'image/gif' }, 'File mime type image/gif is not allowed, invalid at file id.png'],
+      [
+        { name: 'doc.pdf', type: 'application/x-pdf' },
+        'File mime type application/x-pdf is not allowed, invalid at file doc.pdf',
+      ],
+    ]
+    for (const [file, error] of cases) {
+      const form = multipart('user-1', [{ ...file, bytes: bytes(4) }], { [file.name]: 'ID' })
+      expect(await upload(s, form), file.type).toEqual({ status: 422, body: { error } })
+    }
+    // MIME types compare without case or parameters.
+    const ok = multipart('user-1', [{ name: 'ok.pdf', type: 'Application/PDF', bytes: bytes(4) }], { 'ok.pdf': 'ID' })
+    expect((await upload(s, ok)).status).toBe(202)
+  })
+})
+
+describe('500 answers', () => {
+  it('an injected 500 without a body answers the page 002 text', async () => {
+    const s = await boot()
+    await s.control('POST', '/_sandbox/faults', { path: '/v1/*', status: 500, count: 2 })
+    expect(await s.create()).toEqual({ status: 500, body: { error: E.internal } })
+    expect(await s.call('GET', '/v1/user/balance')).toEqual({ status: 500, body: { error: E.internal } })
+  })
+
+  it('an unexpected error inside the sandbox answers the same 500', async () => {
+    const s = await boot()
+    const spy = vi.spyOn(s.sb.state, 'accountByKey').mockImplementationOnce(() => {
+      throw new Error('boom')
+    })
+    expect(await s.history()).toEqual({ status: 500, body: { error: E.internal } })
+    spy.mockRestore()
+    expect((await s.history()).status).toBe(200)
   })
 })
 
@@ -1001,8 +1414,10 @@ describe('control API', () => {
       enforce_transfer_permissions: true,
       known_users_default: [],
       require_known_users_for_transfers: false,
-      ddq_max_file_bytes: MB10,
-      atx_status: { pending: 1100, processing: 1127, done: 1200, canceled: 1300 },
+      missing_transfer_permission_refuses: 'transfer_routes',
+      ddq_max_file_bytes: null,
+      ddq_extensions_case_sensitive: true,
+      atx_status: { pending: 1127, processing: 1127, done: 1200, canceled: 1300 },
       atx_settle_ms: 0,
       confirm_includes_transfer_date: true,
     })
