@@ -13,6 +13,7 @@ import { adminRouter } from './routes/admin/admin.index'
 import { documentsRouter } from './routes/documents/documents.index'
 import { eventsRouter } from './routes/events/events.index'
 import { healthRouter } from './routes/health/health.index'
+import { problemsRouter } from './routes/problems/problems.index'
 import { providerWebhooksRouter } from './routes/provider-webhooks/provider-webhooks.index'
 import { createRouter } from './routes/router'
 import { transfersRouter } from './routes/transfers/transfers.index'
@@ -66,6 +67,7 @@ export const createApp = () => {
   // Chained, so the app's type carries every route: partners' typed client (hc<AppType>) is built from it.
   const routes = app
     .route('/', healthRouter)
+    .route('/', problemsRouter)
     .route('/v1/transfers', transfersRouter)
     .route('/v1/webhook-endpoints', webhookEndpointsRouter)
     .route('/v1/events', eventsRouter)

@@ -43,7 +43,7 @@ export const submitDocuments = async (services: Services, partner: PartnerContex
       head: new Uint8Array(await f.slice(0, 8).arrayBuffer()),
     })),
   )
-  const checked = validateDocuments(uploaded, input.fileTypesRaw)
+  const checked = validateDocuments(uploaded, input.fileTypesRaw, services.settings.DOCUMENT_MAX_FILE_BYTES)
   if (!checked.ok) {
     const first = checked.errors[0]!
     throw new Problem('invalid_request', {

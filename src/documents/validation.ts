@@ -1,4 +1,4 @@
-import { DOCUMENT_LIMITS, DOCUMENT_TYPES, type DocumentType } from '../schemas/documents'
+import { DOCUMENT_LIMITS, DOCUMENT_TYPES, type DocumentType, sentFileName } from '../schemas/documents'
 
 /**
  * The checks sFOX makes on uploaded documents (reference §7.6), made first by the gateway so a bad
@@ -45,7 +45,11 @@ const parseFileTypes = (raw: string | null): Record<string, unknown> | null => {
 
 export type Validated = { ok: true; fileTypes: Record<string, DocumentType> } | { ok: false; errors: DocumentError[] }
 
-export const validateDocuments = (files: UploadedFile[], fileTypesRaw: string | null): Validated => {
+export const validateDocuments = (
+  files: UploadedFile[],
+  fileTypesRaw: string | null,
+  maxFileBytes: number = DOCUMENT_LIMITS.maxFileBytes,
+): Validated => {
   const errors: DocumentError[] = []
   if (files.length === 0) {
     errors.push({
@@ -96,13 +100,18 @@ export const validateDocuments = (files: UploadedFile[], fileTypesRaw: string | 
       )
       continue
     }
-    if (seen.has(name)) {
+    // Extensions reach sFOX in lower case (sentFileName): ID.PNG and ID.png would arrive as one name.
+    if (seen.has(sentFileName(name))) {
       errors.push(
-        fileError(name, 'duplicate_file_name', `two files are named "${name}"; file_types needs unique names`),
+        fileError(
+          name,
+          'duplicate_file_name',
+          `two files are named "${sentFileName(name)}"; file_types needs unique names`,
+        ),
       )
       continue
     }
-    seen.add(name)
+    seen.add(sentFileName(name))
     const ext = extensionOf(name)
     const kind = KINDS[ext as keyof typeof KINDS]
     const declared = file.contentType.split(';')[0]!.trim().toLowerCase()
@@ -126,12 +135,12 @@ export const validateDocuments = (files: UploadedFile[], fileTypesRaw: string | 
       errors.push(fileError(name, 'content_mismatch', `the file's contents are not ${kind.label}`))
     }
     if (file.size === 0) errors.push(fileError(name, 'file_empty', 'the file is empty'))
-    if (file.size > DOCUMENT_LIMITS.maxFileBytes) {
+    if (file.size > maxFileBytes) {
       errors.push(
         fileError(
           name,
           'file_too_large',
-          `the file is ${file.size} bytes; at most ${DOCUMENT_LIMITS.maxFileBytes} (10 MB)`,
+          `the file is ${file.size} bytes; this gateway accepts at most ${maxFileBytes} per file (DOCUMENT_MAX_FILE_BYTES)`,
         ),
       )
     }

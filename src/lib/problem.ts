@@ -42,6 +42,7 @@ export const PROBLEMS = {
   provider_timeout: [504, 'Provider timeout'],
   provider_rate_limited: [503, 'Provider rate limited'],
   provider_authentication_failed: [502, 'Provider authentication failed'],
+  provider_permission_denied: [403, 'Provider permission missing'],
   webhook_signature_invalid: [401, 'Webhook signature invalid'],
   service_unavailable: [503, 'Service unavailable'],
   internal_error: [500, 'Internal error'],
@@ -87,12 +88,13 @@ export const fieldProblem = (
     },
   })
 
-export const problemType = (code: ProblemCode) => `https://transfer-gateway.dev/problems/${code}`
+/** A problem's `type` URI: its page on this deployment (GET /problems/{code}), or under PROBLEM_TYPE_BASE. */
+export const problemType = (code: ProblemCode, base: string) => `${base.replace(/\/?$/, '/')}${code}`
 
-export const problemBody = (code: ProblemCode, init: ProblemInit, requestId: string | undefined) => {
+export const problemBody = (code: ProblemCode, init: ProblemInit, requestId: string | undefined, typeBase: string) => {
   const [status, title] = PROBLEMS[code]
   return {
-    type: problemType(code),
+    type: problemType(code, typeBase),
     title,
     status,
     detail: init.detail ?? title,
@@ -102,8 +104,15 @@ export const problemBody = (code: ProblemCode, init: ProblemInit, requestId: str
   }
 }
 
+/** Where this deployment's problem pages are: PROBLEM_TYPE_BASE, else this origin's /problems/. */
+const typeBaseOf = (c: Context): string => {
+  const configured = (c.get('services') as { settings?: { PROBLEM_TYPE_BASE?: string } } | undefined)?.settings
+    ?.PROBLEM_TYPE_BASE
+  return configured || `${new URL(c.req.url).origin}/problems/`
+}
+
 export const renderProblem = (c: Context, problem: Problem): Response => {
-  const body = problemBody(problem.code, problem.init, c.get('requestId'))
+  const body = problemBody(problem.code, problem.init, c.get('requestId'), typeBaseOf(c))
   // c.body (not new Response) so headers set earlier by middleware (request id) are kept.
   return c.body(JSON.stringify(body), body.status as ContentfulStatusCode, {
     'content-type': 'application/problem+json',

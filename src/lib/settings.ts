@@ -68,6 +68,22 @@ const settingsSchema = z.object({
   SFOX_REQUESTS_PER_10S: z.coerce.number().int().min(1).max(250).default(100),
   // sFOX's history answers at most this many rows, with no cursor (documented: 25,000).
   SFOX_HISTORY_MAX_ROWS: z.coerce.number().int().min(1).default(25_000),
+  // QI's pages mention "the token validation attempt limit" but state neither it nor the token's
+  // lifetime: these are the gateway's assumptions (QI's sandbox behaviour), correctable per deployment.
+  QI_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).default(300),
+  QI_TOKEN_ATTEMPTS: z.coerce.number().int().min(1).default(5),
+  // How far a QI-signed timestamp (webhooks, signed answers) may be from our clock; QI's samples
+  // leave it open, so the default is generous.
+  QI_SIGNATURE_TOLERANCE_SECONDS: z.coerce.number().int().min(1).default(900),
+  // The gateway's own limit per uploaded document (sFOX documents none); the total stays 20 MB.
+  DOCUMENT_MAX_FILE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(20 * 1024 * 1024)
+    .default(10 * 1024 * 1024),
+  // Where problem `type` URIs point; empty: this deployment's own /problems/{code} pages.
+  PROBLEM_TYPE_BASE: z.union([z.literal(''), z.url()]).default(''),
 })
 
 export type Settings = z.infer<typeof settingsSchema>

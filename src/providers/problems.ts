@@ -10,6 +10,7 @@ const CODES: Record<ProviderErrorKind, ProblemCode> = {
   duplicate: 'provider_rejected',
   rejected: 'provider_rejected',
   unauthorized: 'provider_authentication_failed',
+  permission_denied: 'provider_permission_denied',
   rate_limited: 'provider_rate_limited',
   unavailable: 'provider_unavailable',
   timeout: 'provider_timeout',
@@ -21,6 +22,8 @@ const DETAILS: Partial<Record<ProviderErrorKind, string>> = {
   attempts_exhausted: 'No confirm attempts are left for this transfer.',
   not_pending: 'The transfer is no longer waiting for a verification code.',
   unauthorized: "The provider refused the gateway's credentials for this partner.",
+  permission_denied:
+    "The provider accepted the partner's credentials but the partner's account lacks the permission for this; the provider must grant it.",
   rate_limited: 'The provider is rate limiting the gateway; retry later.',
   unavailable: 'The provider could not be reached or failed; retrying with the same transfer_id is safe.',
   timeout: 'The provider did not answer in time; retrying with the same transfer_id is safe.',

@@ -1,4 +1,5 @@
 import type { Transfer } from '../../db/schema'
+import type { Settings } from '../lib/settings'
 import type { TransferStatus } from '../rules/transfer-states'
 
 import { PROVIDERS, type ProviderName } from '../schemas/common'
@@ -15,6 +16,7 @@ export type ProviderErrorKind =
   | 'duplicate'
   | 'rejected'
   | 'unauthorized'
+  | 'permission_denied'
   | 'rate_limited'
   | 'unavailable'
   | 'timeout'
@@ -111,6 +113,10 @@ export type AdapterOptions = {
   timeoutMs: number
   uploadTimeoutMs: number
   historyMaxRows: number
+  /** How far a provider-signed timestamp may be from our clock. */
+  signatureToleranceMs: number
+  /** The facts in force (settings applied): a code's lifetime and the attempts it allows. */
+  facts: ProviderFacts
   onTiming: (ms: number) => void
 }
 
@@ -118,6 +124,8 @@ export type AdapterOptions = {
 export type ProviderModule = {
   name: ProviderName
   facts: ProviderFacts
+  /** Facts the provider's pages leave open, taken from the deployment's settings instead. */
+  factsFromSettings?: (settings: Settings) => Partial<ProviderFacts>
   connect: (connection: OpenConnection, options: AdapterOptions) => TransferProvider
   /** Providers that push status parse their webhook bodies here; null when the body is not one. */
   readWebhook?: (body: string) => WebhookNotice | null
@@ -139,15 +147,16 @@ export type SealedConnection = {
   settings: Record<string, unknown>
 }
 
-export type WebhookRequest = { method: string; path: string; headers: Headers; body: string }
+/** A pushed webhook as received: `path` is the route's, `url` the full URL it was posted to. */
+export type WebhookRequest = { method: string; path: string; url: string; headers: Headers; body: string }
 
 /**
  * Whether the provider may have acted on a request whose call failed: no answer in time, no answer
- * at all, or one that could not be trusted (a 2xx failing its signature check). A 5xx is the
- * provider's own word that it failed.
+ * at all, or one that could not be trusted (a 2xx failing its signature check). A 4xx or 5xx error
+ * is the provider's own word that it did not (QI's TED000087 "Error Sending Token": no token went out).
  */
 export const outcomeUnknown = (error: ProviderError): boolean =>
-  error.kind === 'timeout' || (error.kind === 'unavailable' && (error.status === null || error.status < 500))
+  error.kind === 'timeout' || (error.kind === 'unavailable' && (error.status === null || error.status < 400))
 
 export const isTransient = (kind: ProviderErrorKind): boolean =>
   kind === 'unavailable' || kind === 'timeout' || kind === 'rate_limited'

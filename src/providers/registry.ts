@@ -8,9 +8,27 @@ import { sfoxProvider } from './sfox'
 /** Every provider the gateway speaks to. A new one is a folder beside sfox/ and qi/ and a line here. */
 export const PROVIDER_MODULES: Record<ProviderName, ProviderModule> = { sfox: sfoxProvider, qi: qiProvider }
 
+/** What every provider documents; the same for any deployment (channels, who cancels). */
 export const PROVIDER_FACTS = Object.fromEntries(
   Object.values(PROVIDER_MODULES).map((module) => [module.name, module.facts]),
 ) as Record<ProviderName, ProviderFacts>
+
+const factsBySettings = new WeakMap<Settings, Record<ProviderName, ProviderFacts>>()
+
+/** The facts in force for this deployment: the documented ones, with the settings' answers to what the pages leave open. */
+export const providerFacts = (settings: Settings): Record<ProviderName, ProviderFacts> => {
+  let facts = factsBySettings.get(settings)
+  if (!facts) {
+    facts = Object.fromEntries(
+      Object.values(PROVIDER_MODULES).map((module) => [
+        module.name,
+        { ...module.facts, ...module.factsFromSettings?.(settings) },
+      ]),
+    ) as Record<ProviderName, ProviderFacts>
+    factsBySettings.set(settings, facts)
+  }
+  return facts
+}
 
 /** Binds a ciphertext to its partner and provider (AES-GCM additional data). */
 export const connectionContext = (partnerId: string, provider: ProviderName) => `connection:${partnerId}:${provider}`
@@ -68,6 +86,8 @@ export const providerRegistry =
         timeoutMs: settings.PROVIDER_TIMEOUT_MS,
         uploadTimeoutMs: settings.PROVIDER_UPLOAD_TIMEOUT_MS,
         historyMaxRows: settings.SFOX_HISTORY_MAX_ROWS,
+        signatureToleranceMs: settings.QI_SIGNATURE_TOLERANCE_SECONDS * 1000,
+        facts: providerFacts(settings)[name],
         onTiming,
       },
     )

@@ -24,7 +24,9 @@ export const ProblemCodeSchema = z.enum(CODES).openapi('ProblemCode', {
 
 export const ProblemSchema = z
   .object({
-    type: z.string().openapi({ description: 'https://transfer-gateway.dev/problems/<code>' }),
+    type: z.string().openapi({
+      description: "A URI naming the problem: this deployment's `/problems/<code>` page (or `PROBLEM_TYPE_BASE`).",
+    }),
     title: z.string(),
     status: z.number().int(),
     detail: z.string().openapi({ description: 'What happened, for people; do not parse it.' }),
@@ -66,7 +68,7 @@ export const ProblemSchema = z
   .openapi('Problem', {
     description: 'RFC 9457 problem details (application/problem+json).',
     example: {
-      type: 'https://transfer-gateway.dev/problems/verification_code_invalid',
+      type: 'https://gateway.example.com/problems/verification_code_invalid',
       title: 'Verification code invalid',
       status: 422,
       detail: 'The code is not the one that was sent.',

@@ -3,14 +3,20 @@ import type { DocumentSubmission } from '../../db/schema'
 import { iso } from '../lib/time'
 import { ListQuery, listOf, Timestamp } from './common'
 
-/** What one submission may carry (sFOX's per-file limit and the gateway's own caps). */
+/** What one submission may carry: the gateway's own caps (sFOX documents none). */
 export const DOCUMENT_LIMITS = {
-  // sFOX: "each at most 10 MB" (read as MiB, as the sandbox does).
+  // The gateway's own default per file (DOCUMENT_MAX_FILE_BYTES); sFOX's page states no size limit.
   maxFileBytes: 10 * 1024 * 1024,
   // The gateway's own caps, so an upload fits comfortably in a Worker's 128 MB.
   maxFiles: 10,
   maxTotalBytes: 20 * 1024 * 1024,
 } as const
+
+/**
+ * The name a file is sent to sFOX under: its extension in lower case, as sFOX's page lists them
+ * (jpg, jpeg, png, pdf), so `ID.PNG` is accepted here and sent as `ID.png`.
+ */
+export const sentFileName = (name: string) => name.replace(/\.[^.]*$/, (ext) => ext.toLowerCase())
 
 export const DOCUMENT_TYPES = ['ID', 'PoR'] as const
 export type DocumentType = (typeof DOCUMENT_TYPES)[number]

@@ -107,6 +107,16 @@ export const QiConnectionBody = z
       .min(1)
       .max(100)
       .openapi({ description: 'The QI account keys this partner may move money from.' }),
+    webhook_uri: z
+      .string()
+      .max(2048)
+      .regex(/^(\/|https?:\/\/)\S*$/, 'a path (/…) or an http(s) URL')
+      .optional()
+      .openapi({
+        description:
+          "Where QI posts this partner's webhooks as QI signs it (a path or full URL), when a proxy or path prefix makes it differ from `/providers/qi/webhooks`.",
+        example: '/edge/qi-hooks',
+      }),
   })
   .strict()
   .openapi('QiConnectionInput')

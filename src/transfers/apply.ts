@@ -1,6 +1,6 @@
 import type { NewTransfer, Transfer } from '../../db/schema'
 import type { ProviderSnapshot, Result, TransferProvider } from '../providers/provider'
-import { PROVIDER_FACTS } from '../providers/registry'
+import { providerFacts } from '../providers/registry'
 import { canTransition, type TransferStatus } from '../rules/transfer-states'
 import type { PartnerContext, Services } from '../services'
 import { findTransfer } from './store/read'
@@ -18,7 +18,7 @@ const verificationStart = (
   transfer: Transfer,
   snapshot: ProviderSnapshot,
 ): Partial<NewTransfer> => {
-  const facts = PROVIDER_FACTS[transfer.provider]
+  const facts = providerFacts(services.settings)[transfer.provider]
   const sentAt = services.now()
   return {
     verificationChannel: snapshot.channel ?? null,

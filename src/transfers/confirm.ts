@@ -50,9 +50,17 @@ export const confirmTransfer = async (
     throw error
   })
   const result = await provider.confirm(claimed, code)
-  // A status the gateway cannot place yet keeps the lease until it runs out: the code was accepted.
-  if (result.ok)
-    return applySnapshot(services, claimed, result.value, result.value.status === null ? {} : { leaseUntil: null })
+  if (result.ok) {
+    // Only a wrong code spends an attempt: an accepted one gives back what the claim took. A status
+    // the gateway cannot place yet keeps the lease until it runs out.
+    const refunded = { attemptsRemaining: (claimed.attemptsRemaining ?? 0) + 1 }
+    return applySnapshot(
+      services,
+      claimed,
+      result.value,
+      result.value.status === null ? refunded : { ...refunded, leaseUntil: null },
+    )
+  }
 
   const error = result.error
   const attemptsLeft = claimed.attemptsRemaining ?? 0

@@ -6,7 +6,7 @@ import { Problem } from '../lib/problem'
 import type { Settings } from '../lib/settings'
 import { problemFor } from '../providers/problems'
 import { isTransient, type ProviderName, type TransferProvider } from '../providers/provider'
-import { PROVIDER_FACTS } from '../providers/registry'
+import { providerFacts } from '../providers/registry'
 import type { CreateTransferInput } from '../schemas/transfers'
 import type { PartnerContext, Services } from '../services'
 import { applySnapshot } from './apply'
@@ -47,7 +47,7 @@ export const createTransfer = async (
       leaseUntil: now + createLeaseMs(services.settings),
       resendLimit: partner.limits.resendLimit,
       resendCooldownMs: partner.limits.resendCooldownMs,
-      confirmLimit: confirmAttemptsFor(partner, input.provider),
+      confirmLimit: confirmAttemptsFor(services, partner, input.provider),
       createdAt: now,
       updatedAt: now,
     },
@@ -67,8 +67,8 @@ export const createTransfer = async (
 }
 
 /** The gateway's attempt limit, never looser than the provider's own. */
-const confirmAttemptsFor = (partner: PartnerContext, provider: ProviderName) => {
-  const providerMax = PROVIDER_FACTS[provider].maxAttempts
+const confirmAttemptsFor = (services: Services, partner: PartnerContext, provider: ProviderName) => {
+  const providerMax = providerFacts(services.settings)[provider].maxAttempts
   return providerMax === null ? partner.limits.confirmAttempts : Math.min(providerMax, partner.limits.confirmAttempts)
 }
 

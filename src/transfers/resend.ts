@@ -2,7 +2,7 @@ import type { Transfer } from '../../db/schema'
 import { fieldProblem, Problem } from '../lib/problem'
 import { problemFor } from '../providers/problems'
 import { outcomeUnknown } from '../providers/provider'
-import { PROVIDER_FACTS } from '../providers/registry'
+import { providerFacts } from '../providers/registry'
 import { decideResend, verificationStateOf } from '../rules/verification'
 import type { PartnerContext, Services } from '../services'
 import { applySnapshot, reconcileTransfer } from './apply'
@@ -16,10 +16,17 @@ export const resendCode = async (
   channel: 'sms' | 'email' | undefined,
 ): Promise<Transfer> => {
   const now = services.now()
-  const { previous, claimed } = await claimResend(services.db, partner.id, transferId, now, channel)
+  const { previous, claimed } = await claimResend(
+    services.db,
+    partner.id,
+    transferId,
+    now,
+    channel,
+    providerFacts(services.settings),
+  )
   if (!previous) throw transferNotFound(transferId)
   if (!claimed) {
-    const channels = PROVIDER_FACTS[previous.provider].channels
+    const channels = providerFacts(services.settings)[previous.provider].channels
     if (channel && !channels.includes(channel)) {
       throw fieldProblem(
         'channel',

@@ -3,10 +3,18 @@ import { secretsEqual } from '../../lib/crypto'
 import { fieldProblem } from '../../lib/problem'
 import type { TransferStatus } from '../../rules/transfer-states'
 import { callProvider, type ProviderResponse, withRetryAfter } from '../outbound'
-import { fail, ok, type ProviderError, type ProviderSnapshot, type Result, type TransferProvider } from '../provider'
-import { QI_FACTS } from './facts'
+import {
+  type AdapterOptions,
+  fail,
+  ok,
+  type ProviderError,
+  type ProviderSnapshot,
+  type Result,
+  type TransferProvider,
+} from '../provider'
 import { errorOf, type QiTed, snapshotOf } from './mapping'
-import { decodeEncodedBody, signRequest, verifySigned, verifyV1Answer } from './signing'
+import { pythonJsonDumps } from './python-json'
+import { decodeEncodedBody, md5Hex, signRequest, verifySigned, verifyV1Answer } from './signing'
 
 export type QiConnection = {
   baseUrl: string
@@ -15,6 +23,10 @@ export type QiConnection = {
   qiPublicKeyPem: string
   /** The QI accounts this partner may move money from (the connection's settings). */
   accountKeys: readonly string[]
+  /** Where QI posts webhooks as QI signs it, when a proxy or path prefix makes it differ from ours. */
+  webhookUri?: string
+  /** Whether QI wants the query string inside the signed uri (learned by the connection check). */
+  signsQuery?: boolean
 }
 
 export type QiDetails = {
@@ -25,14 +37,13 @@ export type QiDetails = {
   contact_type: 'sms' | 'email'
 }
 
-type CallOptions = { timeoutMs: number; onTiming?: (ms: number) => void; now?: () => number }
-
-// QI's own tolerance for signed timestamps in its samples; answers older or newer are not trusted.
-const SIGNATURE_TOLERANCE_MS = 5 * 60 * 1000
-const CODE_TTL_MS = QI_FACTS.codeTtlMs!
+type CallOptions = Pick<AdapterOptions, 'timeoutMs' | 'signatureToleranceMs' | 'facts' | 'onTiming'> & {
+  now?: () => number
+}
 
 export const createQiProvider = (connection: QiConnection, options: CallOptions): TransferProvider => {
   const now = options.now ?? Date.now
+  const codeTtlMs = options.facts.codeTtlMs ?? 0
 
   /** One signed call; a signed answer whose signature fails is not trusted (treated as an outage). */
   const request = async (
@@ -42,7 +53,8 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
   ): Promise<Result<{ status: number; body: unknown }>> => {
     // Serialized once: the MD5 in the signature must be of exactly these bytes.
     const body = payload === undefined ? undefined : JSON.stringify(payload)
-    const uri = new URL(path, 'http://x').pathname
+    const url = new URL(path, 'http://x')
+    const uri = connection.signsQuery ? `${url.pathname}${url.search}` : url.pathname
     const signature = await signRequest({
       method,
       uri,
@@ -90,13 +102,14 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
       uri,
       qiPublicKeyPem: connection.qiPublicKeyPem,
       now: now(),
-      toleranceMs: SIGNATURE_TOLERANCE_MS,
+      toleranceMs: options.signatureToleranceMs,
     }
     if (authorization?.startsWith('QIT ')) {
       const verified = await verifyV1Answer({
         ...expected,
         authorization,
         apiClientKey: connection.apiClientKey,
+        answerApiClientKey: response.headers.get('api-client-key'),
         encodedBody: typeof encoded === 'string' ? encoded : undefined,
       })
       if (!verified.ok) return untrusted(verified.reason)
@@ -128,7 +141,7 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
   const pendingSnapshot = (ted: QiTed, channel: string) => ({
     ...snapshotOf(ted),
     channel,
-    codeExpiresAt: ted.ted_status === 'pending_2fa_approval' ? now() + CODE_TTL_MS : null,
+    codeExpiresAt: ted.ted_status === 'pending_2fa_approval' ? now() + codeTtlMs : null,
   })
 
   const fetchStatus = async (transfer: Transfer): Promise<Result<ProviderSnapshot>> => {
@@ -192,7 +205,7 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
         `/account/${accountOf(transfer)}/ted/${encodeURIComponent(transfer.providerReference!)}/resend_token`,
         channel ? { contact_type: channel } : {},
       )
-      return result.ok ? ok({ channel: channel ?? null, codeExpiresAt: now() + CODE_TTL_MS }) : result
+      return result.ok ? ok({ channel: channel ?? null, codeExpiresAt: now() + codeTtlMs }) : result
     },
 
     // QI has no cancel for a single TED (reference §4.6): the gateway cancels on its side.
@@ -213,14 +226,21 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
       if (!(await secretsEqual(request.headers.get('api-client-key') ?? '', connection.apiClientKey))) {
         return { ok: false, reason: "API-CLIENT-KEY is not this partner's" }
       }
+      // QI may sign the route's path, the full URL it posted to, or (behind a proxy) what the operator
+      // configured; and hash the raw body or its json.dumps form (QI's sample): either is theirs.
+      const uris = [request.path, request.url, connection.webhookUri].filter((u): u is string => !!u)
+      const dumped = pythonJsonDumps(request.body)
+      const bodyDigests = [await md5Hex(request.body), ...(dumped === null ? [] : [await md5Hex(dumped)])]
       return verifySigned({
         authorization: request.headers.get('authorization') ?? undefined,
         body: request.body,
         method: request.method,
         uri: request.path,
+        uris,
+        bodyDigests,
         qiPublicKeyPem: connection.qiPublicKeyPem,
         now: now(),
-        toleranceMs: SIGNATURE_TOLERANCE_MS,
+        toleranceMs: options.signatureToleranceMs,
       })
     },
 

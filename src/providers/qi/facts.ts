@@ -1,7 +1,8 @@
 import type { ProviderFacts } from '../provider'
 
-// QI's tokens live 5 minutes and a TED is rejected after 5 failed validations; QI sends them by SMS
-// or email; it has no cancel for a single TED, so the gateway cancels on its side.
+// QI sends tokens by SMS or email and has no cancel for a single TED, so the gateway cancels on its
+// side. The token's 5-minute lifetime and 5 attempts are assumptions (QI's page names "the token
+// validation attempt limit" without a number): QI_TOKEN_TTL_SECONDS and QI_TOKEN_ATTEMPTS set them.
 export const QI_FACTS: ProviderFacts = {
   codeTtlMs: 5 * 60 * 1000,
   maxAttempts: 5,

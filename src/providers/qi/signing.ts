@@ -64,12 +64,19 @@ const parseTimestamp = (value: unknown): number => {
 type SignedBy = { method: string; uri: string; qiPublicKeyPem: string; now: number; toleranceMs: number }
 
 /**
+ * A message may be signed over any of several forms QI's documentation leaves open: `uris` the
+ * signed uri may name (a path, the full URL) and `bodyDigests` the MD5s its body may have been hashed
+ * as (the raw bytes, or Python's json.dumps of them). One of each must match.
+ */
+type SignedForms = { uris?: readonly string[]; bodyDigests?: readonly string[] }
+
+/**
  * Checks a QI-signed message (a webhook, or an answer signed in the header): the ES512 signature with
  * QI's public key, then method, uri, the body's MD5 and the timestamp's freshness. The reason names
  * the failed step and never echoes the token.
  */
 export const verifySigned = async (
-  input: SignedBy & { authorization: string | undefined; body: string },
+  input: SignedBy & SignedForms & { authorization: string | undefined; body: string },
 ): Promise<Verification> => {
   const token = input.authorization?.trim()
   if (!token) return { ok: false, reason: 'no AUTHORIZATION header' }
@@ -81,9 +88,10 @@ export const verifySigned = async (
   const claims = await qiClaims(token, input.qiPublicKeyPem)
   if (!claims) return { ok: false, reason: "signature does not verify with QI's public key" }
   if (claims.method !== input.method) return { ok: false, reason: 'signed method does not match' }
-  if (claims.uri !== input.uri) return { ok: false, reason: 'signed uri does not match' }
-  if (claims.payload_md5 !== (await md5Hex(input.body)))
-    return { ok: false, reason: 'payload_md5 does not match the body' }
+  if (!(input.uris ?? [input.uri]).includes(String(claims.uri)))
+    return { ok: false, reason: 'signed uri does not match' }
+  const digests = input.bodyDigests ?? [await md5Hex(input.body)]
+  if (!digests.includes(String(claims.payload_md5))) return { ok: false, reason: 'payload_md5 does not match the body' }
   if (!fresh(parseTimestamp(claims.timestamp), input))
     return { ok: false, reason: 'timestamp missing or outside the tolerance' }
   return { ok: true }
@@ -91,12 +99,22 @@ export const verifySigned = async (
 
 /**
  * The header of a v1 answer (reference §2.3): `QIT <api_key>:<JWT {sub, signature}>` signed by QI,
- * where `signature` is "method\nmd5(encoded_body)\ncontent type\nRFC 1123 date\nendpoint". Key and
- * sub must be the partner's own; method and endpoint the request's; the date fresh.
+ * where `signature` is "method\nmd5(encoded_body)\ncontent type\nRFC 1123 date\nendpoint". As in
+ * QI's Node sample: the `api-client-key` answer header, key and sub must be the partner's own, method
+ * and endpoint the request's, the MD5 the encoded body's. The content type is not judged (the
+ * sample does not); the date only against the generous QI_SIGNATURE_TOLERANCE_SECONDS.
  */
 export const verifyV1Answer = async (
-  input: SignedBy & { authorization: string; apiClientKey: string; encodedBody: string | undefined },
+  input: SignedBy & {
+    authorization: string
+    apiClientKey: string
+    /** The `api-client-key` header QI answered with. */
+    answerApiClientKey: string | null
+    encodedBody: string | undefined
+  },
 ): Promise<Verification> => {
+  if (input.answerApiClientKey !== input.apiClientKey)
+    return { ok: false, reason: "v1 answer's api-client-key header is not the partner's key" }
   const match = /^QIT ([^:\s]+):(\S+)$/.exec(input.authorization.trim())
   if (!match) return { ok: false, reason: 'v1 AUTHORIZATION is not "QIT <api_key>:<jwt>"' }
   const [, apiKey, token] = match as unknown as [string, string, string]
@@ -106,14 +124,12 @@ export const verifyV1Answer = async (
   if (claims.sub !== apiKey) return { ok: false, reason: 'v1 sub is not the api key' }
   const lines = typeof claims.signature === 'string' ? claims.signature.split('\n') : []
   if (lines.length !== 5) return { ok: false, reason: 'v1 signature claim is not 5 lines' }
-  const [method, md5, contentType, date, endpoint] = lines as [string, string, string, string, string]
+  const [method, md5, , date, endpoint] = lines as [string, string, string, string, string]
   if (method !== input.method) return { ok: false, reason: 'signed method does not match' }
   if (endpoint !== input.uri) return { ok: false, reason: 'signed endpoint does not match' }
   const encoded = input.encodedBody
   if (md5 !== (encoded === undefined ? '' : await md5Hex(encoded)))
     return { ok: false, reason: 'signed md5 does not match encoded_body' }
-  if (contentType !== (encoded === undefined ? '' : 'application/json'))
-    return { ok: false, reason: 'signed content type does not match' }
   if (!fresh(Date.parse(date), input)) return { ok: false, reason: 'signed date missing or outside the tolerance' }
   return { ok: true }
 }

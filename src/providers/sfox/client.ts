@@ -1,4 +1,5 @@
 import type { Transfer } from '../../../db/schema'
+import { sentFileName } from '../../schemas/documents'
 import { callProvider, type ProviderResponse, withRetryAfter } from '../outbound'
 import { fail, ok, type ProviderError, type Result, type TransferProvider } from '../provider'
 import { errorOf, type SfoxOperation, type SfoxTransfer, snapshotOf } from './mapping'
@@ -187,8 +188,13 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
     async uploadDocuments(upload) {
       const body = multipartBody([
         { name: 'user_id', value: upload.userId },
-        ...upload.files.map((file) => ({ name: 'files', file })),
-        { name: 'file_types', value: JSON.stringify(upload.fileTypes) },
+        ...upload.files.map((file) => ({ name: 'files', file, filename: sentFileName(file.name) })),
+        {
+          name: 'file_types',
+          value: JSON.stringify(
+            Object.fromEntries(Object.entries(upload.fileTypes).map(([name, type]) => [sentFileName(name), type])),
+          ),
+        },
         ...(upload.ddqId ? [{ name: 'ddq_id', value: upload.ddqId }] : []),
       ])
       const result = await request('upload', 'POST', '/v1/enterprise/ddq/upload', body)

@@ -37,6 +37,8 @@ export const snapshotOf = (t: SfoxTransfer): ProviderSnapshot => ({
 })
 
 const NOT_PENDING = 'Funds transfer is not pending verification.'
+// The key is fine; the account lacks sFOX's enterprise transfer permission (Create Transfer page).
+const NO_TRANSFER_PERMISSION = 'Partner transfer permission not granted.'
 const NOT_FOUND = /^Transfer with transfer_id .+ not found\.$/
 const ALREADY_EXISTS = /already exists/i
 // Both the documented "Code expired. Request a new code for this transfer." and a code burned by too
@@ -57,6 +59,7 @@ export const errorOf = (operation: SfoxOperation, status: number, body: unknown)
   const base = { provider: 'sfox' as const, status, code: null, message }
   // Document upload: 404 {"error": "user not found"} names the end user, not the endpoint.
   if (operation === 'upload' && status === 404 && /user not found/i.test(message)) return { ...base, kind: 'not_found' }
+  if (status === 403 && message === NO_TRANSFER_PERMISSION) return { ...base, kind: 'permission_denied' }
   if (status === 422) {
     if (message === NOT_PENDING) return { ...base, kind: 'not_pending' }
     if (NOT_FOUND.test(message)) return { ...base, kind: 'not_found' }

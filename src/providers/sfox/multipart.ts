@@ -1,6 +1,7 @@
 import { utf8 } from '../../lib/encoding'
 
-export type Part = { name: string; value: string } | { name: string; file: File }
+/** A text part, or a file part (sent under `filename` when given, else the file's own name). */
+export type Part = { name: string; value: string } | { name: string; file: File; filename?: string }
 
 /**
  * A multipart/form-data body streamed from its parts: files are read from the request that brought
@@ -14,7 +15,7 @@ export const multipartBody = (parts: Part[]) => {
   const heads = parts.map((part) =>
     utf8(
       'file' in part
-        ? `--${boundary}\r\nContent-Disposition: form-data; name="${quoted(part.name)}"; filename="${quoted(part.file.name)}"\r\nContent-Type: ${part.file.type || 'application/octet-stream'}\r\n\r\n`
+        ? `--${boundary}\r\nContent-Disposition: form-data; name="${quoted(part.name)}"; filename="${quoted(part.filename ?? part.file.name)}"\r\nContent-Type: ${part.file.type || 'application/octet-stream'}\r\n\r\n`
         : `--${boundary}\r\nContent-Disposition: form-data; name="${quoted(part.name)}"\r\n\r\n`,
     ),
   )

@@ -15,6 +15,7 @@ export const receive: AppRouteHandler<typeof routes.receive> = async (c) => {
   const { applied, transfer } = await receiveProviderWebhook(c.var.services, provider, {
     method: c.req.method,
     path: c.req.path,
+    url: c.req.url,
     headers: c.req.raw.headers,
     body: await c.req.text(),
   })

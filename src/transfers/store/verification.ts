@@ -2,6 +2,7 @@ import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client'
 import { bind, compile, compileSql } from '../../../db/compiled'
 import { type Transfer, transfers } from '../../../db/schema'
+import type { ProviderFacts, ProviderName } from '../../providers/provider'
 import { PROVIDER_FACTS } from '../../providers/registry'
 import { keyOf, p, pendingNow, perProvider, toTransfer } from './statements'
 
@@ -121,10 +122,10 @@ const takeResend = (withChannel: boolean) =>
       .set({
         resendsUsed: sql`${transfers.resendsUsed} + 1`,
         codeSentAt: p('now') as unknown as number,
-        codeExpiresAt: perProvider((name) => {
-          const ttl = PROVIDER_FACTS[name].codeTtlMs
-          return ttl === null ? sql`NULL` : sql`${p('now')} + ${ttl}`
-        }),
+        // Whether a code expires is the provider's; how long it lives may be a setting (bound per call).
+        codeExpiresAt: perProvider((name) =>
+          PROVIDER_FACTS[name].codeTtlMs === null ? sql`NULL` : sql`${p('now')} + ${p(`ttl_${name}`)}`,
+        ),
         ...(withChannel ? { verificationChannel: p('channel') as unknown as string } : {}),
         updatedAt: p('now') as unknown as number,
       })
@@ -157,8 +158,16 @@ const takeResendOnChannel = takeResend(true)
  * code's send time and expiry. `previous` (read in the same transaction, before the UPDATE) explains
  * a refusal and lets a failed send be given back.
  */
-export const claimResend = async (db: Db, partnerId: string, transferId: string, now: number, channel?: string) => {
-  const values = { partnerId, transferId, now, channel: channel ?? null }
+export const claimResend = async (
+  db: Db,
+  partnerId: string,
+  transferId: string,
+  now: number,
+  channel: string | undefined,
+  facts: Record<ProviderName, ProviderFacts>,
+) => {
+  const ttls = Object.fromEntries(Object.entries(facts).map(([name, f]) => [`ttl_${name}`, f.codeTtlMs]))
+  const values = { partnerId, transferId, now, channel: channel ?? null, ...ttls }
   const [previous, claimed] = await db.pipeline.batch([
     bind(resendBefore, values),
     bind(channel ? takeResendOnChannel : takeResendKeepingChannel, values),

@@ -63,7 +63,7 @@ export const putQi: AppRouteHandler<typeof routes.putQi> = async (c) => {
         private_key_pem: keys.privateKeyPem,
         qi_public_key_pem: input.qi_public_key_pem,
       },
-      settings: { account_keys: input.account_keys },
+      settings: { account_keys: input.account_keys, ...(input.webhook_uri ? { webhook_uri: input.webhook_uri } : {}) },
     },
     now(),
   )
