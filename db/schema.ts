@@ -34,6 +34,13 @@ export const apiKeys = sqliteTable(
   (t) => [uniqueIndex('api_keys_hash_unique').on(t.hash), index('api_keys_partner_idx').on(t.partnerId)],
 )
 
+/** One connection check as stored (and shown by GET …/connections as `last_check`). */
+export type StoredConnectionCheck = {
+  ok: boolean
+  checked_at: string
+  checks: { name: string; ok: boolean; detail: string; duration_ms: number }[]
+}
+
 export const providerConnections = sqliteTable(
   'provider_connections',
   {
@@ -47,6 +54,8 @@ export const providerConnections = sqliteTable(
     credentials: text('credentials').notNull(),
     // Non-secret settings, e.g. the QI account keys this partner may move money from.
     settings: text('settings', { mode: 'json' }).$type<Record<string, unknown>>().notNull().default({}),
+    // The latest connection check (src/partners/connection-checks.ts): what passed, what to fix.
+    lastCheck: text('last_check', { mode: 'json' }).$type<StoredConnectionCheck>(),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },

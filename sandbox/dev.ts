@@ -24,6 +24,7 @@ const ports = {
 }
 const SFOX_DEV_KEY = process.env.SFOX_SANDBOX_API_KEY || 'sfox_sandbox_dev_key'
 const DEMO_PARTNER = 'Demo partner'
+const DEMO_USER = 'demo-user'
 const root = resolve(import.meta.dirname, '..')
 
 /** Reads .dev.vars, creating it with fresh secrets the first time; keeps secrets across runs. */
@@ -110,6 +111,13 @@ const seed = async (gateway: string, adminToken: string, sfoxUrl: string, qiUrl:
   // A key is shown only once, so each run issues a new one (earlier ones keep working).
   const key = await admin('POST', `/partners/${partner.id}/api-keys`, { mode: 'test' })
   await admin('PUT', `/partners/${partner.id}/connections/sfox`, { api_key: SFOX_DEV_KEY, base_url: sfoxUrl })
+  // The walkthrough's end user, known to sFOX (documents for an unknown user are 404 user_not_found).
+  const user = await fetch(`${sfoxUrl}/_sandbox/users`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user_id: DEMO_USER, api_key: SFOX_DEV_KEY }),
+  })
+  if (!user.ok) throw new Error(`seeding the sFOX user: ${user.status} ${await user.text()}`)
   const qi = await registerQiIntegration(qiUrl, gateway)
   await admin('PUT', `/partners/${partner.id}/connections/qi`, {
     api_client_key: qi.api_client_key,
@@ -118,10 +126,28 @@ const seed = async (gateway: string, adminToken: string, sfoxUrl: string, qiUrl:
     base_url: qiUrl,
     account_keys: qi.account_keys,
   })
-  return { partnerId: partner.id as string, apiKey: key.key as string, qiAccountKey: qi.account_keys[0]! }
+  // What an operator sees after entering credentials: both connections checked.
+  const checks: string[] = []
+  for (const provider of ['sfox', 'qi']) {
+    const result = await admin('POST', `/partners/${partner.id}/connections/${provider}/check`)
+    const failed = (result.checks as { name: string; ok: boolean }[]).filter((c) => !c.ok).map((c) => c.name)
+    checks.push(`${provider} ${result.ok ? 'ok' : `FAILED (${failed.join(', ')})`}`)
+  }
+  return {
+    partnerId: partner.id as string,
+    apiKey: key.key as string,
+    qiAccountKey: qi.account_keys[0]!,
+    checks: checks.join(', '),
+  }
 }
 
-const walkthrough = (gateway: string, sfoxUrl: string, qiUrl: string, apiKey: string, qiAccountKey: string) => {
+const walkthrough = (
+  gateway: string,
+  sfoxUrl: string,
+  qiUrl: string,
+  seeded: { apiKey: string; qiAccountKey: string; checks: string },
+) => {
+  const { apiKey, qiAccountKey } = seeded
   const id = `demo-${Date.now().toString(36)}`
   const ted = `ted-${Date.now().toString(36)}`
   return `
@@ -133,6 +159,7 @@ transfer-gateway is running.
   libSQL server   http://127.0.0.1:${ports.libsql}
   demo API key    ${apiKey}
   QI account_key  ${qiAccountKey}   (the demo partner may move money from this account)
+  connections     ${seeded.checks}   (POST /admin/partners/{id}/connections/{provider}/check)
 
 Walkthrough (copy and paste):
 
@@ -141,7 +168,7 @@ Walkthrough (copy and paste):
   # 1. create an sFOX PAYMENT; it waits for the end user's emailed code
   curl -s $TGW/v1/transfers -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d '{
     "transfer_id": "${id}", "provider": "sfox",
-    "sfox": {"user_id": "demo-user", "type": "PAYMENT", "purpose": "GOOD", "currency": "eth",
+    "sfox": {"user_id": "${DEMO_USER}", "type": "PAYMENT", "purpose": "GOOD", "currency": "eth",
              "quantity": "0.1", "rate": "2000", "description": "Gift card"}}'
 
   # 2. read the code the sandbox "emailed" (provider_reference is sFOX's transfer_id)
@@ -165,6 +192,12 @@ Walkthrough (copy and paste):
   TED=$(curl -s $TGW/v1/transfers/${ted} -H "authorization: Bearer $KEY" | node -pe 'JSON.parse(require("fs").readFileSync(0)).provider_reference')
   TOKEN=$(curl -s "${qiUrl}/_sandbox/tokens?ted_key=$TED" | node -pe 'JSON.parse(require("fs").readFileSync(0)).data[0].token')
   curl -s $TGW/v1/transfers/${ted}/confirm -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d "{\\"code\\": \\"$TOKEN\\"}"
+
+  # 6. KYC documents for the end user, forwarded to sFOX (two tiny sample files)
+  printf '%%PDF-1.4 demo' > passport.pdf; printf '\\x89PNG\\r\\n\\x1a\\n demo' > bill.png
+  curl -s $TGW/v1/users/${DEMO_USER}/documents -H "authorization: Bearer $KEY" -H 'idempotency-key: docs-${id}' \\
+    -F 'files=@passport.pdf;type=application/pdf' -F 'files=@bill.png;type=image/png' \\
+    -F 'file_types={"passport.pdf": "ID", "bill.png": "PoR"}'
 
 Ctrl-C stops everything.
 `
@@ -204,8 +237,8 @@ const main = async () => {
 
   try {
     await waitForHealth(gatewayUrl, wrangler)
-    const { apiKey, qiAccountKey } = await seed(gatewayUrl, vars.ADMIN_TOKEN!, sfox.url, qi.url)
-    console.log(walkthrough(gatewayUrl, sfox.url, qi.url, apiKey, qiAccountKey))
+    const seeded = await seed(gatewayUrl, vars.ADMIN_TOKEN!, sfox.url, qi.url)
+    console.log(walkthrough(gatewayUrl, sfox.url, qi.url, seeded))
     // Crons never fire by themselves under `wrangler dev`: trigger the minutely one as Cloudflare would.
     setInterval(() => {
       fetch(`${gatewayUrl}/cdn-cgi/handler/scheduled?cron=*+*+*+*+*`).then(

@@ -37,11 +37,21 @@ export const upsertConnection = async (
     })
     .onConflictDoUpdate({
       target: [providerConnections.partnerId, providerConnections.provider],
-      set: { baseUrl: input.baseUrl, credentials: sealed, settings, updatedAt: now },
+      // New credentials have not been checked: an older result must not speak for them.
+      set: { baseUrl: input.baseUrl, credentials: sealed, settings, lastCheck: null, updatedAt: now },
     })
     .returning()
   return row!
 }
+
+export const findConnection = async (db: Db, partnerId: string, provider: ProviderName) =>
+  (
+    await db
+      .select()
+      .from(providerConnections)
+      .where(and(eq(providerConnections.partnerId, partnerId), eq(providerConnections.provider, provider)))
+      .limit(1)
+  )[0]
 
 export const listConnections = (db: Db, partnerId: string) =>
   db.select().from(providerConnections).where(eq(providerConnections.partnerId, partnerId))

@@ -80,9 +80,18 @@ export type TransferProvider = {
   uploadDocuments?: (upload: DocumentUpload) => Promise<Result<{ message: string }>>
   /** Providers that push status (QI) prove their webhooks with the partner's keys; the rest have none. */
   verifyWebhook?: (request: WebhookRequest) => Promise<{ ok: true } | { ok: false; reason: string }>
+  /**
+   * Harmless authenticated calls that tell an operator whether the stored connection works, each
+   * failed check saying what to fix; `learned` settings are stored with the connection.
+   */
+  checkConnection: () => Promise<ConnectionCheckOutcome>
   /** Provider-specific permissions on a create (QI: which accounts the partner may use); throws a Problem. */
   assertCreateAllowed?: (details: unknown) => void
 }
+
+/** One check of a provider connection: never a credential in `detail`. */
+export type ConnectionCheckItem = { name: string; ok: boolean; detail: string; duration_ms: number }
+export type ConnectionCheckOutcome = { checks: ConnectionCheckItem[]; learned?: Record<string, unknown> }
 
 /**
  * Static facts the gateway's rules and SQL need. `codeTtlMs` / `maxAttempts`: null when the provider

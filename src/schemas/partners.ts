@@ -121,6 +121,44 @@ export const QiConnectionBody = z
   .strict()
   .openapi('QiConnectionInput')
 
+const CheckItem = z.object({
+  name: z.string().openapi({
+    description:
+      'reachable, authentication, transfer_permission (sFOX); reachable, clock_skew, authentication, answer_signature, signed_query, non_ascii_body (QI).',
+  }),
+  ok: z.boolean(),
+  detail: z.string().openapi({ description: 'What was found and, when it failed, what to fix. Never a credential.' }),
+  duration_ms: z.number().int(),
+})
+
+const CheckResult = {
+  ok: z.boolean().openapi({ description: 'Every check passed.' }),
+  checked_at: Timestamp,
+  checks: z.array(CheckItem),
+}
+
+export const ConnectionCheckResource = z
+  .object({ object: z.literal('connection_check'), provider: ProviderNameSchema, ...CheckResult })
+  .openapi('ConnectionCheck', {
+    example: {
+      object: 'connection_check',
+      provider: 'qi',
+      ok: false,
+      checked_at: '2026-12-04T15:00:00.000Z',
+      checks: [
+        { name: 'reachable', ok: true, detail: 'QI answered at https://api-auth.qitech.app.', duration_ms: 41 },
+        { name: 'clock_skew', ok: true, detail: "QI's clock is within a second of ours.", duration_ms: 0 },
+        {
+          name: 'authentication',
+          ok: false,
+          detail:
+            'QI answered HTTP 401 GDF000014: … Check that private_key_pem is the key whose public half QI registered for this api_client_key, and the api_client_key itself.',
+          duration_ms: 63,
+        },
+      ],
+    },
+  })
+
 export const ConnectionResource = z
   .object({
     object: z.literal('provider_connection'),
@@ -129,6 +167,10 @@ export const ConnectionResource = z
     provider: ProviderNameSchema,
     base_url: z.string(),
     settings: z.record(z.string(), z.unknown()),
+    last_check: z
+      .object(CheckResult)
+      .nullable()
+      .openapi({ description: 'The latest connection check (every PUT runs one); null if none could run.' }),
     created_at: Timestamp,
     updated_at: Timestamp,
   })
@@ -167,6 +209,7 @@ export const renderConnection = (c: ProviderConnection) => ({
   provider: c.provider,
   base_url: c.baseUrl,
   settings: c.settings,
+  last_check: c.lastCheck ?? null,
   created_at: iso(c.createdAt)!,
   updated_at: iso(c.updatedAt)!,
 })

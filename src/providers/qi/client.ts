@@ -12,7 +12,8 @@ import {
   type Result,
   type TransferProvider,
 } from '../provider'
-import { errorOf, type QiTed, snapshotOf } from './mapping'
+import { checkQiConnection } from './connection-check'
+import { errorOf, type QiAnswer, type QiTed, snapshotOf } from './mapping'
 import { pythonJsonDumps } from './python-json'
 import { decodeEncodedBody, md5Hex, signRequest, verifySigned, verifyV1Answer } from './signing'
 
@@ -45,16 +46,20 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
   const now = options.now ?? Date.now
   const codeTtlMs = options.facts.codeTtlMs ?? 0
 
-  /** One signed call; a signed answer whose signature fails is not trusted (treated as an outage). */
+  /**
+   * One signed call; a signed answer whose signature fails is not trusted (treated as an outage).
+   * `signQuery` overrides whether the signed uri carries the query (the connection check tries both).
+   */
   const request = async (
     method: string,
     path: string,
     payload?: unknown,
-  ): Promise<Result<{ status: number; body: unknown }>> => {
+    signing: { signQuery?: boolean } = {},
+  ): Promise<Result<QiAnswer>> => {
     // Serialized once: the MD5 in the signature must be of exactly these bytes.
     const body = payload === undefined ? undefined : JSON.stringify(payload)
     const url = new URL(path, 'http://x')
-    const uri = connection.signsQuery ? `${url.pathname}${url.search}` : url.pathname
+    const uri = (signing.signQuery ?? connection.signsQuery) ? `${url.pathname}${url.search}` : url.pathname
     const signature = await signRequest({
       method,
       uri,
@@ -79,8 +84,11 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
     if (!result.ok) return result
     const answer = await authenticAnswer(result.response, method, uri)
     if (!answer.ok) return answer
-    const { status } = result.response
-    if (status >= 200 && status < 300) return ok({ status, body: answer.value })
+    const { status, headers } = result.response
+    const signed =
+      headers.has('authorization') ||
+      typeof (result.response.json as { encoded_body?: unknown } | null)?.encoded_body === 'string'
+    if (status >= 200 && status < 300) return ok({ status, body: answer.value, headers, signed })
     return fail(withRetryAfter(errorOf(status, answer.value), result.response.headers))
   }
 
@@ -210,6 +218,15 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
 
     // QI has no cancel for a single TED (reference §4.6): the gateway cancels on its side.
     cancel: null,
+
+    checkConnection: () =>
+      checkQiConnection({
+        request,
+        baseUrl: connection.baseUrl,
+        apiClientKey: connection.apiClientKey,
+        timeoutMs: options.timeoutMs,
+        toleranceMs: options.signatureToleranceMs,
+      }),
 
     assertCreateAllowed(details) {
       const { account_key } = details as QiDetails

@@ -10,6 +10,9 @@ export type QiTed = {
   refusal_reason?: { refusal_code?: number; enumerator?: string; description?: string } | Record<string, never>
 }
 
+/** A trusted answer: its body (decoded when QI sent it encoded), headers, and whether QI signed it. */
+export type QiAnswer = { status: number; body: unknown; headers: Headers; signed: boolean }
+
 /** QI's error envelope (reference §3). */
 export type QiErrorBody = {
   title?: string

@@ -2,6 +2,7 @@ import type { Transfer } from '../../../db/schema'
 import { sentFileName } from '../../schemas/documents'
 import { callProvider, type ProviderResponse, withRetryAfter } from '../outbound'
 import { fail, ok, type ProviderError, type Result, type TransferProvider } from '../provider'
+import { checkSfoxConnection } from './connection-check'
 import { errorOf, type SfoxOperation, type SfoxTransfer, snapshotOf } from './mapping'
 import { multipartBody } from './multipart'
 
@@ -208,6 +209,12 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
       const found = await history(transfers)
       return found.ok ? ok(new Map([...found.value].map(([id, t]) => [id, t && snapshotOf(t)]))) : found
     },
+
+    checkConnection: () =>
+      checkSfoxConnection(async (path) => {
+        const result = await request('history', 'GET', path)
+        return result.ok ? ok(result.response.json) : result
+      }, connection.baseUrl),
 
     async fetchStatus(transfer) {
       const found = await findInHistory(transfer)

@@ -1,9 +1,14 @@
+import { describeError } from '../../../lib/errors'
+import { log } from '../../../lib/log'
 import { fieldProblem, Problem } from '../../../lib/problem'
 import type { Settings } from '../../../lib/settings'
-import { deleteConnection, listConnections, upsertConnection } from '../../../partners/connections'
+import { checkConnection } from '../../../partners/connection-checks'
+import { deleteConnection, findConnection, listConnections, upsertConnection } from '../../../partners/connections'
 import { getPartner } from '../../../partners/partners'
+import type { ProviderName } from '../../../providers/provider'
 import { checkQiKeys } from '../../../providers/qi/keys'
 import { renderConnection } from '../../../schemas/partners'
+import type { Services } from '../../../services'
 import type { AppRouteHandler } from '../../router'
 import type { routes } from './connections.routes'
 
@@ -16,6 +21,25 @@ const assertProviderUrl = (settings: Settings, url: string) => {
       'Provider credentials are only sent over https in production.',
     )
   }
+}
+
+/**
+ * Every stored connection is checked before the PUT answers, so the operator learns at once whether
+ * the credentials work; the answer (and GET …/connections) carries the result as `last_check`.
+ */
+const checkAfterPut = async (services: Services, partnerId: string, provider: ProviderName) => {
+  try {
+    await checkConnection(services, partnerId, provider)
+  } catch (error) {
+    // The connection is stored either way; `last_check` stays null and POST …/check tells more.
+    log.warn('connection check after PUT failed', { partner_id: partnerId, provider, error: describeError(error) })
+  }
+  return (await findConnection(services.db, partnerId, provider))!
+}
+
+export const check: AppRouteHandler<typeof routes.check> = async (c) => {
+  const { partner_id, provider } = c.req.valid('param')
+  return c.json(await checkConnection(c.var.services, partner_id, provider), 200)
 }
 
 export const putSfox: AppRouteHandler<typeof routes.putSfox> = async (c) => {
@@ -35,7 +59,7 @@ export const putSfox: AppRouteHandler<typeof routes.putSfox> = async (c) => {
     },
     now(),
   )
-  return c.json(renderConnection(row), 200)
+  return c.json(renderConnection(await checkAfterPut(c.var.services, partnerId, row.provider)), 200)
 }
 
 export const putQi: AppRouteHandler<typeof routes.putQi> = async (c) => {
@@ -67,7 +91,7 @@ export const putQi: AppRouteHandler<typeof routes.putQi> = async (c) => {
     },
     now(),
   )
-  return c.json(renderConnection(row), 200)
+  return c.json(renderConnection(await checkAfterPut(c.var.services, partnerId, row.provider)), 200)
 }
 
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {

@@ -1,6 +1,12 @@
 import { createRoute } from '@hono/zod-openapi'
-import { ProviderNameSchema } from '../../../schemas/common'
-import { ConnectionList, ConnectionResource, QiConnectionBody, SfoxConnectionBody } from '../../../schemas/partners'
+import { ProviderNameSchema, problemResponse } from '../../../schemas/common'
+import {
+  ConnectionCheckResource,
+  ConnectionList,
+  ConnectionResource,
+  QiConnectionBody,
+  SfoxConnectionBody,
+} from '../../../schemas/partners'
 import { adminErrors, adminSecurity, json, jsonBody, partnerParams } from '../../describe'
 
 const security = adminSecurity
@@ -15,7 +21,10 @@ export const routes = {
     security,
     summary: "Set the partner's sFOX connection",
     request: { params: partnerParams, ...jsonBody(SfoxConnectionBody) },
-    responses: { 200: json(ConnectionResource, 'Stored; credentials encrypted.'), ...adminErrors },
+    responses: {
+      200: json(ConnectionResource, 'Stored (credentials encrypted) and checked: see `last_check`.'),
+      ...adminErrors,
+    },
   }),
   putQi: createRoute({
     operationId: 'setQiConnection',
@@ -26,7 +35,10 @@ export const routes = {
     summary: "Set the partner's QI Tech connection",
     description: 'Both keys are checked (P-521, ES512) before anything is stored; credentials are encrypted.',
     request: { params: partnerParams, ...jsonBody(QiConnectionBody) },
-    responses: { 200: json(ConnectionResource, 'Stored; credentials encrypted.'), ...adminErrors },
+    responses: {
+      200: json(ConnectionResource, 'Stored (credentials encrypted) and checked: see `last_check`.'),
+      ...adminErrors,
+    },
   }),
   list: createRoute({
     operationId: 'listConnections',
@@ -51,5 +63,27 @@ export const routes = {
       }),
     },
     responses: { 204: { description: 'Removed.' }, ...adminErrors },
+  }),
+  check: createRoute({
+    operationId: 'checkConnection',
+    method: 'post',
+    path: '/partners/{partner_id}/connections/{provider}/check',
+    tags,
+    security,
+    summary: "Check a partner's provider connection now",
+    description:
+      'Harmless authenticated calls with the stored credentials (no money moves, no code is sent): sFOX reads ' +
+      'balances and a minute of transfer history; QI calls its authentication test endpoint. Every failed check says ' +
+      "what to fix. The result is stored as the connection's `last_check`; every PUT runs one too.",
+    request: {
+      params: partnerParams.extend({
+        provider: ProviderNameSchema.openapi({ param: { name: 'provider', in: 'path' } }),
+      }),
+    },
+    responses: {
+      200: json(ConnectionCheckResource, 'The checks, passed or not (a failed check is still a 200).'),
+      ...adminErrors,
+      404: problemResponse('No such partner or connection (`partner_not_found`, `connection_not_found`).'),
+    },
   }),
 }

@@ -1,0 +1,44 @@
+import { and, eq } from 'drizzle-orm'
+import { providerConnections, type StoredConnectionCheck } from '../../db/schema'
+import { log } from '../lib/log'
+import { Problem } from '../lib/problem'
+import { iso } from '../lib/time'
+import type { ProviderName } from '../providers/provider'
+import type { Services } from '../services'
+import { loadPartnerById } from './lookup'
+
+/**
+ * Checks a partner's connection to a provider with harmless authenticated calls (the adapter's
+ * checkConnection), stores the result as the connection's `last_check` and any setting the check
+ * learned (QI: which signed-uri form it accepts). Only if the connection is still the one checked:
+ * a PUT meanwhile wins. Nothing secret is logged or stored: ids, check names and verdicts.
+ */
+export const checkConnection = async (services: Services, partnerId: string, provider: ProviderName) => {
+  const partner = await loadPartnerById(services.db, partnerId, services.settings)
+  if (!partner) throw new Problem('partner_not_found', { detail: `No partner with id "${partnerId}".` })
+  const connection = partner.connections[provider]
+  if (!connection) {
+    throw new Problem('connection_not_found', { detail: `Partner "${partnerId}" has no ${provider} connection.` })
+  }
+  const adapter = await services.providerFor(partner, provider)
+  const outcome = await adapter.checkConnection()
+  const result: StoredConnectionCheck = {
+    ok: outcome.checks.every((check) => check.ok),
+    checked_at: iso(services.now())!,
+    checks: outcome.checks,
+  }
+  await services.db
+    .update(providerConnections)
+    .set({
+      lastCheck: result,
+      ...(outcome.learned ? { settings: { ...connection.settings, ...outcome.learned } } : {}),
+    })
+    .where(and(eq(providerConnections.id, connection.id), eq(providerConnections.credentials, connection.credentials)))
+  log.info('connection check', {
+    partner_id: partnerId,
+    provider,
+    ok: result.ok,
+    failed: result.checks.filter((check) => !check.ok).map((check) => check.name),
+  })
+  return { object: 'connection_check' as const, provider, ...result }
+}
