@@ -138,6 +138,8 @@ describe('confirm', () => {
     const res = await p.call('POST', '/v1/transfers/conf-1/confirm', { code })
     expect(res.status).toBe(200)
     expect(res.body).toMatchObject({ status: 'completed', provider_status: 'COMPLETE' })
+    // Only a wrong code spends an attempt: the right one leaves all five.
+    expect(res.body.verification.attempts_remaining).toBe(5)
     const [forwarded] = await sfox.requests({
       method: 'POST',
       path: '/v1/enterprise/transfer/confirm',
@@ -162,7 +164,9 @@ describe('confirm', () => {
     expect(typeof res.body.request_id).toBe('string')
     expect(res.headers.get('x-request-id')).toBe(res.body.request_id)
     expect((await p.call('GET', '/v1/transfers/conf-2')).body.verification.attempts_remaining).toBe(4)
-    expect((await p.call('POST', '/v1/transfers/conf-2/confirm', { code })).body.status).toBe('completed')
+    const right = await p.call('POST', '/v1/transfers/conf-2/confirm', { code })
+    expect(right.body.status).toBe('completed')
+    expect(right.body.verification.attempts_remaining).toBe(4)
   })
 
   it('an expired code is verification_code_expired and does not use an attempt', async () => {
