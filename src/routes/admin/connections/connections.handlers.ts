@@ -3,7 +3,13 @@ import { log } from '../../../lib/log'
 import { fieldProblem, Problem } from '../../../lib/problem'
 import type { Settings } from '../../../lib/settings'
 import { checkConnection } from '../../../partners/connection-checks'
-import { deleteConnection, findConnection, listConnections, upsertConnection } from '../../../partners/connections'
+import {
+  type ConnectionInput,
+  deleteConnection,
+  findConnection,
+  listConnections,
+  upsertConnection,
+} from '../../../partners/connections'
 import { getPartner } from '../../../partners/partners'
 import type { ProviderName } from '../../../providers/provider'
 import { checkQiKeys } from '../../../providers/qi/keys'
@@ -42,56 +48,56 @@ export const check: AppRouteHandler<typeof routes.check> = async (c) => {
   return c.json(await checkConnection(c.var.services, partner_id, provider), 200)
 }
 
+/** Stores a connection (after the checks both providers share) and checks it before answering. */
+const storeConnection = async (
+  services: Services,
+  partnerId: string,
+  input: ConnectionInput,
+  prepare: () => Promise<void> = async () => {},
+) => {
+  assertProviderUrl(services.settings, input.baseUrl)
+  await getPartner(services.db, partnerId)
+  await prepare()
+  await upsertConnection(services.db, services.settings.ENCRYPTION_KEY, partnerId, input, services.now())
+  return renderConnection(await checkAfterPut(services, partnerId, input.provider))
+}
+
 export const putSfox: AppRouteHandler<typeof routes.putSfox> = async (c) => {
-  const { db, settings, now } = c.var.services
-  const partnerId = c.req.valid('param').partner_id
   const input = c.req.valid('json')
-  assertProviderUrl(settings, input.base_url)
-  await getPartner(db, partnerId)
-  const row = await upsertConnection(
-    db,
-    settings.ENCRYPTION_KEY,
-    partnerId,
-    {
-      provider: 'sfox',
-      baseUrl: input.base_url,
-      credentials: { api_key: input.api_key },
-    },
-    now(),
-  )
-  return c.json(renderConnection(await checkAfterPut(c.var.services, partnerId, row.provider)), 200)
+  const stored = await storeConnection(c.var.services, c.req.valid('param').partner_id, {
+    provider: 'sfox',
+    baseUrl: input.base_url,
+    credentials: { api_key: input.api_key },
+  })
+  return c.json(stored, 200)
 }
 
 export const putQi: AppRouteHandler<typeof routes.putQi> = async (c) => {
-  const { db, settings, now } = c.var.services
-  const partnerId = c.req.valid('param').partner_id
   const input = c.req.valid('json')
-  assertProviderUrl(settings, input.base_url)
-  await getPartner(db, partnerId)
   const keys = await checkQiKeys(input.private_key_pem, input.qi_public_key_pem)
-  if (!keys.ok) {
-    throw new Problem('invalid_request', {
-      detail: `The keys are not usable: ${keys.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
-      extensions: { errors: keys.errors.map((e) => ({ ...e, pointer: `/${e.field}`, code: 'invalid_key' })) },
-    })
-  }
-  const row = await upsertConnection(
-    db,
-    settings.ENCRYPTION_KEY,
-    partnerId,
+  const stored = await storeConnection(
+    c.var.services,
+    c.req.valid('param').partner_id,
     {
       provider: 'qi',
       baseUrl: input.base_url,
       credentials: {
         api_client_key: input.api_client_key,
-        private_key_pem: keys.privateKeyPem,
+        private_key_pem: keys.ok ? keys.privateKeyPem : '',
         qi_public_key_pem: input.qi_public_key_pem,
       },
       settings: { account_keys: input.account_keys, ...(input.webhook_uri ? { webhook_uri: input.webhook_uri } : {}) },
     },
-    now(),
+    // Unusable keys are refused before anything is stored (after the partner is known to exist).
+    async () => {
+      if (keys.ok) return
+      throw new Problem('invalid_request', {
+        detail: `The keys are not usable: ${keys.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
+        extensions: { errors: keys.errors.map((e) => ({ ...e, pointer: `/${e.field}`, code: 'invalid_key' })) },
+      })
+    },
   )
-  return c.json(renderConnection(await checkAfterPut(c.var.services, partnerId, row.provider)), 200)
+  return c.json(stored, 200)
 }
 
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
