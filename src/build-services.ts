@@ -31,7 +31,7 @@ export const buildServices = (
     },
     settings,
     now: Date.now,
-    providerFor: (partner, name) => connect(partner.id, name, partner.connections[name]),
+    providerFor: (partner, name, override) => connect(partner.id, name, partner.connections[name], override),
     defer,
     dispatch: (ids, delaySeconds) => {
       if (ids.length === 0) return

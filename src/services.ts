@@ -21,7 +21,11 @@ export type Services = {
   settings: Settings
   now: () => number
   /** Decrypts the partner's connection and builds the adapter; throws provider_not_configured. */
-  providerFor: (partner: PartnerContext, name: ProviderName) => Promise<TransferProvider>
+  providerFor: (
+    partner: PartnerContext,
+    name: ProviderName,
+    override?: { timeoutMs?: number },
+  ) => Promise<TransferProvider>
   /** Work that may finish after the response (ctx.waitUntil). */
   defer: (task: Promise<unknown>) => void
   /** Hands committed deliveries to the queue (optionally delayed); if that fails, the sweeper finds them. */

@@ -105,7 +105,7 @@ export const problemBody = (code: ProblemCode, init: ProblemInit, requestId: str
 }
 
 /** Where this deployment's problem pages are: PROBLEM_TYPE_BASE, else this origin's /problems/. */
-const typeBaseOf = (c: Context): string => {
+export const typeBaseOf = (c: Context): string => {
   const configured = (c.get('services') as { settings?: { PROBLEM_TYPE_BASE?: string } } | undefined)?.settings
     ?.PROBLEM_TYPE_BASE
   return configured || `${new URL(c.req.url).origin}/problems/`

@@ -7,6 +7,8 @@ import type { ProviderName } from '../providers/provider'
 import type { Services } from '../services'
 import { loadPartnerById } from './lookup'
 
+const CHECK_TIMEOUT_MS = 3_000
+
 /**
  * Checks a partner's connection to a provider with harmless authenticated calls (the adapter's
  * checkConnection), stores the result as the connection's `last_check` and any setting the check
@@ -20,7 +22,8 @@ export const checkConnection = async (services: Services, partnerId: string, pro
   if (!connection) {
     throw new Problem('connection_not_found', { detail: `Partner "${partnerId}" has no ${provider} connection.` })
   }
-  const adapter = await services.providerFor(partner, provider)
+  // A check answers within seconds even against a silent host: each call gets at most CHECK_TIMEOUT_MS.
+  const adapter = await services.providerFor(partner, provider, { timeoutMs: CHECK_TIMEOUT_MS })
   const outcome = await adapter.checkConnection()
   const result: StoredConnectionCheck = {
     ok: outcome.checks.every((check) => check.ok),

@@ -4,10 +4,12 @@ import type { ConnectionCheckItem, ProviderError, Result } from './provider'
 
 export type StepVerdict = { ok: boolean; detail: string }
 
-/** Runs one check and times it. */
+/** Runs one check and times it; an answer the check cannot read fails the check, never the request. */
 export const step = async (name: string, run: () => Promise<StepVerdict>): Promise<ConnectionCheckItem> => {
   const started = Date.now()
-  const verdict = await run()
+  const verdict = await run().catch(
+    (): StepVerdict => ({ ok: false, detail: 'The provider answered something this check cannot read.' }),
+  )
   return { name, ...verdict, duration_ms: Date.now() - started }
 }
 
@@ -24,10 +26,8 @@ export const reached = (result: Result<unknown>): boolean =>
   result.ok || (result.error.status !== null && result.error.status !== 404 && result.error.status !== 405)
 
 /** A failed call in an operator's words, with the provider's own code and message. */
-export const describeFailure = (error: ProviderError): string =>
-  [`${error.provider === 'qi' ? 'QI' : 'sFOX'} answered`, error.status === null ? 'nothing' : `HTTP ${error.status}`]
-    .join(' ')
-    .concat(error.code ? ` ${error.code}` : '', `: ${error.message}`)
+export const describeFailure = (error: ProviderError, providerLabel: string): string =>
+  `${providerLabel} answered ${error.status === null ? 'nothing' : `HTTP ${error.status}`}${error.code ? ` ${error.code}` : ''}: ${error.message}`
 
 /** The advice for an unreachable base URL. */
 export const unreachableDetail = (baseUrl: string, error: ProviderError) =>

@@ -67,6 +67,7 @@ export const providerRegistry =
     partnerId: string,
     name: ProviderName,
     connection: SealedConnection | undefined,
+    override: { timeoutMs?: number } = {},
   ): Promise<TransferProvider> => {
     if (!connection) {
       throw new Problem('provider_not_configured', {
@@ -83,7 +84,7 @@ export const providerRegistry =
     return PROVIDER_MODULES[name].connect(
       { baseUrl: connection.baseUrl, credentials, settings: connection.settings },
       {
-        timeoutMs: settings.PROVIDER_TIMEOUT_MS,
+        timeoutMs: Math.min(settings.PROVIDER_TIMEOUT_MS, override.timeoutMs ?? Number.POSITIVE_INFINITY),
         uploadTimeoutMs: settings.PROVIDER_UPLOAD_TIMEOUT_MS,
         historyMaxRows: settings.SFOX_HISTORY_MAX_ROWS,
         signatureToleranceMs: settings.QI_SIGNATURE_TOLERANCE_SECONDS * 1000,

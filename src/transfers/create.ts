@@ -26,7 +26,8 @@ export const createTransfer = async (
   input: CreateTransferInput,
 ): Promise<CreateResult> => {
   const provider = await services.providerFor(partner, input.provider)
-  const details = input.provider === 'sfox' ? input.sfox : input.qi
+  // The create body carries the provider's own details under the provider's name.
+  const details = (input as unknown as Record<string, Record<string, unknown>>)[input.provider]!
   provider.assertCreateAllowed?.(details)
   const now = services.now()
   const metadata = input.metadata ?? null

@@ -13,7 +13,8 @@ const REFETCH_GAP_MS = 30_000
 
 const unverified = () =>
   new Problem('webhook_signature_invalid', {
-    detail: 'The webhook could not be verified; if it names a known TED, the TED is re-fetched from QI instead.',
+    detail:
+      'The webhook could not be verified; if it names a known transfer, the transfer is re-fetched from the provider instead.',
   })
 
 /**
@@ -39,7 +40,7 @@ export const receiveProviderWebhook = async (services: Services, name: ProviderN
     ? await provider.verifyWebhook(request)
     : { ok: false as const, reason: 'no webhook verification' }
   if (!verified.ok) {
-    log.warn(`${name === 'qi' ? 'QI' : name} webhook refused`, { reason: verified.reason, transfer: transfer.id })
+    log.warn('provider webhook refused', { provider: name, reason: verified.reason, transfer: transfer.id })
     if (await claimRefetch(services.db, transfer.id, services.now(), REFETCH_GAP_MS))
       services.defer(reconcileTransfer(services, partner, transfer))
     throw unverified()

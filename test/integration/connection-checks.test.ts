@@ -73,6 +73,35 @@ describe('sFOX connection checks', () => {
     expect((await check(p.id, 'sfox')).ok).toBe(true)
   })
 
+  it("sFOX's documented 403 for a missing permission fails transfer_permission with what to do", async () => {
+    const p = await createSfoxPartner(gateway, sfox)
+    await sfox.fault({
+      method: 'GET',
+      path: '/v1/enterprise/transfer/permissions',
+      status: 403,
+      body: { error: 'Partner transfer permission not granted.' },
+      apiKey: p.sfoxKey,
+    })
+    const checks = byName((await check(p.id, 'sfox')).checks)
+    expect(checks.transfer_permission).toMatchObject({ ok: false })
+    expect(checks.transfer_permission!.detail).toContain('Partner transfer permission not granted.')
+    expect(checks.transfer_permission!.detail).toContain('lacks the enterprise transfer permission')
+  })
+
+  it('an answer the check cannot read fails that check, never the request', async () => {
+    const p = await createSfoxPartner(gateway, sfox)
+    await sfox.fault({
+      method: 'GET',
+      path: '/v1/enterprise/transfer/permissions',
+      status: 200,
+      body: { data: { PAYMENT: true } },
+      apiKey: p.sfoxKey,
+    })
+    const checks = byName((await check(p.id, 'sfox')).checks)
+    expect(checks.transfer_permission).toMatchObject({ ok: false })
+    expect(checks.transfer_permission!.detail).toMatch(/could not be read|cannot read/)
+  })
+
   it('an unreachable base URL fails reachable and checks nothing else', async () => {
     const p = await createPartner(gateway, { sfox: { baseUrl: UNREACHABLE, apiKey: 'k'.repeat(32) } })
     const checks = byName((await check(p.id, 'sfox')).checks)

@@ -69,5 +69,8 @@ describe('problem types are served by the gateway itself', () => {
     const res = await configured.request('GET', '/v1/transfers', { key: 'tgw_test_wrong' })
     expect(res.status).toBe(401)
     expect(res.body.type).toBe('https://docs.partner-portal.example/errors/unauthorized')
+    // The gateway's own page names the same type.
+    const page = await configured.request('GET', '/problems/unauthorized')
+    expect(page.body.type).toBe('https://docs.partner-portal.example/errors/unauthorized')
   })
 })

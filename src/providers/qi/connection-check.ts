@@ -76,7 +76,7 @@ export const checkQiConnection = async (input: QiCheckInput): Promise<Connection
     if (Math.abs(skewMs) > input.toleranceMs) {
       return {
         ok: false,
-        detail: `QI's clock is ${where}, beyond the ${input.toleranceMs / 1000} s signed timestamps may differ (QI_SIGNATURE_TOLERANCE_SECONDS): QI refuses our signatures and we refuse QI's. Fix the clock that is wrong (NTP).`,
+        detail: `QI's clock is ${where}, beyond the ${input.toleranceMs / 1000} s we accept on QI's signatures (QI_SIGNATURE_TOLERANCE_SECONDS), and QI likely refuses ours too. Fix the clock that is wrong (NTP).`,
       }
     }
     return { ok: true, detail: `QI's clock is ${where}.` }
@@ -89,10 +89,14 @@ export const checkQiConnection = async (input: QiCheckInput): Promise<Connection
       if (signed.ok || isUntrustedAnswer(signed)) {
         return { ok: true, detail: 'QI accepted the signed request (private key and API-CLIENT-KEY).' }
       }
-      const skewHint = clock.ok ? '' : ' The clocks differ too much (see clock_skew).'
+      // QI's own window for our timestamps is not documented: any skew over a minute may be the cause.
+      const skewHint =
+        skewMs !== null && Math.abs(skewMs) > 60_000
+          ? ` Our clocks differ by ${Math.round(Math.abs(skewMs) / 1000)} s (see clock_skew).`
+          : ''
       return {
         ok: false,
-        detail: `${describeFailure(signed.error)}. Check that private_key_pem is the key whose public half QI registered for this api_client_key, and the api_client_key itself.${skewHint}`,
+        detail: `${describeFailure(signed.error, 'QI')}. Check that private_key_pem is the key whose public half QI registered for this api_client_key, and the api_client_key itself.${skewHint}`,
       }
     }),
   )
@@ -138,7 +142,7 @@ export const checkQiConnection = async (input: QiCheckInput): Promise<Connection
       }
       return {
         ok: false,
-        detail: `QI refused a signed GET with a query string in both uri forms (${describeFailure(withQuery.error)}): looking TEDs up after a timeout will fail.`,
+        detail: `QI refused a signed GET with a query string in both uri forms (${describeFailure(withQuery.error, 'QI')}): looking TEDs up after a timeout will fail.`,
       }
     }),
   )
@@ -149,7 +153,7 @@ export const checkQiConnection = async (input: QiCheckInput): Promise<Connection
       if (!result.ok && !isUntrustedAnswer(result)) {
         return {
           ok: false,
-          detail: `${describeFailure(result.error)}. QI refused a body with non-ASCII text: the MD5 we sign is of the UTF-8 bytes we send.`,
+          detail: `${describeFailure(result.error, 'QI')}. QI refused a body with non-ASCII text: the MD5 we sign is of the UTF-8 bytes we send.`,
         }
       }
       const echoed = result.ok ? (result.value.body as { owner_name?: unknown } | null)?.owner_name : NON_ASCII

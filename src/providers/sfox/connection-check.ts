@@ -35,10 +35,10 @@ export const checkSfoxConnection = async (call: Call, baseUrl: string): Promise<
     if (error.status === 401) {
       return {
         ok: false,
-        detail: `${describeFailure(error)}. The API key is wrong, revoked or not an enterprise key: set the partner's current sFOX enterprise key with PUT …/connections/sfox.`,
+        detail: `${describeFailure(error, 'sFOX')}. The API key is wrong, revoked or not an enterprise key: set the partner's current sFOX enterprise key with PUT …/connections/sfox.`,
       }
     }
-    return { ok: false, detail: `${describeFailure(error)}. The API key could not be confirmed.` }
+    return { ok: false, detail: `${describeFailure(error, 'sFOX')}. The API key could not be confirmed.` }
   })
   if (!authentication.ok) {
     return { checks: [reachable, authentication, notChecked('transfer_permission', 'the API key was refused')] }
@@ -64,10 +64,10 @@ export const checkSfoxConnection = async (call: Call, baseUrl: string): Promise<
     if (error.kind === 'permission_denied' || error.status === 403) {
       return {
         ok: false,
-        detail: `${describeFailure(error)}. The key is valid but the sFOX account lacks the enterprise transfer permission: ask sFOX to grant it.`,
+        detail: `${describeFailure(error, 'sFOX')}. The key is valid but the sFOX account lacks the enterprise transfer permission: ask sFOX to grant it.`,
       }
     }
-    return { ok: false, detail: `${describeFailure(error)}. The transfer permission could not be confirmed.` }
+    return { ok: false, detail: `${describeFailure(error, 'sFOX')}. The transfer permission could not be confirmed.` }
   })
   return { checks: [reachable, authentication, permission] }
 }

@@ -1,6 +1,6 @@
 import type { Context, Handler } from 'hono'
 import { html, raw } from 'hono/html'
-import { PROBLEMS, Problem, type ProblemCode, problemType } from '../../lib/problem'
+import { PROBLEMS, Problem, type ProblemCode, problemType, typeBaseOf } from '../../lib/problem'
 import { PROBLEM_GUIDE } from '../../lib/problem-guide'
 import type { AppEnv } from '../../middleware/app-env'
 
@@ -15,7 +15,6 @@ const resourceOf = (code: ProblemCode, base: string) => ({
   description: PROBLEM_GUIDE[code],
 })
 
-const baseOf = (c: Context) => `${new URL(c.req.url).origin}/problems/`
 const wantsHtml = (c: Context) => (c.req.header('accept') ?? '').includes('text/html')
 
 // Backticks in the guide mark code; the page shows them as <code>, everything else escaped.
@@ -34,7 +33,7 @@ const page = (title: string, body: ReturnType<typeof html>) =>
 <body><main>${body}</main></body></html>`
 
 export const list: Handler<AppEnv> = async (c) => {
-  const data = (Object.keys(PROBLEMS) as ProblemCode[]).map((code) => resourceOf(code, baseOf(c)))
+  const data = (Object.keys(PROBLEMS) as ProblemCode[]).map((code) => resourceOf(code, typeBaseOf(c)))
   if (wantsHtml(c)) {
     const rows = data.map(
       (p) =>
@@ -54,7 +53,7 @@ export const list: Handler<AppEnv> = async (c) => {
 export const get: Handler<AppEnv, '/problems/:code'> = async (c) => {
   const code = c.req.param('code')
   if (!isCode(code)) throw new Problem('not_found', { detail: `No problem has the code "${code}".` })
-  const resource = resourceOf(code, baseOf(c))
+  const resource = resourceOf(code, typeBaseOf(c))
   if (wantsHtml(c)) {
     return c.html(
       page(

@@ -40,7 +40,11 @@ const checkAfterPut = async (services: Services, partnerId: string, provider: Pr
     // The connection is stored either way; `last_check` stays null and POST …/check tells more.
     log.warn('connection check after PUT failed', { partner_id: partnerId, provider, error: describeError(error) })
   }
-  return (await findConnection(services.db, partnerId, provider))!
+  const stored = await findConnection(services.db, partnerId, provider)
+  // Deleted by another admin call meanwhile.
+  if (!stored)
+    throw new Problem('connection_not_found', { detail: `Partner "${partnerId}" has no ${provider} connection.` })
+  return stored
 }
 
 export const check: AppRouteHandler<typeof routes.check> = async (c) => {
