@@ -29,11 +29,16 @@ export const setupPartner = async (
     await admin('POST', '/partners', { name, resend_limit: BENCH_RESEND_LIMIT, resend_cooldown_seconds: 0 }, 201),
   ) as { id: string }
   const { sfox, qi } = connections
-  await admin('PUT', `/partners/${partner.id}/connections/sfox`, { api_key: sfox.apiKey, base_url: sfox.url }, 200)
+  await admin(
+    'PUT',
+    `/partners/${partner.id}/connections/sfox?mode=test`,
+    { api_key: sfox.apiKey, base_url: sfox.url },
+    200,
+  )
   if (qi) {
     await admin(
       'PUT',
-      `/partners/${partner.id}/connections/qi`,
+      `/partners/${partner.id}/connections/qi?mode=test`,
       {
         api_client_key: qi.integration.apiClientKey,
         private_key_pem: qi.privateKeyPem,

@@ -48,6 +48,10 @@ export const providerConnections = sqliteTable(
     partnerId: text('partner_id')
       .notNull()
       .references(() => partners.id),
+    // Test and live never touch each other: every query of an owned row names the mode too.
+    mode: text('mode', { enum: ['test', 'live'] })
+      .notNull()
+      .default('test'),
     provider: text('provider', { enum: ['sfox', 'qi'] }).notNull(),
     baseUrl: text('base_url').notNull(),
     // AES-GCM ciphertext of the provider credentials (see src/lib/crypto.ts); never returned.
@@ -59,7 +63,7 @@ export const providerConnections = sqliteTable(
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
-  (t) => [uniqueIndex('provider_connections_partner_provider_unique').on(t.partnerId, t.provider)],
+  (t) => [uniqueIndex('provider_connections_partner_mode_provider_unique').on(t.partnerId, t.mode, t.provider)],
 )
 
 export const transfers = sqliteTable(
@@ -70,6 +74,10 @@ export const transfers = sqliteTable(
     partnerId: text('partner_id')
       .notNull()
       .references(() => partners.id),
+    // Test and live never touch each other: every query of an owned row names the mode too.
+    mode: text('mode', { enum: ['test', 'live'] })
+      .notNull()
+      .default('test'),
     // The partner's id for the transfer and its idempotency key.
     transferId: text('transfer_id').notNull(),
     provider: text('provider', { enum: ['sfox', 'qi'] }).notNull(),
@@ -107,8 +115,8 @@ export const transfers = sqliteTable(
     updatedAt: integer('updated_at').notNull(),
   },
   (t) => [
-    uniqueIndex('transfers_partner_transfer_unique').on(t.partnerId, t.transferId),
-    index('transfers_partner_id_idx').on(t.partnerId, t.id),
+    uniqueIndex('transfers_partner_mode_transfer_unique').on(t.partnerId, t.mode, t.transferId),
+    index('transfers_partner_mode_id_idx').on(t.partnerId, t.mode, t.id),
     index('transfers_status_idx').on(t.status, t.provider),
     index('transfers_reconcile_idx').on(t.provider, t.status, t.reconciledAt),
     index('transfers_expiry_idx').on(t.status, t.expiresAt),
@@ -123,6 +131,10 @@ export const events = sqliteTable(
     partnerId: text('partner_id')
       .notNull()
       .references(() => partners.id),
+    // Test and live never touch each other: every query of an owned row names the mode too.
+    mode: text('mode', { enum: ['test', 'live'] })
+      .notNull()
+      .default('test'),
     transferPk: text('transfer_pk')
       .notNull()
       .references(() => transfers.id),
@@ -134,7 +146,7 @@ export const events = sqliteTable(
     createdAt: integer('created_at').notNull(),
   },
   (t) => [
-    index('events_partner_id_idx').on(t.partnerId, t.id),
+    index('events_partner_mode_id_idx').on(t.partnerId, t.mode, t.id),
     index('events_partner_transfer_idx').on(t.partnerId, t.transferId, t.sequence),
     // Retention finds old events by age each cron run without scanning the table.
     index('events_created_at_idx').on(t.createdAt),
@@ -155,6 +167,10 @@ export const webhookEndpoints = sqliteTable(
     partnerId: text('partner_id')
       .notNull()
       .references(() => partners.id),
+    // Test and live never touch each other: every query of an owned row names the mode too.
+    mode: text('mode', { enum: ['test', 'live'] })
+      .notNull()
+      .default('test'),
     url: text('url').notNull(),
     description: text('description'),
     // JSON array of event types; null means every event.
@@ -173,7 +189,7 @@ export const webhookEndpoints = sqliteTable(
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
-  (t) => [index('webhook_endpoints_partner_idx').on(t.partnerId, t.id)],
+  (t) => [index('webhook_endpoints_partner_mode_idx').on(t.partnerId, t.mode, t.id)],
 )
 
 export const deliveries = sqliteTable(
@@ -235,6 +251,10 @@ export const documentSubmissions = sqliteTable(
     partnerId: text('partner_id')
       .notNull()
       .references(() => partners.id),
+    // Test and live never touch each other: every query of an owned row names the mode too.
+    mode: text('mode', { enum: ['test', 'live'] })
+      .notNull()
+      .default('test'),
     provider: text('provider', { enum: ['sfox'] }).notNull(),
     userId: text('user_id').notNull(),
     ddqId: text('ddq_id'),
@@ -252,8 +272,8 @@ export const documentSubmissions = sqliteTable(
     updatedAt: integer('updated_at').notNull(),
   },
   (t) => [
-    uniqueIndex('document_submissions_idempotency_unique').on(t.partnerId, t.idempotencyKey),
-    index('document_submissions_user_idx').on(t.partnerId, t.userId, t.id),
+    uniqueIndex('document_submissions_mode_idempotency_unique').on(t.partnerId, t.mode, t.idempotencyKey),
+    index('document_submissions_mode_user_idx').on(t.partnerId, t.mode, t.userId, t.id),
   ],
 )
 

@@ -110,7 +110,7 @@ const seed = async (gateway: string, adminToken: string, sfoxUrl: string, qiUrl:
     (await admin('POST', '/partners', { name: DEMO_PARTNER }))
   // A key is shown only once, so each run issues a new one (earlier ones keep working).
   const key = await admin('POST', `/partners/${partner.id}/api-keys`, { mode: 'test' })
-  const sfoxConnection = await admin('PUT', `/partners/${partner.id}/connections/sfox`, {
+  const sfoxConnection = await admin('PUT', `/partners/${partner.id}/connections/sfox?mode=test`, {
     api_key: SFOX_DEV_KEY,
     base_url: sfoxUrl,
   })
@@ -122,7 +122,7 @@ const seed = async (gateway: string, adminToken: string, sfoxUrl: string, qiUrl:
   })
   if (!user.ok) throw new Error(`seeding the sFOX user: ${user.status} ${await user.text()}`)
   const qi = await registerQiIntegration(qiUrl, gateway)
-  const qiConnection = await admin('PUT', `/partners/${partner.id}/connections/qi`, {
+  const qiConnection = await admin('PUT', `/partners/${partner.id}/connections/qi?mode=test`, {
     api_client_key: qi.api_client_key,
     private_key_pem: qi.privateKeyPem,
     qi_public_key_pem: qi.qi_public_key_pem,
@@ -161,7 +161,7 @@ transfer-gateway is running.
   libSQL server   http://127.0.0.1:${ports.libsql}
   demo API key    ${apiKey}
   QI account_key  ${qiAccountKey}   (the demo partner may move money from this account)
-  connections     ${seeded.checks}   (POST /admin/partners/{id}/connections/{provider}/check)
+  connections     ${seeded.checks}   (POST /admin/partners/{id}/connections/{provider}/check?mode=test)
 
 Walkthrough (copy and paste):
 

@@ -31,7 +31,8 @@ export const buildServices = (
     },
     settings,
     now: Date.now,
-    providerFor: (partner, name, override) => connect(partner.id, name, partner.connections[name], override),
+    providerFor: (partner, name, override) =>
+      connect(partner.id, name, partner.connections[name], { ...override, mode: partner.mode }),
     defer,
     dispatch: (ids, delaySeconds) => {
       if (ids.length === 0) return

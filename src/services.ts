@@ -1,16 +1,22 @@
 import type { Db } from '../db/client'
 import type { Settings } from './lib/settings'
 import type { ProviderName, SealedConnection, TransferProvider } from './providers/provider'
+import type { Mode } from './schemas/common'
 
 /** Who is calling (or whom a provider webhook concerns): the partner, its limits and connections. */
 export type PartnerContext = {
   id: string
   name: string
+  /** The mode everything this request reads and writes belongs to (the key's, or the object's). */
+  mode: Mode
   /** The API key used, when the partner called us; checked on every request, cached or not. */
   key: { id: string; mode: 'test' | 'live'; expiresAt: number | null } | null
   limits: { resendLimit: number; resendCooldownMs: number; confirmAttempts: number; rateLimit: number }
   connections: Partial<Record<ProviderName, SealedConnection>>
 }
+
+/** Who owns a row: a partner, in one mode (test and live are separate namespaces). */
+export type Owner = Pick<PartnerContext, 'id' | 'mode'>
 
 /**
  * What every operation is given, built per request, queue batch or cron run (src/build-services.ts).

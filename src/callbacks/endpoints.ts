@@ -5,6 +5,7 @@ import { decryptJson, encryptJson } from '../lib/crypto'
 import { newId } from '../lib/ids'
 import { toPage } from '../lib/page'
 import { Problem } from '../lib/problem'
+import type { Owner } from '../services'
 import { DISABLED_BY_PARTNER } from './outbox'
 import { generateSecret } from './signing'
 
@@ -30,13 +31,18 @@ export const signingSecrets = async (key: string, endpoint: WebhookEndpoint, now
 const notFound = (id: string) =>
   new Problem('webhook_endpoint_not_found', { detail: `No webhook endpoint with id "${id}".` })
 
-const mine = (partnerId: string, id: string) =>
-  and(eq(webhookEndpoints.id, id), eq(webhookEndpoints.partnerId, partnerId), isNull(webhookEndpoints.deletedAt))
+const mine = (owner: Owner, id: string) =>
+  and(
+    eq(webhookEndpoints.id, id),
+    eq(webhookEndpoints.partnerId, owner.id),
+    eq(webhookEndpoints.mode, owner.mode),
+    isNull(webhookEndpoints.deletedAt),
+  )
 
 export const createEndpoint = async (
   db: Db,
   key: string,
-  partnerId: string,
+  owner: Owner,
   input: { url: string; event_types?: string[] | null; description?: string | null },
   now: number,
 ) => {
@@ -46,7 +52,8 @@ export const createEndpoint = async (
     .insert(webhookEndpoints)
     .values({
       id,
-      partnerId,
+      partnerId: owner.id,
+      mode: owner.mode,
       url: input.url,
       description: input.description ?? null,
       eventTypes: input.event_types ?? null,
@@ -58,29 +65,36 @@ export const createEndpoint = async (
   return { endpoint: row!, secret }
 }
 
-export const getEndpoint = async (db: Db, partnerId: string, id: string) => {
-  const [row] = await db.select().from(webhookEndpoints).where(mine(partnerId, id)).limit(1)
+export const getEndpoint = async (db: Db, owner: Owner, id: string) => {
+  const [row] = await db.select().from(webhookEndpoints).where(mine(owner, id)).limit(1)
   if (!row) throw notFound(id)
   return row
 }
 
 /** Whether the partner ever had this endpoint (deleted ones included: a cursor may outlive its row). */
-export const endpointExists = async (db: Db, partnerId: string, id: string) =>
+export const endpointExists = async (db: Db, owner: Owner, id: string) =>
   (
     await db
       .select({ id: webhookEndpoints.id })
       .from(webhookEndpoints)
-      .where(and(eq(webhookEndpoints.id, id), eq(webhookEndpoints.partnerId, partnerId)))
+      .where(
+        and(
+          eq(webhookEndpoints.id, id),
+          eq(webhookEndpoints.partnerId, owner.id),
+          eq(webhookEndpoints.mode, owner.mode),
+        ),
+      )
       .limit(1)
   ).length > 0
 
-export const listEndpoints = async (db: Db, partnerId: string, limit: number, startingAfter?: string) => {
+export const listEndpoints = async (db: Db, owner: Owner, limit: number, startingAfter?: string) => {
   const rows = await db
     .select()
     .from(webhookEndpoints)
     .where(
       and(
-        eq(webhookEndpoints.partnerId, partnerId),
+        eq(webhookEndpoints.partnerId, owner.id),
+        eq(webhookEndpoints.mode, owner.mode),
         isNull(webhookEndpoints.deletedAt),
         startingAfter ? lt(webhookEndpoints.id, startingAfter) : undefined,
       ),
@@ -92,7 +106,7 @@ export const listEndpoints = async (db: Db, partnerId: string, limit: number, st
 
 export const updateEndpoint = async (
   db: Db,
-  partnerId: string,
+  owner: Owner,
   id: string,
   input: { url?: string; event_types?: string[] | null; description?: string | null; enabled?: boolean },
   now: number,
@@ -108,18 +122,18 @@ export const updateEndpoint = async (
       ...(input.enabled === false ? { enabled: false, disabledReason: DISABLED_BY_PARTNER, disabledAt: now } : {}),
       updatedAt: now,
     })
-    .where(mine(partnerId, id))
+    .where(mine(owner, id))
     .returning()
   if (!row) throw notFound(id)
   return row
 }
 
 /** Deleted endpoints keep their rows (delivery history) but never receive anything again. */
-export const deleteEndpoint = async (db: Db, partnerId: string, id: string, now: number) => {
+export const deleteEndpoint = async (db: Db, owner: Owner, id: string, now: number) => {
   const [row] = await db
     .update(webhookEndpoints)
     .set({ deletedAt: now, enabled: false, disabledReason: 'deleted', disabledAt: now, updatedAt: now })
-    .where(mine(partnerId, id))
+    .where(mine(owner, id))
     .returning()
   if (!row) throw notFound(id)
   return row
@@ -129,12 +143,12 @@ export const deleteEndpoint = async (db: Db, partnerId: string, id: string, now:
 export const rotateSecret = async (
   db: Db,
   key: string,
-  partnerId: string,
+  owner: Owner,
   id: string,
   graceSeconds: number,
   now: number,
 ) => {
-  const current = await getEndpoint(db, partnerId, id)
+  const current = await getEndpoint(db, owner, id)
   const secret = generateSecret()
   // A second rotation inside the grace period (often a retry whose answer was lost) keeps the secret
   // receivers most likely still hold, the one before the first rotation, until its grace ends.
@@ -148,7 +162,7 @@ export const rotateSecret = async (
         : { previousSecret: current.secret, previousSecretExpiresAt: now + graceSeconds * 1000 }),
       updatedAt: now,
     })
-    .where(and(mine(partnerId, id), eq(webhookEndpoints.secret, current.secret)))
+    .where(and(mine(owner, id), eq(webhookEndpoints.secret, current.secret)))
     .returning()
   // A concurrent rotation won; ours would have dropped its secret from the grace window.
   if (!row)

@@ -3,12 +3,13 @@ import type { Db } from '../../db/client'
 import { type Delivery, type DeliveryAttempt, deliveries, deliveryAttempts, type Event, events } from '../../db/schema'
 import { toPage } from '../lib/page'
 import { Problem } from '../lib/problem'
+import type { Owner } from '../services'
 
 // Reading a partner's events and what became of their deliveries.
 
 export const listEvents = async (
   db: Db,
-  partnerId: string,
+  owner: Owner,
   query: { limit: number; startingAfter?: string; type?: string; transferId?: string },
 ) => {
   const rows = await db
@@ -16,7 +17,8 @@ export const listEvents = async (
     .from(events)
     .where(
       and(
-        eq(events.partnerId, partnerId),
+        eq(events.partnerId, owner.id),
+        eq(events.mode, owner.mode),
         query.type ? eq(events.type, query.type) : undefined,
         query.transferId ? eq(events.transferId, query.transferId) : undefined,
         query.startingAfter ? lt(events.id, query.startingAfter) : undefined,
@@ -27,30 +29,30 @@ export const listEvents = async (
   return toPage(rows, query.limit)
 }
 
-export const findEvent = async (db: Db, partnerId: string, id: string): Promise<Event | undefined> =>
+export const findEvent = async (db: Db, owner: Owner, id: string): Promise<Event | undefined> =>
   (
     await db
       .select()
       .from(events)
-      .where(and(eq(events.id, id), eq(events.partnerId, partnerId)))
+      .where(and(eq(events.id, id), eq(events.partnerId, owner.id), eq(events.mode, owner.mode)))
       .limit(1)
   )[0]
 
 export const eventNotFound = (id: string) => new Problem('event_not_found', { detail: `No event with id "${id}".` })
 
 /** An event with, per delivery, every attempt in order: one batch. */
-export const getEventWithDeliveries = async (db: Db, partnerId: string, id: string) => {
+export const getEventWithDeliveries = async (db: Db, owner: Owner, id: string) => {
   const [[event], rows] = await db.batch([
     db
       .select()
       .from(events)
-      .where(and(eq(events.id, id), eq(events.partnerId, partnerId)))
+      .where(and(eq(events.id, id), eq(events.partnerId, owner.id), eq(events.mode, owner.mode)))
       .limit(1),
     db
       .select({ delivery: deliveries, attempt: deliveryAttempts })
       .from(deliveries)
       .leftJoin(deliveryAttempts, eq(deliveryAttempts.deliveryId, deliveries.id))
-      .where(and(eq(deliveries.eventId, id), eq(deliveries.partnerId, partnerId)))
+      .where(and(eq(deliveries.eventId, id), eq(deliveries.partnerId, owner.id)))
       .orderBy(asc(deliveries.createdAt), asc(deliveryAttempts.attempt)),
   ])
   if (!event) throw eventNotFound(id)

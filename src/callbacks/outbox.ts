@@ -23,7 +23,8 @@ export const insertDeliveries = compileSql(sql`
     CASE WHEN w.enabled = 1 THEN NULL ELSE 'endpoint disabled: ' || coalesce(w.disabled_reason, 'disabled') END,
     ${p('now')}, ${p('now')}
   FROM webhook_endpoints w
-  WHERE w.partner_id = (SELECT partner_id FROM events WHERE id = ${p('eventId')})
+  JOIN events e ON e.id = ${p('eventId')}
+  WHERE w.partner_id = e.partner_id AND w.mode = e.mode
     AND w.deleted_at IS NULL
     AND (w.enabled = 1 OR coalesce(w.disabled_reason, '') <> ${DISABLED_BY_PARTNER})
     AND (w.event_types IS NULL OR EXISTS (SELECT 1 FROM json_each(w.event_types) WHERE value IN (${p('type')}, '*')))

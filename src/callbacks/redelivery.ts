@@ -2,7 +2,7 @@ import { and, eq, gte, inArray, isNull, sql } from 'drizzle-orm'
 import { deliveries, webhookEndpoints } from '../../db/schema'
 import { isForeignKeyViolation } from '../lib/errors'
 import { Problem } from '../lib/problem'
-import type { Services } from '../services'
+import type { Owner, Services } from '../services'
 import { getEndpoint } from './endpoints'
 import { eventNotFound, findEvent } from './event-history'
 
@@ -23,20 +23,21 @@ const reset = (now: number) => ({
  * Sends an event again to one endpoint or to every enabled endpoint subscribed to its type,
  * including endpoints created after the event. Returns the deliveries queued.
  */
-export const redeliverEvent = async (services: Services, partnerId: string, eventId: string, endpointId?: string) => {
+export const redeliverEvent = async (services: Services, owner: Owner, eventId: string, endpointId?: string) => {
   const { db } = services
   const now = services.now()
-  const event = await findEvent(db, partnerId, eventId)
+  const event = await findEvent(db, owner, eventId)
   if (!event) throw eventNotFound(eventId)
   const targets = endpointId
-    ? [await getEndpoint(db, partnerId, endpointId)]
+    ? [await getEndpoint(db, owner, endpointId)]
     : (
         await db
           .select()
           .from(webhookEndpoints)
           .where(
             and(
-              eq(webhookEndpoints.partnerId, partnerId),
+              eq(webhookEndpoints.partnerId, owner.id),
+              eq(webhookEndpoints.mode, owner.mode),
               eq(webhookEndpoints.enabled, true),
               isNull(webhookEndpoints.deletedAt),
             ),
@@ -52,7 +53,7 @@ export const redeliverEvent = async (services: Services, partnerId: string, even
         id: `dlv_${crypto.randomUUID().replaceAll('-', '').slice(0, 26)}`,
         eventId,
         endpointId: e.id,
-        partnerId,
+        partnerId: owner.id,
         ...reset(now),
         createdAt: now,
       })),
@@ -67,7 +68,7 @@ export const redeliverEvent = async (services: Services, partnerId: string, even
     .catch(async (error: unknown) => {
       // Retention pruned the event between the read above and this write: it is gone, as if it
       // had gone before the request.
-      if (isForeignKeyViolation(error) && !(await findEvent(db, partnerId, eventId))) throw eventNotFound(eventId)
+      if (isForeignKeyViolation(error) && !(await findEvent(db, owner, eventId))) throw eventNotFound(eventId)
       throw error
     })
   services.dispatch(rows.map((r) => r.id))
@@ -94,8 +95,8 @@ const endpointDisabled = (id: string) =>
   })
 
 /** Every delivery to the endpoint that failed since `since` (however old its event) is sent again. */
-export const recoverEndpoint = async (services: Services, partnerId: string, endpointId: string, since: number) => {
-  const endpoint = await getEndpoint(services.db, partnerId, endpointId)
+export const recoverEndpoint = async (services: Services, owner: Owner, endpointId: string, since: number) => {
+  const endpoint = await getEndpoint(services.db, owner, endpointId)
   if (!endpoint.enabled) throw endpointDisabled(endpointId)
   const now = services.now()
   // At most RECOVER_BATCH per call (one bounded statement); `has_more` tells the partner to call again.

@@ -3,6 +3,7 @@ import type { Db } from '../../db/client'
 import { type DocumentSubmission, documentSubmissions, type SubmittedFile } from '../../db/schema'
 import { newId } from '../lib/ids'
 import { toPage } from '../lib/page'
+import type { Owner } from '../services'
 
 export type SubmissionClaim = {
   kind: 'new' | 'resumed' | 'replay' | 'in_flight' | 'conflict'
@@ -17,7 +18,7 @@ export type SubmissionClaim = {
 export const claimSubmission = async (
   db: Db,
   input: {
-    partnerId: string
+    owner: Owner
     userId: string
     ddqId: string | null
     idempotencyKey: string | null
@@ -29,7 +30,8 @@ export const claimSubmission = async (
 ): Promise<SubmissionClaim> => {
   const row = {
     id: newId('ds', now),
-    partnerId: input.partnerId,
+    partnerId: input.owner.id,
+    mode: input.owner.mode,
     provider: 'sfox' as const,
     userId: input.userId,
     ddqId: input.ddqId,
@@ -46,7 +48,8 @@ export const claimSubmission = async (
     return { kind: 'new', submission: inserted! }
   }
   const key = and(
-    eq(documentSubmissions.partnerId, input.partnerId),
+    eq(documentSubmissions.partnerId, input.owner.id),
+    eq(documentSubmissions.mode, input.owner.mode),
     eq(documentSubmissions.idempotencyKey, input.idempotencyKey),
   )
   const [, resumed, existing] = await db.batch([
@@ -101,28 +104,29 @@ export const finishSubmission = async (db: Db, id: string, outcome: SubmissionOu
   return row!
 }
 
-export const findSubmission = async (db: Db, partnerId: string, id: string) =>
+export const findSubmission = async (db: Db, owner: Owner, id: string) =>
   (
     await db
       .select()
       .from(documentSubmissions)
-      .where(and(eq(documentSubmissions.id, id), eq(documentSubmissions.partnerId, partnerId)))
+      .where(
+        and(
+          eq(documentSubmissions.id, id),
+          eq(documentSubmissions.partnerId, owner.id),
+          eq(documentSubmissions.mode, owner.mode),
+        ),
+      )
       .limit(1)
   )[0]
 
-export const listSubmissions = async (
-  db: Db,
-  partnerId: string,
-  userId: string,
-  limit: number,
-  startingAfter?: string,
-) => {
+export const listSubmissions = async (db: Db, owner: Owner, userId: string, limit: number, startingAfter?: string) => {
   const rows = await db
     .select()
     .from(documentSubmissions)
     .where(
       and(
-        eq(documentSubmissions.partnerId, partnerId),
+        eq(documentSubmissions.partnerId, owner.id),
+        eq(documentSubmissions.mode, owner.mode),
         eq(documentSubmissions.userId, userId),
         startingAfter ? lt(documentSubmissions.id, startingAfter) : undefined,
       ),

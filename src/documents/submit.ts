@@ -66,7 +66,7 @@ export const submitDocuments = async (services: Services, partner: PartnerContex
   const claim = await claimSubmission(
     services.db,
     {
-      partnerId: partner.id,
+      owner: partner,
       userId: input.userId,
       ddqId: input.ddqId,
       idempotencyKey: input.idempotencyKey,

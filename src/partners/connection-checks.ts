@@ -4,7 +4,7 @@ import { log } from '../lib/log'
 import { Problem } from '../lib/problem'
 import { iso } from '../lib/time'
 import type { ProviderName } from '../providers/provider'
-import type { Services } from '../services'
+import type { Owner, Services } from '../services'
 import { loadPartnerById } from './lookup'
 
 const CHECK_TIMEOUT_MS = 3_000
@@ -15,12 +15,15 @@ const CHECK_TIMEOUT_MS = 3_000
  * learned (QI: which signed-uri form it accepts). Only if the connection is still the one checked:
  * a PUT meanwhile wins. Nothing secret is logged or stored: ids, check names and verdicts.
  */
-export const checkConnection = async (services: Services, partnerId: string, provider: ProviderName) => {
-  const partner = await loadPartnerById(services.db, partnerId, services.settings)
+export const checkConnection = async (services: Services, owner: Owner, provider: ProviderName) => {
+  const partnerId = owner.id
+  const partner = await loadPartnerById(services.db, partnerId, owner.mode, services.settings)
   if (!partner) throw new Problem('partner_not_found', { detail: `No partner with id "${partnerId}".` })
   const connection = partner.connections[provider]
   if (!connection) {
-    throw new Problem('connection_not_found', { detail: `Partner "${partnerId}" has no ${provider} connection.` })
+    throw new Problem('connection_not_found', {
+      detail: `Partner "${partnerId}" has no ${owner.mode} ${provider} connection.`,
+    })
   }
   // A check answers within seconds even against a silent host: each call gets at most CHECK_TIMEOUT_MS.
   const adapter = await services.providerFor(partner, provider, { timeoutMs: CHECK_TIMEOUT_MS })
@@ -43,5 +46,5 @@ export const checkConnection = async (services: Services, partnerId: string, pro
     ok: result.ok,
     failed: result.checks.filter((check) => !check.ok).map((check) => check.name),
   })
-  return { object: 'connection_check' as const, provider, ...result }
+  return { object: 'connection_check' as const, provider, mode: owner.mode, livemode: owner.mode === 'live', ...result }
 }

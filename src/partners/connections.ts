@@ -5,6 +5,8 @@ import { encryptJson } from '../lib/crypto'
 import { newId } from '../lib/ids'
 import type { ProviderName } from '../providers/provider'
 import { connectionContext } from '../providers/registry'
+import type { Mode } from '../schemas/common'
+import type { Owner } from '../services'
 
 export type ConnectionInput = {
   provider: ProviderName
@@ -17,17 +19,19 @@ export type ConnectionInput = {
 export const upsertConnection = async (
   db: Db,
   encryptionKey: string,
-  partnerId: string,
+  owner: Owner,
   input: ConnectionInput,
   now: number,
 ) => {
-  const sealed = await encryptJson(encryptionKey, connectionContext(partnerId, input.provider), input.credentials)
+  // Bound to partner and provider (not the mode: rows sealed before modes existed must still open).
+  const sealed = await encryptJson(encryptionKey, connectionContext(owner.id, input.provider), input.credentials)
   const settings = input.settings ?? {}
   const [row] = await db
     .insert(providerConnections)
     .values({
       id: newId('conn', now),
-      partnerId,
+      partnerId: owner.id,
+      mode: owner.mode,
       provider: input.provider,
       baseUrl: input.baseUrl,
       credentials: sealed,
@@ -36,7 +40,7 @@ export const upsertConnection = async (
       updatedAt: now,
     })
     .onConflictDoUpdate({
-      target: [providerConnections.partnerId, providerConnections.provider],
+      target: [providerConnections.partnerId, providerConnections.mode, providerConnections.provider],
       // New credentials have not been checked: an older result must not speak for them.
       set: { baseUrl: input.baseUrl, credentials: sealed, settings, lastCheck: null, updatedAt: now },
     })
@@ -44,22 +48,27 @@ export const upsertConnection = async (
   return row!
 }
 
-export const findConnection = async (db: Db, partnerId: string, provider: ProviderName) =>
-  (
-    await db
-      .select()
-      .from(providerConnections)
-      .where(and(eq(providerConnections.partnerId, partnerId), eq(providerConnections.provider, provider)))
-      .limit(1)
-  )[0]
+const ownedConnection = (owner: Owner, provider: ProviderName) =>
+  and(
+    eq(providerConnections.partnerId, owner.id),
+    eq(providerConnections.mode, owner.mode),
+    eq(providerConnections.provider, provider),
+  )
 
-export const listConnections = (db: Db, partnerId: string) =>
-  db.select().from(providerConnections).where(eq(providerConnections.partnerId, partnerId))
+export const findConnection = async (db: Db, owner: Owner, provider: ProviderName) =>
+  (await db.select().from(providerConnections).where(ownedConnection(owner, provider)).limit(1))[0]
 
-export const deleteConnection = async (db: Db, partnerId: string, provider: ProviderName) =>
+/** A partner's connections, of one mode or both. */
+export const listConnections = (db: Db, partnerId: string, mode?: Mode) =>
+  db
+    .select()
+    .from(providerConnections)
+    .where(and(eq(providerConnections.partnerId, partnerId), mode ? eq(providerConnections.mode, mode) : undefined))
+
+export const deleteConnection = async (db: Db, owner: Owner, provider: ProviderName) =>
   (
     await db
       .delete(providerConnections)
-      .where(and(eq(providerConnections.partnerId, partnerId), eq(providerConnections.provider, provider)))
+      .where(ownedConnection(owner, provider))
       .returning({ id: providerConnections.id })
   ).length > 0

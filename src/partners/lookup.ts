@@ -1,26 +1,30 @@
-import { and, eq, gt, isNull, or, sql } from 'drizzle-orm'
+import { and, eq, gt, isNull, or, type SQL, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client'
 import { apiKeys, type Partner, partners } from '../../db/schema'
 import type { Settings } from '../lib/settings'
 import type { SealedConnection } from '../providers/provider'
+import type { Mode } from '../schemas/common'
 import type { PartnerContext } from '../services'
 
 // The partner's connections ride along as one JSON column, so a lookup is a single statement.
 // (Qualified by hand: drizzle leaves a column unqualified when one table is selected from, and a bare
 // "id" inside the subquery would mean the connection's.)
-const connectionsColumn = sql<string>`(
+// Only the connections of the request's mode: a test key can never reach a live connection.
+const connectionsColumn = (mode: SQL) => sql<string>`(
   SELECT json_group_array(json_object('id', c.id, 'provider', c.provider, 'baseUrl', c.base_url,
     'credentials', c.credentials, 'settings', json(c.settings)))
-  FROM provider_connections c WHERE c.partner_id = "partners"."id")`
+  FROM provider_connections c WHERE c.partner_id = "partners"."id" AND c.mode = ${mode})`
 
 const contextOf = (
   partner: Partner,
   connections: string,
+  mode: Mode,
   key: PartnerContext['key'],
   settings: Settings,
 ): PartnerContext => ({
   id: partner.id,
   name: partner.name,
+  mode,
   key,
   limits: {
     resendLimit: partner.resendLimit ?? settings.RESEND_LIMIT,
@@ -34,7 +38,7 @@ const contextOf = (
 /** The partner behind a live (not revoked, not expired) key hash, with limits and connections. */
 export const loadPartnerByKeyHash = async (db: Db, hash: string, now: number, settings: Settings) => {
   const [row] = await db
-    .select({ key: apiKeys, partner: partners, connections: connectionsColumn })
+    .select({ key: apiKeys, partner: partners, connections: connectionsColumn(sql`"api_keys"."mode"`) })
     .from(apiKeys)
     .innerJoin(partners, eq(partners.id, apiKeys.partnerId))
     .where(
@@ -45,17 +49,18 @@ export const loadPartnerByKeyHash = async (db: Db, hash: string, now: number, se
   return contextOf(
     row.partner,
     row.connections,
+    row.key.mode,
     { id: row.key.id, mode: row.key.mode, expiresAt: row.key.expiresAt },
     settings,
   )
 }
 
-/** The partner a transfer belongs to, for work no partner request started (webhooks, cron). */
-export const loadPartnerById = async (db: Db, id: string, settings: Settings) => {
+/** The partner an object belongs to, in that object's mode, for work no partner request started (webhooks, cron). */
+export const loadPartnerById = async (db: Db, id: string, mode: Mode, settings: Settings) => {
   const [row] = await db
-    .select({ partner: partners, connections: connectionsColumn })
+    .select({ partner: partners, connections: connectionsColumn(sql`${mode}`) })
     .from(partners)
     .where(eq(partners.id, id))
     .limit(1)
-  return row ? contextOf(row.partner, row.connections, null, settings) : null
+  return row ? contextOf(row.partner, row.connections, mode, null, settings) : null
 }

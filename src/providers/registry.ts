@@ -67,11 +67,11 @@ export const providerRegistry =
     partnerId: string,
     name: ProviderName,
     connection: SealedConnection | undefined,
-    override: { timeoutMs?: number } = {},
+    override: { timeoutMs?: number; mode?: string } = {},
   ): Promise<TransferProvider> => {
     if (!connection) {
       throw new Problem('provider_not_configured', {
-        detail: `No ${name} connection is set up for this partner; an operator adds it through the admin API.`,
+        detail: `No ${override.mode ? `${override.mode} ` : ''}${name} connection is set up for this partner; an operator adds it through the admin API (a key never falls back to another mode's).`,
       })
     }
     const credentials = await openCredentials(settings.ENCRYPTION_KEY, partnerId, name, connection.credentials).catch(

@@ -41,9 +41,16 @@ type Run = { services: Services; partners: Map<string, PartnerContext | null>; p
 
 const newRun = (services: Services, pace: Pacing): Run => ({ services, partners: new Map(), pace })
 
-const partnerOf = async (run: Run, id: string) => {
-  if (!run.partners.has(id)) run.partners.set(id, await loadPartnerById(run.services.db, id, run.services.settings))
-  return run.partners.get(id) ?? null
+/** The partner as it stands in the transfer's mode (that mode's connections), loaded once per run. */
+const partnerOf = async (run: Run, transfer: Pick<Transfer, 'partnerId' | 'mode'>) => {
+  const key = `${transfer.partnerId}:${transfer.mode}`
+  if (!run.partners.has(key)) {
+    run.partners.set(
+      key,
+      await loadPartnerById(run.services.db, transfer.partnerId, transfer.mode, run.services.settings),
+    )
+  }
+  return run.partners.get(key) ?? null
 }
 
 const providerOf = async (run: Run, partner: PartnerContext, name: ProviderName): Promise<TransferProvider | null> => {
@@ -55,9 +62,13 @@ const providerOf = async (run: Run, partner: PartnerContext, name: ProviderName)
   }
 }
 
-const byPartner = (rows: Transfer[]) => {
+/** Transfers grouped by owner: a partner in one mode (each mode has its own connections). */
+const byOwner = (rows: Transfer[]) => {
   const groups = new Map<string, Transfer[]>()
-  for (const row of rows) groups.set(row.partnerId, [...(groups.get(row.partnerId) ?? []), row])
+  for (const row of rows) {
+    const key = `${row.partnerId}:${row.mode}`
+    groups.set(key, [...(groups.get(key) ?? []), row])
+  }
   return groups
 }
 
@@ -95,8 +106,8 @@ export const reconcileOpen = async (
   if (rows.length === 0) return { checked: 0, changed: 0, failed: 0 }
 
   const report: ReconcileReport = { checked: 0, changed: 0, failed: 0 }
-  for (const [partnerId, group] of byPartner(rows)) {
-    const partner = await partnerOf(run, partnerId)
+  for (const group of byOwner(rows).values()) {
+    const partner = await partnerOf(run, group[0]!)
     if (!partner) continue
     for (const name of PROVIDERS) {
       const mine = group.filter((t) => t.provider === name)
@@ -175,16 +186,16 @@ export const expirePending = async (
   const retryLater: string[] = []
   const failed = (transfer: Transfer) => {
     report.failed += 1
-    failing.add(`${transfer.partnerId}:${transfer.provider}`)
+    failing.add(`${transfer.partnerId}:${transfer.mode}:${transfer.provider}`)
     retryLater.push(transfer.id)
   }
   for (const transfer of due) {
     report.checked += 1
-    if (failing.has(`${transfer.partnerId}:${transfer.provider}`)) {
+    if (failing.has(`${transfer.partnerId}:${transfer.mode}:${transfer.provider}`)) {
       failed(transfer)
       continue
     }
-    const partner = await partnerOf(run, transfer.partnerId)
+    const partner = await partnerOf(run, transfer)
     const provider = partner ? await providerOf(run, partner, transfer.provider) : null
     const expire = (providerStatus: string | null) =>
       applySnapshot(

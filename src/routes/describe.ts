@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi'
-import { problemResponse } from '../schemas/common'
+import { ModeSchema, problemResponse } from '../schemas/common'
 
 // The small pieces every route description repeats.
 
@@ -25,3 +25,14 @@ export const adminErrors = {
 }
 
 export const partnerParams = z.object({ partner_id: z.string().openapi({ param: { name: 'partner_id', in: 'path' } }) })
+
+/** `?mode=test|live`: which of a partner's two worlds an admin call acts on (required where it writes). */
+export const modeQuery = z.object({
+  mode: ModeSchema.openapi({
+    param: { name: 'mode', in: 'query' },
+    description: 'test or live: the partner keeps one connection per provider in each, never shared.',
+  }),
+})
+export const optionalModeQuery = z.object({
+  mode: ModeSchema.optional().openapi({ param: { name: 'mode', in: 'query' } }),
+})

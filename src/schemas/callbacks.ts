@@ -82,6 +82,9 @@ export const RedeliverBody = z
 export const EndpointResource = z
   .object({
     object: z.literal('webhook_endpoint'),
+    livemode: z
+      .boolean()
+      .openapi({ description: 'false in test mode, true in live mode: the mode of the key that made it.' }),
     id: z.string(),
     url: z.string(),
     description: z.string().nullable(),
@@ -127,6 +130,9 @@ export const EventResource = z
   .object({
     id: z.string().openapi({ example: 'evt_01jdq1m3v0k6y8x9w2z4c5b7n8' }),
     object: z.literal('event'),
+    livemode: z
+      .boolean()
+      .openapi({ description: 'false in test mode, true in live mode: the mode of the key that made it.' }),
     type: EventType,
     created_at: Timestamp,
     transfer_id: z.string(),
@@ -190,6 +196,7 @@ export const RedeliveryResult = z
 /** What partners see of an endpoint: never its secret (shown once, on creation and rotation). */
 export const renderEndpoint = (e: WebhookEndpoint) => ({
   object: 'webhook_endpoint' as const,
+  livemode: e.mode === 'live',
   id: e.id,
   url: e.url,
   description: e.description,
@@ -204,15 +211,22 @@ export const renderEndpoint = (e: WebhookEndpoint) => ({
 })
 
 /** An event as partners read it and receive it; `data` is the transfer as it was then. */
-export const renderEvent = (event: Event) => ({
-  id: event.id,
-  object: 'event' as const,
-  type: event.type as EventType,
-  created_at: iso(event.createdAt)!,
-  transfer_id: event.transferId,
-  sequence: event.sequence,
-  data: JSON.parse(event.data) as { object: TransferResourceData; previous_status: string | null },
-})
+export const renderEvent = (event: Event) => {
+  const data = JSON.parse(event.data) as { object: TransferResourceData; previous_status: string | null }
+  const livemode = event.mode === 'live'
+  // Events recorded before modes existed carry a transfer without the field.
+  data.object.livemode ??= livemode
+  return {
+    id: event.id,
+    object: 'event' as const,
+    livemode,
+    type: event.type as EventType,
+    created_at: iso(event.createdAt)!,
+    transfer_id: event.transferId,
+    sequence: event.sequence,
+    data,
+  }
+}
 
 /** One delivery of an event to an endpoint, with every attempt in order. */
 export const renderDelivery = ({ delivery, attempts }: { delivery: Delivery; attempts: DeliveryAttempt[] }) => ({

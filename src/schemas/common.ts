@@ -11,6 +11,11 @@ export const Metadata = z
     example: { order_id: 'ord_1234' },
   })
 
+/** Test and live: every partner-owned object belongs to one, and a key sees only its own. */
+export const MODES = ['test', 'live'] as const
+export type Mode = (typeof MODES)[number]
+export const ModeSchema = z.enum(MODES)
+
 /** Every provider the gateway speaks to, as the API names them (src/providers/registry.ts holds their adapters). */
 export const PROVIDERS = ['sfox', 'qi'] as const
 export type ProviderName = (typeof PROVIDERS)[number]

@@ -24,6 +24,9 @@ export type DocumentType = (typeof DOCUMENT_TYPES)[number]
 export const SubmissionResource = z
   .object({
     object: z.literal('document_submission'),
+    livemode: z
+      .boolean()
+      .openapi({ description: 'false in test mode, true in live mode: the mode of the key that made it.' }),
     id: z.string().openapi({ example: 'ds_01jdq1m3v0k6y8x9w2z4c5b7n8' }),
     user_id: z.string(),
     ddq_id: z.string().nullable(),
@@ -66,6 +69,7 @@ export const UploadForm = z
 /** A submission as partners see it: file names, types, sizes and digests, never contents. */
 export const renderSubmission = (s: DocumentSubmission) => ({
   object: 'document_submission' as const,
+  livemode: s.mode === 'live',
   id: s.id,
   user_id: s.userId,
   ddq_id: s.ddqId,

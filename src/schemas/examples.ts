@@ -3,6 +3,7 @@
 const transfer = {
   object: 'transfer',
   id: 'order-1234',
+  livemode: false,
   provider: 'sfox',
   status: 'pending_verification',
   provider_status: 'PENDING',
@@ -36,6 +37,7 @@ const transfer = {
 const event = {
   id: 'evt_01jdq1m3w2a7b8c9d0e1f2g3h4',
   object: 'event',
+  livemode: false,
   type: 'transfer.completed',
   created_at: '2026-11-21T10:16:02.114Z',
   transfer_id: 'order-1234',

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi'
 import type { ApiKey, Partner, ProviderConnection } from '../../db/schema'
 import { iso } from '../lib/time'
-import { ListQuery, listOf, ProviderNameSchema, Timestamp } from './common'
+import { ListQuery, listOf, ModeSchema, ProviderNameSchema, Timestamp } from './common'
 
 const Limits = {
   resend_limit: z.number().int().min(0).max(20).nullable().optional().openapi({
@@ -138,11 +138,19 @@ const CheckResult = {
 }
 
 export const ConnectionCheckResource = z
-  .object({ object: z.literal('connection_check'), provider: ProviderNameSchema, ...CheckResult })
+  .object({
+    object: z.literal('connection_check'),
+    provider: ProviderNameSchema,
+    mode: ModeSchema,
+    livemode: z.boolean(),
+    ...CheckResult,
+  })
   .openapi('ConnectionCheck', {
     example: {
       object: 'connection_check',
       provider: 'qi',
+      mode: 'live',
+      livemode: true,
       ok: false,
       checked_at: '2026-12-04T15:00:00.000Z',
       checks: [
@@ -162,6 +170,8 @@ export const ConnectionCheckResource = z
 export const ConnectionResource = z
   .object({
     object: z.literal('provider_connection'),
+    mode: ModeSchema,
+    livemode: z.boolean(),
     id: z.string(),
     partner_id: z.string(),
     provider: ProviderNameSchema,
@@ -204,6 +214,8 @@ export const renderApiKey = (k: ApiKey) => ({
 /** What admins see of a connection: never the credentials. */
 export const renderConnection = (c: ProviderConnection) => ({
   object: 'provider_connection' as const,
+  mode: c.mode,
+  livemode: c.mode === 'live',
   id: c.id,
   partner_id: c.partnerId,
   provider: c.provider,

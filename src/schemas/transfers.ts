@@ -172,6 +172,9 @@ export const TransferResource = z
   .object({
     object: z.literal('transfer'),
     id: z.string().openapi({ description: "The partner's transfer_id." }),
+    livemode: z
+      .boolean()
+      .openapi({ description: 'false in test mode, true in live mode: the mode of the key that made it.' }),
     provider: ProviderNameSchema,
     status: z.enum(TRANSFER_STATUSES),
     provider_status: z.string().nullable(),
@@ -204,6 +207,7 @@ export const renderTransfer = (t: Transfer): TransferResourceData => {
   return {
     object: 'transfer',
     id: t.transferId,
+    livemode: t.mode === 'live',
     provider: t.provider,
     status: t.status as TransferStatus,
     provider_status: t.providerStatus,

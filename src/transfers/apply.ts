@@ -74,7 +74,7 @@ export const applySnapshot = async (
       services.dispatch(moved.deliveryIds)
       return moved.transfer
     }
-    const reread = await findTransfer(services.db, current.partnerId, current.transferId)
+    const reread = await findTransfer(services.db, { id: current.partnerId, mode: current.mode }, current.transferId)
     // Gone, or the id now names another transfer (forgotten and created again): nothing to apply to.
     if (!reread || reread.id !== current.id) return current
     current = reread

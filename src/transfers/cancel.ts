@@ -11,7 +11,7 @@ export const cancelTransfer = async (
   partner: PartnerContext,
   transferId: string,
 ): Promise<Transfer> => {
-  const transfer = await findTransfer(services.db, partner.id, transferId)
+  const transfer = await findTransfer(services.db, partner, transferId)
   if (!transfer) throw transferNotFound(transferId)
   if (transfer.status === 'canceled') return transfer
   if (transfer.status !== 'pending_verification') throw notPending(transfer, services.now())

@@ -29,7 +29,7 @@ export const confirmTransfer = async (
 ): Promise<Transfer> => {
   const now = services.now()
   const lease = now + confirmLeaseMs(services.settings)
-  const { claimed, current } = await claimConfirmAttempt(services.db, partner.id, transferId, now, lease)
+  const { claimed, current } = await claimConfirmAttempt(services.db, partner, transferId, now, lease)
   if (!current) throw transferNotFound(transferId)
   if (!claimed) {
     if (holdsConfirmLease(current, now)) {

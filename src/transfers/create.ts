@@ -39,6 +39,7 @@ export const createTransfer = async (
       id,
       ...provider.prepare(id),
       partnerId: partner.id,
+      mode: partner.mode,
       transferId: input.transfer_id,
       provider: input.provider,
       status: 'submitting',

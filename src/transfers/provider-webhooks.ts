@@ -31,7 +31,7 @@ export const receiveProviderWebhook = async (services: Services, name: ProviderN
     throw new Problem('malformed_json', { detail: 'Expected a QI webhook: {webhook_type, data: {ted_key, …}}.' })
   const transfer = await findTransferForWebhook(services.db, name, notice.lookup)
   if (!transfer) throw unverified()
-  const partner = await loadPartnerById(services.db, transfer.partnerId, services.settings)
+  const partner = await loadPartnerById(services.db, transfer.partnerId, transfer.mode, services.settings)
   if (!partner) throw unverified()
   // No usable connection (removed, undecryptable) answers like an unknown transfer: nothing to probe.
   const provider = await services.providerFor(partner, name).catch(() => null)

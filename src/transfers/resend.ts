@@ -18,7 +18,7 @@ export const resendCode = async (
   const now = services.now()
   const { previous, claimed } = await claimResend(
     services.db,
-    partner.id,
+    partner,
     transferId,
     now,
     channel,

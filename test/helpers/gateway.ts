@@ -97,7 +97,7 @@ export const createPartner = async (
   const key = await gateway.admin('POST', `/partners/${partner.body.id}/api-keys`, { mode: 'test' })
   if (key.status !== 201) throw new Error(`key: ${key.status} ${key.text}`)
   if (options.sfox) {
-    const conn = await gateway.admin('PUT', `/partners/${partner.body.id}/connections/sfox`, {
+    const conn = await gateway.admin('PUT', `/partners/${partner.body.id}/connections/sfox?mode=test`, {
       api_key: options.sfox.apiKey,
       base_url: options.sfox.baseUrl,
     })

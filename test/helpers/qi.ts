@@ -75,7 +75,7 @@ export const createQiPartner = async (
   const { limits } = options
   const integration = await qi.newIntegration(options.webhookUrl ?? `${gateway.url}/providers/qi/webhooks`, 2)
   const partner = await createPartner(gateway, { limits })
-  const conn = await gateway.admin('PUT', `/partners/${partner.id}/connections/qi`, {
+  const conn = await gateway.admin('PUT', `/partners/${partner.id}/connections/qi?mode=test`, {
     api_client_key: integration.api_client_key,
     private_key_pem: partnerKeyPair().privateKeyPem,
     qi_public_key_pem: options.qiPublicKeyPem ?? integration.qi_public_key_pem,

@@ -121,7 +121,7 @@ describe('provider connections', () => {
   it('stores credentials encrypted and never returns them', async () => {
     const { body: partner } = await gateway.admin('POST', '/partners', { name: 'Conn' })
     const secret = 'sfox-enterprise-key-SECRET-123'
-    const put = await gateway.admin('PUT', `/partners/${partner.id}/connections/sfox`, {
+    const put = await gateway.admin('PUT', `/partners/${partner.id}/connections/sfox?mode=test`, {
       api_key: secret,
       base_url: 'https://api.sfox.com',
     })
@@ -143,7 +143,7 @@ describe('provider connections', () => {
     )
     expect(row!.credentials).toMatch(/^v1\./)
     // Replacing keeps one connection.
-    await gateway.admin('PUT', `/partners/${partner.id}/connections/sfox`, {
+    await gateway.admin('PUT', `/partners/${partner.id}/connections/sfox?mode=test`, {
       api_key: 'other',
       base_url: 'http://127.0.0.1:8788',
     })
@@ -155,15 +155,18 @@ describe('provider connections', () => {
 
   it('validates the base URL and removes connections', async () => {
     const { body: partner } = await gateway.admin('POST', '/partners', { name: 'Conn2' })
-    const bad = await gateway.admin('PUT', `/partners/${partner.id}/connections/sfox`, {
+    const bad = await gateway.admin('PUT', `/partners/${partner.id}/connections/sfox?mode=test`, {
       api_key: 'k',
       base_url: 'ftp://x',
     })
     expect(bad.status).toBe(422)
     expect(bad.body.errors[0].field).toBe('base_url')
-    await gateway.admin('PUT', `/partners/${partner.id}/connections/sfox`, { api_key: 'k', base_url: 'https://x.test' })
-    expect((await gateway.admin('DELETE', `/partners/${partner.id}/connections/sfox`)).status).toBe(204)
-    expect((await gateway.admin('DELETE', `/partners/${partner.id}/connections/sfox`)).body.code).toBe(
+    await gateway.admin('PUT', `/partners/${partner.id}/connections/sfox?mode=test`, {
+      api_key: 'k',
+      base_url: 'https://x.test',
+    })
+    expect((await gateway.admin('DELETE', `/partners/${partner.id}/connections/sfox?mode=test`)).status).toBe(204)
+    expect((await gateway.admin('DELETE', `/partners/${partner.id}/connections/sfox?mode=test`)).body.code).toBe(
       'connection_not_found',
     )
   })
@@ -172,7 +175,7 @@ describe('provider connections', () => {
     const production = await startGateway({ vars: { ENVIRONMENT: 'production' }, database: gateway.database })
     try {
       const { body: partner } = await production.admin('POST', '/partners', { name: 'Prod' })
-      const plain = await production.admin('PUT', `/partners/${partner.id}/connections/sfox`, {
+      const plain = await production.admin('PUT', `/partners/${partner.id}/connections/sfox?mode=test`, {
         api_key: 'k',
         base_url: 'http://api.sfox.com',
       })
@@ -181,7 +184,7 @@ describe('provider connections', () => {
       expect((await production.admin('GET', `/partners/${partner.id}/connections`)).body.data).toEqual([])
       expect(
         (
-          await production.admin('PUT', `/partners/${partner.id}/connections/sfox`, {
+          await production.admin('PUT', `/partners/${partner.id}/connections/sfox?mode=test`, {
             api_key: 'k',
             base_url: 'https://api.sfox.com',
           })

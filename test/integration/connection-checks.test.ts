@@ -19,7 +19,7 @@ const UNREACHABLE = 'http://127.0.0.1:9'
 
 type Check = { name: string; ok: boolean; detail: string; duration_ms: number }
 const check = async (partnerId: string, provider: 'sfox' | 'qi') => {
-  const res = await gateway.admin('POST', `/partners/${partnerId}/connections/${provider}/check`)
+  const res = await gateway.admin('POST', `/partners/${partnerId}/connections/${provider}/check?mode=test`)
   expect(res.status, res.text).toBe(200)
   expect(res.body).toMatchObject({ object: 'connection_check', provider })
   return res.body as { ok: boolean; checked_at: string; checks: Check[] }
@@ -113,7 +113,7 @@ describe('sFOX connection checks', () => {
 
 describe('QI connection checks', () => {
   const putQi = (partnerId: string, body: Record<string, unknown>) =>
-    gateway.admin('PUT', `/partners/${partnerId}/connections/qi`, body)
+    gateway.admin('PUT', `/partners/${partnerId}/connections/qi?mode=test`, body)
 
   it('good credentials: every check passes, and the signed-uri form QI accepts is remembered', async () => {
     const p = await createQiPartner(gateway, qi)
@@ -207,9 +207,11 @@ describe('QI connection checks', () => {
   })
 
   it('unknown partners and connections are 404', async () => {
-    expect((await gateway.admin('POST', '/partners/ptn_nope/connections/qi/check')).body.code).toBe('partner_not_found')
+    expect((await gateway.admin('POST', '/partners/ptn_nope/connections/qi/check?mode=test')).body.code).toBe(
+      'partner_not_found',
+    )
     const p = await createPartner(gateway)
-    expect((await gateway.admin('POST', `/partners/${p.id}/connections/qi/check`)).body.code).toBe(
+    expect((await gateway.admin('POST', `/partners/${p.id}/connections/qi/check?mode=test`)).body.code).toBe(
       'connection_not_found',
     )
   })

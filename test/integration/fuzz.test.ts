@@ -1112,7 +1112,7 @@ beforeAll(async () => {
   // QI's status webhooks would reach the gateway in the background: sent nowhere instead.
   partner = await createQiPartner(gateway, qi, { webhookUrl: 'http://127.0.0.1:9/hooks' })
   const account = await sfox.newAccount()
-  const conn = await gateway.admin('PUT', `/partners/${partner.id}/connections/sfox`, {
+  const conn = await gateway.admin('PUT', `/partners/${partner.id}/connections/sfox?mode=test`, {
     api_key: account.api_key,
     base_url: sfox.url,
   })

@@ -566,7 +566,7 @@ describe('QI webhooks', () => {
     expect(unsigned.status).toBe(401)
     expect((await p.call('GET', '/v1/transfers/ted-unsigned')).body.status).toBe('completed')
     // A TED of a partner whose QI connection is gone answers the same, not a different error.
-    expect((await gateway.admin('DELETE', `/partners/${p.id}/connections/qi`)).status).toBe(204)
+    expect((await gateway.admin('DELETE', `/partners/${p.id}/connections/qi?mode=test`)).status).toBe(204)
     const orphan = await qi.sendWebhook({
       ted_key: tedKey,
       ted_status: 'returned',
@@ -581,7 +581,7 @@ describe('signing, both ways', () => {
   it('QI refuses calls signed with the wrong private key: provider_authentication_failed', async () => {
     const p = await newPartner()
     const other = generateP521KeyPair()
-    const conn = await gateway.admin('PUT', `/partners/${p.id}/connections/qi`, {
+    const conn = await gateway.admin('PUT', `/partners/${p.id}/connections/qi?mode=test`, {
       api_client_key: p.apiClientKey,
       private_key_pem: other.privateKeyPem,
       qi_public_key_pem: qi.qiPublicKeyPem,
@@ -693,7 +693,7 @@ describe('QI connection (admin)', () => {
       base_url: qi.url,
       account_keys: integration.account_keys,
     }
-    const ok = await gateway.admin('PUT', `/partners/${partner.id}/connections/qi`, input)
+    const ok = await gateway.admin('PUT', `/partners/${partner.id}/connections/qi?mode=test`, input)
     expect(ok.status).toBe(200)
     expect(ok.body).toMatchObject({ provider: 'qi', settings: { account_keys: integration.account_keys } })
     const everything =
@@ -701,7 +701,7 @@ describe('QI connection (admin)', () => {
     expect(everything).not.toContain(integration.api_client_key)
     expect(everything).not.toContain(sec1.split('\n')[1])
 
-    const bad = await gateway.admin('PUT', `/partners/${partner.id}/connections/qi`, {
+    const bad = await gateway.admin('PUT', `/partners/${partner.id}/connections/qi?mode=test`, {
       ...input,
       private_key_pem: `-----BEGIN PRIVATE KEY-----\n${'A'.repeat(200)}\n-----END PRIVATE KEY-----`,
       qi_public_key_pem: partnerKeyPair().privateKeyPem,

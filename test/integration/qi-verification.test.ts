@@ -104,7 +104,7 @@ describe('QI webhooks: every form QI may sign is accepted', () => {
     expect(refused.status).toBe(401)
     expect(refused.body.code).toBe('webhook_signature_invalid')
 
-    const put = await gateway.admin('PUT', `/partners/${p.id}/connections/qi`, {
+    const put = await gateway.admin('PUT', `/partners/${p.id}/connections/qi?mode=test`, {
       api_client_key: p.apiClientKey,
       private_key_pem: partnerKeyPair().privateKeyPem,
       qi_public_key_pem: qi.qiPublicKeyPem,

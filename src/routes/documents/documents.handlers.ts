@@ -57,7 +57,7 @@ export const upload: Handler<AppEnv, '/users/:user_id/documents'> = async (c) =>
 }
 
 export const getOne: AppRouteHandler<typeof routes.getOne> = async (c) => {
-  const submission = await findSubmission(c.var.services.db, c.var.partner.id, c.req.valid('param').id)
+  const submission = await findSubmission(c.var.services.db, c.var.partner, c.req.valid('param').id)
   if (!submission) {
     throw new Problem('document_submission_not_found', {
       detail: `No document submission with id "${c.req.valid('param').id}".`,
@@ -69,12 +69,12 @@ export const getOne: AppRouteHandler<typeof routes.getOne> = async (c) => {
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
   const { limit, starting_after } = c.req.valid('query')
   const { db } = c.var.services
-  const partnerId = c.var.partner.id
+  const owner = c.var.partner
   const { rows, hasMore } = await pageAfterKnownCursor(
     starting_after,
-    async (id) => !!(await findSubmission(db, partnerId, id)),
+    async (id) => !!(await findSubmission(db, owner, id)),
     'document submission',
-    () => listSubmissions(db, partnerId, c.req.valid('param').user_id, limit, starting_after),
+    () => listSubmissions(db, owner, c.req.valid('param').user_id, limit, starting_after),
   )
   return c.json({ object: 'list' as const, data: rows.map(renderSubmission), has_more: hasMore }, 200)
 }

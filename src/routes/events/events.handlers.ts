@@ -9,29 +9,25 @@ import type { routes } from './events.routes'
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
   const { limit, starting_after, type, transfer_id } = c.req.valid('query')
   const { db } = c.var.services
-  const partnerId = c.var.partner.id
+  const owner = c.var.partner
   // Any well-formed event id is a place in time: pruned events (retention) stay usable as cursors.
   const page = await pageAfterKnownCursor(
     starting_after,
     async (id) => isIdOf('evt', id),
     'event',
-    () => listEvents(db, partnerId, { limit, startingAfter: starting_after, type, transferId: transfer_id }),
+    () => listEvents(db, owner, { limit, startingAfter: starting_after, type, transferId: transfer_id }),
   )
   return c.json({ object: 'list' as const, data: page.rows.map(renderEvent), has_more: page.hasMore }, 200)
 }
 
 export const get: AppRouteHandler<typeof routes.get> = async (c) => {
-  const { event, deliveries } = await getEventWithDeliveries(
-    c.var.services.db,
-    c.var.partner.id,
-    c.req.valid('param').id,
-  )
+  const { event, deliveries } = await getEventWithDeliveries(c.var.services.db, c.var.partner, c.req.valid('param').id)
   return c.json({ ...renderEvent(event), deliveries: deliveries.map(renderDelivery) }, 200)
 }
 
 export const redeliver: AppRouteHandler<typeof routes.redeliver> = async (c) => {
   const id = c.req.valid('param').id
-  const rows = await redeliverEvent(c.var.services, c.var.partner.id, id, c.req.valid('json').endpoint_id)
+  const rows = await redeliverEvent(c.var.services, c.var.partner, id, c.req.valid('json').endpoint_id)
   return c.json(
     {
       object: 'redelivery' as const,

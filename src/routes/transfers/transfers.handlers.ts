@@ -17,13 +17,13 @@ export const create: AppRouteHandler<typeof routes.create> = async (c) => {
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
   const query = c.req.valid('query')
   const { db } = c.var.services
-  const partnerId = c.var.partner.id
+  const owner = c.var.partner
   const { rows, hasMore } = await pageAfterKnownCursor(
     query.starting_after,
-    async (id) => !!(await findTransfer(db, partnerId, id)),
+    async (id) => !!(await findTransfer(db, owner, id)),
     'transfer',
     () =>
-      listTransfers(db, partnerId, {
+      listTransfers(db, owner, {
         status: query.status,
         provider: query.provider,
         limit: query.limit,
@@ -35,7 +35,7 @@ export const list: AppRouteHandler<typeof routes.list> = async (c) => {
 
 export const get: AppRouteHandler<typeof routes.get> = async (c) => {
   const { transfer_id } = c.req.valid('param')
-  const transfer = await findTransfer(c.var.services.db, c.var.partner.id, transfer_id)
+  const transfer = await findTransfer(c.var.services.db, c.var.partner, transfer_id)
   if (!transfer) throw transferNotFound(transfer_id)
   return c.json(renderTransfer(transfer), 200)
 }

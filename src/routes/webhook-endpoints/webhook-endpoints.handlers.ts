@@ -32,7 +32,7 @@ export const create: AppRouteHandler<typeof routes.create> = async (c) => {
   const { endpoint, secret } = await createEndpoint(
     db,
     settings.ENCRYPTION_KEY,
-    c.var.partner.id,
+    c.var.partner,
     { ...input, url },
     now(),
   )
@@ -42,30 +42,30 @@ export const create: AppRouteHandler<typeof routes.create> = async (c) => {
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
   const { limit, starting_after } = c.req.valid('query')
   const { db } = c.var.services
-  const partnerId = c.var.partner.id
+  const owner = c.var.partner
   const { rows, hasMore } = await pageAfterKnownCursor(
     starting_after,
-    (id) => endpointExists(db, partnerId, id),
+    (id) => endpointExists(db, owner, id),
     'webhook endpoint',
-    () => listEndpoints(db, partnerId, limit, starting_after),
+    () => listEndpoints(db, owner, limit, starting_after),
   )
   return c.json({ object: 'list' as const, data: rows.map((e) => renderEndpoint(e)), has_more: hasMore }, 200)
 }
 
 export const get: AppRouteHandler<typeof routes.get> = async (c) => {
-  return c.json(renderEndpoint(await getEndpoint(c.var.services.db, c.var.partner.id, c.req.valid('param').id)), 200)
+  return c.json(renderEndpoint(await getEndpoint(c.var.services.db, c.var.partner, c.req.valid('param').id)), 200)
 }
 
 export const update: AppRouteHandler<typeof routes.update> = async (c) => {
   const { db, settings, now } = c.var.services
   const input = c.req.valid('json')
   const url = input.url === undefined ? undefined : allowedUrl(settings, input.url)
-  const row = await updateEndpoint(db, c.var.partner.id, c.req.valid('param').id, { ...input, url }, now())
+  const row = await updateEndpoint(db, c.var.partner, c.req.valid('param').id, { ...input, url }, now())
   return c.json(renderEndpoint(row), 200)
 }
 
 export const remove: AppRouteHandler<typeof routes.remove> = async (c) => {
-  const row = await deleteEndpoint(c.var.services.db, c.var.partner.id, c.req.valid('param').id, c.var.services.now())
+  const row = await deleteEndpoint(c.var.services.db, c.var.partner, c.req.valid('param').id, c.var.services.now())
   return c.json({ object: 'webhook_endpoint' as const, id: row.id, deleted: true as const }, 200)
 }
 
@@ -75,7 +75,7 @@ export const rotate: AppRouteHandler<typeof routes.rotate> = async (c) => {
   const { endpoint, secret } = await rotateSecret(
     db,
     settings.ENCRYPTION_KEY,
-    c.var.partner.id,
+    c.var.partner,
     c.req.valid('param').id,
     grace,
     now(),
@@ -85,7 +85,7 @@ export const rotate: AppRouteHandler<typeof routes.rotate> = async (c) => {
 
 export const recover: AppRouteHandler<typeof routes.recover> = async (c) => {
   const id = c.req.valid('param').id
-  const recovered = await recoverEndpoint(c.var.services, c.var.partner.id, id, Date.parse(c.req.valid('json').since))
+  const recovered = await recoverEndpoint(c.var.services, c.var.partner, id, Date.parse(c.req.valid('json').since))
   return c.json(
     {
       object: 'recovery' as const,

@@ -10,6 +10,7 @@ export type CreateClaim = { kind: 'created' | 'resumed' | 'replay' | 'in_flight'
 const INSERTED = [
   'id',
   'partnerId',
+  'mode',
   'transferId',
   'provider',
   'status',
@@ -29,7 +30,7 @@ const insertTransfer = compile((b) =>
   b
     .insert(transfers)
     .values(Object.fromEntries(INSERTED.map((c) => [c, p(c)])) as unknown as NewTransfer)
-    .onConflictDoNothing({ target: [transfers.partnerId, transfers.transferId] }),
+    .onConflictDoNothing({ target: [transfers.partnerId, transfers.mode, transfers.transferId] }),
 )
 const resumeCreate = compile((b) =>
   b
@@ -58,7 +59,7 @@ const selectOthers = compile((b) =>
  */
 export const claimCreate = async (
   db: Db,
-  row: NewTransfer & { leaseUntil: number },
+  row: NewTransfer & { leaseUntil: number; mode: Transfer['mode'] },
   now: number,
 ): Promise<CreateClaim> => {
   const values = { ...Object.fromEntries(INSERTED.map((c) => [c, row[c] ?? null])), now }
@@ -77,7 +78,7 @@ export const claimCreate = async (
 }
 
 /** A freshly inserted row as the database holds it (column defaults filled in). */
-const asStored = (row: NewTransfer): Transfer => ({
+const asStored = (row: NewTransfer & { mode: Transfer['mode'] }): Transfer => ({
   providerStatus: null,
   providerReference: null,
   metadata: null,

@@ -4,12 +4,13 @@ import { bind, compile } from '../../../db/compiled'
 import { type Transfer, transfers } from '../../../db/schema'
 import { toPage } from '../../lib/page'
 import type { ProviderName, WebhookNotice } from '../../providers/provider'
-import { keyOf, toTransfer } from './statements'
+import type { Owner } from '../../services'
+import { keyOf, keyValues, toTransfer } from './statements'
 
 const selectByPartnerId = compile((b) => b.select().from(transfers).where(keyOf()).limit(1))
 
-export const findTransfer = async (db: Db, partnerId: string, transferId: string): Promise<Transfer | undefined> => {
-  const { rows } = await db.pipeline.execute(bind(selectByPartnerId, { partnerId, transferId }))
+export const findTransfer = async (db: Db, owner: Owner, transferId: string): Promise<Transfer | undefined> => {
+  const { rows } = await db.pipeline.execute(bind(selectByPartnerId, keyValues(owner, transferId)))
   return rows[0] ? toTransfer(rows[0]) : undefined
 }
 
@@ -65,15 +66,15 @@ export const claimRefetch = async (db: Db, id: string, now: number, gapMs: numbe
 export type ListFilter = { status?: string; provider?: ProviderName; limit: number; startingAfter?: string }
 
 /** Newest first; ids are time-ordered, so the cursor is "ids below the cursor transfer's id". */
-export const listTransfers = async (db: Db, partnerId: string, filter: ListFilter) => {
-  const conditions = [eq(transfers.partnerId, partnerId)]
+export const listTransfers = async (db: Db, owner: Owner, filter: ListFilter) => {
+  const conditions = [eq(transfers.partnerId, owner.id), eq(transfers.mode, owner.mode)]
   if (filter.status) conditions.push(eq(transfers.status, filter.status))
   if (filter.provider) conditions.push(eq(transfers.provider, filter.provider))
   if (filter.startingAfter) {
     conditions.push(
       lt(
         transfers.id,
-        sql`(SELECT id FROM transfers WHERE partner_id = ${partnerId} AND transfer_id = ${filter.startingAfter})`,
+        sql`(SELECT id FROM transfers WHERE partner_id = ${owner.id} AND mode = ${owner.mode} AND transfer_id = ${filter.startingAfter})`,
       ),
     )
   }

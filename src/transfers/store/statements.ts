@@ -2,6 +2,7 @@ import { and, eq, type SQL, sql } from 'drizzle-orm'
 import { rowMapper } from '../../../db/compiled'
 import { transfers } from '../../../db/schema'
 import { PROVIDERS, type ProviderName } from '../../providers/provider'
+import type { Owner } from '../../services'
 
 // Storage for transfers. Every decision that races (idempotent create, attempts, resends, status
 // changes) is one conditional statement, and each operation is at most one batch per step. The
@@ -9,7 +10,11 @@ import { PROVIDERS, type ProviderName } from '../../providers/provider'
 
 export const toTransfer = rowMapper(transfers)
 export const p = sql.placeholder
-export const keyOf = () => and(eq(transfers.partnerId, p('partnerId')), eq(transfers.transferId, p('transferId')))
+/** The placeholders keyOf() reads, from the owner and the partner's transfer_id. */
+export const keyValues = (owner: Owner, transferId: string) => ({ partnerId: owner.id, mode: owner.mode, transferId })
+
+export const keyOf = () =>
+  and(eq(transfers.partnerId, p('partnerId')), eq(transfers.mode, p('mode')), eq(transfers.transferId, p('transferId')))
 // Pending verification and not past its TTL (the cron marks it expired a little later).
 export const pendingNow = () =>
   and(

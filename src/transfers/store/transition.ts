@@ -55,8 +55,8 @@ const transitionUpdate = (columns: string[], unleased: boolean) => {
 
 // Guarded by `changes() = 1` of the statement before it (the UPDATE, then the previous event).
 const insertEvent = compileSql(sql`
-  INSERT INTO events (id, partner_id, transfer_pk, transfer_id, type, sequence, data, created_at)
-  SELECT ${p('eventId')}, partner_id, id, transfer_id, ${p('type')}, sequence - ${p('offset')}, ${p('data')}, ${p('now')}
+  INSERT INTO events (id, partner_id, mode, transfer_pk, transfer_id, type, sequence, data, created_at)
+  SELECT ${p('eventId')}, partner_id, mode, id, transfer_id, ${p('type')}, sequence - ${p('offset')}, ${p('data')}, ${p('now')}
   FROM transfers WHERE id = ${p('id')} AND changes() = 1`)
 
 /**

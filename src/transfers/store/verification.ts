@@ -4,7 +4,8 @@ import { bind, compile, compileSql } from '../../../db/compiled'
 import { type Transfer, transfers } from '../../../db/schema'
 import type { ProviderFacts, ProviderName } from '../../providers/provider'
 import { PROVIDER_FACTS } from '../../providers/registry'
-import { keyOf, p, pendingNow, perProvider, toTransfer } from './statements'
+import type { Owner } from '../../services'
+import { keyOf, keyValues, p, pendingNow, perProvider, toTransfer } from './statements'
 
 // Confirm attempts and resends: each taken by one conditional UPDATE, given back when the provider
 // did not judge the code or refused the send.
@@ -38,18 +39,18 @@ const takeAttempt = compile((b) =>
 )
 // Only read when the UPDATE took nothing: then it explains why.
 const explainRefusal = compileSql(
-  sql`SELECT * FROM transfers WHERE partner_id = ${p('partnerId')} AND transfer_id = ${p('transferId')} AND changes() = 0`,
+  sql`SELECT * FROM transfers WHERE partner_id = ${p('partnerId')} AND mode = ${p('mode')} AND transfer_id = ${p('transferId')} AND changes() = 0`,
 )
 
 /** Takes one confirm attempt if the transfer can use one; `current` explains a refusal. */
 export const claimConfirmAttempt = async (
   db: Db,
-  partnerId: string,
+  owner: Owner,
   transferId: string,
   now: number,
   leaseUntil: number,
 ) => {
-  const values = { partnerId, transferId, now, leaseUntil }
+  const values = { ...keyValues(owner, transferId), now, leaseUntil }
   const [claimed, current] = await db.pipeline.batch([bind(takeAttempt, values), bind(explainRefusal, values)])
   const row = claimed!.rows.map(toTransfer)[0]
   return { claimed: row, current: row ?? current!.rows.map(toTransfer)[0] }
@@ -160,14 +161,14 @@ const takeResendOnChannel = takeResend(true)
  */
 export const claimResend = async (
   db: Db,
-  partnerId: string,
+  owner: Owner,
   transferId: string,
   now: number,
   channel: string | undefined,
   facts: Record<ProviderName, ProviderFacts>,
 ) => {
   const ttls = Object.fromEntries(Object.entries(facts).map(([name, f]) => [`ttl_${name}`, f.codeTtlMs]))
-  const values = { partnerId, transferId, now, channel: channel ?? null, ...ttls }
+  const values = { ...keyValues(owner, transferId), now, channel: channel ?? null, ...ttls }
   const [previous, claimed] = await db.pipeline.batch([
     bind(resendBefore, values),
     bind(channel ? takeResendOnChannel : takeResendKeepingChannel, values),

@@ -13,8 +13,9 @@ import {
 import { getPartner } from '../../../partners/partners'
 import type { ProviderName } from '../../../providers/provider'
 import { checkQiKeys } from '../../../providers/qi/keys'
+import type { Mode } from '../../../schemas/common'
 import { renderConnection } from '../../../schemas/partners'
-import type { Services } from '../../../services'
+import type { Owner, Services } from '../../../services'
 import type { AppRouteHandler } from '../../router'
 import type { routes } from './connections.routes'
 
@@ -33,42 +34,49 @@ const assertProviderUrl = (settings: Settings, url: string) => {
  * Every stored connection is checked before the PUT answers, so the operator learns at once whether
  * the credentials work; the answer (and GET …/connections) carries the result as `last_check`.
  */
-const checkAfterPut = async (services: Services, partnerId: string, provider: ProviderName) => {
+const noConnection = (owner: Owner, provider: ProviderName) =>
+  new Problem('connection_not_found', { detail: `Partner "${owner.id}" has no ${owner.mode} ${provider} connection.` })
+
+const checkAfterPut = async (services: Services, owner: Owner, provider: ProviderName) => {
   try {
-    await checkConnection(services, partnerId, provider)
+    await checkConnection(services, owner, provider)
   } catch (error) {
     // The connection is stored either way; `last_check` stays null and POST …/check tells more.
-    log.warn('connection check after PUT failed', { partner_id: partnerId, provider, error: describeError(error) })
+    log.warn('connection check after PUT failed', { partner_id: owner.id, provider, error: describeError(error) })
   }
-  const stored = await findConnection(services.db, partnerId, provider)
+  const stored = await findConnection(services.db, owner, provider)
   // Deleted by another admin call meanwhile.
-  if (!stored)
-    throw new Problem('connection_not_found', { detail: `Partner "${partnerId}" has no ${provider} connection.` })
+  if (!stored) throw noConnection(owner, provider)
   return stored
 }
 
+/** The connection a route names: its partner, in the mode of `?mode=` (required, so nothing lands in a mode by accident). */
+const ownerOf = (c: { req: { valid: (target: 'param' | 'query') => Record<string, unknown> } }): Owner => ({
+  id: c.req.valid('param').partner_id as string,
+  mode: c.req.valid('query').mode as Mode,
+})
+
 export const check: AppRouteHandler<typeof routes.check> = async (c) => {
-  const { partner_id, provider } = c.req.valid('param')
-  return c.json(await checkConnection(c.var.services, partner_id, provider), 200)
+  return c.json(await checkConnection(c.var.services, ownerOf(c), c.req.valid('param').provider), 200)
 }
 
 /** Stores a connection (after the checks both providers share) and checks it before answering. */
 const storeConnection = async (
   services: Services,
-  partnerId: string,
+  owner: Owner,
   input: ConnectionInput,
   prepare: () => Promise<void> = async () => {},
 ) => {
   assertProviderUrl(services.settings, input.baseUrl)
-  await getPartner(services.db, partnerId)
+  await getPartner(services.db, owner.id)
   await prepare()
-  await upsertConnection(services.db, services.settings.ENCRYPTION_KEY, partnerId, input, services.now())
-  return renderConnection(await checkAfterPut(services, partnerId, input.provider))
+  await upsertConnection(services.db, services.settings.ENCRYPTION_KEY, owner, input, services.now())
+  return renderConnection(await checkAfterPut(services, owner, input.provider))
 }
 
 export const putSfox: AppRouteHandler<typeof routes.putSfox> = async (c) => {
   const input = c.req.valid('json')
-  const stored = await storeConnection(c.var.services, c.req.valid('param').partner_id, {
+  const stored = await storeConnection(c.var.services, ownerOf(c), {
     provider: 'sfox',
     baseUrl: input.base_url,
     credentials: { api_key: input.api_key },
@@ -81,7 +89,7 @@ export const putQi: AppRouteHandler<typeof routes.putQi> = async (c) => {
   const keys = await checkQiKeys(input.private_key_pem, input.qi_public_key_pem)
   const stored = await storeConnection(
     c.var.services,
-    c.req.valid('param').partner_id,
+    ownerOf(c),
     {
       provider: 'qi',
       baseUrl: input.base_url,
@@ -107,14 +115,13 @@ export const putQi: AppRouteHandler<typeof routes.putQi> = async (c) => {
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
   const partnerId = c.req.valid('param').partner_id
   await getPartner(c.var.services.db, partnerId)
-  const rows = await listConnections(c.var.services.db, partnerId)
+  const rows = await listConnections(c.var.services.db, partnerId, c.req.valid('query').mode)
   return c.json({ object: 'list' as const, data: rows.map(renderConnection), has_more: false }, 200)
 }
 
 export const remove: AppRouteHandler<typeof routes.remove> = async (c) => {
-  const { partner_id, provider } = c.req.valid('param')
-  if (!(await deleteConnection(c.var.services.db, partner_id, provider))) {
-    throw new Problem('connection_not_found', { detail: `Partner "${partner_id}" has no ${provider} connection.` })
-  }
+  const { provider } = c.req.valid('param')
+  const owner = ownerOf(c)
+  if (!(await deleteConnection(c.var.services.db, owner, provider))) throw noConnection(owner, provider)
   return c.body(null, 204)
 }

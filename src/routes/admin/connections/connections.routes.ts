@@ -7,7 +7,7 @@ import {
   QiConnectionBody,
   SfoxConnectionBody,
 } from '../../../schemas/partners'
-import { adminErrors, adminSecurity, json, jsonBody, partnerParams } from '../../describe'
+import { adminErrors, adminSecurity, json, jsonBody, modeQuery, optionalModeQuery, partnerParams } from '../../describe'
 
 const security = adminSecurity
 const tags = ['Admin']
@@ -20,7 +20,7 @@ export const routes = {
     tags,
     security,
     summary: "Set the partner's sFOX connection",
-    request: { params: partnerParams, ...jsonBody(SfoxConnectionBody) },
+    request: { params: partnerParams, query: modeQuery, ...jsonBody(SfoxConnectionBody) },
     responses: {
       200: json(ConnectionResource, 'Stored (credentials encrypted) and checked: see `last_check`.'),
       ...adminErrors,
@@ -34,7 +34,7 @@ export const routes = {
     security,
     summary: "Set the partner's QI Tech connection",
     description: 'Both keys are checked (P-521, ES512) before anything is stored; credentials are encrypted.',
-    request: { params: partnerParams, ...jsonBody(QiConnectionBody) },
+    request: { params: partnerParams, query: modeQuery, ...jsonBody(QiConnectionBody) },
     responses: {
       200: json(ConnectionResource, 'Stored (credentials encrypted) and checked: see `last_check`.'),
       ...adminErrors,
@@ -47,8 +47,11 @@ export const routes = {
     tags,
     security,
     summary: "List a partner's provider connections",
-    request: { params: partnerParams },
-    responses: { 200: json(ConnectionList, 'Connections, without credentials.'), ...adminErrors },
+    request: { params: partnerParams, query: optionalModeQuery },
+    responses: {
+      200: json(ConnectionList, 'Connections (of one mode, or both), without credentials.'),
+      ...adminErrors,
+    },
   }),
   remove: createRoute({
     operationId: 'deleteConnection',
@@ -61,6 +64,7 @@ export const routes = {
       params: partnerParams.extend({
         provider: ProviderNameSchema.openapi({ param: { name: 'provider', in: 'path' } }),
       }),
+      query: modeQuery,
     },
     responses: { 204: { description: 'Removed.' }, ...adminErrors },
   }),
@@ -73,12 +77,13 @@ export const routes = {
     summary: "Check a partner's provider connection now",
     description:
       'Harmless authenticated calls with the stored credentials (no money moves, no code is sent): sFOX reads ' +
-      'balances and a minute of transfer history; QI calls its authentication test endpoint. Every failed check says ' +
+      'balances and its transfer permissions; QI calls its authentication test endpoint. Every failed check says ' +
       "what to fix. The result is stored as the connection's `last_check`; every PUT runs one too.",
     request: {
       params: partnerParams.extend({
         provider: ProviderNameSchema.openapi({ param: { name: 'provider', in: 'path' } }),
       }),
+      query: modeQuery,
     },
     responses: {
       200: json(ConnectionCheckResource, 'The checks, passed or not (a failed check is still a 200).'),
