@@ -24,7 +24,9 @@ export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
   const partner = c.var.partner
   const limit = partner.limits.rateLimit
   const windowMs = settings.RATE_LIMIT_WINDOW_SECONDS * 1000
-  const taking = (async () => namespace.get(namespace.idFromName(partner.id)).take(limit, windowMs))().catch(
+  // Test and live traffic have budgets of their own: a load test never throttles production.
+  const bucket = `${partner.id}:${partner.mode}`
+  const taking = (async () => namespace.get(namespace.idFromName(bucket)).take(limit, windowMs))().catch(
     (error: unknown) => {
       log.error('rate limiter unreachable', { error: describeError(error) })
       return null
@@ -32,13 +34,13 @@ export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
   )
   // A read changes nothing, so while the partner has room it runs beside the count instead of
   // after it. Writes always wait for the count: a refused request must not reach a provider.
-  const overlap = (c.req.method === 'GET' || c.req.method === 'HEAD') && roomyFor(partner.id, limit)
+  const overlap = (c.req.method === 'GET' || c.req.method === 'HEAD') && roomyFor(bucket, limit)
   const reading = overlap ? next() : undefined
   reading?.catch(() => {}) // awaited below; this only keeps an early failure from counting as unhandled
   const quota = await taking
   if (!quota) return reading ?? next()
   if (lastRemaining.size >= MAX_REMEMBERED) lastRemaining.clear()
-  lastRemaining.set(partner.id, quota.remaining)
+  lastRemaining.set(bucket, quota.remaining)
   const resetSeconds = Math.max(1, Math.ceil(quota.resetMs / 1000))
   const headers = {
     'ratelimit-limit': String(quota.limit),

@@ -178,6 +178,23 @@ describe('test and live are separate worlds', () => {
     expect(both.body.data.map((c: { mode: string }) => c.mode)).toEqual(['test'])
   })
 
+  it('each mode has its own rate limit budget', async () => {
+    const p = await pair()
+    await gateway.admin('PATCH', `/partners/${p.id}`, { rate_limit: 2 })
+    // A fresh key lookup (the partner's limits ride with it).
+    const fresh = async (mode: 'test' | 'live') => {
+      const key = (await gateway.admin('POST', `/partners/${p.id}/api-keys`, { mode })).body.key as string
+      return (path: string) => gateway.request('GET', path, { key })
+    }
+    const [test, live] = [await fresh('test'), await fresh('live')]
+    expect((await test('/v1/transfers')).status).toBe(200)
+    expect((await test('/v1/transfers')).status).toBe(200)
+    await expect.poll(async () => (await test('/v1/transfers')).status).toBe(429)
+    const liveAnswer = await live('/v1/transfers')
+    expect(liveAnswer.status).toBe(200)
+    expect(liveAnswer.headers.get('ratelimit-limit')).toBe('2')
+  })
+
   it('admin writes name the mode: without ?mode a connection is refused, so nothing lands in a mode by accident', async () => {
     const p = await createQiPartner(gateway, qi)
     const body = {
