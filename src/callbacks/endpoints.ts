@@ -1,5 +1,6 @@
 import { and, desc, eq, isNull, lt } from 'drizzle-orm'
 import type { Db } from '../../db/client'
+import { ownedBy } from '../../db/owned'
 import { type WebhookEndpoint, webhookEndpoints } from '../../db/schema'
 import { decryptJson, encryptJson } from '../lib/crypto'
 import { newId } from '../lib/ids'
@@ -32,12 +33,7 @@ const notFound = (id: string) =>
   new Problem('webhook_endpoint_not_found', { detail: `No webhook endpoint with id "${id}".` })
 
 const mine = (owner: Owner, id: string) =>
-  and(
-    eq(webhookEndpoints.id, id),
-    eq(webhookEndpoints.partnerId, owner.id),
-    eq(webhookEndpoints.mode, owner.mode),
-    isNull(webhookEndpoints.deletedAt),
-  )
+  and(eq(webhookEndpoints.id, id), ownedBy(webhookEndpoints, owner), isNull(webhookEndpoints.deletedAt))
 
 export const createEndpoint = async (
   db: Db,
@@ -77,13 +73,7 @@ export const endpointExists = async (db: Db, owner: Owner, id: string) =>
     await db
       .select({ id: webhookEndpoints.id })
       .from(webhookEndpoints)
-      .where(
-        and(
-          eq(webhookEndpoints.id, id),
-          eq(webhookEndpoints.partnerId, owner.id),
-          eq(webhookEndpoints.mode, owner.mode),
-        ),
-      )
+      .where(and(eq(webhookEndpoints.id, id), ownedBy(webhookEndpoints, owner)))
       .limit(1)
   ).length > 0
 
@@ -93,8 +83,7 @@ export const listEndpoints = async (db: Db, owner: Owner, limit: number, startin
     .from(webhookEndpoints)
     .where(
       and(
-        eq(webhookEndpoints.partnerId, owner.id),
-        eq(webhookEndpoints.mode, owner.mode),
+        ownedBy(webhookEndpoints, owner),
         isNull(webhookEndpoints.deletedAt),
         startingAfter ? lt(webhookEndpoints.id, startingAfter) : undefined,
       ),

@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, lt } from 'drizzle-orm'
 import type { Db } from '../../db/client'
+import { ownedBy } from '../../db/owned'
 import { type Delivery, type DeliveryAttempt, deliveries, deliveryAttempts, type Event, events } from '../../db/schema'
 import { toPage } from '../lib/page'
 import { Problem } from '../lib/problem'
@@ -17,8 +18,7 @@ export const listEvents = async (
     .from(events)
     .where(
       and(
-        eq(events.partnerId, owner.id),
-        eq(events.mode, owner.mode),
+        ownedBy(events, owner),
         query.type ? eq(events.type, query.type) : undefined,
         query.transferId ? eq(events.transferId, query.transferId) : undefined,
         query.startingAfter ? lt(events.id, query.startingAfter) : undefined,
@@ -34,7 +34,7 @@ export const findEvent = async (db: Db, owner: Owner, id: string): Promise<Event
     await db
       .select()
       .from(events)
-      .where(and(eq(events.id, id), eq(events.partnerId, owner.id), eq(events.mode, owner.mode)))
+      .where(and(eq(events.id, id), ownedBy(events, owner)))
       .limit(1)
   )[0]
 
@@ -46,7 +46,7 @@ export const getEventWithDeliveries = async (db: Db, owner: Owner, id: string) =
     db
       .select()
       .from(events)
-      .where(and(eq(events.id, id), eq(events.partnerId, owner.id), eq(events.mode, owner.mode)))
+      .where(and(eq(events.id, id), ownedBy(events, owner)))
       .limit(1),
     db
       .select({ delivery: deliveries, attempt: deliveryAttempts })

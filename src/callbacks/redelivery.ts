@@ -1,4 +1,5 @@
 import { and, eq, gte, inArray, isNull, sql } from 'drizzle-orm'
+import { ownedBy } from '../../db/owned'
 import { deliveries, webhookEndpoints } from '../../db/schema'
 import { isForeignKeyViolation } from '../lib/errors'
 import { Problem } from '../lib/problem'
@@ -36,8 +37,7 @@ export const redeliverEvent = async (services: Services, owner: Owner, eventId: 
           .from(webhookEndpoints)
           .where(
             and(
-              eq(webhookEndpoints.partnerId, owner.id),
-              eq(webhookEndpoints.mode, owner.mode),
+              ownedBy(webhookEndpoints, owner),
               eq(webhookEndpoints.enabled, true),
               isNull(webhookEndpoints.deletedAt),
             ),

@@ -1,5 +1,6 @@
 import { and, desc, eq, isNull, lt, ne, or } from 'drizzle-orm'
 import type { Db } from '../../db/client'
+import { ownedBy } from '../../db/owned'
 import { type DocumentSubmission, documentSubmissions, type SubmittedFile } from '../../db/schema'
 import { newId } from '../lib/ids'
 import { toPage } from '../lib/page'
@@ -109,13 +110,7 @@ export const findSubmission = async (db: Db, owner: Owner, id: string) =>
     await db
       .select()
       .from(documentSubmissions)
-      .where(
-        and(
-          eq(documentSubmissions.id, id),
-          eq(documentSubmissions.partnerId, owner.id),
-          eq(documentSubmissions.mode, owner.mode),
-        ),
-      )
+      .where(and(eq(documentSubmissions.id, id), ownedBy(documentSubmissions, owner)))
       .limit(1)
   )[0]
 
@@ -125,8 +120,7 @@ export const listSubmissions = async (db: Db, owner: Owner, userId: string, limi
     .from(documentSubmissions)
     .where(
       and(
-        eq(documentSubmissions.partnerId, owner.id),
-        eq(documentSubmissions.mode, owner.mode),
+        ownedBy(documentSubmissions, owner),
         eq(documentSubmissions.userId, userId),
         startingAfter ? lt(documentSubmissions.id, startingAfter) : undefined,
       ),

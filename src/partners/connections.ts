@@ -1,5 +1,6 @@
 import { and, eq } from 'drizzle-orm'
 import type { Db } from '../../db/client'
+import { ownedBy } from '../../db/owned'
 import { providerConnections } from '../../db/schema'
 import { encryptJson } from '../lib/crypto'
 import { newId } from '../lib/ids'
@@ -49,11 +50,7 @@ export const upsertConnection = async (
 }
 
 const ownedConnection = (owner: Owner, provider: ProviderName) =>
-  and(
-    eq(providerConnections.partnerId, owner.id),
-    eq(providerConnections.mode, owner.mode),
-    eq(providerConnections.provider, provider),
-  )
+  and(ownedBy(providerConnections, owner), eq(providerConnections.provider, provider))
 
 export const findConnection = async (db: Db, owner: Owner, provider: ProviderName) =>
   (await db.select().from(providerConnections).where(ownedConnection(owner, provider)).limit(1))[0]

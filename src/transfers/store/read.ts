@@ -1,6 +1,7 @@
 import { and, desc, eq, lt, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client'
 import { bind, compile } from '../../../db/compiled'
+import { ownedBy } from '../../../db/owned'
 import { type Transfer, transfers } from '../../../db/schema'
 import { toPage } from '../../lib/page'
 import type { ProviderName, WebhookNotice } from '../../providers/provider'
@@ -67,7 +68,7 @@ export type ListFilter = { status?: string; provider?: ProviderName; limit: numb
 
 /** Newest first; ids are time-ordered, so the cursor is "ids below the cursor transfer's id". */
 export const listTransfers = async (db: Db, owner: Owner, filter: ListFilter) => {
-  const conditions = [eq(transfers.partnerId, owner.id), eq(transfers.mode, owner.mode)]
+  const conditions = [ownedBy(transfers, owner)]
   if (filter.status) conditions.push(eq(transfers.status, filter.status))
   if (filter.provider) conditions.push(eq(transfers.provider, filter.provider))
   if (filter.startingAfter) {
