@@ -24,7 +24,9 @@ export const requireEnterpriseKey =
     const account = accountOf(state, c)
     if (!account) return fail(c, 401, sfoxErrors.invalidToken)
     c.set('account', account)
-    return next()
+    await next()
+    // In-place changes a route makes to the account (a code's attempts) are saved with it.
+    state.save(account)
   }
 
 /**

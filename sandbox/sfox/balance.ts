@@ -17,7 +17,7 @@ import type { SfoxState } from './state'
  */
 export const mountBalanceRoutes = (app: Hono<SfoxEnv>, state: SfoxState) => {
   app.get('/v1/user/balance', (c) => {
-    const wallets = [...c.get('account').wallets.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    const wallets = [...c.get('account').wallets].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     return c.json(
       wallets.map(([currency, wallet]) => state.walletView(currency, wallet)),
       200,

@@ -3,7 +3,7 @@ import type { Clock } from '../shared/clock'
 import type { SfoxEnv } from './auth'
 import { fail, type JsonObject, readJsonObject } from './http'
 import { applySettingsPatch, parseSettingsPatch, type SfoxSettings } from './settings'
-import { type Account, type SfoxState, type TransferStatus, transferStatuses } from './state'
+import { type Account, type SfoxState, type TransferStatus, transferOf, transferStatuses } from './state'
 import { transferJson } from './view'
 
 /**
@@ -96,7 +96,7 @@ export const mountControlRoutes = (app: Hono<SfoxEnv>, { state, settings, clock,
     } else {
       candidates = state.accounts()
     }
-    const matches = candidates.flatMap((a) => a.transfers.get(transferId) ?? [])
+    const matches = candidates.flatMap((a) => transferOf(a, transferId) ?? [])
     if (matches.length === 0) return fail(c, 404, `transfer ${transferId} not found`)
     if (matches.length > 1) return fail(c, 409, `transfer ${transferId} exists in several accounts; pass account`)
     const transfer = matches[0]!
@@ -111,7 +111,7 @@ export const mountControlRoutes = (app: Hono<SfoxEnv>, { state, settings, clock,
     const data = state
       .accounts()
       .filter((a) => !id || a.id === id)
-      .flatMap((a) => [...a.users].map((user_id) => ({ account: a.id, user_id })))
+      .flatMap((a) => a.users.map((user_id) => ({ account: a.id, user_id })))
     return c.json({ data })
   })
   app.post('/_sandbox/users', async (c) => {
@@ -121,7 +121,7 @@ export const mountControlRoutes = (app: Hono<SfoxEnv>, { state, settings, clock,
     if (typeof userId !== 'string' || userId === '') return fail(c, 422, 'user_id is required')
     const resolved = resolveAccount(c, state, read.body)
     if (!resolved.ok) return resolved.response
-    resolved.account.users.add(userId)
+    state.addUser(resolved.account, userId)
     return c.json({ data: { account: resolved.account.id, user_id: userId } }, 201)
   })
 
@@ -134,7 +134,7 @@ export const mountControlRoutes = (app: Hono<SfoxEnv>, { state, settings, clock,
       const value = read.body[type]
       if (value === undefined) continue
       if (typeof value !== 'boolean') return fail(c, 422, `${type} must be a boolean`)
-      resolved.account.permissions[type] = value
+      state.setPermission(resolved.account, type, value)
     }
     return c.json({ data: { account: resolved.account.id, ...state.permissionsOf(resolved.account) } })
   })
@@ -148,7 +148,7 @@ export const mountControlRoutes = (app: Hono<SfoxEnv>, { state, settings, clock,
     if (!resolved.ok) return resolved.response
     const granted = read.body.granted
     if (typeof granted !== 'boolean') return fail(c, 422, 'granted must be a boolean')
-    resolved.account.transfer_permission = granted
+    state.setTransferPermission(resolved.account, granted)
     return c.json({ data: { account: resolved.account.id, granted } })
   })
 
@@ -188,13 +188,13 @@ export const mountControlRoutes = (app: Hono<SfoxEnv>, { state, settings, clock,
       .accounts()
       .filter((a) => !id || a.id === id)
       .flatMap((a) => [
-        ...[...a.wallets].map(([currency, w]) => ({
+        ...a.wallets.map(([currency, w]) => ({
           account: a.id,
           user_id: null as string | null,
           ...state.walletView(currency, w),
         })),
-        ...[...a.user_wallets].flatMap(([user_id, wallets]) =>
-          [...wallets].map(([currency, w]) => ({ account: a.id, user_id, ...state.walletView(currency, w) })),
+        ...a.user_wallets.flatMap(([user_id, wallets]) =>
+          wallets.map(([currency, w]) => ({ account: a.id, user_id, ...state.walletView(currency, w) })),
         ),
       ])
       .filter((row) => userId === undefined || row.user_id === userId)
@@ -217,9 +217,7 @@ export const mountControlRoutes = (app: Hono<SfoxEnv>, { state, settings, clock,
     }
     const set = new Set(currencies.map((x) => x!.toLowerCase()))
     const account = resolved.account
-    if (user.userId === null) account.restricted = set
-    else if (set.size === 0) account.user_restricted.delete(user.userId)
-    else account.user_restricted.set(user.userId, set)
+    state.setRestricted(account, user.userId, [...set])
     return c.json({ data: { account: account.id, user_id: user.userId, currencies: [...set].sort() } })
   })
   app.get('/_sandbox/restricted-currencies', (c) => {
@@ -229,7 +227,7 @@ export const mountControlRoutes = (app: Hono<SfoxEnv>, { state, settings, clock,
       .filter((a) => !id || a.id === id)
       .flatMap((a) => [
         { account: a.id, user_id: null as string | null, currencies: [...a.restricted].sort() },
-        ...[...a.user_restricted].map(([user_id, set]) => ({ account: a.id, user_id, currencies: [...set].sort() })),
+        ...a.user_restricted.map(([user_id, list]) => ({ account: a.id, user_id, currencies: [...list].sort() })),
       ])
     return c.json({ data })
   })

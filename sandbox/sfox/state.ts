@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Clock } from '../shared/clock'
 import type { Permissions, SfoxSettings, TransferType } from './settings'
+import { createMemorySfoxStore, type MemorySfoxStateStore } from './store'
 
 export type TransferStatus = 'PENDING' | 'INITIATED' | 'COMPLETE' | 'CANCELED'
 export const transferStatuses: readonly TransferStatus[] = ['PENDING', 'INITIATED', 'COMPLETE', 'CANCELED']
@@ -35,30 +36,17 @@ export type Transfer = TransferInput & {
 }
 
 /**
+ * An insertion-ordered map kept as JSON: [key, value] pairs. The control API lists these in insertion order, which
+ * a Record would not keep for integer-like keys (a user id "42" would come first).
+ */
+export type Entries<V> = [string, V][]
+
+/**
  * One currency of a wallet the control API set (`POST /_sandbox/balances`). A wallet that was never set is
  * unlimited: it never refuses and is not listed. available = balance - held.
  */
 export type Wallet = { balance: number; held: number }
-export type Wallets = Map<string, Wallet>
-
-/** One API key = one sFOX partner account; transfers and users are namespaced by it. */
-export type Account = {
-  id: string
-  api_key: string
-  transfers: Map<string, Transfer>
-  users: Set<string>
-  permissions: Partial<Permissions>
-  /** The account-wide enterprise transfer permission (page 001's 403); on unless the control API turns it off. */
-  transfer_permission: boolean
-  /** The partner's own (master account) wallets, by lower-case currency. */
-  wallets: Wallets
-  /** End users' wallets: user_id -> currency -> wallet. */
-  user_wallets: Map<string, Wallets>
-  /** Currencies restricted for the partner (lower-case). */
-  restricted: Set<string>
-  /** Currencies restricted per end user: user_id -> currencies. */
-  user_restricted: Map<string, Set<string>>
-}
+export type Wallets = Entries<Wallet>
 
 export type OutboxEntry = {
   transfer_id: string
@@ -84,146 +72,251 @@ export type UploadRecord = {
   received_at: string
 }
 
+/** The numbers an account hands out. `createSfoxState` keeps them global across its accounts. */
+export type Sequences = {
+  /** The last transfer `seq` (orders transfers created in the same millisecond). */
+  transfer: number
+  /** The next atx id. */
+  atx: number
+  /** The last outbox / upload record `seq` (their listing order). */
+  record: number
+}
+
+/** An outbox or upload entry with the `seq` that orders it among every account's entries. */
+export type Recorded<T> = { seq: number; entry: T }
+
+/**
+ * One API key = one sFOX partner account; transfers and users are namespaced by it. The whole account is one plain
+ * JSON value (Records, arrays, strings, numbers, booleans, null), so a store can keep it as a database row.
+ */
+export type SfoxAccountState = {
+  id: string
+  api_key: string
+  /** By transfer_id; read with `transferOf` (a key such as "constructor" must not hit Object.prototype). */
+  transfers: Record<string, Transfer>
+  users: string[]
+  permissions: Partial<Permissions>
+  /** The account-wide enterprise transfer permission (page 001's 403); on unless the control API turns it off. */
+  transfer_permission: boolean
+  /** The partner's own (master account) wallets, by lower-case currency. */
+  wallets: Wallets
+  /** End users' wallets: user_id -> currency -> wallet. */
+  user_wallets: Entries<Wallets>
+  /** Currencies restricted for the partner (lower-case, no duplicates). */
+  restricted: string[]
+  /** Currencies restricted per end user: user_id -> currencies. */
+  user_restricted: Entries<string[]>
+  seq: Sequences
+  /** Emails with transfer codes, oldest first. */
+  outbox: Recorded<OutboxEntry>[]
+  /** Accepted ddq uploads, oldest first. */
+  uploads: Recorded<UploadRecord>[]
+}
+export type Account = SfoxAccountState
+
 // The first atx id in the create (page 001/003) and confirm (§5.3) examples; ids only need to be unique and increasing.
 const ATX_ID_START = 1_728_524
 
-export const createSfoxState = (settings: SfoxSettings, clock: Clock, startKeys: readonly string[] = []) => {
-  let byId = new Map<string, Account>()
-  let byKey = new Map<string, Account>()
-  let accountSeq = 0
-  let transferSeq = 0
-  let atxSeq = ATX_ID_START
-  let outbox: OutboxEntry[] = []
-  let uploads: UploadRecord[] = []
+export const entryOf = <V>(entries: Entries<V>, key: string): V | undefined => entries.find(([k]) => k === key)?.[1]
+/** Replaces the value in place (the key keeps its position) or appends it. */
+const setEntry = <V>(entries: Entries<V>, key: string, value: V) => {
+  const at = entries.findIndex(([k]) => k === key)
+  if (at < 0) entries.push([key, value])
+  else entries[at]![1] = value
+}
+const deleteEntry = <V>(entries: Entries<V>, key: string) => {
+  const at = entries.findIndex(([k]) => k === key)
+  if (at >= 0) entries.splice(at, 1)
+}
 
-  const addAccount = (apiKey?: string): Account => {
-    const existing = apiKey ? byKey.get(apiKey) : undefined
-    if (existing) return existing
-    const account: Account = {
-      id: `acct_${++accountSeq}`,
-      api_key: apiKey ?? `sfox_sandbox_${randomBytes(16).toString('hex')}`,
-      transfers: new Map(),
-      users: new Set(),
-      permissions: {},
-      transfer_permission: true,
-      wallets: new Map(),
-      user_wallets: new Map(),
-      restricted: new Set(),
-      user_restricted: new Map(),
+export const transferOf = (account: Account, transferId: string): Transfer | undefined =>
+  Object.hasOwn(account.transfers, transferId) ? account.transfers[transferId] : undefined
+// defineProperty, not assignment: an own "__proto__" key, as JSON.parse would restore it.
+const putTransfer = (account: Account, transfer: Transfer) =>
+  Object.defineProperty(account.transfers, transfer.transfer_id, {
+    value: transfer,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  })
+
+export const newAccountState = (id: string, apiKey: string): SfoxAccountState => ({
+  id,
+  api_key: apiKey,
+  transfers: {},
+  users: [],
+  permissions: {},
+  transfer_permission: true,
+  wallets: [],
+  user_wallets: [],
+  restricted: [],
+  user_restricted: [],
+  seq: { transfer: 0, atx: ATX_ID_START, record: 0 },
+  outbox: [],
+  uploads: [],
+})
+
+// ----- balances -----
+// [INFERRED] page 001/003: "Payment (user -> master account)" debits the end user's wallet and credits the
+// partner's; "Payout (master account -> user)" debits the partner's and credits the end user's. The create
+// reserves the quantity on the debited wallet (§5.5: a started PAYMENT's funds are held until processed or
+// cancelled); completion moves it to the other side, cancellation releases it. A transfer forced back to
+// PENDING after completing keeps its settled funds. Amounts are rounded to 8 decimals.
+const round = (n: number) => Math.round(n * 1e8) / 1e8
+const userWallets = (account: Account, userId: string) => {
+  let wallets = entryOf(account.user_wallets, userId)
+  if (!wallets) setEntry(account.user_wallets, userId, (wallets = []))
+  return wallets
+}
+const sides = (account: Account, t: TransferInput) => {
+  const user = entryOf(entryOf(account.user_wallets, t.user_id) ?? [], t.currency)
+  const partner = entryOf(account.wallets, t.currency)
+  return t.type === 'PAYMENT' ? { debit: user, credit: partner } : { debit: partner, credit: user }
+}
+const available = (w: Wallet) => round(w.balance - w.held)
+/** Whether the debited wallet (if it was set) has at least `quantity` available. */
+export const hasFunds = (account: Account, t: TransferInput) => {
+  const { debit } = sides(account, t)
+  return !debit || available(debit) >= t.quantity
+}
+const reserve = (account: Account, t: Transfer) => {
+  const { debit } = sides(account, t)
+  if (!debit) return
+  debit.held = round(debit.held + t.quantity)
+  t.hold = 'held'
+}
+const settle = (account: Account, t: Transfer) => {
+  if (t.hold === 'settled') return
+  const { debit, credit } = sides(account, t)
+  if (debit) {
+    // Without a hold (the wallet was set after the create, or a forced status), the balance is debited as is.
+    if (t.hold === 'held') debit.held = round(Math.max(0, debit.held - t.quantity))
+    debit.balance = round(debit.balance - t.quantity)
+  }
+  if (credit) credit.balance = round(credit.balance + t.quantity)
+  t.hold = 'settled'
+}
+const release = (account: Account, t: Transfer) => {
+  if (t.hold !== 'held') return
+  const { debit } = sides(account, t)
+  if (debit) debit.held = round(Math.max(0, debit.held - t.quantity))
+  t.hold = 'released'
+}
+/** Sets a wallet's total balance (held amounts stay); null forgets the wallet (unlimited again). */
+export const setBalance = (account: Account, userId: string | null, currency: string, balance: number | null) => {
+  const wallets = userId === null ? account.wallets : userWallets(account, userId)
+  if (balance === null) {
+    deleteEntry(wallets, currency)
+    return null
+  }
+  const wallet = entryOf(wallets, currency) ?? { balance: 0, held: 0 }
+  wallet.balance = round(balance)
+  setEntry(wallets, currency, wallet)
+  return wallet
+}
+export const walletView = (currency: string, w: Wallet) => ({
+  currency,
+  balance: w.balance,
+  available: available(w),
+  held: w.held,
+})
+export const isRestricted = (account: Account, t: TransferInput) =>
+  account.restricted.includes(t.currency) ||
+  (entryOf(account.user_restricted, t.user_id)?.includes(t.currency) ?? false)
+/** Replaces the restricted currencies of the partner (userId null) or of one end user ([] forgets the user's). */
+export const setRestricted = (account: Account, userId: string | null, currencies: string[]) => {
+  if (userId === null) account.restricted = currencies
+  else if (currencies.length === 0) deleteEntry(account.user_restricted, userId)
+  else setEntry(account.user_restricted, userId, currencies)
+}
+
+// ----- transfers -----
+export const createTransfer = (account: Account, input: TransferInput, status: TransferStatus, now: number) => {
+  const transfer: Transfer = {
+    ...input,
+    seq: ++account.seq.transfer,
+    account: account.id,
+    status,
+    atx_id_charged: account.seq.atx++,
+    atx_id_credited: account.seq.atx++,
+    created_at: now,
+    completed_at: status === 'COMPLETE' ? now : null,
+    otp: null,
+    previous_otps: [],
+    hold: 'none',
+  }
+  putTransfer(account, transfer)
+  reserve(account, transfer)
+  if (status === 'COMPLETE') settle(account, transfer)
+  return transfer
+}
+
+/** `account` is the transfer's own; without it only the status changes (no funds move). */
+export const setStatus = (account: Account | undefined, transfer: Transfer, status: TransferStatus, now: number) => {
+  transfer.status = status
+  transfer.completed_at = status === 'COMPLETE' ? now : null
+  if (status === 'COMPLETE' || status === 'CANCELED') {
+    transfer.otp = null
+    transfer.previous_otps = []
+  }
+  if (account && status === 'COMPLETE') settle(account, transfer)
+  if (account && status === 'CANCELED') release(account, transfer)
+}
+
+export const addUser = (account: Account, userId: string) => {
+  if (!account.users.includes(userId)) account.users.push(userId)
+}
+export const recordEmail = (account: Account, entry: OutboxEntry) =>
+  void account.outbox.push({ seq: ++account.seq.record, entry })
+export const recordUpload = (account: Account, record: UploadRecord) =>
+  void account.uploads.push({ seq: ++account.seq.record, entry: record })
+
+/** Newest first. */
+const newestFirst = <T>(records: Recorded<T>[]) => records.sort((x, y) => y.seq - x.seq).map((r) => r.entry)
+
+/**
+ * The multi-account sandbox on top of a store of account states. Numbers stay global across its accounts (atx ids
+ * unique, listings in creation order): an account about to hand one out first catches up with the highest any
+ * account has reached, which is what a single counter shared by all accounts would give.
+ */
+export const createSfoxState = (
+  settings: SfoxSettings,
+  clock: Clock,
+  startKeys: readonly string[] = [],
+  store: MemorySfoxStateStore = createMemorySfoxStore(),
+) => {
+  const save = (account: Account) => store.save(account.id, account)
+  const catchUp = (account: Account) => {
+    for (const other of store.list()) {
+      account.seq.transfer = Math.max(account.seq.transfer, other.seq.transfer)
+      account.seq.atx = Math.max(account.seq.atx, other.seq.atx)
+      account.seq.record = Math.max(account.seq.record, other.seq.record)
     }
-    byId.set(account.id, account)
-    byKey.set(account.api_key, account)
+  }
+  /** Runs a change to one account and saves it. */
+  const change = <T>(account: Account, fn: () => T, numbered = false): T => {
+    if (numbered) catchUp(account)
+    const result = fn()
+    save(account)
+    return result
+  }
+
+  const accountByKey = (key: string) => {
+    const id = store.idOfKey(key)
+    return id === undefined ? undefined : store.load(id)
+  }
+  const addAccount = (apiKey?: string): Account => {
+    const existing = apiKey ? accountByKey(apiKey) : undefined
+    if (existing) return existing
+    // Ids are only ever handed out in order, so one past the highest acct_N is the next.
+    const last = Math.max(0, ...store.list().map((a) => Number(/^acct_(\d+)$/.exec(a.id)?.[1] ?? 0)))
+    const account = newAccountState(`acct_${last + 1}`, apiKey ?? `sfox_sandbox_${randomBytes(16).toString('hex')}`)
+    save(account)
     return account
   }
 
-  const createTransfer = (account: Account, input: TransferInput, status: TransferStatus): Transfer => {
-    const now = clock.now()
-    const transfer: Transfer = {
-      ...input,
-      seq: ++transferSeq,
-      account: account.id,
-      status,
-      atx_id_charged: atxSeq++,
-      atx_id_credited: atxSeq++,
-      created_at: now,
-      completed_at: status === 'COMPLETE' ? now : null,
-      otp: null,
-      previous_otps: [],
-      hold: 'none',
-    }
-    account.transfers.set(input.transfer_id, transfer)
-    reserve(account, transfer)
-    if (status === 'COMPLETE') settle(account, transfer)
-    return transfer
-  }
-
-  const setStatus = (transfer: Transfer, status: TransferStatus) => {
-    transfer.status = status
-    transfer.completed_at = status === 'COMPLETE' ? clock.now() : null
-    if (status === 'COMPLETE' || status === 'CANCELED') {
-      transfer.otp = null
-      transfer.previous_otps = []
-    }
-    const account = byId.get(transfer.account)
-    if (account && status === 'COMPLETE') settle(account, transfer)
-    if (account && status === 'CANCELED') release(account, transfer)
-  }
-
-  // ----- balances -----
-  // [INFERRED] page 001/003: "Payment (user -> master account)" debits the end user's wallet and credits the
-  // partner's; "Payout (master account -> user)" debits the partner's and credits the end user's. The create
-  // reserves the quantity on the debited wallet (§5.5: a started PAYMENT's funds are held until processed or
-  // cancelled); completion moves it to the other side, cancellation releases it. A transfer forced back to
-  // PENDING after completing keeps its settled funds. Amounts are rounded to 8 decimals.
-  const round = (n: number) => Math.round(n * 1e8) / 1e8
-  const userWallets = (account: Account, userId: string) => {
-    let wallets = account.user_wallets.get(userId)
-    if (!wallets) account.user_wallets.set(userId, (wallets = new Map()))
-    return wallets
-  }
-  const sides = (account: Account, t: TransferInput) => {
-    const user = account.user_wallets.get(t.user_id)?.get(t.currency)
-    const partner = account.wallets.get(t.currency)
-    return t.type === 'PAYMENT' ? { debit: user, credit: partner } : { debit: partner, credit: user }
-  }
-  const available = (w: Wallet) => round(w.balance - w.held)
-  /** Whether the debited wallet (if it was set) has at least `quantity` available. */
-  const hasFunds = (account: Account, t: TransferInput) => {
-    const { debit } = sides(account, t)
-    return !debit || available(debit) >= t.quantity
-  }
-  const reserve = (account: Account, t: Transfer) => {
-    const { debit } = sides(account, t)
-    if (!debit) return
-    debit.held = round(debit.held + t.quantity)
-    t.hold = 'held'
-  }
-  const settle = (account: Account, t: Transfer) => {
-    if (t.hold === 'settled') return
-    const { debit, credit } = sides(account, t)
-    if (debit) {
-      // Without a hold (the wallet was set after the create, or a forced status), the balance is debited as is.
-      if (t.hold === 'held') debit.held = round(Math.max(0, debit.held - t.quantity))
-      debit.balance = round(debit.balance - t.quantity)
-    }
-    if (credit) credit.balance = round(credit.balance + t.quantity)
-    t.hold = 'settled'
-  }
-  const release = (account: Account, t: Transfer) => {
-    if (t.hold !== 'held') return
-    const { debit } = sides(account, t)
-    if (debit) debit.held = round(Math.max(0, debit.held - t.quantity))
-    t.hold = 'released'
-  }
-  /** Sets a wallet's total balance (held amounts stay); null forgets the wallet (unlimited again). */
-  const setBalance = (account: Account, userId: string | null, currency: string, balance: number | null) => {
-    const wallets = userId === null ? account.wallets : userWallets(account, userId)
-    if (balance === null) {
-      wallets.delete(currency)
-      return null
-    }
-    const wallet = wallets.get(currency) ?? { balance: 0, held: 0 }
-    wallet.balance = round(balance)
-    wallets.set(currency, wallet)
-    return wallet
-  }
-  const walletView = (currency: string, w: Wallet) => ({
-    currency,
-    balance: w.balance,
-    available: available(w),
-    held: w.held,
-  })
-  const isRestricted = (account: Account, t: TransferInput) =>
-    account.restricted.has(t.currency) || (account.user_restricted.get(t.user_id)?.has(t.currency) ?? false)
-
   const reset = () => {
-    byId = new Map()
-    byKey = new Map()
-    accountSeq = 0
-    transferSeq = 0
-    atxSeq = ATX_ID_START
-    outbox = []
-    uploads = []
+    store.clear()
     startKeys.forEach((key) => addAccount(key))
   }
 
@@ -231,28 +324,49 @@ export const createSfoxState = (settings: SfoxSettings, clock: Clock, startKeys:
 
   return {
     clock,
+    store,
+    save,
     addAccount,
-    accountByKey: (key: string) => byKey.get(key),
-    accountById: (id: string) => byId.get(id),
-    accounts: () => [...byId.values()],
+    accountByKey,
+    accountById: (id: string) => store.load(id),
+    accounts: () => store.list(),
     permissionsOf: (account: Account): Permissions => ({ ...settings.permissions_default, ...account.permissions }),
     isKnownUser: (account: Account, userId: string) =>
-      account.users.has(userId) || settings.known_users_default.includes(userId),
-    createTransfer,
-    setStatus,
+      account.users.includes(userId) || settings.known_users_default.includes(userId),
+    addUser: (account: Account, userId: string) => change(account, () => addUser(account, userId)),
+    setPermission: (account: Account, type: TransferType, enabled: boolean) =>
+      change(account, () => void (account.permissions[type] = enabled)),
+    setTransferPermission: (account: Account, granted: boolean) =>
+      change(account, () => void (account.transfer_permission = granted)),
+    createTransfer: (account: Account, input: TransferInput, status: TransferStatus) =>
+      change(account, () => createTransfer(account, input, status, clock.now()), true),
+    setStatus: (transfer: Transfer, status: TransferStatus) => {
+      const account = store.load(transfer.account)
+      setStatus(account, transfer, status, clock.now())
+      if (account) save(account)
+    },
     hasFunds,
     isRestricted,
-    setBalance,
+    setBalance: (account: Account, userId: string | null, currency: string, balance: number | null) =>
+      change(account, () => setBalance(account, userId, currency, balance)),
+    setRestricted: (account: Account, userId: string | null, currencies: string[]) =>
+      change(account, () => setRestricted(account, userId, currencies)),
     walletView,
     /** Newest first. */
     transfersOf: (accounts: Account[]) =>
-      accounts.flatMap((a) => [...a.transfers.values()]).sort((x, y) => y.created_at - x.created_at || y.seq - x.seq),
-    recordEmail: (entry: OutboxEntry) => void outbox.push(entry),
+      accounts.flatMap((a) => Object.values(a.transfers)).sort((x, y) => y.created_at - x.created_at || y.seq - x.seq),
+    recordEmail: (entry: OutboxEntry) => {
+      const account = store.load(entry.account)
+      if (account) change(account, () => recordEmail(account, entry), true)
+    },
     /** Newest first. */
-    outbox: () => outbox.slice().reverse(),
-    recordUpload: (record: UploadRecord) => void uploads.push(record),
+    outbox: () => newestFirst(store.list().flatMap((a) => a.outbox)),
+    recordUpload: (record: UploadRecord) => {
+      const account = store.load(record.account)
+      if (account) change(account, () => recordUpload(account, record), true)
+    },
     /** Newest first. */
-    uploads: () => uploads.slice().reverse(),
+    uploads: () => newestFirst(store.list().flatMap((a) => a.uploads)),
     reset,
   }
 }

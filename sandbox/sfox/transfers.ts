@@ -4,7 +4,7 @@ import { sfoxErrors } from './errors'
 import { fail, readJsonObject } from './http'
 import { checkCode, sendCode } from './otp'
 import type { SfoxSettings } from './settings'
-import type { SfoxState, Transfer } from './state'
+import { type SfoxState, type Transfer, transferOf } from './state'
 import { requireStrings, sameTransferInput, validateCreate } from './validate'
 import { transferJson } from './view'
 
@@ -28,7 +28,7 @@ export const mountTransferRoutes = (app: Hono<SfoxEnv>, state: SfoxState, settin
 
     // [INFERRED] check order: account permission (guard), fields, transfer_id reuse, type permission, the user,
     // then the two documented 422s in the page's order: restricted currency, then insufficient funds.
-    const existing = account.transfers.get(input.transfer_id)
+    const existing = transferOf(account, input.transfer_id)
     if (existing) {
       // A replay never sends a second code nor moves funds again.
       if (settings.duplicate_transfer_id === 'return_existing' && sameTransferInput(existing, input)) {
@@ -59,7 +59,7 @@ export const mountTransferRoutes = (app: Hono<SfoxEnv>, state: SfoxState, settin
     const valid = requireStrings(read.body, ['transfer_id', 'otp'])
     if (!valid.ok) return fail(c, 422, valid.error)
     const { transfer_id, otp } = valid.value
-    const transfer = c.get('account').transfers.get(transfer_id)
+    const transfer = transferOf(c.get('account'), transfer_id)
     if (!transfer) return fail(c, 422, sfoxErrors.transferNotFound(transfer_id))
     if (!isPendingVerification(transfer)) return fail(c, 422, sfoxErrors.notPending)
     const check = checkCode(settings, transfer, otp, state.clock.now())
@@ -80,7 +80,7 @@ export const mountTransferRoutes = (app: Hono<SfoxEnv>, state: SfoxState, settin
     const valid = requireStrings(read.body, ['transfer_id'])
     if (!valid.ok) return fail(c, 422, valid.error)
     const { transfer_id } = valid.value
-    const transfer = c.get('account').transfers.get(transfer_id)
+    const transfer = transferOf(c.get('account'), transfer_id)
     if (!transfer) return fail(c, 422, sfoxErrors.transferNotFound(transfer_id))
     if (!isPendingVerification(transfer)) return fail(c, 422, sfoxErrors.notPending)
     const lastSent = transfer.otp?.sent_at
@@ -97,7 +97,7 @@ export const mountTransferRoutes = (app: Hono<SfoxEnv>, state: SfoxState, settin
 
   app.delete('/v1/enterprise/transfer/:transfer_id', guard, (c) => {
     const transferId = c.req.param('transfer_id')
-    const transfer = c.get('account').transfers.get(transferId)
+    const transfer = transferOf(c.get('account'), transferId)
     if (!transfer) return fail(c, 422, sfoxErrors.transferNotFound(transferId))
     if (!isPendingVerification(transfer)) return fail(c, 422, sfoxErrors.notPending)
     // [INFERRED] §5.5: a cancelled transfer reads CANCELED in history; its held funds are released.
