@@ -10,12 +10,15 @@ import { faultErrorBody, qiErrorResponse } from './errors'
 import { qiKeyPair } from './keys'
 import { signResponses } from './response-signing'
 import { createSettings, type QiSettings } from './settings'
-import { clearState, createState, type QiEnv, type QiSandbox, stopTimers } from './state'
+import { type QiEnv, type QiSandbox, type QiStore, stopTimers } from './state'
+import { createMemoryStore, inspectStore } from './store'
 import { mountTeds } from './teds'
 
 export type QiSandboxOptions = Partial<QiSettings> & {
   /** QI's private key (PEM); a fresh P-521 pair is generated when absent. */
   qi_private_key_pem?: string
+  /** Where integration states live (default: in memory, live objects). */
+  store?: QiStore
 }
 
 /**
@@ -23,9 +26,15 @@ export type QiSandboxOptions = Partial<QiSettings> & {
  * `/_sandbox/*` control routes answer before auth; every API answer (errors included) is signed.
  */
 export const createQiSandbox = (options: QiSandboxOptions = {}) => {
-  const { qi_private_key_pem, ...overrides } = options
+  const { qi_private_key_pem, store = createMemoryStore(), ...overrides } = options
   const settings = createSettings(overrides)
-  const sb: QiSandbox = { settings, state: createState(), clock: createClock(), keys: qiKeyPair(qi_private_key_pem) }
+  const sb: QiSandbox = {
+    settings,
+    store,
+    clock: createClock(),
+    keys: qiKeyPair(qi_private_key_pem),
+    timers: new Set(),
+  }
   const faults = createFaults()
   // API-CLIENT-KEY identifies the integration; it is not a secret. 2FA tokens are masked.
   const requestLog = createRequestLog((c) => c.req.header('api-client-key') ?? null, ['token'])
@@ -35,7 +44,8 @@ export const createQiSandbox = (options: QiSandboxOptions = {}) => {
   app.use('*', faultMiddleware(faults, faultErrorBody))
 
   const reset = async () => {
-    clearState(sb.state)
+    stopTimers(sb)
+    store.clear()
     Object.assign(settings, createSettings(overrides))
     sb.clock.reset()
     faults.clear()
@@ -57,13 +67,15 @@ export const createQiSandbox = (options: QiSandboxOptions = {}) => {
 
   return {
     app,
-    state: sb.state,
+    /** A read-only view of every integration's state, for tests. */
+    state: inspectStore(store),
+    store,
     settings,
     clock: sb.clock,
     faults,
     qiPublicKeyPem: sb.keys.publicKeyPem,
-    /** Stops pending settle timers (state is kept for inspection). */
-    close: () => stopTimers(sb.state),
+    /** Stops the settle wake-up timers (state is kept for inspection; a load still settles what is due). */
+    close: () => stopTimers(sb),
   }
 }
 

@@ -45,7 +45,7 @@ export const authenticate =
     if (c.req.path.startsWith('/_sandbox/')) return next()
     const apiKey = c.req.header('api-client-key')
     if (!apiKey) return qiFail('GDF000003')
-    const integration = sb.state.integrations.get(apiKey)
+    const integration = sb.store.load(apiKey)?.integration
     if (!integration) return qiFail('GDF000018', { params: { api_client_key: apiKey } })
     const authorization = c.req.header('authorization')
     if (!authorization) return unauthenticated('AUTHORIZATION header missing')

@@ -1,10 +1,23 @@
 import type { Context, Hono } from 'hono'
+import { commit, openTx, readAll, type Tx } from './effects'
 import { registerIntegration } from './integrations'
-import { changeStatusAndDeliver, DEFAULT_REFUSAL } from './lifecycle'
+import { changeStatus, DEFAULT_REFUSAL } from './lifecycle'
 import { type QiSettings, settingsErrors } from './settings'
-import type { QiEnv, QiSandbox, RefusalReason, TedStatus, WebhookRecord, WebhookTamper } from './state'
+import {
+  getOwn,
+  type IntegrationState,
+  type QiEnv,
+  type QiSandbox,
+  type RefusalReason,
+  type Ted,
+  type TedStatus,
+  type WebhookRecord,
+  type WebhookTamper,
+  withoutSeq,
+} from './state'
+import { tedOwner } from './store'
 import { tedView } from './views'
-import { deliverWebhook } from './webhooks'
+import { queueWebhook } from './webhooks'
 
 /**
  * `/_sandbox/*` control routes (no auth). Errors are `{"error": "..."}` like the shared fault routes.
@@ -44,8 +57,27 @@ const parsedResponse = (record: WebhookRecord) => {
   }
 }
 
+const bySeq = (a: { seq: number }, b: { seq: number }) => a.seq - b.seq
+
+/** The transaction on the state holding the TED, and the TED; undefined when no integration has it. */
+const openTed = (sb: QiSandbox, tedKey: string): { tx: Tx; ted: Ted } | undefined => {
+  const owner = tedOwner(sb.store, tedKey)
+  const tx = owner === undefined ? undefined : openTx(sb, owner)
+  const ted = tx && getOwn(tx.state.teds, tedKey)
+  return tx && ted ? { tx, ted } : undefined
+}
+
+/** The states a ted_key filter can match: the TED's integration's only, or every one without a filter. */
+const readFiltered = (sb: QiSandbox, tedKey: string | undefined): IntegrationState[] => {
+  if (!tedKey) return readAll(sb)
+  const found = openTed(sb, tedKey)
+  if (!found) return []
+  commit(found.tx)
+  return [found.tx.state]
+}
+
 export const mountControl = (app: Hono<QiEnv>, sb: QiSandbox, reset: () => Promise<void>): void => {
-  const { state, settings, clock } = sb
+  const { settings, clock } = sb
 
   app.post('/_sandbox/integrations', async (c) => {
     const result = registerIntegration(sb, await c.req.json().catch(() => null))
@@ -65,10 +97,10 @@ export const mountControl = (app: Hono<QiEnv>, sb: QiSandbox, reset: () => Promi
 
   app.get('/_sandbox/integrations', (c) =>
     c.json({
-      data: [...state.integrations.values()].map((i) => ({
+      data: readAll(sb).map(({ integration: i, accounts }) => ({
         api_client_key: i.api_client_key,
         webhook_url: i.webhook_url,
-        accounts: i.account_keys.map((k) => ({ account_key: k, balance: state.accounts.get(k)?.balance ?? null })),
+        accounts: i.account_keys.map((k) => ({ account_key: k, balance: getOwn(accounts, k)?.balance ?? null })),
       })),
     }),
   )
@@ -77,13 +109,20 @@ export const mountControl = (app: Hono<QiEnv>, sb: QiSandbox, reset: () => Promi
 
   app.get('/_sandbox/tokens', (c) => {
     const tedKey = c.req.query('ted_key')
-    const data = state.tokens.filter((t) => !tedKey || t.ted_key === tedKey).reverse()
+    const data = readFiltered(sb, tedKey)
+      .flatMap((s) => s.tokens)
+      .filter((t) => !tedKey || t.ted_key === tedKey)
+      .sort(bySeq)
+      .reverse()
+      .map(withoutSeq)
     return c.json({ data })
   })
 
   app.get('/_sandbox/teds/:ted_key', (c) => {
-    const ted = state.teds.get(c.req.param('ted_key'))
-    if (!ted) return bad(c, 'ted not found', 404)
+    const found = openTed(sb, c.req.param('ted_key'))
+    if (!found) return bad(c, 'ted not found', 404)
+    commit(found.tx)
+    const { ted } = found
     return c.json({
       data: {
         ...tedView(ted),
@@ -100,8 +139,8 @@ export const mountControl = (app: Hono<QiEnv>, sb: QiSandbox, reset: () => Promi
   })
 
   app.post('/_sandbox/teds/:ted_key/status', async (c) => {
-    const ted = state.teds.get(c.req.param('ted_key'))
-    if (!ted) return bad(c, 'ted not found', 404)
+    const tedKey = c.req.param('ted_key')
+    if (tedOwner(sb.store, tedKey) === undefined) return bad(c, 'ted not found', 404)
     const body = await jsonBody(c)
     const status = body?.ted_status as TedStatus
     if (!FORCEABLE.includes(status)) return bad(c, `ted_status must be one of ${FORCEABLE.join(', ')}`)
@@ -110,7 +149,12 @@ export const mountControl = (app: Hono<QiEnv>, sb: QiSandbox, reset: () => Promi
     const refusal =
       (body?.refusal_reason as RefusalReason | undefined) ??
       (status === 'rejected' || status === 'returned' ? DEFAULT_REFUSAL : undefined)
-    const webhook = await changeStatusAndDeliver(sb, ted, status, refusal)
+    const found = openTed(sb, tedKey)
+    if (!found) return bad(c, 'ted not found', 404)
+    const { tx, ted } = found
+    const queued = changeStatus(tx, ted, status, refusal)
+    // Control routes answer with the delivery.
+    const webhook = await (commit(tx).get(queued.id) ?? queued)
     return c.json({
       data: { ted: tedView(ted), webhook: { id: webhook.id, status: webhook.status, error: webhook.error } },
     })
@@ -118,13 +162,18 @@ export const mountControl = (app: Hono<QiEnv>, sb: QiSandbox, reset: () => Promi
 
   app.get('/_sandbox/webhooks', (c) => {
     const tedKey = c.req.query('ted_key')
-    return c.json({ data: state.webhooks.filter((w) => !tedKey || w.ted_key === tedKey) })
+    const data = readFiltered(sb, tedKey)
+      .flatMap((s) => s.webhooks)
+      .filter((w) => !tedKey || w.ted_key === tedKey)
+      .sort(bySeq)
+      .map(withoutSeq)
+    return c.json({ data })
   })
 
   app.post('/_sandbox/webhooks/send', async (c) => {
     const body = await jsonBody(c)
-    const ted = state.teds.get(String(body?.ted_key ?? ''))
-    if (!ted) return bad(c, 'ted not found', 404)
+    const tedKey = String(body?.ted_key ?? '')
+    if (tedOwner(sb.store, tedKey) === undefined) return bad(c, 'ted not found', 404)
     const status = body?.ted_status as TedStatus | undefined
     if (status !== undefined && !FORCEABLE.includes(status))
       return bad(c, `ted_status must be one of ${FORCEABLE.join(', ')}`)
@@ -133,7 +182,10 @@ export const mountControl = (app: Hono<QiEnv>, sb: QiSandbox, reset: () => Promi
     const url = body?.url
     if (url !== undefined && !(typeof url === 'string' && /^https?:\/\//.test(url)))
       return bad(c, 'url must be an http(s) URL')
-    const record = await deliverWebhook(sb, ted, { ted_status: status, tamper, url: url as string | undefined })
+    const found = openTed(sb, tedKey)
+    if (!found) return bad(c, 'ted not found', 404)
+    const queued = queueWebhook(found.tx, found.ted, { ted_status: status, tamper, url: url as string | undefined })
+    const record = await (commit(found.tx).get(queued.id) ?? queued)
     return c.json({ data: { id: record.id, status: record.status, body: parsedResponse(record), error: record.error } })
   })
 

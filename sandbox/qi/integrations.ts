@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto'
+import { commit, openTx } from './effects'
 import { publicKeyObject } from './keys'
-import type { Integration, QiSandbox } from './state'
+import { getOwn, type Integration, newIntegrationState, type QiSandbox, setOwn } from './state'
+import { accountOwner } from './store'
 
 /**
  * Registering a partner integration (what QI's portal does after a key exchange): its P-521 public key,
@@ -55,33 +57,33 @@ export const registerIntegration = (sb: QiSandbox, body: unknown): Registered | 
   const accountKeys =
     (input.account_keys as string[] | undefined) ?? Array.from({ length: count as number }, () => randomUUID())
   const foreign = accountKeys.find((k) => {
-    const owner = sb.state.accounts.get(k)?.api_client_key
+    const owner = accountOwner(sb.store, k)
     return owner !== undefined && owner !== apiKey
   })
   if (foreign) return { error: `account ${foreign} belongs to another integration`, status: 409 }
 
-  const existing = sb.state.integrations.get(apiKey)
-  const integration: Integration = existing ?? {
-    api_client_key: apiKey,
-    public_key_pem: '',
-    webhook_url: null,
-    account_keys: [],
-  }
+  const tx = openTx(sb, apiKey)
+  const existing = tx?.state.integration
+  const state =
+    tx?.state ??
+    newIntegrationState({ api_client_key: apiKey, public_key_pem: '', webhook_url: null, account_keys: [] })
+  const { integration } = state
   integration.public_key_pem = input.public_key_pem
   if (input.webhook_url !== undefined) integration.webhook_url = input.webhook_url as string | null
   for (const accountKey of accountKeys) {
-    const account = sb.state.accounts.get(accountKey)
+    const account = getOwn(state.accounts, accountKey)
     if (account) {
       if (balance !== undefined) account.balance = balance as number | null
       continue
     }
-    sb.state.accounts.set(accountKey, {
+    setOwn(state.accounts, accountKey, {
       account_key: accountKey,
       api_client_key: apiKey,
       balance: (balance as number | null | undefined) ?? null,
     })
     integration.account_keys.push(accountKey)
   }
-  sb.state.integrations.set(apiKey, integration)
+  if (tx) commit(tx)
+  else sb.store.save(apiKey, state)
   return { created: !existing, integration }
 }

@@ -9,6 +9,7 @@ export const startQiSandbox = async ({ port = 0, ...options }: QiSandboxOptions 
     url: server.url,
     port: server.port,
     state: sandbox.state,
+    store: sandbox.store,
     settings: sandbox.settings,
     clock: sandbox.clock,
     qiPublicKeyPem: sandbox.qiPublicKeyPem,

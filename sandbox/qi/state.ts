@@ -2,7 +2,7 @@ import type { Clock } from '../shared/clock'
 import type { KeyPairPem } from './keys'
 import type { QiSettings } from './settings'
 
-/** Everything the sandbox remembers, in memory; `createQiSandbox()` exposes it as `state` for tests. */
+/** Everything the sandbox remembers: one plain-JSON `IntegrationState` per API-CLIENT-KEY, in a `QiStore`. */
 
 export type Integration = {
   api_client_key: string
@@ -55,6 +55,11 @@ export type Ted = {
     /** Failed validations, counted across resends. */
     attempts: number
   }
+  /**
+   * Wall-clock ms when a TED approved as "pending" becomes "sent" (`settle_delay_ms` after approval); null
+   * when no settlement is due. Applied lazily by `advanceDue` whenever the state is loaded.
+   */
+  settle_at: number | null
 }
 
 export type TokenRecord = {
@@ -91,47 +96,77 @@ export type WebhookRecord = {
   error: string | null
 }
 
-export type QiState = {
-  integrations: Map<string, Integration>
-  accounts: Map<string, Account>
-  teds: Map<string, Ted>
-  /** `${api_client_key} ${request_control_key}` → ted_key */
-  tedsByControlKey: Map<string, string>
-  /** Oldest first (routes answer newest first). */
-  tokens: TokenRecord[]
-  /** In sending order. */
-  webhooks: WebhookRecord[]
-  timers: Set<ReturnType<typeof setTimeout>>
-  seq: number
+/**
+ * One integration's whole state: plain JSON (Records, arrays, primitives), so a store can keep it as a row.
+ * Keys of the Records come from clients (account keys, request_control_keys): read and write them with
+ * `getOwn`/`setOwn`, never `record[key]` (a key like "constructor" or "__proto__" must stay plain data).
+ */
+export type IntegrationState = {
+  integration: Integration
+  /** account_key → the integration's own accounts (their order is `integration.account_keys`). */
+  accounts: Record<string, Account>
+  /** ted_key → TED */
+  teds: Record<string, Ted>
+  /** request_control_key → ted_key */
+  tedsByControlKey: Record<string, string>
+  /** Oldest first (routes answer newest first); `seq` orders them across integrations. */
+  tokens: Sequenced<TokenRecord>[]
+  /** In sending order; `seq` orders them across integrations. */
+  webhooks: Sequenced<WebhookRecord>[]
 }
 
-export const createState = (): QiState => ({
-  integrations: new Map(),
-  accounts: new Map(),
-  teds: new Map(),
-  tedsByControlKey: new Map(),
+/** A record with its place in the sandbox-wide order (`QiStore.nextSeq`); routes answer without `seq`. */
+export type Sequenced<T> = T & { seq: number }
+
+export const withoutSeq = <T>({ seq: _seq, ...record }: Sequenced<T>): T => record as T
+
+export const newIntegrationState = (integration: Integration): IntegrationState => ({
+  integration,
+  accounts: {},
+  teds: {},
+  tedsByControlKey: {},
   tokens: [],
   webhooks: [],
-  timers: new Set(),
-  seq: 0,
 })
 
-export const stopTimers = (state: QiState): void => {
-  for (const timer of state.timers) clearTimeout(timer)
-  state.timers.clear()
+export const getOwn = <T>(record: Record<string, T>, key: string): T | undefined =>
+  Object.hasOwn(record, key) ? record[key] : undefined
+
+export const setOwn = <T>(record: Record<string, T>, key: string, value: T): void => {
+  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true })
 }
 
-export const clearState = (state: QiState): void => {
-  stopTimers(state)
-  Object.assign(state, createState())
+/**
+ * Where integration states live. `load` and `save` move one integration's whole state; the in-memory store
+ * (store.ts) is the Node sandbox's, a database row per integration would do as well.
+ */
+export type QiStore = {
+  load: (apiClientKey: string) => IntegrationState | undefined
+  save: (apiClientKey: string, state: IntegrationState) => void
+  /** Every integration's API-CLIENT-KEY, in registration order. */
+  keys: () => string[]
+  /** The next number of the sandbox-wide order of TEDs, tokens and webhooks (1, 2, …). */
+  nextSeq: () => number
+  /** Forgets everything (`POST /_sandbox/reset`). */
+  clear: () => void
 }
 
 /** What every part of the sandbox works with. */
 export type QiSandbox = {
   settings: QiSettings
-  state: QiState
+  store: QiStore
   clock: Clock
   keys: KeyPairPem
+  /**
+   * Node only: wake-up timers that settle pending TEDs on time (effects.ts). Correctness never depends on
+   * them: a due TED is settled whenever its integration's state is loaded.
+   */
+  timers: Set<ReturnType<typeof setTimeout>>
+}
+
+export const stopTimers = (sb: QiSandbox): void => {
+  for (const timer of sb.timers) clearTimeout(timer)
+  sb.timers.clear()
 }
 
 /**

@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto'
+import type { Tx } from './effects'
 import { changeStatus } from './lifecycle'
 import type { ContactType, QiSandbox, Ted, TokenRecord } from './state'
 
@@ -19,7 +20,8 @@ const newToken = (sb: QiSandbox): string => {
 }
 
 /** "Sends" a token to the approver (readable at GET /_sandbox/tokens); device approval has none. */
-export const issueToken = (sb: QiSandbox, ted: Ted, reason: TokenRecord['reason'], contactType?: ContactType): void => {
+export const issueToken = (tx: Tx, ted: Ted, reason: TokenRecord['reason'], contactType?: ContactType): void => {
+  const { sb } = tx
   const now = sb.clock.now()
   if (contactType) ted.tfa.contact_type = contactType
   ted.tfa.expires_ms = now + sb.settings.token_ttl_ms
@@ -28,13 +30,14 @@ export const issueToken = (sb: QiSandbox, ted: Ted, reason: TokenRecord['reason'
     return
   }
   ted.tfa.token = newToken(sb)
-  sb.state.tokens.push({
+  tx.state.tokens.push({
     ted_key: ted.ted_key,
     token: ted.tfa.token,
     contact_type: ted.tfa.contact_type,
     sent_at: new Date(now).toISOString(),
     expires_at: new Date(ted.tfa.expires_ms).toISOString(),
     reason,
+    seq: sb.store.nextSeq(),
   })
 }
 
@@ -44,7 +47,8 @@ const exhausted = (sb: QiSandbox, ted: Ted) =>
 export type ValidateOutcome = 'approved' | 'wrong' | 'expired' | 'rejected_now' | 'exhausted' | 'not_pending'
 
 /** Applies one validate_token call to the TED's 2FA state; the caller maps the outcome to HTTP. */
-export const checkToken = (sb: QiSandbox, ted: Ted, token: string | undefined): ValidateOutcome => {
+export const checkToken = (tx: Tx, ted: Ted, token: string | undefined): ValidateOutcome => {
+  const { sb } = tx
   if (exhausted(sb, ted)) return 'exhausted'
   if (ted.ted_status !== 'pending_2fa_approval') return 'not_pending'
   if (ted.tfa.contact_type === 'device') return 'approved'
@@ -54,7 +58,7 @@ export const checkToken = (sb: QiSandbox, ted: Ted, token: string | undefined): 
   if (!expired && token === ted.tfa.token) return 'approved'
   ted.tfa.attempts += 1
   if (ted.tfa.attempts >= sb.settings.max_attempts) {
-    changeStatus(sb, ted, 'rejected', {})
+    changeStatus(tx, ted, 'rejected', {})
     return 'rejected_now'
   }
   return expired ? 'expired' : 'wrong'
@@ -67,11 +71,12 @@ export type ResendOutcome = 'resent' | 'exhausted' | 'not_pending' | 'no_channel
  * `resend_token_error` sending fails ([DOC 004] TED000087) and, [INFERRED], nothing changes: no new token, the
  * current one keeps its expiry, the channel is not switched.
  */
-export const resendToken = (sb: QiSandbox, ted: Ted, contactType: 'sms' | 'email' | undefined): ResendOutcome => {
+export const resendToken = (tx: Tx, ted: Ted, contactType: 'sms' | 'email' | undefined): ResendOutcome => {
+  const { sb } = tx
   if (exhausted(sb, ted)) return 'exhausted'
   if (ted.ted_status !== 'pending_2fa_approval') return 'not_pending'
   if (!contactType && ted.tfa.contact_type === 'device') return 'no_channel'
   if (sb.settings.resend_token_error) return 'send_failed'
-  issueToken(sb, ted, 'resend', contactType)
+  issueToken(tx, ted, 'resend', contactType)
   return 'resent'
 }
