@@ -101,17 +101,14 @@ export const validateDocuments = (
       continue
     }
     // Extensions reach sFOX in lower case (sentFileName): ID.PNG and ID.png would arrive as one name.
-    if (seen.has(sentFileName(name))) {
+    const sent = sentFileName(name)
+    if (seen.has(sent)) {
       errors.push(
-        fileError(
-          name,
-          'duplicate_file_name',
-          `two files are named "${sentFileName(name)}"; file_types needs unique names`,
-        ),
+        fileError(name, 'duplicate_file_name', `two files are named "${sent}"; file_types needs unique names`),
       )
       continue
     }
-    seen.add(sentFileName(name))
+    seen.add(sent)
     const ext = extensionOf(name)
     const kind = KINDS[ext as keyof typeof KINDS]
     const declared = file.contentType.split(';')[0]!.trim().toLowerCase()

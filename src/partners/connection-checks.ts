@@ -33,18 +33,29 @@ export const checkConnection = async (services: Services, owner: Owner, provider
     checked_at: iso(services.now())!,
     checks: outcome.checks,
   }
-  await services.db
+  const [stored] = await services.db
     .update(providerConnections)
     .set({
       lastCheck: result,
       ...(outcome.learned ? { settings: { ...connection.settings, ...outcome.learned } } : {}),
     })
     .where(and(eq(providerConnections.id, connection.id), eq(providerConnections.credentials, connection.credentials)))
+    .returning()
   log.info('connection check', {
     partner_id: partnerId,
     provider,
     ok: result.ok,
     failed: result.checks.filter((check) => !check.ok).map((check) => check.name),
   })
-  return { object: 'connection_check' as const, provider, mode: owner.mode, livemode: owner.mode === 'live', ...result }
+  return {
+    check: {
+      object: 'connection_check' as const,
+      provider,
+      mode: owner.mode,
+      livemode: owner.mode === 'live',
+      ...result,
+    },
+    /** The connection with this result, unless a PUT replaced it meanwhile. */
+    stored,
+  }
 }

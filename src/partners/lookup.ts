@@ -15,6 +15,9 @@ const connectionsColumn = (mode: SQL) => sql<string>`(
     'credentials', c.credentials, 'settings', json(c.settings)))
   FROM provider_connections c WHERE c.partner_id = "partners"."id" AND c.mode = ${mode})`
 
+// Built once: the auth lookup runs on every cache miss.
+const connectionsOfKeyMode = connectionsColumn(sql`"api_keys"."mode"`)
+
 const contextOf = (
   partner: Partner,
   connections: string,
@@ -38,7 +41,7 @@ const contextOf = (
 /** The partner behind a live (not revoked, not expired) key hash, with limits and connections. */
 export const loadPartnerByKeyHash = async (db: Db, hash: string, now: number, settings: Settings) => {
   const [row] = await db
-    .select({ key: apiKeys, partner: partners, connections: connectionsColumn(sql`"api_keys"."mode"`) })
+    .select({ key: apiKeys, partner: partners, connections: connectionsOfKeyMode })
     .from(apiKeys)
     .innerJoin(partners, eq(partners.id, apiKeys.partnerId))
     .where(

@@ -32,6 +32,8 @@ export type ProviderError = {
   retryAfterSeconds?: number
   /** The provider's view of the transfer when the error carried one (QI's extra_fields.ted_data). */
   snapshot?: ProviderSnapshot
+  /** The provider answered, but its answer failed our signature check: what it says cannot be believed. */
+  untrusted?: true
 }
 
 /** The provider's view of a transfer, already in the gateway's unified vocabulary. */

@@ -101,6 +101,7 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
         status: response.status,
         code: null,
         message: `QI's answer is not authentic: ${reason}`,
+        untrusted: true,
       })
     const encoded = (response.json as { encoded_body?: unknown } | null)?.encoded_body
     const authorization = response.headers.get('authorization') ?? undefined

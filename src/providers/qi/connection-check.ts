@@ -24,7 +24,7 @@ const NON_ASCII = 'João Conceição'
 /** QI accepted the request (a 2xx) but its answer failed our signature check. */
 const isUntrustedAnswer = (result: Result<QiAnswer>) =>
   !result.ok &&
-  result.error.message.startsWith("QI's answer is not authentic") &&
+  result.error.untrusted === true &&
   result.error.status !== null &&
   result.error.status >= 200 &&
   result.error.status < 300

@@ -39,7 +39,8 @@ const noConnection = (owner: Owner, provider: ProviderName) =>
 
 const checkAfterPut = async (services: Services, owner: Owner, provider: ProviderName) => {
   try {
-    await checkConnection(services, owner, provider)
+    const { stored } = await checkConnection(services, owner, provider)
+    if (stored) return stored
   } catch (error) {
     // The connection is stored either way; `last_check` stays null and POST …/check tells more.
     log.warn('connection check after PUT failed', { partner_id: owner.id, provider, error: describeError(error) })
@@ -57,7 +58,8 @@ const ownerOf = (c: { req: { valid: (target: 'param' | 'query') => Record<string
 })
 
 export const check: AppRouteHandler<typeof routes.check> = async (c) => {
-  return c.json(await checkConnection(c.var.services, ownerOf(c), c.req.valid('param').provider), 200)
+  const { check } = await checkConnection(c.var.services, ownerOf(c), c.req.valid('param').provider)
+  return c.json(check, 200)
 }
 
 /** Stores a connection (after the checks both providers share) and checks it before answering. */
