@@ -4,7 +4,7 @@ import { requestId } from 'hono/request-id'
 import { describeError, isDatabaseError } from './lib/errors'
 import { log } from './lib/log'
 import { Problem, renderProblem } from './lib/problem'
-import { DRAIN_BYTES, drain, limitBody, requireJson } from './middleware/body-limit'
+import { drainUnreadBody, limitBody, requireJson } from './middleware/body-limit'
 import { requestLog } from './middleware/request-log'
 import { corsIfConfigured, securityHeaders } from './middleware/security'
 import { withServices } from './middleware/with-services'
@@ -38,6 +38,7 @@ export const createApp = () => {
   app.use(requestId())
   app.use(requestLog)
   app.use(securityHeaders)
+  app.use(drainUnreadBody)
   app.use(
     methodNotAllowed({
       app,
@@ -80,9 +81,6 @@ export const createApp = () => {
     renderProblem(c, new Problem('not_found', { detail: `No route for ${c.req.method} ${c.req.path}.` })),
   )
   app.onError(async (error, c) => {
-    // A request refused before its body was read (auth, media type, limits): drop the body first.
-    const declared = Number(c.req.header('content-length') ?? 0)
-    if (!c.req.raw.bodyUsed && declared > 0 && declared <= DRAIN_BYTES) await drain(c.req.raw.body, declared)
     if (error instanceof Problem) return renderProblem(c, error)
     if (error instanceof HTTPException) return renderProblem(c, problemFromHttpException(error))
     if (isDatabaseError(error)) {

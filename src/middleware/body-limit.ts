@@ -24,6 +24,17 @@ export const drain = async (body: ReadableStream<Uint8Array> | null, limit: numb
   }
 }
 
+/**
+ * Any refusal (auth, a wrong method, no such route, a media type) that left a declared body unread
+ * drops it before the answer goes out, so one place covers them all.
+ */
+export const drainUnreadBody = createMiddleware<AppEnv>(async (c, next) => {
+  await next()
+  const declared = Number(c.req.header('content-length') ?? 0)
+  if (c.res.status >= 400 && !c.req.raw.bodyUsed && declared > 0 && declared <= DRAIN_BYTES)
+    await drain(c.req.raw.body, declared)
+})
+
 const tooLarge = (maxBytes: number) =>
   new Problem('payload_too_large', { detail: `Request bodies are limited to ${maxBytes} bytes.` })
 
