@@ -1,4 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { importPKCS8, importSPKI } from 'jose'
 
 /** EC P-521 (secp521r1) keys as PEM: SPKI for the public key, PKCS#8 for the private key. */
 export type KeyPairPem = { privateKeyPem: string; publicKeyPem: string }
@@ -12,10 +13,11 @@ export const generateP521KeyPair = (): KeyPairPem => {
   return { privateKeyPem: privateKey, publicKeyPem: publicKey }
 }
 
-// Parsed keys are cached by PEM: jose caches its WebCrypto conversion per KeyObject instance,
-// so reusing the same object keeps every sign/verify after the first cheap.
+// Parsed keys are cached by PEM, so every sign/verify after the first skips parsing and importing.
 const publicKeys = new Map<string, KeyObject>()
 const privateKeys = new Map<string, KeyObject>()
+const verifyingKeys = new Map<string, CryptoKey>()
+const signingKeys = new Map<string, CryptoKey>()
 
 const assertP521 = (key: KeyObject): KeyObject => {
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'secp521r1')
@@ -50,6 +52,30 @@ export const privateKeyObject = (pem: string): KeyObject => {
     throw new Error('private key PEM could not be parsed')
   }
   privateKeys.set(pem, assertP521(key))
+  return key
+}
+
+/**
+ * The WebCrypto ES512 keys jose signs and verifies with. Not node KeyObjects: jose cannot use those in workerd (the
+ * simulator Worker runs this code). Validated as P-521 by the parsers above first; only the resolved key is
+ * cached (a pending promise must not be shared between a Worker's requests).
+ */
+export const signingKey = async (privateKeyPem: string): Promise<CryptoKey> => {
+  const cached = signingKeys.get(privateKeyPem)
+  if (cached) return cached
+  // SEC1 ("EC PRIVATE KEY") is accepted too: WebCrypto imports only PKCS#8.
+  const pkcs8 = privateKeyObject(privateKeyPem).export({ type: 'pkcs8', format: 'pem' }).toString()
+  const key = await importPKCS8(pkcs8, 'ES512')
+  signingKeys.set(privateKeyPem, key)
+  return key
+}
+
+export const verifyingKey = async (publicKeyPem: string): Promise<CryptoKey> => {
+  const cached = verifyingKeys.get(publicKeyPem)
+  if (cached) return cached
+  publicKeyObject(publicKeyPem)
+  const key = await importSPKI(publicKeyPem, 'ES512')
+  verifyingKeys.set(publicKeyPem, key)
   return key
 }
 

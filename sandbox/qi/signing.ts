@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { decodeProtectedHeader, type JWTPayload, jwtVerify, SignJWT } from 'jose'
-import { privateKeyObject, publicKeyObject } from './keys'
+import { signingKey, verifyingKey } from './keys'
 
 /**
  * QI's two signing schemes (reference §2), used by the sandbox in both directions and exported as
@@ -83,8 +83,8 @@ export const parseIsoTimestamp = (value: string): number => {
   return Date.parse(/(Z|[+-]\d{2}:\d{2})$/.test(value) ? value : `${value}Z`)
 }
 
-export const signJwt = (claims: JWTPayload, privateKeyPem: string): Promise<string> =>
-  new SignJWT(claims).setProtectedHeader({ alg: 'ES512', typ: 'JWT' }).sign(privateKeyObject(privateKeyPem))
+export const signJwt = async (claims: JWTPayload, privateKeyPem: string): Promise<string> =>
+  new SignJWT(claims).setProtectedHeader({ alg: 'ES512', typ: 'JWT' }).sign(await signingKey(privateKeyPem))
 
 /** Verifies an ES512 compact JWS; the reason says which step failed (never echoing keys or tokens). */
 export const verifyJwt = async (token: string, publicKeyPem: string): Promise<Verified<JWTPayload>> => {
@@ -96,7 +96,7 @@ export const verifyJwt = async (token: string, publicKeyPem: string): Promise<Ve
   }
   if (alg !== 'ES512') return fail(`JWT alg must be ES512, got ${JSON.stringify(alg ?? null)}`)
   try {
-    const { payload } = await jwtVerify(token, publicKeyObject(publicKeyPem), { algorithms: ['ES512'] })
+    const { payload } = await jwtVerify(token, await verifyingKey(publicKeyPem), { algorithms: ['ES512'] })
     return ok(payload)
   } catch {
     return fail('JWT signature does not verify with the expected public key')

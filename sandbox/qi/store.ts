@@ -15,9 +15,10 @@ import {
  * what `load` returns); with `serialize: true` every row is kept as a JSON string, as a database would, so
  * nothing can lean on object identity between loads.
  */
-export const createMemoryStore = (options: { serialize?: boolean } = {}): QiStore => {
+export const createMemoryStore = (options: { serialize?: boolean; lastSeq?: number } = {}): QiStore => {
   const rows = new Map<string, IntegrationState | string>()
-  let seq = 0
+  // `lastSeq`: where a store seeded with saved states (the simulator's) carries on numbering.
+  let seq = options.lastSeq ?? 0
   return {
     load: (apiClientKey) => {
       const row = rows.get(apiClientKey)
@@ -34,6 +35,10 @@ export const createMemoryStore = (options: { serialize?: boolean } = {}): QiStor
     },
   }
 }
+
+/** The highest sandbox-wide number (`QiStore.nextSeq`) one state holds, 0 when it holds none. */
+export const lastSeqOf = (state: IntegrationState): number =>
+  [...Object.values(state.teds), ...state.tokens, ...state.webhooks].reduce((last, r) => Math.max(last, r.seq), 0)
 
 /** The integration whose state holds the account, if any. */
 export const accountOwner = (store: QiStore, accountKey: string): string | undefined =>

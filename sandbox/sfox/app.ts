@@ -18,10 +18,14 @@ import {
   type SettingsPatch,
 } from './settings'
 import { createSfoxState } from './state'
+import type { MemorySfoxStateStore } from './store'
 import { mountTransferRoutes } from './transfers'
 
-/** Settings to start with, plus enterprise keys that survive `POST /_sandbox/reset`. */
-export type SfoxSandboxOptions = SettingsPatch & { api_keys?: string[] }
+/**
+ * Settings to start with, plus enterprise keys that survive `POST /_sandbox/reset`, and where account states live
+ * (default: a fresh in-memory store; the simulator Worker seeds one from its database row).
+ */
+export type SfoxSandboxOptions = SettingsPatch & { api_keys?: string[]; store?: MemorySfoxStateStore }
 
 // Paths with a route: any other method on them is a 405 (§4), not a 404.
 const knownPaths = [
@@ -36,14 +40,14 @@ const knownPaths = [
 ]
 
 export const createSfoxSandbox = (options: SfoxSandboxOptions = {}) => {
-  const { api_keys: apiKeys = [], ...patchInput } = options
+  const { api_keys: apiKeys = [], store, ...patchInput } = options
   const parsed = parseSettingsPatch(patchInput)
   if (!parsed.ok) throw new Error(`invalid sFOX sandbox settings: ${parsed.error}`)
   const startPatch = parsed.patch
   const settings = applySettingsPatch(defaultSettings(), startPatch)
 
   const clock = createClock()
-  const state = createSfoxState(settings, clock, apiKeys)
+  const state = createSfoxState(settings, clock, apiKeys, store)
   const faults = createFaults()
   const rateLimiter = createRateLimiter(settings, clock)
   // The log's credential is the sandbox account id behind the key, never the key; OTPs are masked.

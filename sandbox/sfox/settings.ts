@@ -28,6 +28,7 @@ export type SfoxSettings = {
   permissions_default: Permissions
   enforce_transfer_permissions: boolean
   known_users_default: string[]
+  every_user_known: boolean
   require_known_users_for_transfers: boolean
   ddq_max_file_bytes: number | null
   ddq_extensions_case_sensitive: boolean
@@ -86,6 +87,8 @@ export const defaultSettings = (): SfoxSettings => ({
   missing_transfer_permission_refuses: 'transfer_routes',
   // user_ids every account knows (for the ddq upload's 404 check), on top of `POST /_sandbox/users`.
   known_users_default: [],
+  // [SANDBOX] every user_id is known (the test-mode simulator: a partner has no way to onboard users there).
+  every_user_known: false,
   // [INFERRED] whether create checks the user_id exists (404 "user not found" as on the ddq page); off so any user_id works.
   require_known_users_for_transfers: false,
   // [INFERRED] page 002 (Submit Documents) states NO size limit; §7.6 quotes 10 MB from a legacy page.
@@ -132,6 +135,7 @@ const patchSchema = z
     permissions_default: z.object({ PAYMENT: z.boolean(), PAYOUT: z.boolean() }).partial().strict(),
     enforce_transfer_permissions: z.boolean(),
     known_users_default: z.array(z.string().min(1)),
+    every_user_known: z.boolean(),
     require_known_users_for_transfers: z.boolean(),
     ddq_max_file_bytes: posInt.nullable(),
     ddq_extensions_case_sensitive: z.boolean(),

@@ -332,7 +332,7 @@ export const createSfoxState = (
     accounts: () => store.list(),
     permissionsOf: (account: Account): Permissions => ({ ...settings.permissions_default, ...account.permissions }),
     isKnownUser: (account: Account, userId: string) =>
-      account.users.includes(userId) || settings.known_users_default.includes(userId),
+      settings.every_user_known || account.users.includes(userId) || settings.known_users_default.includes(userId),
     addUser: (account: Account, userId: string) => change(account, () => addUser(account, userId)),
     setPermission: (account: Account, type: TransferType, enabled: boolean) =>
       change(account, () => void (account.permissions[type] = enabled)),

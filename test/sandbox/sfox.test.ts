@@ -1246,6 +1246,11 @@ describe('ddq upload', () => {
     expect((await upload(s, multipart('shared-user', [png()], { 'id.png': 'ID' }), KEY_B)).status).toBe(202)
   })
 
+  it('knows every user with every_user_known (the test-mode simulator)', async () => {
+    const s = await withUser({ every_user_known: true })
+    expect((await upload(s, multipart('never-registered', [png()], { 'id.png': 'ID' }))).status).toBe(202)
+  })
+
   it('checks extension, MIME, file_types keys, document type, then size, in that order', async () => {
     const s = await withUser({ ddq_max_file_bytes: 100 })
     const big = { name: 'big.pdf', type: 'application/pdf', bytes: bytes(101) }
@@ -1413,6 +1418,7 @@ describe('control API', () => {
       permissions_default: { PAYMENT: true, PAYOUT: true },
       enforce_transfer_permissions: true,
       known_users_default: [],
+      every_user_known: false,
       require_known_users_for_transfers: false,
       missing_transfer_permission_refuses: 'transfer_routes',
       ddq_max_file_bytes: null,
