@@ -1,4 +1,4 @@
-import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 
 // The only table definitions of the project. Times are Unix milliseconds (integers), so limits and
 // cooldowns are plain arithmetic inside conditional UPDATEs.
@@ -285,3 +285,20 @@ export type SubmittedFile = {
   sha256: string
 }
 export type DocumentSubmission = typeof documentSubmissions.$inferSelect
+
+/**
+ * The test-mode simulator Worker's providers (sandbox/simulator): one partner's simulated sFOX account or QI
+ * integration as one JSON document. `version` is the optimistic lock of every save (concurrent requests for
+ * the same partner retry instead of overwriting each other). Not tied to `partners`: only the simulator reads it.
+ */
+export const simulatorState = sqliteTable(
+  'simulator_state',
+  {
+    partnerId: text('partner_id').notNull(),
+    provider: text('provider', { enum: ['sfox', 'qi'] }).notNull(),
+    state: text('state').notNull(),
+    version: integer('version').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.partnerId, t.provider] })],
+)

@@ -24,6 +24,7 @@ const ports = {
 }
 const SFOX_DEV_KEY = process.env.SFOX_SANDBOX_API_KEY || 'sfox_sandbox_dev_key'
 const DEMO_PARTNER = 'Demo partner'
+const SIMULATOR_PARTNER = 'Demo partner (simulator only)'
 const DEMO_USER = 'demo-user'
 const root = resolve(import.meta.dirname, '..')
 
@@ -52,6 +53,12 @@ const ensureDevVars = (libsqlUrl: string): Record<string, string> => {
     .map(([k, v]) => `${k}=${v}`)
     .join('\n')
   writeFileSync(file, `# Written by npm run dev; local only, never commit.\n${text}\n`, { mode: 0o600 })
+  // The simulator Worker reads its own .dev.vars, beside its wrangler.toml: the same database.
+  writeFileSync(
+    resolve(root, 'sandbox/simulator/.dev.vars'),
+    `# Written by npm run dev; local only, never commit.\nLIBSQL_URL=${libsqlUrl}\n`,
+    { mode: 0o600 },
+  )
   return vars
 }
 
@@ -135,9 +142,15 @@ const seed = async (gateway: string, adminToken: string, sfoxUrl: string, qiUrl:
     const failed = (result.checks as { name: string; ok: boolean }[]).filter((c) => !c.ok).map((c) => c.name)
     return `${provider} ${result.ok ? 'ok' : `FAILED (${failed.join(', ')})`}`
   })
+  // A second partner with a test key and no connection at all: the gateway's simulator serves it.
+  const simulated =
+    partners.data.find((p: { name: string }) => p.name === SIMULATOR_PARTNER) ??
+    (await admin('POST', '/partners', { name: SIMULATOR_PARTNER }))
+  const simulatedKey = await admin('POST', `/partners/${simulated.id}/api-keys`, { mode: 'test' })
   return {
     partnerId: partner.id as string,
     apiKey: key.key as string,
+    simulatorApiKey: simulatedKey.key as string,
     qiAccountKey: qi.account_keys[0]!,
     checks: checks.join(', '),
   }
@@ -147,9 +160,9 @@ const walkthrough = (
   gateway: string,
   sfoxUrl: string,
   qiUrl: string,
-  seeded: { apiKey: string; qiAccountKey: string; checks: string },
+  seeded: { apiKey: string; simulatorApiKey: string; qiAccountKey: string; checks: string },
 ) => {
-  const { apiKey, qiAccountKey } = seeded
+  const { apiKey, qiAccountKey, simulatorApiKey } = seeded
   const id = `demo-${Date.now().toString(36)}`
   const ted = `ted-${Date.now().toString(36)}`
   return `
@@ -160,6 +173,7 @@ transfer-gateway is running.
   QI sandbox      ${qiUrl}
   libSQL server   http://127.0.0.1:${ports.libsql}
   demo API key    ${apiKey}
+  simulator key   ${simulatorApiKey}   (a test key with no connection: the built-in simulator serves it)
   QI account_key  ${qiAccountKey}   (the demo partner may move money from this account)
   connections     ${seeded.checks}   (POST /admin/partners/{id}/connections/{provider}/check?mode=test)
 
@@ -201,6 +215,16 @@ Walkthrough (copy and paste):
     -F 'files=@passport.pdf;type=application/pdf' -F 'files=@bill.png;type=image/png' \\
     -F 'file_types={"passport.pdf": "ID", "bill.png": "PoR"}'
 
+  # 7. test mode with no provider account: the gateway's simulator plays sFOX and QI
+  export SIM=${simulatorApiKey}
+  curl -s $TGW/v1/transfers -H "authorization: Bearer $SIM" -H 'content-type: application/json' -d '{
+    "transfer_id": "sim-${id}", "provider": "sfox",
+    "sfox": {"user_id": "${DEMO_USER}", "type": "PAYMENT", "purpose": "GOOD", "currency": "eth",
+             "quantity": "0.1", "rate": "2000", "description": "Gift card"}}'
+  SIMCODE=$(curl -s $TGW/v1/test/transfers/sim-${id}/code -H "authorization: Bearer $SIM" | node -pe 'JSON.parse(require("fs").readFileSync(0)).code')
+  curl -s $TGW/v1/transfers/sim-${id}/confirm -H "authorization: Bearer $SIM" -H 'content-type: application/json' -d "{\\"code\\": \\"$SIMCODE\\"}"
+  # …or drive the outcome yourself: POST $TGW/v1/test/transfers/{id}/complete | fail | return
+
 Ctrl-C stops everything.
 `
 }
@@ -216,7 +240,19 @@ const main = async () => {
   const gatewayUrl = `http://127.0.0.1:${ports.gateway}`
   const wrangler = spawn(
     resolve(root, 'node_modules/.bin/wrangler'),
-    ['dev', '--port', String(ports.gateway), '--ip', '127.0.0.1', '--show-interactive-dev-session=false'],
+    // Both Workers in one session: the gateway (first, serving the port) and the simulator behind SIMULATOR.
+    [
+      'dev',
+      '-c',
+      'wrangler.toml',
+      '-c',
+      'sandbox/simulator/wrangler.toml',
+      '--port',
+      String(ports.gateway),
+      '--ip',
+      '127.0.0.1',
+      '--show-interactive-dev-session=false',
+    ],
     { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
   )
 

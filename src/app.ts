@@ -16,6 +16,7 @@ import { healthRouter } from './routes/health/health.index'
 import { problemsRouter } from './routes/problems/problems.index'
 import { providerWebhooksRouter } from './routes/provider-webhooks/provider-webhooks.index'
 import { createRouter } from './routes/router'
+import { testTransfersRouter } from './routes/test-transfers/test-transfers.index'
 import { transfersRouter } from './routes/transfers/transfers.index'
 import { webhookEndpointsRouter } from './routes/webhook-endpoints/webhook-endpoints.index'
 import { DOCUMENT_LIMITS } from './schemas/documents'
@@ -70,6 +71,7 @@ export const createApp = () => {
     .route('/', healthRouter)
     .route('/', problemsRouter)
     .route('/v1/transfers', transfersRouter)
+    .route('/v1/test/transfers', testTransfersRouter)
     .route('/v1/webhook-endpoints', webhookEndpointsRouter)
     .route('/v1/events', eventsRouter)
     .route('/v1', documentsRouter)

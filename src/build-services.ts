@@ -22,7 +22,7 @@ export const buildServices = (
 ): Services => {
   const settings = settingsOf(env)
   const defer = (task: Promise<unknown>) => ctx.waitUntil(task.catch(logFailure('background task')))
-  const connect = providerRegistry(settings, onTiming)
+  const connect = providerRegistry(settings, onTiming, env.SIMULATOR)
   let db: Db | undefined
   const services: Services = {
     // Made on first use: routes that never touch the database (health's liveness, 404s) skip it.

@@ -86,6 +86,10 @@ export const describeApi = (app: OpenAPIHono<AppEnv>) => {
     servers: [{ url: new URL(c.req.url).origin, description: 'This deployment' }],
     tags: [
       { name: 'Transfers', description: 'sFOX transfers and QI TEDs, with their verification codes.' },
+      {
+        name: 'Test mode',
+        description: "Test keys only: the built-in simulator's codes and a transfer's provider-side outcome.",
+      },
       { name: 'Webhook endpoints', description: 'Where callbacks go.' },
       { name: 'Events', description: 'Every status change, as delivered to endpoints.' },
       { name: 'Documents', description: 'KYC documents for sFOX.' },

@@ -44,6 +44,10 @@ export const PROBLEM_GUIDE: Record<ProblemCode, string> = {
   rate_limited: 'Too many requests in the window; wait `Retry-After` seconds. `RateLimit-*` headers show the budget.',
   provider_not_configured:
     'The partner has no connection to this provider (in this mode); an operator adds it through the admin API.',
+  not_simulated:
+    "Test-only controls drive the gateway's simulator; this transfer went to the partner's own test connection, whose provider sends the codes and moves the status.",
+  outcome_not_allowed:
+    'A test transfer moves only as a real one would: it completes or fails while pending, and comes back (returns) only once completed.',
   provider_rejected: 'The provider refused the request; `provider_error` carries its own words. Fix and send again.',
   provider_unavailable:
     'The provider could not be reached or failed. Retrying with the same `transfer_id` is safe: nothing is made twice.',

@@ -37,6 +37,8 @@ export const PROBLEMS = {
   resend_cooldown: [429, 'Resend cooldown'],
   rate_limited: [429, 'Rate limited'],
   provider_not_configured: [422, 'Provider not configured'],
+  not_simulated: [409, 'Not simulated'],
+  outcome_not_allowed: [409, 'Outcome not allowed'],
   provider_rejected: [422, 'Rejected by provider'],
   provider_unavailable: [502, 'Provider unavailable'],
   provider_timeout: [504, 'Provider timeout'],

@@ -9,6 +9,8 @@ export type Bindings = {
   API_KEY_SECRET: string
   /** Queue of callback deliveries (producer and consumer are this Worker). */
   DELIVERIES?: Queue<{ delivery_id: string }>
+  /** The test-mode provider simulator (a second Worker); test traffic without a test connection goes there. */
+  SIMULATOR?: Fetcher
   [name: string]: unknown
 }
 

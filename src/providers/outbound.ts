@@ -11,7 +11,11 @@ export type ProviderCall = {
   timeoutMs: number
   /** Told how long the provider took, for the request log's upstream timing. */
   onTiming?: (ms: number) => void
+  /** How to send it: the global fetch, or a service binding's (the test-mode simulator). */
+  fetch?: ProviderFetch
 }
+
+export type ProviderFetch = (url: string, init: RequestInit) => Promise<Response>
 
 const parseJson = (text: string): unknown => {
   try {
@@ -30,7 +34,7 @@ export const callProvider = async (
 ): Promise<{ ok: true; response: ProviderResponse } | { ok: false; error: ProviderError }> => {
   const started = Date.now()
   try {
-    const res = await fetch(call.url, {
+    const res = await (call.fetch ?? fetch)(call.url, {
       method: call.method,
       headers: call.headers,
       body: call.body,

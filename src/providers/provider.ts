@@ -1,8 +1,8 @@
 import type { Transfer } from '../../db/schema'
 import type { Settings } from '../lib/settings'
 import type { TransferStatus } from '../rules/transfer-states'
-
 import { PROVIDERS, type ProviderName } from '../schemas/common'
+import type { ProviderFetch } from './outbound'
 
 export { PROVIDERS, type ProviderName }
 
@@ -89,6 +89,8 @@ export type TransferProvider = {
   checkConnection: () => Promise<ConnectionCheckOutcome>
   /** Provider-specific permissions on a create (QI: which accounts the partner may use); throws a Problem. */
   assertCreateAllowed?: (details: unknown) => void
+  /** Present only when this adapter talks to the test-mode simulator. */
+  simulator?: SimulatorControls
 }
 
 /** One check of a provider connection: never a credential in `detail`. */
@@ -129,6 +131,20 @@ export type AdapterOptions = {
   /** The facts in force (settings applied): a code's lifetime and the attempts it allows. */
   facts: ProviderFacts
   onTiming: (ms: number) => void
+  /** Sends the adapter's calls instead of the global fetch (the simulator's service binding). */
+  fetch?: ProviderFetch
+}
+
+/** How a test transfer ends when a partner drives it (test mode's simulator only). */
+export const SIMULATED_OUTCOMES = ['complete', 'fail', 'return'] as const
+export type SimulatedOutcome = (typeof SIMULATED_OUTCOMES)[number]
+
+/** What the simulator lets a test-mode partner do that a real provider never would. */
+export type SimulatorControls = {
+  /** The live verification code the simulated provider sent, or null when it has none. */
+  readCode: (transfer: Transfer) => Promise<Result<string | null>>
+  /** Moves the simulated transfer to the outcome; the gateway then reads it like any status. */
+  settle: (transfer: Transfer, outcome: SimulatedOutcome) => Promise<Result<void>>
 }
 
 /** Everything the gateway knows of one provider: its facts, how to connect, how to read its webhooks. */
@@ -140,6 +156,8 @@ export type ProviderModule = {
   connect: (connection: OpenConnection, options: AdapterOptions) => TransferProvider
   /** Providers that push status parse their webhook bodies here; null when the body is not one. */
   readWebhook?: (body: string) => WebhookNotice | null
+  /** The test-only controls of this provider's simulator (its control routes). */
+  simulatorControls: (connection: OpenConnection, options: AdapterOptions) => SimulatorControls
 }
 
 export type DocumentUpload = {

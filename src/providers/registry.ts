@@ -1,9 +1,17 @@
 import { decryptJson } from '../lib/crypto'
 import { Problem } from '../lib/problem'
 import type { Settings } from '../lib/settings'
-import type { ProviderFacts, ProviderModule, ProviderName, SealedConnection, TransferProvider } from './provider'
+import type {
+  AdapterOptions,
+  ProviderFacts,
+  ProviderModule,
+  ProviderName,
+  SealedConnection,
+  TransferProvider,
+} from './provider'
 import { qiProvider } from './qi'
 import { sfoxProvider } from './sfox'
+import { simulatorConnection, simulatorFetch } from './simulator/connection'
 
 /** Every provider the gateway speaks to. A new one is a folder beside sfox/ and qi/ and a line here. */
 export const PROVIDER_MODULES: Record<ProviderName, ProviderModule> = { sfox: sfoxProvider, qi: qiProvider }
@@ -60,15 +68,32 @@ const openCredentials = (
   return opened
 }
 
-/** Builds the adapter for a partner's connection, decrypting its credentials on first use. */
+/**
+ * Builds the adapter for a partner's connection, decrypting its credentials on first use. In test mode
+ * a provider with no connection is the simulator, when the deployment has one; live never falls back.
+ */
 export const providerRegistry =
-  (settings: Settings, onTiming: (ms: number) => void) =>
+  (settings: Settings, onTiming: (ms: number) => void, simulator?: Fetcher) =>
   async (
     partnerId: string,
     name: ProviderName,
     connection: SealedConnection | undefined,
     override: { timeoutMs?: number; mode?: string } = {},
   ): Promise<TransferProvider> => {
+    const options: AdapterOptions = {
+      timeoutMs: Math.min(settings.PROVIDER_TIMEOUT_MS, override.timeoutMs ?? Number.POSITIVE_INFINITY),
+      uploadTimeoutMs: settings.PROVIDER_UPLOAD_TIMEOUT_MS,
+      historyMaxRows: settings.SFOX_HISTORY_MAX_ROWS,
+      signatureToleranceMs: settings.QI_SIGNATURE_TOLERANCE_SECONDS * 1000,
+      facts: providerFacts(settings)[name],
+      onTiming,
+    }
+    if (!connection && override.mode === 'test' && simulator) {
+      const module = PROVIDER_MODULES[name]
+      const open = simulatorConnection(partnerId, name)
+      const simulated = { ...options, fetch: simulatorFetch(simulator, partnerId) }
+      return { ...module.connect(open, simulated), simulator: module.simulatorControls(open, simulated) }
+    }
     if (!connection) {
       throw new Problem('provider_not_configured', {
         detail: `No ${override.mode ? `${override.mode} ` : ''}${name} connection is set up for this partner; an operator adds it through the admin API (a key never falls back to another mode's).`,
@@ -83,13 +108,6 @@ export const providerRegistry =
     )
     return PROVIDER_MODULES[name].connect(
       { baseUrl: connection.baseUrl, credentials, settings: connection.settings },
-      {
-        timeoutMs: Math.min(settings.PROVIDER_TIMEOUT_MS, override.timeoutMs ?? Number.POSITIVE_INFINITY),
-        uploadTimeoutMs: settings.PROVIDER_UPLOAD_TIMEOUT_MS,
-        historyMaxRows: settings.SFOX_HISTORY_MAX_ROWS,
-        signatureToleranceMs: settings.QI_SIGNATURE_TOLERANCE_SECONDS * 1000,
-        facts: providerFacts(settings)[name],
-        onTiming,
-      },
+      options,
     )
   }

@@ -230,3 +230,21 @@ export const renderTransfer = (t: Transfer): TransferResourceData => {
     updated_at: iso(t.updatedAt)!,
   } as TransferResourceData
 }
+
+export const TestCodeResource = z
+  .object({
+    object: z.literal('test_code'),
+    transfer_id: z.string(),
+    livemode: z.literal(false),
+    code: z.string().openapi({ description: 'What the end user would have received; never shown for live transfers.' }),
+    channel: z.string().nullable(),
+  })
+  .openapi('TestCode')
+
+export const renderTestCode = (t: Transfer, code: string): z.infer<typeof TestCodeResource> => ({
+  object: 'test_code',
+  transfer_id: t.transferId,
+  livemode: false,
+  code,
+  channel: t.verificationChannel,
+})

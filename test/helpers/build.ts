@@ -15,10 +15,12 @@ export type BuiltWorker = {
  * real bundle in workerd. Asynchronous on purpose: a synchronous child would block servers in the
  * same process. WRANGLER_LOG=log so a quieter local setting does not hide the size line.
  */
-export const buildWorker = async (root: string): Promise<BuiltWorker> => {
+export const buildWorker = async (root: string, options: { config?: string } = {}): Promise<BuiltWorker> => {
   const outdir = await mkdtemp(join(tmpdir(), 'tgw-build-'))
+  // `config`: another Worker's wrangler.toml (relative to root), e.g. 'sandbox/simulator/wrangler.toml'.
+  const args = ['deploy', '--dry-run', '--outdir', outdir, ...(options.config ? ['-c', options.config] : [])]
   const output = await new Promise<string>((resolve, reject) => {
-    const child = spawn(join(root, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', outdir], {
+    const child = spawn(join(root, 'node_modules/.bin/wrangler'), args, {
       cwd: root,
       env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true', WRANGLER_LOG: 'log' },
       stdio: ['ignore', 'pipe', 'pipe'],

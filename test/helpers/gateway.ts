@@ -22,6 +22,8 @@ export type GatewayOptions = {
   database?: string
   migrate?: boolean
   overrides?: Parameters<typeof startWorker>[0]['overrides']
+  /** The test-mode simulator behind SIMULATOR, as deployed (default); false leaves the binding out. */
+  simulator?: boolean
 }
 
 export const startGateway = async (options: GatewayOptions = {}) => {
@@ -44,6 +46,10 @@ export const startGateway = async (options: GatewayOptions = {}) => {
       ...options.vars,
     },
     overrides: options.overrides,
+    simulator:
+      options.simulator === false
+        ? undefined
+        : { scriptPath: inject('simulatorScript'), workerOptions: JSON.parse(inject('simulatorOptions')) },
     // The Worker's console output is kept for assertions (no secrets in logs); DEBUG_WORKER_LOGS=1 echoes it.
     onLog: (log) => {
       logs.push(log)

@@ -4,29 +4,46 @@ import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from 'wrangle
 
 export type WorkerLog = { level: string; message: string }
 
-/** Miniflare options from wrangler.toml, with only its [vars] (a developer's .dev.vars must not leak in). */
-export const workerOptionsFromConfig = (root: string) => {
-  const config = unstable_readConfig({ config: join(root, 'wrangler.toml') })
+/** Miniflare options from a wrangler config (wrangler.toml unless named), with only its [vars] (a developer's .dev.vars must not leak in). */
+export const workerOptionsFromConfig = (root: string, configPath = 'wrangler.toml') => {
+  const config = unstable_readConfig({ config: join(root, configPath) })
   const { workerOptions } = unstable_getMiniflareWorkerOptions(config)
   workerOptions.bindings = { ...config.vars } as typeof workerOptions.bindings
-  return workerOptions as MiniflareOptions & { bindings?: Record<string, unknown> }
+  return workerOptions as MiniflareOptions & {
+    bindings?: Record<string, unknown>
+    serviceBindings?: Record<string, unknown>
+  }
 }
 
-/** The built Worker in workerd, configured like wrangler.toml plus `bindings`. */
+type WorkerOptions = ReturnType<typeof workerOptionsFromConfig>
+
+/** The test-mode simulator beside the gateway (its SIMULATOR binding), on the same database. */
+export type SimulatorWorker = { scriptPath: string; workerOptions: WorkerOptions }
+
+/**
+ * The built Worker in workerd, configured like wrangler.toml plus `bindings`. With `simulator`, the
+ * simulator Worker runs beside it behind the SIMULATOR binding, as deployed; without, the binding is
+ * left out (test keys with no connection then get provider_not_configured).
+ */
 export const startWorker = async (options: {
   scriptPath: string
-  workerOptions: MiniflareOptions & { bindings?: Record<string, unknown> }
+  workerOptions: WorkerOptions
   bindings: Record<string, unknown>
   onLog?: (log: WorkerLog) => void
   /** Raw Miniflare options on top (e.g. a queue without its consumer). */
   overrides?: Partial<MiniflareOptions>
+  simulator?: SimulatorWorker
 }) => {
-  const mf = new Miniflare({
+  const { SIMULATOR, ...otherServices } = options.workerOptions.serviceBindings ?? {}
+  const gateway = {
     ...options.workerOptions,
     modules: true,
     modulesRoot: dirname(options.scriptPath),
     scriptPath: options.scriptPath,
     bindings: { ...options.workerOptions.bindings, ...options.bindings },
+    serviceBindings: options.simulator ? { ...otherServices, SIMULATOR } : otherServices,
+  }
+  const shared = {
     handleStructuredLogs: ({ level, message }: WorkerLog) => options.onLog?.({ level, message }),
     // GET /cdn-cgi/handler/scheduled runs the cron handler, as under `wrangler dev`.
     unsafeTriggerHandlers: true,
@@ -34,8 +51,23 @@ export const startWorker = async (options: {
     // proxy worker of its own (to strip CF-Connecting-IP) on the same thread, which the bench would
     // count as gateway time.
     stripCfConnectingIp: false,
-    ...options.overrides,
-  } as MiniflareOptions)
+  }
+  const simulator = options.simulator && {
+    ...options.simulator.workerOptions,
+    modules: true,
+    modulesRoot: dirname(options.simulator.scriptPath),
+    scriptPath: options.simulator.scriptPath,
+    bindings: {
+      ...options.simulator.workerOptions.bindings,
+      LIBSQL_URL: options.bindings.LIBSQL_URL,
+      LIBSQL_AUTH_TOKEN: options.bindings.LIBSQL_AUTH_TOKEN ?? '',
+    },
+  }
+  const mf = new Miniflare(
+    (simulator
+      ? { ...shared, workers: [{ ...gateway, ...options.overrides }, simulator] }
+      : { ...gateway, ...shared, ...options.overrides }) as MiniflareOptions,
+  )
   // Miniflare also serves the Worker on a local port (providers' webhooks need a real URL).
   const url = (await mf.ready).toString().replace(/\/$/, '')
   return { mf, url }

@@ -120,13 +120,14 @@ describe('create', () => {
     expect(withMetadata.body.code).toBe('idempotency_key_reused')
   })
 
-  it('a partner without an sFOX connection gets provider_not_configured and nothing is stored', async () => {
-    const { createPartner } = await import('../helpers/gateway')
-    const p = await createPartner(gateway)
-    const res = await p.call('POST', '/v1/transfers', paymentBody('nocon-1'))
+  it('a live key without a live sFOX connection gets provider_not_configured and nothing is stored', async () => {
+    // (A test key without one is served by the simulator: simulator.test.ts.)
+    const partner = await gateway.admin('POST', '/partners', { name: 'No connection' })
+    const key = await gateway.admin('POST', `/partners/${partner.body.id}/api-keys`, { mode: 'live' })
+    const res = await gateway.request('POST', '/v1/transfers', { body: paymentBody('nocon-1'), key: key.body.key })
     expect(res.status).toBe(422)
     expect(res.body.code).toBe('provider_not_configured')
-    expect((await p.call('GET', '/v1/transfers/nocon-1')).status).toBe(404)
+    expect((await gateway.request('GET', '/v1/transfers/nocon-1', { key: key.body.key })).status).toBe(404)
   })
 })
 

@@ -38,7 +38,7 @@ export type QiDetails = {
   contact_type: 'sms' | 'email'
 }
 
-type CallOptions = Pick<AdapterOptions, 'timeoutMs' | 'signatureToleranceMs' | 'facts' | 'onTiming'> & {
+type CallOptions = Pick<AdapterOptions, 'timeoutMs' | 'signatureToleranceMs' | 'facts' | 'onTiming' | 'fetch'> & {
   now?: () => number
 }
 
@@ -80,6 +80,7 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
       body,
       timeoutMs: options.timeoutMs,
       onTiming: options.onTiming,
+      fetch: options.fetch,
     })
     if (!result.ok) return result
     const answer = await authenticAnswer(result.response, method, uri)

@@ -2,6 +2,7 @@ import type { ProviderModule } from '../provider'
 import { createQiProvider } from './client'
 
 import { QI_FACTS } from './facts'
+import { qiSimulatorControls } from './simulator'
 import { readQiWebhook } from './webhooks'
 
 /** What a QI connection stores besides its credentials (admin API, connection check). */
@@ -33,4 +34,5 @@ export const qiProvider: ProviderModule = {
       options,
     ),
   readWebhook: readQiWebhook,
+  simulatorControls: qiSimulatorControls,
 }

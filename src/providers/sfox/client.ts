@@ -1,6 +1,6 @@
 import type { Transfer } from '../../../db/schema'
 import { sentFileName } from '../../schemas/documents'
-import { callProvider, type ProviderResponse, withRetryAfter } from '../outbound'
+import { callProvider, type ProviderFetch, type ProviderResponse, withRetryAfter } from '../outbound'
 import { fail, ok, type ProviderError, type Result, type TransferProvider } from '../provider'
 import { checkSfoxConnection } from './connection-check'
 import { errorOf, type SfoxOperation, type SfoxTransfer, snapshotOf } from './mapping'
@@ -12,6 +12,7 @@ export type CallOptions = {
   uploadTimeoutMs?: number
   historyMaxRows?: number
   onTiming?: (ms: number) => void
+  fetch?: ProviderFetch
 }
 
 /** The create body's fields as the gateway stores them (quantity and rate as decimal strings). */
@@ -50,6 +51,7 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
       body: multipart ? multipart.body : body === undefined ? undefined : JSON.stringify(body),
       timeoutMs: multipart ? (options.uploadTimeoutMs ?? options.timeoutMs) : options.timeoutMs,
       onTiming: options.onTiming,
+      fetch: options.fetch,
     })
     if (!result.ok) return result
     const { response } = result
