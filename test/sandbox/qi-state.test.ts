@@ -159,11 +159,14 @@ describe('integration state', () => {
   })
 
   it('settles a due TED when its state is next loaded, without any timer', async () => {
-    const s = await boot({ approval_outcome: 'pending', settle_delay_ms: 30 })
+    // Settling runs on the wall clock: a delay a busy machine's answer cannot outlast (30 ms could),
+    // then a wait for the moment itself to pass, not a guess at how long that takes.
+    const s = await boot({ approval_outcome: 'pending', settle_delay_ms: 3_000 })
     const tedKey = await s.createTed()
     expect((await s.validate(tedKey)).status).toBe(202)
     s.qi.close() // stops the wake-up timers
-    await new Promise((r) => setTimeout(r, 60))
+    const settleAt = s.qi.state.teds.get(tedKey)!.settle_at!
+    await waitFor(() => (Date.now() > settleAt ? true : undefined), 10_000)
     expect(s.qi.state.teds.get(tedKey)!.ted_status).toBe('pending')
     expect(await s.status(tedKey)).toBe('sent')
     await waitFor(() => (hooks(tedKey).length === 2 ? true : undefined))
