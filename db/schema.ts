@@ -30,6 +30,8 @@ export const apiKeys = sqliteTable(
     createdAt: integer('created_at').notNull(),
     expiresAt: integer('expires_at'),
     revokedAt: integer('revoked_at'),
+    // Written at most once a minute per key, after the answer (never on the request's critical path).
+    lastUsedAt: integer('last_used_at'),
   },
   (t) => [uniqueIndex('api_keys_hash_unique').on(t.hash), index('api_keys_partner_idx').on(t.partnerId)],
 )
@@ -302,3 +304,33 @@ export const simulatorState = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.partnerId, t.provider] })],
 )
+
+/**
+ * A partner portal session: first a single-use login link (only its keyed hash kept), then, once opened,
+ * the browser session its cookie names (again only a keyed hash). One partner, one mode.
+ */
+export const portalSessions = sqliteTable(
+  'portal_sessions',
+  {
+    id: text('id').primaryKey(),
+    partnerId: text('partner_id')
+      .notNull()
+      .references(() => partners.id),
+    mode: text('mode', { enum: ['test', 'live'] }).notNull(),
+    loginHash: text('login_hash').notNull(),
+    loginExpiresAt: integer('login_expires_at').notNull(),
+    sessionHash: text('session_hash'),
+    returnUrl: text('return_url'),
+    createdAt: integer('created_at').notNull(),
+    usedAt: integer('used_at'),
+    expiresAt: integer('expires_at'),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [
+    uniqueIndex('portal_sessions_login_unique').on(t.loginHash),
+    uniqueIndex('portal_sessions_session_unique').on(t.sessionHash),
+    index('portal_sessions_partner_idx').on(t.partnerId, t.mode),
+  ],
+)
+
+export type PortalSession = typeof portalSessions.$inferSelect

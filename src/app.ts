@@ -13,6 +13,8 @@ import { adminRouter } from './routes/admin/admin.index'
 import { documentsRouter } from './routes/documents/documents.index'
 import { eventsRouter } from './routes/events/events.index'
 import { healthRouter } from './routes/health/health.index'
+import { portalRouter } from './routes/portal/portal.index'
+import { portalSessionsRouter } from './routes/portal-sessions/portal-sessions.index'
 import { problemsRouter } from './routes/problems/problems.index'
 import { providerWebhooksRouter } from './routes/provider-webhooks/provider-webhooks.index'
 import { createRouter } from './routes/router'
@@ -72,11 +74,14 @@ export const createApp = () => {
     .route('/', problemsRouter)
     .route('/v1/transfers', transfersRouter)
     .route('/v1/test/transfers', testTransfersRouter)
+    .route('/v1/portal-sessions', portalSessionsRouter)
     .route('/v1/webhook-endpoints', webhookEndpointsRouter)
     .route('/v1/events', eventsRouter)
     .route('/v1', documentsRouter)
     .route('/admin', adminRouter)
     .route('/providers', providerWebhooksRouter)
+  // The partner portal's pages: HTML for people, not part of the API (nor of its OpenAPI document).
+  app.route('/portal', portalRouter)
   describeApi(app)
 
   app.notFound((c) =>

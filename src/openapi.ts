@@ -91,6 +91,7 @@ export const describeApi = (app: OpenAPIHono<AppEnv>) => {
         description: "Test keys only: the built-in simulator's codes and a transfer's provider-side outcome.",
       },
       { name: 'Webhook endpoints', description: 'Where callbacks go.' },
+      { name: 'Portal', description: "Login links to the partner portal, the gateway's pages for operations teams." },
       { name: 'Events', description: 'Every status change, as delivered to endpoints.' },
       { name: 'Documents', description: 'KYC documents for sFOX.' },
       { name: 'Admin', description: 'Partners, keys and provider connections (operators).' },

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, lt } from 'drizzle-orm'
+import { and, asc, desc, eq, gte, lt, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client'
 import { ownedBy } from '../../db/owned'
 import { type Delivery, type DeliveryAttempt, deliveries, deliveryAttempts, type Event, events } from '../../db/schema'
@@ -56,11 +56,72 @@ export const getEventWithDeliveries = async (db: Db, owner: Owner, id: string) =
       .orderBy(asc(deliveries.createdAt), asc(deliveryAttempts.attempt)),
   ])
   if (!event) throw eventNotFound(id)
+  return { event, deliveries: deliveriesOf(rows) }
+}
+
+type DeliveryRow = { delivery: Delivery; attempt: DeliveryAttempt | null }
+
+/** Joined delivery/attempt rows (in order) as deliveries, each with its attempts. */
+const deliveriesOf = (rows: DeliveryRow[]) => {
   const byDelivery = new Map<string, { delivery: Delivery; attempts: DeliveryAttempt[] }>()
   for (const { delivery, attempt } of rows) {
     const entry = byDelivery.get(delivery.id) ?? { delivery, attempts: [] }
     if (attempt) entry.attempts.push(attempt)
     byDelivery.set(delivery.id, entry)
   }
-  return { event, deliveries: [...byDelivery.values()] }
+  return [...byDelivery.values()]
+}
+
+/** A transfer's events in sequence order, each with its deliveries and their attempts: one batch. */
+export const getTransferTimeline = async (db: Db, owner: Owner, transferId: string) => {
+  const [eventRows, rows] = await db.batch([
+    db
+      .select()
+      .from(events)
+      .where(and(ownedBy(events, owner), eq(events.transferId, transferId)))
+      .orderBy(asc(events.sequence)),
+    db
+      .select({ delivery: deliveries, attempt: deliveryAttempts })
+      .from(deliveries)
+      .innerJoin(events, eq(events.id, deliveries.eventId))
+      .leftJoin(deliveryAttempts, eq(deliveryAttempts.deliveryId, deliveries.id))
+      .where(and(ownedBy(events, owner), eq(events.transferId, transferId)))
+      .orderBy(asc(deliveries.createdAt), asc(deliveryAttempts.attempt)),
+  ])
+  const rowsByEvent = new Map<string, DeliveryRow[]>()
+  for (const row of rows) {
+    const ofEvent = rowsByEvent.get(row.delivery.eventId) ?? []
+    ofEvent.push(row)
+    rowsByEvent.set(row.delivery.eventId, ofEvent)
+  }
+  return eventRows.map((event) => ({ event, deliveries: deliveriesOf(rowsByEvent.get(event.id) ?? []) }))
+}
+
+/** Deliveries made since `since` by outcome, and the endpoints whose latest delivery failed (the overview). */
+export const deliveryHealth = async (db: Db, owner: Owner, since: number) => {
+  const [outcomes, failing] = await db.batch([
+    db
+      .select({ status: deliveries.status, count: sql<number>`count(*)` })
+      .from(deliveries)
+      .innerJoin(events, eq(events.id, deliveries.eventId))
+      .where(and(ownedBy(events, owner), gte(deliveries.createdAt, since)))
+      .groupBy(deliveries.status),
+    db
+      .select({
+        endpointId: deliveries.endpointId,
+        failures: sql<number>`count(*)`,
+        lastError: sql<string | null>`max(${deliveries.lastError})`,
+      })
+      .from(deliveries)
+      .innerJoin(events, eq(events.id, deliveries.eventId))
+      .where(
+        and(
+          ownedBy(events, owner),
+          gte(deliveries.createdAt, since),
+          sql`(${deliveries.status} = 'failed' OR (${deliveries.status} = 'pending' AND ${deliveries.attempts} > 0))`,
+        ),
+      )
+      .groupBy(deliveries.endpointId),
+  ])
+  return { outcomes, failing }
 }

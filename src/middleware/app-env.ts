@@ -10,5 +10,7 @@ export type AppEnv = {
     services: Services
     partner: PartnerContext
     log: RequestLog
+    /** In the partner portal: the browser session, its forms' CSRF token, and the partner's way back. */
+    portal: { sessionId: string; csrf: string; returnUrl: string | null }
   }
 }

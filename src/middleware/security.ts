@@ -28,8 +28,29 @@ const docsHeaders = secureHeaders({
   referrerPolicy: 'no-referrer',
 })
 
+// The partner portal: its own stylesheet and inline SVG, forms posting to itself, nothing else.
+const portalHeaders = secureHeaders({
+  contentSecurityPolicy: {
+    defaultSrc: ["'none'"],
+    styleSrc: ["'self'"],
+    imgSrc: ["'self'", 'data:'],
+    formAction: ["'self'"],
+    baseUri: ["'none'"],
+    frameAncestors: ["'none'"],
+  },
+  strictTransportSecurity: 'max-age=63072000; includeSubDomains',
+  xFrameOptions: 'DENY',
+  referrerPolicy: 'no-referrer',
+  crossOriginResourcePolicy: 'same-origin',
+  crossOriginOpenerPolicy: 'same-origin',
+})
+
 export const securityHeaders = createMiddleware<AppEnv>((c, next) =>
-  c.req.path === '/docs' ? docsHeaders(c, next) : apiHeaders(c, next),
+  c.req.path === '/docs'
+    ? docsHeaders(c, next)
+    : c.req.path === '/portal' || c.req.path.startsWith('/portal/')
+      ? portalHeaders(c, next)
+      : apiHeaders(c, next),
 )
 
 // Built once per distinct setting (an isolate sees one).

@@ -3,9 +3,14 @@ import { createRouter } from '../router'
 import { apiKeysRouter } from './api-keys/api-keys.index'
 import { connectionsRouter } from './connections/connections.index'
 import { partnersRouter } from './partners/partners.index'
+import { portalSessionsAdminRouter } from './portal-sessions/portal-sessions.index'
 
 // The operator's API: one admin token guards every resource below it.
 const router = createRouter()
 router.use(adminAuth)
 
-export const adminRouter = router.route('/', partnersRouter).route('/', apiKeysRouter).route('/', connectionsRouter)
+export const adminRouter = router
+  .route('/', partnersRouter)
+  .route('/', apiKeysRouter)
+  .route('/', connectionsRouter)
+  .route('/', portalSessionsAdminRouter)

@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, sql } from 'drizzle-orm'
+import { and, desc, eq, gte, lt, or, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client'
 import { bind, compile } from '../../../db/compiled'
 import { ownedBy } from '../../../db/owned'
@@ -64,13 +64,27 @@ export const claimRefetch = async (db: Db, id: string, now: number, gapMs: numbe
       .returning({ id: transfers.id })
   ).length === 1
 
-export type ListFilter = { status?: string; provider?: ProviderName; limit: number; startingAfter?: string }
+export type ListFilter = {
+  status?: string
+  provider?: ProviderName
+  limit: number
+  startingAfter?: string
+  /** The partner's transfer_id or the provider's reference, exactly (the portal's search). */
+  search?: string
+  createdFrom?: number
+  createdBefore?: number
+}
 
 /** Newest first; ids are time-ordered, so the cursor is "ids below the cursor transfer's id". */
 export const listTransfers = async (db: Db, owner: Owner, filter: ListFilter) => {
   const conditions = [ownedBy(transfers, owner)]
   if (filter.status) conditions.push(eq(transfers.status, filter.status))
   if (filter.provider) conditions.push(eq(transfers.provider, filter.provider))
+  if (filter.search) {
+    conditions.push(or(eq(transfers.transferId, filter.search), eq(transfers.providerReference, filter.search))!)
+  }
+  if (filter.createdFrom !== undefined) conditions.push(gte(transfers.createdAt, filter.createdFrom))
+  if (filter.createdBefore !== undefined) conditions.push(lt(transfers.createdAt, filter.createdBefore))
   if (filter.startingAfter) {
     conditions.push(
       lt(
@@ -87,3 +101,11 @@ export const listTransfers = async (db: Db, owner: Owner, filter: ListFilter) =>
     .limit(filter.limit + 1)
   return toPage(rows, filter.limit)
 }
+
+/** How many of the owner's transfers were created since `since`, by status (the portal's overview). */
+export const countByStatus = async (db: Db, owner: Owner, since: number) =>
+  db
+    .select({ status: transfers.status, count: sql<number>`count(*)` })
+    .from(transfers)
+    .where(and(ownedBy(transfers, owner), gte(transfers.createdAt, since)))
+    .groupBy(transfers.status)

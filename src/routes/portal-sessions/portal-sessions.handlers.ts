@@ -1,0 +1,16 @@
+import { mintPortalSession } from '../../partners/portal-sessions'
+import { renderPortalSession } from '../../schemas/portal'
+import type { AppRouteHandler } from '../router'
+import type * as routes from './portal-sessions.routes'
+
+export const create: AppRouteHandler<typeof routes.create> = async (c) => {
+  const { db, settings, now } = c.var.services
+  const { row, token } = await mintPortalSession(
+    db,
+    settings.API_KEY_SECRET,
+    c.var.partner,
+    c.req.valid('json') ?? {},
+    now(),
+  )
+  return c.json(renderPortalSession(row, new URL(c.req.url).origin, token), 201)
+}

@@ -1,0 +1,77 @@
+import type { Child } from 'hono/jsx'
+import type { PartnerContext } from '../../services'
+import { STYLESHEET } from './assets'
+
+export type Section = 'overview' | 'transfers' | 'endpoints' | 'keys' | 'documents'
+
+const SECTIONS: { id: Section; href: string; label: string }[] = [
+  { id: 'overview', href: '/portal', label: 'Overview' },
+  { id: 'transfers', href: '/portal/transfers', label: 'Transfers' },
+]
+
+export type PageProps = {
+  title: string
+  section?: Section
+  partner?: Pick<PartnerContext, 'name' | 'mode'>
+  portal?: { csrf: string; returnUrl: string | null }
+  children: Child
+}
+
+/** Every portal page: its own stylesheet, a skip link, the partner and mode always in view. */
+export const Layout = ({ title, section, partner, portal, children }: PageProps) => (
+  <html lang="en">
+    <head>
+      <meta charset="utf-8" />
+      <meta name="viewport" content="width=device-width, initial-scale=1" />
+      <title>{`${title} · transfer-gateway`}</title>
+      <link rel="stylesheet" href={STYLESHEET.path} />
+    </head>
+    <body>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header>
+        <a class="brand" href="/portal">
+          transfer-gateway
+        </a>
+        {partner && (
+          <nav aria-label="Portal">
+            <ul>
+              {SECTIONS.map((s) => (
+                <li>
+                  <a href={s.href} aria-current={s.id === section ? 'page' : undefined}>
+                    {s.label}
+                  </a>
+                </li>
+              ))}
+            </ul>
+          </nav>
+        )}
+        {partner && portal && (
+          <div class="who">
+            <span>{partner.name}</span>
+            <span class={`mode mode-${partner.mode}`}>{partner.mode === 'live' ? 'Live data' : 'Test data'}</span>
+            {portal.returnUrl && <a href={portal.returnUrl}>Back</a>}
+            <form method="post" action="/portal/logout">
+              <input type="hidden" name="_csrf" value={portal.csrf} />
+              <button class="link" type="submit">
+                Sign out
+              </button>
+            </form>
+          </div>
+        )}
+      </header>
+      <main id="main">{children}</main>
+    </body>
+  </html>
+)
+
+export const Status = ({ value }: { value: string }) => <span class={`status status-${value}`}>{value}</span>
+
+/** A time people read, and the exact instant for machines and tooltips. */
+export const Time = ({ ms }: { ms: number | null }) =>
+  ms === null ? (
+    <span class="muted">—</span>
+  ) : (
+    <time datetime={new Date(ms).toISOString()}>{new Date(ms).toISOString().replace('T', ' ').slice(0, 19)} UTC</time>
+  )

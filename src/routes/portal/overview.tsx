@@ -1,0 +1,92 @@
+import { TRANSFER_STATUSES } from '../../rules/transfer-states'
+
+type Counts = { status: string; count: number }[]
+
+/** Horizontal bars, one per status, each a link to the filtered list; an SVG with its numbers as text. */
+const StatusBars = ({ counts, label, since }: { counts: Counts; label: string; since: string }) => {
+  const byStatus = new Map(counts.map((c) => [c.status, Number(c.count)]))
+  const rows = TRANSFER_STATUSES.map((s) => ({ status: s, count: byStatus.get(s) ?? 0 }))
+  const max = Math.max(1, ...rows.map((r) => r.count))
+  const height = rows.length * 24
+  return (
+    <figure class="panel">
+      <figcaption>
+        <h2>{label}</h2>
+      </figcaption>
+      <svg
+        viewBox={`0 0 420 ${height}`}
+        width="100%"
+        role="img"
+        aria-label={`${label}: ${rows.map((r) => `${r.status} ${r.count}`).join(', ')}`}
+      >
+        {rows.map((r, i) => (
+          <a href={`/portal/transfers?status=${r.status}&created_from=${since}`}>
+            <text x="0" y={i * 24 + 16} font-size="13" fill="#1a1d23">
+              {r.status}
+            </text>
+            <rect x="170" y={i * 24 + 4} height="16" width={Math.max(1, (r.count / max) * 200)} fill="#1d4ed8" />
+            <text x={176 + (r.count / max) * 200} y={i * 24 + 16} font-size="13" fill="#1a1d23">
+              {r.count}
+            </text>
+          </a>
+        ))}
+      </svg>
+    </figure>
+  )
+}
+
+export const Overview = (props: {
+  day: Counts
+  week: Counts
+  since: { day: string; week: string }
+  deliveries: { outcomes: Counts; failing: { endpointId: string; failures: number; lastError: string | null }[] }
+}) => {
+  const outcome = new Map(props.deliveries.outcomes.map((o) => [o.status, Number(o.count)]))
+  const delivered = outcome.get('delivered') ?? 0
+  const failed = outcome.get('failed') ?? 0
+  const pending = outcome.get('pending') ?? 0
+  const settled = delivered + failed
+  return (
+    <>
+      <h1>Overview</h1>
+      <StatusBars counts={props.day} label="Transfers created in the last 24 hours" since={props.since.day} />
+      <StatusBars counts={props.week} label="Transfers created in the last 7 days" since={props.since.week} />
+      <section class="panel" aria-labelledby="callbacks">
+        <h2 id="callbacks">Callbacks in the last 7 days</h2>
+        <p>
+          {settled === 0
+            ? 'No callback has finished yet.'
+            : `${Math.round((delivered / settled) * 1000) / 10}% delivered (${delivered} delivered, ${failed} failed)`}
+          {pending > 0 && `, ${pending} still being retried`}.
+        </p>
+        {props.deliveries.failing.length === 0 ? (
+          <p>No receiver is failing.</p>
+        ) : (
+          <div class="scroll">
+            <table>
+              <caption>Receivers failing now</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Endpoint</th>
+                  <th scope="col">Failing deliveries</th>
+                  <th scope="col">Last error</th>
+                </tr>
+              </thead>
+              <tbody>
+                {props.deliveries.failing.map((f) => (
+                  <tr>
+                    <td>
+                      <code>{f.endpointId}</code>
+                    </td>
+                    <td>{f.failures}</td>
+                    <td>{f.lastError ?? '—'}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+    </>
+  )
+}
