@@ -1,4 +1,5 @@
 import type { Child } from 'hono/jsx'
+import type { AppEnv } from '../../middleware/app-env'
 import type { PartnerContext } from '../../services'
 import { STYLESHEET } from './assets'
 
@@ -7,6 +8,9 @@ export type Section = 'overview' | 'transfers' | 'endpoints' | 'keys' | 'documen
 const SECTIONS: { id: Section; href: string; label: string }[] = [
   { id: 'overview', href: '/portal', label: 'Overview' },
   { id: 'transfers', href: '/portal/transfers', label: 'Transfers' },
+  { id: 'endpoints', href: '/portal/endpoints', label: 'Webhook endpoints' },
+  { id: 'keys', href: '/portal/keys', label: 'API keys' },
+  { id: 'documents', href: '/portal/documents', label: 'Documents' },
 ]
 
 export type PageProps = {
@@ -65,6 +69,20 @@ export const Layout = ({ title, section, partner, portal, children }: PageProps)
     </body>
   </html>
 )
+
+/** Renders a page inside the layout, for the signed-in partner (every page handler's last line). */
+export const page = (c: { var: AppEnv['Variables'] }, props: Omit<PageProps, 'partner' | 'portal'>) => (
+  <Layout {...props} partner={c.var.partner} portal={c.var.portal} />
+)
+
+/** A form's hidden CSRF field: every state-changing form carries it. */
+export const Csrf = ({ token }: { token: string }) => <input type="hidden" name="_csrf" value={token} />
+
+/** A form field as a string (absent, a file or empty: undefined). */
+export const field = (form: Record<string, unknown>, name: string): string | undefined => {
+  const value = form[name]
+  return typeof value === 'string' && value !== '' ? value : undefined
+}
 
 export const Status = ({ value }: { value: string }) => <span class={`status status-${value}`}>{value}</span>
 

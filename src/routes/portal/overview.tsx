@@ -1,4 +1,11 @@
+import { Hono } from 'hono'
+import { deliveryHealth } from '../../callbacks/event-history'
+import type { AppEnv } from '../../middleware/app-env'
 import { TRANSFER_STATUSES } from '../../rules/transfer-states'
+import { countByStatus } from '../../transfers/store/read'
+import { page } from './layout'
+
+const DAY = 24 * 3600 * 1000
 
 type Counts = { status: string; count: number }[]
 
@@ -90,3 +97,26 @@ export const Overview = (props: {
     </>
   )
 }
+
+export const overviewPages = new Hono<AppEnv>()
+
+overviewPages.get('/', async (c) => {
+  const { db, now } = c.var.services
+  const at = now()
+  const [day, week, deliveries] = await Promise.all([
+    countByStatus(db, c.var.partner, at - DAY),
+    countByStatus(db, c.var.partner, at - 7 * DAY),
+    deliveryHealth(db, c.var.partner, at - 7 * DAY),
+  ])
+  const since = {
+    day: new Date(at - DAY).toISOString().slice(0, 10),
+    week: new Date(at - 7 * DAY).toISOString().slice(0, 10),
+  }
+  return c.html(
+    page(c, {
+      title: 'Overview',
+      section: 'overview',
+      children: <Overview day={day} week={week} since={since} deliveries={deliveries} />,
+    }),
+  )
+})

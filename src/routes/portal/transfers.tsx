@@ -1,8 +1,19 @@
+import { Hono } from 'hono'
 import type { Delivery, DeliveryAttempt, Event, Transfer } from '../../../db/schema'
+import { getTransferTimeline } from '../../callbacks/event-history'
+import { redeliverEvent } from '../../callbacks/redelivery'
+import type { AppEnv } from '../../middleware/app-env'
 import { TRANSFER_STATUSES } from '../../rules/transfer-states'
-import { PROVIDERS } from '../../schemas/common'
+import { PROVIDERS, type ProviderName } from '../../schemas/common'
 import { renderTransfer } from '../../schemas/transfers'
-import { Status, Time } from './layout'
+import { transferNotFound } from '../../transfers/problems'
+import { findTransfer, listTransfers } from '../../transfers/store/read'
+import { Csrf, field, page, Status, Time } from './layout'
+
+const PAGE_SIZE = 25
+
+const dateOf = (value: string | undefined) =>
+  value && /^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(value) : undefined
 
 export type TransferFilters = {
   status?: string
@@ -234,7 +245,7 @@ export const TransferPage = (props: { transfer: Transfer; timeline: Timeline; cs
                         </p>
                         <Attempts attempts={attempts} />
                         <form method="post" action={`/portal/events/${event.id}/redeliver`}>
-                          <input type="hidden" name="_csrf" value={props.csrf} />
+                          <Csrf token={props.csrf} />
                           <input type="hidden" name="endpoint_id" value={delivery.endpointId} />
                           <input type="hidden" name="transfer_id" value={resource.id} />
                           <button type="submit">Redeliver to this endpoint</button>
@@ -251,3 +262,60 @@ export const TransferPage = (props: { transfer: Transfer; timeline: Timeline; cs
     </>
   )
 }
+
+export const transferPages = new Hono<AppEnv>()
+
+transferPages.get('/transfers', async (c) => {
+  const q = c.req.query()
+  const filters: TransferFilters = {
+    status: q.status || undefined,
+    provider: PROVIDERS.includes(q.provider as ProviderName) ? q.provider : undefined,
+    search: q.search?.trim() || undefined,
+    created_from: q.created_from || undefined,
+    created_before: q.created_before || undefined,
+  }
+  const { rows, hasMore } = await listTransfers(c.var.services.db, c.var.partner, {
+    status: filters.status,
+    provider: filters.provider as ProviderName | undefined,
+    search: filters.search,
+    createdFrom: dateOf(filters.created_from),
+    createdBefore: dateOf(filters.created_before),
+    startingAfter: q.starting_after || undefined,
+    limit: PAGE_SIZE,
+  })
+  return c.html(
+    page(c, {
+      title: 'Transfers',
+      section: 'transfers',
+      children: <TransferList rows={rows} hasMore={hasMore} filters={filters} />,
+    }),
+  )
+})
+
+transferPages.get('/transfers/:transfer_id', async (c) => {
+  const id = c.req.param('transfer_id')
+  const { db } = c.var.services
+  const [transfer, timeline] = await Promise.all([
+    findTransfer(db, c.var.partner, id),
+    getTransferTimeline(db, c.var.partner, id),
+  ])
+  if (!transfer) throw transferNotFound(id)
+  const notice = c.req.query('redelivered')
+    ? 'A new delivery was queued; it appears below as it is attempted.'
+    : undefined
+  return c.html(
+    page(c, {
+      title: `Transfer ${id}`,
+      section: 'transfers',
+      children: <TransferPage transfer={transfer} timeline={timeline} csrf={c.var.portal.csrf} notice={notice} />,
+    }),
+  )
+})
+
+transferPages.post('/events/:event_id/redeliver', async (c) => {
+  const form = await c.req.parseBody()
+  const endpointId = field(form, 'endpoint_id')
+  const transferId = field(form, 'transfer_id') ?? ''
+  await redeliverEvent(c.var.services, c.var.partner, c.req.param('event_id'), endpointId)
+  return c.redirect(`/portal/transfers/${encodeURIComponent(transferId)}?redelivered=1`, 303)
+})
