@@ -114,14 +114,21 @@ export const findSubmission = async (db: Db, owner: Owner, id: string) =>
       .limit(1)
   )[0]
 
-export const listSubmissions = async (db: Db, owner: Owner, userId: string, limit: number, startingAfter?: string) => {
+/** Newest first; one end user's, or (no `userId`, the portal) everyone's. */
+export const listSubmissions = async (
+  db: Db,
+  owner: Owner,
+  userId: string | undefined,
+  limit: number,
+  startingAfter?: string,
+) => {
   const rows = await db
     .select()
     .from(documentSubmissions)
     .where(
       and(
         ownedBy(documentSubmissions, owner),
-        eq(documentSubmissions.userId, userId),
+        userId === undefined ? undefined : eq(documentSubmissions.userId, userId),
         startingAfter ? lt(documentSubmissions.id, startingAfter) : undefined,
       ),
     )

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openDb } from '../helpers/db'
 import { createPartner, type Gateway, startGateway } from '../helpers/gateway'
@@ -169,6 +170,27 @@ describe('a session', () => {
     expect(found).toContain('>f-3<')
     expect(found).not.toContain('>f-1<')
   })
+})
+
+it('lists document submissions with names, sizes and digests, never contents', async () => {
+  const partner = await createPartner(gateway)
+  const content = '%PDF-1.4 portal secret content'
+  const form = new FormData()
+  form.append('files', new Blob([content], { type: 'application/pdf' }), 'passport.pdf')
+  form.append('file_types', JSON.stringify({ 'passport.pdf': 'ID' }))
+  const sent = await fetch(`${gateway.url}/v1/users/kyc-user-1/documents`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${partner.key}`, 'idempotency-key': 'portal-docs-1' },
+    body: form,
+  })
+  expect(sent.status).toBe(202)
+  const cookie = await login((await mint(partner.id)).url)
+  const html = await (await get('/portal/documents?user_id=kyc-user-1', cookie)).text()
+  expect(html).toContain('passport.pdf')
+  expect(html).toContain(createHash('sha256').update(content).digest('hex'))
+  expect(html).toContain(`>${Buffer.byteLength(content)}<`)
+  expect(html).not.toContain('portal secret content')
+  expect(await (await get('/portal/documents?user_id=someone-else', cookie)).text()).not.toContain('passport.pdf')
 })
 
 it('a portal cookie is no API credential', async () => {
