@@ -147,10 +147,13 @@ const seed = async (gateway: string, adminToken: string, sfoxUrl: string, qiUrl:
     partners.data.find((p: { name: string }) => p.name === SIMULATOR_PARTNER) ??
     (await admin('POST', '/partners', { name: SIMULATOR_PARTNER }))
   const simulatedKey = await admin('POST', `/partners/${simulated.id}/api-keys`, { mode: 'test' })
+  // The demo partner's portal: a login link, single-use, valid for an hour.
+  const portal = await admin('POST', `/partners/${partner.id}/portal-sessions?mode=test`, { ttl_seconds: 3600 })
   return {
     partnerId: partner.id as string,
     apiKey: key.key as string,
     simulatorApiKey: simulatedKey.key as string,
+    portalUrl: portal.url as string,
     qiAccountKey: qi.account_keys[0]!,
     checks: checks.join(', '),
   }
@@ -160,9 +163,9 @@ const walkthrough = (
   gateway: string,
   sfoxUrl: string,
   qiUrl: string,
-  seeded: { apiKey: string; simulatorApiKey: string; qiAccountKey: string; checks: string },
+  seeded: { apiKey: string; simulatorApiKey: string; portalUrl: string; qiAccountKey: string; checks: string },
 ) => {
-  const { apiKey, qiAccountKey, simulatorApiKey } = seeded
+  const { apiKey, qiAccountKey, simulatorApiKey, portalUrl } = seeded
   const id = `demo-${Date.now().toString(36)}`
   const ted = `ted-${Date.now().toString(36)}`
   return `
@@ -173,6 +176,7 @@ transfer-gateway is running.
   QI sandbox      ${qiUrl}
   libSQL server   http://127.0.0.1:${ports.libsql}
   demo API key    ${apiKey}
+  partner portal  ${portalUrl}   (single-use, 1 hour; POST /admin/partners/{id}/portal-sessions?mode=test for another)
   simulator key   ${simulatorApiKey}   (a test key with no connection: the built-in simulator serves it)
   QI account_key  ${qiAccountKey}   (the demo partner may move money from this account)
   connections     ${seeded.checks}   (POST /admin/partners/{id}/connections/{provider}/check?mode=test)
