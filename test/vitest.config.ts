@@ -15,7 +15,9 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
+          // test/browser: real Chromium (test/helpers/browser.ts) against the gateway; the same Worker build
+          // and libSQL server, so they share this project's global setup.
+          include: ['test/integration/**/*.test.ts', 'test/browser/**/*.test.ts'],
           globalSetup: ['test/helpers/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,

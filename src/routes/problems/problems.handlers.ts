@@ -27,6 +27,9 @@ const withCode = (text: string) =>
       .replace(/`([^`]+)`/g, '<code>$1</code>'),
   )
 
+// Codes are [a-z_] only; a break opportunity after each underscore keeps long ones inside a phone's width.
+const breakable = (code: ProblemCode) => raw(code.replaceAll('_', '_<wbr>'))
+
 const page = (title: string, body: ReturnType<typeof html>) =>
   html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title></head>
@@ -37,7 +40,7 @@ export const list: Handler<AppEnv> = async (c) => {
   if (wantsHtml(c)) {
     const rows = data.map(
       (p) =>
-        html`<tr><td><a href="${p.type}"><code>${p.code}</code></a></td><td>${p.status}</td><td>${p.title}</td></tr>`,
+        html`<tr><td><a href="${p.type}"><code>${breakable(p.code)}</code></a></td><td>${p.status}</td><td>${p.title}</td></tr>`,
     )
     return c.html(
       page(
@@ -58,7 +61,7 @@ export const get: Handler<AppEnv, '/problems/:code'> = async (c) => {
     return c.html(
       page(
         `${resource.code} — transfer-gateway`,
-        html`<h1><code>${resource.code}</code></h1><p>HTTP ${resource.status}: ${resource.title}.</p><p>${withCode(resource.description)}</p><p><a href="./">All problem types</a></p>`,
+        html`<h1><code>${breakable(resource.code)}</code></h1><p>HTTP ${resource.status}: ${resource.title}.</p><p>${withCode(resource.description)}</p><p><a href="${typeBaseOf(c).replace(/\/$/, '')}">All problem types</a></p>`,
       ),
     )
   }
