@@ -2,7 +2,7 @@ import { Hono } from 'hono'
 import type { DocumentSubmission } from '../../../db/schema'
 import { listSubmissions } from '../../documents/submission-store'
 import type { AppEnv } from '../../middleware/app-env'
-import { page, Status, Time } from './layout'
+import { page, Scroll, Status, Time } from './layout'
 
 const PAGE_SIZE = 25
 
@@ -38,7 +38,7 @@ const Submissions = (props: { rows: DocumentSubmission[]; hasMore: boolean; user
               {s.ddqId && `, questionnaire ${s.ddqId}`}
               {s.failureCode && `: ${s.failureCode}, ${s.failureMessage ?? ''}`}
             </p>
-            <div class="scroll">
+            <Scroll label="Files">
               <table>
                 <thead>
                   <tr>
@@ -63,7 +63,7 @@ const Submissions = (props: { rows: DocumentSubmission[]; hasMore: boolean; user
                   ))}
                 </tbody>
               </table>
-            </div>
+            </Scroll>
           </section>
         ))
       )}

@@ -29,6 +29,8 @@ export const Layout = ({ title, section, partner, portal, children }: PageProps)
       <meta name="viewport" content="width=device-width, initial-scale=1" />
       <title>{`${title} · transfer-gateway`}</title>
       <link rel="stylesheet" href={STYLESHEET.path} />
+      {/* No favicon request (it would be a 404 on every first visit). */}
+      <link rel="icon" href="data:," />
     </head>
     <body>
       <a class="skip" href="#main">
@@ -73,6 +75,13 @@ export const Layout = ({ title, section, partner, portal, children }: PageProps)
 /** Renders a page inside the layout, for the signed-in partner (every page handler's last line). */
 export const page = (c: { var: AppEnv['Variables'] }, props: Omit<PageProps, 'partner' | 'portal'>) => (
   <Layout {...props} partner={c.var.partner} portal={c.var.portal} />
+)
+
+/** A table that may scroll sideways on a phone: focusable and named, so a keyboard can scroll it too. */
+export const Scroll = ({ label, children }: { label: string; children: Child }) => (
+  <section class="scroll" aria-label={label} tabindex={0}>
+    {children}
+  </section>
 )
 
 /** A form's hidden CSRF field: every state-changing form carries it. */

@@ -3,7 +3,7 @@ import { deliveryHealth } from '../../callbacks/event-history'
 import type { AppEnv } from '../../middleware/app-env'
 import { TRANSFER_STATUSES } from '../../rules/transfer-states'
 import { countByStatus } from '../../transfers/store/read'
-import { page } from './layout'
+import { page, Scroll } from './layout'
 
 const DAY = 24 * 3600 * 1000
 
@@ -21,9 +21,8 @@ const StatusBars = ({ counts, label, since }: { counts: Counts; label: string; s
         <h2>{label}</h2>
       </figcaption>
       <svg
-        viewBox={`0 0 420 ${height}`}
+        viewBox={`0 0 320 ${height}`}
         width="100%"
-        role="img"
         aria-label={`${label}: ${rows.map((r) => `${r.status} ${r.count}`).join(', ')}`}
       >
         {rows.map((r, i) => (
@@ -31,8 +30,8 @@ const StatusBars = ({ counts, label, since }: { counts: Counts; label: string; s
             <text x="0" y={i * 24 + 16} font-size="13" fill="#1a1d23">
               {r.status}
             </text>
-            <rect x="170" y={i * 24 + 4} height="16" width={Math.max(1, (r.count / max) * 200)} fill="#1d4ed8" />
-            <text x={176 + (r.count / max) * 200} y={i * 24 + 16} font-size="13" fill="#1a1d23">
+            <rect x="150" y={i * 24 + 4} height="16" width={Math.max(1, (r.count / max) * 130)} fill="#1d4ed8" />
+            <text x={156 + (r.count / max) * 130} y={i * 24 + 16} font-size="13" fill="#1a1d23">
               {r.count}
             </text>
           </a>
@@ -69,7 +68,7 @@ export const Overview = (props: {
         {props.deliveries.failing.length === 0 ? (
           <p>No receiver is failing.</p>
         ) : (
-          <div class="scroll">
+          <Scroll label="Receivers failing now">
             <table>
               <caption>Receivers failing now</caption>
               <thead>
@@ -91,7 +90,7 @@ export const Overview = (props: {
                 ))}
               </tbody>
             </table>
-          </div>
+          </Scroll>
         )}
       </section>
     </>

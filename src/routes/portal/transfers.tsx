@@ -8,7 +8,7 @@ import { PROVIDERS, type ProviderName } from '../../schemas/common'
 import { renderTransfer } from '../../schemas/transfers'
 import { transferNotFound } from '../../transfers/problems'
 import { findTransfer, listTransfers } from '../../transfers/store/read'
-import { Csrf, field, page, Status, Time } from './layout'
+import { Csrf, field, page, Scroll, Status, Time } from './layout'
 
 const PAGE_SIZE = 25
 
@@ -78,7 +78,7 @@ export const TransferList = (props: { rows: Transfer[]; hasMore: boolean; filter
       {rows.length === 0 ? (
         <p class="panel">No transfers match.</p>
       ) : (
-        <div class="scroll">
+        <Scroll label="Transfers">
           <table>
             <caption class="skip">Transfers, newest first</caption>
             <thead>
@@ -108,7 +108,7 @@ export const TransferList = (props: { rows: Transfer[]; hasMore: boolean; filter
               ))}
             </tbody>
           </table>
-        </div>
+        </Scroll>
       )}
       <nav class="pager" aria-label="Pages">
         {filters !== undefined && query(filters) && <a href="/portal/transfers">Clear filters</a>}
@@ -126,7 +126,7 @@ const Attempts = ({ attempts }: { attempts: DeliveryAttempt[] }) =>
   attempts.length === 0 ? (
     <p class="muted">Not attempted yet.</p>
   ) : (
-    <div class="scroll">
+    <Scroll label="Delivery attempts">
       <table>
         <thead>
           <tr>
@@ -151,7 +151,7 @@ const Attempts = ({ attempts }: { attempts: DeliveryAttempt[] }) =>
           ))}
         </tbody>
       </table>
-    </div>
+    </Scroll>
   )
 
 export const TransferPage = (props: { transfer: Transfer; timeline: Timeline; csrf: string; notice?: string }) => {
@@ -202,9 +202,11 @@ export const TransferPage = (props: { transfer: Transfer; timeline: Timeline; cs
           <dt>Required</dt>
           <dd>{v.required ? `yes, by ${v.channel ?? 'the provider'}` : 'no'}</dd>
           <dt>Code sent</dt>
-          <dd>{v.code_sent_at ?? '—'}</dd>
+          <dd>
+            <Time ms={props.transfer.codeSentAt} />
+          </dd>
           <dt>Code expires</dt>
-          <dd>{v.code_expires_at ?? '—'}</dd>
+          <dd>{v.code_expires_at ? <Time ms={Date.parse(v.code_expires_at)} /> : '—'}</dd>
           <dt>Resends</dt>
           <dd>
             {v.resends_used} used, {v.resends_remaining} left
@@ -212,7 +214,7 @@ export const TransferPage = (props: { transfer: Transfer; timeline: Timeline; cs
           <dt>Attempts left</dt>
           <dd>{v.attempts_remaining ?? '—'}</dd>
           <dt>Waits for the code until</dt>
-          <dd>{v.expires_at ?? '—'}</dd>
+          <dd>{v.expires_at ? <Time ms={Date.parse(v.expires_at)} /> : '—'}</dd>
         </dl>
       </section>
       <section aria-labelledby="timeline">
@@ -228,7 +230,7 @@ export const TransferPage = (props: { transfer: Transfer; timeline: Timeline; cs
                   <h3>
                     {event.sequence}. {event.type}{' '}
                     <span class="muted">
-                      ({data.previous_status ?? 'new'} → <Time ms={event.createdAt} />)
+                      at <Time ms={event.createdAt} />, from {data.previous_status ?? 'nothing (new)'}
                     </span>
                   </h3>
                   <details>
