@@ -137,9 +137,8 @@ export const events = sqliteTable(
     mode: text('mode', { enum: ['test', 'live'] })
       .notNull()
       .default('test'),
-    transferPk: text('transfer_pk')
-      .notNull()
-      .references(() => transfers.id),
+    // Null for a test event (`transfer.test`), which is about no transfer.
+    transferPk: text('transfer_pk').references(() => transfers.id),
     transferId: text('transfer_id').notNull(),
     type: text('type').notNull(),
     sequence: integer('sequence').notNull(),

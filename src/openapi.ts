@@ -2,7 +2,7 @@ import { type OpenAPIHono, z } from '@hono/zod-openapi'
 import { Scalar } from '@scalar/hono-api-reference'
 import { PROBLEMS } from './lib/problem'
 import type { AppEnv } from './middleware/app-env'
-import { EVENT_TYPES, EventResource } from './schemas/callbacks'
+import { EVENT_TYPES, EventResource, TEST_EVENT_TYPE, TEST_TRANSFER_ID } from './schemas/callbacks'
 
 const description = `
 One API for partners moving money through **sFOX** (crypto transfers confirmed by an emailed OTP, KYC
@@ -66,7 +66,11 @@ export const describeApi = (app: OpenAPIHono<AppEnv>) => {
       operationId: `on_${type.replace('.', '_')}`,
       security: [{ WebhookSignature: [] }],
       summary: `Callback: ${type}`,
-      description: `Sent to every enabled endpoint subscribed to \`${type}\` (or to all events). Answer any 2xx within 15 s; otherwise it is retried (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, ±20 %). 410 Gone disables the endpoint.`,
+      description: `${
+        type === TEST_EVENT_TYPE
+          ? `Sent only on request (\`POST /v1/webhook-endpoints/{id}/test\`), only to that endpoint, whatever it subscribes to: \`data.object\` is a sample transfer (\`id\` \`${TEST_TRANSFER_ID}\`, metadata \`{"test": "true"}\`), \`previous_status\` null; no transfer exists behind it.`
+          : `Sent to every enabled endpoint subscribed to \`${type}\` (or to all events).`
+      } Answer any 2xx within 15 s; otherwise it is retried (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, ±20 %). 410 Gone disables the endpoint.`,
       request: { headers: callbackHeaders, body: { content: { 'application/json': { schema: EventResource } } } },
       responses: {
         200: { description: 'Any 2xx acknowledges.' },

@@ -5,10 +5,12 @@ import { type WebhookEndpoint, webhookEndpoints } from '../../db/schema'
 import { decryptJson, encryptJson } from '../lib/crypto'
 import { newId } from '../lib/ids'
 import { toPage } from '../lib/page'
-import { Problem } from '../lib/problem'
+import { fieldProblem, Problem } from '../lib/problem'
+import type { Settings } from '../lib/settings'
 import type { Owner } from '../services'
 import { DISABLED_BY_PARTNER } from './outbox'
 import { generateSecret } from './signing'
+import { checkWebhookUrl, urlPolicyOf } from './url-policy'
 
 /** Binds a sealed secret to its endpoint (AES-GCM additional data). */
 const secretContext = (endpointId: string) => `webhook-endpoint:${endpointId}`
@@ -27,6 +29,15 @@ export const signingSecrets = async (key: string, endpoint: WebhookEndpoint, now
     if (previous) secrets.push(previous)
   }
   return secrets
+}
+
+/** A receiver URL the deployment's policy accepts (normalized), or the refusal partners hear as a field error. */
+export const allowedWebhookUrl = (settings: Settings, url: string) => {
+  const check = checkWebhookUrl(url, urlPolicyOf(settings))
+  if (!check.ok) {
+    throw fieldProblem('url', { code: 'url_not_allowed', message: check.message }, `url ${check.message}.`)
+  }
+  return check.url
 }
 
 const notFound = (id: string) =>

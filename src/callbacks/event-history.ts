@@ -1,7 +1,15 @@
 import { and, asc, desc, eq, gte, lt, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client'
 import { ownedBy } from '../../db/owned'
-import { type Delivery, type DeliveryAttempt, deliveries, deliveryAttempts, type Event, events } from '../../db/schema'
+import {
+  type Delivery,
+  type DeliveryAttempt,
+  deliveries,
+  deliveryAttempts,
+  type Event,
+  events,
+  webhookEndpoints,
+} from '../../db/schema'
 import { toPage } from '../lib/page'
 import { Problem } from '../lib/problem'
 import type { Owner } from '../services'
@@ -125,3 +133,30 @@ export const deliveryHealth = async (db: Db, owner: Owner, since: number) => {
   ])
   return { outcomes, failing }
 }
+
+/** Per endpoint of the owner, its deliveries made since `since` by outcome (the portal's success rates). */
+export const deliveryOutcomesByEndpoint = async (db: Db, owner: Owner, since: number) => {
+  const rows = await db
+    .select({ endpointId: deliveries.endpointId, status: deliveries.status, count: sql<number>`count(*)` })
+    .from(deliveries)
+    .innerJoin(webhookEndpoints, eq(webhookEndpoints.id, deliveries.endpointId))
+    .where(and(ownedBy(webhookEndpoints, owner), gte(deliveries.createdAt, since)))
+    .groupBy(deliveries.endpointId, deliveries.status)
+  const byEndpoint = new Map<string, { delivered: number; failed: number; pending: number }>()
+  for (const { endpointId, status, count } of rows) {
+    const entry = byEndpoint.get(endpointId) ?? { delivered: 0, failed: 0, pending: 0 }
+    entry[status] += Number(count)
+    byEndpoint.set(endpointId, entry)
+  }
+  return byEndpoint
+}
+
+/** An endpoint's latest deliveries (by last change), each with its event's type and transfer. */
+export const recentDeliveriesTo = (db: Db, owner: Owner, endpointId: string, limit: number) =>
+  db
+    .select({ delivery: deliveries, type: events.type, transferId: events.transferId })
+    .from(deliveries)
+    .innerJoin(events, eq(events.id, deliveries.eventId))
+    .where(and(ownedBy(events, owner), eq(deliveries.endpointId, endpointId)))
+    .orderBy(desc(deliveries.updatedAt))
+    .limit(limit)

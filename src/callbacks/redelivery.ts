@@ -3,9 +3,13 @@ import { ownedBy } from '../../db/owned'
 import { deliveries, webhookEndpoints } from '../../db/schema'
 import { isForeignKeyViolation } from '../lib/errors'
 import { Problem } from '../lib/problem'
+import { TEST_EVENT_TYPE } from '../schemas/callbacks'
 import type { Owner, Services } from '../services'
 import { getEndpoint } from './endpoints'
 import { eventNotFound, findEvent } from './event-history'
+
+/** A delivery's id (the outbox makes the same shape in SQL). */
+export const newDeliveryId = () => `dlv_${crypto.randomUUID().replaceAll('-', '').slice(0, 26)}`
 
 const DISPATCH_NOW = 1000 // beyond this many, the sweeper sends the rest within minutes
 const RECOVER_BATCH = 5000
@@ -22,7 +26,8 @@ const reset = (now: number) => ({
 
 /**
  * Sends an event again to one endpoint or to every enabled endpoint subscribed to its type,
- * including endpoints created after the event. Returns the deliveries queued.
+ * including endpoints created after the event (a test event: to the enabled endpoints it was sent
+ * to). Returns the deliveries queued.
  */
 export const redeliverEvent = async (services: Services, owner: Owner, eventId: string, endpointId?: string) => {
   const { db } = services
@@ -31,18 +36,34 @@ export const redeliverEvent = async (services: Services, owner: Owner, eventId: 
   if (!event) throw eventNotFound(eventId)
   const targets = endpointId
     ? [await getEndpoint(db, owner, endpointId)]
-    : (
-        await db
-          .select()
-          .from(webhookEndpoints)
-          .where(
-            and(
-              ownedBy(webhookEndpoints, owner),
-              eq(webhookEndpoints.enabled, true),
-              isNull(webhookEndpoints.deletedAt),
-            ),
-          )
-      ).filter((e) => !e.eventTypes || e.eventTypes.includes(event.type) || e.eventTypes.includes('*'))
+    : event.type === TEST_EVENT_TYPE
+      ? // A test event goes again where it went (never to every endpoint), to those still enabled.
+        (
+          await db
+            .select({ endpoint: webhookEndpoints })
+            .from(deliveries)
+            .innerJoin(webhookEndpoints, eq(webhookEndpoints.id, deliveries.endpointId))
+            .where(
+              and(
+                eq(deliveries.eventId, eventId),
+                ownedBy(webhookEndpoints, owner),
+                eq(webhookEndpoints.enabled, true),
+                isNull(webhookEndpoints.deletedAt),
+              ),
+            )
+        ).map((r) => r.endpoint)
+      : (
+          await db
+            .select()
+            .from(webhookEndpoints)
+            .where(
+              and(
+                ownedBy(webhookEndpoints, owner),
+                eq(webhookEndpoints.enabled, true),
+                isNull(webhookEndpoints.deletedAt),
+              ),
+            )
+        ).filter((e) => !e.eventTypes || e.eventTypes.includes(event.type) || e.eventTypes.includes('*'))
   const disabled = targets.find((e) => !e.enabled)
   if (disabled) throw endpointDisabled(disabled.id)
   if (targets.length === 0) return []
@@ -50,7 +71,7 @@ export const redeliverEvent = async (services: Services, owner: Owner, eventId: 
     .insert(deliveries)
     .values(
       targets.map((e) => ({
-        id: `dlv_${crypto.randomUUID().replaceAll('-', '').slice(0, 26)}`,
+        id: newDeliveryId(),
         eventId,
         endpointId: e.id,
         partnerId: owner.id,
@@ -89,7 +110,7 @@ export const redeliverEvent = async (services: Services, owner: Owner, eventId: 
   return all.map((d) => ({ ...d, state: queued.has(d.id) ? ('queued' as const) : ('in_flight' as const) }))
 }
 
-const endpointDisabled = (id: string) =>
+export const endpointDisabled = (id: string) =>
   new Problem('webhook_endpoint_disabled', {
     detail: `Webhook endpoint "${id}" is disabled; enable it first (PATCH {"enabled": true}).`,
   })

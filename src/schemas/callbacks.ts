@@ -5,7 +5,8 @@ import { ListQuery, listOf, Timestamp } from './common'
 import { EXAMPLES } from './examples'
 import { TransferResource, type TransferResourceData } from './transfers'
 
-export const EVENT_TYPES = [
+/** The events a transfer's status changes make: what endpoints subscribe to. */
+export const STATUS_EVENT_TYPES = [
   'transfer.created',
   'transfer.processing',
   'transfer.completed',
@@ -15,15 +16,30 @@ export const EVENT_TYPES = [
   'transfer.returned',
 ] as const
 
+/** A test event: sent only on request (POST /v1/webhook-endpoints/{id}/test), only to the endpoint named. */
+export const TEST_EVENT_TYPE = 'transfer.test'
+
+export const EVENT_TYPES = [...STATUS_EVENT_TYPES, TEST_EVENT_TYPE] as const
+
 export type EventType = (typeof EVENT_TYPES)[number]
 
+/**
+ * The transfer_id every test event carries. No transfer has it (transfer ids starting `tgw_` are the
+ * gateway's own); `GET /v1/events?transfer_id=tgw_test_transfer` lists the test events.
+ */
+export const TEST_TRANSFER_ID = 'tgw_test_transfer'
+
 const EventType = z.enum(EVENT_TYPES).openapi({ example: 'transfer.completed' })
+const SubscribedType = z.enum(STATUS_EVENT_TYPES)
 const EventTypes = z
-  .array(z.union([EventType, z.literal('*')]))
+  .array(z.union([SubscribedType, z.literal('*')]))
   .min(1)
-  .max(EVENT_TYPES.length + 1)
+  .max(STATUS_EVENT_TYPES.length + 1)
   .nullable()
-  .openapi({ description: 'Event types to receive; null or ["*"] for all.' })
+  .openapi({
+    description:
+      'Event types to receive; null or ["*"] for all. transfer.test is not subscribed to: a test event goes to the endpoint it is sent to, whatever it subscribes to.',
+  })
 
 export const CreateEndpointBody = z
   .object({
@@ -192,6 +208,22 @@ export const RedeliveryResult = z
     ),
   })
   .openapi('Redelivery')
+
+/**
+ * A test event's transfer: the API's own example, marked as a test (the test transfer id, metadata
+ * `{"test": "true"}`, no provider reference), in the mode of the key that asked, dated now.
+ */
+export const sampleTransfer = (livemode: boolean, at: string): TransferResourceData => ({
+  ...EXAMPLES.event.data.object,
+  sfox: { ...EXAMPLES.event.data.object.sfox },
+  verification: { ...EXAMPLES.event.data.object.verification, code_sent_at: at },
+  id: TEST_TRANSFER_ID,
+  livemode,
+  provider_reference: null,
+  metadata: { test: 'true' },
+  created_at: at,
+  updated_at: at,
+})
 
 /** What partners see of an endpoint: never its secret (shown once, on creation and rotation). */
 export const renderEndpoint = (e: WebhookEndpoint) => ({

@@ -10,7 +10,11 @@ import { EXAMPLES } from './examples'
 export const TransferIdParam = z
   .string()
   .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1–64 characters of A–Z, a–z, 0–9, "_", ".", ":" or "-"')
-  .openapi({ description: "The partner's id for the transfer; also its idempotency key.", example: 'order-1234' })
+  .refine((id) => !id.startsWith('tgw_'), 'must not start with "tgw_" (reserved for the gateway, e.g. test events)')
+  .openapi({
+    description: "The partner's id for the transfer; also its idempotency key. `tgw_…` is reserved.",
+    example: 'order-1234',
+  })
 
 export const SfoxCreate = z
   .object({

@@ -81,6 +81,7 @@ describe('the OpenAPI document', () => {
       'transfer.failed',
       'transfer.processing',
       'transfer.returned',
+      'transfer.test',
     ])
     for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
       for (const [method, op] of Object.entries(ops)) {

@@ -97,3 +97,38 @@ describe('migration 0007 (modes) keeps existing data working', () => {
     client.close()
   })
 })
+
+describe('migration 0010 (events without a transfer) keeps events and their deliveries', () => {
+  it('rebuilds events with a nullable transfer_pk, every row and every delivery kept', async () => {
+    const client = createClient({ url: `file:${join(work, 'db-0010.sqlite')}` })
+    const db = drizzle({ client })
+    await migrate(db, { migrationsFolder: folderBefore('0010_test_events') })
+    const now = Date.now()
+    const statements = [
+      `INSERT INTO partners (id, name, created_at, updated_at) VALUES ('p1', 'p1', ${now}, ${now})`,
+      `INSERT INTO transfers (id, partner_id, mode, transfer_id, provider, status, request_hash, details, resend_limit,
+         resend_cooldown_ms, created_at, updated_at)
+       VALUES ('tr1', 'p1', 'test', 'order-1', 'sfox', 'completed', 'h', '{}', 3, 60000, ${now}, ${now})`,
+      `INSERT INTO webhook_endpoints (id, partner_id, mode, url, secret, created_at, updated_at)
+       VALUES ('we1', 'p1', 'test', 'https://r', 'sealed', ${now}, ${now})`,
+      `INSERT INTO events (id, partner_id, mode, transfer_pk, transfer_id, type, sequence, data, created_at)
+       VALUES ('ev1', 'p1', 'test', 'tr1', 'order-1', 'transfer.completed', 1, '{}', ${now})`,
+      `INSERT INTO deliveries (id, event_id, endpoint_id, partner_id, status, attempts, created_at, updated_at)
+       VALUES ('dl1', 'ev1', 'we1', 'p1', 'delivered', 1, ${now}, ${now})`,
+    ]
+    for (const sql of statements) await client.execute(sql)
+
+    await migrate(db, { migrationsFolder: migrations })
+
+    expect((await client.execute('SELECT id, transfer_pk FROM events')).rows.map((r) => ({ ...r }))).toEqual([
+      { id: 'ev1', transfer_pk: 'tr1' },
+    ])
+    expect((await client.execute('SELECT event_id FROM deliveries')).rows.map((r) => r.event_id)).toEqual(['ev1'])
+    await client.execute(
+      `INSERT INTO events (id, partner_id, mode, transfer_pk, transfer_id, type, sequence, data, created_at)
+       VALUES ('ev2', 'p1', 'test', NULL, 'tgw_test_transfer', 'transfer.test', 1, '{}', ${now})`,
+    )
+    expect((await client.execute('PRAGMA foreign_key_check')).rows).toEqual([])
+    client.close()
+  })
+})

@@ -41,6 +41,17 @@ pre { background: #0f172a; color: #e2e8f0; padding: 10px; border-radius: 4px; ov
 .timeline > li { border-left: 3px solid var(--line); padding: 4px 0 12px 14px; }
 .notice { padding: 10px 14px; border-radius: 4px; background: #ecfdf5; border: 1px solid #6ee7b7; margin-bottom: 12px; }
 .pager { display: flex; gap: 12px; margin-top: 12px; }
+.status-active { color: var(--ok); } .status-revoked { color: var(--bad); }
+.secret code { display: block; font-size: 16px; overflow-wrap: anywhere; background: #fff; border: 1px dashed var(--accent); padding: 8px 10px; border-radius: 4px; user-select: all; }
+label.check { flex-direction: row; align-items: center; gap: 8px; color: var(--fg); font-size: 15px; margin-bottom: 8px; }
+button.danger { background: var(--bad); border-color: var(--bad); }
+.error { padding: 10px 14px; border-radius: 4px; background: #fef2f2; border: 1px solid #fca5a5; margin-bottom: 12px; }
+form.stack { display: grid; gap: 10px; max-width: 640px; }
+form.stack input:not([type="checkbox"]), form.stack select { width: 100%; }
+fieldset { border: 1px solid var(--line); border-radius: 4px; padding: 8px 12px; margin: 0; min-width: 0; }
+legend { font-size: 13px; font-weight: 600; padding: 0 4px; }
+.status-enabled { color: var(--ok); } .status-disabled { color: var(--bad); }
+.url, td.excerpt { overflow-wrap: anywhere; } td.excerpt { max-width: 40ch; }
 `.trim()
 
 /** FNV-1a, enough to name a version of one file. */

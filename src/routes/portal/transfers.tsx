@@ -319,5 +319,11 @@ transferPages.post('/events/:event_id/redeliver', async (c) => {
   const endpointId = field(form, 'endpoint_id')
   const transferId = field(form, 'transfer_id') ?? ''
   await redeliverEvent(c.var.services, c.var.partner, c.req.param('event_id'), endpointId)
-  return c.redirect(`/portal/transfers/${encodeURIComponent(transferId)}?redelivered=1`, 303)
+  // Back where the button was: the event's page (a path of ours only, never a URL from the form) or the transfer's.
+  const returnTo = field(form, 'return_to')
+  const back =
+    returnTo && /^\/portal\/events\/[\w-]+$/.test(returnTo)
+      ? returnTo
+      : `/portal/transfers/${encodeURIComponent(transferId)}`
+  return c.redirect(`${back}?redelivered=1`, 303)
 })

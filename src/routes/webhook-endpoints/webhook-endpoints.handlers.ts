@@ -1,4 +1,5 @@
 import {
+  allowedWebhookUrl,
   createEndpoint,
   deleteEndpoint,
   endpointExists,
@@ -8,27 +9,16 @@ import {
   updateEndpoint,
 } from '../../callbacks/endpoints'
 import { recoverEndpoint } from '../../callbacks/redelivery'
-import { checkWebhookUrl, urlPolicyOf } from '../../callbacks/url-policy'
-import { fieldProblem } from '../../lib/problem'
-import type { Settings } from '../../lib/settings'
-import { renderEndpoint } from '../../schemas/callbacks'
+import { sendTestEvent } from '../../callbacks/test-events'
+import { renderDelivery, renderEndpoint, renderEvent } from '../../schemas/callbacks'
 import { pageAfterKnownCursor } from '../cursor'
 import type { AppRouteHandler } from '../router'
 import type { routes } from './webhook-endpoints.routes'
 
-/** The URL rules partners hear about as a field error. */
-const allowedUrl = (settings: Settings, url: string) => {
-  const check = checkWebhookUrl(url, urlPolicyOf(settings))
-  if (!check.ok) {
-    throw fieldProblem('url', { code: 'url_not_allowed', message: check.message }, `url ${check.message}.`)
-  }
-  return check.url
-}
-
 export const create: AppRouteHandler<typeof routes.create> = async (c) => {
   const { db, settings, now } = c.var.services
   const input = c.req.valid('json')
-  const url = allowedUrl(settings, input.url)
+  const url = allowedWebhookUrl(settings, input.url)
   const { endpoint, secret } = await createEndpoint(
     db,
     settings.ENCRYPTION_KEY,
@@ -59,7 +49,7 @@ export const get: AppRouteHandler<typeof routes.get> = async (c) => {
 export const update: AppRouteHandler<typeof routes.update> = async (c) => {
   const { db, settings, now } = c.var.services
   const input = c.req.valid('json')
-  const url = input.url === undefined ? undefined : allowedUrl(settings, input.url)
+  const url = input.url === undefined ? undefined : allowedWebhookUrl(settings, input.url)
   const row = await updateEndpoint(db, c.var.partner, c.req.valid('param').id, { ...input, url }, now())
   return c.json(renderEndpoint(row), 200)
 }
@@ -95,4 +85,9 @@ export const recover: AppRouteHandler<typeof routes.recover> = async (c) => {
     },
     202,
   )
+}
+
+export const test: AppRouteHandler<typeof routes.test> = async (c) => {
+  const { event, deliveries } = await sendTestEvent(c.var.services, c.var.partner, c.req.valid('param').id)
+  return c.json({ ...renderEvent(event), deliveries: deliveries.map(renderDelivery) }, 201)
 }

@@ -15,3 +15,4 @@ export const webhookEndpointsRouter = router
   .openapi(routes.remove, handlers.remove)
   .openapi(routes.rotate, handlers.rotate)
   .openapi(routes.recover, handlers.recover)
+  .openapi(routes.test, handlers.test)

@@ -5,6 +5,7 @@ import {
   EndpointList,
   EndpointResource,
   EndpointWithSecret,
+  EventWithDeliveries,
   RecoverBody,
   RecoveryResult,
   RotateSecretBody,
@@ -106,6 +107,22 @@ export const routes = {
       202: json(RecoveryResult, 'Queued.'),
       ...errors,
       409: problemResponse('The endpoint is disabled (`webhook_endpoint_disabled`).'),
+    },
+  }),
+  test: createRoute({
+    operationId: 'sendWebhookTestEvent',
+    method: 'post',
+    path: '/{id}/test',
+    tags,
+    security,
+    summary: 'Send a test event',
+    description:
+      'Makes a `transfer.test` event and sends it to this endpoint only, whatever event types it subscribes to, signed, retried and redeliverable like any event. Its `data.object` is a sample transfer (`id` `tgw_test_transfer`, metadata `{"test": "true"}`, `livemode` of the key) with `previous_status` null; no transfer is made. Answers the event with its one delivery, still pending: follow it at `GET /v1/events/{id}`.',
+    request: { params },
+    responses: {
+      201: json(EventWithDeliveries, 'The test event and its delivery to this endpoint.'),
+      ...errors,
+      409: problemResponse('The endpoint is disabled (`webhook_endpoint_disabled`): enable it first.'),
     },
   }),
 }
