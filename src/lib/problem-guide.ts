@@ -20,6 +20,7 @@ export const PROBLEM_GUIDE: Record<ProblemCode, string> = {
   transfer_not_found: 'You have no transfer with this `transfer_id` (in this mode).',
   partner_not_found: 'No partner has this id.',
   api_key_not_found: 'The partner has no API key with this id.',
+  api_key_inactive: 'The API key is revoked or has expired, so it cannot be rolled; issue a new key instead.',
   connection_not_found: 'The partner has no connection to this provider.',
   webhook_endpoint_not_found: 'You have no webhook endpoint with this id.',
   webhook_endpoint_busy: 'Another change to this endpoint is being made; retry shortly.',

@@ -18,6 +18,7 @@ export const PROBLEMS = {
   transfer_not_found: [404, 'Transfer not found'],
   partner_not_found: [404, 'Partner not found'],
   api_key_not_found: [404, 'API key not found'],
+  api_key_inactive: [409, 'API key revoked or expired'],
   connection_not_found: [404, 'Provider connection not found'],
   webhook_endpoint_not_found: [404, 'Webhook endpoint not found'],
   webhook_endpoint_busy: [409, 'Webhook endpoint busy'],

@@ -1,9 +1,10 @@
 import { createMiddleware } from 'hono/factory'
 import { secretsEqual } from '../lib/crypto'
 import { Problem } from '../lib/problem'
+import { KEY_USE_INTERVAL_MS, recordKeyUse } from '../partners/api-keys'
 import { API_KEY_PATTERN, hashApiKey } from '../partners/key-format'
 import { loadPartnerByKeyHash } from '../partners/lookup'
-import type { PartnerContext } from '../services'
+import type { PartnerContext, Services } from '../services'
 import type { AppEnv } from './app-env'
 
 const bearer = (header: string | undefined): string | null => /^Bearer +(\S+)$/i.exec(header ?? '')?.[1] ?? null
@@ -15,6 +16,19 @@ const unauthorized = (detail: string) =>
 // trip. A revoked key or a changed connection is therefore seen within that many seconds.
 const partnerCache = new Map<string, { loadedAt: number; partner: PartnerContext | null }>()
 const MAX_CACHED_KEYS = 10_000
+
+// Key id → when this isolate last recorded its use: `last_used_at` is written at most once a minute
+// per key, after the answer, so nearly every request writes nothing.
+const useRecorded = new Map<string, number>()
+
+/** Records the key's use (deferred, never awaited by the request) unless it was recorded within a minute. */
+const noteKeyUse = (services: Services, keyId: string, at: number) => {
+  const recorded = useRecorded.get(keyId)
+  if (recorded !== undefined && at - recorded < KEY_USE_INTERVAL_MS) return
+  if (useRecorded.size >= MAX_CACHED_KEYS) useRecorded.clear()
+  useRecorded.set(keyId, at)
+  services.defer(recordKeyUse(services.db, keyId, at))
+}
 
 /** Partner API: `Authorization: Bearer tgw_test_…` → `c.var.partner`. */
 export const partnerAuth = createMiddleware<AppEnv>(async (c, next) => {
@@ -38,6 +52,7 @@ export const partnerAuth = createMiddleware<AppEnv>(async (c, next) => {
   }
   c.set('partner', partner)
   c.var.log.partnerId = partner.id
+  if (partner.key) noteKeyUse(c.var.services, partner.key.id, at)
   await next()
 })
 

@@ -65,12 +65,35 @@ export const ApiKeyResource = z
     created_at: Timestamp,
     expires_at: Timestamp.nullable(),
     revoked_at: Timestamp.nullable(),
+    last_used_at: Timestamp.nullable().openapi({
+      description: 'When the key last authenticated a request, to the minute (written at most once a minute).',
+    }),
   })
   .openapi('ApiKey')
 
 export const CreatedApiKey = ApiKeyResource.extend({
   key: z.string().openapi({ description: 'The secret key. Shown only in this response; store it now.' }),
 }).openapi('CreatedApiKey')
+
+export const RollApiKeyBody = z
+  .object({
+    expires_in_seconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 3600)
+      .optional()
+      .openapi({
+        description:
+          'How long the old key keeps working (default 86400, 24 h; 0: it stops at once). Never later than it already expires.',
+      }),
+  })
+  .strict()
+  .openapi('RollApiKey')
+
+export const RolledApiKey = CreatedApiKey.extend({
+  previous_key: ApiKeyResource,
+}).openapi('RolledApiKey')
 
 export const ApiKeyList = listOf(ApiKeyResource, 'ApiKeyList')
 
@@ -209,6 +232,7 @@ export const renderApiKey = (k: ApiKey) => ({
   created_at: iso(k.createdAt)!,
   expires_at: iso(k.expiresAt),
   revoked_at: iso(k.revokedAt),
+  last_used_at: iso(k.lastUsedAt),
 })
 
 /** What admins see of a connection: never the credentials. */

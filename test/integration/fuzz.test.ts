@@ -409,7 +409,11 @@ const prepareSnapshots = async () => {
     await db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
   ).rows.map((r) => String(r.name))
   const columns: Record<string, string[]> = {}
-  for (const t of tables) columns[t] = (await db.execute(`PRAGMA table_info("${t}")`)).rows.map((r) => String(r.name))
+  // A key's last use is bookkeeping any authenticated call may write (after the answer), refused or not.
+  for (const t of tables)
+    columns[t] = (await db.execute(`PRAGMA table_info("${t}")`)).rows
+      .map((r) => String(r.name))
+      .filter((c) => !(t === 'api_keys' && c === 'last_used_at'))
   snapshotSql = `SELECT ${tables
     .map(
       (t) =>

@@ -52,7 +52,7 @@ describe('problem types are served by the gateway itself', () => {
     })
     expect(page.status).toBe(200)
     expect(page.headers.get('content-type')).toMatch(/^text\/html/)
-    expect(page.text).toContain('<h1><code>verification_code_invalid</code></h1>')
+    expect(page.text).toContain('<h1><code>verification_<wbr>code_<wbr>invalid</code></h1>')
     expect(page.text).toContain('<code>attempts_remaining</code>')
     expect(page.headers.get('content-security-policy')).toContain("default-src 'none'")
     const index = await gateway.request('GET', '/problems', { headers: { accept: 'text/html' } })

@@ -19,6 +19,9 @@ header .who a { color: #e2e8f0; }
 .mode-test { background: #fbbf24; color: #111; } .mode-live { background: #22c55e; color: #052e16; }
 main { max-width: 1200px; margin: 0 auto; padding: 16px; }
 h1 { font-size: 22px; margin: 8px 0 16px; } h2 { font-size: 18px; margin: 24px 0 8px; }
+code, main a, h1, h2, caption { overflow-wrap: anywhere; }
+figure { margin: 0 0 16px; }
+header form { margin: 0; }
 .panel { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px 16px; margin-bottom: 16px; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; background: #fff; }
@@ -35,7 +38,7 @@ label { display: flex; flex-direction: column; font-size: 13px; color: var(--mut
 input, select, button { font: inherit; padding: 5px 8px; border: 1px solid #9ca3af; border-radius: 4px; background: #fff; color: var(--fg); }
 button { background: var(--accent); color: #fff; border-color: var(--accent); cursor: pointer; }
 button.link { background: none; border: none; color: inherit; text-decoration: underline; padding: 0; }
-pre { background: #0f172a; color: #e2e8f0; padding: 10px; border-radius: 4px; overflow-x: auto; font-size: 13px; }
+pre { background: #0f172a; color: #e2e8f0; padding: 10px; border-radius: 4px; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 13px; }
 .muted { color: var(--muted); }
 .timeline { list-style: none; margin: 0; padding: 0; }
 .timeline > li { border-left: 3px solid var(--line); padding: 4px 0 12px 14px; }

@@ -22,7 +22,7 @@ import {
 } from '../../schemas/callbacks'
 import { validationProblem } from '../validation'
 import { endpointPath, eventPages, eventPath } from './events'
-import { Csrf, field, page, Status, Time } from './layout'
+import { Csrf, field, page, Scroll, Status, Time } from './layout'
 
 // Webhook endpoints for people: the same operations as /v1/webhook-endpoints (the same functions),
 // as forms. Secrets are shown once, on the page that answers the form that made them.
@@ -166,7 +166,7 @@ export const EndpointList = (props: {
       {props.rows.length === 0 ? (
         <p class="panel">No endpoint yet: add one below to receive callbacks.</p>
       ) : (
-        <div class="scroll">
+        <Scroll label="Webhook endpoints">
           <table>
             <caption>Your receivers, newest first</caption>
             <thead>
@@ -198,7 +198,7 @@ export const EndpointList = (props: {
               ))}
             </tbody>
           </table>
-        </div>
+        </Scroll>
       )}
       {props.hasMore && last && (
         <nav class="pager" aria-label="Pages">
@@ -417,7 +417,7 @@ export const EndpointPage = (props: {
         {props.recent.length === 0 ? (
           <p class="muted">Nothing delivered to this endpoint yet.</p>
         ) : (
-          <div class="scroll">
+          <Scroll label="Latest deliveries">
             <table>
               <caption>Its 20 most recently changed deliveries</caption>
               <thead>
@@ -453,7 +453,7 @@ export const EndpointPage = (props: {
                 ))}
               </tbody>
             </table>
-          </div>
+          </Scroll>
         )}
       </section>
     </>

@@ -3,7 +3,7 @@ import type { Delivery, DeliveryAttempt, Event } from '../../../db/schema'
 import { getEventWithDeliveries } from '../../callbacks/event-history'
 import type { AppEnv } from '../../middleware/app-env'
 import { renderEvent, TEST_EVENT_TYPE } from '../../schemas/callbacks'
-import { Csrf, page, Status, Time } from './layout'
+import { Csrf, page, Scroll, Status, Time } from './layout'
 
 // One event as its receivers got it: the payload, and per endpoint every attempt, with redelivery.
 
@@ -14,7 +14,7 @@ export const AttemptTable = ({ attempts, caption }: { attempts: DeliveryAttempt[
   attempts.length === 0 ? (
     <p class="muted">Not attempted yet.</p>
   ) : (
-    <div class="scroll">
+    <Scroll label="Delivery attempts">
       <table>
         <caption>{caption}</caption>
         <thead>
@@ -44,7 +44,7 @@ export const AttemptTable = ({ attempts, caption }: { attempts: DeliveryAttempt[
           ))}
         </tbody>
       </table>
-    </div>
+    </Scroll>
   )
 
 export const EventPage = (props: {

@@ -1,5 +1,5 @@
 import { fieldProblem } from '../../../lib/problem'
-import { issueApiKey, listApiKeys, revokeApiKey } from '../../../partners/api-keys'
+import { issueApiKey, listApiKeys, ROLL_GRACE_SECONDS, revokeApiKey, rollApiKey } from '../../../partners/api-keys'
 import { renderApiKey } from '../../../schemas/partners'
 import type { AppRouteHandler } from '../../router'
 import type { routes } from './api-keys.routes'
@@ -25,5 +25,14 @@ export const list: AppRouteHandler<typeof routes.list> = async (c) => {
 
 export const revoke: AppRouteHandler<typeof routes.revoke> = async (c) => {
   const { partner_id, key_id } = c.req.valid('param')
-  return c.json(renderApiKey(await revokeApiKey(c.var.services.db, partner_id, key_id, c.var.services.now())), 200)
+  const { db, now } = c.var.services
+  return c.json(renderApiKey(await revokeApiKey(db, { partnerId: partner_id }, key_id, now())), 200)
+}
+
+export const roll: AppRouteHandler<typeof routes.roll> = async (c) => {
+  const { db, settings, now } = c.var.services
+  const { partner_id, key_id } = c.req.valid('param')
+  const grace = c.req.valid('json')?.expires_in_seconds ?? ROLL_GRACE_SECONDS.default
+  const rolled = await rollApiKey(db, settings.API_KEY_SECRET, { partnerId: partner_id }, key_id, grace, now())
+  return c.json({ ...renderApiKey(rolled.row), key: rolled.key, previous_key: renderApiKey(rolled.previous) }, 201)
 }
