@@ -139,6 +139,109 @@ it('redelivers a callback from the transfer page, and the receiver verifies it',
   })
 })
 
+it('adds an endpoint, sends it a test event, rotates its secret: a real receiver verifies each one', async () => {
+  const ops = await startReceiver()
+  try {
+    // The flow at desktop width; then the same pages on a phone.
+    const seen: { endpoint?: string; event?: string } = {}
+    for (const width of [...VIEWPORT_WIDTHS].reverse()) {
+      await withPage(browser, { width }, async (page) => {
+        const errors = collectPageErrors(page)
+        await logIn(page)
+        await page.getByRole('link', { name: 'Webhook endpoints' }).click()
+        await page.waitForURL(/\/portal\/endpoints$/)
+        await checkPage(page, 'endpoints', width, errors)
+        if (seen.endpoint && seen.event) {
+          await visit(page, seen.endpoint)
+          await checkPage(page, 'endpoint', width, errors)
+          await visit(page, seen.event)
+          await checkPage(page, 'event', width, errors)
+          return
+        }
+
+        await page.getByLabel(/^URL/).fill(ops.url)
+        await page.getByLabel(/^Description/).fill('operations receiver')
+        await page.getByRole('button', { name: 'Add endpoint' }).click()
+        await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Endpoint added')
+        const first = (await page.locator('.secret code').textContent())!
+        expect(first).toMatch(/^whsec_/)
+        ops.trust(first)
+        await checkPage(page, 'endpoint-added', width, errors)
+
+        await page.getByRole('link', { name: 'Continue to the endpoint' }).click()
+        await page.getByRole('button', { name: 'Send test event' }).click()
+        await expect(page.getByRole('heading', { name: 'Test event sent' }).isVisible()).resolves.toBe(true)
+        await until(() => ops.verified().map((r) => [r.body.type, r.verifiedWith])).toEqual([
+          ['transfer.test', [first]],
+        ])
+        await checkPage(page, 'endpoint', width, errors)
+        seen.endpoint = page.url().split('?')[0]
+
+        await page.getByLabel(/keeps signing alongside/).selectOption({ index: 1 })
+        await page.getByRole('button', { name: 'Rotate secret' }).click()
+        await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Secret rotated')
+        const second = (await page.locator('.secret code').textContent())!
+        expect(second).not.toBe(first)
+        expect(await page.locator('main').textContent()).toContain('The old secret keeps signing')
+        ops.trust(second)
+        await page.getByRole('link', { name: 'Continue to the endpoint' }).click()
+        await page.getByRole('button', { name: 'Send test event' }).click()
+        // During the grace both secrets sign the same message: the receiver verifies it with each.
+        await until(() => ops.verified().at(-1)?.verifiedWith.sort()).toEqual([first, second].sort())
+
+        await page.locator('[role=status] a').first().click()
+        await page.waitForURL(/\/portal\/events\/evt_/)
+        expect(await page.locator('main pre').first().textContent()).toContain('tgw_test_transfer')
+        await checkPage(page, 'event', width, errors)
+        seen.event = page.url()
+      })
+    }
+  } finally {
+    await ops.close()
+  }
+})
+
+it('creates a key, rolls it, revokes the new one: each key works exactly as the page says', async () => {
+  const works = async (key: string) =>
+    (await fetch(`${gateway.url}/v1/transfers`, { headers: { authorization: `Bearer ${key}` } })).status
+  for (const width of VIEWPORT_WIDTHS) {
+    await withPage(browser, { width }, async (page) => {
+      const errors = collectPageErrors(page)
+      await logIn(page)
+      await page.getByRole('link', { name: 'API keys' }).click()
+      await page.waitForURL(/\/portal\/keys$/)
+      await checkPage(page, 'keys', width, errors)
+      if (width !== 1440) return
+
+      await page.getByRole('button', { name: 'Create key' }).click()
+      await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('New API key')
+      const first = (await page.locator('.secret code').textContent())!.trim()
+      expect(first).toMatch(/^tgw_test_[A-Za-z0-9]{32}$/)
+      await checkPage(page, 'key-created', width, errors)
+
+      // Rolled with no grace before it was ever used (an isolate caches a used key for API_KEY_CACHE_SECONDS).
+      await visit(page, `${gateway.url}/portal/keys`)
+      await page.getByRole('link', { name: `${first.slice(0, 13)}…` }).click()
+      await page.getByLabel('Keep this key working for').selectOption({ label: 'Stop it now' })
+      await page.getByRole('button', { name: 'Roll key' }).click()
+      await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('New API key')
+      const second = (await page.locator('.secret code').first().textContent())!.trim()
+      expect(second).not.toBe(first)
+      expect(await works(first)).toBe(401)
+      expect(await works(second)).toBe(200)
+
+      await visit(page, `${gateway.url}/portal/keys`)
+      await page.getByRole('link', { name: `${second.slice(0, 13)}…` }).click()
+      await checkPage(page, 'key', width, errors)
+      await page.getByLabel(/^Yes, revoke/).check()
+      await page.getByRole('button', { name: 'Revoke key' }).click()
+      await page.waitForURL(/\/portal\/keys\?revoked=1$/)
+      const row = page.locator('tbody tr', { hasText: `${second.slice(0, 13)}…` })
+      expect(await row.locator('.status').textContent()).toBe('revoked')
+    })
+  }
+})
+
 it('signs out for good', async () => {
   await withPage(browser, { width: 1440 }, async (page) => {
     await logIn(page)
