@@ -2,7 +2,6 @@ import { getCookie } from 'hono/cookie'
 import { createMiddleware } from 'hono/factory'
 import { secretsEqual } from '../lib/crypto'
 import { Problem } from '../lib/problem'
-import { loadPartnerById } from '../partners/lookup'
 import { csrfTokenOf, findPortalSession } from '../partners/portal-sessions'
 import type { AppEnv } from './app-env'
 
@@ -15,13 +14,13 @@ export const PORTAL_COOKIE = 'tgw_portal'
 export const portalSession = createMiddleware<AppEnv>(async (c, next) => {
   const { db, settings, now } = c.var.services
   const cookie = getCookie(c, PORTAL_COOKIE)
-  const session = cookie ? await findPortalSession(db, settings.API_KEY_SECRET, cookie, now()) : null
-  const partner = session ? await loadPartnerById(db, session.partnerId, session.mode, settings) : null
-  if (!session || !partner) {
+  const found = cookie ? await findPortalSession(db, settings.API_KEY_SECRET, cookie, now(), settings) : null
+  if (!found) {
     throw new Problem('unauthorized', {
       detail: 'Your portal session has ended or was never opened: open a new login link.',
     })
   }
+  const { session, partner } = found
   c.set('partner', partner)
   c.set('portal', {
     sessionId: session.id,

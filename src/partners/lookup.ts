@@ -1,6 +1,6 @@
 import { and, eq, gt, isNull, or, type SQL, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client'
-import { apiKeys, type Partner, partners } from '../../db/schema'
+import { apiKeys, type Partner, partners, portalSessions } from '../../db/schema'
 import type { Settings } from '../lib/settings'
 import type { SealedConnection } from '../providers/provider'
 import type { Mode } from '../schemas/common'
@@ -66,4 +66,27 @@ export const loadPartnerById = async (db: Db, id: string, mode: Mode, settings: 
     .where(eq(partners.id, id))
     .limit(1)
   return row ? contextOf(row.partner, row.connections, mode, null, settings) : null
+}
+
+/** The partner behind an open portal session (by its cookie's keyed hash), in the session's mode: one statement. */
+export const loadPartnerByPortalSession = async (db: Db, sessionHash: string, now: number, settings: Settings) => {
+  const [row] = await db
+    .select({
+      session: portalSessions,
+      partner: partners,
+      connections: connectionsColumn(sql`"portal_sessions"."mode"`),
+    })
+    .from(portalSessions)
+    .innerJoin(partners, eq(partners.id, portalSessions.partnerId))
+    .where(
+      and(
+        eq(portalSessions.sessionHash, sessionHash),
+        isNull(portalSessions.revokedAt),
+        gt(portalSessions.expiresAt, now),
+      ),
+    )
+    .limit(1)
+  return row
+    ? { session: row.session, partner: contextOf(row.partner, row.connections, row.session.mode, null, settings) }
+    : null
 }

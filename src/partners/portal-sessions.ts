@@ -1,10 +1,12 @@
 import { and, eq, gt, isNull } from 'drizzle-orm'
 import type { Db } from '../../db/client'
 import { ownedBy } from '../../db/owned'
-import { type PortalSession, portalSessions } from '../../db/schema'
+import { portalSessions } from '../../db/schema'
 import { hmacSha256Hex, randomBase62 } from '../lib/crypto'
 import { newId } from '../lib/ids'
+import type { Settings } from '../lib/settings'
 import type { Owner } from '../services'
+import { loadPartnerByPortalSession } from './lookup'
 import { getPartner } from './partners'
 
 /** A login link lives minutes; the browser session it opens lives hours. */
@@ -66,26 +68,9 @@ export const openPortalSession = async (db: Db, secret: string, token: string, n
   return row ? { cookie, session: row } : null
 }
 
-/** The open, unexpired, unrevoked session a cookie names. */
-export const findPortalSession = async (
-  db: Db,
-  secret: string,
-  cookie: string,
-  now: number,
-): Promise<PortalSession | null> => {
-  const [row] = await db
-    .select()
-    .from(portalSessions)
-    .where(
-      and(
-        eq(portalSessions.sessionHash, await sessionHashOf(secret, cookie)),
-        isNull(portalSessions.revokedAt),
-        gt(portalSessions.expiresAt, now),
-      ),
-    )
-    .limit(1)
-  return row ?? null
-}
+/** The open, unexpired, unrevoked session a cookie names, with its partner in its mode (one round trip). */
+export const findPortalSession = async (db: Db, secret: string, cookie: string, now: number, settings: Settings) =>
+  loadPartnerByPortalSession(db, await sessionHashOf(secret, cookie), now, settings)
 
 /** Ends every session and unused link of the partner (in one mode, or both); returns how many. */
 export const revokePortalSessions = async (db: Db, partnerId: string, mode: Owner['mode'] | undefined, now: number) => {
