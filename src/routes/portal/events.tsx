@@ -1,9 +1,10 @@
 import { Hono } from 'hono'
 import type { Delivery, DeliveryAttempt, Event } from '../../../db/schema'
 import { getEventWithDeliveries } from '../../callbacks/event-history'
+import { redeliverEvent } from '../../callbacks/redelivery'
 import type { AppEnv } from '../../middleware/app-env'
 import { renderEvent, TEST_EVENT_TYPE } from '../../schemas/callbacks'
-import { Csrf, page, Scroll, Status, Time } from './layout'
+import { Csrf, field, page, Scroll, Status, Time } from './layout'
 
 // One event as its receivers got it: the payload, and per endpoint every attempt, with redelivery.
 
@@ -46,6 +47,19 @@ export const AttemptTable = ({ attempts, caption }: { attempts: DeliveryAttempt[
       </table>
     </Scroll>
   )
+
+/** Sends the event to one endpoint again, then comes back to the page the button was on. */
+export const RedeliverForm = (props: { eventId: string; endpointId: string; csrf: string; returnTo: string }) => (
+  <form method="post" action={`${eventPath(props.eventId)}/redeliver`}>
+    <Csrf token={props.csrf} />
+    <input type="hidden" name="endpoint_id" value={props.endpointId} />
+    <input type="hidden" name="return_to" value={props.returnTo} />
+    <button type="submit">Redeliver to this endpoint</button>
+  </form>
+)
+
+// Where a redelivery may come back to: a path of ours only, never a URL from the form.
+const RETURN_PATH = /^\/portal\/(events|transfers)\/[^/?#]+$/
 
 export const EventPage = (props: {
   event: Event
@@ -137,12 +151,12 @@ export const EventPage = (props: {
                 )}
               </dl>
               <AttemptTable attempts={attempts} caption={`Attempts to ${delivery.endpointId}, oldest first`} />
-              <form method="post" action={`${eventPath(event.id)}/redeliver`}>
-                <Csrf token={props.csrf} />
-                <input type="hidden" name="endpoint_id" value={delivery.endpointId} />
-                <input type="hidden" name="return_to" value={eventPath(event.id)} />
-                <button type="submit">Redeliver to this endpoint</button>
-              </form>
+              <RedeliverForm
+                eventId={event.id}
+                endpointId={delivery.endpointId}
+                csrf={props.csrf}
+                returnTo={eventPath(event.id)}
+              />
             </section>
           ))
         )}
@@ -165,4 +179,12 @@ eventPages.get('/events/:event_id', async (c) => {
       children: <EventPage event={event} deliveries={deliveries} csrf={c.var.portal.csrf} notice={notice} />,
     }),
   )
+})
+
+eventPages.post('/events/:event_id/redeliver', async (c) => {
+  const form = await c.req.parseBody()
+  const eventId = c.req.param('event_id')
+  await redeliverEvent(c.var.services, c.var.partner, eventId, field(form, 'endpoint_id'))
+  const returnTo = field(form, 'return_to')
+  return c.redirect(`${returnTo && RETURN_PATH.test(returnTo) ? returnTo : eventPath(eventId)}?redelivered=1`, 303)
 })

@@ -1,14 +1,14 @@
 import { Hono } from 'hono'
 import type { Delivery, DeliveryAttempt, Event, Transfer } from '../../../db/schema'
 import { getTransferTimeline } from '../../callbacks/event-history'
-import { redeliverEvent } from '../../callbacks/redelivery'
 import type { AppEnv } from '../../middleware/app-env'
 import { TRANSFER_STATUSES } from '../../rules/transfer-states'
 import { PROVIDERS, type ProviderName } from '../../schemas/common'
 import { renderTransfer } from '../../schemas/transfers'
 import { transferNotFound } from '../../transfers/problems'
 import { findTransfer, listTransfers } from '../../transfers/store/read'
-import { Csrf, field, page, Scroll, Status, Time } from './layout'
+import { AttemptTable, RedeliverForm } from './events'
+import { page, Scroll, Status, Time } from './layout'
 
 const PAGE_SIZE = 25
 
@@ -122,38 +122,6 @@ export const TransferList = (props: { rows: Transfer[]; hasMore: boolean; filter
 
 type Timeline = { event: Event; deliveries: { delivery: Delivery; attempts: DeliveryAttempt[] }[] }[]
 
-const Attempts = ({ attempts }: { attempts: DeliveryAttempt[] }) =>
-  attempts.length === 0 ? (
-    <p class="muted">Not attempted yet.</p>
-  ) : (
-    <Scroll label="Delivery attempts">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">#</th>
-            <th scope="col">At</th>
-            <th scope="col">HTTP</th>
-            <th scope="col">Duration</th>
-            <th scope="col">Error or answer</th>
-          </tr>
-        </thead>
-        <tbody>
-          {attempts.map((a) => (
-            <tr>
-              <td>{a.attempt}</td>
-              <td>
-                <Time ms={a.startedAt} />
-              </td>
-              <td>{a.statusCode ?? '—'}</td>
-              <td>{a.durationMs} ms</td>
-              <td>{a.error ?? a.responseExcerpt ?? ''}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </Scroll>
-  )
-
 export const TransferPage = (props: { transfer: Transfer; timeline: Timeline; csrf: string; notice?: string }) => {
   const resource = renderTransfer(props.transfer)
   const v = resource.verification
@@ -245,13 +213,16 @@ export const TransferPage = (props: { transfer: Transfer; timeline: Timeline; cs
                         <p>
                           To endpoint <code>{delivery.endpointId}</code>: <Status value={delivery.status} />
                         </p>
-                        <Attempts attempts={attempts} />
-                        <form method="post" action={`/portal/events/${event.id}/redeliver`}>
-                          <Csrf token={props.csrf} />
-                          <input type="hidden" name="endpoint_id" value={delivery.endpointId} />
-                          <input type="hidden" name="transfer_id" value={resource.id} />
-                          <button type="submit">Redeliver to this endpoint</button>
-                        </form>
+                        <AttemptTable
+                          attempts={attempts}
+                          caption={`Attempts to ${delivery.endpointId}, oldest first`}
+                        />
+                        <RedeliverForm
+                          eventId={event.id}
+                          endpointId={delivery.endpointId}
+                          csrf={props.csrf}
+                          returnTo={`/portal/transfers/${encodeURIComponent(resource.id)}`}
+                        />
                       </div>
                     ))
                   )}
@@ -312,18 +283,4 @@ transferPages.get('/transfers/:transfer_id', async (c) => {
       children: <TransferPage transfer={transfer} timeline={timeline} csrf={c.var.portal.csrf} notice={notice} />,
     }),
   )
-})
-
-transferPages.post('/events/:event_id/redeliver', async (c) => {
-  const form = await c.req.parseBody()
-  const endpointId = field(form, 'endpoint_id')
-  const transferId = field(form, 'transfer_id') ?? ''
-  await redeliverEvent(c.var.services, c.var.partner, c.req.param('event_id'), endpointId)
-  // Back where the button was: the event's page (a path of ours only, never a URL from the form) or the transfer's.
-  const returnTo = field(form, 'return_to')
-  const back =
-    returnTo && /^\/portal\/events\/[\w-]+$/.test(returnTo)
-      ? returnTo
-      : `/portal/transfers/${encodeURIComponent(transferId)}`
-  return c.redirect(`${back}?redelivered=1`, 303)
 })
