@@ -1,4 +1,5 @@
 import type { NewTransfer, Transfer } from '../../db/schema'
+import { Problem } from '../lib/problem'
 import type { ProviderSnapshot, Result, TransferProvider } from '../providers/provider'
 import { providerFacts } from '../providers/registry'
 import { canTransition, type TransferStatus } from '../rules/transfer-states'
@@ -87,6 +88,22 @@ export const reconcileTransfer = async (services: Services, partner: PartnerCont
   const provider = await services.providerFor(partner, transfer.provider)
   const result = await provider.fetchStatus(transfer)
   return result.ok ? applySnapshot(services, transfer, result.value) : transfer
+}
+
+/**
+ * The provider said the transfer no longer waits for a code: learn how it ended before answering, so
+ * the answer is true. If the provider still lists it as pending (it contradicts itself, or could not
+ * be read), that is retryable, never a verdict a partner would give up a payment on.
+ */
+export const learnHowItEnded = async (services: Services, partner: PartnerContext, transfer: Transfer) => {
+  const current = await reconcileTransfer(services, partner, transfer)
+  if (current.status === 'pending_verification') {
+    throw new Problem('service_unavailable', {
+      detail: 'The provider no longer holds this transfer as pending but could not say how it ended; retry shortly.',
+      headers: { 'retry-after': '5' },
+    })
+  }
+  return current
 }
 
 /**

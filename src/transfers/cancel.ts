@@ -2,7 +2,7 @@ import type { Transfer } from '../../db/schema'
 import { Problem } from '../lib/problem'
 import { problemFor } from '../providers/problems'
 import type { PartnerContext, Services } from '../services'
-import { applySnapshot, endOnGatewaySide, reconcileTransfer } from './apply'
+import { applySnapshot, endOnGatewaySide, learnHowItEnded } from './apply'
 import { inFlight, notPending, transferNotFound } from './problems'
 import { findTransfer } from './store/read'
 
@@ -36,15 +36,8 @@ export const cancelTransfer = async (
   }
   if (result.error.kind === 'not_pending') {
     // Already settled at the provider: learn how, then answer from that.
-    const current = await reconcileTransfer(services, partner, transfer)
+    const current = await learnHowItEnded(services, partner, transfer)
     if (current.status === 'canceled') return current
-    if (current.status === 'pending_verification') {
-      // The provider says it is settled but could not tell how: retryable, not a verdict.
-      throw new Problem('service_unavailable', {
-        detail: 'The provider no longer holds this transfer as pending but could not say how it ended; retry shortly.',
-        headers: { 'retry-after': '5' },
-      })
-    }
     throw notPending(current, services.now())
   }
   throw problemFor(result.error)

@@ -6,7 +6,7 @@ import { outcomeUnknown } from '../providers/provider'
 import { PROVIDER_FACTS } from '../providers/registry'
 import { decideConfirm, verificationStateOf } from '../rules/verification'
 import type { PartnerContext, Services } from '../services'
-import { applySnapshot, reconcileTransfer } from './apply'
+import { applySnapshot, learnHowItEnded } from './apply'
 import { inFlight, notPending, transferNotFound } from './problems'
 import { claimConfirmAttempt, refundConfirmAttempt, releaseLease } from './store/verification'
 
@@ -88,9 +88,9 @@ export const confirmTransfer = async (
       throw problemFor(error, { attempts_remaining: 0 })
     }
     case 'not_pending':
+      // E.g. an earlier confirm whose answer was lost completed it: answer with where it is now.
       await refundConfirmAttempt(services.db, claimed.id, services.now(), lease)
-      services.defer(reconcileTransfer(services, partner, claimed))
-      throw problemFor(error)
+      throw notPending(await learnHowItEnded(services, partner, claimed), services.now())
     default:
       // Expired code, outage, refusal: the code was not judged, so the attempt is given back. After a
       // timeout or an unusable answer the provider may have judged it after all: the lease stays.

@@ -5,7 +5,7 @@ import { outcomeUnknown } from '../providers/provider'
 import { providerFacts } from '../providers/registry'
 import { decideResend, verificationStateOf } from '../rules/verification'
 import type { PartnerContext, Services } from '../services'
-import { applySnapshot, reconcileTransfer } from './apply'
+import { applySnapshot, learnHowItEnded } from './apply'
 import { notPending, transferNotFound } from './problems'
 import { claimResend, refundResend } from './store/verification'
 
@@ -62,7 +62,7 @@ export const resendCode = async (
   // A resend that timed out or got no usable answer may have sent a code: it stays counted (and
   // keeps the cooldown), or repeated timeouts could send codes without limit.
   if (!outcomeUnknown(result.error)) await refundResend(services.db, previous, now, services.now())
-  if (result.error.kind === 'not_pending') services.defer(reconcileTransfer(services, partner, claimed))
+  if (result.error.kind === 'not_pending') throw notPending(await learnHowItEnded(services, partner, claimed), now)
   if (result.error.kind === 'attempts_exhausted') {
     await applySnapshot(
       services,

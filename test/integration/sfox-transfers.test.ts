@@ -132,6 +132,49 @@ describe('create', () => {
 })
 
 describe('confirm', () => {
+  it('a retried confirm whose first answer was lost says where the transfer is now: completed', async () => {
+    const p = await newPartner()
+    const { body: t } = await p.call('POST', '/v1/transfers', paymentBody('lost-1'))
+    const code = await sfox.latestCode(t.provider_reference)
+    // sFOX confirms it, but the answer the gateway gets is a 502.
+    await sfox.fault({
+      method: 'POST',
+      path: '/v1/enterprise/transfer/confirm',
+      status: 502,
+      body: { error: 'Bad Gateway' },
+      after: true,
+      apiKey: p.sfoxKey,
+    })
+    expect((await p.call('POST', '/v1/transfers/lost-1/confirm', { code })).status).toBe(502)
+    const retried = await p.call('POST', '/v1/transfers/lost-1/confirm', { code })
+    expect(retried.status).toBe(409)
+    expect(retried.body).toMatchObject({ code: 'transfer_not_pending_verification', transfer_status: 'completed' })
+    // Learnt before answering, not afterwards.
+    expect((await p.call('GET', '/v1/transfers/lost-1')).body.status).toBe('completed')
+  })
+
+  it('"not pending" from sFOX while it still lists the transfer pending is retryable, never a verdict', async () => {
+    const p = await newPartner()
+    const { body: t } = await p.call('POST', '/v1/transfers', paymentBody('contradiction-1'))
+    const code = await sfox.latestCode(t.provider_reference)
+    await sfox.fault({
+      method: 'POST',
+      path: '/v1/enterprise/transfer/confirm',
+      status: 422,
+      body: { error: 'Funds transfer is not pending verification.' },
+      apiKey: p.sfoxKey,
+    })
+    const refused = await p.call('POST', '/v1/transfers/contradiction-1/confirm', { code })
+    expect(refused.status).toBe(503)
+    expect(refused.body.code).toBe('service_unavailable')
+    expect(refused.headers.get('retry-after')).toBe('5')
+    const pending = (await p.call('GET', '/v1/transfers/contradiction-1')).body
+    expect(pending).toMatchObject({ status: 'pending_verification', verification: { attempts_remaining: 5 } })
+    // The payment could still be confirmed, and is.
+    const confirmed = await p.call('POST', '/v1/transfers/contradiction-1/confirm', { code })
+    expect(confirmed.body.status).toBe('completed')
+  })
+
   it('forwards the code and completes the transfer', async () => {
     const p = await newPartner()
     const { body: t } = await p.call('POST', '/v1/transfers', paymentBody('conf-1'))
@@ -219,14 +262,14 @@ describe('confirm', () => {
     ).toHaveLength(0)
   })
 
-  it('when sFOX says the transfer is no longer pending, the gateway learns its real status', async () => {
+  it('when sFOX says the transfer is no longer pending, the gateway learns its real status before answering', async () => {
     const p = await newPartner()
     const { body: t } = await p.call('POST', '/v1/transfers', paymentBody('conf-6'))
     await sfox.setStatus(t.provider_reference, 'CANCELED', p.sfoxAccount)
     const res = await p.call('POST', '/v1/transfers/conf-6/confirm', { code: '123456' })
     expect(res.status).toBe(409)
-    expect(res.body.provider_error.message).toBe('Funds transfer is not pending verification.')
-    await expect.poll(async () => (await p.call('GET', '/v1/transfers/conf-6')).body.status).toBe('canceled')
+    expect(res.body).toMatchObject({ code: 'transfer_not_pending_verification', transfer_status: 'canceled' })
+    expect((await p.call('GET', '/v1/transfers/conf-6')).body.status).toBe('canceled')
     expect((await p.call('GET', '/v1/transfers/conf-6')).body.verification.attempts_remaining).toBe(5)
   })
 
@@ -240,24 +283,30 @@ describe('confirm', () => {
 
 describe('resend', () => {
   it('sends a new code (the old one stops working) and counts it', async () => {
-    const p = await newPartner({ resend_cooldown_seconds: 0 })
-    const { body: t } = await p.call('POST', '/v1/transfers', paymentBody('res-1'))
-    const first = await sfox.latestCode(t.provider_reference)
-    const res = await p.call('POST', '/v1/transfers/res-1/resend')
-    expect(res.status).toBe(200)
-    expect(res.body.verification).toMatchObject({ resends_used: 1, resends_remaining: 2 })
-    expect(Date.parse(res.body.verification.code_sent_at)).toBeGreaterThanOrEqual(
-      Date.parse(t.verification.code_sent_at),
-    )
-    const codes = await sfox.codes(t.provider_reference)
-    expect(codes).toHaveLength(2)
-    const second = codes[0]!.code
-    if (first !== second) {
-      expect((await p.call('POST', '/v1/transfers/res-1/confirm', { code: first })).body.code).toBe(
-        'verification_code_invalid',
+    // Fixed, different codes for the first send and the resend: the old code is always a wrong one.
+    await sfox.settings({ fixed_otp: '111111' })
+    try {
+      const p = await newPartner({ resend_cooldown_seconds: 0 })
+      const { body: t } = await p.call('POST', '/v1/transfers', paymentBody('res-1'))
+      const first = await sfox.latestCode(t.provider_reference)
+      expect(first).toBe('111111')
+      await sfox.settings({ fixed_otp: '222222' })
+      const res = await p.call('POST', '/v1/transfers/res-1/resend')
+      expect(res.status).toBe(200)
+      expect(res.body.verification).toMatchObject({ resends_used: 1, resends_remaining: 2 })
+      expect(Date.parse(res.body.verification.code_sent_at)).toBeGreaterThanOrEqual(
+        Date.parse(t.verification.code_sent_at),
       )
+      const codes = await sfox.codes(t.provider_reference)
+      expect(codes.map((c) => c.code)).toEqual(['222222', '111111'])
+      expect((await p.call('POST', '/v1/transfers/res-1/confirm', { code: first })).body).toMatchObject({
+        code: 'verification_code_invalid',
+        attempts_remaining: 4,
+      })
+      expect((await p.call('POST', '/v1/transfers/res-1/confirm', { code: '222222' })).body.status).toBe('completed')
+    } finally {
+      await sfox.settings({ fixed_otp: null })
     }
-    expect((await p.call('POST', '/v1/transfers/res-1/confirm', { code: second })).body.status).toBe('completed')
   })
 
   it('inside the cooldown it is 429 resend_cooldown with Retry-After, and sFOX is not called', async () => {
