@@ -11,7 +11,8 @@ export type SandboxRun = (
   request: Request,
 ) => Promise<{ response: Response; state: string }>
 
-export const MAX_ATTEMPTS = 5
+// Enough for a partner's bursts of a few dozen concurrent calls (each run is ~10 ms); a provider's 503 after that.
+export const MAX_ATTEMPTS = 8
 
 /**
  * Load → run → save with an optimistic check. A lost race means the answer was computed from stale state, so it
@@ -32,8 +33,8 @@ export const runWithState = async (
     if (await saveState(db, partnerId, provider, state, read)) return response
     await response.body?.cancel()
     if (attempt === MAX_ATTEMPTS) break
-    // Random, doubling pauses (up to 25, 50, 100, 200 ms) spread out requests that keep colliding on one row.
-    await new Promise((resolve) => setTimeout(resolve, Math.random() * 25 * 2 ** (attempt - 1)))
+    // Random, doubling pauses (up to 25, 50, 100, 200, then 400 ms) spread out requests that keep colliding on one row.
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(400, 25 * 2 ** (attempt - 1))))
   }
   return Response.json({ error: 'simulator state is busy, try again' }, { status: 503 })
 }

@@ -29,6 +29,14 @@ const DETAILS: Partial<Record<ProviderErrorKind, string>> = {
   timeout: 'The provider did not answer in time; retrying with the same transfer_id is safe.',
 }
 
+/** The provider's own words, as every problem that comes from a provider carries them. */
+export const providerErrorOf = (error: ProviderError) => ({
+  provider: error.provider,
+  status: error.status,
+  code: error.code,
+  message: error.message,
+})
+
 /** A provider error as the partner sees it: our problem code, the provider's own words attached. */
 export const problemFor = (error: ProviderError, extensions: Record<string, unknown> = {}): Problem =>
   new Problem(CODES[error.kind], {
@@ -36,6 +44,6 @@ export const problemFor = (error: ProviderError, extensions: Record<string, unkn
     headers: error.retryAfterSeconds ? { 'retry-after': String(error.retryAfterSeconds) } : undefined,
     extensions: {
       ...extensions,
-      provider_error: { provider: error.provider, status: error.status, code: error.code, message: error.message },
+      provider_error: providerErrorOf(error),
     },
   })

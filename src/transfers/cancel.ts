@@ -1,6 +1,6 @@
 import type { Transfer } from '../../db/schema'
 import { Problem } from '../lib/problem'
-import { problemFor } from '../providers/problems'
+import { problemFor, providerErrorOf } from '../providers/problems'
 import type { PartnerContext, Services } from '../services'
 import { applySnapshot, endOnGatewaySide, learnHowItEnded } from './apply'
 import { inFlight, notPending, transferNotFound } from './problems'
@@ -38,7 +38,7 @@ export const cancelTransfer = async (
     // Already settled at the provider: learn how, then answer from that.
     const current = await learnHowItEnded(services, partner, transfer)
     if (current.status === 'canceled') return current
-    throw notPending(current, services.now())
+    throw notPending(current, services.now(), { provider_error: providerErrorOf(result.error) })
   }
   throw problemFor(result.error)
 }

@@ -1,7 +1,7 @@
 import type { Transfer } from '../../db/schema'
 import { Problem } from '../lib/problem'
 import type { Settings } from '../lib/settings'
-import { problemFor } from '../providers/problems'
+import { problemFor, providerErrorOf } from '../providers/problems'
 import { outcomeUnknown } from '../providers/provider'
 import { PROVIDER_FACTS } from '../providers/registry'
 import { decideConfirm, verificationStateOf } from '../rules/verification'
@@ -90,7 +90,9 @@ export const confirmTransfer = async (
     case 'not_pending':
       // E.g. an earlier confirm whose answer was lost completed it: answer with where it is now.
       await refundConfirmAttempt(services.db, claimed.id, services.now(), lease)
-      throw notPending(await learnHowItEnded(services, partner, claimed), services.now())
+      throw notPending(await learnHowItEnded(services, partner, claimed), services.now(), {
+        provider_error: providerErrorOf(error),
+      })
     default:
       // Expired code, outage, refusal: the code was not judged, so the attempt is given back. After a
       // timeout or an unusable answer the provider may have judged it after all: the lease stays.

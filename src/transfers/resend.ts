@@ -1,6 +1,6 @@
 import type { Transfer } from '../../db/schema'
 import { fieldProblem, Problem } from '../lib/problem'
-import { problemFor } from '../providers/problems'
+import { problemFor, providerErrorOf } from '../providers/problems'
 import { outcomeUnknown } from '../providers/provider'
 import { providerFacts } from '../providers/registry'
 import { decideResend, verificationStateOf } from '../rules/verification'
@@ -62,7 +62,10 @@ export const resendCode = async (
   // A resend that timed out or got no usable answer may have sent a code: it stays counted (and
   // keeps the cooldown), or repeated timeouts could send codes without limit.
   if (!outcomeUnknown(result.error)) await refundResend(services.db, previous, now, services.now())
-  if (result.error.kind === 'not_pending') throw notPending(await learnHowItEnded(services, partner, claimed), now)
+  if (result.error.kind === 'not_pending') {
+    const current = await learnHowItEnded(services, partner, claimed)
+    throw notPending(current, now, { provider_error: providerErrorOf(result.error) })
+  }
   if (result.error.kind === 'attempts_exhausted') {
     await applySnapshot(
       services,

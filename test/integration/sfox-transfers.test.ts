@@ -269,6 +269,7 @@ describe('confirm', () => {
     const res = await p.call('POST', '/v1/transfers/conf-6/confirm', { code: '123456' })
     expect(res.status).toBe(409)
     expect(res.body).toMatchObject({ code: 'transfer_not_pending_verification', transfer_status: 'canceled' })
+    expect(res.body.provider_error.message).toBe('Funds transfer is not pending verification.')
     expect((await p.call('GET', '/v1/transfers/conf-6')).body.status).toBe('canceled')
     expect((await p.call('GET', '/v1/transfers/conf-6')).body.verification.attempts_remaining).toBe(5)
   })
