@@ -1,5 +1,4 @@
 import type { Transfer } from '../../db/schema'
-import { Problem } from '../lib/problem'
 import { problemFor, providerErrorOf } from '../providers/problems'
 import type { PartnerContext, Services } from '../services'
 import { applySnapshot, endOnGatewaySide, learnHowItEnded } from './apply'
