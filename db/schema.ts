@@ -11,6 +11,8 @@ export const partners = sqliteTable('partners', {
   resendCooldownSeconds: integer('resend_cooldown_seconds'),
   confirmAttempts: integer('confirm_attempts'),
   rateLimit: integer('rate_limit'),
+  // Normalised CIDRs (IPv4 and IPv6) the partner's API and portal may be used from; null: anywhere.
+  ipAllowlist: text('ip_allowlist', { mode: 'json' }).$type<string[] | null>(),
   createdAt: integer('created_at').notNull(),
   updatedAt: integer('updated_at').notNull(),
 })
@@ -23,6 +25,10 @@ export const apiKeys = sqliteTable(
       .notNull()
       .references(() => partners.id),
     mode: text('mode', { enum: ['test', 'live'] }).notNull(),
+    // full: every route; read_only: GET and HEAD only (any other method is 403 key_not_permitted).
+    access: text('access', { enum: ['full', 'read_only'] })
+      .notNull()
+      .default('full'),
     // First characters of the key, kept only so people can tell keys apart.
     prefix: text('prefix').notNull(),
     // HMAC-SHA256 of the whole key under API_KEY_SECRET; the key itself is never stored.

@@ -39,12 +39,14 @@ export const describeApi = (app: OpenAPIHono<AppEnv>) => {
   registry.registerComponent('securitySchemes', 'ApiKey', {
     type: 'http',
     scheme: 'bearer',
-    description: 'Partner API key, `tgw_test_…` or `tgw_live_…`, issued by an operator and shown once.',
+    description:
+      'Partner API key, `tgw_test_…` or `tgw_live_…`, issued by an operator and shown once. A `read_only` key may call GET routes only (any other method is 403 `key_not_permitted`); a partner with an `ip_allowlist` is served only from those addresses (`CF-Connecting-IP`; else 403 `ip_not_allowed`).',
   })
   registry.registerComponent('securitySchemes', 'AdminToken', {
     type: 'http',
     scheme: 'bearer',
-    description: "The deployment's ADMIN_TOKEN secret; operators only.",
+    description:
+      "The deployment's ADMIN_TOKEN secret, or ADMIN_TOKEN_NEXT while it is being rotated; operators only. Each call's log line names the token used by a fingerprint, never the token.",
   })
   registry.registerComponent('securitySchemes', 'QiSignature', {
     type: 'apiKey',

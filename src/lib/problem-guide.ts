@@ -11,6 +11,10 @@ export const PROBLEM_GUIDE: Record<ProblemCode, string> = {
   unauthorized:
     'The API key (or admin token) is missing, unknown, revoked or expired. Send `Authorization: Bearer <key>`.',
   forbidden: 'The credentials are valid but may not do this.',
+  key_not_permitted:
+    'The API key is read-only: it may read (GET) but not create, change or delete anything. Use a full-access key for this call.',
+  ip_not_allowed:
+    "The request came from an address outside the partner's IP allowlist (as Cloudflare reports it). Call from an allowed address, or ask the operator to add yours.",
   account_not_allowed: 'The partner may not move money from this provider account (QI `account_key`).',
   not_found: 'No route or object answers to this path.',
   method_not_allowed: 'The path exists but not with this method; the `Allow` header lists the ones it takes.',

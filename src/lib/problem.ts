@@ -10,6 +10,8 @@ export const PROBLEMS = {
   invalid_request: [422, 'Invalid request'],
   unauthorized: [401, 'Unauthorized'],
   forbidden: [403, 'Forbidden'],
+  key_not_permitted: [403, 'API key not permitted'],
+  ip_not_allowed: [403, 'IP address not allowed'],
   account_not_allowed: [403, 'Account not allowed'],
   not_found: [404, 'Not found'],
   method_not_allowed: [405, 'Method not allowed'],

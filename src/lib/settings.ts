@@ -5,6 +5,7 @@ export type Bindings = {
   LIBSQL_URL: string
   LIBSQL_AUTH_TOKEN?: string
   ADMIN_TOKEN: string
+  ADMIN_TOKEN_NEXT?: string
   ENCRYPTION_KEY: string
   API_KEY_SECRET: string
   /** Queue of callback deliveries (producer and consumer are this Worker). */
@@ -30,6 +31,11 @@ const settingsSchema = z.object({
   LIBSQL_URL: z.url(),
   LIBSQL_AUTH_TOKEN: z.string().optional(),
   ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters'),
+  // The next admin token, accepted beside ADMIN_TOKEN while clients move to it; empty or unset: none.
+  ADMIN_TOKEN_NEXT: z
+    .union([z.literal(''), z.string().min(16, 'ADMIN_TOKEN_NEXT must be at least 16 characters')])
+    .optional()
+    .transform((v) => v || undefined),
   ENCRYPTION_KEY: z.base64().refine((v) => atob(v).length === 32, 'ENCRYPTION_KEY must be 32 bytes, base64'),
   API_KEY_SECRET: z.string().min(16, 'API_KEY_SECRET must be at least 16 characters'),
   ENVIRONMENT: z.enum(['development', 'test', 'production']).default('production'),

@@ -1,7 +1,12 @@
 import type { Bindings } from '../lib/settings'
 import type { PartnerContext, Services } from '../services'
 
-export type RequestLog = { partnerId?: string; upstreamMs: number }
+export type RequestLog = {
+  partnerId?: string
+  upstreamMs: number
+  /** Which admin token an admin call used: its slot and fingerprint, never the token. */
+  adminToken?: { slot: 'current' | 'next'; fingerprint: string }
+}
 
 export type AppEnv = {
   Bindings: Bindings

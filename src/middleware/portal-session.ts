@@ -3,6 +3,7 @@ import { createMiddleware } from 'hono/factory'
 import { secretsEqual } from '../lib/crypto'
 import { Problem } from '../lib/problem'
 import { csrfTokenOf, findPortalSession } from '../partners/portal-sessions'
+import { addressCheckOf, requireAllowedAddress } from './access'
 import type { AppEnv } from './app-env'
 
 export const PORTAL_COOKIE = 'tgw_portal'
@@ -21,13 +22,15 @@ export const portalSession = createMiddleware<AppEnv>(async (c, next) => {
     })
   }
   const { session, partner } = found
+  c.var.log.partnerId = partner.id
+  // The partner's IP allowlist holds for its people as for its servers: every portal page.
+  requireAllowedAddress(c, addressCheckOf(found.ipAllowlist))
   c.set('partner', partner)
   c.set('portal', {
     sessionId: session.id,
     csrf: await csrfTokenOf(settings.API_KEY_SECRET, session.id),
     returnUrl: session.returnUrl,
   })
-  c.var.log.partnerId = partner.id
   await next()
 })
 

@@ -17,5 +17,8 @@ export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
     duration_ms: Date.now() - started,
     upstream_ms: timing.upstreamMs,
     partner_id: timing.partnerId ?? null,
+    ...(timing.adminToken
+      ? { admin_token: timing.adminToken.fingerprint, admin_token_slot: timing.adminToken.slot }
+      : {}),
   })
 })

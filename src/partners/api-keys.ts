@@ -3,7 +3,7 @@ import type { Db } from '../../db/client'
 import { apiKeys } from '../../db/schema'
 import { newId } from '../lib/ids'
 import { Problem } from '../lib/problem'
-import { displayPrefix, generateApiKey, hashApiKey, type KeyMode } from './key-format'
+import { displayPrefix, generateApiKey, hashApiKey, type KeyAccess, type KeyMode } from './key-format'
 import { getPartner } from './partners'
 
 /** A key's use is written at most this often (`last_used_at` is accurate to the minute). */
@@ -25,28 +25,30 @@ const keyOf = (owner: KeyOwner, keyId: string) =>
 const keyNotFound = (owner: KeyOwner, keyId: string) =>
   new Problem('api_key_not_found', { detail: `Partner "${owner.partnerId}" has no API key "${keyId}".` })
 
-/** Issues a key; the key itself is returned once and only its keyed hash is stored. */
+/**
+ * Issues a key (`full` access unless `read_only` is asked for); the key itself is returned once and
+ * only its keyed hash is stored. One statement, run as a batch (room for an audit entry beside it).
+ */
 export const issueApiKey = async (
   db: Db,
   secret: string,
   partnerId: string,
-  input: { mode: KeyMode; expires_at?: string },
+  input: { mode: KeyMode; access?: KeyAccess; expires_at?: string },
   now: number,
 ) => {
   await getPartner(db, partnerId)
   const key = generateApiKey(input.mode)
-  const [row] = await db
-    .insert(apiKeys)
-    .values({
-      id: newId('key', now),
-      partnerId,
-      mode: input.mode,
-      prefix: displayPrefix(key),
-      hash: await hashApiKey(secret, key),
-      createdAt: now,
-      expiresAt: input.expires_at ? Date.parse(input.expires_at) : null,
-    })
-    .returning()
+  const values = {
+    id: newId('key', now),
+    partnerId,
+    mode: input.mode,
+    access: input.access ?? 'full',
+    prefix: displayPrefix(key),
+    hash: await hashApiKey(secret, key),
+    createdAt: now,
+    expiresAt: input.expires_at ? Date.parse(input.expires_at) : null,
+  }
+  const [[row]] = await db.batch([db.insert(apiKeys).values(values).returning()])
   return { row: row!, key }
 }
 
@@ -81,7 +83,7 @@ export const revokeApiKey = async (db: Db, owner: KeyOwner, keyId: string, now: 
 }
 
 /**
- * Rolls a key: a new key of the same mode (returned once), and the old one made to expire after
+ * Rolls a key: a new key of the same mode and access (returned once), and the old one made to expire after
  * `graceSeconds` (0: at once; never later than it already would). A revoked or expired key cannot
  * be rolled (`api_key_inactive`). The new key is written only if the old one is still live when
  * the batch runs, and in the same transaction as the old one's new expiry, so a roll racing a
@@ -106,8 +108,8 @@ export const rollApiKey = async (
     or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, now)),
   )
   const [, [rolled], [fresh], [current]] = await db.batch([
-    db.run(sql`INSERT INTO ${apiKeys} (id, partner_id, mode, prefix, hash, created_at)
-      SELECT ${id}, partner_id, mode, ${displayPrefix(key)}, ${await hashApiKey(secret, key)}, ${now}
+    db.run(sql`INSERT INTO ${apiKeys} (id, partner_id, mode, access, prefix, hash, created_at)
+      SELECT ${id}, partner_id, mode, access, ${displayPrefix(key)}, ${await hashApiKey(secret, key)}, ${now}
       FROM ${apiKeys} WHERE ${live}`),
     db
       .update(apiKeys)

@@ -2,6 +2,8 @@ import { hmacSha256Hex, randomBase62 } from '../lib/crypto'
 
 export type KeyMode = 'test' | 'live'
 
+export type { KeyAccess } from '../schemas/partners'
+
 // tgw_<mode>_ + 32 base62 characters (~190 bits): long enough that a keyed hash needs no salt.
 export const API_KEY_PATTERN = /^tgw_(test|live)_[A-Za-z0-9]{32}$/
 

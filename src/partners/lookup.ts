@@ -38,7 +38,10 @@ const contextOf = (
   connections: Object.fromEntries((JSON.parse(connections) as SealedConnection[]).map((c) => [c.provider, c])),
 })
 
-/** The partner behind a live (not revoked, not expired) key hash, with limits and connections. */
+/**
+ * Who a live (not revoked, not expired) key hash speaks for: the partner with limits and connections,
+ * what the key may do, and where the partner's calls may come from (null: anywhere).
+ */
 export const loadPartnerByKeyHash = async (db: Db, hash: string, now: number, settings: Settings) => {
   const [row] = await db
     .select({ key: apiKeys, partner: partners, connections: connectionsOfKeyMode })
@@ -49,13 +52,17 @@ export const loadPartnerByKeyHash = async (db: Db, hash: string, now: number, se
     )
     .limit(1)
   if (!row) return null
-  return contextOf(
-    row.partner,
-    row.connections,
-    row.key.mode,
-    { id: row.key.id, mode: row.key.mode, expiresAt: row.key.expiresAt },
-    settings,
-  )
+  return {
+    partner: contextOf(
+      row.partner,
+      row.connections,
+      row.key.mode,
+      { id: row.key.id, mode: row.key.mode, expiresAt: row.key.expiresAt },
+      settings,
+    ),
+    access: row.key.access,
+    ipAllowlist: row.partner.ipAllowlist ?? null,
+  }
 }
 
 /** The partner an object belongs to, in that object's mode, for work no partner request started (webhooks, cron). */
@@ -87,6 +94,10 @@ export const loadPartnerByPortalSession = async (db: Db, sessionHash: string, no
     )
     .limit(1)
   return row
-    ? { session: row.session, partner: contextOf(row.partner, row.connections, row.session.mode, null, settings) }
+    ? {
+        session: row.session,
+        partner: contextOf(row.partner, row.connections, row.session.mode, null, settings),
+        ipAllowlist: row.partner.ipAllowlist ?? null,
+      }
     : null
 }

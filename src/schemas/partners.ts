@@ -18,13 +18,25 @@ const Limits = {
   }),
 }
 
+const IpAllowlist = z
+  .array(z.string().max(64))
+  .min(1)
+  .max(100)
+  .nullable()
+  .optional()
+  .openapi({
+    description:
+      "CIDR ranges (IPv4 and IPv6; a bare address is one host) the partner's API (`/v1/*`) and portal may be used from, as Cloudflare reports the client (`CF-Connecting-IP`); any other address is 403 `ip_not_allowed`. Stored normalised (host bits cleared, IPv6 compressed). null (the default) admits every address. A change takes effect within API_KEY_CACHE_SECONDS.",
+    example: ['203.0.113.0/24', '2001:db8::/32'],
+  })
+
 export const CreatePartnerBody = z
-  .object({ name: z.string().trim().min(1).max(200), ...Limits })
+  .object({ name: z.string().trim().min(1).max(200), ...Limits, ip_allowlist: IpAllowlist })
   .strict()
   .openapi('CreatePartner')
 
 export const UpdatePartnerBody = z
-  .object({ name: z.string().trim().min(1).max(200).optional(), ...Limits })
+  .object({ name: z.string().trim().min(1).max(200).optional(), ...Limits, ip_allowlist: IpAllowlist })
   .strict()
   .openapi('UpdatePartner')
 
@@ -37,6 +49,10 @@ export const PartnerResource = z
     resend_cooldown_seconds: z.number().int().nullable(),
     confirm_attempts: z.number().int().nullable(),
     rate_limit: z.number().int().nullable(),
+    ip_allowlist: z
+      .array(z.string())
+      .nullable()
+      .openapi({ description: 'The normalised CIDR ranges calls may come from; null: any address.' }),
     created_at: Timestamp,
     updated_at: Timestamp,
   })
@@ -45,9 +61,19 @@ export const PartnerResource = z
 export const PartnerList = listOf(PartnerResource, 'PartnerList')
 export const PartnerListQuery = ListQuery
 
+/** What a key may do: `full`, every route; `read_only`, GET and HEAD only. */
+export const KEY_ACCESS = ['full', 'read_only'] as const
+export type KeyAccess = (typeof KEY_ACCESS)[number]
+
+const KeyAccessSchema = z.enum(KEY_ACCESS).openapi({
+  description:
+    '`full`: every route. `read_only`: GET (and HEAD) routes only; any other method is 403 `key_not_permitted`, refused before the body is read or a provider is called. Rolling a key keeps its access.',
+})
+
 export const CreateApiKeyBody = z
   .object({
     mode: z.enum(['test', 'live']).default('test'),
+    access: KeyAccessSchema.default('full'),
     expires_at: z.iso.datetime().optional().openapi({ description: 'Optional expiry; the key stops working then.' }),
   })
   .strict()
@@ -59,6 +85,7 @@ export const ApiKeyResource = z
     id: z.string(),
     partner_id: z.string(),
     mode: z.enum(['test', 'live']),
+    access: KeyAccessSchema,
     prefix: z
       .string()
       .openapi({ description: 'The first characters of the key, to tell keys apart.', example: 'tgw_test_Ab3x' }),
@@ -219,6 +246,7 @@ export const renderPartner = (p: Partner) => ({
   resend_cooldown_seconds: p.resendCooldownSeconds,
   confirm_attempts: p.confirmAttempts,
   rate_limit: p.rateLimit,
+  ip_allowlist: p.ipAllowlist ?? null,
   created_at: iso(p.createdAt)!,
   updated_at: iso(p.updatedAt)!,
 })
@@ -228,6 +256,7 @@ export const renderApiKey = (k: ApiKey) => ({
   id: k.id,
   partner_id: k.partnerId,
   mode: k.mode,
+  access: k.access,
   prefix: k.prefix,
   created_at: iso(k.createdAt)!,
   expires_at: iso(k.expiresAt),

@@ -3,6 +3,7 @@ import type { ApiKey } from '../../../db/schema'
 import { fieldProblem } from '../../lib/problem'
 import type { AppEnv } from '../../middleware/app-env'
 import { findApiKey, issueApiKey, listApiKeys, revokeApiKey, rollApiKey } from '../../partners/api-keys'
+import type { KeyAccess } from '../../partners/key-format'
 import { Csrf, field, page, Scroll, Status, Time } from './layout'
 
 // The partner's API keys in the session's mode: list, issue, roll (with a grace period) and revoke.
@@ -18,6 +19,14 @@ export const GRACE_CHOICES = [
   { seconds: 7 * 24 * HOUR, label: '7 days' },
 ] as const
 const DEFAULT_GRACE = 24 * HOUR
+
+/** What a new key may do: the choices the create form offers (and the only ones taken). */
+export const ACCESS_CHOICES = [
+  { value: 'full', label: 'Full access' },
+  { value: 'read_only', label: 'Read only (GET requests only)' },
+] as const satisfies readonly { value: KeyAccess; label: string }[]
+
+const accessLabel = (access: KeyAccess) => (access === 'read_only' ? 'read only' : 'full')
 
 type KeyState = 'active' | 'expired' | 'revoked'
 
@@ -48,6 +57,7 @@ export const KeyList = (props: { rows: ApiKey[]; now: number; csrf: string; noti
               <tr>
                 <th scope="col">Key</th>
                 <th scope="col">Mode</th>
+                <th scope="col">Access</th>
                 <th scope="col">State</th>
                 <th scope="col">Created</th>
                 <th scope="col">Expires</th>
@@ -64,6 +74,7 @@ export const KeyList = (props: { rows: ApiKey[]; now: number; csrf: string; noti
                     </a>
                   </td>
                   <td>{k.mode}</td>
+                  <td>{accessLabel(k.access)}</td>
                   <td>
                     <Status value={stateOf(k, props.now)} />
                   </td>
@@ -90,6 +101,16 @@ export const KeyList = (props: { rows: ApiKey[]; now: number; csrf: string; noti
       <h2 id="new-key">Create a key</h2>
       <form class="filters" method="post" action="/portal/keys">
         <Csrf token={props.csrf} />
+        <label>
+          Access
+          <select name="access">
+            {ACCESS_CHOICES.map((a) => (
+              <option value={a.value} selected={a.value === 'full'}>
+                {a.label}
+              </option>
+            ))}
+          </select>
+        </label>
         <label>
           Stops working on (optional, at 00:00 UTC)
           <input type="date" name="expires_on" />
@@ -122,6 +143,8 @@ export const KeyPage = (props: { k: ApiKey; now: number; csrf: string; cacheSeco
           </dd>
           <dt>Mode</dt>
           <dd>{k.mode}</dd>
+          <dt>Access</dt>
+          <dd>{accessLabel(k.access)}</dd>
           <dt>Created</dt>
           <dd>
             <Time ms={k.createdAt} />
@@ -145,8 +168,8 @@ export const KeyPage = (props: { k: ApiKey; now: number; csrf: string; cacheSeco
           <section class="panel" aria-labelledby="roll">
             <h2 id="roll">Roll</h2>
             <p>
-              A new key replaces this one. This key keeps working for the time you choose, so you can deploy the new one
-              first.
+              A new key with the same access replaces this one. This key keeps working for the time you choose, so you
+              can deploy the new one first.
             </p>
             <form class="filters" method="post" action={`${keyHref(k)}/roll`}>
               <Csrf token={props.csrf} />
@@ -205,6 +228,8 @@ export const NewKey = (props: { k: ApiKey; secret: string; previous?: ApiKey; no
         <code>{props.secret}</code>
       </p>
       <dl>
+        <dt>Access</dt>
+        <dd>{accessLabel(props.k.access)}</dd>
         <dt>Expires</dt>
         <dd>{props.k.expiresAt === null ? 'never' : <Time ms={props.k.expiresAt} />}</dd>
       </dl>
@@ -265,15 +290,30 @@ keyPages.get('/keys', async (c) => {
   )
 })
 
+/** The access chosen on the form; none (an older form): full. */
+const accessOf = (value: string | undefined): KeyAccess => {
+  const choice = ACCESS_CHOICES.find((a) => a.value === (value ?? 'full'))
+  if (!choice) {
+    throw fieldProblem(
+      'access',
+      { code: 'invalid_choice', message: 'must be one of the choices offered' },
+      'Choose what the key may do from the list.',
+    )
+  }
+  return choice.value
+}
+
 keyPages.post('/keys', async (c) => {
   const { db, settings, now } = c.var.services
   const at = now()
-  const expires_at = expiryOf(field(await c.req.parseBody(), 'expires_on'), at)
+  const form = await c.req.parseBody()
+  const access = accessOf(field(form, 'access'))
+  const expires_at = expiryOf(field(form, 'expires_on'), at)
   const { row, key } = await issueApiKey(
     db,
     settings.API_KEY_SECRET,
     c.var.partner.id,
-    { mode: c.var.partner.mode, expires_at },
+    { mode: c.var.partner.mode, access, expires_at },
     at,
   )
   return c.html(
