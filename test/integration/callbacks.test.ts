@@ -24,6 +24,14 @@ afterAll(async () => {
 
 const until = <T>(fn: () => Promise<T> | T, timeout = 10_000) => expect.poll(fn, { timeout, interval: 100 })
 
+/** Each event of a transfer (oldest first) with its deliveries, as the partner reads them. */
+const eventsOf = async (partner: { call: (m: string, path: string) => Promise<any> }, transferId: string) => {
+  const { data } = (await partner.call('GET', `/v1/events?transfer_id=${transferId}`)).body
+  return Promise.all(
+    data.reverse().map(async (e: any) => (await partner.call('GET', `/v1/events/${e.id}`)).body),
+  ) as Promise<any[]>
+}
+
 /** A partner with an sFOX connection and one receiver registered for every event. */
 const setup = async (options: { limits?: Record<string, number | null>; eventTypes?: string[] } = {}) => {
   const partner = await createSfoxPartner(gateway, sfox, options.limits)
@@ -193,7 +201,11 @@ describe('events and their delivery', () => {
     const { partner, receiver } = await setup({ eventTypes: ['transfer.completed'] })
     await completePayment(partner, 'sub-1')
     await until(() => receiver.received.length).toBe(1)
-    await new Promise((r) => setTimeout(r, 300))
+    // Deliveries are written with their event: the unsubscribed one has none, so nothing can ever send it.
+    const [created, completed] = await eventsOf(partner, 'sub-1')
+    expect(created).toMatchObject({ type: 'transfer.created', deliveries: [] })
+    expect(completed).toMatchObject({ type: 'transfer.completed', deliveries: [{ status: 'delivered' }] })
+    expect(completed.deliveries[0].attempts).toHaveLength(1)
     expect(receiver.received.map((r) => r.body.type)).toEqual(['transfer.completed'])
   })
 
@@ -248,12 +260,16 @@ describe('events and their delivery', () => {
     const after = await partner.call('GET', `/v1/webhook-endpoints/${endpoint.id}`)
     expect(after.body.disabled_reason).toBe('the receiver answered 410 Gone')
     await partner.call('POST', '/v1/transfers', paymentBody('gone-2'))
-    await new Promise((r) => setTimeout(r, 1500))
+    // What happens while the gateway keeps it disabled is recorded as failed, saying why, not lost; written so
+    // with the event, it is never attempted (only pending deliveries are sent).
+    const [missed] = await eventsOf(partner, 'gone-2')
+    expect(missed.deliveries).toEqual([expect.objectContaining({ status: 'failed', attempts: [] })])
+    expect(JSON.stringify(missed)).toContain('endpoint disabled: the receiver answered 410 Gone')
+    // The 410 itself was the one attempt at gone-1's event: failed, nothing left to retry.
+    const [gone1] = await eventsOf(partner, 'gone-1')
+    expect(gone1.deliveries).toEqual([expect.objectContaining({ status: 'failed' })])
+    expect(gone1.deliveries[0].attempts).toHaveLength(1)
     expect(receiver.received).toHaveLength(1)
-    // What happens while the gateway keeps it disabled is recorded as failed, saying why, not lost.
-    const [missed] = (await partner.call('GET', '/v1/events?transfer_id=gone-2')).body.data
-    const detail = await partner.call('GET', `/v1/events/${missed.id}`)
-    expect(JSON.stringify(detail.body)).toContain('endpoint disabled: the receiver answered 410 Gone')
     // Recovery needs the endpoint enabled again; then it delivers what failed, including what it missed.
     const refused = await partner.call('POST', `/v1/webhook-endpoints/${endpoint.id}/recover`, {
       since: new Date(Date.now() - 60_000).toISOString(),
@@ -371,7 +387,9 @@ describe('events and their delivery', () => {
     await until(() => receiver.received.length).toBe(1)
     expect(receiver.received[0]!.signature.split(' ')).toHaveLength(2)
     expect(receiver.received[0]!.verifiedWith.sort()).toEqual([oldSecret, rotated.body.secret].sort())
-    await new Promise((r) => setTimeout(r, 2100))
+    // Wait for the moment itself: the old secret's grace has ended.
+    const graceEnds = Date.parse(rotated.body.previous_secret_expires_at)
+    await expect.poll(() => Date.now(), { timeout: 10_000, interval: 20 }).toBeGreaterThan(graceEnds)
     await partner.call('POST', '/v1/transfers', paymentBody('rot-2'))
     await until(() => receiver.received.length).toBe(2)
     expect(receiver.received[1]!.verifiedWith).toEqual([rotated.body.secret])
@@ -466,11 +484,19 @@ describe('deliveries survive lost messages and restarts', () => {
       const { body: endpoint } = await partner.call('POST', '/v1/webhook-endpoints', { url: receiver.url })
       receiver.trust(endpoint.secret)
       await completePayment(partner, 'lost-1')
-      await new Promise((r) => setTimeout(r, 1000))
-      expect(receiver.received).toHaveLength(0)
+      // Both deliveries wait, never attempted: their messages went nowhere.
+      const waiting = await eventsOf(partner, 'lost-1')
+      expect(waiting.map((e) => e.deliveries)).toEqual([
+        [expect.objectContaining({ status: 'pending', attempts: [] })],
+        [expect.objectContaining({ status: 'pending', attempts: [] })],
+      ])
       // Any gateway's cron (here the healthy one, on the same database) finds and sends them.
+      const sweptAt = Date.now()
       await gateway.cron()
       await until(() => receiver.verified().length).toBe(2)
+      // Nothing reached the receiver before the sweep, and each was sent once.
+      expect(receiver.received.every((r) => r.at >= sweptAt)).toBe(true)
+      expect(new Set(receiver.received.map((r) => r.id)).size).toBe(2)
       await receiver.close()
     } finally {
       await lossy.close()
@@ -499,7 +525,9 @@ describe('deliveries survive lost messages and restarts', () => {
         async () => (await partner.call('GET', `/v1/events/${event.id}`)).body.deliveries[0]?.status,
         10_000,
       ).toBe('delivered')
-      await new Promise((r) => setTimeout(r, 1500))
+      // Recorded as one attempt; a sweep run after it (which would send anything still due) sends nothing more.
+      expect((await partner.call('GET', `/v1/events/${event.id}`)).body.deliveries[0].attempts).toHaveLength(1)
+      await gateway.cron()
       expect(hits).toHaveLength(1)
     } finally {
       server.closeAllConnections()
@@ -541,15 +569,21 @@ describe('deliveries survive lost messages and restarts', () => {
     await receiver.down()
     await completePayment(partner, 'restart-1')
     await partner.call('POST', '/v1/transfers', paymentBody('restart-2', { type: 'PAYOUT' }))
-    // Let the first attempts fail, then stop the gateway with retries still queued in memory.
-    await new Promise((r) => setTimeout(r, 600))
+    // Let the first attempts fail (each is on record), then stop the gateway with retries still queued in memory.
+    await until(async () => {
+      const events = [...(await eventsOf(partner, 'restart-1')), ...(await eventsOf(partner, 'restart-2'))]
+      return events.map((e) => e.deliveries[0]?.attempts.length >= 1)
+    }).toEqual([true, true, true, true])
     await first.close()
     await receiver.up()
     const second = await startGateway({ vars: FAST, database: gateway.database })
     try {
-      await new Promise((r) => setTimeout(r, 1200))
-      await second.cron()
-      await until(() => new Set(receiver.verified().map((r) => r.id)).size, 15_000).toBe(4)
+      // Sweeps until every callback has arrived: a delivery the first gateway still held (leased) is due only
+      // once its lease runs out, so one sweep may come too early for it.
+      await until(async () => {
+        await second.cron()
+        return new Set(receiver.verified().map((r) => r.id)).size
+      }, 30_000).toBe(4)
       const types = [...new Map(receiver.verified().map((r) => [r.id, r.body])).values()]
         .sort((a, b) => a.transfer_id.localeCompare(b.transfer_id) || a.sequence - b.sequence)
         .map((e) => `${e.transfer_id}:${e.type}`)

@@ -91,10 +91,11 @@ describe('resend limits under concurrency', () => {
     })
   })
 
-  it('with the default 60 s cooldown exactly one of 20 gets through', async () => {
+  it('with the default 60 s cooldown none of 20 gets through: the code sent at creation starts it', async () => {
     const p = await createSfoxPartner(gateway, sfox, { resend_limit: 3 })
-    await p.call('POST', '/v1/transfers', paymentBody('burst-2'))
+    const { body: t } = await p.call('POST', '/v1/transfers', paymentBody('burst-2'))
     // The code sent at creation starts the cooldown; resend_cooldown_seconds=0 for the first send only is not a thing.
+    expect(Date.parse(t.verification.next_resend_at) - Date.parse(t.verification.code_sent_at)).toBe(60_000)
     const results = await Promise.all(Array.from({ length: 20 }, () => p.call('POST', '/v1/transfers/burst-2/resend')))
     expect(count(results, (r) => r.status)).toEqual({ 429: 20 })
     expect(results.every((r) => r.body.code === 'resend_cooldown')).toBe(true)
@@ -105,8 +106,11 @@ describe('resend limits under concurrency', () => {
 
   it('cooldown of 2 s: of 20 simultaneous resends after it elapsed, exactly one goes through', async () => {
     const p = await createSfoxPartner(gateway, sfox, { resend_limit: 3, resend_cooldown_seconds: 2 })
-    await p.call('POST', '/v1/transfers', paymentBody('burst-3'))
-    await new Promise((r) => setTimeout(r, 2100))
+    const { body: t } = await p.call('POST', '/v1/transfers', paymentBody('burst-3'))
+    // Wait for the moment itself: the cooldown the creation's code started has run out.
+    const readyAt = Date.parse(t.verification.next_resend_at)
+    expect(readyAt - Date.parse(t.verification.code_sent_at)).toBe(2000)
+    await expect.poll(() => Date.now(), { timeout: 10_000, interval: 20 }).toBeGreaterThan(readyAt)
     const results = await Promise.all(Array.from({ length: 20 }, () => p.call('POST', '/v1/transfers/burst-3/resend')))
     expect(count(results, (r) => r.status)).toEqual({ 200: 1, 429: 19 })
     expect(results.filter((r) => r.status === 429).every((r) => r.body.code === 'resend_cooldown')).toBe(true)

@@ -16,6 +16,17 @@ afterAll(async () => {
 
 const newPartner = () => createSfoxPartner(gateway, sfox, { resend_cooldown_seconds: 0 })
 const creates = (account: string) => sfox.requests({ method: 'POST', path: '/v1/enterprise/transfer', account })
+/**
+ * sFOX logs a request once it has answered it; a request whose answer a fault holds back is logged late. Waits for
+ * `count` requests to `path` to have been answered: the lost answer has landed before the test goes on.
+ */
+const answered = (account: string, path: string, count: number) =>
+  expect
+    .poll(async () => (await sfox.requests({ method: 'POST', path, account })).length, {
+      timeout: 15_000,
+      interval: 50,
+    })
+    .toBe(count)
 
 describe('sFOX down or slow during create', () => {
   it('a 5xx is 502 provider_unavailable; the transfer is kept and a replay finishes it', async () => {
@@ -51,7 +62,7 @@ describe('sFOX down or slow during create', () => {
     const timedOut = await p.call('POST', '/v1/transfers', paymentBody('slow-1'))
     expect(timedOut.status).toBe(504)
     expect(timedOut.body.code).toBe('provider_timeout')
-    await new Promise((r) => setTimeout(r, 800))
+    await answered(p.sfoxAccount, '/v1/enterprise/transfer', 1)
 
     const retried = await p.call('POST', '/v1/transfers', paymentBody('slow-1'))
     expect(retried.status).toBe(201)
@@ -77,7 +88,7 @@ describe('sFOX down or slow during create', () => {
       apiKey: p.sfoxKey,
     })
     expect((await p.call('POST', '/v1/transfers', paymentBody('slow-ref', { type: 'PAYOUT' }))).status).toBe(504)
-    await new Promise((r) => setTimeout(r, 800))
+    await answered(p.sfoxAccount, '/v1/enterprise/transfer', 1)
     // The replay is refused outright (say the key was rotated meanwhile): sFOX's answer says nothing of the first create.
     await sfox.fault({
       method: 'POST',
@@ -108,7 +119,7 @@ describe('sFOX down or slow during create', () => {
     })
     expect((await p.call('POST', '/v1/transfers/resend-slow/resend')).status).toBe(504)
     expect((await p.call('GET', '/v1/transfers/resend-slow')).body.verification.resends_used).toBe(1)
-    await new Promise((r) => setTimeout(r, 800))
+    await answered(p.sfoxAccount, '/v1/enterprise/transfer/resend-confirmation', 1)
     await sfox.fault({
       method: 'POST',
       path: '/v1/enterprise/transfer/resend-confirmation',
@@ -133,7 +144,7 @@ describe('sFOX down or slow during create', () => {
         apiKey: p.sfoxKey,
       })
       expect((await p.call('POST', '/v1/transfers', paymentBody('slow-2'))).status).toBe(504)
-      await new Promise((r) => setTimeout(r, 800))
+      await answered(p.sfoxAccount, '/v1/enterprise/transfer', 1)
       const retried = await p.call('POST', '/v1/transfers', paymentBody('slow-2'))
       expect(retried.status).toBe(201)
       expect(retried.body.status).toBe('pending_verification')

@@ -29,6 +29,14 @@ afterAll(async () => {
 const newPartner = (limits?: Record<string, number | null>) => createQiPartner(gateway, qi, { limits })
 const tedPath = (p: { accountKey: string }) => `/account/${p.accountKey}/ted`
 const wrongToken = (token: string) => (token === '000000' ? '111111' : '000000')
+/** The transfer's confirm lease as stored (set while a confirm is at QI, or its outcome unknown). */
+const leaseOf = async (database: ReturnType<typeof openDb>, p: { id: string }, transferId: string) => {
+  const [row] = await database.all<{ lease_until: number | null }>(
+    'SELECT lease_until FROM transfers WHERE partner_id = ? AND transfer_id = ?',
+    [p.id, transferId],
+  )
+  return row?.lease_until == null ? null : Number(row.lease_until)
+}
 const eventTypesOf = async (p: { call: (m: string, path: string) => Promise<any> }, id: string) =>
   (await p.call('GET', `/v1/events?transfer_id=${id}`)).body.data.map((e: any) => e.type).reverse()
 
@@ -146,7 +154,10 @@ describe('create', () => {
       status: 'submitting',
       provider_reference: null,
     })
-    await new Promise((r) => setTimeout(r, 900))
+    // QI logs a request once it has answered it: wait until the lost answer has landed there.
+    await expect
+      .poll(async () => (await qi.requests({ method: 'POST', path: tedPath(p) })).length, { timeout: 15_000 })
+      .toBe(1)
     const retried = await p.call('POST', '/v1/transfers', tedBody('ted-slow', p.accountKey))
     expect(retried.status).toBe(201)
     expect(retried.body.status).toBe('pending_verification')
@@ -262,27 +273,37 @@ describe('confirm (validate_token)', () => {
 
 describe('resend (resend_token)', () => {
   it('keeps the channel by default, switches it on request, and the old token stops working', async () => {
-    const p = await newPartner({ resend_cooldown_seconds: 0 })
-    const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-rs', p.accountKey))
-    const first = await qi.latestToken(t.provider_reference)
-    expect((await p.call('POST', '/v1/transfers/ted-rs/resend')).body.verification.channel).toBe('sms')
-    const switched = await p.call('POST', '/v1/transfers/ted-rs/resend', { channel: 'email' })
-    expect(switched.body.verification).toMatchObject({ channel: 'email', resends_used: 2, resends_remaining: 1 })
-    const tokens = await qi.tokens(t.provider_reference)
-    expect(tokens.map((x) => x.contact_type)).toEqual(['email', 'sms', 'sms'])
-    const patches = await qi.requests({
-      method: 'PATCH',
-      path: `/account/${p.accountKey}/ted/${t.provider_reference}/resend_token`,
-    })
-    expect(patches.map((r) => r.body)).toEqual([{ contact_type: 'sms' }, { contact_type: 'email' }])
-    if (first !== tokens[0]!.token) {
-      expect((await p.call('POST', '/v1/transfers/ted-rs/confirm', { code: first })).body.code).toBe(
-        'verification_code_invalid',
-      )
+    // A fixed, different token per send: the first token is always a wrong one after the resends.
+    await qi.settings({ fixed_token: '111111' })
+    try {
+      const p = await newPartner({ resend_cooldown_seconds: 0 })
+      const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-rs', p.accountKey))
+      const first = await qi.latestToken(t.provider_reference)
+      expect(first).toBe('111111')
+      await qi.settings({ fixed_token: '222222' })
+      expect((await p.call('POST', '/v1/transfers/ted-rs/resend')).body.verification.channel).toBe('sms')
+      await qi.settings({ fixed_token: '333333' })
+      const switched = await p.call('POST', '/v1/transfers/ted-rs/resend', { channel: 'email' })
+      expect(switched.body.verification).toMatchObject({ channel: 'email', resends_used: 2, resends_remaining: 1 })
+      const tokens = await qi.tokens(t.provider_reference)
+      expect(tokens.map((x) => [x.contact_type, x.token])).toEqual([
+        ['email', '333333'],
+        ['sms', '222222'],
+        ['sms', '111111'],
+      ])
+      const patches = await qi.requests({
+        method: 'PATCH',
+        path: `/account/${p.accountKey}/ted/${t.provider_reference}/resend_token`,
+      })
+      expect(patches.map((r) => r.body)).toEqual([{ contact_type: 'sms' }, { contact_type: 'email' }])
+      expect((await p.call('POST', '/v1/transfers/ted-rs/confirm', { code: first })).body).toMatchObject({
+        code: 'verification_code_invalid',
+        attempts_remaining: 4,
+      })
+      expect((await p.call('POST', '/v1/transfers/ted-rs/confirm', { code: '333333' })).body.status).toBe('completed')
+    } finally {
+      await qi.settings({ fixed_token: null })
     }
-    expect((await p.call('POST', '/v1/transfers/ted-rs/confirm', { code: tokens[0]!.token })).body.status).toBe(
-      'completed',
-    )
   })
 
   it('20 simultaneous resends let exactly the limit through', async () => {
@@ -323,77 +344,93 @@ describe('cancel (gateway-side)', () => {
     expect((await p.call('POST', '/v1/transfers/ted-can/cancel')).status).toBe(200)
   })
 
-  it('a cancel while a confirm is at QI is 409 transfer_in_flight; the confirm decides', async () => {
-    const p = await newPartner()
-    const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-race', p.accountKey))
-    await qi.fault({
-      method: 'PUT',
-      path: '/account/:ak/ted/:tk/validate_token',
-      delay_ms: 500,
-      apiClientKey: p.apiClientKey,
+  describe('while a confirm is at QI', () => {
+    // A gateway that waits long for QI, so a confirm held at QI for seconds (far longer than the cancel or second
+    // confirm below needs, however busy the machine) is an ordinary confirm, not a timeout.
+    let patient: Gateway
+    let patientDb: ReturnType<typeof openDb>
+    beforeAll(async () => {
+      patient = await startGateway({ vars: { PROVIDER_TIMEOUT_MS: '30000', QI_SIGNATURE_TOLERANCE_SECONDS: '300' } })
+      patientDb = openDb(patient.dbUrl)
     })
-    const confirming = p.call('POST', '/v1/transfers/ted-race/confirm', {
-      code: await qi.latestToken(t.provider_reference),
+    afterAll(async () => {
+      patientDb?.close()
+      await patient?.close()
     })
-    await new Promise((r) => setTimeout(r, 200))
-    const cancel = await p.call('POST', '/v1/transfers/ted-race/cancel')
-    expect(cancel.status).toBe(409)
-    expect(cancel.body.code).toBe('transfer_in_flight')
-    expect(cancel.headers.get('retry-after')).toBe('1')
-    expect((await confirming).body).toMatchObject({ status: 'completed', provider_status: 'sent' })
-    // Once the confirm has landed the cancel is refused for what it is: the TED was sent.
-    const late = await p.call('POST', '/v1/transfers/ted-race/cancel')
-    expect(late.body).toMatchObject({ code: 'transfer_not_pending_verification', transfer_status: 'completed' })
-    expect(await eventTypesOf(p, 'ted-race')).toEqual(['transfer.created', 'transfer.completed'])
-  })
+    /** Starts a confirm that QI holds for 3 s, and returns once the confirm holds its lease (it is on its way to QI). */
+    const confirmHeldAtQi = async (p: Awaited<ReturnType<typeof createQiPartner>>, id: string, code: string) => {
+      await qi.fault({
+        method: 'PUT',
+        path: '/account/:ak/ted/:tk/validate_token',
+        delay_ms: 3000,
+        apiClientKey: p.apiClientKey,
+      })
+      const confirming = p.call('POST', `/v1/transfers/${id}/confirm`, { code })
+      await expect.poll(() => leaseOf(patientDb, p, id), { timeout: 10_000, interval: 10 }).not.toBeNull()
+      return { confirming }
+    }
 
-  it('one confirm at a time: a second while the first is at QI is 409 transfer_in_flight and never forwarded', async () => {
-    const p = await newPartner()
-    const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-two', p.accountKey))
-    const token = await qi.latestToken(t.provider_reference)
-    await qi.fault({
-      method: 'PUT',
-      path: '/account/:ak/ted/:tk/validate_token',
-      delay_ms: 500,
-      apiClientKey: p.apiClientKey,
+    it('a cancel while a confirm is at QI is 409 transfer_in_flight; the confirm decides', async () => {
+      const p = await createQiPartner(patient, qi)
+      const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-race', p.accountKey))
+      const { confirming } = await confirmHeldAtQi(p, 'ted-race', await qi.latestToken(t.provider_reference))
+      const cancel = await p.call('POST', '/v1/transfers/ted-race/cancel')
+      expect(cancel.status).toBe(409)
+      expect(cancel.body.code).toBe('transfer_in_flight')
+      expect(cancel.headers.get('retry-after')).toBe('1')
+      expect((await confirming).body).toMatchObject({ status: 'completed', provider_status: 'sent' })
+      // Once the confirm has landed the cancel is refused for what it is: the TED was sent.
+      const late = await p.call('POST', '/v1/transfers/ted-race/cancel')
+      expect(late.body).toMatchObject({ code: 'transfer_not_pending_verification', transfer_status: 'completed' })
+      expect(await eventTypesOf(p, 'ted-race')).toEqual(['transfer.created', 'transfer.completed'])
     })
-    const first = p.call('POST', '/v1/transfers/ted-two/confirm', { code: wrongToken(token) })
-    await new Promise((r) => setTimeout(r, 200))
-    const second = await p.call('POST', '/v1/transfers/ted-two/confirm', { code: token })
-    expect(second.status).toBe(409)
-    expect(second.body.code).toBe('transfer_in_flight')
-    expect((await first).body).toMatchObject({ code: 'verification_code_invalid', attempts_remaining: 4 })
-    // The first released only its own lease; now the right token goes through.
-    expect((await p.call('POST', '/v1/transfers/ted-two/confirm', { code: token })).body.status).toBe('completed')
-    expect(
-      await qi.requests({ method: 'PUT', path: `/account/${p.accountKey}/ted/${t.provider_reference}/validate_token` }),
-    ).toHaveLength(2)
+
+    it('one confirm at a time: a second while the first is at QI is 409 transfer_in_flight and never forwarded', async () => {
+      const p = await createQiPartner(patient, qi)
+      const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-two', p.accountKey))
+      const token = await qi.latestToken(t.provider_reference)
+      const { confirming: first } = await confirmHeldAtQi(p, 'ted-two', wrongToken(token))
+      const second = await p.call('POST', '/v1/transfers/ted-two/confirm', { code: token })
+      expect(second.status).toBe(409)
+      expect(second.body.code).toBe('transfer_in_flight')
+      expect((await first).body).toMatchObject({ code: 'verification_code_invalid', attempts_remaining: 4 })
+      // The first released only its own lease; now the right token goes through.
+      expect((await p.call('POST', '/v1/transfers/ted-two/confirm', { code: token })).body.status).toBe('completed')
+      expect(
+        await qi.requests({
+          method: 'PUT',
+          path: `/account/${p.accountKey}/ted/${t.provider_reference}/validate_token`,
+        }),
+      ).toHaveLength(2)
+    })
   })
 
   it('after a confirm whose outcome is unknown (timeout), a cancel waits: QI may have approved it', async () => {
     // This partner's webhooks go nowhere, so the gateway cannot learn of the approval that way either.
     const p = await createQiPartner(gateway, qi, { webhookUrl: 'http://127.0.0.1:9/hooks' })
     const { body: t } = await p.call('POST', '/v1/transfers', tedBody('ted-unknown', p.accountKey))
-    // QI is slow: it judges the token only after the gateway's 800 ms timeout, and approves it.
+    // QI is slow: it judges the token only long after the gateway's 800 ms timeout (4 s: time enough for the
+    // cancel below on a busy machine), and approves it.
     await qi.fault({
       method: 'PUT',
       path: '/account/:ak/ted/:tk/validate_token',
-      delay_ms: 1500,
+      delay_ms: 4000,
       apiClientKey: p.apiClientKey,
     })
-    const confirm = await p.call('POST', '/v1/transfers/ted-unknown/confirm', {
-      code: await qi.latestToken(t.provider_reference),
-    })
+    const token = await qi.latestToken(t.provider_reference)
+    const confirmedAt = Date.now()
+    const confirm = await p.call('POST', '/v1/transfers/ted-unknown/confirm', { code: token })
     expect(confirm.status).toBe(504)
+    // The outcome is unknown: the confirm keeps its lease (timeout + 5 s) instead of giving it back.
+    expect(await leaseOf(db, p, 'ted-unknown')).toBeGreaterThanOrEqual(confirmedAt + 800 + 5000)
     // QI still shows the TED awaiting approval, but the confirm's lease holds: no cancel yet.
     expect((await qi.ted(t.provider_reference)).ted_status).toBe('pending_2fa_approval')
     const cancel = await p.call('POST', '/v1/transfers/ted-unknown/cancel')
     expect(cancel.status).toBe(409)
     expect(cancel.body.code).toBe('transfer_in_flight')
-    await expect.poll(async () => (await qi.ted(t.provider_reference)).ted_status, { timeout: 3000 }).toBe('sent')
+    await expect.poll(async () => (await qi.ted(t.provider_reference)).ted_status, { timeout: 15_000 }).toBe('sent')
     expect((await p.call('GET', '/v1/transfers/ted-unknown')).body.status).toBe('pending_verification')
-    // Once the lease has run out (timeout + 5 s), a cancel asks QI and learns the TED was sent.
-    await new Promise((r) => setTimeout(r, 5200))
+    // Now QI has approved it, a cancel asks QI and learns the TED was sent (the lease hides nothing QI says).
     const late = await p.call('POST', '/v1/transfers/ted-unknown/cancel')
     expect(late.body).toMatchObject({ code: 'transfer_not_pending_verification', transfer_status: 'completed' })
   })
@@ -510,8 +547,11 @@ describe('QI webhooks', () => {
       expect(res.status, tamper).toBe(401)
       expect(res.body.code).toBe('webhook_signature_invalid')
     }
-    // None was trusted; QI (asked directly) still says sent.
-    await new Promise((r) => setTimeout(r, 300))
+    // None was trusted (a trusted one is applied before its answer); the gateway asked QI instead, once, and QI
+    // still says sent.
+    expect((await p.call('GET', '/v1/transfers/ted-forged')).body.status).toBe('completed')
+    const outgoing = { method: 'GET', path: `/account/${p.accountKey}/ted/${tedKey}/outgoing` }
+    await expect.poll(async () => (await qi.requests(outgoing)).map((r) => r.status)).toEqual([200])
     expect((await p.call('GET', '/v1/transfers/ted-forged')).body.status).toBe('completed')
   })
 
@@ -531,7 +571,7 @@ describe('QI webhooks', () => {
       expect(res.status).toBe(401)
     }
     await expect.poll(async () => (await p.call('GET', '/v1/transfers/ted-refetch')).body.status).toBe('returned')
-    await new Promise((r) => setTimeout(r, 200))
+    // Whether to re-fetch is decided (and recorded) before each 401; only the first forgery was granted one.
     expect(await qi.requests({ method: 'GET', path: `/account/${p.accountKey}/ted/${tedKey}/outgoing` })).toHaveLength(
       1,
     )

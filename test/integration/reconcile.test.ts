@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { qiError } from '../../sandbox/qi/errors'
+import { openDb } from '../helpers/db'
 import { createSfoxPartner, type Gateway, startGateway } from '../helpers/gateway'
 import { createQiPartner, type QiSandbox, startQi, tedBody } from '../helpers/qi'
 import { paymentBody, type SfoxSandbox, startSfox } from '../helpers/sfox'
@@ -8,9 +9,11 @@ let gateway: Gateway
 let sfox: SfoxSandbox
 let qi: QiSandbox
 
-// sFOX's history cap (25,000 rows) is 4 here on both sides, so a full answer is easy to make.
+// sFOX's history cap (25,000 rows) is 4 here on both sides, so a full answer is easy to make. The pending TTL is
+// an hour: nothing expires by itself during a test; a test that needs a transfer past it ages that one (age()).
+const TTL_MS = 3600_000
 const VARS = {
-  PENDING_TTL_SECONDS: '2',
+  PENDING_TTL_SECONDS: String(TTL_MS / 1000),
   RECONCILE_QUIET_SECONDS: '0',
   PROVIDER_TIMEOUT_MS: '800',
   SFOX_REQUESTS_PER_10S: '20',
@@ -18,16 +21,42 @@ const VARS = {
 }
 
 beforeAll(async () => {
-  ;[gateway, sfox, qi] = await Promise.all([startGateway({ vars: VARS }), startSfox(), startQi()])
+  ;[sfox, qi] = await Promise.all([startSfox(), startQi()])
   await sfox.settings({ rate_limit: { enabled: false }, history_max_rows: 4 })
 })
 afterAll(async () => {
-  await gateway?.close()
   await sfox?.close()
   await qi?.close()
 })
+// Each test on its own gateway and database: a cron run works through this test's transfers only, not what
+// earlier tests left open (which would also take the paced sFOX slots).
+let db: ReturnType<typeof openDb>
+beforeEach(async () => {
+  gateway = await startGateway({ vars: VARS })
+  db = openDb(gateway.dbUrl)
+})
+afterEach(async () => {
+  db?.close()
+  await gateway?.close()
+})
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** Moves one transfer's clock forward past the pending TTL: as if it had been created TTL + 1 s ago. */
+const age = async (p: { id: string }, transferId: string) => {
+  const rows = await db.all(
+    'UPDATE transfers SET created_at = created_at - ?, expires_at = expires_at - ? WHERE partner_id = ? AND transfer_id = ? RETURNING id',
+    [TTL_MS + 1000, TTL_MS + 1000, p.id, transferId],
+  )
+  expect(rows).toHaveLength(1)
+}
+/** sFOX logs a request once it has answered it: waits until `count` creates of the account have been answered. */
+const createsAnswered = (p: { sfoxAccount: string }, count: number) =>
+  expect
+    .poll(
+      async () =>
+        (await sfox.requests({ method: 'POST', path: '/v1/enterprise/transfer', account: p.sfoxAccount })).length,
+      { timeout: 15_000, interval: 50 },
+    )
+    .toBe(count)
 const eventTypes = async (p: { call: (m: string, path: string) => Promise<any> }, id: string) =>
   (await p.call('GET', `/v1/events?transfer_id=${id}`)).body.data.map((e: any) => e.type).reverse()
 
@@ -57,7 +86,7 @@ describe('reconciliation with sFOX (polled: it pushes nothing)', () => {
       apiKey: p.sfoxKey,
     })
     expect((await p.call('POST', '/v1/transfers', paymentBody('rec-2'))).status).toBe(504)
-    await sleep(500)
+    await createsAnswered(p, 1)
     await gateway.cron()
     const adopted = (await p.call('GET', '/v1/transfers/rec-2')).body
     expect(adopted).toMatchObject({
@@ -66,12 +95,11 @@ describe('reconciliation with sFOX (polled: it pushes nothing)', () => {
       verification: { attempts_remaining: 5, resends_used: 0 },
     })
     // Its pending window counts from the create, not from the adoption.
-    expect(Date.parse(adopted.verification.expires_at)).toBe(Date.parse(adopted.created_at) + 2000)
+    expect(Date.parse(adopted.verification.expires_at)).toBe(Date.parse(adopted.created_at) + TTL_MS)
     // An adopted transfer is confirmed like any other: a wrong code costs an attempt, the right one completes it.
-    const wrong = await p.call('POST', '/v1/transfers/rec-2/confirm', { code: '000000' })
     const code = await sfox.latestCode(adopted.provider_reference)
-    if (code !== '000000')
-      expect(wrong.body).toMatchObject({ code: 'verification_code_invalid', attempts_remaining: 4 })
+    const wrong = await p.call('POST', '/v1/transfers/rec-2/confirm', { code: code === '000000' ? '111111' : '000000' })
+    expect(wrong.body).toMatchObject({ code: 'verification_code_invalid', attempts_remaining: 4 })
     const confirmed = await p.call('POST', '/v1/transfers/rec-2/confirm', { code })
     expect(confirmed.body.status).toBe('completed')
   })
@@ -82,7 +110,7 @@ describe('reconciliation with sFOX (polled: it pushes nothing)', () => {
     expect((await p.call('POST', '/v1/transfers', paymentBody('rec-3'))).status).toBe(502)
     await gateway.cron()
     expect((await p.call('GET', '/v1/transfers/rec-3')).body.status).toBe('submitting')
-    await sleep(2100)
+    await age(p, 'rec-3')
     await gateway.cron()
     const t = await p.call('GET', '/v1/transfers/rec-3')
     expect(t.body).toMatchObject({ status: 'failed', failure: { code: 'submission_unconfirmed' } })
@@ -101,7 +129,7 @@ describe('reconciliation with sFOX (polled: it pushes nothing)', () => {
     expect((await p.call('POST', '/v1/transfers', paymentBody('cap-lost'))).status).toBe(504)
     // Four later PAYOUTs fill the answer of the whole window (sFOX lists newest first).
     for (let i = 0; i < 4; i++) await p.call('POST', '/v1/transfers', paymentBody(`cap-out-${i}`, { type: 'PAYOUT' }))
-    await sleep(500)
+    await createsAnswered(p, 5)
     await gateway.cron()
     expect((await p.call('GET', '/v1/transfers/cap-lost')).body).toMatchObject({
       status: 'pending_verification',
@@ -123,7 +151,8 @@ describe('reconciliation with sFOX (polled: it pushes nothing)', () => {
     expect((await p.call('POST', '/v1/transfers', paymentBody('full-lost'))).status).toBe(504)
     // Four later PAYMENTs fill both the whole window and the lost one's own (same type).
     for (let i = 0; i < 4; i++) await p.call('POST', '/v1/transfers', paymentBody(`full-${i}`))
-    await sleep(2100) // past the pending TTL: a complete answer without it would fail it
+    await createsAnswered(p, 5)
+    await age(p, 'full-lost') // past the pending TTL: a complete answer without it would fail it
     await gateway.cron()
     expect((await p.call('GET', '/v1/transfers/full-lost')).body.status).toBe('submitting')
     expect(await sfox.requests({ path: '/v1/enterprise/transfer/history', account: p.sfoxAccount })).toHaveLength(2)
@@ -141,7 +170,7 @@ describe('reconciliation with sFOX (polled: it pushes nothing)', () => {
       apiKey: p.sfoxKey,
     })
     expect((await p.call('POST', '/v1/transfers', paymentBody('hold-lost'))).status).toBe(504)
-    await sleep(500)
+    await createsAnswered(p, 5)
     // The full answer (newest first) has the lost one but not hold-0, whose own lookup is full too.
     await gateway.cron()
     expect((await p.call('GET', '/v1/transfers/hold-lost')).body.status).toBe('pending_verification')
@@ -153,6 +182,7 @@ describe('reconciliation with sFOX (polled: it pushes nothing)', () => {
     for (const [i, p] of partners.entries())
       await p.call('POST', '/v1/transfers', paymentBody(`pace-${i}`, { type: 'PAYOUT' }))
     for (const [i, p] of partners.entries()) await p.call('POST', '/v1/transfers', paymentBody(`pace-p-${i}`))
+    const started = Date.now()
     await gateway.cron()
     const calls = (
       await Promise.all(
@@ -160,9 +190,10 @@ describe('reconciliation with sFOX (polled: it pushes nothing)', () => {
       )
     ).flat()
     expect(calls).toHaveLength(3)
-    const times = calls.map((c: any) => Date.parse(c.at)).sort()
-    // 20 per 10 s = one every 500 ms.
-    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(450)
+    // 20 per 10 s = one every 500 ms, the first at once. sFOX logs a call when it has answered it, never before
+    // it arrived: the k-th answer (k from 0) cannot come before the run started plus k slots, however slow sFOX is.
+    const answered = calls.map((c: any) => Date.parse(c.at)).sort((a, b) => a - b)
+    answered.forEach((at, k) => expect(at - started, `call ${k}`).toBeGreaterThanOrEqual(k * 500))
   })
 })
 
@@ -171,7 +202,7 @@ describe('expiry', () => {
     const p = await createSfoxPartner(gateway, sfox)
     const { body: t } = await p.call('POST', '/v1/transfers', paymentBody('exp-1'))
     const code = await sfox.latestCode(t.provider_reference)
-    await sleep(2100)
+    await age(p, 'exp-1')
     const late = await p.call('POST', '/v1/transfers/exp-1/confirm', { code })
     expect(late.status).toBe(409)
     expect(late.body).toMatchObject({ code: 'transfer_not_pending_verification', transfer_status: 'expired' })
@@ -190,7 +221,7 @@ describe('expiry', () => {
   it('if sFOX is down, expiry waits for the next run', async () => {
     const p = await createSfoxPartner(gateway, sfox)
     await p.call('POST', '/v1/transfers', paymentBody('exp-2'))
-    await sleep(2100)
+    await age(p, 'exp-2')
     await sfox.fault({
       method: 'DELETE',
       path: '/v1/enterprise/transfer/:id',
@@ -208,7 +239,7 @@ describe('expiry', () => {
   it('a QI transfer expires on the gateway side', async () => {
     const p = await createQiPartner(gateway, qi)
     await p.call('POST', '/v1/transfers', tedBody('exp-qi', p.accountKey))
-    await sleep(2100)
+    await age(p, 'exp-qi')
     await gateway.cron()
     expect((await p.call('GET', '/v1/transfers/exp-qi')).body).toMatchObject({
       status: 'expired',
@@ -231,7 +262,9 @@ describe('expiry', () => {
       apiClientKey: gone.apiClientKey,
     })
     await qi.fault({ method: 'GET', path: outgoing, status: 503, count: 5, apiClientKey: down.apiClientKey })
-    await sleep(2100)
+    await age(gone, 'exp-gone')
+    await age(down, 'exp-down-1')
+    await age(down, 'exp-down-2')
     await gateway.cron()
     expect((await gone.call('GET', '/v1/transfers/exp-gone')).body.status).toBe('expired')
     expect((await down.call('GET', '/v1/transfers/exp-down-1')).body.status).toBe('pending_verification')
@@ -257,7 +290,8 @@ describe('reconciliation with QI (TEDs stuck in processing)', () => {
         code: await qi.latestToken(t.provider_reference),
       })
       expect(res.body.status).toBe('processing')
-      await sleep(300)
+      // QI settles it (100 ms later) and tells no one: the webhook goes nowhere.
+      await expect.poll(async () => (await qi.ted(t.provider_reference)).ted_status, { timeout: 10_000 }).toBe('sent')
       await gateway.cron()
       expect((await p.call('GET', '/v1/transfers/rec-qi')).body).toMatchObject({
         status: 'completed',
