@@ -1,7 +1,7 @@
 import type { Transfer } from '../../db/schema'
 import { Problem } from '../lib/problem'
 import { problemFor } from '../providers/problems'
-import type { SimulatedOutcome, SimulatorControls } from '../providers/provider'
+import type { SimulatedOutcome } from '../providers/provider'
 import type { TransferStatus } from '../rules/transfer-states'
 import type { PartnerContext, Services } from '../services'
 import { reconcileTransfer } from './apply'
@@ -20,7 +20,7 @@ const simulated = async (services: Services, partner: PartnerContext, transferId
       detail: `This transfer went to your own test ${transfer.provider} connection; its provider sends the codes and settles it.`,
     })
   }
-  return { transfer, controls: provider.simulator as SimulatorControls }
+  return { transfer, controls: provider.simulator }
 }
 
 /** The verification code the simulated provider sent for a transfer pending verification. */

@@ -160,6 +160,16 @@ describe('a session', () => {
     for (const id of ['f-1', 'f-2', 'f-3']) await partner.call('POST', '/v1/transfers', paymentBody(id))
     await partner.call('POST', '/v1/transfers/f-2/cancel')
     const cookie = await login((await mint(partner.id)).url)
+    // The overview counts them by status, over 24 hours and 7 days alike (one aged a week back shows in neither).
+    await db.all(
+      "update transfers set created_at = created_at - 8 * 86400000 where partner_id = ? and transfer_id = 'f-1'",
+      [partner.id],
+    )
+    const overview = await (await get('/portal', cookie)).text()
+    for (const window of ['24 hours', '7 days'])
+      expect(overview).toContain(
+        `last ${window}: submitting 0, pending_verification 1, processing 0, completed 0, failed 0, canceled 1,`,
+      )
     const list = await (await get('/portal/transfers', cookie)).text()
     expect(list.indexOf('f-3')).toBeLessThan(list.indexOf('f-1'))
     const canceled = await (await get('/portal/transfers?status=canceled', cookie)).text()

@@ -102,9 +102,8 @@ export const overviewPages = new Hono<AppEnv>()
 overviewPages.get('/', async (c) => {
   const { db, now } = c.var.services
   const at = now()
-  const [day, week, deliveries] = await Promise.all([
-    countByStatus(db, c.var.partner, at - DAY),
-    countByStatus(db, c.var.partner, at - 7 * DAY),
+  const [counts, deliveries] = await Promise.all([
+    countByStatus(db, c.var.partner, { recent: at - DAY, wider: at - 7 * DAY }),
     deliveryHealth(db, c.var.partner, at - 7 * DAY),
   ])
   const since = {
@@ -115,7 +114,7 @@ overviewPages.get('/', async (c) => {
     page(c, {
       title: 'Overview',
       section: 'overview',
-      children: <Overview day={day} week={week} since={since} deliveries={deliveries} />,
+      children: <Overview day={counts.recent} week={counts.wider} since={since} deliveries={deliveries} />,
     }),
   )
 })

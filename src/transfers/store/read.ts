@@ -102,10 +102,22 @@ export const listTransfers = async (db: Db, owner: Owner, filter: ListFilter) =>
   return toPage(rows, filter.limit)
 }
 
-/** How many of the owner's transfers were created since `since`, by status (the portal's overview). */
-export const countByStatus = async (db: Db, owner: Owner, since: number) =>
-  db
-    .select({ status: transfers.status, count: sql<number>`count(*)` })
+/**
+ * How many of the owner's transfers were created since each of two moments, by status, in one scan
+ * (the portal's overview: the last 24 hours and the last 7 days).
+ */
+export const countByStatus = async (db: Db, owner: Owner, since: { recent: number; wider: number }) => {
+  const rows = await db
+    .select({
+      status: transfers.status,
+      recent: sql<number>`sum(${transfers.createdAt} >= ${since.recent})`,
+      wider: sql<number>`count(*)`,
+    })
     .from(transfers)
-    .where(and(ownedBy(transfers, owner), gte(transfers.createdAt, since)))
+    .where(and(ownedBy(transfers, owner), gte(transfers.createdAt, Math.min(since.recent, since.wider))))
     .groupBy(transfers.status)
+  return {
+    recent: rows.map((r) => ({ status: r.status, count: Number(r.recent) })),
+    wider: rows.map((r) => ({ status: r.status, count: Number(r.wider) })),
+  }
+}
