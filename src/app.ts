@@ -81,6 +81,9 @@ export const createApp = () => {
     .route('/admin', adminRouter)
     .route('/providers', providerWebhooksRouter)
   // The partner portal's pages: HTML for people, not part of the API (nor of its OpenAPI document).
+  // "/portal/" as people type it: the overview lives at /portal (routing is strict; before the
+  // portal's own session check, which would refuse it).
+  app.get('/portal/', (c) => c.redirect('/portal', 301))
   app.route('/portal', portalRouter)
   describeApi(app)
 

@@ -98,6 +98,8 @@ describe('login links', () => {
     expect(cookie).toMatch(/HttpOnly/i)
     expect(cookie).toMatch(/SameSite=Strict/i)
     expect(cookie).toMatch(/Path=\/portal/i)
+    const slash = await get('/portal/')
+    expect([slash.status, slash.headers.get('location')]).toEqual([301, '/portal'])
     const page = await get('/portal', cookie.split(';')[0])
     expect(page.status).toBe(200)
     const csp = page.headers.get('content-security-policy')!
