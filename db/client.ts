@@ -1,4 +1,11 @@
-import { type Client, createClient, type InArgs, type InStatement, type TransactionMode } from '@libsql/client/web'
+import {
+  type Client,
+  createClient,
+  type InArgs,
+  type InStatement,
+  LibsqlError,
+  type TransactionMode,
+} from '@libsql/client/web'
 import { drizzle } from 'drizzle-orm/libsql/web'
 import { hranaPipeline, type Pipeline } from './hrana'
 
@@ -14,25 +21,68 @@ const isRead = (stmt: BatchStatement) => /^\s*select\b/i.test(sqlOf(stmt))
 const modeOf = (stmts: BatchStatement[]): TransactionMode => (stmts.every(isRead) ? 'read' : 'write')
 
 /**
+ * A statement to run in the same transaction as every write (the request's audit entry): appended
+ * last, so it never disturbs what earlier statements of the batch read, and its result is dropped.
+ */
+export type WriteCompanion = () => InStatement | null
+
+/** Runs `stmts` as one batch with the companion appended when they write; answers theirs only. */
+const withCompanion = async <R>(
+  stmts: InStatement[],
+  mode: TransactionMode,
+  companion: WriteCompanion | undefined,
+  run: (stmts: InStatement[], mode: TransactionMode) => Promise<R[]>,
+): Promise<R[]> => {
+  const extra = !companion || stmts.every(isRead) ? null : companion()
+  if (!extra) return run(stmts, mode)
+  return (await run([...stmts, extra], 'write')).slice(0, stmts.length)
+}
+
+/**
+ * fetch for @libsql/client, which lets a failure to reach the server (stopped, connection cut) through
+ * as the runtime's own error: made a LibsqlError, as the lean executor does, so it is answered as the
+ * database being unavailable (503), not as a bug (500). Found by the soak with libSQL stopped.
+ */
+const reachDatabase = async (request: Request) => {
+  try {
+    return await fetch(request)
+  } catch (error) {
+    throw new LibsqlError(
+      `Could not reach the database: ${error instanceof Error ? error.message : String(error)}`,
+      'NETWORK_ERROR',
+      undefined,
+      undefined,
+      error instanceof Error ? error : undefined,
+    )
+  }
+}
+
+/**
  * The library's client, made on first use: a request whose statements all go through the lean
  * pipeline never pays for it (createClient alone was a tenth of a hot request's CPU). Its own
  * batch method gets the default modes above. Plain delegating methods, not a Proxy: that would
  * bind a function on every property read.
  */
-const lazyClient = (url: string, authToken?: string): Client => {
+const lazyClient = (url: string, authToken?: string, companion?: WriteCompanion): Client => {
   let client: Client | undefined
   const real = () => {
     if (!client) {
-      client = createClient({ url, authToken })
+      client = createClient({ url, authToken, fetch: reachDatabase })
       const batch = client.batch.bind(client)
       client.batch = (stmts, mode) => batch(stmts, mode ?? modeOf(stmts))
     }
     return client
   }
+  const batch: Client['batch'] = (stmts, mode) =>
+    withCompanion(stmts as InStatement[], mode ?? modeOf(stmts), companion, (all, m) => real().batch(all, m))
   return {
-    execute: ((stmt: InStatement | string, args?: InArgs) =>
-      typeof stmt === 'string' ? real().execute(stmt, args) : real().execute(stmt)) as Client['execute'],
-    batch: (stmts, mode) => real().batch(stmts, mode),
+    // A write on its own becomes a batch with the companion; reads (and calls without one) go as they are.
+    execute: (async (stmt: InStatement | string, args?: InArgs) => {
+      const statement: InStatement = typeof stmt === 'string' ? { sql: stmt, args: args ?? [] } : stmt
+      if (!companion || isRead(statement)) return real().execute(statement)
+      return (await batch([statement]))[0]
+    }) as Client['execute'],
+    batch,
     migrate: (stmts) => real().migrate(stmts),
     transaction: ((mode?: TransactionMode) => real().transaction(mode)) as Client['transaction'],
     executeMultiple: (sql) => real().executeMultiple(sql),
@@ -48,15 +98,18 @@ const lazyClient = (url: string, authToken?: string): Client => {
 
 /**
  * One client per request: Workers forbid reusing I/O objects across requests. `pipeline` is the
- * hot path's lean executor (db/hrana.ts), with the same default transaction modes.
+ * hot path's lean executor (db/hrana.ts), with the same default transaction modes. `companion`, when
+ * given, joins every write's transaction (see WriteCompanion).
  */
-export const createDb = (url: string, authToken?: string) => {
+export const createDb = (url: string, authToken?: string, companion?: WriteCompanion) => {
   const lean = hranaPipeline(url, authToken)
+  const batch = (stmts: InStatement[], mode?: TransactionMode) =>
+    withCompanion(stmts, mode ?? modeOf(stmts), companion, lean.batch)
   const pipeline: Pipeline = {
-    execute: lean.execute,
-    batch: (stmts: InStatement[], mode?: TransactionMode) => lean.batch(stmts, mode ?? modeOf(stmts)),
+    execute: async (stmt) => (!companion || isRead(stmt) ? lean.execute(stmt) : (await batch([stmt]))[0]!),
+    batch,
   }
-  return Object.assign(drizzle({ client: lazyClient(url, authToken) }), { pipeline })
+  return Object.assign(drizzle({ client: lazyClient(url, authToken, companion) }), { pipeline })
 }
 
 export type Db = ReturnType<typeof createDb>

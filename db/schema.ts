@@ -339,3 +339,37 @@ export const portalSessions = sqliteTable(
 )
 
 export type PortalSession = typeof portalSessions.$inferSelect
+
+/**
+ * Who did what, to which object, from where, and how it ended: one row per audited request (admin
+ * writes, key and endpoint changes, portal sign-ins, money actions). Written in the same batch as
+ * each change the request makes (its outcome `pending` until the answer completes it), so no change
+ * exists without its entry. No foreign keys: a refused request may name a partner that does not exist.
+ * Never holds codes, secrets, credentials, request bodies or document contents.
+ */
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    id: text('id').primaryKey(),
+    partnerId: text('partner_id'),
+    // The mode of the key or portal session that acted; null for the operator (admin token).
+    mode: text('mode', { enum: ['test', 'live'] }),
+    actorType: text('actor_type', { enum: ['admin', 'api_key', 'portal_session'] }).notNull(),
+    // The admin token's keyed fingerprint, the API key's id or the portal session's id.
+    actorId: text('actor_id').notNull(),
+    // What people recognise: the API key's prefix, or which admin token (current / next).
+    actorLabel: text('actor_label'),
+    action: text('action').notNull(),
+    objectType: text('object_type').notNull(),
+    objectId: text('object_id'),
+    outcome: text('outcome', { enum: ['pending', 'succeeded', 'refused', 'failed'] }).notNull(),
+    status: integer('status'),
+    problemCode: text('problem_code'),
+    clientAddress: text('client_address'),
+    requestId: text('request_id').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('audit_log_partner_idx').on(t.partnerId, t.id), index('audit_log_created_idx').on(t.createdAt)],
+)
+
+export type AuditEntry = typeof auditLog.$inferSelect

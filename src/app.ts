@@ -10,6 +10,7 @@ import { corsIfConfigured, securityHeaders } from './middleware/security'
 import { withServices } from './middleware/with-services'
 import { describeApi } from './openapi'
 import { adminRouter } from './routes/admin/admin.index'
+import { auditLogRouter } from './routes/audit-log/audit-log.index'
 import { documentsRouter } from './routes/documents/documents.index'
 import { eventsRouter } from './routes/events/events.index'
 import { healthRouter } from './routes/health/health.index'
@@ -77,6 +78,7 @@ export const createApp = () => {
     .route('/v1/portal-sessions', portalSessionsRouter)
     .route('/v1/webhook-endpoints', webhookEndpointsRouter)
     .route('/v1/events', eventsRouter)
+    .route('/v1/audit-log', auditLogRouter)
     .route('/v1', documentsRouter)
     .route('/admin', adminRouter)
     .route('/providers', providerWebhooksRouter)

@@ -1,4 +1,4 @@
-import { createDb, type Db } from '../db/client'
+import { createDb, type Db, type WriteCompanion } from '../db/client'
 import { attemptDelivery, CONCURRENT_DELIVERIES } from './callbacks/delivery'
 import { enqueueDeliveries } from './callbacks/dispatch'
 import { describeError } from './lib/errors'
@@ -13,12 +13,14 @@ const logFailure = (what: string) => (error: unknown) => log.error(`${what} fail
 /**
  * The services every entry point (HTTP request, queue batch, cron run) gives the operations: parsed
  * settings, a database client of its own (Workers forbid sharing I/O objects across requests),
- * provider adapters, and a way to finish work after answering.
+ * provider adapters, and a way to finish work after answering. A request's `companion` (its audit
+ * entry) joins every write its database client makes.
  */
 export const buildServices = (
   env: Bindings,
   ctx: Pick<ExecutionContext, 'waitUntil'>,
   onTiming: (ms: number) => void = () => {},
+  companion?: WriteCompanion,
 ): Services => {
   const settings = settingsOf(env)
   const defer = (task: Promise<unknown>) => ctx.waitUntil(task.catch(logFailure('background task')))
@@ -27,7 +29,7 @@ export const buildServices = (
   const services: Services = {
     // Made on first use: routes that never touch the database (health's liveness, 404s) skip it.
     get db() {
-      return (db ??= createDb(settings.LIBSQL_URL, settings.LIBSQL_AUTH_TOKEN))
+      return (db ??= createDb(settings.LIBSQL_URL, settings.LIBSQL_AUTH_TOKEN, companion))
     },
     settings,
     now: Date.now,

@@ -1,4 +1,5 @@
 import { createApp } from './app'
+import { pruneAuditLog } from './audit/audit-log'
 import { buildServices } from './build-services'
 import { attemptDelivery, CONCURRENT_DELIVERIES } from './callbacks/delivery'
 import type { DeliveryMessage } from './callbacks/dispatch'
@@ -35,15 +36,16 @@ export default {
     await eachLimited(batch.messages, CONCURRENT_DELIVERIES, deliver)
   },
 
-  /** Every minute: send what is due, expire what waited too long, ask providers about the rest, prune old history. */
+  /** Every minute: send what is due, expire what waited too long, ask providers about the rest, prune old history and audit entries. */
   async scheduled(_controller: ScheduledController, env: Bindings, ctx: ExecutionContext) {
     const services = buildServices(env, ctx)
     const pace = newPacing(services.settings)
-    const [swept, expired, reconciled, pruned] = await Promise.allSettled([
+    const [swept, expired, reconciled, pruned, audit] = await Promise.allSettled([
       sweepDueDeliveries(services),
       expirePending(services, pace),
       reconcileOpen(services, pace),
       pruneHistory(services),
+      pruneAuditLog(services),
     ])
     const value = (r: PromiseSettledResult<unknown>) =>
       r.status === 'fulfilled' ? r.value : { error: describeError(r.reason) }
@@ -52,6 +54,7 @@ export default {
       expired: value(expired),
       reconciled: value(reconciled),
       pruned: value(pruned),
+      audit_pruned: value(audit),
     })
   },
 } satisfies ExportedHandler<Bindings, DeliveryMessage>

@@ -10,7 +10,7 @@ export type PartnerContext = {
   /** The mode everything this request reads and writes belongs to (the key's, or the object's). */
   mode: Mode
   /** The API key used, when the partner called us; checked on every request, cached or not. */
-  key: { id: string; mode: 'test' | 'live'; expiresAt: number | null } | null
+  key: { id: string; prefix: string; mode: 'test' | 'live'; expiresAt: number | null } | null
   limits: { resendLimit: number; resendCooldownMs: number; confirmAttempts: number; rateLimit: number }
   connections: Partial<Record<ProviderName, SealedConnection>>
 }

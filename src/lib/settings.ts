@@ -59,6 +59,8 @@ const settingsSchema = z.object({
   CORS_ALLOWED_ORIGINS: z.string().default(''),
   // How long delivered/failed callback history (events, deliveries, attempts) is kept.
   EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
+  // How long the audit log keeps its entries.
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).default(365),
   // Callbacks to partners
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
   WEBHOOK_RETRY_SCHEDULE_SECONDS: schedule,

@@ -1,5 +1,6 @@
 import type { Bindings } from '../lib/settings'
 import type { PartnerContext, Services } from '../services'
+import type { AuditTrail } from './audit'
 
 export type RequestLog = {
   partnerId?: string
@@ -13,6 +14,8 @@ export type AppEnv = {
   Variables: {
     requestId: string
     services: Services
+    /** This request's audit entry (a no-op for requests the audit log does not record). */
+    audit: AuditTrail
     partner: PartnerContext
     log: RequestLog
     /** In the partner portal: the browser session, its forms' CSRF token, and the partner's way back. */

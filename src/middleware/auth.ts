@@ -62,9 +62,10 @@ export const partnerAuth = createMiddleware<AppEnv>(async (c, next) => {
   }
   const { partner } = caller
   c.var.log.partnerId = partner.id
+  // Known before the checks, so the audit log can say whose write was refused.
+  c.set('partner', partner)
   requireAllowedAddress(c, caller.allows)
   requireKeyPermits(c, caller.access)
-  c.set('partner', partner)
   if (partner.key) noteKeyUse(c.var.services, partner.key.id, at)
   await next()
 })

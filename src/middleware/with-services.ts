@@ -4,13 +4,19 @@ import { log } from '../lib/log'
 import { Problem } from '../lib/problem'
 import { ConfigError } from '../lib/settings'
 import type { AppEnv } from './app-env'
+import { auditTrailOf } from './audit'
 
-/** Per-request services (see src/services.ts); a misconfigured deployment answers 503, not 500. */
+/**
+ * Per-request services (see src/services.ts); a misconfigured deployment answers 503, not 500. An
+ * audited request's entry rides with each of its writes and gets its outcome after the answer.
+ */
 export const withServices = createMiddleware<AppEnv>(async (c, next) => {
+  const audit = auditTrailOf(c, Date.now)
+  c.set('audit', audit)
   try {
     c.set(
       'services',
-      buildServices(c.env, c.executionCtx, (ms) => (c.var.log.upstreamMs += ms)),
+      buildServices(c.env, c.executionCtx, (ms) => (c.var.log.upstreamMs += ms), audit.companion),
     )
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
@@ -18,4 +24,6 @@ export const withServices = createMiddleware<AppEnv>(async (c, next) => {
     throw new Problem('service_unavailable', { detail: 'The gateway is not configured correctly.' })
   }
   await next()
+  const outcome = await audit.finish()
+  if (outcome) c.var.services.defer(c.var.services.db.pipeline.execute(outcome))
 })

@@ -57,7 +57,7 @@ export const loadPartnerByKeyHash = async (db: Db, hash: string, now: number, se
       row.partner,
       row.connections,
       row.key.mode,
-      { id: row.key.id, mode: row.key.mode, expiresAt: row.key.expiresAt },
+      { id: row.key.id, prefix: row.key.prefix, mode: row.key.mode, expiresAt: row.key.expiresAt },
       settings,
     ),
     access: row.key.access,

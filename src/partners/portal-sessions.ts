@@ -47,6 +47,23 @@ export const mintPortalSession = async (
  * Opens the browser session a login link stands for, once: the conditional update lets exactly one
  * of two racing clicks through. Returns the cookie's value (shown once) and the session, or null.
  */
+/** The unused, unexpired login link a token names (who is signing in), without opening it. */
+export const findLoginLink = async (db: Db, secret: string, token: string, now: number) => {
+  const [row] = await db
+    .select({ id: portalSessions.id, partnerId: portalSessions.partnerId, mode: portalSessions.mode })
+    .from(portalSessions)
+    .where(
+      and(
+        eq(portalSessions.loginHash, await loginHashOf(secret, token)),
+        isNull(portalSessions.usedAt),
+        isNull(portalSessions.revokedAt),
+        gt(portalSessions.loginExpiresAt, now),
+      ),
+    )
+    .limit(1)
+  return row ?? null
+}
+
 export const openPortalSession = async (db: Db, secret: string, token: string, now: number) => {
   const cookie = randomBase62(43)
   const [row] = await db

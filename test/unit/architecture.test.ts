@@ -11,6 +11,7 @@ const LAYERS = [
   'schemas',
   'providers',
   'services.ts',
+  'audit',
   'partners',
   'callbacks',
   'documents',

@@ -1,6 +1,7 @@
 import { adminAuth } from '../../middleware/auth'
 import { createRouter } from '../router'
 import { apiKeysRouter } from './api-keys/api-keys.index'
+import { auditLogAdminRouter } from './audit-log/audit-log.index'
 import { connectionsRouter } from './connections/connections.index'
 import { partnersRouter } from './partners/partners.index'
 import { portalSessionsAdminRouter } from './portal-sessions/portal-sessions.index'
@@ -14,3 +15,4 @@ export const adminRouter = router
   .route('/', apiKeysRouter)
   .route('/', connectionsRouter)
   .route('/', portalSessionsAdminRouter)
+  .route('/', auditLogAdminRouter)

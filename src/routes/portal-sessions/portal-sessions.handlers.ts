@@ -12,5 +12,6 @@ export const create: AppRouteHandler<typeof routes.create> = async (c) => {
     c.req.valid('json') ?? {},
     now(),
   )
+  c.var.audit.about({ objectId: row.id })
   return c.json(renderPortalSession(row, new URL(c.req.url).origin, token), 201)
 }

@@ -519,6 +519,7 @@ endpointPages.post('/endpoints', async (c) => {
     { ...input, url },
     now(),
   )
+  c.var.audit.about({ objectId: endpoint.id })
   c.header('cache-control', 'no-store')
   return c.html(
     page(c, {

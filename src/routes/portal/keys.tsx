@@ -316,6 +316,7 @@ keyPages.post('/keys', async (c) => {
     { mode: c.var.partner.mode, access, expires_at },
     at,
   )
+  c.var.audit.about({ objectId: row.id })
   return c.html(
     page(c, { title: 'New API key', section: 'keys', children: <NewKey k={row} secret={key} now={at} /> }),
     201,

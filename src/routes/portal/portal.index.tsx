@@ -4,7 +4,12 @@ import { HTTPException } from 'hono/http-exception'
 import { PROBLEMS, Problem } from '../../lib/problem'
 import type { AppEnv } from '../../middleware/app-env'
 import { PORTAL_COOKIE, portalSession, requireCsrf } from '../../middleware/portal-session'
-import { endPortalSession, openPortalSession, PORTAL_SESSION_SECONDS } from '../../partners/portal-sessions'
+import {
+  endPortalSession,
+  findLoginLink,
+  openPortalSession,
+  PORTAL_SESSION_SECONDS,
+} from '../../partners/portal-sessions'
 import { STYLESHEET } from './assets'
 import { documentPages } from './documents'
 import { endpointPages } from './endpoints'
@@ -27,9 +32,13 @@ portalRouter.get(STYLESHEET.path.replace('/portal', ''), (c) =>
 portalRouter.get('/login', async (c) => {
   const { db, settings, now } = c.var.services
   const token = c.req.query('token') ?? ''
-  const opened = /^[A-Za-z0-9]{43}$/.test(token)
-    ? await openPortalSession(db, settings.API_KEY_SECRET, token, now())
-    : null
+  const link = /^[A-Za-z0-9]{43}$/.test(token) ? await findLoginLink(db, settings.API_KEY_SECRET, token, now()) : null
+  // The session signs itself in: the audit entry names it before the write that opens it.
+  if (link) {
+    const actor = { actorType: 'portal_session' as const, actorId: link.id, actorLabel: null }
+    c.var.audit.about({ actor, partnerId: link.partnerId, mode: link.mode, objectId: link.id })
+  }
+  const opened = link ? await openPortalSession(db, settings.API_KEY_SECRET, token, now()) : null
   if (!opened) {
     throw new Problem('unauthorized', {
       detail: 'This login link has expired or was already used. Ask for a new one.',
@@ -54,6 +63,7 @@ portalRouter.route('/', keyPages)
 portalRouter.route('/', documentPages)
 
 portalRouter.post('/logout', async (c) => {
+  c.var.audit.about({ objectId: c.var.portal.sessionId })
   await endPortalSession(c.var.services.db, c.var.portal.sessionId, c.var.services.now())
   deleteCookie(c, PORTAL_COOKIE, { path: '/portal' })
   return c.html(

@@ -10,7 +10,9 @@ import type { AppRouteHandler } from '../router'
 import type * as routes from './transfers.routes'
 
 export const create: AppRouteHandler<typeof routes.create> = async (c) => {
-  const { transfer, created } = await createTransfer(c.var.services, c.var.partner, c.req.valid('json'))
+  const body = c.req.valid('json')
+  c.var.audit.about({ objectId: body.transfer_id })
+  const { transfer, created } = await createTransfer(c.var.services, c.var.partner, body)
   return c.json(renderTransfer(transfer), created ? 201 : 200)
 }
 

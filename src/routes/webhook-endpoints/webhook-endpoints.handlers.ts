@@ -26,6 +26,7 @@ export const create: AppRouteHandler<typeof routes.create> = async (c) => {
     { ...input, url },
     now(),
   )
+  c.var.audit.about({ objectId: endpoint.id })
   return c.json({ ...renderEndpoint(endpoint), secret }, 201)
 }
 

@@ -15,6 +15,7 @@ export const create: AppRouteHandler<typeof routes.create> = async (c) => {
     )
   }
   const { row, key } = await issueApiKey(db, settings.API_KEY_SECRET, c.req.valid('param').partner_id, input, now())
+  c.var.audit.about({ objectId: row.id })
   return c.json({ ...renderApiKey(row), key }, 201)
 }
 

@@ -6,6 +6,7 @@ import type { routes } from './partners.routes'
 
 export const create: AppRouteHandler<typeof routes.create> = async (c) => {
   const row = await createPartner(c.var.services.db, c.req.valid('json'), c.var.services.now())
+  c.var.audit.about({ objectId: row.id, partnerId: row.id })
   return c.json(renderPartner(row), 201)
 }
 

@@ -7,6 +7,7 @@ export const create: AppRouteHandler<typeof routes.create> = async (c) => {
   const { db, settings, now } = c.var.services
   const owner = { id: c.req.valid('param').partner_id, mode: c.req.valid('query').mode }
   const { row, token } = await mintPortalSession(db, settings.API_KEY_SECRET, owner, c.req.valid('json') ?? {}, now())
+  c.var.audit.about({ objectId: row.id, mode: owner.mode })
   return c.json(renderPortalSession(row, new URL(c.req.url).origin, token), 201)
 }
 

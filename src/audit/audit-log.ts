@@ -1,0 +1,115 @@
+import { and, desc, eq, gte, isNull, lt, lte, or, sql } from 'drizzle-orm'
+import type { Db } from '../../db/client'
+import { bind, compile } from '../../db/compiled'
+import { type AuditEntry, auditLog } from '../../db/schema'
+import { toPage } from '../lib/page'
+import type { Owner, Services } from '../services'
+
+// The audit log's storage: the two statements every audited request writes (see middleware/audit.ts),
+// the lists people read, and retention.
+
+const p = sql.placeholder
+const placeholders = () =>
+  ({
+    id: p('id'),
+    partnerId: p('partnerId'),
+    mode: p('mode'),
+    actorType: p('actorType'),
+    actorId: p('actorId'),
+    actorLabel: p('actorLabel'),
+    action: p('action'),
+    objectType: p('objectType'),
+    objectId: p('objectId'),
+    outcome: p('outcome'),
+    status: p('status'),
+    problemCode: p('problemCode'),
+    clientAddress: p('clientAddress'),
+    requestId: p('requestId'),
+    createdAt: p('createdAt'),
+  }) as unknown as typeof auditLog.$inferInsert
+
+// With each change: the entry, outcome still pending, unless an earlier write of the request made it.
+const insertPending = compile((db) => db.insert(auditLog).values(placeholders()).onConflictDoNothing())
+
+// When the request has answered: its outcome, and what only the answer named (a created object, the
+// partner a sign-in belongs to). Written alone if the request changed nothing.
+const recordOutcome = compile((db) =>
+  db
+    .insert(auditLog)
+    .values(placeholders())
+    .onConflictDoUpdate({
+      target: auditLog.id,
+      set: {
+        outcome: sql`excluded.outcome`,
+        status: sql`excluded.status`,
+        problemCode: sql`excluded.problem_code`,
+        partnerId: sql`coalesce(${auditLog.partnerId}, excluded.partner_id)`,
+        mode: sql`coalesce(${auditLog.mode}, excluded.mode)`,
+        objectId: sql`coalesce(${auditLog.objectId}, excluded.object_id)`,
+      },
+    }),
+)
+
+export const pendingEntryStatement = (entry: AuditEntry) => bind(insertPending, { ...entry, outcome: 'pending' })
+export const finalEntryStatement = (entry: AuditEntry) => bind(recordOutcome, entry)
+
+export type AuditQuery = {
+  limit: number
+  startingAfter?: string
+  action?: string
+  objectId?: string
+  actorType?: AuditEntry['actorType']
+  outcome?: AuditEntry['outcome']
+  since?: number
+  until?: number
+}
+
+/** Newest first, by the time-ordered id. */
+const listWhere = (query: AuditQuery) => [
+  query.action ? eq(auditLog.action, query.action) : undefined,
+  query.objectId ? eq(auditLog.objectId, query.objectId) : undefined,
+  query.actorType ? eq(auditLog.actorType, query.actorType) : undefined,
+  query.outcome ? eq(auditLog.outcome, query.outcome) : undefined,
+  query.since !== undefined ? gte(auditLog.createdAt, query.since) : undefined,
+  query.until !== undefined ? lte(auditLog.createdAt, query.until) : undefined,
+  query.startingAfter ? lt(auditLog.id, query.startingAfter) : undefined,
+]
+
+const page = async (db: Db, where: ReturnType<typeof and>, limit: number) =>
+  toPage(
+    await db
+      .select()
+      .from(auditLog)
+      .where(where)
+      .orderBy(desc(auditLog.id))
+      .limit(limit + 1),
+    limit,
+  )
+
+/** A partner's own entries in its mode, and the operator's actions on it (which have no mode). */
+export const listPartnerAudit = (db: Db, owner: Owner, query: AuditQuery) =>
+  page(
+    db,
+    and(
+      eq(auditLog.partnerId, owner.id),
+      or(eq(auditLog.mode, owner.mode), isNull(auditLog.mode)),
+      ...listWhere(query),
+    ),
+    query.limit,
+  )
+
+/** Every entry, for the operator; optionally one partner's. */
+export const listAudit = (db: Db, query: AuditQuery & { partnerId?: string }) =>
+  page(db, and(query.partnerId ? eq(auditLog.partnerId, query.partnerId) : undefined, ...listWhere(query)), query.limit)
+
+// Bounded per run, like the callback history's pruning.
+const PRUNE_BATCH = 1000
+
+/** Entries older than AUDIT_RETENTION_DAYS go, oldest first. */
+export const pruneAuditLog = async (services: Services) => {
+  const cutoff = services.now() - services.settings.AUDIT_RETENTION_DAYS * 86_400_000
+  const result = await services.db.run(
+    sql`DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE created_at < ${cutoff} ORDER BY created_at LIMIT ${PRUNE_BATCH})`,
+  )
+  return { audit_entries: result.rowsAffected }
+}
