@@ -18,23 +18,33 @@ const NAO_AUTENTICADO =
   'Por favor forneça credenciais válidas como parte da request. (Documentação: https://qitech.com.br/documentation) Detalhes: '
 
 /**
- * Texts from QI's error pages; `{name}` placeholders are filled from `params`. "[DOC 004]" marks an entry whose
- * status, title, description and translation are copied from /work/shared/providers/source-docs/004 (QI's
- * "Request Token Resend for a TED transaction" page), which wins over the summary qi.md.
+ * Every error the QI sandbox answers with; `{name}` placeholders are filled from `params`. Each entry carries one
+ * provenance label (test/unit/qi-error-labels.test.ts holds them to it):
+ * - "[DOC 004]": status, title, description and translation copied from /work/shared/providers/source-docs/004
+ *   (QI's "Request Token Resend for a TED transaction" page), which wins over the summary qi.md;
+ * - "[SUMMARY qi.md §n]": what the summary /work/shared/providers/qi.md states (it quotes QI's status, code and
+ *   title and paraphrases the rest); no stored page has that error;
+ * - "[INFERRED]": made up because no page or summary states it, with the setting that controls it where one does.
+ * Adapters must not depend on [INFERRED] wording.
  */
 const CATALOG = {
+  // [SUMMARY qi.md §2.4] 400, code and title (QI's authentication-errors page, not in source-docs). [INFERRED]
+  // the description and translation: the summary paraphrases and no stored page has QI's text.
   GDF000003: {
     status: 400,
     title: 'Bad Request',
     description: 'No API Client Key received',
     translation: 'Nenhuma chave de API do cliente recebida',
   },
+  // [SUMMARY qi.md §2.4] 401, code and title. [INFERRED] the texts (the summary paraphrases and no stored page has QI's text); the failed check goes in
+  // extra_fields.sandbox_reason (a sandbox aid, see `unauthenticated`).
   GDF000014: {
     status: 401,
     title: 'QI Unauthenticated',
     description: `${UNAUTHENTICATED}Failed while decoding the authentication token`,
     translation: `${NAO_AUTENTICADO}Falha ao decodificar o token de autenticação`,
   },
+  // [SUMMARY qi.md §2.4] 404, code and title. [INFERRED] the texts: the summary paraphrases and no stored page has QI's text.
   GDF000018: {
     status: 404,
     title: 'Not Found',
@@ -49,6 +59,8 @@ const CATALOG = {
     description: 'Schema Error',
     translation: 'Erro de Schema',
   },
+  // [SUMMARY qi.md §6] 500 "Internal Error" (erros_ted). [INFERRED] the texts: the summary paraphrases and no stored page has QI's text. Also the body of
+  // an injected 500 fault without its own (`faultErrorBody`).
   QIT000500: {
     status: 500,
     title: 'Internal Error',
@@ -63,12 +75,16 @@ const CATALOG = {
     description: 'Account not found for the given key: {account_key}',
     translation: 'Conta não encontrada para a chave fornecida: {account_key}',
   },
+  // [SUMMARY qi.md §4.1, §6] 400 "Bad Request", description "Wrong day/time for TED" as quoted there. [INFERRED]
+  // the translation. Only with the setting `ted_window_check` (off by default; window: `ted_window`).
   TED000011: {
     status: 400,
     title: 'Bad Request',
     description: 'Wrong day/time for TED',
     translation: 'Dia/hora incorretos para a TED',
   },
+  // [SUMMARY qi.md §6] 403 "Unauthorized" (schedule pages). [INFERRED] the texts (the summary paraphrases and no stored page has QI's text), and that single-TED
+  // routes answer it for an account of another integration.
   TED000018: {
     status: 403,
     title: 'Unauthorized',
@@ -82,18 +98,22 @@ const CATALOG = {
     description: 'Ted was not found for the given parameters.',
     translation: 'Ted não encontrada para os parâmetros fornecidos.',
   },
+  // [SUMMARY qi.md §6] 400 and title (schedule cancel page). [INFERRED] the texts: the summary paraphrases and no stored page has QI's text.
   TED000044: {
     status: 400,
     title: 'Invalid Timestamp Format sent',
     description: 'Invalid timestamp format sent for {field}, expected YYYY-MM-DD',
     translation: 'Formato de data inválido enviado para {field}, esperado AAAA-MM-DD',
   },
+  // [SUMMARY qi.md §6] 400 and title (schedule cancel page). [INFERRED] the texts: the summary paraphrases and no stored page has QI's text.
   TED000045: {
     status: 400,
     title: 'Search Params Error',
     description: 'Invalid search params: {detail}',
     translation: 'Parâmetros de busca inválidos: {detail}',
   },
+  // [SUMMARY qi.md §6] 400 and title (schedule cancel page). [INFERRED] the texts (the summary paraphrases and no stored page has QI's text), and that a
+  // non-uuid4 request_control_key answers it: setting `invalid_uuid_code` (TED000046 or QIT000001).
   TED000046: {
     status: 400,
     title: 'Invalid uuid v4 string sent',
@@ -107,12 +127,16 @@ const CATALOG = {
     description: 'The maximum number of failed token validation attempts has been reached',
     translation: 'Número máximo de tentativas de validação de token atingida',
   },
+  // [SUMMARY qi.md §0, §6] 400 "Token Expired" (TED 2FA pages). [INFERRED] the texts: the summary paraphrases and no stored page has QI's text; whether an
+  // expired try uses an attempt: setting `expired_counts_as_attempt`.
   TED000083: {
     status: 400,
     title: 'Token Expired',
     description: 'Token has expired. Resend token or recreate transfer',
     translation: 'Token expirado. Reenvie token ou recrie a transferência',
   },
+  // [SUMMARY qi.md §0, §6] 400 "Incorrect Token" (batch, schedule-batch pages). [INFERRED] the texts: the summary paraphrases and no stored page has QI's text;
+  // as the answer to the try that uses the last attempt: setting `final_attempt_code`.
   TED000084: {
     status: 400,
     title: 'Incorrect Token',
@@ -157,6 +181,9 @@ const CATALOG = {
 } satisfies Record<string, Entry>
 
 export type QiErrorKey = keyof typeof CATALOG
+
+/** Every catalogue key, in source order (the label test reads their comments). */
+export const QI_ERROR_KEYS = Object.keys(CATALOG) as QiErrorKey[]
 
 const CODES: Partial<Record<QiErrorKey, string>> = {
   DUPLICATE_REQUEST_CONTROL_KEY: 'QIT000409',

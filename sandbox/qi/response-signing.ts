@@ -8,7 +8,8 @@ let strangerKey: KeyPairPem | undefined
 
 /**
  * Signs every API response with QI's private key (setting `response_signing`, [INFERRED]: whether and
- * how QI signs v2 responses is not public). Claims carry the request's method and path.
+ * how QI signs v2 responses is not public). Claims carry the request's method and path (with the query
+ * string when `answer_signed_uri` is "path_and_query").
  * - "header": body untouched; AUTHORIZATION = ES512 JWT {payload_md5: md5(body bytes), timestamp, method, uri}.
  * - "encoded_body" (v1): body {"encoded_body": JWT(payload)}; AUTHORIZATION = "QIT <key>:" + JWT {sub, signature}.
  * Both add API-CLIENT-KEY echoing the partner's key. Errors are signed too (QI's v1 sample decodes them).
@@ -33,7 +34,9 @@ export const signResponses =
     const res = c.res
     const text = await res.text()
     const method = c.req.method
-    const uri = new URL(c.req.url).pathname
+    const url = new URL(c.req.url)
+    // Setting `answer_signed_uri` ([INFERRED]): the path alone, or with the query string as it was sent.
+    const uri = sb.settings.answer_signed_uri === 'path_and_query' ? `${url.pathname}${url.search}` : url.pathname
     const apiKey = c.req.header('api-client-key') ?? ''
     const headers = new Headers(res.headers)
     headers.delete('content-length')

@@ -31,6 +31,12 @@ export type QiSettings = {
    */
   signed_uri_query: 'excluded' | 'included' | 'either'
   /**
+   * [INFERRED] The `uri` (v1: endpoint) QI signs into its own answers: "path" (without the query string) or
+   * "path_and_query" (as the request was sent). QI's pages show neither form for an answer to a request with a
+   * query; independent of `signed_uri_query` (what QI wants from the client).
+   */
+  answer_signed_uri: 'path' | 'path_and_query'
+  /**
    * MD5s accepted for a request without a body, any method. [DOC] "GET and DELETE hash an empty payload";
    * [QI-REPO/DOC sample] the Python sample hashes json.dumps({}) = "{}" for any body-less request; "" is what a
    * client hashing the bytes sent computes ([INFERRED]). Both by default.
@@ -118,6 +124,7 @@ export const DEFAULT_SETTINGS: QiSettings = {
   timestamp_tolerance_ms: 5 * 60_000,
   signature_clock: 'wall',
   signed_uri_query: 'excluded',
+  answer_signed_uri: 'path',
   empty_payload_md5_of: ['{}', ''],
   clock_offset_ms: 0,
   webhook_md5_form: 'raw',
@@ -188,6 +195,7 @@ const CHECKS: { [K in keyof QiSettings]: Check } = {
   timestamp_tolerance_ms: int(0),
   signature_clock: oneOf('wall', 'sandbox'),
   signed_uri_query: oneOf('excluded', 'included', 'either'),
+  answer_signed_uri: oneOf('path', 'path_and_query'),
   empty_payload_md5_of: (v) =>
     Array.isArray(v) && v.every((s) => typeof s === 'string') ? null : 'must be an array of strings',
   clock_offset_ms: int(-(10 * 365 * 86_400_000), 10 * 365 * 86_400_000),

@@ -107,6 +107,8 @@ export const mountTeds = (app: Hono<QiEnv>, sb: QiSandbox): void => {
       switch (checkToken(tx, ted, token)) {
         case 'approved':
           approve(tx, ted)
+          // [SUMMARY qi.md §4.2] 201 with ted_status "sent", 202 with "pending" (QI's validate_token page, not in
+          // source-docs); which one: setting `approval_outcome`.
           return ted.ted_status === 'sent' ? c.json(tedSent(ted), 201) : c.json(tedSummary(ted), 202)
         case 'exhausted':
           return qiFail('TED000082', rejectedData(ted))
@@ -140,6 +142,9 @@ export const mountTeds = (app: Hono<QiEnv>, sb: QiSandbox): void => {
         case 'not_pending':
           return qiFail('TED000086', { status: settings.invalid_status_http })
         case 'no_channel':
+          // [DOC 004] "If no contact_type is sent, the token will be sent using the originally requested method"
+          // and the page's only 400 schema code is QIT000001. [INFERRED] a TED created with contact_type device
+          // has no method to resend by: a schema error, with this sandbox-made message in extra_fields.errors.
           return schemaFail({ contact_type: ['Required when the transfer was created with contact_type device.'] })
       }
     })

@@ -1,9 +1,12 @@
 import { DOCUMENT_LIMITS, DOCUMENT_TYPES, type DocumentType, sentFileName } from '../schemas/documents'
 
 /**
- * The checks sFOX makes on uploaded documents (reference §7.6), made first by the gateway so a bad
- * upload is refused with every problem named, before anything leaves for sFOX. Pure: it looks at
- * names, declared types, sizes and each file's first bytes.
+ * The checks sFOX's Submit Documents page states (source-docs 002: extension one of jpg, jpeg, png, pdf;
+ * MIME type image/jpeg, image/png or application/pdf; every file named exactly in file_types, as ID or
+ * PoR), made first by the gateway so a bad upload is refused with every problem named, before anything
+ * leaves for sFOX. The gateway's own on top (sFOX states none of them): the per-file size limit
+ * (DOCUMENT_MAX_FILE_BYTES), the file count and total size (DOCUMENT_LIMITS), and that each file's first
+ * bytes match its type. Pure: it looks at names, declared types, sizes and each file's first bytes.
  */
 const KINDS = {
   jpg: { mime: 'image/jpeg', magic: [0xff, 0xd8, 0xff], label: 'a JPEG image' },

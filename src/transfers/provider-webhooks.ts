@@ -28,7 +28,9 @@ export const receiveProviderWebhook = async (services: Services, name: ProviderN
   const module = PROVIDER_MODULES[name]
   const notice = module.readWebhook?.(request.body)
   if (!notice)
-    throw new Problem('malformed_json', { detail: 'Expected a QI webhook: {webhook_type, data: {ted_key, …}}.' })
+    throw new Problem('malformed_json', {
+      detail: `The body is not a webhook the ${name} adapter can read.`,
+    })
   const transfer = await findTransferForWebhook(services.db, name, notice.lookup)
   if (!transfer) throw unverified()
   const partner = await loadPartnerById(services.db, transfer.partnerId, transfer.mode, services.settings)

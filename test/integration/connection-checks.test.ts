@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateP521KeyPair } from '../../sandbox/qi/keys'
 import { createPartner, createSfoxPartner, type Gateway, startGateway } from '../helpers/gateway'
-import { createQiPartner, partnerKeyPair, type QiSandbox, startQi } from '../helpers/qi'
+import { createQiPartner, partnerKeyPair, type QiSandbox, startQi, tedBody } from '../helpers/qi'
 import { type SfoxSandbox, startSfox } from '../helpers/sfox'
 
 let gateway: Gateway
@@ -143,6 +143,71 @@ describe('QI connection checks', () => {
       expect((await check(p.id, 'qi')).ok).toBe(true)
     } finally {
       await qi.settings({ signed_uri_query: 'excluded' })
+    }
+  })
+
+  // QI's pages do not say which uri QI signs its own answers over: the path alone or path + query.
+  for (const answerUri of ['path', 'path_and_query'] as const) {
+    it(`once the check learned signed_uri_query "included", a create whose answer was lost is found by request_control_key (answers signed over the ${answerUri})`, async () => {
+      await qi.settings({ signed_uri_query: 'included', answer_signed_uri: answerUri })
+      try {
+        const p = await createQiPartner(gateway, qi)
+        const checks = byName((await check(p.id, 'qi')).checks)
+        expect(checks.signed_query).toMatchObject({ ok: true })
+        expect((await connectionOf(p.id, 'qi')).settings).toMatchObject({ signed_uri_query: 'included' })
+
+        // QI makes the TED but its answer is lost: a proxy in front of QI times out after QI did the work.
+        const tedPath = `/account/${p.accountKey}/ted`
+        await qi.fault({
+          method: 'POST',
+          path: '/account/:ak/ted',
+          status: 504,
+          after: true,
+          apiClientKey: p.apiClientKey,
+        })
+        const id = `lost-answer-${answerUri}`
+        const lost = await p.call('POST', '/v1/transfers', tedBody(id, p.accountKey))
+        expect(lost.status, lost.text).toBe(502)
+        expect((await p.call('GET', `/v1/transfers/${id}`)).body).toMatchObject({
+          status: 'submitting',
+          provider_reference: null,
+        })
+        await expect
+          .poll(async () => (await qi.requests({ method: 'POST', path: tedPath })).length, { timeout: 15_000 })
+          .toBe(1)
+
+        const retried = await p.call('POST', '/v1/transfers', tedBody(id, p.accountKey))
+        expect(retried.status, retried.text).toBe(201)
+        expect(retried.body.status).toBe('pending_verification')
+        // Adopted through the lookup (signed with the query, its answer verified), not created twice.
+        const lookups = await qi.requests({ method: 'GET', path: `/account/${p.accountKey}/teds` })
+        expect(lookups.map((r) => r.status)).toEqual([200])
+        expect(await qi.requests({ method: 'POST', path: tedPath })).toHaveLength(1)
+        const token = await qi.latestToken(retried.body.provider_reference)
+        expect((await p.call('POST', `/v1/transfers/${id}/confirm`, { code: token })).body.status).toBe('completed')
+      } finally {
+        await qi.settings({ signed_uri_query: 'excluded', answer_signed_uri: 'path' })
+      }
+    })
+  }
+
+  it('an answer to the signed-query GET that does not verify fails signed_query and teaches nothing', async () => {
+    const p = await createQiPartner(gateway, qi)
+    await expect
+      .poll(async () => (await connectionOf(p.id, 'qi')).settings?.signed_uri_query, { timeout: 10_000 })
+      .toBe('excluded')
+    // Every answer now names another uri than the request's: QI accepted the request, its answer proves nothing.
+    await qi.settings({ response_tamper: 'wrong_uri' })
+    try {
+      const checks = byName((await check(p.id, 'qi')).checks)
+      expect(checks.authentication!.ok).toBe(true)
+      expect(checks.answer_signature!.ok).toBe(false)
+      expect(checks.signed_query).toMatchObject({ ok: false })
+      expect(checks.signed_query!.detail).toContain('signed uri does not match')
+      expect(checks.signed_query!.detail).toContain('request_control_key')
+      expect((await connectionOf(p.id, 'qi')).settings).toMatchObject({ signed_uri_query: 'excluded' })
+    } finally {
+      await qi.settings({ response_tamper: null })
     }
   })
 

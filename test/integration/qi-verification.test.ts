@@ -132,21 +132,62 @@ describe('QI webhooks: every form QI may sign is accepted', () => {
   })
 })
 
-describe('QI webhooks: nothing forged is accepted, in either MD5 form', () => {
+const FORGERIES = ['signature', 'payload_md5', 'wrong_method', 'wrong_uri', 'api_client_key']
+
+/** Each forgery is refused (401, the same problem); the untampered webhook is then accepted. */
+const expectOnlyGenuineAccepted = async (tedKey: string, label: string) => {
+  for (const tamper of FORGERIES) {
+    const res = await pushReturned(tedKey, tamper)
+    expect(res.status, `${label} ${tamper}`).toBe(401)
+    expect(res.body.code).toBe('webhook_signature_invalid')
+  }
+  const genuine = await pushReturned(tedKey)
+  expect(genuine.status, `${label} genuine: ${JSON.stringify(genuine.body)}`).toBe(200)
+}
+
+describe('QI webhooks: nothing forged is accepted, in any form QI may sign', () => {
   for (const form of ['raw', 'json_dumps']) {
     // (A stale time is refused above, beyond the default window.)
     it(`refuses a wrong key, a changed body, another method or uri, another API-CLIENT-KEY (${form})`, async () => {
       const p = await createQiPartner(gateway, qi)
       const tedKey = await sentTed(p, `ver-forged-${form}`)
-      await withSettings({ webhook_md5_form: form }, async () => {
-        for (const tamper of ['signature', 'payload_md5', 'wrong_method', 'wrong_uri', 'api_client_key']) {
-          const res = await pushReturned(tedKey, tamper)
-          expect(res.status, `${form} ${tamper}`).toBe(401)
-          expect(res.body.code).toBe('webhook_signature_invalid')
-        }
-      })
+      await withSettings({ webhook_md5_form: form }, () => expectOnlyGenuineAccepted(tedKey, form))
     })
   }
+
+  it('refuses the same forgeries when QI signs the full URL', async () => {
+    const p = await createQiPartner(gateway, qi)
+    const tedKey = await sentTed(p, 'ver-forged-full-url')
+    await withSettings({ webhook_signed_uri: 'full_url' }, () => expectOnlyGenuineAccepted(tedKey, 'full_url'))
+  })
+
+  it('refuses the same forgeries behind a proxy, for a connection with a webhook_uri', async () => {
+    const p = await createQiPartner(gateway, qi, { webhookUrl: proxyUrl })
+    const tedKey = await sentTed(p, 'ver-forged-webhook-uri')
+    const put = await gateway.admin('PUT', `/partners/${p.id}/connections/qi?mode=test`, {
+      api_client_key: p.apiClientKey,
+      private_key_pem: partnerKeyPair().privateKeyPem,
+      qi_public_key_pem: qi.qiPublicKeyPem,
+      base_url: qi.url,
+      account_keys: [p.accountKey],
+      webhook_uri: '/edge/qi-hooks',
+    })
+    expect(put.status, put.text).toBe(200)
+    await expectOnlyGenuineAccepted(tedKey, 'webhook_uri')
+    // And with QI signing the proxy's full URL, which the gateway accepts only as the configured webhook_uri.
+    const full = await gateway.admin('PUT', `/partners/${p.id}/connections/qi?mode=test`, {
+      api_client_key: p.apiClientKey,
+      private_key_pem: partnerKeyPair().privateKeyPem,
+      qi_public_key_pem: qi.qiPublicKeyPem,
+      base_url: qi.url,
+      account_keys: [p.accountKey],
+      webhook_uri: proxyUrl,
+    })
+    expect(full.status, full.text).toBe(200)
+    await withSettings({ webhook_signed_uri: 'full_url' }, () =>
+      expectOnlyGenuineAccepted(tedKey, 'webhook_uri full_url'),
+    )
+  })
 })
 
 describe('QI v1 answers', () => {

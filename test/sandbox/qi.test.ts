@@ -879,6 +879,22 @@ describe('response signing', () => {
     expect(tampered).toEqual({ ok: false, reason: 'payload_md5 does not match the MD5 of the body' })
   })
 
+  it('signs the answer over the path alone by default; with answer_signed_uri "path_and_query" over the query too', async () => {
+    const path = `/account/${account}/teds`
+    const list = `${path}?page=1&page_size=5`
+    const signedUri = async () => decodeJwt((await api('GET', list)).headers.get('authorization')!).uri
+    expect(await signedUri()).toBe(path)
+    await settings({ answer_signed_uri: 'path_and_query' })
+    expect(await signedUri()).toBe(list)
+    // The v1 form signs the same endpoint line.
+    await settings({ response_signing: 'encoded_body' })
+    const res = await api('GET', list)
+    const headerJwt = /^QIT [^:]+:(.+)$/.exec(res.headers.get('authorization')!)![1]!
+    expect((decodeJwt(headerJwt).signature as string).split('\n')[4]).toBe(list)
+    // Independent of what QI wants from the client: the request above was signed over the path alone.
+    expect(res.status).toBe(200)
+  })
+
   it('"encoded_body": the v1 form, body {"encoded_body": jwt} and a QIT header', async () => {
     await settings({ response_signing: 'encoded_body' })
     const uri = `/account/${account}/ted`

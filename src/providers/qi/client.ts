@@ -59,7 +59,8 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
     // Serialized once: the MD5 in the signature must be of exactly these bytes.
     const body = payload === undefined ? undefined : JSON.stringify(payload)
     const url = new URL(path, 'http://x')
-    const uri = (signing.signQuery ?? connection.signsQuery) ? `${url.pathname}${url.search}` : url.pathname
+    const withQuery = `${url.pathname}${url.search}`
+    const uri = (signing.signQuery ?? connection.signsQuery) ? withQuery : url.pathname
     const signature = await signRequest({
       method,
       uri,
@@ -83,7 +84,9 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
       fetch: options.fetch,
     })
     if (!result.ok) return result
-    const answer = await authenticAnswer(result.response, method, uri)
+    // QI's pages do not say which uri form QI signs its answers with, whatever form it wants from us:
+    // the path alone or path + query are both this request's.
+    const answer = await authenticAnswer(result.response, method, [...new Set([url.pathname, withQuery])])
     if (!answer.ok) return answer
     const { status, headers } = result.response
     const signed =
@@ -94,7 +97,11 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
   }
 
   /** Unsigned answers are taken as they are (QI does not document signing v2 answers); signed ones must verify. */
-  const authenticAnswer = async (response: ProviderResponse, method: string, uri: string): Promise<Result<unknown>> => {
+  const authenticAnswer = async (
+    response: ProviderResponse,
+    method: string,
+    uris: readonly string[],
+  ): Promise<Result<unknown>> => {
     const untrusted = (reason: string): Result<unknown> =>
       fail({
         kind: 'unavailable',
@@ -109,7 +116,8 @@ export const createQiProvider = (connection: QiConnection, options: CallOptions)
     // What both header forms are checked against: this request, QI's key, a fresh clock.
     const expected = {
       method,
-      uri,
+      uri: uris[0]!,
+      uris,
       qiPublicKeyPem: connection.qiPublicKeyPem,
       now: now(),
       toleranceMs: options.signatureToleranceMs,

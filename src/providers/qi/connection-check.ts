@@ -1,6 +1,6 @@
 import { describeFailure, notChecked, step, unreachableDetail } from '../connection-check'
 import { callProvider } from '../outbound'
-import type { ConnectionCheckItem, ConnectionCheckOutcome, Result } from '../provider'
+import type { ConnectionCheckItem, ConnectionCheckOutcome, ProviderError, Result } from '../provider'
 import type { QiAnswer } from './mapping'
 
 type SignedRequest = (
@@ -127,13 +127,21 @@ export const checkQiConnection = async (input: QiCheckInput): Promise<Connection
   checks.push(
     await step('signed_query', async () => {
       const query = `${path}?check=signed_query`
+      // An answer that does not verify proves nothing about the form (and TED lookups, which carry a query,
+      // would be refused the same way): the step fails and nothing is learned.
+      const unverified = (error: ProviderError | undefined, form: string) => ({
+        ok: false,
+        detail: `QI accepted a signed GET with a query string (uri ${form}; HTTP ${error?.status}), but ${error?.message}: TED lookups by request_control_key (used after a timeout) would be refused the same way. Check qi_public_key_pem (see answer_signature); if that passes, QI signs answers to requests with a query in a form the gateway does not accept.`,
+      })
       const without = await input.request('GET', query, undefined, { signQuery: false })
-      if (without.ok || isUntrustedAnswer(without)) {
+      if (isUntrustedAnswer(without)) return unverified(without.ok ? undefined : without.error, 'without the query')
+      if (without.ok) {
         learned = { signed_uri_query: 'excluded' }
         return { ok: true, detail: 'QI accepts a signed uri without the query string; the gateway signs it so.' }
       }
       const withQuery = await input.request('GET', query, undefined, { signQuery: true })
-      if (withQuery.ok || isUntrustedAnswer(withQuery)) {
+      if (isUntrustedAnswer(withQuery)) return unverified(withQuery.ok ? undefined : withQuery.error, 'with the query')
+      if (withQuery.ok) {
         learned = { signed_uri_query: 'included' }
         return {
           ok: true,

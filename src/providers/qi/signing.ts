@@ -105,13 +105,14 @@ export const verifySigned = async (
  * sample does not); the date only against the generous QI_SIGNATURE_TOLERANCE_SECONDS.
  */
 export const verifyV1Answer = async (
-  input: SignedBy & {
-    authorization: string
-    apiClientKey: string
-    /** The `api-client-key` header QI answered with. */
-    answerApiClientKey: string | null
-    encodedBody: string | undefined
-  },
+  input: SignedBy &
+    Pick<SignedForms, 'uris'> & {
+      authorization: string
+      apiClientKey: string
+      /** The `api-client-key` header QI answered with. */
+      answerApiClientKey: string | null
+      encodedBody: string | undefined
+    },
 ): Promise<Verification> => {
   if (input.answerApiClientKey !== input.apiClientKey)
     return { ok: false, reason: "v1 answer's api-client-key header is not the partner's key" }
@@ -122,11 +123,13 @@ export const verifyV1Answer = async (
   const claims = await qiClaims(token, input.qiPublicKeyPem)
   if (!claims) return { ok: false, reason: "v1 signature does not verify with QI's public key" }
   if (claims.sub !== apiKey) return { ok: false, reason: 'v1 sub is not the api key' }
+  // As QI's Node sample reads it: split on "\n", take lines 0, 1, 3 and 4; anything after the fifth is
+  // ignored. Fewer than five leave no endpoint, which the sample refuses as a mismatch too.
   const lines = typeof claims.signature === 'string' ? claims.signature.split('\n') : []
-  if (lines.length !== 5) return { ok: false, reason: 'v1 signature claim is not 5 lines' }
+  if (lines.length < 5) return { ok: false, reason: 'v1 signature claim has fewer than 5 lines' }
   const [method, md5, , date, endpoint] = lines as [string, string, string, string, string]
   if (method !== input.method) return { ok: false, reason: 'signed method does not match' }
-  if (endpoint !== input.uri) return { ok: false, reason: 'signed endpoint does not match' }
+  if (!(input.uris ?? [input.uri]).includes(endpoint)) return { ok: false, reason: 'signed endpoint does not match' }
   const encoded = input.encodedBody
   if (md5 !== (encoded === undefined ? '' : await md5Hex(encoded)))
     return { ok: false, reason: 'signed md5 does not match encoded_body' }

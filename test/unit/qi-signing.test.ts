@@ -1,0 +1,80 @@
+import { createPrivateKey } from 'node:crypto'
+import { SignJWT } from 'jose'
+import { describe, expect, it } from 'vitest'
+import { generateP521KeyPair } from '../../sandbox/qi/keys'
+import { verifySigned, verifyV1Answer } from '../../src/providers/qi/signing'
+
+// How the gateway reads what QI signed. The cases are bodiless (an empty md5 line, a given digest) because
+// Node's WebCrypto has no MD5; the MD5 checks are covered against the sandboxes in test/integration.
+const qi = generateP521KeyPair()
+const API_KEY = '97ad0301-869c-4481-98b6-294b139e09ae'
+const NOW = Date.parse('2026-12-04T20:00:00Z')
+const DATE = new Date(NOW).toUTCString()
+const PATH = '/account/acc/teds'
+const WITH_QUERY = `${PATH}?request_control_key=k&ted_direction=outgoing`
+
+const sign = (claims: Record<string, unknown>) =>
+  new SignJWT(claims).setProtectedHeader({ alg: 'ES512', typ: 'JWT' }).sign(createPrivateKey(qi.privateKeyPem))
+
+/** A v1 answer header whose `signature` claim is exactly `signature` (QI's Node sample splits it on "\n"). */
+const v1 = async (signature: string) => ({
+  authorization: `QIT ${API_KEY}:${await sign({ sub: API_KEY, signature })}`,
+  apiClientKey: API_KEY,
+  answerApiClientKey: API_KEY,
+  encodedBody: undefined,
+  method: 'GET',
+  uri: PATH,
+  uris: [PATH, WITH_QUERY],
+  qiPublicKeyPem: qi.publicKeyPem,
+  now: NOW,
+  toleranceMs: 15 * 60_000,
+})
+
+describe('v1 answers are read as QI’s Node sample reads them', () => {
+  it('accepts the five lines, and extra or trailing lines after them (the sample ignores them)', async () => {
+    const five = ['GET', '', '', DATE, PATH].join('\n')
+    expect(await verifyV1Answer(await v1(five))).toEqual({ ok: true })
+    expect(await verifyV1Answer(await v1(`${five}\n`))).toEqual({ ok: true })
+    expect(await verifyV1Answer(await v1(`${five}\nsomething QI added`))).toEqual({ ok: true })
+  })
+
+  it('accepts the endpoint as the path or as path + query', async () => {
+    expect(await verifyV1Answer(await v1(['GET', '', '', DATE, WITH_QUERY].join('\n')))).toEqual({ ok: true })
+  })
+
+  it('refuses fewer lines, another endpoint or method, a changed md5 line', async () => {
+    const refused = async (signature: string, reason: string) =>
+      expect(await verifyV1Answer(await v1(signature))).toEqual({ ok: false, reason })
+    await refused(['GET', '', '', DATE].join('\n'), 'v1 signature claim has fewer than 5 lines')
+    await refused(['GET', '', '', DATE, '/account/acc/ted'].join('\n'), 'signed endpoint does not match')
+    await refused(['POST', '', '', DATE, PATH].join('\n'), 'signed method does not match')
+    await refused(
+      ['GET', 'd41d8cd98f00b204e9800998ecf8427e', '', DATE, PATH].join('\n'),
+      'signed md5 does not match encoded_body',
+    )
+  })
+})
+
+describe('answers signed in the header: the uri QI signed may be the path or path + query', () => {
+  const answer = async (uri: string) =>
+    verifySigned({
+      authorization: await sign({ payload_md5: 'digest', timestamp: new Date(NOW).toISOString(), method: 'GET', uri }),
+      body: '',
+      bodyDigests: ['digest'],
+      method: 'GET',
+      uri: PATH,
+      uris: [PATH, WITH_QUERY],
+      qiPublicKeyPem: qi.publicKeyPem,
+      now: NOW,
+      toleranceMs: 60_000,
+    })
+
+  it('accepts either form of this request, and nothing else', async () => {
+    expect(await answer(PATH)).toEqual({ ok: true })
+    expect(await answer(WITH_QUERY)).toEqual({ ok: true })
+    expect(await answer(`${PATH}?request_control_key=other`)).toEqual({
+      ok: false,
+      reason: 'signed uri does not match',
+    })
+  })
+})
