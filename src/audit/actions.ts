@@ -1,3 +1,5 @@
+import { PROVIDERS } from '../schemas/common'
+
 // Which requests the audit log records, by the route that answers them: every write of the admin
 // API, of keys, connections, endpoints and portal sessions, portal sign-in and sign-out, and every
 // money action. Reads are never recorded. Keys are Hono's "METHOD path" of the handler's route.
@@ -40,8 +42,13 @@ export const AUDITED_ROUTES: Readonly<Record<string, AuditedAction>> = {
   'POST /admin/partners/:partner_id/api-keys': on('api_key.create', 'api_key'),
   'DELETE /admin/partners/:partner_id/api-keys/:key_id': on('api_key.revoke', 'api_key', 'key_id'),
   'POST /admin/partners/:partner_id/api-keys/:key_id/roll': on('api_key.roll', 'api_key', 'key_id'),
-  'PUT /admin/partners/:partner_id/connections/sfox': on('connection.update', 'connection', undefined, 'sfox'),
-  'PUT /admin/partners/:partner_id/connections/qi': on('connection.update', 'connection', undefined, 'qi'),
+  // One PUT route per provider (each its own body): …/connections/sfox, …/connections/qi.
+  ...Object.fromEntries(
+    PROVIDERS.map((name) => [
+      `PUT /admin/partners/:partner_id/connections/${name}`,
+      on('connection.update', 'connection', undefined, name),
+    ]),
+  ),
   'DELETE /admin/partners/:partner_id/connections/:provider': on('connection.delete', 'connection', 'provider'),
   'POST /admin/partners/:partner_id/connections/:provider/check': on('connection.check', 'connection', 'provider'),
   'POST /admin/partners/:partner_id/portal-sessions': on('portal_session.create', 'portal_session'),

@@ -13,21 +13,6 @@ const apiHeaders = secureHeaders({
   crossOriginOpenerPolicy: 'same-origin',
 })
 
-// The reference page at /docs loads Scalar from its CDN.
-const docsHeaders = secureHeaders({
-  contentSecurityPolicy: {
-    defaultSrc: ["'self'"],
-    scriptSrc: ["'self'", "'unsafe-inline'", 'https://cdn.jsdelivr.net'],
-    styleSrc: ["'self'", "'unsafe-inline'", 'https://cdn.jsdelivr.net', 'https://fonts.googleapis.com'],
-    fontSrc: ["'self'", 'https://fonts.scalar.com', 'https://fonts.gstatic.com', 'data:'],
-    imgSrc: ["'self'", 'data:', 'https:'],
-    connectSrc: ["'self'"],
-    frameAncestors: ["'none'"],
-  },
-  strictTransportSecurity: 'max-age=63072000; includeSubDomains',
-  referrerPolicy: 'no-referrer',
-})
-
 // The partner portal: its own stylesheet and inline SVG, forms posting to itself, nothing else.
 const portalHeaders = secureHeaders({
   contentSecurityPolicy: {
@@ -45,12 +30,9 @@ const portalHeaders = secureHeaders({
   crossOriginOpenerPolicy: 'same-origin',
 })
 
+// (The reference page at /docs is a static asset: its headers are in assets/build.ts.)
 export const securityHeaders = createMiddleware<AppEnv>((c, next) =>
-  c.req.path === '/docs'
-    ? docsHeaders(c, next)
-    : c.req.path === '/portal' || c.req.path.startsWith('/portal/')
-      ? portalHeaders(c, next)
-      : apiHeaders(c, next),
+  c.req.path === '/portal' || c.req.path.startsWith('/portal/') ? portalHeaders(c, next) : apiHeaders(c, next),
 )
 
 // Built once per distinct setting (an isolate sees one).

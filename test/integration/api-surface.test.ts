@@ -105,11 +105,24 @@ describe('the OpenAPI document', () => {
     expect(ProblemSchema.safeParse(doc.components.schemas.Problem.example).success).toBe(true)
   })
 
-  it('has an interactive reference at /docs', async () => {
+  it('has an interactive reference at /docs, self-hosted under content-hashed names cached for a year', async () => {
     const res = await gateway.mf.dispatchFetch('http://gateway.test/docs')
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toContain('text/html')
-    expect(await res.text()).toContain('/openapi.json')
+    const csp = res.headers.get('content-security-policy')!
+    expect(csp).toMatch(/script-src 'self';/)
+    expect(csp).not.toMatch(/https?:\/\//)
+    const html = await res.text()
+    const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!)
+    expect(assets).toHaveLength(4)
+    expect(html).not.toMatch(/<script>|<script type="text\/javascript">|https?:\/\//)
+    for (const path of assets) {
+      expect(path).toMatch(/\.[0-9a-f]{12}\.(js|css)$/)
+      const asset = await gateway.mf.dispatchFetch(`http://gateway.test${path}`)
+      expect(asset.status, path).toBe(200)
+      expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
+      await asset.arrayBuffer()
+    }
   })
 })
 
