@@ -373,3 +373,29 @@ export const auditLog = sqliteTable(
 )
 
 export type AuditEntry = typeof auditLog.$inferSelect
+
+/** Each cron job's last run, success and failure (written at the end of every scheduled run), for /admin/health. */
+export const cronJobs = sqliteTable('cron_jobs', {
+  job: text('job').primaryKey(),
+  lastRunAt: integer('last_run_at').notNull(),
+  lastSuccessAt: integer('last_success_at'),
+  lastFailureAt: integer('last_failure_at'),
+  lastError: text('last_error'),
+})
+
+/**
+ * Provider calls and their failures per provider and minute, counted in each isolate and added here a
+ * few times a minute: the error rate /admin/health reports. Failures are the provider's (outage, time-out,
+ * rate limit, refused credentials), not refusals of the request (a wrong code, a closed transfer).
+ */
+export const providerCallStats = sqliteTable(
+  'provider_call_stats',
+  {
+    provider: text('provider').notNull(),
+    minute: integer('minute').notNull(),
+    calls: integer('calls').notNull(),
+    failures: integer('failures').notNull(),
+    lastFailureKind: text('last_failure_kind'),
+  },
+  (t) => [primaryKey({ columns: [t.provider, t.minute] })],
+)

@@ -5,6 +5,7 @@ import { describeError } from './lib/errors'
 import { log } from './lib/log'
 import { eachLimited } from './lib/pool'
 import { type Bindings, settingsOf } from './lib/settings'
+import { countedProvider, flushProviderStats } from './operations/provider-stats'
 import { providerRegistry } from './providers/registry'
 import type { Services } from './services'
 
@@ -33,8 +34,14 @@ export const buildServices = (
     },
     settings,
     now: Date.now,
-    providerFor: (partner, name, override) =>
-      connect(partner.id, name, partner.connections[name], { ...override, mode: partner.mode }),
+    // Every provider call is counted for /admin/health; the counts reach the table after the answer.
+    providerFor: async (partner, name, override) =>
+      countedProvider(
+        await connect(partner.id, name, partner.connections[name], { ...override, mode: partner.mode }),
+        name,
+        Date.now,
+        () => defer(flushProviderStats(services.db, Date.now(), settings.PROVIDER_STATS_FLUSH_SECONDS * 1000)),
+      ),
     defer,
     dispatch: (ids, delaySeconds) => {
       if (ids.length === 0) return

@@ -9,6 +9,9 @@ import { describeError } from './lib/errors'
 import { log } from './lib/log'
 import { eachLimited } from './lib/pool'
 import type { Bindings } from './lib/settings'
+import { recordCronRun } from './operations/cron-runs'
+import { CRON_JOBS, type CronJob } from './operations/health-report'
+import { flushProviderStats, pruneProviderStats } from './operations/provider-stats'
 import { expirePending, newPacing, reconcileOpen } from './reconcile/reconcile'
 
 const app = createApp()
@@ -36,25 +39,35 @@ export default {
     await eachLimited(batch.messages, CONCURRENT_DELIVERIES, deliver)
   },
 
-  /** Every minute: send what is due, expire what waited too long, ask providers about the rest, prune old history and audit entries. */
+  /**
+   * Every minute: send what is due, expire what waited too long, ask providers about the rest, prune old
+   * history, audit entries and provider counts; then record how each job ended (GET /admin/health).
+   */
   async scheduled(_controller: ScheduledController, env: Bindings, ctx: ExecutionContext) {
     const services = buildServices(env, ctx)
     const pace = newPacing(services.settings)
-    const [swept, expired, reconciled, pruned, audit] = await Promise.allSettled([
-      sweepDueDeliveries(services),
-      expirePending(services, pace),
-      reconcileOpen(services, pace),
-      pruneHistory(services),
-      pruneAuditLog(services),
-    ])
-    const value = (r: PromiseSettledResult<unknown>) =>
-      r.status === 'fulfilled' ? r.value : { error: describeError(r.reason) }
-    log.info('cron', {
-      swept: value(swept),
-      expired: value(expired),
-      reconciled: value(reconciled),
-      pruned: value(pruned),
-      audit_pruned: value(audit),
+    const startedAt = services.now()
+    const jobs: Record<CronJob, () => Promise<unknown>> = {
+      sweep: () => sweepDueDeliveries(services),
+      expire: () => expirePending(services, pace),
+      reconcile: () => reconcileOpen(services, pace),
+      prune_history: () => pruneHistory(services),
+      prune_audit: () => pruneAuditLog(services),
+      prune_stats: async () => {
+        await flushProviderStats(services.db, services.now(), 0)
+        return (await pruneProviderStats(services.db, startedAt - 86_400_000)).rowsAffected
+      },
+    }
+    const settled = await Promise.allSettled(CRON_JOBS.map((job) => jobs[job]()))
+    const outcomes = CRON_JOBS.map((job, i) => {
+      const result = settled[i]!
+      return result.status === 'fulfilled'
+        ? { job, ok: true, value: result.value }
+        : { job, ok: false, error: describeError(result.reason) }
     })
+    log.info('cron', Object.fromEntries(outcomes.map((o) => [o.job, o.ok ? o.value : { error: o.error }])))
+    await recordCronRun(services.db, startedAt, outcomes).catch((error) =>
+      log.error('cron run not recorded', { error: describeError(error) }),
+    )
   },
 } satisfies ExportedHandler<Bindings, DeliveryMessage>

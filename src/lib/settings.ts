@@ -59,6 +59,8 @@ const settingsSchema = z.object({
   CORS_ALLOWED_ORIGINS: z.string().default(''),
   // How long delivered/failed callback history (events, deliveries, attempts) is kept.
   EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
+  // How often an isolate adds its provider call counts to the table /admin/health reads.
+  PROVIDER_STATS_FLUSH_SECONDS: z.coerce.number().int().min(0).default(10),
   // How long the audit log keeps its entries.
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).default(365),
   // Callbacks to partners

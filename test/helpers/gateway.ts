@@ -83,11 +83,13 @@ export const startGateway = async (options: GatewayOptions = {}) => {
   const admin = <T = any>(method: string, path: string, body?: unknown) =>
     request<T>(method, `/admin${path}`, { body, key: TEST_SECRETS.ADMIN_TOKEN })
 
-  /** Runs the cron handler once (sweep, expire, reconcile) and waits for it. */
+  /**
+   * Runs the cron handler once (sweep, expire, reconcile, prune) and waits for it. Called on the Worker
+   * itself: with static assets, /cdn-cgi/handler/scheduled on the entry socket reaches the assets router.
+   */
   const cron = async () => {
-    const res = await mf.dispatchFetch('http://gateway.test/cdn-cgi/handler/scheduled?cron=*+*+*+*+*')
-    if (!res.ok) throw new Error(`scheduled handler: ${res.status} ${await res.text()}`)
-    await res.text()
+    const result = await (await mf.getWorker()).scheduled({ cron: '* * * * *' })
+    if (result.outcome !== 'ok') throw new Error(`scheduled handler: ${result.outcome}`)
   }
 
   return { mf, url, dbUrl, database, request, admin, logs, cron, close: () => mf.dispose() }

@@ -45,7 +45,7 @@ export const startWorker = async (options: {
   }
   const shared = {
     handleStructuredLogs: ({ level, message }: WorkerLog) => options.onLog?.({ level, message }),
-    // GET /cdn-cgi/handler/scheduled runs the cron handler, as under `wrangler dev`.
+    // GET /cdn-cgi/handler/scheduled runs the cron handler (without static assets; see gateway.ts cron()).
     unsafeTriggerHandlers: true,
     // Subrequests go straight out, as in production: by default Miniflare routes each one through a
     // proxy worker of its own (to strip CF-Connecting-IP) on the same thread, which the bench would

@@ -17,6 +17,7 @@ const LAYERS = [
   'documents',
   'transfers',
   'reconcile',
+  'operations',
   'build-services.ts',
   'durable-objects',
   'middleware',

@@ -3,6 +3,7 @@ import { createRouter } from '../router'
 import { apiKeysRouter } from './api-keys/api-keys.index'
 import { auditLogAdminRouter } from './audit-log/audit-log.index'
 import { connectionsRouter } from './connections/connections.index'
+import { adminHealthRouter } from './health/health.index'
 import { partnersRouter } from './partners/partners.index'
 import { portalSessionsAdminRouter } from './portal-sessions/portal-sessions.index'
 
@@ -16,3 +17,4 @@ export const adminRouter = router
   .route('/', connectionsRouter)
   .route('/', portalSessionsAdminRouter)
   .route('/', auditLogAdminRouter)
+  .route('/', adminHealthRouter)
