@@ -256,6 +256,9 @@ const main = async () => {
       '--ip',
       '127.0.0.1',
       '--show-interactive-dev-session=false',
+      // GET /__scheduled runs the cron handler: the usual /cdn-cgi/handler/scheduled reaches the
+      // static assets' router instead of the Worker (it answers 500).
+      '--test-scheduled',
     ],
     { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
   )
@@ -283,7 +286,7 @@ const main = async () => {
     console.log(walkthrough(gatewayUrl, sfox.url, qi.url, seeded))
     // Crons never fire by themselves under `wrangler dev`: trigger the minutely one as Cloudflare would.
     setInterval(() => {
-      fetch(`${gatewayUrl}/cdn-cgi/handler/scheduled?cron=*+*+*+*+*`).then(
+      fetch(`${gatewayUrl}/__scheduled?cron=*+*+*+*+*`).then(
         (r) => r.text(),
         () => {},
       )
