@@ -6,6 +6,7 @@ import { log } from './lib/log'
 import { eachLimited } from './lib/pool'
 import { type Bindings, settingsOf } from './lib/settings'
 import { countedProvider, flushProviderStats } from './operations/provider-stats'
+import type { ProviderErrorKind, ProviderName } from './providers/provider'
 import { providerRegistry } from './providers/registry'
 import type { Services } from './services'
 
@@ -22,6 +23,7 @@ export const buildServices = (
   ctx: Pick<ExecutionContext, 'waitUntil'>,
   onTiming: (ms: number) => void = () => {},
   companion?: WriteCompanion,
+  onProviderCall: (provider: ProviderName, failureKind: ProviderErrorKind | null) => void = () => {},
 ): Services => {
   const settings = settingsOf(env)
   const defer = (task: Promise<unknown>) => ctx.waitUntil(task.catch(logFailure('background task')))
@@ -40,9 +42,13 @@ export const buildServices = (
         await connect(partner.id, name, partner.connections[name], { ...override, mode: partner.mode }),
         name,
         Date.now,
-        () => defer(flushProviderStats(services.db, Date.now(), settings.PROVIDER_STATS_FLUSH_SECONDS * 1000)),
+        (failureKind) => {
+          onProviderCall(name, failureKind)
+          defer(flushProviderStats(services.db, Date.now(), settings.PROVIDER_STATS_FLUSH_SECONDS * 1000))
+        },
       ),
     defer,
+    metrics: env.METRICS,
     dispatch: (ids, delaySeconds) => {
       if (ids.length === 0) return
       if (env.DELIVERIES) return defer(enqueueDeliveries(env.DELIVERIES, ids, delaySeconds))

@@ -1,4 +1,5 @@
 import type { Db } from '../db/client'
+import type { MetricsSink } from './lib/metrics'
 import type { Settings } from './lib/settings'
 import type { ProviderName, SealedConnection, TransferProvider } from './providers/provider'
 import type { Mode } from './schemas/common'
@@ -34,6 +35,8 @@ export type Services = {
   ) => Promise<TransferProvider>
   /** Work that may finish after the response (ctx.waitUntil). */
   defer: (task: Promise<unknown>) => void
+  /** The Analytics Engine dataset (METRICS), when the deployment has one: see src/lib/metrics.ts. */
+  metrics: MetricsSink
   /** Hands committed deliveries to the queue (optionally delayed); if that fails, the sweeper finds them. */
   dispatch: (deliveryIds: string[], delaySeconds?: number) => void
 }

@@ -8,6 +8,7 @@ import {
   webhookEndpoints,
 } from '../../db/schema'
 import { newId } from '../lib/ids'
+import { callbackPoint, writeMetric } from '../lib/metrics'
 import { renderEvent } from '../schemas/callbacks'
 import type { Services } from '../services'
 import { signingSecrets } from './endpoints'
@@ -191,6 +192,20 @@ export const attemptDelivery = async (services: Services, deliveryId: string): P
   )
   const outcome = judge(services, delivery, endpoint, attempt, now)
   await record(services, delivery, endpoint, attempt, outcome, now)
+  writeMetric(
+    services.metrics,
+    callbackPoint({
+      partnerId: delivery.partnerId,
+      mode: endpoint.mode,
+      endpointId: endpoint.id,
+      eventType: event.type,
+      outcome: outcome.kind,
+      status: attempt.statusCode,
+      durationMs: attempt.durationMs,
+      attempt: delivery.attempts,
+    }),
+    services.defer,
+  )
   // The queue is asked to bring the retry back when it is due; the sweeper backs it up.
   if (outcome.kind === 'retry')
     services.dispatch([delivery.id], Math.min(MAX_QUEUE_DELAY_SECONDS, Math.ceil(outcome.delayMs / 1000)))

@@ -12,6 +12,8 @@ export type Bindings = {
   DELIVERIES?: Queue<{ delivery_id: string }>
   /** The test-mode provider simulator (a second Worker); test traffic without a test connection goes there. */
   SIMULATOR?: Fetcher
+  /** Workers Analytics Engine dataset: a data point per request and per callback attempt (src/lib/metrics.ts). */
+  METRICS?: AnalyticsEngineDataset
   [name: string]: unknown
 }
 

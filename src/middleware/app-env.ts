@@ -5,6 +5,9 @@ import type { AuditTrail } from './audit'
 export type RequestLog = {
   partnerId?: string
   upstreamMs: number
+  /** The provider the request called last, and how that call failed (the provider's failure only). */
+  provider?: string
+  providerErrorKind?: string
   /** Which admin token an admin call used: its slot and fingerprint, never the token. */
   adminToken?: { slot: 'current' | 'next'; fingerprint: string }
 }

@@ -16,7 +16,13 @@ export const withServices = createMiddleware<AppEnv>(async (c, next) => {
   try {
     c.set(
       'services',
-      buildServices(c.env, c.executionCtx, (ms) => (c.var.log.upstreamMs += ms), audit.companion),
+      buildServices(
+        c.env,
+        c.executionCtx,
+        (ms) => (c.var.log.upstreamMs += ms),
+        audit.companion,
+        (provider, failureKind) => Object.assign(c.var.log, { provider, providerErrorKind: failureKind ?? undefined }),
+      ),
     )
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error

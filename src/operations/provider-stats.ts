@@ -18,7 +18,7 @@ const record = (provider: ProviderName, at: number, failureKind: ProviderErrorKi
   const key = `${provider}\u0000${Math.floor(at / 60_000)}`
   const count = pending.get(key) ?? { calls: 0, failures: 0, lastFailureKind: null }
   count.calls += 1
-  if (failureKind && PROVIDER_FAILURES.has(failureKind)) {
+  if (failureKind) {
     count.failures += 1
     count.lastFailureKind = failureKind
   }
@@ -36,7 +36,7 @@ export const countedProvider = (
   adapter: TransferProvider,
   name: ProviderName,
   now: () => number,
-  afterCall: () => void,
+  afterCall: (failureKind: ProviderErrorKind | null) => void,
 ): TransferProvider => {
   const counted: Record<string, unknown> = { ...adapter }
   for (const key of CALLS) {
@@ -45,8 +45,10 @@ export const countedProvider = (
     counted[key] = async (...args: unknown[]) => {
       const result = await call.apply(adapter, args)
       if (isResult(result)) {
-        record(name, now(), result.ok ? null : (result.error?.kind ?? null))
-        afterCall()
+        const kind = result.ok ? null : (result.error?.kind ?? null)
+        const failure = kind && PROVIDER_FAILURES.has(kind) ? kind : null
+        record(name, now(), failure)
+        afterCall(failure)
       }
       return result
     }

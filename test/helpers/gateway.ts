@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { inject } from 'vitest'
 import { migrateDatabase } from '../../db/migrate'
-import { startWorker, type WorkerLog } from './worker'
+import { METRICS_RECORDER, startWorker, type WorkerLog } from './worker'
 
 export const TEST_SECRETS = {
   ADMIN_TOKEN: 'test-admin-token-0123456789',
@@ -24,6 +24,8 @@ export type GatewayOptions = {
   overrides?: Parameters<typeof startWorker>[0]['overrides']
   /** The test-mode simulator behind SIMULATOR, as deployed (default); false leaves the binding out. */
   simulator?: boolean
+  /** METRICS bound to a recorder whose points `metricPoints()` reads. */
+  metrics?: boolean
 }
 
 export const startGateway = async (options: GatewayOptions = {}) => {
@@ -46,6 +48,7 @@ export const startGateway = async (options: GatewayOptions = {}) => {
       ...options.vars,
     },
     overrides: options.overrides,
+    metricsRecorder: options.metrics,
     simulator:
       options.simulator === false
         ? undefined
@@ -92,7 +95,11 @@ export const startGateway = async (options: GatewayOptions = {}) => {
     if (result.outcome !== 'ok') throw new Error(`scheduled handler: ${result.outcome}`)
   }
 
-  return { mf, url, dbUrl, database, request, admin, logs, cron, close: () => mf.dispose() }
+  /** Every Analytics Engine data point the Worker wrote (with `metrics: true`). */
+  const metricPoints = async (): Promise<{ indexes: string[]; blobs: string[]; doubles: number[] }[]> =>
+    (await (await mf.getWorker(METRICS_RECORDER)).fetch('http://recorder/')).json() as any
+
+  return { mf, url, dbUrl, database, request, admin, logs, cron, metricPoints, close: () => mf.dispose() }
 }
 
 /** A partner with a test key; optionally its sFOX connection. Returns what tests need. */

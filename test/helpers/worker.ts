@@ -17,6 +17,29 @@ export const workerOptionsFromConfig = (root: string, configPath = 'wrangler.tom
 
 type WorkerOptions = ReturnType<typeof workerOptionsFromConfig>
 
+export const METRICS_RECORDER = 'metrics-recorder'
+
+/**
+ * A stand-in for the Analytics Engine dataset, bound as METRICS: it keeps every data point written
+ * (writeDataPoint over RPC) and answers them all to GET (mf.getWorker(METRICS_RECORDER)).
+ */
+const metricsRecorder = (compatibilityDate: string | undefined) => ({
+  name: METRICS_RECORDER,
+  modules: [
+    {
+      type: 'ESModule',
+      path: 'recorder.mjs',
+      contents: `import { WorkerEntrypoint } from 'cloudflare:workers'
+const points = []
+export default class extends WorkerEntrypoint {
+  writeDataPoint(point) { points.push(point) }
+  fetch() { return Response.json(points) }
+}`,
+    },
+  ],
+  compatibilityDate,
+})
+
 /** The test-mode simulator beside the gateway (its SIMULATOR binding), on the same database. */
 export type SimulatorWorker = { scriptPath: string; workerOptions: WorkerOptions }
 
@@ -33,6 +56,8 @@ export const startWorker = async (options: {
   /** Raw Miniflare options on top (e.g. a queue without its consumer). */
   overrides?: Partial<MiniflareOptions>
   simulator?: SimulatorWorker
+  /** Binds METRICS to a recorder (Miniflare's own Analytics Engine binding drops every point). */
+  metricsRecorder?: boolean
 }) => {
   const { SIMULATOR, ...otherServices } = options.workerOptions.serviceBindings ?? {}
   const gateway = {
@@ -41,7 +66,11 @@ export const startWorker = async (options: {
     modulesRoot: dirname(options.scriptPath),
     scriptPath: options.scriptPath,
     bindings: { ...options.workerOptions.bindings, ...options.bindings },
-    serviceBindings: options.simulator ? { ...otherServices, SIMULATOR } : otherServices,
+    serviceBindings: {
+      ...(options.simulator ? { ...otherServices, SIMULATOR } : otherServices),
+      ...(options.metricsRecorder ? { METRICS: METRICS_RECORDER } : {}),
+    },
+    analyticsEngineDatasets: options.metricsRecorder ? undefined : options.workerOptions.analyticsEngineDatasets,
   }
   const shared = {
     handleStructuredLogs: ({ level, message }: WorkerLog) => options.onLog?.({ level, message }),
@@ -63,9 +92,10 @@ export const startWorker = async (options: {
       LIBSQL_AUTH_TOKEN: options.bindings.LIBSQL_AUTH_TOKEN ?? '',
     },
   }
+  const others = [simulator, options.metricsRecorder && metricsRecorder(gateway.compatibilityDate)].filter(Boolean)
   const mf = new Miniflare(
-    (simulator
-      ? { ...shared, workers: [{ ...gateway, ...options.overrides }, simulator] }
+    (others.length
+      ? { ...shared, workers: [{ ...gateway, ...options.overrides }, ...others] }
       : { ...gateway, ...shared, ...options.overrides }) as MiniflareOptions,
   )
   // Miniflare also serves the Worker on a local port (providers' webhooks need a real URL).
