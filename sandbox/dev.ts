@@ -62,6 +62,25 @@ const ensureDevVars = (libsqlUrl: string): Record<string, string> => {
   return vars
 }
 
+/**
+ * wrangler dev's inspector proxy (a Worker in a second workerd) enables the Runtime and Network
+ * domains of the gateway's isolate and, until a DevTools window connects, keeps every event in an
+ * array it never trims, and sends each one to wrangler's node process as a debug log, which
+ * formats it and appends it to ~/.config/.wrangler/logs: four events per subrequest (the database,
+ * providers, callbacks) and one per log line. Under load all three processes grow without bound
+ * and throughput falls (bench/README.md, "Memory under sustained load"). Wrangler leaves the proxy
+ * out in VS Code's JavaScript debug terminal, which it knows by VSCODE_INSPECTOR_OPTIONS; so say
+ * that, unless TGW_DEV_INSPECTOR=1 asks for DevTools (or the terminal really is VS Code's, or
+ * NODE_OPTIONS preloads a script, which Miniflare would then take for VS Code's bootloader).
+ * The Worker's log lines still reach this terminal: wrangler reads them from workerd's output.
+ */
+const withoutInspectorProxy = (): Record<string, string> =>
+  process.env.TGW_DEV_INSPECTOR === '1' ||
+  process.env.VSCODE_INSPECTOR_OPTIONS ||
+  /--require/.test(process.env.NODE_OPTIONS ?? '')
+    ? {}
+    : { VSCODE_INSPECTOR_OPTIONS: '{}' }
+
 const waitForHealth = async (url: string, child: ChildProcess, timeoutMs = 90_000) => {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
@@ -260,7 +279,11 @@ const main = async () => {
       // static assets' router instead of the Worker (it answers 500).
       '--test-scheduled',
     ],
-    { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
+    {
+      cwd: root,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', ...withoutInspectorProxy() },
+    },
   )
 
   let stopping = false

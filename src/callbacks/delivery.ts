@@ -53,13 +53,17 @@ const excerptOf = async (res: Response): Promise<string> => {
   const reader = res.body.getReader()
   const chunks: Uint8Array[] = []
   let size = 0
-  while (size < EXCERPT_BYTES) {
-    const { done, value } = await reader.read()
-    if (done) break
-    chunks.push(value)
-    size += value.byteLength
+  try {
+    while (size < EXCERPT_BYTES) {
+      const { done, value } = await reader.read()
+      if (done) break
+      chunks.push(value)
+      size += value.byteLength
+    }
+  } finally {
+    // Also when a read fails (the time-out hit mid-body): the rest of the body is released, not left locked.
+    await reader.cancel().catch(() => {})
   }
-  await reader.cancel().catch(() => {})
   const bytes = new Uint8Array(Math.min(size, EXCERPT_BYTES))
   let offset = 0
   for (const chunk of chunks) {

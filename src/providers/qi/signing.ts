@@ -9,14 +9,17 @@ import { toHex, utf8 } from '../../lib/encoding'
 
 export const md5Hex = async (text: string): Promise<string> => toHex(await crypto.subtle.digest('MD5', utf8(text)))
 
-// Importing a P-521 key costs more than signing with it: keep them per isolate.
+// Importing a P-521 key costs more than signing with it: keep them per isolate, bounded like the
+// other per-isolate caches (a key per partner connection, so a busy isolate never holds them all).
 const privateKeys = new Map<string, Promise<CryptoKey>>()
 const publicKeys = new Map<string, Promise<CryptoKey>>()
+const MAX_KEYS = 1000
 const cached = (cache: Map<string, Promise<CryptoKey>>, pem: string, load: () => Promise<CryptoKey>) => {
   let key = cache.get(pem)
   if (!key) {
     key = load()
     key.catch(() => cache.delete(pem))
+    if (cache.size >= MAX_KEYS) cache.clear()
     cache.set(pem, key)
   }
   return key
