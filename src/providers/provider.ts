@@ -181,11 +181,15 @@ export type WebhookRequest = { method: string; path: string; url: string; header
 
 /**
  * Whether the provider may have acted on a request whose call failed: no answer in time, no answer
- * at all, or one that could not be trusted (a 2xx failing its signature check). A 4xx or 5xx error
- * is the provider's own word that it did not (QI's TED000087 "Error Sending Token": no token went out).
+ * at all, one that could not be trusted (a 2xx failing its signature check), or a 5xx other than
+ * 503 (a 500 may come from a crash half-way, a 502 or 504 from a proxy after the provider did the
+ * work: the soak saw QI send a fourth and fifth token that way). A 4xx or a 503 is the provider's
+ * own word that it did not (QI's TED000087 "Error Sending Token": no token went out).
  */
 export const outcomeUnknown = (error: ProviderError): boolean =>
-  error.kind === 'timeout' || (error.kind === 'unavailable' && (error.status === null || error.status < 400))
+  error.kind === 'timeout' ||
+  (error.kind === 'unavailable' &&
+    (error.status === null || error.status < 400 || (error.status >= 500 && error.status !== 503)))
 
 export const isTransient = (kind: ProviderErrorKind): boolean =>
   kind === 'unavailable' || kind === 'timeout' || kind === 'rate_limited'
