@@ -25,14 +25,17 @@ export const drain = async (body: ReadableStream<Uint8Array> | null, limit: numb
 }
 
 /**
- * Any refusal (auth, a wrong method, no such route, a media type) that left a declared body unread
- * drops it before the answer goes out, so one place covers them all.
+ * Any refusal (auth, a wrong method, no such route, a media type) that left a body unread drops it
+ * before the answer goes out, so one place covers them all: a declared one up to DRAIN_BYTES, and a
+ * chunked one (no length declared) up to DRAIN_BYTES too.
  */
 export const drainUnreadBody = createMiddleware<AppEnv>(async (c, next) => {
   await next()
-  const declared = Number(c.req.header('content-length') ?? 0)
-  if (c.res.status >= 400 && !c.req.raw.bodyUsed && declared > 0 && declared <= DRAIN_BYTES)
-    await drain(c.req.raw.body, declared)
+  if (c.res.status < 400 || c.req.raw.bodyUsed || !c.req.raw.body) return
+  const header = c.req.header('content-length')
+  const declared = Number(header ?? 0)
+  if (header === undefined) await drain(c.req.raw.body, DRAIN_BYTES)
+  else if (declared > 0 && declared <= DRAIN_BYTES) await drain(c.req.raw.body, declared)
 })
 
 const tooLarge = (maxBytes: number) =>
