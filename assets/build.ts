@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -21,8 +21,14 @@ const SOURCES = [
 // The bundles point at source maps that are not shipped: a browser's devtools would ask for them.
 const withoutSourceMap = (text: string) => text.replace(/\n?\/[/*]# sourceMappingURL=\S+(\s*\*\/)?\s*$/, '\n')
 
-rmSync(out, { recursive: true, force: true })
+// Written in place, never emptied first: a dev session or test run may be serving this directory while
+// another build runs. Hashed files never change; the two fixed names are swapped in whole.
 mkdirSync(join(out, 'assets'), { recursive: true })
+const writeWhole = (path: string, body: string) => {
+  const temporary = `${path}.${process.pid}.tmp`
+  writeFileSync(temporary, body)
+  renameSync(temporary, path)
+}
 
 const path: Record<string, string> = {}
 for (const source of SOURCES) {
@@ -30,11 +36,15 @@ for (const source of SOURCES) {
   const hash = createHash('sha256').update(body).digest('hex').slice(0, 12)
   const dot = source.name.lastIndexOf('.')
   path[source.name] = `/assets/${source.name.slice(0, dot)}.${hash}${source.name.slice(dot)}`
-  writeFileSync(join(out, path[source.name]!), body)
+  if (!existsSync(join(out, path[source.name]!))) writeWhole(join(out, path[source.name]!), body)
 }
+// Files of earlier builds (other hashes) go, so a deploy uploads only what the page uses.
+const current = new Set(Object.values(path).map((p) => p.slice('/assets/'.length)))
+for (const file of readdirSync(join(out, 'assets')))
+  if (!current.has(file) && !file.endsWith('.tmp')) rmSync(join(out, 'assets', file), { force: true })
 
 // Served at /docs (html_handling drops the extension). Nothing inline, nothing from elsewhere.
-writeFileSync(
+writeWhole(
   join(out, 'docs.html'),
   `<!doctype html>
 <html lang="en">
@@ -63,7 +73,7 @@ const security = [
   '  Referrer-Policy: no-referrer',
   '  X-Content-Type-Options: nosniff',
 ]
-writeFileSync(
+writeWhole(
   join(out, '_headers'),
   [
     '/docs',

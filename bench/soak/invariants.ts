@@ -46,6 +46,9 @@ const INVALID_CODE = 'Invalid code.'
 
 type Row = Record<string, unknown>
 
+/** How much the warm Worker isolate's heap after GC may grow within one process over a run (≈ 9 MiB). */
+const HEAP_GROWTH_LIMIT_MIB = 1
+
 export const checkInvariants = async (input: {
   stack: SoakStack
   db: Client
@@ -62,6 +65,14 @@ export const checkInvariants = async (input: {
   gone: SoakReport['gone']
   cron: { runs: number; failures: number }
   rotatedAt: number | null
+  heap: {
+    startMib: number
+    warmMib: number
+    beforeRestartMib: number
+    afterRestartMib: number
+    warmAfterRestartMib: number
+    endMib: number
+  }
 }): Promise<SoakReport> => {
   const { stack, db, partners, stats, settings } = input
   const checks: Check[] = []
@@ -305,6 +316,18 @@ export const checkInvariants = async (input: {
     'documents: each file reached sFOX once',
     `${uploads.length} files at sFOX, ${submissions} submissions answered 202`,
     doubled,
+  )
+
+  // The isolate's live heap after GC grows only by what it compiles and caches once (bounded caches),
+  // which a cold process does in its first seconds: so each process is judged from warm (a quarter
+  // of the run, or a fifth after the restart) to its last reading, within HEAP_GROWTH_LIMIT_MIB.
+  const h = input.heap
+  const growth = [h.beforeRestartMib - h.warmMib, h.endMib - h.warmAfterRestartMib]
+  const fixed = (n: number) => n.toFixed(2)
+  check(
+    'Worker isolate heap flat (after GC)',
+    `process 1: ${fixed(h.startMib)} cold, ${fixed(h.warmMib)} warm → ${fixed(h.beforeRestartMib)} MiB; process 2: ${fixed(h.afterRestartMib)} cold, ${fixed(h.warmAfterRestartMib)} warm → ${fixed(h.endMib)} MiB (growth ${growth.map((g) => `${g >= 0 ? '+' : ''}${fixed(g)}`).join(', ')}; limit +${HEAP_GROWTH_LIMIT_MIB})`,
+    growth.filter((g) => g > HEAP_GROWTH_LIMIT_MIB).map((g) => `grew ${g.toFixed(2)} MiB`),
   )
 
   // --- figures: load, latency, memory

@@ -96,6 +96,15 @@ export const runSoak = async (options: SoakOptions): Promise<SoakReport> => {
     stack.sampleMemory()
     log(`soak: stack up at ${stack.url}; ${partners.length} partners, ${endpoints.length} receivers`)
 
+    // The Worker isolate's live heap (after GC) before the load, around the restart and at the end.
+    const heap = {
+      startMib: await stack.heapAfterGcMib(),
+      warmMib: 0,
+      beforeRestartMib: 0,
+      afterRestartMib: 0,
+      warmAfterRestartMib: 0,
+      endMib: 0,
+    }
     const runStart = Date.now()
     const runStartIso = new Date(runStart - 1_000).toISOString()
     const D = options.durationMs
@@ -171,6 +180,9 @@ export const runSoak = async (options: SoakOptions): Promise<SoakReport> => {
         await downup.receiver.down()
         note(`receiver ${downup.receiver.name} down`)
       }
+      // Warm by now (every route compiled, caches filled): the heap's reference for this process.
+      await waitUntil(at(0.25))
+      heap.warmMib = await stack.heapAfterGcMib()
       await waitUntil(at(0.3))
       note('libSQL server stopped')
       await stack.stopDb()
@@ -202,9 +214,13 @@ export const runSoak = async (options: SoakOptions): Promise<SoakReport> => {
         } else note(`rotate-secret failed: ${answer?.status}`)
       }
       await waitUntil(at(0.6))
+      heap.beforeRestartMib = await stack.heapAfterGcMib()
       note('Worker restarting')
       await stack.restartWorker()
+      heap.afterRestartMib = await stack.heapAfterGcMib()
       note('Worker restarted (new workerd process, same port)')
+      await waitUntil(at(0.8))
+      heap.warmAfterRestartMib = await stack.heapAfterGcMib()
       await waitUntil(at(0.85))
       if (flaky) makeHealthy(flaky)
       note(`receiver ${flaky?.receiver.name ?? '-'} healthy again`)
@@ -291,8 +307,10 @@ export const runSoak = async (options: SoakOptions): Promise<SoakReport> => {
       note(`410 receiver: disabled ${goneReport.disabled} (${goneReport.reason}); recover requeued ${requeued}`)
     }
     stack.sampleMemory()
+    heap.endMib = await stack.heapAfterGcMib()
 
     return await checkInvariants({
+      heap,
       stack,
       db,
       partners,

@@ -8,6 +8,7 @@ import { type LibsqlServer, startLibsqlServer } from '../../sandbox/libsql-serve
 import { type QiSandboxServer, startQiSandbox } from '../../sandbox/qi/server'
 import { type SfoxSandbox, startSfox } from '../../test/helpers/sfox'
 import { startWorker, type workerOptionsFromConfig } from '../../test/helpers/worker'
+import { readGatewayHeap } from '../isolate-heap'
 import { findDescendants, residentKib } from '../memory'
 import { startCountingProxy } from './proxy'
 
@@ -70,6 +71,8 @@ export const startSoakStack = async (options: {
     cleanups.push(() => qi.close())
 
     const port = await freePort()
+    // The inspector, to read the Worker isolate's heap after a forced GC (bench/isolate-heap.ts).
+    const inspectorPort = await freePort()
     const adminToken = `soak-admin-${randomBytes(12).toString('hex')}`
     const { settings } = options
     const bindings = {
@@ -104,7 +107,7 @@ export const startSoakStack = async (options: {
           if (log.message.includes('unhandled error') && unhandled.length < 50) unhandled.push(log.message)
           if (process.env.DEBUG_WORKER_LOGS) process.stderr.write(`[worker ${log.level}] ${log.message}\n`)
         },
-        overrides: { port, host: '127.0.0.1' },
+        overrides: { port, host: '127.0.0.1', inspectorPort },
       })
     let worker: Awaited<ReturnType<typeof launch>> | null = await launch()
     cleanups.push(async () => worker?.mf.dispose())
@@ -133,6 +136,8 @@ export const startSoakStack = async (options: {
       qi,
       memory,
       sampleMemory,
+      /** The gateway isolate's heap after a forced full GC, MiB (the inspector's console buffer dropped). */
+      heapAfterGcMib: async () => ((await readGatewayHeap(inspectorPort)).afterGcBytes ?? 0) / 1024 / 1024,
       unhandled,
       cronErrors,
       /** Stops the libSQL server (in-flight statements end, open transactions roll back). */
