@@ -368,6 +368,7 @@ const setAt = (root: unknown, path: Path, value: unknown): unknown => {
  */
 export type Mutation =
   | { op: 'set'; at: number; value: unknown }
+  | { op: 'put'; path: Path; value: unknown }
   | { op: 'delete'; at: number }
   | { op: 'add'; at: number; key: string; value: unknown }
   | { op: 'duplicate'; at: number; key: number; value: unknown; hostileLast: boolean }
@@ -395,6 +396,11 @@ export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
 export const applyMutations = (template: unknown, mutations: Mutation[]): unknown => {
   let root = clone(template)
   for (const m of mutations) {
+    if (m.op === 'put') {
+      // A targeted edit (a boundary value of one field): only where the field's parent exists.
+      if (isPlainObject(getAt(root, m.path.slice(0, -1)))) root = setAt(root, m.path, clone(m.value))
+      continue
+    }
     const paths = pathsOf(root)
     if (m.op === 'set') {
       root = setAt(root, paths[m.at % paths.length]!, clone(m.value))
@@ -819,3 +825,124 @@ export const documentForm = fc
     if (ddq !== undefined) parts.push({ name: 'ddq_id', body: ddq })
     return { parts, boundary, malform, bytes: multipartBytes(parts, boundary, malform) }
   })
+
+// ---------------------------------------------------------------------------------------------
+// Contracts: what a JSON body must be, as a test-side model written from docs/api.md
+
+/**
+ * How a value fares against a contract: `valid` (must be accepted), `invalid` (must be refused 422),
+ * or `unsure` when validity rests on a check the model does not repeat (a URL policy, a CIDR list).
+ */
+export type Verdict = 'valid' | 'invalid' | 'unsure'
+export type Contract = (value: unknown) => Verdict
+
+const worst = (verdicts: Verdict[]): Verdict =>
+  verdicts.includes('invalid') ? 'invalid' : verdicts.includes('unsure') ? 'unsure' : 'valid'
+const when = (ok: boolean): Verdict => (ok ? 'valid' : 'invalid')
+
+/** A string of min..max UTF-16 code units (after trimming when `trim`), matching `pattern`. */
+export const str =
+  (o: { min?: number; max?: number; pattern?: RegExp; trim?: boolean; not?: RegExp } = {}): Contract =>
+  (v) => {
+    if (typeof v !== 'string') return 'invalid'
+    const s = o.trim ? v.trim() : v
+    return when(
+      s.length >= (o.min ?? 0) &&
+        s.length <= (o.max ?? Number.POSITIVE_INFINITY) &&
+        (!o.pattern || o.pattern.test(s)) &&
+        !o.not?.test(s),
+    )
+  }
+
+export const oneOf =
+  (...values: unknown[]): Contract =>
+  (v) =>
+    when(values.some((x) => Object.is(x, v)))
+
+export const int =
+  (min: number, max: number): Contract =>
+  (v) =>
+    when(typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max)
+
+export const bool: Contract = (v) => when(typeof v === 'boolean')
+export const nullable =
+  (c: Contract): Contract =>
+  (v) =>
+    v === null ? 'valid' : c(v)
+export const unsure =
+  (c: Contract): Contract =>
+  (v) =>
+    c(v) === 'invalid' ? 'invalid' : 'unsure'
+
+/** `[…]` of min..max items, each conforming. */
+export const arrayOf =
+  (item: Contract, min: number, max: number): Contract =>
+  (v) =>
+    !Array.isArray(v) || v.length < min || v.length > max ? 'invalid' : worst(v.map(item))
+
+/** An object of string keys (each conforming to `key`) to values, at most `maxKeys` of them. */
+export const recordOf =
+  (key: Contract, value: Contract, maxKeys: number): Contract =>
+  (v) => {
+    if (!isPlainObject(v)) return 'invalid'
+    const entries = Object.entries(v)
+    if (entries.length > maxKeys) return 'invalid'
+    return worst(entries.flatMap(([k, x]) => [key(k), value(x)]))
+  }
+
+/** A strict object: exactly these fields (those in `optional` may be absent, or `undefined`), nothing else. */
+export const obj =
+  (fields: Record<string, Contract>, optional: string[] = []): Contract =>
+  (v) => {
+    if (!isPlainObject(v)) return 'invalid'
+    const keys = Object.keys(v)
+    if (keys.some((k) => !Object.hasOwn(fields, k))) return 'invalid'
+    return worst(
+      Object.entries(fields).map(([k, c]) =>
+        Object.hasOwn(v, k) ? c(v[k]) : optional.includes(k) ? 'valid' : 'invalid',
+      ),
+    )
+  }
+
+/** The first contract whose `pick` says it applies (a discriminated union); none: invalid. */
+export const union =
+  (...cases: [pick: (v: Record<string, unknown>) => boolean, Contract][]): Contract =>
+  (v) => {
+    if (!isPlainObject(v)) return 'invalid'
+    const found = cases.find(([pick]) => pick(v))
+    return found ? found[1](v) : 'invalid'
+  }
+
+/** A number's exact decimal text as JavaScript writes it at its shortest ("1e-7" → "0.0000001"). */
+const plainNumber = (n: number) => {
+  const m = /^(\d+)(?:\.(\d+))?e([+-]\d+)$/.exec(String(n))
+  if (!m) return String(n)
+  const digits = m[1]! + (m[2] ?? '')
+  const point = m[1]!.length + Number(m[3])
+  if (point <= 0) return `0.${'0'.repeat(-point)}${digits}`
+  return point >= digits.length
+    ? digits + '0'.repeat(point - digits.length)
+    : `${digits.slice(0, point)}.${digits.slice(point)}`
+}
+
+/**
+ * docs/api.md: a positive decimal, as a string (surrounding whitespace ignored) or a JSON number;
+ * at most 15 significant digits and below 10^15; `maxDecimals` (QI: 2) after trailing zeros go.
+ */
+export const decimal =
+  (o: { maxDecimals?: number } = {}): Contract =>
+  (v) => {
+    const text =
+      typeof v === 'number' ? (Number.isFinite(v) ? plainNumber(v) : '') : typeof v === 'string' ? v.trim() : ''
+    const m = /^([0-9]+)(?:\.([0-9]+))?$/.exec(text)
+    if (!m) return 'invalid'
+    const whole = m[1]!.replace(/^0+/, '')
+    const fraction = (m[2] ?? '').replace(/0+$/, '')
+    const significant = `${whole}${fraction}`.replace(/^0+/, '')
+    return when(
+      significant.length > 0 &&
+        whole.length <= 15 &&
+        significant.length <= 15 &&
+        fraction.length <= (o.maxDecimals ?? Number.POSITIVE_INFINITY),
+    )
+  }
