@@ -1,13 +1,6 @@
-import {
-  type Client,
-  createClient,
-  type InArgs,
-  type InStatement,
-  LibsqlError,
-  type TransactionMode,
-} from '@libsql/client/web'
+import { type Client, createClient, type InArgs, type InStatement, type TransactionMode } from '@libsql/client/web'
 import { drizzle } from 'drizzle-orm/libsql/web'
-import { hranaPipeline, type Pipeline } from './hrana'
+import { hranaPipeline, type Pipeline, reachDatabase } from './hrana'
 
 type BatchStatement = Parameters<Client['batch']>[0][number]
 const sqlOf = (stmt: BatchStatement) => (typeof stmt === 'string' ? stmt : Array.isArray(stmt) ? stmt[0] : stmt.sql)
@@ -38,24 +31,8 @@ const withCompanion = async <R>(
   return (await run([...stmts, extra], 'write')).slice(0, stmts.length)
 }
 
-/**
- * fetch for @libsql/client, which lets a failure to reach the server (stopped, connection cut) through
- * as the runtime's own error: made a LibsqlError, as the lean executor does, so it is answered as the
- * database being unavailable (503), not as a bug (500). Found by the soak with libSQL stopped.
- */
-const reachDatabase = async (request: Request) => {
-  try {
-    return await fetch(request)
-  } catch (error) {
-    throw new LibsqlError(
-      `Could not reach the database: ${error instanceof Error ? error.message : String(error)}`,
-      'NETWORK_ERROR',
-      undefined,
-      undefined,
-      error instanceof Error ? error : undefined,
-    )
-  }
-}
+// @libsql/client lets a failure to reach the server through as the runtime's own error (a 500, found
+// by the soak with libSQL stopped): it gets the lean executor's fetch, which makes it a LibsqlError.
 
 /**
  * The library's client, made on first use: a request whose statements all go through the lean

@@ -164,6 +164,24 @@ const BEGIN: Record<TransactionMode, string> = {
 const statementStep = (sql: string): WireStatement => ({ sql, args: [], named_args: [], want_rows: false })
 
 /**
+ * fetch to the database, with a failure to reach it (stopped, connection cut) made a LibsqlError
+ * (NETWORK_ERROR), which the app answers as the database being unavailable (503), not as a bug (500).
+ */
+export const reachDatabase = async (input: RequestInfo, init?: RequestInit) => {
+  try {
+    return await fetch(input, init)
+  } catch (error) {
+    throw new LibsqlError(
+      `Could not reach the database: ${error instanceof Error ? error.message : String(error)}`,
+      'NETWORK_ERROR',
+      undefined,
+      undefined,
+      error instanceof Error ? error : undefined,
+    )
+  }
+}
+
+/**
  * The steps @libsql/client's batch sends: BEGIN; each statement only if the one before succeeded;
  * COMMIT only if the last one did; ROLLBACK unless COMMIT succeeded.
  */
@@ -208,18 +226,7 @@ const createPipeline = (url: string, authToken?: string): Pipeline => {
   /** Sends one stream's requests followed by its close; answers the first request's response. */
   const send = async (request: object): Promise<{ type: string; result?: unknown }> => {
     const body = JSON.stringify({ baton: null, requests: [request, { type: 'close' }] })
-    let response: Response
-    try {
-      response = await fetch(endpoint, { method: 'POST', headers, body })
-    } catch (error) {
-      throw new LibsqlError(
-        `Could not reach the database: ${error instanceof Error ? error.message : String(error)}`,
-        'NETWORK_ERROR',
-        undefined,
-        undefined,
-        error instanceof Error ? error : undefined,
-      )
-    }
+    const response = await reachDatabase(endpoint, { method: 'POST', headers, body })
     if (!response.ok) throw await httpError(response)
     let answer: { results?: WireStreamResult[] }
     try {

@@ -47,19 +47,21 @@ export const mintPortalSession = async (
  * Opens the browser session a login link stands for, once: the conditional update lets exactly one
  * of two racing clicks through. Returns the cookie's value (shown once) and the session, or null.
  */
+/** The login link a token names, while it is unused, unrevoked and unexpired. */
+const usableLink = async (secret: string, token: string, now: number) =>
+  and(
+    eq(portalSessions.loginHash, await loginHashOf(secret, token)),
+    isNull(portalSessions.usedAt),
+    isNull(portalSessions.revokedAt),
+    gt(portalSessions.loginExpiresAt, now),
+  )
+
 /** The unused, unexpired login link a token names (who is signing in), without opening it. */
 export const findLoginLink = async (db: Db, secret: string, token: string, now: number) => {
   const [row] = await db
     .select({ id: portalSessions.id, partnerId: portalSessions.partnerId, mode: portalSessions.mode })
     .from(portalSessions)
-    .where(
-      and(
-        eq(portalSessions.loginHash, await loginHashOf(secret, token)),
-        isNull(portalSessions.usedAt),
-        isNull(portalSessions.revokedAt),
-        gt(portalSessions.loginExpiresAt, now),
-      ),
-    )
+    .where(await usableLink(secret, token, now))
     .limit(1)
   return row ?? null
 }
@@ -73,14 +75,7 @@ export const openPortalSession = async (db: Db, secret: string, token: string, n
       sessionHash: await sessionHashOf(secret, cookie),
       expiresAt: now + PORTAL_SESSION_SECONDS * 1000,
     })
-    .where(
-      and(
-        eq(portalSessions.loginHash, await loginHashOf(secret, token)),
-        isNull(portalSessions.usedAt),
-        isNull(portalSessions.revokedAt),
-        gt(portalSessions.loginExpiresAt, now),
-      ),
-    )
+    .where(await usableLink(secret, token, now))
     .returning()
   return row ? { cookie, session: row } : null
 }

@@ -1,17 +1,12 @@
 import { listAudit } from '../../../audit/audit-log'
-import { isIdOf } from '../../../lib/ids'
-import { auditQueryOf, renderAuditEntry } from '../../../schemas/audit'
-import { pageAfterKnownCursor } from '../../cursor'
+import { auditQueryOf } from '../../../schemas/audit'
+import { auditPage } from '../../audit-log/audit-log.handlers'
 import type { AppRouteHandler } from '../../router'
 import type { routes } from './audit-log.routes'
 
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
   const query = c.req.valid('query')
-  const page = await pageAfterKnownCursor(
-    query.starting_after,
-    async (id) => isIdOf('aud', id),
-    'audit entry',
-    () => listAudit(c.var.services.db, { ...auditQueryOf(query), partnerId: query.partner_id }),
+  return auditPage(c, query.starting_after, () =>
+    listAudit(c.var.services.db, { ...auditQueryOf(query), partnerId: query.partner_id }),
   )
-  return c.json({ object: 'list' as const, data: page.rows.map(renderAuditEntry), has_more: page.hasMore }, 200)
 }
