@@ -1,5 +1,11 @@
 import { createClient } from '@libsql/client'
 
+/**
+ * Tables a refused request may still write, as history rather than state: the audit log records
+ * refused attempts too, and provider call counts and cron runs are flushed whenever they are due.
+ */
+export const BOOKKEEPING_TABLES = ['audit_log', 'provider_call_stats', 'cron_jobs']
+
 /** Direct reads of a test database, to check what was (and was not) stored. */
 export const openDb = (url: string) => {
   const client = createClient({ url })
@@ -10,10 +16,11 @@ export const openDb = (url: string) => {
     snapshot: async () => {
       const tables = (
         await client.execute(
-          // The audit log records refused attempts too: history of who tried what, not state a refusal changed.
-          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'audit_log' ORDER BY name",
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
         )
-      ).rows.map((r) => String(r.name))
+      ).rows
+        .map((r) => String(r.name))
+        .filter((name) => !BOOKKEEPING_TABLES.includes(name))
       const counts: Record<string, unknown[]> = {}
       for (const table of tables)
         counts[table] = (await client.execute(`SELECT * FROM "${table}" ORDER BY rowid`)).rows.map((r) =>

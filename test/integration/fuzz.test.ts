@@ -31,6 +31,7 @@ import {
   unsure,
   type Verdict,
 } from '../helpers/arbitraries'
+import { BOOKKEEPING_TABLES } from '../helpers/db'
 import { createPartner, type Gateway, startGateway, TEST_SECRETS } from '../helpers/gateway'
 import { createQiPartner, partnerKeyPair, type QiSandbox, startQi, tedBody } from '../helpers/qi'
 import { sendRaw } from '../helpers/raw-http'
@@ -481,8 +482,8 @@ const prepareSnapshots = async () => {
   ).rows.map((r) => String(r.name))
   const columns: Record<string, string[]> = {}
   // A key's last use is bookkeeping any authenticated call may write (after the answer), refused or
-  // not; the audit log records every write attempt, refused ones included, by design.
-  tables = tables.filter((t) => t !== 'audit_log')
+  // not; so are the audit log (every write attempt, refused ones included) and the operations counts.
+  tables = tables.filter((t) => !BOOKKEEPING_TABLES.includes(t))
   for (const t of tables)
     columns[t] = (await db.execute(`PRAGMA table_info("${t}")`)).rows
       .map((r) => String(r.name))
