@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { STYLESHEET } from '../src/routes/portal/assets'
 
 // Builds the Worker's static assets (wrangler.toml [assets], served by Cloudflare before the Worker
-// runs): the API reference at /docs, self-hosted — Swagger UI from node_modules and our own starter,
-// under content-hashed names cached for a year. wrangler runs this ([build]) before every dev
+// runs): the API reference at /docs, self-hosted — Swagger UI from node_modules and our own starter —
+// and the partner portal's stylesheet, under content-hashed names cached for a year. wrangler runs this ([build]) before every dev
 // session, dry run and deploy; the output directory is generated, never committed.
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -38,6 +39,13 @@ for (const source of SOURCES) {
   path[source.name] = `/assets/${source.name.slice(0, dot)}.${hash}${source.name.slice(dot)}`
   if (!existsSync(join(out, path[source.name]!))) writeWhole(join(out, path[source.name]!), body)
 }
+// The partner portal's stylesheet, named by the hash the Worker's pages compute from the same text.
+mkdirSync(join(out, 'portal', 'assets'), { recursive: true })
+for (const file of readdirSync(join(out, 'portal', 'assets')))
+  if (`/portal/assets/${file}` !== STYLESHEET.path && !file.endsWith('.tmp'))
+    rmSync(join(out, 'portal', 'assets', file), { force: true })
+if (!existsSync(join(out, STYLESHEET.path))) writeWhole(join(out, STYLESHEET.path), STYLESHEET.body)
+
 // Files of earlier builds (other hashes) go, so a deploy uploads only what the page uses.
 const current = new Set(Object.values(path).map((p) => p.slice('/assets/'.length)))
 for (const file of readdirSync(join(out, 'assets')))
@@ -83,6 +91,10 @@ writeWhole(
     ...security,
     '',
     '/assets/*',
+    '  Cache-Control: public, max-age=31536000, immutable',
+    ...security,
+    '',
+    '/portal/assets/*',
     '  Cache-Control: public, max-age=31536000, immutable',
     ...security,
     '',

@@ -1,5 +1,6 @@
-// The portal's one stylesheet, served by the Worker under a content-hashed name so browsers may keep
-// it for a year; a change gives it a new name. No third-party origin, no inline style.
+// The portal's one stylesheet, under a content-hashed name so browsers may keep it for a year (a change
+// gives it a new name). assets/build.ts writes it to the static assets, which Cloudflare serves before the
+// Worker runs; the pages only name it. No third-party origin, no inline style.
 
 const CSS = `
 :root { --fg: #1a1d23; --muted: #4b5563; --line: #d7dbe0; --bg: #f7f8fa; --accent: #1d4ed8; --ok: #166534; --bad: #b91c1c; --warn: #92400e; }

@@ -10,7 +10,6 @@ import {
   openPortalSession,
   PORTAL_SESSION_SECONDS,
 } from '../../partners/portal-sessions'
-import { STYLESHEET } from './assets'
 import { documentPages } from './documents'
 import { endpointPages } from './endpoints'
 import { keyPages } from './keys'
@@ -20,13 +19,6 @@ import { transferPages } from './transfers'
 
 // The partner portal: server-rendered pages, readable without JavaScript, for one partner in one mode.
 export const portalRouter = new Hono<AppEnv>()
-
-portalRouter.get(STYLESHEET.path.replace('/portal', ''), (c) =>
-  c.body(STYLESHEET.body, 200, {
-    'content-type': 'text/css; charset=utf-8',
-    'cache-control': 'public, max-age=31536000, immutable',
-  }),
-)
 
 /** A login link opens its session once, sets the cookie and leaves the token out of the address bar. */
 portalRouter.get('/login', async (c) => {
