@@ -21,10 +21,16 @@ const logFailure = (what: string) => (error: unknown) => log.error(`${what} fail
 export const buildServices = (
   env: Bindings,
   ctx: Pick<ExecutionContext, 'waitUntil'>,
-  onTiming: (ms: number) => void = () => {},
-  companion?: WriteCompanion,
-  onProviderCall: (provider: ProviderName, failureKind: ProviderErrorKind | null) => void = () => {},
+  request: {
+    /** Time spent waiting for providers and the database, for the request's log line. */
+    onTiming?: (ms: number) => void
+    /** The request's audit entry, joined to every write (db/client.ts). */
+    companion?: WriteCompanion
+    /** Which provider the request called and how it failed, for its log line and metrics. */
+    onProviderCall?: (provider: ProviderName, failureKind: ProviderErrorKind | null) => void
+  } = {},
 ): Services => {
+  const { onTiming = () => {}, companion, onProviderCall = () => {} } = request
   const settings = settingsOf(env)
   const defer = (task: Promise<unknown>) => ctx.waitUntil(task.catch(logFailure('background task')))
   const connect = providerRegistry(settings, onTiming, env.SIMULATOR)

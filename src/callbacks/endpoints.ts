@@ -32,7 +32,7 @@ export const signingSecrets = async (key: string, endpoint: WebhookEndpoint, now
 }
 
 /** A receiver URL the deployment's policy accepts (normalized), or the refusal partners hear as a field error. */
-export const allowedWebhookUrl = (settings: Settings, url: string) => {
+const allowedWebhookUrl = (settings: Settings, url: string) => {
   const check = checkWebhookUrl(url, urlPolicyOf(settings))
   if (!check.ok) {
     throw fieldProblem('url', { code: 'url_not_allowed', message: check.message }, `url ${check.message}.`)
@@ -46,13 +46,15 @@ const notFound = (id: string) =>
 const mine = (owner: Owner, id: string) =>
   and(eq(webhookEndpoints.id, id), ownedBy(webhookEndpoints, owner), isNull(webhookEndpoints.deletedAt))
 
+/** A new endpoint for the owner, its URL held to the deployment's policy; the secret is answered once. */
 export const createEndpoint = async (
   db: Db,
-  key: string,
+  settings: Settings,
   owner: Owner,
   input: { url: string; event_types?: string[] | null; description?: string | null },
   now: number,
 ) => {
+  const url = allowedWebhookUrl(settings, input.url)
   const id = newId('we', now)
   const secret = generateSecret()
   const [row] = await db
@@ -61,10 +63,10 @@ export const createEndpoint = async (
       id,
       partnerId: owner.id,
       mode: owner.mode,
-      url: input.url,
+      url,
       description: input.description ?? null,
       eventTypes: input.event_types ?? null,
-      secret: await sealSecret(key, id, secret),
+      secret: await sealSecret(settings.ENCRYPTION_KEY, id, secret),
       createdAt: now,
       updatedAt: now,
     })
@@ -104,17 +106,20 @@ export const listEndpoints = async (db: Db, owner: Owner, limit: number, startin
   return toPage(rows, limit)
 }
 
+/** Changes what the input names; a new URL is held to the deployment's policy first. */
 export const updateEndpoint = async (
   db: Db,
+  settings: Settings,
   owner: Owner,
   id: string,
   input: { url?: string; event_types?: string[] | null; description?: string | null; enabled?: boolean },
   now: number,
 ) => {
+  const url = input.url === undefined ? undefined : allowedWebhookUrl(settings, input.url)
   const [row] = await db
     .update(webhookEndpoints)
     .set({
-      ...(input.url !== undefined ? { url: input.url } : {}),
+      ...(url !== undefined ? { url } : {}),
       ...(input.event_types !== undefined ? { eventTypes: input.event_types } : {}),
       ...(input.description !== undefined ? { description: input.description } : {}),
       // Re-enabling clears why it was disabled and starts its failure clock afresh.

@@ -16,13 +16,12 @@ export const withServices = createMiddleware<AppEnv>(async (c, next) => {
   try {
     c.set(
       'services',
-      buildServices(
-        c.env,
-        c.executionCtx,
-        (ms) => (c.var.log.upstreamMs += ms),
-        audit.companion,
-        (provider, failureKind) => Object.assign(c.var.log, { provider, providerErrorKind: failureKind ?? undefined }),
-      ),
+      buildServices(c.env, c.executionCtx, {
+        onTiming: (ms) => (c.var.log.upstreamMs += ms),
+        companion: audit.companion,
+        onProviderCall: (provider, failureKind) =>
+          Object.assign(c.var.log, { provider, providerErrorKind: failureKind ?? undefined }),
+      }),
     )
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error

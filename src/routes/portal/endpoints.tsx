@@ -1,14 +1,7 @@
 import type { z } from '@hono/zod-openapi'
 import { Hono } from 'hono'
 import type { Delivery, WebhookEndpoint } from '../../../db/schema'
-import {
-  allowedWebhookUrl,
-  createEndpoint,
-  getEndpoint,
-  listEndpoints,
-  rotateSecret,
-  updateEndpoint,
-} from '../../callbacks/endpoints'
+import { createEndpoint, getEndpoint, listEndpoints, rotateSecret, updateEndpoint } from '../../callbacks/endpoints'
 import { deliveryOutcomesByEndpoint, getEventWithDeliveries, recentDeliveriesTo } from '../../callbacks/event-history'
 import { recoverEndpoint } from '../../callbacks/redelivery'
 import { sendTestEvent } from '../../callbacks/test-events'
@@ -511,14 +504,7 @@ endpointPages.post('/endpoints', async (c) => {
     event_types: eventTypesOf(form),
     description: field(form, 'description') ?? null,
   })
-  const url = allowedWebhookUrl(settings, input.url)
-  const { endpoint, secret } = await createEndpoint(
-    db,
-    settings.ENCRYPTION_KEY,
-    c.var.partner,
-    { ...input, url },
-    now(),
-  )
+  const { endpoint, secret } = await createEndpoint(db, settings, c.var.partner, input, now())
   c.var.audit.about({ objectId: endpoint.id })
   c.header('cache-control', 'no-store')
   return c.html(
@@ -579,8 +565,7 @@ endpointPages.post('/endpoints/:endpoint_id', async (c) => {
     event_types: eventTypesOf(form),
     description: field(form, 'description') ?? null,
   })
-  const url = input.url === undefined ? undefined : allowedWebhookUrl(settings, input.url)
-  const row = await updateEndpoint(db, c.var.partner, c.req.param('endpoint_id'), { ...input, url }, now())
+  const row = await updateEndpoint(db, settings, c.var.partner, c.req.param('endpoint_id'), input, now())
   return c.redirect(`${endpointPath(row.id)}?updated=1`, 303)
 })
 
@@ -589,8 +574,8 @@ for (const [verb, enabled] of [
   ['disable', false],
 ] as const) {
   endpointPages.post(`/endpoints/:endpoint_id/${verb}`, async (c) => {
-    const { db, now } = c.var.services
-    const row = await updateEndpoint(db, c.var.partner, c.req.param('endpoint_id'), { enabled }, now())
+    const { db, settings, now } = c.var.services
+    const row = await updateEndpoint(db, settings, c.var.partner, c.req.param('endpoint_id'), { enabled }, now())
     return c.redirect(`${endpointPath(row.id)}?${enabled ? 'enabled' : 'disabled'}=1`, 303)
   })
 }

@@ -1,5 +1,4 @@
 import {
-  allowedWebhookUrl,
   createEndpoint,
   deleteEndpoint,
   endpointExists,
@@ -18,14 +17,7 @@ import type { routes } from './webhook-endpoints.routes'
 export const create: AppRouteHandler<typeof routes.create> = async (c) => {
   const { db, settings, now } = c.var.services
   const input = c.req.valid('json')
-  const url = allowedWebhookUrl(settings, input.url)
-  const { endpoint, secret } = await createEndpoint(
-    db,
-    settings.ENCRYPTION_KEY,
-    c.var.partner,
-    { ...input, url },
-    now(),
-  )
+  const { endpoint, secret } = await createEndpoint(db, settings, c.var.partner, input, now())
   c.var.audit.about({ objectId: endpoint.id })
   return c.json({ ...renderEndpoint(endpoint), secret }, 201)
 }
@@ -50,8 +42,7 @@ export const get: AppRouteHandler<typeof routes.get> = async (c) => {
 export const update: AppRouteHandler<typeof routes.update> = async (c) => {
   const { db, settings, now } = c.var.services
   const input = c.req.valid('json')
-  const url = input.url === undefined ? undefined : allowedWebhookUrl(settings, input.url)
-  const row = await updateEndpoint(db, c.var.partner, c.req.valid('param').id, { ...input, url }, now())
+  const row = await updateEndpoint(db, settings, c.var.partner, c.req.valid('param').id, input, now())
   return c.json(renderEndpoint(row), 200)
 }
 
