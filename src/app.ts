@@ -29,6 +29,9 @@ const problemFromHttpException = (error: HTTPException): Problem => {
   if (error.status === 400) return new Problem('malformed_json', { detail: 'The request body is not valid JSON.' })
   if (error.status === 413) return new Problem('payload_too_large')
   if (error.status === 401) return new Problem('unauthorized')
+  // @hono/zod-openapi's own check of a declared content type (a body-less request included).
+  if (error.status === 415)
+    return new Problem('unsupported_media_type', { detail: 'Send the request body as application/json.' })
   return new Problem('invalid_request', { detail: error.message })
 }
 

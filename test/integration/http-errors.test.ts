@@ -172,6 +172,12 @@ describe('bad input changes nothing', () => {
       415,
       'unsupported_media_type',
     )
+    // A declared media type that is not JSON is refused as such even with no body to read.
+    expectProblem(
+      await gateway.request('POST', '/v1/transfers', { key: partner.key, headers: { 'content-type': 'text/plain' } }),
+      415,
+      'unsupported_media_type',
+    )
     expectProblem(await partner.call('POST', '/v1/transfers/x/confirm', { code: 'not valid!' }), 422, 'invalid_request')
     expectProblem(await partner.call('POST', '/v1/transfers/x/confirm', {}), 422, 'invalid_request')
 
