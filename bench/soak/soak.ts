@@ -22,6 +22,11 @@ export type SoakOptions = {
   concurrency: number
   /** At most this many flows per partner (the run is bounded in count and in time). */
   maxFlowsPerPartner: number
+  /**
+   * At least this many flows per partner, past `durationMs` if the machine is slow: the fault schedule
+   * is laid out in time, the coverage must not depend on the machine's speed. 0 by default.
+   */
+  minFlowsPerPartner?: number
   /** How long the libSQL server stays down. */
   dbDownMs: number
   /** The settle phase's own bound (after the pending TTL). */
@@ -120,7 +125,8 @@ export const runSoak = async (options: SoakOptions): Promise<SoakReport> => {
     const partnerLoops = partners.flatMap((partner) => {
       let n = 0
       return Array.from({ length: options.concurrency }, async () => {
-        while (!stopping && Date.now() < runStart + D && n < options.maxFlowsPerPartner) {
+        const more = () => Date.now() < runStart + D || n < (options.minFlowsPerPartner ?? 0)
+        while (!stopping && more() && n < options.maxFlowsPerPartner) {
           const kind = pickFlow(random)
           const flowNo = n++
           flowsStarted++
