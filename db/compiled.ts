@@ -25,18 +25,36 @@ const slotsOf = (params: unknown[]): Slot[] =>
     return { value: param }
   })
 
-export const compile = (build: (db: Builder) => { toSQL: () => { sql: string; params: unknown[] } }): Compiled => {
-  const { sql, params } = build(builder).toSQL()
-  return { sql, slots: slotsOf(params) }
+/**
+ * Built on first use, then kept: building every statement when the module loads would be a cold
+ * start's work (the Worker's top level) for statements a request may never run.
+ */
+const builtOnFirstUse = (build: () => { sql: string; params: unknown[] }): Compiled => {
+  let built: Compiled | undefined
+  const get = () => {
+    if (!built) {
+      const { sql, params } = build()
+      built = { sql, slots: slotsOf(params) }
+    }
+    return built
+  }
+  return {
+    get sql() {
+      return get().sql
+    },
+    get slots() {
+      return get().slots
+    },
+  }
 }
+
+export const compile = (build: (db: Builder) => { toSQL: () => { sql: string; params: unknown[] } }): Compiled =>
+  builtOnFirstUse(() => build(builder).toSQL())
 
 const dialect = new SQLiteAsyncDialect()
 
 /** The same for a hand-written `sql` statement (one the query builder cannot express). */
-export const compileSql = (statement: SQL): Compiled => {
-  const { sql, params } = dialect.sqlToQuery(statement)
-  return { sql, slots: slotsOf(params) }
-}
+export const compileSql = (statement: SQL): Compiled => builtOnFirstUse(() => dialect.sqlToQuery(statement))
 
 /** One execution's statement. Null stays SQL NULL (a JSON column's encoder would write "null"). */
 export const bind = (statement: Compiled, values: Record<string, unknown> = {}): InStatement => ({

@@ -127,11 +127,20 @@ describe('the OpenAPI document', () => {
 })
 
 describe('deployment', () => {
-  it('the Worker bundle (wrangler deploy --dry-run) stays under 350 KiB gzip', async () => {
+  it('the Worker bundle (wrangler deploy --dry-run) stays under 250 KiB gzip', async () => {
     const { readFile } = await import('node:fs/promises')
     const { gzipSync } = await import('node:zlib')
     const bundle = await readFile(inject('workerScript'))
-    expect(gzipSync(bundle).length / 1024).toBeLessThan(350)
+    expect(gzipSync(bundle).length / 1024).toBeLessThan(250)
+  })
+
+  it("bundles zod's English messages and none of its other locales (wrangler.toml's [alias])", async () => {
+    const { readFile } = await import('node:fs/promises')
+    const bundle = await readFile(inject('workerScript'), 'utf8')
+    expect(bundle).toContain('Invalid input')
+    // zod/v4/locales/de.js and fr.js
+    expect(bundle).not.toContain('Ungültige Eingabe')
+    expect(bundle).not.toContain('Entrée invalide')
   })
 })
 
