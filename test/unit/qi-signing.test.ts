@@ -1,8 +1,8 @@
 import { createPrivateKey } from 'node:crypto'
-import { SignJWT } from 'jose'
-import { describe, expect, it } from 'vitest'
+import { decodeJwt, importSPKI, jwtVerify, SignJWT } from 'jose'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { generateP521KeyPair } from '../../sandbox/qi/keys'
-import { verifySigned, verifyV1Answer } from '../../src/providers/qi/signing'
+import { publicKeyOf, signEs512, verifySigned, verifyV1Answer } from '../../src/providers/qi/signing'
 
 // How the gateway reads what QI signed. The cases are bodiless (an empty md5 line, a given digest) because
 // Node's WebCrypto has no MD5; the MD5 checks are covered against the sandboxes in test/integration.
@@ -76,5 +76,43 @@ describe('answers signed in the header: the uri QI signed may be the path or pat
       ok: false,
       reason: 'signed uri does not match',
     })
+  })
+})
+
+describe('request signatures', () => {
+  afterEach(() => vi.restoreAllMocks())
+  const claims = {
+    payload_md5: '99914b932bd37a50b983c5e7c90ae93b',
+    timestamp: new Date(NOW).toISOString(),
+    method: 'PUT',
+    uri: '/account/acc/ted/t/validate_token',
+  }
+
+  it("are the JWT jose's SignJWT writes: the same header and claims bytes, an ES512 signature that verifies", async () => {
+    const partner = generateP521KeyPair()
+    const ours = await signEs512(claims, partner.privateKeyPem)
+    const jose = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES512', typ: 'JWT' })
+      .sign(createPrivateKey(partner.privateKeyPem))
+    const signedPart = (jwt: string) => jwt.split('.').slice(0, 2).join('.')
+    expect(signedPart(ours)).toBe(signedPart(jose))
+    const { payload, protectedHeader } = await jwtVerify(ours, await importSPKI(partner.publicKeyPem, 'ES512'), {
+      algorithms: ['ES512'],
+    })
+    expect(protectedHeader).toEqual({ alg: 'ES512', typ: 'JWT' })
+    expect(payload).toEqual(claims)
+    await expect(jwtVerify(ours, await importSPKI(qi.publicKeyPem, 'ES512'))).rejects.toThrow()
+  })
+
+  it('import each key once per isolate: later calls with the same PEM reuse the CryptoKey', async () => {
+    const partner = generateP521KeyPair()
+    const importKey = vi.spyOn(crypto.subtle, 'importKey')
+    const first = await signEs512(claims, partner.privateKeyPem)
+    const second = await signEs512({ ...claims, method: 'PATCH' }, partner.privateKeyPem)
+    expect(decodeJwt(second).method).toBe('PATCH')
+    expect(first).not.toBe(second)
+    expect(importKey).toHaveBeenCalledTimes(1)
+    expect(await publicKeyOf(partner.publicKeyPem)).toBe(await publicKeyOf(partner.publicKeyPem))
+    expect(importKey).toHaveBeenCalledTimes(2)
   })
 })
