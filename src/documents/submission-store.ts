@@ -136,3 +136,18 @@ export const listSubmissions = async (
     .limit(limit + 1)
   return toPage(rows, limit)
 }
+
+/** The partner's submission under an Idempotency-Key, if one holds it. */
+export const findByIdempotencyKey = async (db: Db, owner: Owner, idempotencyKey: string) =>
+  (
+    await db
+      .select()
+      .from(documentSubmissions)
+      .where(and(ownedBy(documentSubmissions, owner), eq(documentSubmissions.idempotencyKey, idempotencyKey)))
+      .limit(1)
+  )[0]
+
+/** An attempt that ended without an answer (failed, or its lease ran out): claimSubmission lets a retry take it over. */
+export const isResumable = (submission: DocumentSubmission, now: number) =>
+  submission.status === 'failed' ||
+  (submission.status === 'submitting' && (submission.leaseUntil === null || submission.leaseUntil < now))

@@ -7,6 +7,8 @@ import { DOCUMENT_LIMITS, DOCUMENT_TYPES, type DocumentType, sentFileName } from
  * leaves for sFOX. The gateway's own on top (sFOX states none of them): the per-file size limit
  * (DOCUMENT_MAX_FILE_BYTES), the file count and total size (DOCUMENT_LIMITS), and that each file's first
  * bytes match its type. Pure: it looks at names, declared types, sizes and each file's first bytes.
+ * While a submission is still arriving (`arriving`), it names only the problems no later part can
+ * undo, so an upload can be stopped at the first of them.
  */
 const KINDS = {
   jpg: { mime: 'image/jpeg', magic: [0xff, 0xd8, 0xff], label: 'a JPEG image' },
@@ -16,7 +18,8 @@ const KINDS = {
 } as const
 const MIMES = ['image/jpeg', 'image/png', 'application/pdf']
 
-export type UploadedFile = { name: string; contentType: string; size: number; head: Uint8Array }
+/** `complete: false` while the file's bytes are still arriving (its size so far, its first bytes so far). */
+export type UploadedFile = { name: string; contentType: string; size: number; head: Uint8Array; complete?: boolean }
 export type DocumentError = { field: string; pointer: string; code: string; message: string; file?: string }
 
 /** Names come from the client: one with a lone surrogate cannot be URI-encoded as it is. */
@@ -52,9 +55,10 @@ export const validateDocuments = (
   files: UploadedFile[],
   fileTypesRaw: string | null,
   maxFileBytes: number = DOCUMENT_LIMITS.maxFileBytes,
+  { arriving = false }: { arriving?: boolean } = {},
 ): Validated => {
   const errors: DocumentError[] = []
-  if (files.length === 0) {
+  if (files.length === 0 && !arriving) {
     errors.push({
       field: 'files',
       pointer: '/files',
@@ -71,14 +75,14 @@ export const validateDocuments = (
     })
   }
   const fileTypes = parseFileTypes(fileTypesRaw)
-  if (fileTypesRaw === null) {
+  if (fileTypesRaw === null && !arriving) {
     errors.push({
       field: 'file_types',
       pointer: '/file_types',
       code: 'required',
       message: 'send a "file_types" part: JSON {"<file name>": "ID" | "PoR"}',
     })
-  } else if (!fileTypes) {
+  } else if (fileTypesRaw !== null && !fileTypes) {
     errors.push({
       field: 'file_types',
       pointer: '/file_types',
@@ -131,10 +135,13 @@ export const validateDocuments = (
       errors.push(
         fileError(name, 'content_type_mismatch', `a .${ext} file must be sent as ${kind.mime}, not ${declared}`),
       )
-    } else if (!kind.magic.every((byte, i) => file.head[i] === byte)) {
+    } else if (
+      (file.complete !== false || file.head.length >= kind.magic.length) &&
+      !kind.magic.every((byte, i) => file.head[i] === byte)
+    ) {
       errors.push(fileError(name, 'content_mismatch', `the file's contents are not ${kind.label}`))
     }
-    if (file.size === 0) errors.push(fileError(name, 'file_empty', 'the file is empty'))
+    if (file.size === 0 && file.complete !== false) errors.push(fileError(name, 'file_empty', 'the file is empty'))
     if (file.size > maxFileBytes) {
       errors.push(
         fileError(
@@ -159,7 +166,8 @@ export const validateDocuments = (
       }
     }
   }
-  if (fileTypes) {
+  // A file of that name may still arrive.
+  if (fileTypes && !arriving) {
     for (const key of Object.keys(fileTypes)) {
       if (!files.some((f) => f.name === key)) {
         errors.push({

@@ -1,4 +1,3 @@
-import { bodyLimit } from 'hono/body-limit'
 import { createMiddleware } from 'hono/factory'
 import { Problem } from '../lib/problem'
 import type { AppEnv } from './app-env'
@@ -67,22 +66,35 @@ const readWithin = async (body: ReadableStream<Uint8Array>, maxBytes: number) =>
 }
 
 /**
- * Bodies over the limit are refused without being kept. A declared length is checked up front. A
- * streamed (chunked) body is read here within the limit when the limit is small (JSON routes);
- * large streamed uploads are counted as the route reads them.
+ * A streamed body counted as it is read: past `maxBytes` the reader gets payload_too_large (the
+ * route answers it), and nothing was kept.
  */
-export const limitBody = (maxBytes: number) => {
-  const counted = bodyLimit({
-    maxSize: maxBytes,
-    onError: () => {
-      throw tooLarge(maxBytes)
+const countedTo = (maxBytes: number) => {
+  let size = 0
+  return new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      size += chunk.byteLength
+      if (size > maxBytes) controller.error(tooLarge(maxBytes))
+      else controller.enqueue(chunk)
     },
   })
-  return createMiddleware<AppEnv>(async (c, next) => {
+}
+
+/**
+ * Bodies over the limit are refused without being kept. A declared length is checked up front. A
+ * streamed (chunked) body is read here within the limit when the limit is small (JSON routes);
+ * large streamed uploads (documents) are counted as the route reads them.
+ */
+export const limitBody = (maxBytes: number) =>
+  createMiddleware<AppEnv>(async (c, next) => {
     const declared = c.req.header('content-length')
     if (declared === undefined || c.req.header('transfer-encoding') !== undefined) {
       const body = c.req.raw.body
-      if (!body || maxBytes > 1024 * 1024) return counted(c, next)
+      if (!body) return next()
+      if (maxBytes > 1024 * 1024) {
+        c.req.raw = new Request(c.req.raw, { body: body.pipeThrough(countedTo(maxBytes)) })
+        return next()
+      }
       const bytes = await readWithin(body, maxBytes)
       if (!bytes) throw tooLarge(maxBytes)
       c.req.raw = new Request(c.req.raw, { body: bytes })
@@ -95,7 +107,6 @@ export const limitBody = (maxBytes: number) => {
     }
     return next()
   })
-}
 
 const hasBody = (req: Request) =>
   req.headers.get('transfer-encoding') !== null || Number(req.headers.get('content-length') ?? '0') > 0

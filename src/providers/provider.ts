@@ -160,11 +160,19 @@ export type ProviderModule = {
   simulatorControls: (connection: OpenConnection, options: AdapterOptions) => SimulatorControls
 }
 
+/** A streamed upload's files: a chunk naming a file (and its declared type) starts it, its bytes follow. */
+export type DocumentChunk = { file: string; contentType: string } | Uint8Array
+
+/** KYC documents sent while they arrive, so the gateway never holds a whole submission. */
 export type DocumentUpload = {
   userId: string
-  ddqId: string | null
-  files: File[]
-  fileTypes: Record<string, string>
+  /** Each file in turn; ends after the last one. */
+  files: ReadableStream<DocumentChunk>
+  /**
+   * What follows the files, known once the whole submission has arrived and passed its checks; null
+   * abandons the upload: the provider is left an unfinished body and records nothing.
+   */
+  rest: Promise<{ fileTypes: Record<string, string>; ddqId: string | null } | null>
 }
 
 /** A sealed provider connection as loaded with the partner; credentials stay encrypted until used. */

@@ -36,12 +36,17 @@ const upload = async (
   userId: string,
   files: Part[],
   fileTypes: unknown,
-  options: { idempotencyKey?: string; ddqId?: string; raw?: boolean } = {},
+  options: { idempotencyKey?: string; ddqId?: string; typesFirst?: boolean } = {},
 ) => {
   const form = new FormData()
+  const appendTypes = () => {
+    if (fileTypes !== undefined)
+      form.append('file_types', typeof fileTypes === 'string' ? fileTypes : JSON.stringify(fileTypes))
+  }
+  // file_types first is the order the gateway streams; after the files, it holds them until the end.
+  if (options.typesFirst) appendTypes()
   for (const f of files) form.append('files', new Blob([new Uint8Array(f.bytes)], { type: f.type }), f.name)
-  if (fileTypes !== undefined)
-    form.append('file_types', typeof fileTypes === 'string' ? fileTypes : JSON.stringify(fileTypes))
+  if (!options.typesFirst) appendTypes()
   if (options.ddqId) form.append('ddq_id', options.ddqId)
   const res = await fetch(`${gateway.url}/v1/users/${encodeURIComponent(userId)}/documents`, {
     method: 'POST',
@@ -268,6 +273,110 @@ describe('document submission', () => {
   })
 })
 
+describe('streaming', () => {
+  it('with file_types first, files stream to sFOX as they arrive and are recorded the same', async () => {
+    const { partner, userId } = await setup()
+    const files = [
+      { name: 'big.pdf', type: 'application/pdf', bytes: bytesOf('pdf', 3 * 1024 * 1024) },
+      { name: 'Bill.PNG', type: 'image/png', bytes: bytesOf('png', 700_000) },
+    ]
+    const res = await upload(partner, userId, files, { 'big.pdf': 'ID', 'Bill.PNG': 'PoR' }, { typesFirst: true })
+    expect(res.status).toBe(202)
+    expect(res.body.files.map((f: any) => [f.name, f.size, f.sha256])).toEqual(
+      files.map((f) => [f.name, f.bytes.length, sha256(f.bytes)]),
+    )
+    const received = await sfox.uploads(partner.sfoxAccount, userId)
+    expect(received.map((u) => [u.name, u.size, u.sha256, u.document_type]).sort()).toEqual(
+      [
+        ['big.pdf', files[0]!.bytes.length, sha256(files[0]!.bytes), 'ID'],
+        ['Bill.png', files[1]!.bytes.length, sha256(files[1]!.bytes), 'PoR'],
+      ].sort(),
+    )
+  })
+
+  it('a check that fails after sending started aborts the upload: sFOX records nothing, the answer is as before', async () => {
+    const { partner, userId } = await setup()
+    const before = await db.snapshot()
+    const exe = Buffer.concat([Buffer.from('MZ'), randomBytes(500)])
+    // The first file is sent while it arrives; the second's first bytes are not a PDF.
+    const res = await upload(
+      partner,
+      userId,
+      [
+        { name: 'first.pdf', type: 'application/pdf', bytes: bytesOf('pdf', 4 * 1024 * 1024) },
+        { name: 'second.pdf', type: 'application/pdf', bytes: exe },
+      ],
+      { 'first.pdf': 'ID', 'second.pdf': 'ID' },
+      { typesFirst: true },
+    )
+    expect(res.status).toBe(422)
+    expect(res.body.code).toBe('invalid_request')
+    expect(res.body.errors).toEqual([expect.objectContaining({ code: 'content_mismatch', file: 'second.pdf' })])
+    // The sandbox saw the upload begin (and end unfinished), and kept no document of it.
+    await expect
+      .poll(
+        async () => (await sfox.requests({ path: '/v1/enterprise/ddq/upload', account: partner.sfoxAccount })).length,
+        {
+          timeout: 10_000,
+          interval: 50,
+        },
+      )
+      .toBe(1)
+    expect(await sfox.uploads(partner.sfoxAccount)).toEqual([])
+    expect(await db.snapshot()).toEqual(before)
+    // A file_types key that names no file is known only at the end: also aborted, also nothing kept.
+    const unknown = await upload(
+      partner,
+      userId,
+      [{ name: 'first.pdf', type: 'application/pdf', bytes: bytesOf('pdf', 2 * 1024 * 1024) }],
+      { 'first.pdf': 'ID', 'other.pdf': 'PoR' },
+      { typesFirst: true },
+    )
+    expect(unknown.status).toBe(422)
+    expect(unknown.body.errors.map((e: any) => e.code)).toEqual(['unknown_file_name'])
+    expect(await sfox.uploads(partner.sfoxAccount)).toEqual([])
+  })
+
+  it('takes a chunked body (no Content-Length) and refuses one over the limit with 413', async () => {
+    const { partner, userId } = await setup()
+    const send = async (bytes: Buffer) => {
+      const form = new FormData()
+      form.append('file_types', JSON.stringify({ 'doc.pdf': 'ID' }))
+      form.append('files', new Blob([new Uint8Array(bytes)], { type: 'application/pdf' }), 'doc.pdf')
+      const encoded = new Response(form)
+      const res = await fetch(`${gateway.url}/v1/users/${encodeURIComponent(userId)}/documents`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${partner.key}`, 'content-type': encoded.headers.get('content-type')! },
+        body: encoded.body,
+        duplex: 'half',
+      } as RequestInit)
+      return { status: res.status, body: (await res.json()) as any }
+    }
+    const doc = bytesOf('pdf', 1024 * 1024)
+    const ok = await send(doc)
+    expect(ok.status).toBe(202)
+    expect(ok.body.files[0].sha256).toBe(sha256(doc))
+    const huge = await send(bytesOf('pdf', 22 * 1024 * 1024))
+    expect(huge.status).toBe(413)
+    expect(huge.body.code).toBe('payload_too_large')
+    expect(await sfox.uploads(partner.sfoxAccount, userId)).toHaveLength(1)
+  })
+
+  it('a bad ddq_id after the files is refused as before, and nothing is kept', async () => {
+    const { partner, userId } = await setup()
+    const res = await upload(
+      partner,
+      userId,
+      [passport()],
+      { 'passport.pdf': 'ID' },
+      { typesFirst: true, ddqId: 'd'.repeat(65) },
+    )
+    expect(res.status).toBe(422)
+    expect(res.body.errors).toEqual([expect.objectContaining({ field: 'ddq_id', code: 'invalid' })])
+    expect(await sfox.uploads(partner.sfoxAccount, userId)).toEqual([])
+  })
+})
+
 describe("sFOX's answers", () => {
   it("an unknown end user is 404 user_not_found, with sFOX's message", async () => {
     const partner = await createSfoxPartner(gateway, sfox)
@@ -328,7 +437,8 @@ describe('idempotency', () => {
     const files = [passport(), bill()]
     const types = { 'passport.pdf': 'ID', 'bill.png': 'PoR' }
     const first = await upload(partner, userId, files, types, { idempotencyKey: 'kyc-1' })
-    const again = await upload(partner, userId, files, types, { idempotencyKey: 'kyc-1' })
+    // In the streamed order too: a retry of an answered submission is only hashed, never sent.
+    const again = await upload(partner, userId, files, types, { idempotencyKey: 'kyc-1', typesFirst: true })
     expect(first.status).toBe(202)
     expect(again.status).toBe(200)
     expect(again.body).toEqual(first.body)

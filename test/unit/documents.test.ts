@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { type UploadedFile, validateDocuments } from '../../src/documents/validation'
+import { boundaryOf, MalformedMultipart, type MultipartEvent, readMultipart } from '../../src/lib/multipart-stream'
 import { DOCUMENT_LIMITS } from '../../src/schemas/documents'
 
 const pdf = (name = 'a.pdf', size = 100): UploadedFile => ({
@@ -102,5 +103,127 @@ describe('names that cannot be URI-encoded as they are', () => {
       expect(result.errors).toEqual([
         expect.objectContaining({ code: 'unknown_file_name', pointer: '/file_types/%EF%BF%BD' }),
       ])
+  })
+})
+
+describe('document checks while the submission arrives', () => {
+  const arriving = (files: UploadedFile[], raw: string | null) =>
+    codes(validateDocuments(files, raw, DOCUMENT_LIMITS.maxFileBytes, { arriving: true }))
+
+  it('leaves out what a later part may still settle', () => {
+    // No files yet, no file_types yet, a key whose file may still come, a file still arriving.
+    expect(arriving([], null)).toEqual([])
+    expect(arriving([pdf()], '{"a.pdf":"ID","later.png":"PoR"}')).toEqual([])
+    expect(arriving([{ ...pdf('a.pdf', 0), head: new Uint8Array(0), complete: false }], '{"a.pdf":"ID"}')).toEqual([])
+    expect(arriving([{ ...pdf(), head: new Uint8Array([0x25, 0x50]), complete: false }], null)).toEqual([])
+  })
+
+  it('names at once what no later part can undo', () => {
+    expect(arriving([{ ...pdf(), head: new Uint8Array([0x4d, 0x5a, 0, 0, 0]), complete: false }], null)).toEqual([
+      'a.pdf:content_mismatch',
+    ])
+    expect(arriving([{ ...pdf('a.pdf', DOCUMENT_LIMITS.maxFileBytes + 1), complete: false }], null)).toEqual([
+      'a.pdf:file_too_large',
+    ])
+    expect(arriving([pdf('x.gif')], null)).toEqual(['x.gif:extension_not_allowed'])
+    expect(arriving([pdf()], '{"a.pdf":"Selfie"}')).toEqual(['a.pdf:invalid_document_type'])
+    expect(arriving([pdf(), png()], '{"a.pdf":"ID"}')).toEqual(['b.png:missing_file_type'])
+    expect(arriving([pdf()], '[1]')).toEqual(['file_types:invalid_json'])
+    expect(arriving([{ ...pdf('a.pdf', 0), head: new Uint8Array(0) }], null)).toEqual([
+      'a.pdf:content_mismatch',
+      'a.pdf:file_empty',
+    ])
+  })
+})
+
+const enc = new TextEncoder()
+/** The body split into chunks at the given offsets, as a stream. */
+const streamOf = (bytes: Uint8Array, cuts: number[] = []) => {
+  const points = [0, ...cuts.filter((c) => c > 0 && c < bytes.length), bytes.length]
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (let i = 1; i < points.length; i++) controller.enqueue(bytes.slice(points[i - 1], points[i]))
+      controller.close()
+    },
+  })
+}
+/** The parts as [name, filename, type, text of the bytes], data chunks joined. */
+const parse = async (body: ReadableStream<Uint8Array>, boundary: string) => {
+  const parts: [string, string | null, string, string][] = []
+  const chunks: Uint8Array[][] = []
+  for await (const event of readMultipart(body, boundary) as AsyncGenerator<MultipartEvent>) {
+    if (event.type === 'part') {
+      parts.push([event.head.name, event.head.filename, event.head.contentType, ''])
+      chunks.push([])
+    } else chunks.at(-1)!.push(event.bytes)
+  }
+  return parts.map((p, i) => {
+    p[3] = Buffer.concat(chunks[i]!).toString('latin1')
+    return p
+  })
+}
+
+describe('streaming multipart parser', () => {
+  const boundary = 'xYz-7'
+  // The body carries near-boundaries: a CR LF, "--xYz" without the rest, a lone CR at a chunk's end.
+  const file = `%PDF-1.7\r\n--xYz-\r\r\n--xY\r`
+  const body = enc.encode(
+    `preamble\r\n--${boundary}\r\nContent-Disposition: form-data; name="file_types"\r\n\r\n{"a.pdf":"ID"}\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="files"; filename="a.pdf"\r\nContent-Type: application/pdf\r\n\r\n${file}\r\n` +
+      `--${boundary}--\r\nepilogue`,
+  )
+  const expected = [
+    ['file_types', null, '', '{"a.pdf":"ID"}'],
+    ['files', 'a.pdf', 'application/pdf', file],
+  ]
+
+  it('gives the same parts however the body is cut into chunks', async () => {
+    expect(await parse(streamOf(body), boundary)).toEqual(expected)
+    for (let cut = 1; cut < body.length; cut++) {
+      expect(await parse(streamOf(body, [cut]), boundary), `cut at ${cut}`).toEqual(expected)
+    }
+    const everyByte = Array.from({ length: body.length }, (_, i) => i)
+    expect(await parse(streamOf(body, everyByte), boundary)).toEqual(expected)
+  })
+
+  it('passes a large part through in the chunks it came in, without joining them', async () => {
+    const big = new Uint8Array(3 * 1024 * 1024).fill(0x41)
+    const head = enc.encode(`--b\r\nContent-Disposition: form-data; name="files"; filename="x.pdf"\r\n\r\n`)
+    const tail = enc.encode('\r\n--b--\r\n')
+    const whole = new Uint8Array(head.length + big.length + tail.length)
+    whole.set(head)
+    whole.set(big, head.length)
+    whole.set(tail, head.length + big.length)
+    const cuts = Array.from({ length: 48 }, (_, i) => (i + 1) * 65_536)
+    let largest = 0
+    let total = 0
+    for await (const event of readMultipart(streamOf(whole, cuts), 'b')) {
+      if (event.type === 'data') {
+        largest = Math.max(largest, event.bytes.length)
+        total += event.bytes.length
+      }
+    }
+    expect(total).toBe(big.length)
+    expect(largest).toBeLessThanOrEqual(65_536 + 64)
+  })
+
+  it('refuses bodies that break the format', async () => {
+    const broken = [
+      `--${boundary}\r\nContent-Disposition: form-data; name="files"\r\n\r\nno closing boundary`,
+      `--${boundary}\r\nContent-Type: text/plain\r\n\r\nno disposition\r\n--${boundary}--\r\n`,
+      `--${boundary}\r\nContent-Disposition: form-data\r\n\r\nno name\r\n--${boundary}--\r\n`,
+      `--${boundary}-other\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n--${boundary}-other--\r\n`,
+      'no boundary at all',
+      '',
+    ]
+    for (const text of broken)
+      await expect(parse(streamOf(enc.encode(text)), boundary), text).rejects.toBeInstanceOf(MalformedMultipart)
+  })
+
+  it('reads the boundary of a Content-Type, quoted or not', () => {
+    expect(boundaryOf('multipart/form-data; boundary=abc')).toBe('abc')
+    expect(boundaryOf('MULTIPART/FORM-DATA; BOUNDARY="a b;c"')).toBe('a b;c')
+    expect(boundaryOf('multipart/form-data')).toBeNull()
+    expect(boundaryOf(`multipart/form-data; boundary=${'a'.repeat(71)}`)).toBeNull()
   })
 })

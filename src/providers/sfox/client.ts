@@ -1,10 +1,10 @@
 import type { Transfer } from '../../../db/schema'
 import { sentFileName } from '../../schemas/documents'
 import { callProvider, type ProviderFetch, type ProviderResponse, withRetryAfter } from '../outbound'
-import { fail, ok, type ProviderError, type Result, type TransferProvider } from '../provider'
+import { type DocumentUpload, fail, ok, type ProviderError, type Result, type TransferProvider } from '../provider'
 import { checkSfoxConnection } from './connection-check'
 import { errorOf, type SfoxOperation, type SfoxTransfer, snapshotOf } from './mapping'
-import { multipartBody } from './multipart'
+import { multipartFraming } from './multipart'
 
 export type SfoxConnection = { baseUrl: string; apiKey: string }
 export type CallOptions = {
@@ -33,8 +33,15 @@ const HISTORY_LATE_SLACK_MS = 60 * 60 * 1000
 const HISTORY_MAX_ROWS = 25_000
 
 export const createSfoxProvider = (connection: SfoxConnection, options: CallOptions): TransferProvider => {
+  const answerOf = (operation: SfoxOperation, response: ProviderResponse) =>
+    response.status >= 200 && response.status < 300
+      ? { ok: true as const, response }
+      : {
+          ok: false as const,
+          error: withRetryAfter(errorOf(operation, response.status, response.json), response.headers),
+        }
+
   const request = async (operation: SfoxOperation, method: string, path: string, body?: unknown) => {
-    const multipart = operation === 'upload' ? (body as ReturnType<typeof multipartBody>) : null
     const result = await callProvider({
       provider: 'sfox',
       url: new URL(path, connection.baseUrl).toString(),
@@ -42,23 +49,102 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
       headers: {
         authorization: `Bearer ${connection.apiKey}`,
         accept: 'application/json',
-        ...(multipart
-          ? { 'content-type': multipart.contentType }
-          : body === undefined
-            ? {}
-            : { 'content-type': 'application/json' }),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
-      body: multipart ? multipart.body : body === undefined ? undefined : JSON.stringify(body),
-      timeoutMs: multipart ? (options.uploadTimeoutMs ?? options.timeoutMs) : options.timeoutMs,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      timeoutMs: options.timeoutMs,
       onTiming: options.onTiming,
       fetch: options.fetch,
     })
-    if (!result.ok) return result
-    const { response } = result
-    if (response.status >= 200 && response.status < 300) return { ok: true as const, response }
-    return {
-      ok: false as const,
-      error: withRetryAfter(errorOf(operation, response.status, response.json), response.headers),
+    return result.ok ? answerOf(operation, result.response) : result
+  }
+
+  /**
+   * §7.6 Submit Documents as a body streamed while the files arrive (chunked: its length is not known
+   * up front). The upload timeout bounds each wait for sFOX to take the next bytes and, once the body
+   * has ended, the wait for its answer; the time the files take to arrive is the client's, not sFOX's.
+   */
+  const streamUpload = async (upload: DocumentUpload): Promise<Result<ProviderResponse>> => {
+    const timeoutMs = options.uploadTimeoutMs ?? options.timeoutMs
+    const framing = multipartFraming()
+    const files = upload.files.getReader()
+    const abort = new AbortController()
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let timedOut = false
+    const waitFor = () => {
+      clearTimeout(timer)
+      timer = setTimeout(() => {
+        timedOut = true
+        abort.abort()
+      }, timeoutMs)
+    }
+    const abandon = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+      abort.abort()
+      controller.error(new Error('upload abandoned'))
+    }
+    let inFile = false
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        clearTimeout(timer)
+        const next = await files.read().catch(() => null)
+        if (!next) return abandon(controller)
+        if (next.done) {
+          const rest = await upload.rest
+          if (!rest) return abandon(controller)
+          if (inFile) controller.enqueue(framing.partEnd)
+          const sentTypes = Object.entries(rest.fileTypes).map(([name, type]) => [sentFileName(name), type])
+          controller.enqueue(framing.text('file_types', JSON.stringify(Object.fromEntries(sentTypes))))
+          if (rest.ddqId) controller.enqueue(framing.text('ddq_id', rest.ddqId))
+          controller.enqueue(framing.close)
+          controller.close()
+        } else if (next.value instanceof Uint8Array) {
+          controller.enqueue(next.value)
+        } else {
+          if (inFile) controller.enqueue(framing.partEnd)
+          else controller.enqueue(framing.text('user_id', upload.userId))
+          inFile = true
+          controller.enqueue(framing.fileHead('files', sentFileName(next.value.file), next.value.contentType))
+        }
+        // Until sFOX takes these bytes (or, after the last, answers).
+        waitFor()
+      },
+      cancel() {
+        void files.cancel().catch(() => {})
+      },
+    })
+    const started = Date.now()
+    try {
+      const res = await (options.fetch ?? fetch)(new URL('/v1/enterprise/ddq/upload', connection.baseUrl).toString(), {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${connection.apiKey}`,
+          accept: 'application/json',
+          'content-type': framing.contentType,
+        },
+        body,
+        signal: abort.signal,
+      })
+      const text = await res.text()
+      let json: unknown = null
+      try {
+        json = JSON.parse(text)
+      } catch {
+        // not JSON: errorOf reads the status alone
+      }
+      return ok({ status: res.status, headers: res.headers, text, json })
+    } catch {
+      return fail({
+        kind: timedOut ? 'timeout' : 'unavailable',
+        provider: 'sfox',
+        status: null,
+        code: null,
+        message: timedOut ? `no answer within ${timeoutMs} ms` : 'connection failed',
+      })
+    } finally {
+      clearTimeout(timer)
+      // sFOX answered before taking the whole body (a refusal, an outage): the rest is not sent.
+      void files.cancel().catch(() => {})
+      options.onTiming?.(Date.now() - started)
     }
   }
 
@@ -189,18 +275,9 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
 
     // §7.6 Submit Documents (legacy): multipart, the files streamed from the request that brought them.
     async uploadDocuments(upload) {
-      const body = multipartBody([
-        { name: 'user_id', value: upload.userId },
-        ...upload.files.map((file) => ({ name: 'files', file, filename: sentFileName(file.name) })),
-        {
-          name: 'file_types',
-          value: JSON.stringify(
-            Object.fromEntries(Object.entries(upload.fileTypes).map(([name, type]) => [sentFileName(name), type])),
-          ),
-        },
-        ...(upload.ddqId ? [{ name: 'ddq_id', value: upload.ddqId }] : []),
-      ])
-      const result = await request('upload', 'POST', '/v1/enterprise/ddq/upload', body)
+      const sent = await streamUpload(upload)
+      if (!sent.ok) return sent
+      const result = answerOf('upload', sent.value)
       if (!result.ok) return result
       const message = (result.response.json as { message?: unknown } | null)?.message
       return ok({ message: typeof message === 'string' ? message : 'accepted' })

@@ -1,6 +1,7 @@
 import type { Handler } from 'hono'
 import { findSubmission, listSubmissions } from '../../documents/submission-store'
 import { submitDocuments } from '../../documents/submit'
+import { boundaryOf } from '../../lib/multipart-stream'
 import { fieldProblem, Problem } from '../../lib/problem'
 import type { AppEnv } from '../../middleware/app-env'
 import { renderSubmission } from '../../schemas/documents'
@@ -10,16 +11,15 @@ import type * as routes from './documents.routes'
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/
 
-/** Reads the multipart body itself (workerd's parser, no second copy) instead of a validator. */
-const readForm = async (request: Request) => {
-  const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
-  if (type !== 'multipart/form-data')
+/** The multipart body, left unread: submitDocuments reads it as it arrives (no validator buffers it). */
+const multipartOf = (request: Request) => {
+  const contentType = request.headers.get('content-type') ?? ''
+  if (contentType.split(';')[0]!.trim().toLowerCase() !== 'multipart/form-data')
     throw new Problem('unsupported_media_type', { detail: 'Send the documents as multipart/form-data.' })
-  try {
-    return await request.formData()
-  } catch {
+  const boundary = boundaryOf(contentType)
+  if (!boundary || !request.body)
     throw new Problem('malformed_multipart', { detail: 'The multipart body could not be read.' })
-  }
+  return { body: request.body, boundary }
 }
 
 /** Validated by hand (see documents.index.ts): the route's contract is documented, not enforced by zod. */
@@ -34,24 +34,10 @@ export const upload: Handler<AppEnv, '/users/:user_id/documents'> = async (c) =>
       'Idempotency-Key must be 1–255 visible ASCII characters.',
     )
   }
-  const form = await readForm(c.req.raw)
-  const ddq = form.get('ddq_id')
-  if (ddq !== null && (typeof ddq !== 'string' || ddq.length > 64)) {
-    throw fieldProblem(
-      'ddq_id',
-      { code: 'invalid', message: 'at most 64 characters' },
-      'ddq_id must be text of at most 64 characters.',
-    )
-  }
-  const fileTypes = form.get('file_types')
   const { submission, replayed } = await submitDocuments(c.var.services, c.var.partner, {
     userId,
     idempotencyKey,
-    files: (form.getAll('files') as unknown as (File | string)[]).filter(
-      (part): part is File => typeof part !== 'string',
-    ),
-    fileTypesRaw: typeof fileTypes === 'string' ? fileTypes : null,
-    ddqId: typeof ddq === 'string' && ddq !== '' ? ddq : null,
+    ...multipartOf(c.req.raw),
   })
   return c.json(renderSubmission(submission), replayed ? 200 : 202)
 }
