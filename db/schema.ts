@@ -216,6 +216,9 @@ export const deliveries = sqliteTable(
     nextAttemptAt: integer('next_attempt_at'),
     // While a consumer holds the delivery (an attempt in flight), nobody else sends it.
     lockedUntil: integer('locked_until'),
+    // When a queue message for the delivery is due (sent, or delayed until then); a claim clears it.
+    // The sweeper leaves a delivery with a recent one alone instead of enqueueing it every minute.
+    enqueuedAt: integer('enqueued_at'),
     lastStatusCode: integer('last_status_code'),
     lastError: text('last_error'),
     deliveredAt: integer('delivered_at'),

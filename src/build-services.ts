@@ -1,9 +1,8 @@
 import { createDb, type Db, type WriteCompanion } from '../db/client'
-import { attemptDelivery, CONCURRENT_DELIVERIES } from './callbacks/delivery'
+import { DELIVERY_BATCH_SIZE, deliverBatch } from './callbacks/delivery'
 import { enqueueDeliveries } from './callbacks/dispatch'
 import { describeError } from './lib/errors'
 import { log } from './lib/log'
-import { eachLimited } from './lib/pool'
 import { type Bindings, settingsOf } from './lib/settings'
 import { countedProvider, flushProviderStats } from './operations/provider-stats'
 import type { ProviderErrorKind, ProviderName } from './providers/provider'
@@ -11,6 +10,12 @@ import { providerRegistry } from './providers/registry'
 import type { Services } from './services'
 
 const logFailure = (what: string) => (error: unknown) => log.error(`${what} failed`, { error: describeError(error) })
+
+/** Deliveries attempted here, without a queue: claimed, sent and recorded a batch at a time, as a queue batch is. */
+const deliverInBatches = async (services: Services, ids: string[]) => {
+  for (let i = 0; i < ids.length; i += DELIVERY_BATCH_SIZE)
+    await deliverBatch(services, ids.slice(i, i + DELIVERY_BATCH_SIZE), { retriesQueued: false })
+}
 
 /**
  * The services every entry point (HTTP request, queue batch, cron run) gives the operations: parsed
@@ -60,7 +65,7 @@ export const buildServices = (
       if (env.DELIVERIES) return defer(enqueueDeliveries(env.DELIVERIES, ids, delaySeconds))
       // Without a queue binding (a deployment that left it out) deliveries are attempted here, after
       // the answer; a retry is not due yet, and the cron sweeper brings it back here when it is.
-      if (!delaySeconds) defer(eachLimited(ids, CONCURRENT_DELIVERIES, (id) => attemptDelivery(services, id)))
+      if (!delaySeconds) defer(deliverInBatches(services, ids))
     },
   }
   return services

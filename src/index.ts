@@ -1,13 +1,12 @@
 import { createApp } from './app'
 import { pruneAuditLog } from './audit/audit-log'
 import { buildServices } from './build-services'
-import { attemptDelivery, CONCURRENT_DELIVERIES } from './callbacks/delivery'
+import { deliverBatch, type Settled } from './callbacks/delivery'
 import type { DeliveryMessage } from './callbacks/dispatch'
 import { pruneHistory } from './callbacks/retention'
 import { sweepDueDeliveries } from './callbacks/sweeper'
 import { describeError } from './lib/errors'
 import { log } from './lib/log'
-import { eachLimited } from './lib/pool'
 import type { Bindings } from './lib/settings'
 import { recordCronRun } from './operations/cron-runs'
 import { CRON_JOBS, type CronJob } from './operations/health-report'
@@ -21,22 +20,39 @@ export { PartnerRateLimiter } from './durable-objects/rate-limiter'
 export default {
   fetch: app.fetch,
 
-  /** Callback deliveries: one attempt per message; the delivery rows, not the messages, are the truth. */
+  /**
+   * Callback deliveries: the batch's deliveries are claimed together, posted CONCURRENT_DELIVERIES at a
+   * time and recorded together (src/callbacks/delivery.ts). A message is acked once its delivery's
+   * outcome is written; the delivery rows, not the messages, are the truth.
+   */
   async queue(batch: MessageBatch<DeliveryMessage>, env: Bindings, ctx: ExecutionContext) {
     const services = buildServices(env, ctx)
-    const deliver = async (message: Message<DeliveryMessage>) => {
-      try {
-        const outcome = await attemptDelivery(services, message.body.delivery_id)
-        message.ack()
-        if (outcome.kind !== 'skipped')
-          log.info('delivery', { delivery_id: message.body.delivery_id, outcome: outcome.kind })
-      } catch (error) {
+    // Two messages may ring for one delivery: both are answered by its one outcome.
+    const messagesOf = new Map<string, Message<DeliveryMessage>[]>()
+    for (const message of batch.messages)
+      messagesOf.set(message.body.delivery_id, [...(messagesOf.get(message.body.delivery_id) ?? []), message])
+    const onSettled = (settled: Settled) => {
+      for (const message of messagesOf.get(settled.id) ?? []) {
+        if ('outcome' in settled) message.ack()
         // Probably the database: the queue retries, and the sweeper would find it anyway.
-        log.error('delivery attempt failed', { delivery_id: message.body.delivery_id, error: describeError(error) })
-        message.retry({ delaySeconds: 5 })
+        else message.retry({ delaySeconds: 5 })
       }
+      messagesOf.delete(settled.id)
+      if ('error' in settled)
+        log.error('delivery attempt failed', { delivery_id: settled.id, error: describeError(settled.error) })
+      else if (settled.outcome.kind !== 'skipped') outcomes[settled.outcome.kind].push(settled.id)
     }
-    await eachLimited(batch.messages, CONCURRENT_DELIVERIES, deliver)
+    // One line per batch (each line is a Workers Logs event), naming every delivery by its outcome.
+    const outcomes = { delivered: [] as string[], retry: [] as string[], failed: [] as string[] }
+    try {
+      await deliverBatch(services, [...messagesOf.keys()], { retriesQueued: true, onSettled })
+      if (outcomes.delivered.length + outcomes.retry.length + outcomes.failed.length > 0)
+        log.info('deliveries', { messages: batch.messages.length, ...outcomes })
+    } catch (error) {
+      // The claim failed: nothing was sent.
+      log.error('delivery batch failed', { messages: batch.messages.length, error: describeError(error) })
+      for (const message of [...messagesOf.values()].flat()) message.retry({ delaySeconds: 5 })
+    }
   },
 
   /**

@@ -93,6 +93,8 @@ export const startSoakStack = async (options: {
       RESEND_COOLDOWN_SECONDS: '1',
       CONFIRM_ATTEMPTS: String(settings.confirmAttempts),
       RECONCILE_QUIET_SECONDS: '1',
+      // The Worker restart loses the local queue's messages: the sweeper sends them again within the settle phase.
+      SWEEP_REENQUEUE_AFTER_SECONDS: '10',
     }
     // The Worker's own account of a 500 ("unhandled error" with the request id), kept for the report.
     const unhandled: string[] = []

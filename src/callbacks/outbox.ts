@@ -13,12 +13,14 @@ export const DISABLED_BY_PARTNER = 'disabled by the partner'
  * once the partner fixes and re-enables it `recover` sends what it missed. An endpoint the partner
  * disabled or deleted gets none. Run in the same batch as the event insert: when the event was not
  * written (a refused transition), the partner lookup finds no event and no delivery is made.
+ * A pending one is marked enqueued: it is dispatched right after the commit (the sweeper leaves it be).
  * Returns each delivery's id and status (only pending ones are sent).
  */
 export const insertDeliveries = compileSql(sql`
-  INSERT INTO deliveries (id, event_id, endpoint_id, partner_id, status, attempts, next_attempt_at, last_error, created_at, updated_at)
+  INSERT INTO deliveries (id, event_id, endpoint_id, partner_id, status, attempts, next_attempt_at, enqueued_at, last_error, created_at, updated_at)
   SELECT 'dlv_' || lower(hex(randomblob(13))), ${p('eventId')}, w.id, w.partner_id,
     CASE WHEN w.enabled = 1 THEN 'pending' ELSE 'failed' END, 0,
+    CASE WHEN w.enabled = 1 THEN ${p('now')} ELSE NULL END,
     CASE WHEN w.enabled = 1 THEN ${p('now')} ELSE NULL END,
     CASE WHEN w.enabled = 1 THEN NULL ELSE 'endpoint disabled: ' || coalesce(w.disabled_reason, 'disabled') END,
     ${p('now')}, ${p('now')}

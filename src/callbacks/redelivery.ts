@@ -11,14 +11,19 @@ import { eventNotFound, findEvent } from './event-history'
 /** A delivery's id (the outbox makes the same shape in SQL). */
 export const newDeliveryId = () => `dlv_${crypto.randomUUID().replaceAll('-', '').slice(0, 26)}`
 
-const DISPATCH_NOW = 1000 // beyond this many, the sweeper sends the rest within minutes
+// Beyond this many, the sweeper sends the rest on its next run.
+const DISPATCH_NOW = 1000
 const RECOVER_BATCH = 5000
 
-/** Makes deliveries pending again from scratch (a fresh retry schedule), unless one is in flight. */
+/**
+ * Makes deliveries pending again from scratch (a fresh retry schedule), unless one is in flight; marked
+ * enqueued, as they are dispatched right after.
+ */
 const reset = (now: number) => ({
   status: 'pending' as const,
   attempts: 0,
   nextAttemptAt: now,
+  enqueuedAt: now,
   lockedUntil: null,
   deliveredAt: null,
   updatedAt: now,
@@ -132,7 +137,9 @@ export const recoverEndpoint = async (services: Services, owner: Owner, endpoint
     failedIds(RECOVER_BATCH + 1),
     services.db
       .update(deliveries)
-      .set(reset(now))
+      // Not marked enqueued: only the first DISPATCH_NOW are, so the sweeper's next run sends the rest
+      // (and may send those again: a duplicate message finds them claimed or done).
+      .set({ ...reset(now), enqueuedAt: null })
       .where(inArray(deliveries.id, failedIds(RECOVER_BATCH)))
       .returning({ id: deliveries.id }),
   ])

@@ -42,6 +42,7 @@ export const sendTestEvent = async (services: Services, owner: Owner, endpointId
       status: 'pending',
       attempts: 0,
       nextAttemptAt: now,
+      enqueuedAt: now,
       createdAt: now,
       updatedAt: now,
     }),

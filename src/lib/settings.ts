@@ -75,6 +75,9 @@ const settingsSchema = z.object({
   WEBHOOK_ALLOW_PRIVATE_HOSTS: flag(false),
   // Cron work per run (bounded so one run stays well inside the Workers limits)
   SWEEP_BATCH_SIZE: z.coerce.number().int().min(1).default(500),
+  // How long a queue message is trusted to arrive before the sweeper sends another: a queue delivers
+  // within seconds unless it is far behind, and then enqueueing the same deliveries again only lengthens it.
+  SWEEP_REENQUEUE_AFTER_SECONDS: seconds(300),
   RECONCILE_BATCH_SIZE: z.coerce.number().int().min(1).default(200),
   // QI pushes webhooks; a TED is only asked about after this long without news.
   RECONCILE_QUIET_SECONDS: seconds(60),

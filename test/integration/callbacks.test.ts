@@ -24,6 +24,23 @@ afterAll(async () => {
 
 const until = <T>(fn: () => Promise<T> | T, timeout = 10_000) => expect.poll(fn, { timeout, interval: 100 })
 
+/**
+ * The sweeper trusts a queue message for SWEEP_REENQUEUE_AFTER_SECONDS before sending another; a test whose
+ * messages are lost skips that wait by ageing the partner's marks, as if they were sent a day ago.
+ */
+const A_DAY_MS = 86_400_000
+const ageQueueMarks = async (dbUrl: string, partnerId: string) => {
+  const db = openDb(dbUrl)
+  try {
+    await db.all(
+      'UPDATE deliveries SET enqueued_at = enqueued_at - ? WHERE partner_id = ? AND enqueued_at IS NOT NULL',
+      [A_DAY_MS, partnerId],
+    )
+  } finally {
+    await db.close()
+  }
+}
+
 /** Each event of a transfer (oldest first) with its deliveries, as the partner reads them. */
 const eventsOf = async (partner: { call: (m: string, path: string) => Promise<any> }, transferId: string) => {
   const { data } = (await partner.call('GET', `/v1/events?transfer_id=${transferId}`)).body
@@ -490,7 +507,12 @@ describe('deliveries survive lost messages and restarts', () => {
         [expect.objectContaining({ status: 'pending', attempts: [] })],
         [expect.objectContaining({ status: 'pending', attempts: [] })],
       ])
-      // Any gateway's cron (here the healthy one, on the same database) finds and sends them.
+      // A sweep right away leaves them: their messages were sent a moment ago and may yet arrive.
+      await gateway.cron()
+      expect(receiver.received).toHaveLength(0)
+      // Once those messages are overdue, any gateway's cron (here the healthy one, on the same database)
+      // finds and sends them.
+      await ageQueueMarks(gateway.dbUrl, partner.id)
       const sweptAt = Date.now()
       await gateway.cron()
       await until(() => receiver.verified().length).toBe(2)
@@ -575,6 +597,8 @@ describe('deliveries survive lost messages and restarts', () => {
       return events.map((e) => e.deliveries[0]?.attempts.length >= 1)
     }).toEqual([true, true, true, true])
     await first.close()
+    // Its retries' queue messages died with it (Miniflare's queue is in memory; a real one keeps them).
+    await ageQueueMarks(gateway.dbUrl, partner.id)
     await receiver.up()
     const second = await startGateway({ vars: FAST, database: gateway.database })
     try {

@@ -1,5 +1,6 @@
 import { Webhook } from 'standardwebhooks'
-import { describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { coalescingWriter, RECORD_WITHIN_MS } from '../../src/callbacks/delivery'
 import {
   DEFAULT_SCHEDULE_SECONDS,
   failingStreakStart,
@@ -174,5 +175,64 @@ describe('receiver URL policy', () => {
   it('a deployment may allow http and private hosts (local dev)', () => {
     expect(checkWebhookUrl('http://127.0.0.1:9000/hook', { allowHttp: true, allowPrivateHosts: true }).ok).toBe(true)
     expect(checkWebhookUrl('http://127.0.0.1:9000/hook', { allowHttp: true, allowPrivateHosts: false }).ok).toBe(false)
+  })
+})
+
+describe('outcomes recorded together (coalescingWriter)', () => {
+  beforeEach(() => {
+    vi.useFakeTimers()
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  const recording = () => {
+    const writes: string[][] = []
+    let release = () => {}
+    const writer = coalescingWriter(async (items: string[]) => {
+      writes.push(items)
+      // A write takes a while; the next one starts only after it.
+      await new Promise<void>((resolve) => {
+        release = resolve
+      })
+    }, RECORD_WITHIN_MS)
+    return { writes, writer, release: () => release() }
+  }
+
+  it('writes what finished close together once, and a straggler in a write of its own', async () => {
+    const { writes, writer, release } = recording()
+    writer.add('fast-1')
+    await vi.advanceTimersByTimeAsync(10)
+    writer.add('fast-2')
+    writer.add('fast-3')
+    expect(writes).toEqual([])
+    // Within RECORD_WITHIN_MS of the first, whatever waits is written: a hanging attempt holds nobody.
+    await vi.advanceTimersByTimeAsync(RECORD_WITHIN_MS - 10)
+    expect(writes).toEqual([['fast-1', 'fast-2', 'fast-3']])
+    writer.add('hanging')
+    const done = writer.flush()
+    await vi.advanceTimersByTimeAsync(0)
+    // The second write waits for the first to end.
+    expect(writes).toHaveLength(1)
+    release()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(writes).toEqual([['fast-1', 'fast-2', 'fast-3'], ['hanging']])
+    release()
+    await done
+  })
+
+  it('flushes at once when the batch ends, and a flush with nothing waiting writes nothing', async () => {
+    const { writes, writer, release } = recording()
+    writer.add('a')
+    writer.add('b')
+    const done = writer.flush()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(writes).toEqual([['a', 'b']])
+    release()
+    await done
+    await writer.flush()
+    // The timer the first add started was cleared: nothing is written twice or empty.
+    await vi.advanceTimersByTimeAsync(RECORD_WITHIN_MS * 2)
+    expect(writes).toEqual([['a', 'b']])
   })
 })

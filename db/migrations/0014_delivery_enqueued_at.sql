@@ -1,0 +1,1 @@
+ALTER TABLE `deliveries` ADD `enqueued_at` integer;
