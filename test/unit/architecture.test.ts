@@ -24,6 +24,7 @@ const LAYERS = [
   'routes',
   'openapi.ts',
   'app.ts',
+  'worker.ts',
   'index.ts',
 ]
 
