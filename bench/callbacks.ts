@@ -1,8 +1,10 @@
+import { Webhook } from 'standardwebhooks'
 import { gatewayOps, setupPartner } from './gateway'
-import { httpTransport } from './http'
+import { expect, getInit, httpTransport, jsonInit } from './http'
 import { runConcurrent } from './load'
 import { type Measured, measure, settledRoundTrips } from './measure'
 import type { BenchOptions } from './options'
+import type { Receiver } from './receiver'
 import type { Stack } from './stack'
 import { type Summary, summarize } from './stats'
 
@@ -47,12 +49,60 @@ export type CallbackRun = {
   signatures: { checked: number; verified: number }
 }
 
+/** Targets of the burst: at least this share of the machine's limit (LimitRun), at most this many DB round trips per delivery. */
+export const CALLBACK_LIMIT_SHARE_TARGET = 0.5
+export const CALLBACK_ROUND_TRIPS_TARGET = 0.5
+
+/**
+ * The limit of this machine for the burst: the same callbacks (the gateway's own payloads, webhook-ids
+ * and secret) signed with the `standardwebhooks` package and POSTed by a plain Node loop, no gateway
+ * and no database, to the same receiver, as many in flight as the burst had status changes.
+ */
+export type LimitRun = {
+  deliveries: number
+  concurrency: number
+  received: number
+  /** Callbacks per second at the receiver, from its first receipt to its last (as for the gateway). */
+  deliveriesPerSec: number
+  /** From the first POST sent to the last answered, ms. */
+  elapsedMs: number
+  signatures: { checked: number; verified: number }
+}
+
+/**
+ * The gateway's own delivery rate with nothing else to do: the burst's callbacks, which a second
+ * endpoint (disabled by a 410 before the burst) missed, recovered in one call once it is fixed, so
+ * every delivery is queued at once as the limit's payloads are ready at once.
+ */
+export type BacklogRun = {
+  deliveries: number
+  received: number
+  /** Callbacks per second at the receiver, from its first receipt to its last. */
+  deliveriesPerSec: number
+  /** From the recover call answered to each callback's arrival, ms. */
+  latency: LatencySummary
+  maxInFlight: number
+  duplicates: number
+  /** Everything the libSQL server served from the PATCH that fixes the endpoint to the last outcome. */
+  roundTrips: number
+  roundTripsPerDelivery: number
+  signatures: { checked: number; verified: number }
+}
+
 export type CallbackResults = {
   /** PAYOUT creates while no endpoint is registered: what the status change itself costs in round trips. */
   createAlone: Measured
   latency: CallbackRun
   burst: CallbackRun
   delayed: CallbackRun | null
+  /**
+   * Run right after the burst on its payloads, and again right after the backlog: the faster of the
+   * two (this machine is shared; its load moves within seconds). `limitRuns` has both.
+   */
+  limit: LimitRun
+  limitRuns: [LimitRun, LimitRun]
+  /** Right after the limit, the same callbacks. */
+  backlog: BacklogRun
 }
 
 type Progress = (line: string) => void
@@ -66,6 +116,51 @@ const latencyOf = (values: number[]): LatencySummary => {
 const drainRate = (arrivals: number[], from: number) => {
   const after = arrivals.filter((at) => at > from)
   return after.length >= 10 ? (after.length * 1000) / (Math.max(...after) - from) : Number.NaN
+}
+
+/** Callbacks per second at the receiver from its first receipt to its last (NaN for fewer than 2). */
+const receiptRate = (arrivals: number[]) => {
+  const [first, last] = [Math.min(...arrivals), Math.max(...arrivals)]
+  return last > first ? ((arrivals.length - 1) * 1000) / (last - first) : Number.NaN
+}
+
+/** See LimitRun. Each POST is signed when it is sent, as the gateway signs each attempt. */
+const runLimit = async (
+  receiver: Receiver,
+  secret: string,
+  payloads: { webhookId: string; body: string }[],
+  concurrency: number,
+): Promise<LimitRun> => {
+  receiver.reset()
+  const webhook = new Webhook(secret)
+  const started = performance.now()
+  await runConcurrent(payloads.length, concurrency, async (i) => {
+    const { webhookId, body } = payloads[i]!
+    const at = new Date()
+    const res = await fetch(receiver.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'transfer-gateway-bench-limit/1',
+        'webhook-id': webhookId,
+        'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+        'webhook-signature': webhook.sign(webhookId, at, body),
+      },
+      body,
+    })
+    await res.text()
+    if (res.status !== 200) throw new Error(`limit run: the receiver answered ${res.status}`)
+  })
+  const elapsedMs = performance.now() - started
+  const receipts = receiver.receipts()
+  return {
+    deliveries: payloads.length,
+    concurrency,
+    received: receipts.length,
+    deliveriesPerSec: receiptRate(receipts.map((r) => r.at)),
+    elapsedMs,
+    signatures: receiver.signatures(),
+  }
 }
 
 // Generous: a healthy local run drains in a few seconds; a stuck one fails the bench instead of hanging it.
@@ -173,8 +268,7 @@ export const runCallbacks = async (
         all: latencyOf(Object.values(perType).flat()),
       },
       firstToLastReceiptMs: lastReceipt - firstReceipt,
-      deliveriesPerSec:
-        lastReceipt > firstReceipt ? ((receipts.length - 1) * 1000) / (lastReceipt - firstReceipt) : Number.NaN,
+      deliveriesPerSec: receiptRate(arrivals),
       endToEndPerSec: (receipts.length * 1000) / (lastReceipt - firstSent),
       drainMs: lastReceipt - lastAnswered,
       drainPerSec: drainRate(arrivals, lastAnswered),
@@ -184,9 +278,35 @@ export const runCallbacks = async (
     }
   }
 
-  receiver.trust(await gw.registerEndpoint(receiver.url))
+  const secret = await gw.registerEndpoint(receiver.url)
+  receiver.trust(secret)
   progress(`callbacks: warm-up, ${options.warmup} status changes`)
   await run('warm', options.warmup, options.concurrency, 0, false)
+
+  // The backlog run's endpoint: disabled by a 410 now, so the burst's events are recorded for it as failed, unsent.
+  const gone = JSON.parse(
+    await expect(
+      http.fetch(
+        '/v1/webhook-endpoints',
+        jsonInit('POST', { url: receiver.goneUrl, description: 'bench backlog' }, key),
+      ),
+      201,
+      'backlog webhook endpoint',
+    ),
+  ) as { id: string; secret: string }
+  const goneEndpoint = async () =>
+    JSON.parse(await expect(http.fetch(`/v1/webhook-endpoints/${gone.id}`, getInit(key)), 200, 'backlog endpoint')) as {
+      enabled: boolean
+    }
+  await gw.payout('cb-gone-trigger')
+  for (const deadline = Date.now() + CLOSED_LOOP_TIMEOUT_MS; (await goneEndpoint()).enabled; ) {
+    if (Date.now() > deadline) throw new Error('the backlog endpoint was not disabled by its 410')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  await receiver.waitFor(
+    PAYOUT_EVENTS.map((type) => ['cb-gone-trigger', type] as const),
+    CLOSED_LOOP_TIMEOUT_MS,
+  )
 
   progress(`callbacks: latency, ${options.callbacksN} status changes one at a time`)
   const latency = await run('latency', options.callbacksN, 1, 0, true)
@@ -194,12 +314,71 @@ export const runCallbacks = async (
   progress(
     `callbacks: burst, ${burstChanges} status changes (${burstChanges * PAYOUT_EVENTS.length} callbacks), ${options.burstConcurrency} in flight`,
   )
+  const burstStartedAt = Date.now()
   const burst = await run('burst', burstChanges, options.burstConcurrency, 0, false)
+  // Right after the burst, on its payloads: the machine's own limit for the same work.
+  const payloads = receiver.receipts().map(({ webhookId, body }) => ({ webhookId, body }))
+  progress(
+    `callbacks: the limit, the burst's ${payloads.length} callbacks signed and posted by a plain Node loop, ${options.burstConcurrency} in flight`,
+  )
+  const limitBefore = await runLimit(receiver, secret, payloads, options.burstConcurrency)
+
+  progress(
+    `callbacks: backlog, the burst's ${payloads.length} callbacks recovered at once for the endpoint that missed them`,
+  )
+  receiver.reset()
+  receiver.trust(gone.secret)
+  libsql.resetStats()
+  await expect(
+    http.fetch(`/v1/webhook-endpoints/${gone.id}`, jsonInit('PATCH', { url: receiver.url, enabled: true }, key)),
+    200,
+    'backlog endpoint fixed',
+  )
+  const recovered = await http.fetch(
+    `/v1/webhook-endpoints/${gone.id}/recover`,
+    jsonInit('POST', { since: new Date(burstStartedAt).toISOString() }, key),
+  )
+  const recoveredAt = performance.now()
+  const requeued = (
+    JSON.parse(await expect(Promise.resolve(recovered), 202, 'backlog recover')) as {
+      deliveries_requeued: number
+    }
+  ).deliveries_requeued
+  if (requeued !== payloads.length) throw new Error(`backlog: ${requeued} requeued, expected ${payloads.length}`)
+  const burstIds = Array.from({ length: burstChanges }, (_, i) => `cb-burst-${i}`)
+  await receiver.waitFor(
+    burstIds.flatMap((id) => PAYOUT_EVENTS.map((type) => [id, type] as const)),
+    DRAIN_TIMEOUT_MS,
+  )
+  while (receiver.open() > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  const backlogRoundTrips = await settledRoundTrips(libsql)
+  const backlogReceipts = receiver.receipts()
+  const backlog: BacklogRun = {
+    deliveries: requeued,
+    received: backlogReceipts.length,
+    deliveriesPerSec: receiptRate(backlogReceipts.map((r) => r.at)),
+    latency: latencyOf(backlogReceipts.map((r) => r.at - recoveredAt)),
+    maxInFlight: receiver.maxInFlight(),
+    duplicates: receiver.duplicates(),
+    roundTrips: backlogRoundTrips,
+    roundTripsPerDelivery: backlogRoundTrips / backlogReceipts.length,
+    signatures: receiver.signatures(),
+  }
+  // The partner's own choice from now on: it gets nothing more (the delayed burst is the first endpoint's alone).
+  await expect(
+    http.fetch(`/v1/webhook-endpoints/${gone.id}`, jsonInit('PATCH', { enabled: false }, key)),
+    200,
+    'backlog endpoint paused',
+  )
+  receiver.trust(secret)
+  progress('callbacks: the limit again, right after the backlog')
+  const limitAfter = await runLimit(receiver, secret, payloads, options.burstConcurrency)
+  const limit = limitAfter.deliveriesPerSec > limitBefore.deliveriesPerSec ? limitAfter : limitBefore
   let delayed: CallbackRun | null = null
   if (options.callbackDelayMs > 0) {
     progress(`callbacks: the same burst, the receiver answering after ${options.callbackDelayMs} ms`)
     delayed = await run('delayed', burstChanges, options.burstConcurrency, options.callbackDelayMs, false)
   }
   receiver.setDelay(0)
-  return { createAlone, latency, burst, delayed }
+  return { createAlone, latency, burst, delayed, limit, limitRuns: [limitBefore, limitAfter], backlog }
 }

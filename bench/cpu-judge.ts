@@ -1,11 +1,14 @@
+import { randomUUID } from 'node:crypto'
 import { type CpuSample, cpuPerRequest } from './cpu'
-import { type PartnerRequest, type SfoxFlowStep, sfoxFlowRequests } from './gateway'
+import { type PartnerRequest, type SfoxFlowStep, setupPartner, sfoxFlowRequests } from './gateway'
 import { expect, getInit, httpTransport } from './http'
-import type { IoProbeWorker, ReplayShape } from './io-probe'
+import { CRYPTO_OPS, type CryptoOp, type IoProbeWorker, type ReplayShape } from './io-probe'
 import { bothInTurn } from './load'
 import { settledRoundTrips } from './measure'
 import { findDescendants } from './memory'
 import { LABELS } from './ops'
+import { type QiCall, qiFlowRequests, qiReplayCall } from './qi'
+import { registerQiIntegration } from './qi-control'
 import { SFOX_CALLS, type SfoxCallName } from './sfox'
 import type { Stack } from './stack'
 import { summarize } from './stats'
@@ -22,21 +25,42 @@ import { summarize } from './stats'
  * routing, middleware, validation, JSON, SQL building, the state machine, decoding what the I/O
  * answered. Decoding is charged to the gateway on purpose (the replay reads bodies as text and
  * parses nothing), so the figure errs against the gateway, never for it.
+ *
+ * QI's protocol makes some CPU mandatory for any client: per call, the MD5 of the body sent, one ES512
+ * (P-521) signature, and for QI's signed answer one ES512 verification and the MD5 of the body received.
+ * A QI op's replay does that too (WebCrypto, keys imported once), so a QI op is judged on what the
+ * gateway spends beyond its I/O and beyond that crypto floor; the floor itself is measured apart
+ * (`measureCryptoFloor`) and reported beside it.
  */
-/** The bench's sFOX ops, in the order of their chain (each works on the transfers the one before left), and the floor. */
-export const CPU_JUDGE_STEPS = ['create', 'resend', 'confirm_wrong', 'confirm', 'get', 'floor'] as const
+/** The bench's sFOX ops, then its QI ops, each in the order of their chain (each works on the transfers the one before left), and the floor. */
+export const CPU_JUDGE_STEPS = [
+  'create',
+  'resend',
+  'confirm_wrong',
+  'confirm',
+  'get',
+  'qi_create',
+  'qi_resend',
+  'qi_confirm_wrong',
+  'qi_confirm',
+  'floor',
+] as const
 export type CpuJudgeStep = (typeof CPU_JUDGE_STEPS)[number]
 export type CpuJudgedOp = Exclude<CpuJudgeStep, 'floor'>
 export const CPU_JUDGED_OPS = CPU_JUDGE_STEPS.filter((step): step is CpuJudgedOp => step !== 'floor')
 
 export const CPU_JUDGE_LABELS: Record<CpuJudgeStep, string> = { ...LABELS, floor: 'floor (GET /nope, 404)' }
 
-const FLOW_STEP_OF: Record<CpuJudgedOp, SfoxFlowStep> = {
-  create: 'create',
-  resend: 'resend',
-  confirm_wrong: 'confirmWrong',
-  confirm: 'confirm',
-  get: 'get',
+const FLOW_STEP_OF: Record<CpuJudgedOp, { sfox: SfoxFlowStep } | { qi: QiCall }> = {
+  create: { sfox: 'create' },
+  resend: { sfox: 'resend' },
+  confirm_wrong: { sfox: 'confirmWrong' },
+  confirm: { sfox: 'confirm' },
+  get: { sfox: 'get' },
+  qi_create: { qi: 'create' },
+  qi_resend: { qi: 'resend' },
+  qi_confirm_wrong: { qi: 'confirmWrong' },
+  qi_confirm: { qi: 'confirm' },
 }
 const SFOX_CALL_OF: Record<CpuJudgeStep, SfoxCallName | null> = {
   create: 'create',
@@ -44,6 +68,10 @@ const SFOX_CALL_OF: Record<CpuJudgeStep, SfoxCallName | null> = {
   confirm_wrong: 'confirmWrong',
   confirm: 'confirm',
   get: null,
+  qi_create: null,
+  qi_resend: null,
+  qi_confirm_wrong: null,
+  qi_confirm: null,
   floor: null,
 }
 // Writes wait for the rate limiter's count; a read runs beside it (src/middleware/rate-limit.ts); /nope has no partner.
@@ -53,8 +81,14 @@ const RATE_LIMIT_OF: Record<CpuJudgeStep, ReplayShape['rateLimit']> = {
   confirm_wrong: 'before',
   confirm: 'before',
   get: 'beside',
+  qi_create: 'before',
+  qi_resend: 'before',
+  qi_confirm_wrong: 'before',
+  qi_confirm: 'before',
   floor: 'none',
 }
+/** QI's mandatory crypto per call: the request's MD5 and signature, the signed answer's verification and MD5. */
+export const QI_CRYPTO_PER_CALL: Record<CryptoOp, number> = { sign: 1, verify: 1, md5: 2 }
 /** Requests per step that learn each step's shape from the gateway. */
 const SHAPE_N = 20
 /** Untimed requests per step and side before the rounds. */
@@ -85,9 +119,24 @@ export type CpuJudgeRow = {
     dbRequestBytes: number
     dbResponseBytes: number
     sfox: string | null
+    /** The QI call, made with QI_CRYPTO_PER_CALL's signing, verifying and hashing. */
+    qi: QiCall | null
     responseBytes: number
     responseHeaders: number
   }
+}
+
+/**
+ * µs of event-loop CPU per operation inside workerd (the probe Worker, WebCrypto): one ES512 signature
+ * and one verification with P-521 keys, one MD5 of a CRYPTO_BODY_BYTES body; the median over rounds of
+ * (a request running `perRequest` of them − a request running none) / `perRequest`.
+ */
+export type CryptoFloor = {
+  perRequest: number
+  rounds: number
+  us: Record<CryptoOp, number>
+  /** What one QI call's mandatory crypto costs: QI_CRYPTO_PER_CALL of each. */
+  perQiCallUs: number
 }
 
 export type CpuJudgeResults = {
@@ -95,6 +144,7 @@ export type CpuJudgeResults = {
   requestsPerStep: number
   warmup: number
   rows: Record<CpuJudgeStep, CpuJudgeRow>
+  cryptoFloor: CryptoFloor
 }
 
 type Progress = (line: string) => void
@@ -137,22 +187,50 @@ export const runCpuJudge = async (
   const gatewayPid = gatewayPids[0]!
   const probePid = probe.pid
   const gateway = httpTransport('gateway', stack.gateway.url)
-  const { libsql } = stack
+  const { libsql, qi, qiKeys } = stack
+
+  // QI ops go through a partner of the judge's own, connected to a QI integration the replay calls too
+  // (the scenario's partner is left as it is).
+  const integration = await registerQiIntegration(qi.url, qiKeys.publicKeyPem)
+  const qiPartner = await setupPartner(
+    gateway,
+    stack.gateway.adminToken,
+    {
+      sfox: { url: stack.sfox.url, apiKey: (await stack.sfox.newAccount()).api_key },
+      qi: { url: qi.url, integration, privateKeyPem: qiKeys.privateKeyPem },
+    },
+    'CPU judge QI partner',
+  )
 
   let key = ''
+  let qiKey = ''
   const freshKey = async () => {
-    key = await partner.issueKey()
-    await expect(gateway.fetch('/v1/transfers/cpu-prime', getInit(key)), 404, 'cpu judge prime')
+    ;[key, qiKey] = [await partner.issueKey(), await qiPartner.issueKey()]
+    for (const k of [key, qiKey])
+      await expect(gateway.fetch('/v1/transfers/cpu-prime', getInit(k)), 404, 'cpu judge prime')
   }
-  const requestOf = (step: CpuJudgeStep, id: string): PartnerRequest =>
-    step === 'floor' ? { path: '/nope', init: getInit(), status: 404 } : sfoxFlowRequests(key)[FLOW_STEP_OF[step]](id)
+  const requestOf = (step: CpuJudgeStep, id: string): PartnerRequest => {
+    if (step === 'floor') return { path: '/nope', init: getInit(), status: 404 }
+    const flowStep = FLOW_STEP_OF[step]
+    return 'sfox' in flowStep
+      ? sfoxFlowRequests(key)[flowStep.sfox](id)
+      : qiFlowRequests(qiKey, integration.accountKey)[flowStep.qi](id)
+  }
   const send = async (step: CpuJudgeStep, id: string) => {
     const { path, init, status, mustContain } = requestOf(step, id)
     return expect(gateway.fetch(path, init), status, `cpu judge ${step} ${id}`, mustContain)
   }
+  // A QI replay's id is the request_control_key its create sends (a uuid4, as QI wants), one per transfer.
+  const controlKeys = new Map<string, string>()
+  const replayIdOf = (step: CpuJudgeStep, id: string) => {
+    if (!step.startsWith('qi_')) return id
+    let controlKey = controlKeys.get(id)
+    if (!controlKey) controlKeys.set(id, (controlKey = randomUUID()))
+    return controlKey
+  }
   const replay = (step: CpuJudgeStep, id: string) => {
     const { init, status } = requestOf(step, id)
-    return probe.replay(step, id, init, status)
+    return probe.replay(step, replayIdOf(step, id), init, status)
   }
 
   progress(`CPU judge: learning each request's I/O from the gateway (${SHAPE_N} requests per step)`)
@@ -175,6 +253,8 @@ export const runCpuJudge = async (
       if (name !== 'content-length' && name !== 'transfer-encoding') headers.push([name, value])
     })
     const sfoxCall = SFOX_CALL_OF[step]
+    const flowStep = step === 'floor' ? null : FLOW_STEP_OF[step]
+    const qiCall = flowStep && 'qi' in flowStep ? flowStep.qi : null
     const shape: ReplayShape = {
       rateLimit: RATE_LIMIT_OF[step],
       db: {
@@ -189,6 +269,7 @@ export const runCpuJudge = async (
             ...splitAround(SFOX_CALLS[sfoxCall].body(MARK)),
           }
         : null,
+      qi: qiCall ? qiReplayCall(qiCall, integration, qiKeys.privateKeyPem) : null,
       response: { status: answer.status, headers, body },
     }
     await probe.setReplayShape(step, shape)
@@ -198,6 +279,7 @@ export const runCpuJudge = async (
       dbRequestBytes: shape.db.requestBytes,
       dbResponseBytes: shape.db.responseBytes,
       sfox: sfoxCall,
+      qi: qiCall,
       responseBytes: Buffer.byteLength(body),
       responseHeaders: headers.length,
     }
@@ -247,5 +329,52 @@ export const runCpuJudge = async (
       return [step, row]
     }),
   ) as Record<CpuJudgeStep, CpuJudgeRow>
-  return { rounds: ROUNDS, requestsPerStep: perRound * ROUNDS, warmup: WARMUP, rows }
+  progress(`CPU judge: the crypto floor, ${CRYPTO_FLOOR_ROUNDS} rounds of ${CRYPTO_FLOOR_PER_REQUEST} per operation`)
+  const cryptoFloor = await measureCryptoFloor(probe, probePid)
+  return { rounds: ROUNDS, requestsPerStep: perRound * ROUNDS, warmup: WARMUP, rows, cryptoFloor }
 }
+
+const CRYPTO_FLOOR_PER_REQUEST = 100
+const CRYPTO_FLOOR_ROUNDS = 7
+
+/**
+ * µs per ES512 signature, verification and MD5 inside workerd: Date.now() stands still during
+ * synchronous work there, so the event-loop thread's CPU from /proc is the clock, and a request that
+ * loops over none of them, taken right beside it, is what the request itself costs.
+ */
+export const measureCryptoFloor = async (probe: IoProbeWorker, probePid: number): Promise<CryptoFloor> => {
+  const cpuOf = async (op: CryptoOp, n: number) =>
+    (await cpuPerRequest(probePid, 1, () => probe.cryptoLoop(op, n), 20)).loopUs[0]!
+  const us = {} as Record<CryptoOp, number>
+  for (const op of CRYPTO_OPS) {
+    // The first request makes the keys and warms the code up.
+    await probe.cryptoLoop(op, CRYPTO_FLOOR_PER_REQUEST)
+    const perOp: number[] = []
+    for (let r = 0; r < CRYPTO_FLOOR_ROUNDS; r++) {
+      const [loop, bare] = [await cpuOf(op, CRYPTO_FLOOR_PER_REQUEST), await cpuOf(op, 0)]
+      perOp.push((loop - bare) / CRYPTO_FLOOR_PER_REQUEST)
+    }
+    us[op] = summarize(perOp, 0).p50
+  }
+  const perQiCallUs = CRYPTO_OPS.reduce((sum, op) => sum + us[op] * QI_CRYPTO_PER_CALL[op], 0)
+  return { perRequest: CRYPTO_FLOOR_PER_REQUEST, rounds: CRYPTO_FLOOR_ROUNDS, us, perQiCallUs }
+}
+
+/** One QI call's mandatory crypto, as measured inside workerd: what each part costs. */
+export const cryptoPerCallText = (floor: CryptoFloor) =>
+  `${CRYPTO_OPS.map((op) => `${QI_CRYPTO_PER_CALL[op]} × ${CRYPTO_OP_NAMES[op]} ${floor.us[op].toFixed(0)} µs`).join(' + ')} = ${(floor.perQiCallUs / 1000).toFixed(2)} ms`
+
+const CRYPTO_OP_NAMES: Record<CryptoOp, string> = {
+  sign: 'ES512 sign',
+  verify: 'ES512 verify',
+  md5: 'MD5',
+}
+
+/** What the QI rows of the judge's table replay besides the I/O, and the floor that adds. */
+export const qiReplayNotes = (cpu: CpuJudgeResults) =>
+  [
+    'QI rows: the replay also makes the QI call (same method, path, body bytes and headers, a TED of its own) and does what',
+    "QI's v2 protocol makes mandatory per call: the MD5 of the body sent, one ES512 (P-521) signature, one ES512 verification of",
+    'QI\'s signed answer and its body\'s MD5 (WebCrypto, keys imported once), so their "beyond I/O" is beyond that crypto floor too.',
+    `Crypto floor inside workerd (event-loop CPU from /proc, median of ${cpu.cryptoFloor.rounds} rounds of ${cpu.cryptoFloor.perRequest} less an empty request): ${cryptoPerCallText(cpu.cryptoFloor)}.`,
+  ].join('\n')

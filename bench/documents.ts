@@ -16,15 +16,17 @@ export const pdfOf = (bytes: number, name = 'passport.pdf'): Document => {
 export type Multipart = { contentType: string; body: Uint8Array<ArrayBuffer> }
 
 /**
- * Encodes the form as the integration tests build it (FormData, the document a Blob) in the order
- * the gateway itself sends sFOX (src/providers/sfox/client.ts): `before`, the one `files` part,
- * then its `file_types` ({"<name>": "ID"}).
+ * Encodes the form as the integration tests build it (FormData, each document a Blob): `before`,
+ * the `files` parts, then their `file_types` ({"<name>": "ID"}), or with `typesFirst` file_types
+ * before the files (the order the gateway streams in; after the files, it holds them to the end).
  */
-const encode = async (before: [string, string][], doc: Document): Promise<Multipart> => {
+const encode = async (before: [string, string][], docs: Document[], typesFirst = false): Promise<Multipart> => {
   const form = new FormData()
   for (const [name, value] of before) form.append(name, value)
-  form.append('files', new Blob([doc.bytes], { type: 'application/pdf' }), doc.name)
-  form.append('file_types', JSON.stringify({ [doc.name]: 'ID' }))
+  const types = JSON.stringify(Object.fromEntries(docs.map((doc) => [doc.name, 'ID'])))
+  if (typesFirst) form.append('file_types', types)
+  for (const doc of docs) form.append('files', new Blob([doc.bytes], { type: 'application/pdf' }), doc.name)
+  if (!typesFirst) form.append('file_types', types)
   const encoded = new Response(form)
   return { contentType: encoded.headers.get('content-type')!, body: new Uint8Array(await encoded.arrayBuffer()) }
 }
@@ -36,19 +38,22 @@ const init = (m: Multipart, token: string): Init => ({
 })
 
 /**
- * POST /v1/users/{user_id}/documents: the document as `files`, `file_types` naming it an ID. No
- * Idempotency-Key, so every request is a new submission that is sent to sFOX (a replay would not be).
- * The answer must be 202 with the document's SHA-256 in it: the gateway hashed what was sent.
+ * POST /v1/users/{user_id}/documents: the documents as `files` after `file_types` naming each an ID
+ * (the streamed order). No Idempotency-Key, so every request is a new submission that is sent to
+ * sFOX (a replay would not be). The answer must be 202 with the last document's SHA-256 in it: the
+ * gateway hashed what was sent.
  */
-export const gatewayUpload = async (t: Transport, key: () => string, userId: string, doc: Document) => {
-  const body = await encode([], doc)
+export const gatewayUpload = async (t: Transport, key: () => string, userId: string, ...docs: Document[]) => {
+  const body = await encode([], docs, true)
   const path = `/v1/users/${encodeURIComponent(userId)}/documents`
-  return () => expect(t.fetch(path, init(body, key())), 202, `${t.name} upload ${doc.name}`, `"sha256":"${doc.sha256}"`)
+  const last = docs.at(-1)!
+  return () =>
+    expect(t.fetch(path, init(body, key())), 202, `${t.name} upload ${last.name}`, `"sha256":"${last.sha256}"`)
 }
 
 /** The same document straight to the sFOX sandbox: POST /v1/enterprise/ddq/upload with user_id, files, file_types. */
 export const directUpload = async (t: Transport, apiKey: string, userId: string, doc: Document) => {
-  const body = await encode([['user_id', userId]], doc)
+  const body = await encode([['user_id', userId]], [doc])
   return () =>
     expect(
       t.fetch('/v1/enterprise/ddq/upload', init(body, apiKey)),

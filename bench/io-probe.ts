@@ -38,6 +38,10 @@ const ROUNDS = 5
 /** Untimed calls per probe and side before the first round; and at the start of every probe request. */
 const WARMUP = 50
 const REQUEST_WARMUP = 2
+/** Bytes of the body the crypto floor's MD5 hashes: about a QI answer's. */
+export const CRYPTO_BODY_BYTES = 600
+export const CRYPTO_OPS = ['sign', 'verify', 'md5'] as const
+export type CryptoOp = (typeof CRYPTO_OPS)[number]
 /** The table the probe writes and reads in the gateway's own database (it is the probe's alone). */
 export const IO_PROBE_TABLE = 'bench_io_probe'
 const TIMEOUT_MS = 10_000
@@ -165,7 +169,7 @@ const probes = {
 
 // The I/O replay (cpu-judge.ts): a gateway request's I/O without the gateway. A shape is what one
 // kind of gateway request does on the wire: the rate limiter's DO call, its DB round trips (bytes
-// each way, as the libSQL server counted them), its sFOX call, and its answer (status, headers and
+// each way, as the libSQL server counted them), its sFOX or QI call, and its answer (status, headers and
 // body as the gateway sent them). Everything a replay needs is built when the shape is set, so per
 // request it runs no more JavaScript than the I/O itself asks for.
 const shapes = new Map()
@@ -186,6 +190,56 @@ const dbBodyOf = async (endpoint, requestBytes, responseBytes) => {
   const zeroBytes = Math.max(0, Math.round((responseBytes - bare) / 2))
   return dbBody(zeroBytes, padFor(zeroBytes))
 }
+// QI's protocol (v2 signing) asks of any client, per call: the MD5 of the body sent, one ES512 (P-521)
+// signature over {payload_md5, timestamp, method, uri}, and for a signed answer one ES512 verification
+// and the MD5 of the body received. The replay does exactly that much, with WebCrypto, keys imported once.
+const ECDSA_P521 = { name: 'ECDSA', namedCurve: 'P-521' }
+const ES512 = { name: 'ECDSA', hash: 'SHA-512' }
+const encoder = new TextEncoder()
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'))
+const md5Hex = async (text) => {
+  const bytes = new Uint8Array(await crypto.subtle.digest('MD5', encoder.encode(text)))
+  let hex = ''
+  for (let i = 0; i < bytes.length; i++) hex += HEX[bytes[i]]
+  return hex
+}
+const base64Url = (binary) => btoa(binary).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')
+const bytesOfBinary = (binary) => {
+  const bytes = new Uint8Array(binary.length)
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
+  return bytes
+}
+const binaryOfBase64Url = (text) => atob(text.replaceAll('-', '+').replaceAll('_', '/'))
+const derOfPem = (pem) => bytesOfBinary(atob(pem.replace(/-----[^-]+-----|\\s+/g, '')))
+const JWT_HEADER = base64Url(JSON.stringify({ alg: 'ES512', typ: 'JWT' }))
+const es512Jwt = async (claims, privateKey) => {
+  const input = JWT_HEADER + '.' + base64Url(JSON.stringify(claims))
+  const signature = new Uint8Array(await crypto.subtle.sign(ES512, privateKey, encoder.encode(input)))
+  return input + '.' + base64Url(String.fromCharCode(...signature))
+}
+/** QI's signed answer: its ES512 signature with QI's key, and its body's MD5 against the signed one. */
+const verifyAnswer = async (token, text, publicKey) => {
+  const [header, payload, signature] = (token || '').split('.')
+  const valid = await crypto.subtle.verify(ES512, publicKey, bytesOfBinary(binaryOfBase64Url(signature || '')), encoder.encode(header + '.' + payload))
+  if (!valid) throw new Error('replay qi: the answer signature does not verify')
+  if (!binaryOfBase64Url(payload).includes(await md5Hex(text))) throw new Error("replay qi: the answer's MD5 is not the signed one")
+}
+// TED keys QI gave the replay's creates, by the request_control_key the create sent (the replay's id).
+const tedKeys = new Map()
+const TED_KEY = /"ted_key"\\s*:\\s*"([^"]+)"/
+const qiCall = async (qi, id) => {
+  const tedKey = qi.tedKeyInPath ? tedKeys.get(id) : ''
+  if (tedKey === undefined) throw new Error('replay qi: no TED was created for ' + id)
+  const path = qi.pathBefore + tedKey + qi.pathAfter
+  const body = qi.bodyBefore + (qi.idInBody ? id : '') + qi.bodyAfter
+  const claims = { payload_md5: await md5Hex(body), timestamp: new Date().toISOString(), method: qi.method, uri: path }
+  const headers = { AUTHORIZATION: await es512Jwt(claims, qi.privateKey), 'API-CLIENT-KEY': qi.apiClientKey, accept: 'application/json', 'content-type': 'application/json' }
+  const res = await fetch(qi.origin + path, { method: qi.method, headers, body, signal: AbortSignal.timeout(TIMEOUT_MS) })
+  const text = await res.text()
+  if (res.status !== qi.status) throw new Error('replay qi: ' + res.status + ': ' + text.slice(0, 300))
+  await verifyAnswer(res.headers.get('authorization'), text, qi.publicKey)
+  if (!qi.tedKeyInPath) tedKeys.set(id, TED_KEY.exec(text)[1])
+}
 const setShape = async (name, spec, env) => {
   const endpoint = new URL('v2/pipeline', env.DB_URL).toString()
   const db = []
@@ -193,8 +247,40 @@ const setShape = async (name, spec, env) => {
   // The sFOX call's body is the bench's own (bench/sfox.ts), split around the transfer id.
   const sfox = spec.sfox ? { ...spec.sfox, url: new URL(spec.sfox.path, env.SFOX_URL).toString() } : null
   const sfoxHeaders = { 'content-type': 'application/json', accept: 'application/json', authorization: 'Bearer ' + env.SFOX_KEY }
-  shapes.set(name, { ...spec, endpoint, db, sfox, sfoxHeaders })
+  const qi = spec.qi
+    ? {
+        ...spec.qi,
+        origin: new URL(env.QI_URL).origin,
+        privateKey: await crypto.subtle.importKey('pkcs8', derOfPem(spec.qi.privateKeyPem), ECDSA_P521, false, ['sign']),
+        publicKey: await crypto.subtle.importKey('spki', derOfPem(spec.qi.qiPublicKeyPem), ECDSA_P521, false, ['verify']),
+      }
+    : null
+  shapes.set(name, { ...spec, endpoint, db, sfox, sfoxHeaders, qi })
 }
+
+// The crypto floor: n of one operation in a loop, nothing else (the caller subtracts a request with n = 0).
+// workerd runs WebCrypto on the event-loop thread, so /proc counts it there.
+let cryptoKit = null
+const CRYPTO_INPUT = encoder.encode(JWT_HEADER + '.' + base64Url(JSON.stringify({ payload_md5: HEX.slice(0, 16).join(''), timestamp: new Date(0).toISOString(), method: 'PUT', uri: '/account/00000000-0000-4000-8000-000000000000/ted/00000000-0000-4000-8000-000000000000/validate_token' })))
+const CRYPTO_BODY = JSON.stringify({ data: 'x'.repeat(${CRYPTO_BODY_BYTES} - 11) })
+const cryptoOps = {
+  sign: (kit) => crypto.subtle.sign(ES512, kit.keys.privateKey, CRYPTO_INPUT),
+  verify: async (kit) => {
+    if (!(await crypto.subtle.verify(ES512, kit.keys.publicKey, kit.signature, CRYPTO_INPUT))) throw new Error('crypto floor: does not verify')
+  },
+  md5: () => crypto.subtle.digest('MD5', encoder.encode(CRYPTO_BODY)),
+}
+const cryptoLoop = async (op, n) => {
+  if (!cryptoKit) {
+    const keys = await crypto.subtle.generateKey(ECDSA_P521, false, ['sign', 'verify'])
+    cryptoKit = { keys, signature: await crypto.subtle.sign(ES512, keys.privateKey, CRYPTO_INPUT) }
+  }
+  const run = cryptoOps[op]
+  if (!run) return new Response('no such crypto op', { status: 404 })
+  for (let i = 0; i < n; i++) await run(cryptoKit)
+  return new Response(null, { status: 204 })
+}
+
 const replay = async (shape, request, id, env) => {
   await request.arrayBuffer()
   const limiter = env.PROBE_LIMITER
@@ -211,6 +297,7 @@ const replay = async (shape, request, id, env) => {
     const text = await res.text()
     if (res.status !== shape.sfox.status) throw new Error('replay sfox: ' + res.status + ': ' + text.slice(0, 300))
   }
+  if (shape.qi) await qiCall(shape.qi, id)
   for (const body of rest) await dbCall(shape.endpoint, body)
   return new Response(shape.response.body, { status: shape.response.status, headers: shape.response.headers })
 }
@@ -228,6 +315,13 @@ export default {
         const shape = shapes.get(name)
         if (!shape) return new Response('no such shape', { status: 404 })
         return await replay(shape, request, url.searchParams.get('id'), env)
+      } catch (error) {
+        return new Response(String(error && error.stack || error), { status: 500 })
+      }
+    }
+    if (url.pathname.startsWith('/crypto/')) {
+      try {
+        return await cryptoLoop(url.pathname.slice('/crypto/'.length), Number(url.searchParams.get('n')))
       } catch (error) {
         return new Response(String(error && error.stack || error), { status: 500 })
       }
@@ -384,6 +478,10 @@ export const startIoProbe = async (stack: Stack, progress: Progress) => {
   const replay = (name: string, id: string, init: Init, status: number) =>
     expect(replayTransport.fetch(`/replay/${name}?id=${encodeURIComponent(id)}`, init), status, `replay ${name} ${id}`)
 
+  /** `n` of one crypto operation in a loop inside the probe Worker (ES512 with P-521 keys, MD5 of a body). */
+  const cryptoLoop = (op: CryptoOp, n: number) =>
+    expect(replayTransport.fetch(`/crypto/${op}?n=${n}`, getInit()), 204, `crypto floor ${op}`)
+
   /** `calls` timed calls inside the probe Worker: their durations in whole milliseconds. */
   const fromWorkerd = async (kind: IoProbeKind, calls: number, warmup: number) => {
     const query = new URLSearchParams({ calls: String(calls), warmup: String(warmup) })
@@ -481,7 +579,7 @@ export const startIoProbe = async (stack: Stack, progress: Progress) => {
     }
   }
 
-  return { measure, close, pid, setReplayShape, replay }
+  return { measure, close, pid, setReplayShape, replay, cryptoLoop }
 }
 
 export type IoProbeWorker = Awaited<ReturnType<typeof startIoProbe>>
@@ -489,12 +587,33 @@ export type IoProbeWorker = Awaited<ReturnType<typeof startIoProbe>>
 /**
  * What one kind of gateway request does on the wire, for the probe to replay: the rate limiter's
  * DO call before its work, beside its first DB round trip (a GET) or none; its DB round trips with
- * their mean bytes each way; its sFOX call (body split around the transfer id); and its answer
+ * their mean bytes each way; its sFOX call (body split around the transfer id) or its QI call
+ * (signed, its answer verified: QiReplay); and its answer
  * exactly as the gateway sent it (content-length left to the runtime).
  */
 export type ReplayShape = {
   rateLimit: 'before' | 'beside' | 'none'
   db: { count: number; requestBytes: number; responseBytes: number }
   sfox: { path: string; status: number; bodyBefore: string; bodyAfter: string } | null
+  qi: QiReplay | null
   response: { status: number; headers: [string, string][]; body: string }
+}
+
+/**
+ * One QI call as the gateway makes it: the path (split around the TED key the replay's own create got,
+ * when the call names one), the body (split around the request_control_key, the replay's id, for a
+ * create), the status QI must answer, and what signing needs: the partner's key pair side and QI's key.
+ */
+export type QiReplay = {
+  method: string
+  pathBefore: string
+  pathAfter: string
+  tedKeyInPath: boolean
+  bodyBefore: string
+  bodyAfter: string
+  idInBody: boolean
+  status: number
+  apiClientKey: string
+  privateKeyPem: string
+  qiPublicKeyPem: string
 }

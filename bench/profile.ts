@@ -3,12 +3,13 @@
  * inspector, while driving one flow at a time (1 in flight) against the built Worker in Miniflare.
  *
  *   npx tsx bench/profile.ts [--get-n 2000] [--create-n 1000] [--warmup 200] [--interval-us 100]
- *                            [--top 25] [--out <dir>] [--flows get,create,confirm,resend] [--split 0.25] [--ab 0] [--perf]
+ *                            [--top 25] [--out <dir>] [--flows get,create,confirm,resend,qi-create,qi-confirm] [--split 0.25] [--ab 0] [--perf]
  *
  * workerd's clock stands still while JavaScript runs, so the Worker cannot time itself; V8's sampler
  * runs on a thread of its own, in real time. Per flow (GET /v1/transfers/{id}; sFOX POST
  * /v1/transfers, a fresh transfer_id each; confirm with the right code, a pending transfer each;
- * resend, up to the partner's resend limit per transfer; --create-n sets the count of all three):
+ * resend, up to the partner's resend limit per transfer; QI create TED and QI confirm, against a QI sandbox
+ * started for them, each signed with ES512 and its signed answer verified; --create-n sets the count of all five):
  *   1. a baseline without any inspector session: wall time and workerd's CPU time per request, per
  *      thread, from /proc (the ground truth the profile is checked against);
  *   2. the profiled pass, the Worker's isolate only: top functions by self and by inclusive time
@@ -48,6 +49,8 @@
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { generateP521KeyPair } from '../sandbox/qi/keys'
+import { startQiSandbox } from '../sandbox/qi/server'
 import { BENCH_RESEND_LIMIT } from './gateway'
 import { runAbTest } from './profile/ab-test'
 import { startDriver } from './profile/driver'
@@ -55,6 +58,7 @@ import { flowProfiler } from './profile/flows'
 import { freePort, listTargets } from './profile/inspector'
 import { parseProfileOptions } from './profile/options'
 import { bundlePositions } from './profile/source-map'
+import { QI_TOKEN } from './qi-control'
 import { startLeanStack } from './stack'
 
 const options = parseProfileOptions(process.argv.slice(2))
@@ -78,7 +82,16 @@ try {
       'no source map next to the bundle (or no @jridgewell/trace-mapping): locations stay bundle positions (areas still come from module markers)',
     )
 
-  const driver = await startDriver(stack, progress)
+  // QI flows only: a QI sandbox of their own (the lean stack has none), every token QI_TOKEN.
+  const qiSandbox = options.flows.some((flow) => flow.startsWith('qi-'))
+    ? await startQiSandbox({ port: 0, fixed_token: QI_TOKEN })
+    : null
+  if (qiSandbox) stack.onClose(() => qiSandbox.close())
+  const driver = await startDriver(
+    stack,
+    progress,
+    qiSandbox ? { url: qiSandbox.url, keys: generateP521KeyPair() } : undefined,
+  )
   const { gw } = driver
 
   const targets = await listTargets(inspectorPort)
@@ -104,7 +117,9 @@ try {
     for (let i = 0; i < options.warmup; i++) await gw.get(getIds[i % getIds.length]!)
     for (let i = 0; i < options.warmup; i++) await gw.create(`profile-warm-${label}-${run}-${i}`)
   }
-  const profiling = ['get', 'create', 'confirm', 'resend'].some((flow) => options.flows.includes(flow))
+  const profiling = ['get', 'create', 'confirm', 'resend', 'qi-create', 'qi-confirm'].some((flow) =>
+    options.flows.includes(flow),
+  )
   if (profiling) {
     progress(`warm-up: ${options.warmup} GETs and ${options.warmup} creates`)
     await warm('main')
@@ -133,6 +148,20 @@ try {
       options.createN,
       (i, phase) => gw.resend(`profile-resend-${phase}-${run}-${Math.floor(i / per)}`),
       (phase, count) => createPending('resend')(phase, Math.ceil(count / per)),
+    )
+  }
+
+  if (options.flows.includes('qi-create'))
+    await profileFlow('qi-create', options.createN, (i, phase) => gw.qiCreate(`profile-qi-${phase}-${run}-${i}`))
+  if (options.flows.includes('qi-confirm')) {
+    await profileFlow(
+      'qi-confirm',
+      options.createN,
+      (i, phase) => gw.qiConfirm(`profile-qi-confirm-${phase}-${run}-${i}`),
+      async (phase, count) => {
+        progress(`qi-confirm: creating ${count} pending TEDs for the ${phase} pass`)
+        for (let i = 0; i < count; i++) await gw.qiCreate(`profile-qi-confirm-${phase}-${run}-${i}`)
+      },
     )
   }
 

@@ -1,18 +1,81 @@
 import { randomUUID } from 'node:crypto'
 import { signRequest } from '../sandbox/qi/signing'
 import { tedBody } from '../test/helpers/qi'
-import { expect, getInit, type Init, type Transport } from './http'
+import type { PartnerRequest } from './gateway'
+import { expect, getInit, type Init, jsonInit, type Transport } from './http'
+import type { QiReplay } from './io-probe'
 import { QI_TOKEN, QI_WRONG_TOKEN, type QiIntegration } from './qi-control'
 
 export type QiCall = 'create' | 'resend' | 'confirmWrong' | 'confirm'
 
 /** The TED the gateway itself sends QI for `tedBody` (see createQiProvider in src/providers/qi/client.ts). */
 const { qi: ted } = tedBody('', '')
-const createBody = () => ({
-  request_control_key: randomUUID(),
+const createBody = (requestControlKey: string = randomUUID()) => ({
+  request_control_key: requestControlKey,
   target_account: ted.target_account,
   transaction_amount: Number(ted.amount),
   tfa_info: { approver_document_number: ted.approver_document_number, contact_type: ted.contact_type },
+})
+/** A resend names the channel the TED was created with (the gateway passes the transfer's verificationChannel). */
+const resendBody = () => ({ contact_type: ted.contact_type })
+const confirmBody = (call: 'confirm' | 'confirmWrong') => ({ token: call === 'confirm' ? QI_TOKEN : QI_WRONG_TOKEN })
+
+/** Each QI call: its method, path after the TED's, the status QI answers, a string the answer holds. */
+const QI_CALLS = {
+  create: { method: 'POST', suffix: null, status: 202, mustContain: '"pending_2fa_approval"' },
+  resend: { method: 'PATCH', suffix: '/resend_token', status: 202, mustContain: '"pending_2fa_approval"' },
+  confirmWrong: { method: 'PUT', suffix: '/validate_token', status: 400, mustContain: 'TED000084' },
+  confirm: { method: 'PUT', suffix: '/validate_token', status: 201, mustContain: '"sent"' },
+} as const satisfies Record<QiCall, { method: string; suffix: string | null; status: number; mustContain: string }>
+
+const MARK = '@@request-control-key@@'
+
+/**
+ * The QI call a gateway request makes, for the CPU judge's replay (bench/io-probe.ts): the same method,
+ * path and body bytes, the body split around the request_control_key (the replay's id) for a create,
+ * the path around the TED key (the one the replay's create got) for the others.
+ */
+export const qiReplayCall = (call: QiCall, integration: QiIntegration, privateKeyPem: string): QiReplay => {
+  const { method, suffix, status } = QI_CALLS[call]
+  const account = `/account/${encodeURIComponent(integration.accountKey)}`
+  const body = call === 'create' ? createBody(MARK) : call === 'resend' ? resendBody() : confirmBody(call)
+  const [bodyBefore = '', bodyAfter = ''] = JSON.stringify(body).split(MARK)
+  return {
+    method,
+    pathBefore: suffix === null ? `${account}/ted` : `${account}/ted/`,
+    pathAfter: suffix ?? '',
+    tedKeyInPath: suffix !== null,
+    bodyBefore,
+    bodyAfter,
+    idInBody: call === 'create',
+    status,
+    apiClientKey: integration.apiClientKey,
+    privateKeyPem,
+    qiPublicKeyPem: integration.qiPublicKeyPem,
+  }
+}
+
+/** The partner's QI requests to the gateway (create TED → resend → wrong-token confirm → confirm), as the bench's QI ops send them. */
+export const qiFlowRequests = (key: string, accountKey: string): Record<QiCall, (id: string) => PartnerRequest> => ({
+  create: (id) => ({
+    path: '/v1/transfers',
+    init: jsonInit('POST', tedBody(id, accountKey), key),
+    status: 201,
+    mustContain: '"pending_verification"',
+  }),
+  resend: (id) => ({ path: `/v1/transfers/${id}/resend`, init: jsonInit('POST', {}, key), status: 200 }),
+  confirmWrong: (id) => ({
+    path: `/v1/transfers/${id}/confirm`,
+    init: jsonInit('POST', { code: QI_WRONG_TOKEN }, key),
+    status: 422,
+    mustContain: 'verification_code_invalid',
+  }),
+  confirm: (id) => ({
+    path: `/v1/transfers/${id}/confirm`,
+    init: jsonInit('POST', { code: QI_TOKEN }, key),
+    status: 200,
+    mustContain: '"completed"',
+  }),
 })
 
 type Signed = { path: string; init: Init }
@@ -29,16 +92,12 @@ export const qiOps = (t: Transport, integration: QiIntegration, privateKeyPem: s
   const signed = new Map<string, Signed>()
 
   const request = (call: QiCall, id: string): { method: string; path: string; body: unknown } => {
-    if (call === 'create') return { method: 'POST', path: `/account/${account}/ted`, body: createBody() }
+    const { method, suffix } = QI_CALLS[call]
+    if (call === 'create') return { method, path: `/account/${account}/ted`, body: createBody() }
     const ted = tedKeys.get(id)
     if (!ted) throw new Error(`qi ${call} ${id}: no TED was created for it`)
-    const base = `/account/${account}/ted/${encodeURIComponent(ted)}`
-    if (call === 'resend') return { method: 'PATCH', path: `${base}/resend_token`, body: {} }
-    return {
-      method: 'PUT',
-      path: `${base}/validate_token`,
-      body: { token: call === 'confirm' ? QI_TOKEN : QI_WRONG_TOKEN },
-    }
+    const path = `/account/${account}/ted/${encodeURIComponent(ted)}${suffix}`
+    return { method, path, body: call === 'resend' ? resendBody() : confirmBody(call) }
   }
 
   const sign = async (call: QiCall, id: string): Promise<Signed> => {
@@ -59,22 +118,23 @@ export const qiOps = (t: Transport, integration: QiIntegration, privateKeyPem: s
     for (const id of ids) signed.set(`${call} ${id}`, await sign(call, id))
   }
 
-  const send = (call: QiCall, id: string, status: number, mustContain: string) => {
+  const send = (call: QiCall, id: string) => {
     const request = signed.get(`${call} ${id}`)
     if (!request) throw new Error(`qi ${call} ${id}: not presigned`)
     signed.delete(`${call} ${id}`)
+    const { status, mustContain } = QI_CALLS[call]
     return expect(t.fetch(request.path, request.init), status, `qi ${call} ${id}`, mustContain)
   }
 
   return {
     presign,
     create: async (id: string) => {
-      const text = await send('create', id, 202, '"pending_2fa_approval"')
+      const text = await send('create', id)
       tedKeys.set(id, (JSON.parse(text) as { ted_key: string }).ted_key)
     },
-    resend: (id: string) => send('resend', id, 202, '"pending_2fa_approval"'),
-    confirmWrong: (id: string) => send('confirmWrong', id, 400, 'TED000084'),
-    confirm: (id: string) => send('confirm', id, 201, '"sent"'),
+    resend: (id: string) => send('resend', id),
+    confirmWrong: (id: string) => send('confirmWrong', id),
+    confirm: (id: string) => send('confirm', id),
     /** What a request signature costs a Node client (ES512 over P-521 with jose): a reference figure. */
     signOnly: async () => {
       await signRequest({

@@ -2,11 +2,15 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { Webhook } from 'standardwebhooks'
 
-/** One callback as it arrived: `at` is performance.now() when its body was complete. */
-export type Receipt = { webhookId: string; transferId: string; type: string; at: number }
+/**
+ * One callback as it arrived: `at` is performance.now() when its body was complete; `body` is the raw
+ * JSON (the limit run posts the gateway's own payloads again).
+ */
+export type Receipt = { webhookId: string; transferId: string; type: string; at: number; body: string }
 
 // Verifying is not what the bench measures: one callback in this many is checked.
 const VERIFY_EVERY = 25
+const GONE_PATH = '/gone'
 
 /**
  * A partner's receiver made to be fast: plain node:http, no framework, answers 200 "ok" as soon as
@@ -33,7 +37,7 @@ export const startReceiver = async () => {
     if (seenIds.has(webhookId)) duplicates++
     seenIds.add(webhookId)
     const body = JSON.parse(raw) as { transfer_id?: string; type?: string }
-    const receipt = { webhookId, transferId: String(body.transfer_id), type: String(body.type), at }
+    const receipt = { webhookId, transferId: String(body.transfer_id), type: String(body.type), at, body: raw }
     receipts.push(receipt)
     const key = `${receipt.transferId} ${receipt.type}`
     if (!byKey.has(key)) byKey.set(key, receipt)
@@ -54,6 +58,12 @@ export const startReceiver = async () => {
   }
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    // A receiver that is gone (the backlog run's endpoint before it is fixed): 410, nothing recorded.
+    if (req.url?.endsWith(GONE_PATH)) {
+      req.resume()
+      req.on('end', () => res.writeHead(410).end())
+      return
+    }
     inFlight++
     if (inFlight > maxInFlight) maxInFlight = inFlight
     res.once('close', () => inFlight--)
@@ -92,6 +102,8 @@ export const startReceiver = async () => {
 
   return {
     url: `http://127.0.0.1:${port}/hooks`,
+    /** Answers 410 Gone to every callback, recording none. */
+    goneUrl: `http://127.0.0.1:${port}/hooks${GONE_PATH}`,
     /** Every arrival since the last reset, in order. */
     receipts: () => receipts,
     /** The first arrival of the event of this type for this transfer. */

@@ -1,8 +1,9 @@
 import { availableParallelism, loadavg } from 'node:os'
 import { resolve } from 'node:path'
 import { verdicts } from './analysis'
-import { bundleSizeOf } from './bundle'
+import { bundleSizeOf, largestModulesTable } from './bundle'
 import { runCallbacks } from './callbacks'
+import { qiReplayNotes } from './cpu-judge'
 import { writeJsonReport } from './json'
 import { findWorkerd, residentKib } from './memory'
 import { parseOptions, USAGE } from './options'
@@ -30,6 +31,7 @@ import {
 import type { RunInfo } from './run-info'
 import { prepareScenario } from './scenario'
 import { BENCH_RATE_LIMIT, FIXED_OTP, startStack } from './stack'
+import { measureStartup, startupReport } from './startup'
 import { summaryOf } from './summary'
 import { runUploads } from './uploads'
 
@@ -81,8 +83,9 @@ try {
   const callbacks = await runCallbacks(stack, options, progress)
   const uploads = await runUploads(stack, options, progress, workerdAtStartKib)
   const bundle = await bundleSizeOf(stack.build)
+  const startup = await measureStartup(root, stack.build, undefined, progress)
   const targets = verdicts([throughput, latency], latency, callbacks, { uploads, bundle })
-  const summary = summaryOf({ throughput, latency }, callbacks, uploads, bundle)
+  const summary = summaryOf({ throughput, latency }, callbacks, uploads, bundle, startup)
   const info: RunInfo = {
     cpus: availableParallelism(),
     node: process.version,
@@ -125,7 +128,7 @@ try {
       ? [
           section(
             "Gateway time beyond its I/O, MEASURED: workerd's CPU per request, the gateway vs a replay of its I/O alone",
-            [cpuJudgeTable(latency.cpu), '', cpuJudgeNotes(latency.cpu)].join('\n'),
+            [cpuJudgeTable(latency.cpu), '', cpuJudgeNotes(latency.cpu), qiReplayNotes(latency.cpu)].join('\n'),
           ),
         ]
       : []),
@@ -172,6 +175,11 @@ try {
     section(
       'Document uploads: resident memory of workerd and of the Node process',
       [uploadMemoryTable(uploads), '', uploadNotes(uploads)].join('\n'),
+    ),
+    section('Worker bundle: its ten largest modules and areas by gzip size', largestModulesTable(bundle)),
+    section(
+      "Worker cold start: the isolate's CPU evaluating the bundle (a fresh workerd each run)",
+      startupReport(startup),
     ),
     section('Targets', verdictLines(targets)),
     section('Summary: every flow on one line; the Worker bundle', summaryReport(summary, { throughput, latency })),

@@ -1,9 +1,11 @@
 // Drives the Worker as one sFOX partner, sending to whichever Worker runs now (the A/B variants
 // start their own), and measures a pass of requests: wall time, workerd's CPU from /proc, optionally perf.
+import type { KeyPairPem } from '../../sandbox/qi/keys'
 import { cpuBetween, eventLoopTid, threadCpu } from '../cpu'
 import { gatewayOps, setupPartner } from '../gateway'
 import { httpTransport, type Transport } from '../http'
 import { findDescendants } from '../memory'
+import { registerQiIntegration } from '../qi-control'
 import type { LeanStack } from '../stack'
 import { startPerf } from './perf'
 
@@ -12,8 +14,15 @@ export type RunningWorker = { url: string; pid: number | null }
 
 export type Driver = Awaited<ReturnType<typeof startDriver>>
 
-/** Sets up the partner (connected to the sFOX sandbox) on the stack's Worker and starts sending to it. */
-export const startDriver = async (stack: LeanStack, progress: (line: string) => void) => {
+/**
+ * Sets up the partner (connected to the sFOX sandbox, and to a QI sandbox when `qi` is given, with the
+ * partner's P-521 key pair) on the stack's Worker and starts sending to it.
+ */
+export const startDriver = async (
+  stack: LeanStack,
+  progress: (line: string) => void,
+  qi?: { url: string; keys: KeyPairPem },
+) => {
   const knownWorkerds = new Set<number>()
   /** The workerd of a Worker that just started: the one new workerd among this process's descendants. */
   const newWorkerd = () => {
@@ -28,14 +37,18 @@ export const startDriver = async (stack: LeanStack, progress: (line: string) => 
   let current = httpTransport('gateway', worker.url)
   const http: Transport = { name: 'gateway', fetch: (path, init) => current.fetch(path, init) }
   const account = await stack.sfox.newAccount()
+  const integration = qi ? await registerQiIntegration(qi.url, qi.keys.publicKeyPem) : null
   const partner = await setupPartner(
     http,
     stack.gateway.adminToken,
-    { sfox: { url: stack.sfox.url, apiKey: account.api_key } },
+    {
+      sfox: { url: stack.sfox.url, apiKey: account.api_key },
+      ...(qi && integration ? { qi: { url: qi.url, integration, privateKeyPem: qi.keys.privateKeyPem } } : {}),
+    },
     'Profile partner',
   )
   let key = await partner.issueKey()
-  const gw = gatewayOps(http, () => key)
+  const gw = gatewayOps(http, () => key, integration?.accountKey)
 
   /** A new key loaded into the key cache (API_KEY_CACHE_SECONDS), so a phase pays for no reload. */
   const freshKey = async () => {
