@@ -168,7 +168,10 @@ const startWith = async <More extends object>(
         onLog: (log) => {
           if (process.env.DEBUG_WORKER_LOGS) process.stderr.write(`[worker ${log.level}] ${log.message}\n`)
         },
-        overrides: inspectorPort === undefined ? {} : { inspectorPort },
+        // Without the static assets (/docs): Cloudflare serves them before the Worker runs, while
+        // Miniflare routes every request through an assets router on the Worker's own thread (about
+        // 1 ms per request here), which the CPU judge would count as the gateway's work.
+        overrides: { assets: undefined, ...(inspectorPort === undefined ? {} : { inspectorPort }) },
       })
     const worker = await launch(build.scriptPath, options.inspectorPort)
     let stopped: Promise<void> | undefined
