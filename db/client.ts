@@ -14,10 +14,11 @@ const isRead = (stmt: BatchStatement) => /^\s*select\b/i.test(sqlOf(stmt))
 const modeOf = (stmts: BatchStatement[]): TransactionMode => (stmts.every(isRead) ? 'read' : 'write')
 
 /**
- * A statement to run in the same transaction as every write (the request's audit entry): appended
- * last, so it never disturbs what earlier statements of the batch read, and its result is dropped.
+ * Statements to run in the same transaction as every write (the request's audit entry, and audit
+ * outcomes waiting to be written): appended last, so they never disturb what earlier statements of
+ * the batch read, and their results are dropped. `returned` gets them back when the batch failed.
  */
-export type WriteCompanion = () => InStatement | null
+export type WriteCompanion = { take: () => InStatement[]; returned: (stmts: InStatement[]) => void }
 
 /** Runs `stmts` as one batch with the companion appended when they write; answers theirs only. */
 const withCompanion = async <R>(
@@ -26,9 +27,14 @@ const withCompanion = async <R>(
   companion: WriteCompanion | undefined,
   run: (stmts: InStatement[], mode: TransactionMode) => Promise<R[]>,
 ): Promise<R[]> => {
-  const extra = !companion || stmts.every(isRead) ? null : companion()
-  if (!extra) return run(stmts, mode)
-  return (await run([...stmts, extra], 'write')).slice(0, stmts.length)
+  const extra = !companion || stmts.every(isRead) ? [] : companion.take()
+  if (extra.length === 0) return run(stmts, mode)
+  try {
+    return (await run([...stmts, ...extra], 'write')).slice(0, stmts.length)
+  } catch (error) {
+    companion!.returned(extra)
+    throw error
+  }
 }
 
 // @libsql/client lets a failure to reach the server through as the runtime's own error (a 500, found

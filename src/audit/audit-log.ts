@@ -1,3 +1,4 @@
+import type { InStatement } from '@libsql/client/web'
 import { and, desc, eq, gte, isNull, lt, lte, or, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client'
 import { bind, compile } from '../../db/compiled'
@@ -52,6 +53,46 @@ const recordOutcome = compile((db) =>
 
 export const pendingEntryStatement = (entry: AuditEntry) => bind(insertPending, { ...entry, outcome: 'pending' })
 export const finalEntryStatement = (entry: AuditEntry) => bind(recordOutcome, entry)
+
+/**
+ * Outcomes of answered requests, waiting in this isolate to ride with the next write of any request
+ * (a round trip saved per audited request) or, after OUTCOME_FLUSH_MS without one, to go alone. One
+ * that never gets written leaves its entry `pending`: what the change did is recorded, its answer not.
+ */
+const waitingOutcomes: InStatement[] = []
+export const OUTCOME_FLUSH_MS = 1000
+// Beyond this many (the database unreachable for long), the oldest are dropped.
+const MAX_WAITING_OUTCOMES = 500
+const OUTCOMES_PER_WRITE = 50
+
+export const queueOutcome = (statement: InStatement) => {
+  waitingOutcomes.push(statement)
+  if (waitingOutcomes.length > MAX_WAITING_OUTCOMES)
+    waitingOutcomes.splice(0, waitingOutcomes.length - MAX_WAITING_OUTCOMES)
+}
+const handedOut = new WeakSet<InStatement & object>()
+
+export const takeOutcomes = () => {
+  const taken = waitingOutcomes.splice(0, OUTCOMES_PER_WRITE)
+  for (const statement of taken) handedOut.add(statement as InStatement & object)
+  return taken
+}
+/** A failed write's statements: the outcomes among them wait again (the rest is not ours). */
+export const returnOutcomes = (statements: InStatement[]) => {
+  waitingOutcomes.unshift(...statements.filter((s) => handedOut.has(s as InStatement & object)))
+  if (waitingOutcomes.length > MAX_WAITING_OUTCOMES) waitingOutcomes.length = MAX_WAITING_OUTCOMES
+}
+
+/** After OUTCOME_FLUSH_MS, writes whatever no other write took along meanwhile. */
+export const flushOutcomesLater = async (db: Db) => {
+  await new Promise((resolve) => setTimeout(resolve, OUTCOME_FLUSH_MS))
+  const statements = takeOutcomes()
+  if (statements.length === 0) return
+  await db.pipeline.batch(statements, 'write').catch((error: unknown) => {
+    returnOutcomes(statements)
+    throw error
+  })
+}
 
 export type AuditQuery = {
   limit: number

@@ -4,7 +4,7 @@ import { matchedRoutes } from 'hono/route'
 import type { WriteCompanion } from '../../db/client'
 import type { AuditEntry } from '../../db/schema'
 import { AUDITED_ROUTES, type AuditedAction, paramsOf } from '../audit/actions'
-import { finalEntryStatement, pendingEntryStatement } from '../audit/audit-log'
+import { finalEntryStatement, pendingEntryStatement, returnOutcomes, takeOutcomes } from '../audit/audit-log'
 import { newId } from '../lib/ids'
 import { Problem } from '../lib/problem'
 import type { Mode } from '../schemas/common'
@@ -99,10 +99,13 @@ export const auditTrailOf = (c: Context<AppEnv>, now: () => number): AuditTrail 
 
   return {
     about: (more) => Object.assign(subject, more),
-    companion: () => {
-      if (finished) return null
-      const entry = entryNow({ outcome: 'pending', status: null, problemCode: null })
-      return entry && pendingEntryStatement(entry)
+    companion: {
+      // The request's own entry while it runs, and whatever other requests' outcomes are waiting.
+      take: () => {
+        const entry = finished ? null : entryNow({ outcome: 'pending', status: null, problemCode: null })
+        return [...(entry ? [pendingEntryStatement(entry)] : []), ...takeOutcomes()]
+      },
+      returned: returnOutcomes,
     },
     finish: async () => {
       finished = true

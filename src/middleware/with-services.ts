@@ -1,4 +1,5 @@
 import { createMiddleware } from 'hono/factory'
+import { flushOutcomesLater, queueOutcome } from '../audit/audit-log'
 import { buildServices } from '../build-services'
 import { log } from '../lib/log'
 import { Problem } from '../lib/problem'
@@ -8,7 +9,8 @@ import { auditTrailOf } from './audit'
 
 /**
  * Per-request services (see src/services.ts); a misconfigured deployment answers 503, not 500. An
- * audited request's entry rides with each of its writes and gets its outcome after the answer.
+ * audited request's entry rides with each of its writes; its outcome, known after the answer, rides
+ * with the next write in the isolate or goes alone a second later (src/audit/audit-log.ts).
  */
 export const withServices = createMiddleware<AppEnv>(async (c, next) => {
   const audit = auditTrailOf(c, Date.now)
@@ -30,5 +32,8 @@ export const withServices = createMiddleware<AppEnv>(async (c, next) => {
   }
   await next()
   const outcome = await audit.finish()
-  if (outcome) c.var.services.defer(c.var.services.db.pipeline.execute(outcome))
+  if (outcome) {
+    queueOutcome(outcome)
+    c.var.services.defer(flushOutcomesLater(c.var.services.db))
+  }
 })

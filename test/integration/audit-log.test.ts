@@ -252,6 +252,8 @@ describe('reading the log', () => {
     const live = await gateway.admin('POST', `/partners/${a.id}/api-keys`, { mode: 'live' })
     await settled(`partner_id=${b.id}&target_id=aud-theirs`, 1)
     await settled(`partner_id=${a.id}&target_id=aud-mine`, 1)
+    // The new key's id reaches its entry with the outcome, after the answer.
+    await settled(`partner_id=${a.id}&action=api_key.create&target_id=${live.body.id}`, 1)
 
     const asTest = (await call(a.key, 'GET', '/v1/audit-log?limit=100')).body.data as Entry[]
     expect(asTest.every((e) => e.partner_id === a.id && e.mode !== 'live')).toBe(true)
@@ -303,5 +305,85 @@ describe('reading the log', () => {
       "SELECT object_id FROM audit_log WHERE object_id IN ('aud-old', 'aud-new')",
     )
     expect(left.map((r) => r.object_id)).toEqual(['aud-new'])
+  })
+})
+
+describe('outcomes ride with the next write', () => {
+  /** Round trips the libSQL server has served for a gateway's database (its /_stats). */
+  const roundTrips = async (on: Gateway) => {
+    const stats = (await (await fetch(new URL('/_stats', on.dbUrl))).json()) as {
+      databases: Record<string, { pipeline_requests: number; cursor_requests: number }>
+    }
+    const counts = stats.databases[on.database]
+    return counts ? counts.pipeline_requests + counts.cursor_requests : 0
+  }
+
+  it('an answered request costs no round trip of its own for its outcome while others write after it', async () => {
+    // Its own gateway: no provider-count flush (a write of its own) in the middle of the count.
+    const own = await startGateway({ vars: { PROVIDER_STATS_FLUSH_SECONDS: '86400' } })
+    try {
+      const p = await createSfoxPartner(own, sfox)
+      // Waiting for outcomes reads the log, and each read is a round trip too: they are counted apart.
+      let reads = 0
+      const settledLog = () =>
+        expect
+          .poll(
+            async () => {
+              reads++
+              const entries = (await own.admin('GET', `/audit-log?partner_id=${p.id}&limit=100`)).body.data as Entry[]
+              return entries.every((e) => e.outcome !== 'pending')
+            },
+            { timeout: 10_000, interval: 20 },
+          )
+          .toBe(true)
+      await settledLog()
+      const idle = await roundTrips(own)
+      await own.admin('GET', `/audit-log?partner_id=${p.id}&limit=100`)
+      const perRead = (await roundTrips(own)) - idle
+      const N = 3
+      // The same wrong codes twice: one after the other, then each only once its outcome went alone.
+      const countFor = async (transferId: string, waitEach: boolean) => {
+        const created = await own.request('POST', '/v1/transfers', { key: p.key, body: paymentBody(transferId) })
+        expect(created.status).toBe(201)
+        const code = await sfox.latestCode(created.body.provider_reference)
+        await settledLog()
+        reads = 0
+        const before = await roundTrips(own)
+        for (let i = 0; i < N; i++) {
+          const wrong = await own.request('POST', `/v1/transfers/${transferId}/confirm`, {
+            key: p.key,
+            body: { code: code === '000000' ? '111111' : '000000' },
+          })
+          expect(wrong.status).toBe(422)
+          if (waitEach) await settledLog()
+        }
+        await settledLog()
+        return (await roundTrips(own)) - before - reads * perRead
+      }
+      const together = await countFor('aud-rt-1', false)
+      const apart = await countFor('aud-rt-2', true)
+      // Apart, each outcome went alone; together, they went with the next request's write (or together).
+      expect(apart - together).toBe(N - 1)
+
+      // It rides with the very next write: the first's outcome is there as soon as the second is answered
+      // (alone it would wait OUTCOME_FLUSH_MS).
+      const created = await own.request('POST', '/v1/transfers', { key: p.key, body: paymentBody('aud-rt-3') })
+      const code = await sfox.latestCode(created.body.provider_reference)
+      await settledLog()
+      const wrongCode = { code: code === '000000' ? '111111' : '000000' }
+      const first = await own.request('POST', '/v1/transfers/aud-rt-3/confirm', { key: p.key, body: wrongCode })
+      await own.request('POST', '/v1/transfers/aud-rt-3/confirm', { key: p.key, body: wrongCode })
+      const ownDb = openDb(own.dbUrl)
+      try {
+        const rows = await ownDb.all<{ outcome: string }>('SELECT outcome FROM audit_log WHERE request_id = ?', [
+          first.headers.get('x-request-id'),
+        ])
+        expect(rows.map((r) => r.outcome)).toEqual(['refused'])
+      } finally {
+        ownDb.close()
+      }
+    } finally {
+      await own.close()
+    }
   })
 })
