@@ -83,9 +83,13 @@ export const returnOutcomes = (statements: InStatement[]) => {
   if (waitingOutcomes.length > MAX_WAITING_OUTCOMES) waitingOutcomes.length = MAX_WAITING_OUTCOMES
 }
 
-/** After OUTCOME_FLUSH_MS, writes whatever no other write took along meanwhile. */
-export const flushOutcomesLater = async (db: Db) => {
+/**
+ * After OUTCOME_FLUSH_MS, writes `outcome` (with whatever else waits) if no write took it along
+ * meanwhile. Only its own: a younger outcome will likely ride with the next write soon.
+ */
+export const flushOutcomesLater = async (db: Db, outcome: InStatement) => {
   await new Promise((resolve) => setTimeout(resolve, OUTCOME_FLUSH_MS))
+  if (!waitingOutcomes.includes(outcome)) return
   const statements = takeOutcomes()
   if (statements.length === 0) return
   await db.pipeline.batch(statements, 'write').catch((error: unknown) => {

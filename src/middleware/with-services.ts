@@ -34,6 +34,6 @@ export const withServices = createMiddleware<AppEnv>(async (c, next) => {
   const outcome = await audit.finish()
   if (outcome) {
     queueOutcome(outcome)
-    c.var.services.defer(flushOutcomesLater(c.var.services.db))
+    c.var.services.defer(flushOutcomesLater(c.var.services.db, outcome))
   }
 })
