@@ -9,6 +9,11 @@ export type ProviderCall = {
   headers?: Record<string, string>
   body?: string | ReadableStream<Uint8Array>
   timeoutMs: number
+  /**
+   * The caller's own clock instead of one `timeoutMs` for the whole exchange (a streamed upload times
+   * each wait for the provider): it aborts `signal` and says whether it ran out.
+   */
+  deadline?: { signal: AbortSignal; timedOut: () => boolean }
   /** Told how long the provider took, for the request log's upstream timing. */
   onTiming?: (ms: number) => void
   /** How to send it: the global fetch, or a service binding's (the test-mode simulator). */
@@ -38,12 +43,14 @@ export const callProvider = async (
       method: call.method,
       headers: call.headers,
       body: call.body,
-      signal: AbortSignal.timeout(call.timeoutMs),
+      signal: call.deadline?.signal ?? AbortSignal.timeout(call.timeoutMs),
     })
     const text = await res.text()
     return { ok: true, response: { status: res.status, headers: res.headers, text, json: parseJson(text) } }
   } catch (error) {
-    const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
+    const timedOut = call.deadline
+      ? call.deadline.timedOut()
+      : error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
     return {
       ok: false,
       error: {

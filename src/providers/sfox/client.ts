@@ -64,7 +64,7 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
    * up front). The upload timeout bounds each wait for sFOX to take the next bytes and, once the body
    * has ended, the wait for its answer; the time the files take to arrive is the client's, not sFOX's.
    */
-  const streamUpload = async (upload: DocumentUpload): Promise<Result<ProviderResponse>> => {
+  const streamUpload = async (upload: DocumentUpload) => {
     const timeoutMs = options.uploadTimeoutMs ?? options.timeoutMs
     const framing = multipartFraming()
     const files = upload.files.getReader()
@@ -112,9 +112,10 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
         void files.cancel().catch(() => {})
       },
     })
-    const started = Date.now()
     try {
-      const res = await (options.fetch ?? fetch)(new URL('/v1/enterprise/ddq/upload', connection.baseUrl).toString(), {
+      return await callProvider({
+        provider: 'sfox',
+        url: new URL('/v1/enterprise/ddq/upload', connection.baseUrl).toString(),
         method: 'POST',
         headers: {
           authorization: `Bearer ${connection.apiKey}`,
@@ -122,29 +123,15 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
           'content-type': framing.contentType,
         },
         body,
-        signal: abort.signal,
-      })
-      const text = await res.text()
-      let json: unknown = null
-      try {
-        json = JSON.parse(text)
-      } catch {
-        // not JSON: errorOf reads the status alone
-      }
-      return ok({ status: res.status, headers: res.headers, text, json })
-    } catch {
-      return fail({
-        kind: timedOut ? 'timeout' : 'unavailable',
-        provider: 'sfox',
-        status: null,
-        code: null,
-        message: timedOut ? `no answer within ${timeoutMs} ms` : 'connection failed',
+        timeoutMs,
+        deadline: { signal: abort.signal, timedOut: () => timedOut },
+        onTiming: options.onTiming,
+        fetch: options.fetch,
       })
     } finally {
       clearTimeout(timer)
       // sFOX answered before taking the whole body (a refusal, an outage): the rest is not sent.
       void files.cancel().catch(() => {})
-      options.onTiming?.(Date.now() - started)
     }
   }
 
@@ -276,8 +263,7 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
     // §7.6 Submit Documents (legacy): multipart, the files streamed from the request that brought them.
     async uploadDocuments(upload) {
       const sent = await streamUpload(upload)
-      if (!sent.ok) return sent
-      const result = answerOf('upload', sent.value)
+      const result = sent.ok ? answerOf('upload', sent.response) : sent
       if (!result.ok) return result
       const message = (result.response.json as { message?: unknown } | null)?.message
       return ok({ message: typeof message === 'string' ? message : 'accepted' })
