@@ -2,62 +2,11 @@
 // V8's own figures (Runtime.getHeapUsage) before and after a forced full GC
 // (HeapProfiler.takeHeapSnapshot, which starts with a full GC). Nothing here enables the Runtime or Console domains, so the
 // session never makes V8 keep console messages for it.
-import WebSocket from 'ws'
-import { type InspectorTarget, listTargets } from './profile/inspector'
+import { type CdpSession, connectCdp, type InspectorTarget, listTargets } from './profile/inspector'
 
-type Cdp = {
-  send: <T = any>(method: string, params?: Record<string, unknown>) => Promise<T>
-  /** Events (messages without an id), e.g. HeapProfiler.addHeapSnapshotChunk. */
-  onEvent: (listener: (method: string, params: any) => void) => void
-  close: () => void
-}
-
-/** A CDP session on one inspector target (bench/profile/inspector.ts has one for profiles; this one also passes events). */
-const connect = async (port: number, target: InspectorTarget): Promise<Cdp> => {
-  const ws = new WebSocket(target.webSocketDebuggerUrl ?? `ws://127.0.0.1:${port}/${target.id}`, {
-    perMessageDeflate: false,
-    maxPayload: 1024 * 1024 * 1024,
-  })
-  await new Promise<void>((ok, fail) => {
-    ws.once('open', () => ok())
-    ws.once('error', fail)
-  })
-  let nextId = 1
-  const pending = new Map<number, { ok: (v: any) => void; fail: (e: Error) => void }>()
-  const listeners: ((method: string, params: any) => void)[] = []
-  ws.on('message', (data) => {
-    const message = JSON.parse(data.toString()) as {
-      id?: number
-      method?: string
-      params?: unknown
-      result?: unknown
-      error?: { message: string }
-    }
-    if (message.id === undefined) {
-      for (const listener of listeners) listener(message.method ?? '', message.params)
-      return
-    }
-    const waiter = pending.get(message.id)
-    if (!waiter) return
-    pending.delete(message.id)
-    if (message.error) waiter.fail(new Error(`CDP: ${message.error.message}`))
-    else waiter.ok(message.result)
-  })
-  ws.on('close', () => {
-    for (const waiter of pending.values()) waiter.fail(new Error('CDP: inspector connection closed'))
-    pending.clear()
-  })
-  return {
-    send: (method, params = {}) =>
-      new Promise((ok, fail) => {
-        const id = nextId++
-        pending.set(id, { ok, fail })
-        ws.send(JSON.stringify({ id, method, params }))
-      }),
-    onEvent: (listener) => void listeners.push(listener),
-    close: () => ws.close(),
-  }
-}
+/** A CDP session on one inspector target. */
+const connect = (port: number, target: InspectorTarget): Promise<CdpSession> =>
+  connectCdp(target.webSocketDebuggerUrl ?? `ws://127.0.0.1:${port}/${target.id}`)
 
 /** One isolate's heap, bytes: V8's used and total (reserved) heap, and used again after a full GC. */
 export type IsolateHeap = {
@@ -69,7 +18,7 @@ export type IsolateHeap = {
   afterGcBytes: number | null
 }
 
-const usage = (cdp: Cdp) => cdp.send<{ usedSize: number; totalSize: number }>('Runtime.getHeapUsage')
+const usage = (cdp: CdpSession) => cdp.send<{ usedSize: number; totalSize: number }>('Runtime.getHeapUsage')
 
 /**
  * A full GC in the isolate. workerd never answers HeapProfiler.collectGarbage (V8 runs it as a
@@ -77,7 +26,7 @@ const usage = (cdp: Cdp) => cdp.send<{ usedSize: number; totalSize: number }>('R
  * starts with V8's full, all-available-garbage collection, synchronously: take one and drop its
  * chunks (they stream as events, which this session ignores).
  */
-const fullGc = (cdp: Cdp) => cdp.send('HeapProfiler.takeHeapSnapshot', { reportProgress: false })
+const fullGc = (cdp: CdpSession) => cdp.send('HeapProfiler.takeHeapSnapshot', { reportProgress: false })
 
 // workerd's inspector serves one session per isolate: a second connection closes the first. So
 // every reading of this module waits for the one before it.

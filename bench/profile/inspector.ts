@@ -32,9 +32,15 @@ export type CpuProfile = {
   timeDeltas: number[]
 }
 
-type CdpSession = { send: <T = any>(method: string, params?: Record<string, unknown>) => Promise<T>; close: () => void }
+export type CdpSession = {
+  send: <T = any>(method: string, params?: Record<string, unknown>) => Promise<T>
+  /** Events (messages without an id), e.g. HeapProfiler.addHeapSnapshotChunk. */
+  onEvent: (listener: (method: string, params: any) => void) => void
+  close: () => void
+}
 
-const connectCdp = async (url: string): Promise<CdpSession> => {
+/** A Chrome DevTools Protocol session on one inspector target's WebSocket. */
+export const connectCdp = async (url: string): Promise<CdpSession> => {
   const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 1024 * 1024 * 1024 })
   await new Promise<void>((ok, fail) => {
     ws.once('open', () => ok())
@@ -42,9 +48,19 @@ const connectCdp = async (url: string): Promise<CdpSession> => {
   })
   let nextId = 1
   const pending = new Map<number, { ok: (v: any) => void; fail: (e: Error) => void }>()
+  const listeners: ((method: string, params: any) => void)[] = []
   ws.on('message', (data) => {
-    const message = JSON.parse(data.toString()) as { id?: number; result?: unknown; error?: { message: string } }
-    if (message.id === undefined) return // events (console messages etc.)
+    const message = JSON.parse(data.toString()) as {
+      id?: number
+      method?: string
+      params?: unknown
+      result?: unknown
+      error?: { message: string }
+    }
+    if (message.id === undefined) {
+      for (const listener of listeners) listener(message.method ?? '', message.params)
+      return
+    }
     const waiter = pending.get(message.id)
     if (!waiter) return
     pending.delete(message.id)
@@ -62,6 +78,7 @@ const connectCdp = async (url: string): Promise<CdpSession> => {
         pending.set(id, { ok, fail })
         ws.send(JSON.stringify({ id, method, params }))
       }),
+    onEvent: (listener) => void listeners.push(listener),
     close: () => ws.close(),
   }
 }

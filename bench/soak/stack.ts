@@ -10,6 +10,7 @@ import { type SfoxSandbox, startSfox } from '../../test/helpers/sfox'
 import { startWorker, type workerOptionsFromConfig } from '../../test/helpers/worker'
 import { readGatewayHeap } from '../isolate-heap'
 import { findDescendants, residentKib } from '../memory'
+import { benchBindings } from '../stack'
 import { startCountingProxy } from './proxy'
 
 /** Every sFOX email carries this code (sandbox setting `fixed_otp`); any other code is wrong. */
@@ -76,13 +77,7 @@ export const startSoakStack = async (options: {
     const adminToken = `soak-admin-${randomBytes(12).toString('hex')}`
     const { settings } = options
     const bindings = {
-      ENVIRONMENT: 'test',
-      LIBSQL_URL: dbUrl,
-      ADMIN_TOKEN: adminToken,
-      ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-      API_KEY_SECRET: randomBytes(24).toString('hex'),
-      WEBHOOK_ALLOW_HTTP: 'true',
-      WEBHOOK_ALLOW_PRIVATE_HOSTS: 'true',
+      ...benchBindings(dbUrl, adminToken),
       RATE_LIMIT: '100000',
       PENDING_TTL_SECONDS: String(settings.pendingTtlSeconds),
       PROVIDER_TIMEOUT_MS: String(settings.providerTimeoutMs),

@@ -1,3 +1,4 @@
+import { drainReader } from './drain'
 import { utf8 } from './encoding'
 
 /** A part's headers as multipart/form-data gives them: `filename` null for a text field. */
@@ -88,20 +89,6 @@ const headOf = (bytes: Uint8Array): PartHead => {
 // How much of an abandoned body is still read before it is cut off (the route's body limit is far below).
 const DRAIN_LIMIT = 32 * 1024 * 1024
 
-const drainReader = async (reader: ReadableStreamDefaultReader<Uint8Array>) => {
-  let read = 0
-  try {
-    while (read <= DRAIN_LIMIT) {
-      const { done, value } = await reader.read()
-      if (done) return
-      read += value.byteLength
-    }
-  } catch {
-    return // the body failed (over its limit, the client went away): nothing more to read
-  }
-  await reader.cancel().catch(() => {})
-}
-
 /**
  * Reads a multipart/form-data body as it arrives: each part's headers, then its bytes in the
  * chunks they came in (never joined into one copy). Memory stays at a chunk plus a boundary's
@@ -189,6 +176,6 @@ export async function* readMultipart(
   } finally {
     // Stopped early (a malformed part, a consumer that gave up): the rest is read and dropped, so the
     // client's upload completes and it sees the answer (an unread body resets the connection).
-    if (!ended) await drainReader(reader)
+    if (!ended) await drainReader(reader, DRAIN_LIMIT)
   }
 }

@@ -1,4 +1,5 @@
 import { createMiddleware } from 'hono/factory'
+import { drainReader } from '../lib/drain'
 import { Problem } from '../lib/problem'
 import type { AppEnv } from './app-env'
 
@@ -7,20 +8,7 @@ import type { AppEnv } from './app-env'
 export const DRAIN_BYTES = 16 * 1024 * 1024
 
 export const drain = async (body: ReadableStream<Uint8Array> | null, limit: number) => {
-  if (!body) return
-  const reader = body.getReader()
-  let read = 0
-  try {
-    while (read <= limit) {
-      const { done, value } = await reader.read()
-      if (done) return
-      read += value.byteLength
-    }
-  } catch {
-    // the client went away: nothing to answer
-  } finally {
-    await reader.cancel().catch(() => {})
-  }
+  if (body) await drainReader(body.getReader(), limit)
 }
 
 /**
