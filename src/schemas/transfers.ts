@@ -51,13 +51,21 @@ export const ACCOUNT_TYPES = [
   'saving_account',
 ] as const
 
+const QI_AMOUNT_MAX_LENGTH = 10
+
 export const QiCreate = z
   .object({
     account_key: z.uuid().openapi({ description: 'The QI account to debit; must be one the partner may use.' }),
-    amount: PositiveDecimal.refine((a) => !/\.\d{3,}$/.test(a), 'must have at most 2 decimal places').openapi({
-      description: 'BRL, > 0, at most 2 decimal places. Returned as a string.',
-      example: '150.25',
-    }),
+    amount: PositiveDecimal.refine((a) => !/\.\d{3,}$/.test(a), 'must have at most 2 decimal places')
+      // QI's page gives transaction_amount a "max length 10": refused here rather than as QI's "Schema Error".
+      .refine(
+        (a) => a.length <= QI_AMOUNT_MAX_LENGTH,
+        "must be at most 10 characters (QI's limit), so at most 9999999.99",
+      )
+      .openapi({
+        description: 'BRL, > 0, at most 2 decimal places and 10 characters (up to 9999999.99). Returned as a string.',
+        example: '150.25',
+      }),
     target_account: z
       .object({
         account_branch: digits(4, 4, 'exactly 4 digits'),

@@ -927,10 +927,11 @@ const plainNumber = (n: number) => {
 
 /**
  * docs/api.md: a positive decimal, as a string (surrounding whitespace ignored) or a JSON number;
- * at most 15 significant digits and below 10^15; `maxDecimals` (QI: 2) after trailing zeros go.
+ * at most 15 significant digits and below 10^15; `maxDecimals` (QI: 2) after trailing zeros go;
+ * `maxLength` (QI: 10) counts the normalized text, e.g. 9999999.99.
  */
 export const decimal =
-  (o: { maxDecimals?: number } = {}): Contract =>
+  (o: { maxDecimals?: number; maxLength?: number } = {}): Contract =>
   (v) => {
     const text =
       typeof v === 'number' ? (Number.isFinite(v) ? plainNumber(v) : '') : typeof v === 'string' ? v.trim() : ''
@@ -943,6 +944,7 @@ export const decimal =
       significant.length > 0 &&
         whole.length <= 15 &&
         significant.length <= 15 &&
-        fraction.length <= (o.maxDecimals ?? Number.POSITIVE_INFINITY),
+        fraction.length <= (o.maxDecimals ?? Number.POSITIVE_INFINITY) &&
+        `${whole || '0'}${fraction ? `.${fraction}` : ''}`.length <= (o.maxLength ?? Number.POSITIVE_INFINITY),
     )
   }

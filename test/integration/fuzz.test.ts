@@ -684,7 +684,7 @@ const CONTRACTS: Record<string, Contract> = {
           metadata,
           qi: obj({
             account_key: str({ pattern: UUID }),
-            amount: decimal({ maxDecimals: 2 }),
+            amount: decimal({ maxDecimals: 2, maxLength: 10 }),
             target_account: obj({
               account_branch: str({ pattern: /^[0-9]{4}$/ }),
               account_digit: str({ pattern: /^[0-9Xx]$/ }),
@@ -2219,6 +2219,7 @@ describe('fuzz findings, minimized', () => {
     ['a TED to a 7-digit ISPB', () => create('fz-ted-fixed-2', (b) => (b.qi.target_account.ispb = '1234567'))],
     ['a TED to a 3-digit branch', () => create('fz-ted-fixed-3', (b) => (b.qi.target_account.account_branch = '123'))],
     ['a TED of 3 decimal places', () => create('fz-ted-fixed-4', (b) => (b.qi.amount = '10.001'))],
+    ['a TED of an 11-character amount', () => create('fz-ted-fixed-5', (b) => (b.qi.amount = '12345678.91'))],
     // findQiTransfer() is given whatever JSON type the (unauthenticated) webhook holds: an array or a
     // non-finite number makes the query fail, answered 503 "database unavailable" and logged as a
     // database error; a deeply nested array overflows the stack building the query (500).
