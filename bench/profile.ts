@@ -3,12 +3,12 @@
  * inspector, while driving one flow at a time (1 in flight) against the built Worker in Miniflare.
  *
  *   npx tsx bench/profile.ts [--get-n 2000] [--create-n 1000] [--warmup 200] [--interval-us 100]
- *                            [--top 25] [--out <dir>] [--flows get,create,confirm,resend,qi-create,qi-confirm] [--split 0.25] [--ab 0] [--perf]
+ *                            [--top 25] [--out <dir>] [--flows get,create,confirm,resend,qi-create,qi-confirm,qi-confirm-wrong] [--split 0.25] [--ab 0] [--perf]
  *
  * workerd's clock stands still while JavaScript runs, so the Worker cannot time itself; V8's sampler
  * runs on a thread of its own, in real time. Per flow (GET /v1/transfers/{id}; sFOX POST
  * /v1/transfers, a fresh transfer_id each; confirm with the right code, a pending transfer each;
- * resend, up to the partner's resend limit per transfer; QI create TED and QI confirm, against a QI sandbox
+ * resend, up to the partner's resend limit per transfer; QI create TED, QI confirm and QI confirm with a wrong token, against a QI sandbox
  * started for them, each signed with ES512 and its signed answer verified; --create-n sets the count of all five):
  *   1. a baseline without any inspector session: wall time and workerd's CPU time per request, per
  *      thread, from /proc (the ground truth the profile is checked against);
@@ -117,7 +117,7 @@ try {
     for (let i = 0; i < options.warmup; i++) await gw.get(getIds[i % getIds.length]!)
     for (let i = 0; i < options.warmup; i++) await gw.create(`profile-warm-${label}-${run}-${i}`)
   }
-  const profiling = ['get', 'create', 'confirm', 'resend', 'qi-create', 'qi-confirm'].some((flow) =>
+  const profiling = ['get', 'create', 'confirm', 'resend', 'qi-create', 'qi-confirm', 'qi-confirm-wrong'].some((flow) =>
     options.flows.includes(flow),
   )
   if (profiling) {
@@ -153,14 +153,20 @@ try {
 
   if (options.flows.includes('qi-create'))
     await profileFlow('qi-create', options.createN, (i, phase) => gw.qiCreate(`profile-qi-${phase}-${run}-${i}`))
-  if (options.flows.includes('qi-confirm')) {
+  // A confirm, right token or wrong, needs a pending TED of its own (a wrong one spends one of its attempts).
+  const qiConfirmFlows = [
+    ['qi-confirm', gw.qiConfirm],
+    ['qi-confirm-wrong', gw.qiConfirmWrong],
+  ] as const
+  for (const [flow, confirm] of qiConfirmFlows) {
+    if (!options.flows.includes(flow)) continue
     await profileFlow(
-      'qi-confirm',
+      flow,
       options.createN,
-      (i, phase) => gw.qiConfirm(`profile-qi-confirm-${phase}-${run}-${i}`),
+      (i, phase) => confirm(`profile-${flow}-${phase}-${run}-${i}`),
       async (phase, count) => {
-        progress(`qi-confirm: creating ${count} pending TEDs for the ${phase} pass`)
-        for (let i = 0; i < count; i++) await gw.qiCreate(`profile-qi-confirm-${phase}-${run}-${i}`)
+        progress(`${flow}: creating ${count} pending TEDs for the ${phase} pass`)
+        for (let i = 0; i < count; i++) await gw.qiCreate(`profile-${flow}-${phase}-${run}-${i}`)
       },
     )
   }

@@ -14,7 +14,7 @@ export type ProfileOptions = {
   top: number
   /** Where the profiles, the bundle and its map go; '' = a new temporary directory. */
   out: string
-  /** Which of get, create, confirm, resend, qi-create, qi-confirm to profile. */
+  /** Which of get, create, confirm, resend, qi-create, qi-confirm, qi-confirm-wrong to profile. */
   flows: string[]
   /** The all-isolates pass: this share of each flow's count; 0 skips it. */
   split: number

@@ -79,6 +79,9 @@ describe('QI resend: TED000087 "Error Sending Token"', () => {
     }
     const after = await p.call('GET', '/v1/transfers/ted-87')
     expect(after.body.verification).toMatchObject({ resends_used: 0, resends_remaining: 3 })
+    // The first token's send time and expiry are back too: the refused send stamped nothing.
+    const { code_sent_at, code_expires_at, channel } = created.body.verification
+    expect(after.body.verification).toMatchObject({ code_sent_at, code_expires_at, channel })
     // QI's word is that no token went out, so no cooldown holds the partner back either.
     expect((await p.call('POST', '/v1/transfers/ted-87/resend', {})).status).toBe(200)
   })

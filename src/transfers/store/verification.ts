@@ -57,8 +57,23 @@ export const claimConfirmAttempt = async (
 }
 
 /** This confirm's lease only: `heldLease` is the value its claim wrote. */
-const ownLeaseReleased = (heldLease: number) =>
-  sql`CASE WHEN ${transfers.leaseUntil} = ${heldLease} THEN NULL ELSE ${transfers.leaseUntil} END`
+const ownLeaseReleased = () =>
+  sql`CASE WHEN ${transfers.leaseUntil} = ${p('heldLease')} THEN NULL ELSE ${transfers.leaseUntil} END`
+
+// Give-backs run on the lean pipeline like the claims: a wrong code or a refused send is a hot path too.
+const refundAttempt = (keepLease: boolean) =>
+  compile((b) =>
+    b
+      .update(transfers)
+      .set({
+        attemptsRemaining: sql`${transfers.attemptsRemaining} + 1`,
+        ...(keepLease ? {} : { leaseUntil: ownLeaseReleased() as unknown as number }),
+        updatedAt: p('now') as unknown as number,
+      })
+      .where(and(eq(transfers.id, p('id')), eq(transfers.status, 'pending_verification'))),
+  )
+const refundAttemptReleasingLease = refundAttempt(false)
+const refundAttemptKeepingLease = refundAttempt(true)
 
 /**
  * Gives back an attempt the provider did not judge (expired code, outage). The confirm's lease is
@@ -66,21 +81,18 @@ const ownLeaseReleased = (heldLease: number) =>
  * authentic) the provider may still be approving, so the lease runs out on its own.
  */
 export const refundConfirmAttempt = (db: Db, id: string, now: number, heldLease: number, keepLease = false) =>
-  db
+  db.pipeline.execute(bind(keepLease ? refundAttemptKeepingLease : refundAttemptReleasingLease, { id, now, heldLease }))
+
+const leaseReleased = compile((b) =>
+  b
     .update(transfers)
-    .set({
-      attemptsRemaining: sql`${transfers.attemptsRemaining} + 1`,
-      ...(keepLease ? {} : { leaseUntil: ownLeaseReleased(heldLease) }),
-      updatedAt: now,
-    })
-    .where(and(eq(transfers.id, id), eq(transfers.status, 'pending_verification')))
+    .set({ leaseUntil: null })
+    .where(and(eq(transfers.id, p('id')), eq(transfers.leaseUntil, p('heldLease')))),
+)
 
 /** The confirm is over (a wrong code changes nothing else): its own lease is given back. */
 export const releaseLease = (db: Db, id: string, heldLease: number) =>
-  db
-    .update(transfers)
-    .set({ leaseUntil: null })
-    .where(and(eq(transfers.id, id), eq(transfers.leaseUntil, heldLease)))
+  db.pipeline.execute(bind(leaseReleased, { id, heldLease }))
 
 // What a refused resend is explained with, and what a failed send gives back.
 const resendBefore = compile((b) =>
@@ -180,19 +192,33 @@ export const claimResend = async (
   }
 }
 
+const resendRefunded = compile((b) =>
+  b
+    .update(transfers)
+    .set({ resendsUsed: sql`MAX(${transfers.resendsUsed} - 1, 0)`, updatedAt: p('now') as unknown as number })
+    .where(eq(transfers.id, p('id'))),
+)
+// The code's send time, expiry and channel go back only if no other send stamped them since.
+const resendStampRestored = compile((b) =>
+  b
+    .update(transfers)
+    .set({
+      codeSentAt: p('codeSentAt') as unknown as number,
+      codeExpiresAt: p('codeExpiresAt') as unknown as number,
+      verificationChannel: p('verificationChannel') as unknown as string,
+    })
+    .where(and(eq(transfers.id, p('id')), eq(transfers.codeSentAt, p('claimedAt')))),
+)
+
 /** A resend the provider refused does not use the partner's quota: undo it if nothing moved since. */
-export const refundResend = (db: Db, previous: ResendPrevious, claimedAt: number, now: number) =>
-  db.batch([
-    db
-      .update(transfers)
-      .set({ resendsUsed: sql`MAX(${transfers.resendsUsed} - 1, 0)`, updatedAt: now })
-      .where(eq(transfers.id, previous.id)),
-    db
-      .update(transfers)
-      .set({
-        codeSentAt: previous.codeSentAt,
-        codeExpiresAt: previous.codeExpiresAt,
-        verificationChannel: previous.verificationChannel,
-      })
-      .where(and(eq(transfers.id, previous.id), eq(transfers.codeSentAt, claimedAt))),
-  ])
+export const refundResend = (db: Db, previous: ResendPrevious, claimedAt: number, now: number) => {
+  const values = {
+    id: previous.id,
+    now,
+    claimedAt,
+    codeSentAt: previous.codeSentAt,
+    codeExpiresAt: previous.codeExpiresAt,
+    verificationChannel: previous.verificationChannel,
+  }
+  return db.pipeline.batch([bind(resendRefunded, values), bind(resendStampRestored, values)])
+}
