@@ -31,8 +31,12 @@ const encode = async (before: [string, string][], docs: Document[], typesFirst =
   return { contentType: encoded.headers.get('content-type')!, body: new Uint8Array(await encoded.arrayBuffer()) }
 }
 
+// `redirect: 'error'` with no window spares undici a clone of the request, which tees the body and
+// copies every chunk: client work both sides would pay, on the Node thread the sandbox shares.
 const init = (m: Multipart, token: string): Init => ({
   method: 'POST',
+  redirect: 'error',
+  window: null,
   headers: { 'content-type': m.contentType, accept: 'application/json', authorization: `Bearer ${token}` },
   body: m.body,
 })

@@ -2,7 +2,13 @@ import type { Miniflare } from 'miniflare'
 
 type Answer = { status: number; headers: Headers; text: () => Promise<string> }
 /** `body` is text (JSON) or bytes (a multipart body encoded once, so every request sends the same bytes). */
-export type Init = { method: string; headers?: Record<string, string>; body?: string | Uint8Array<ArrayBuffer> }
+export type Init = {
+  method: string
+  headers?: Record<string, string>
+  body?: string | Uint8Array<ArrayBuffer>
+  redirect?: 'error'
+  window?: null
+}
 
 // A request that hangs fails the bench instead of stalling it; no healthy op comes near this.
 const REQUEST_TIMEOUT_MS = 15_000
