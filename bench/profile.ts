@@ -3,13 +3,14 @@
  * inspector, while driving one flow at a time (1 in flight) against the built Worker in Miniflare.
  *
  *   npx tsx bench/profile.ts [--get-n 2000] [--create-n 1000] [--warmup 200] [--interval-us 100]
- *                            [--top 25] [--out <dir>] [--flows get,create,confirm,resend,qi-create,qi-confirm,qi-confirm-wrong] [--split 0.25] [--ab 0] [--perf]
+ *                            [--top 25] [--out <dir>] [--flows get,create,confirm,resend,qi-create,qi-confirm,qi-confirm-wrong,upload] [--upload-n 30] [--split 0.25] [--ab 0] [--perf]
  *
  * workerd's clock stands still while JavaScript runs, so the Worker cannot time itself; V8's sampler
  * runs on a thread of its own, in real time. Per flow (GET /v1/transfers/{id}; sFOX POST
  * /v1/transfers, a fresh transfer_id each; confirm with the right code, a pending transfer each;
  * resend, up to the partner's resend limit per transfer; QI create TED, QI confirm and QI confirm with a wrong token, against a QI sandbox
- * started for them, each signed with ES512 and its signed answer verified; --create-n sets the count of all five):
+ * started for them, each signed with ES512 and its signed answer verified; --create-n sets the count of all these;
+ * upload: the bench's 10 MiB document submission streamed on to sFOX, --upload-n of them):
  *   1. a baseline without any inspector session: wall time and workerd's CPU time per request, per
  *      thread, from /proc (the ground truth the profile is checked against);
  *   2. the profiled pass, the Worker's isolate only: top functions by self and by inclusive time
@@ -51,6 +52,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { generateP521KeyPair } from '../sandbox/qi/keys'
 import { startQiSandbox } from '../sandbox/qi/server'
+import { pdfOf } from './documents'
 import { BENCH_RESEND_LIMIT } from './gateway'
 import { runAbTest } from './profile/ab-test'
 import { startDriver } from './profile/driver'
@@ -169,6 +171,13 @@ try {
         for (let i = 0; i < count; i++) await gw.qiCreate(`profile-${flow}-${phase}-${run}-${i}`)
       },
     )
+  }
+
+  if (options.flows.includes('upload')) {
+    // The bench's 10 MiB upload (file_types first, so the gateway streams it to sFOX as it arrives).
+    const upload = await driver.upload(`profile-upload-${run}`, pdfOf(10 * 1024 * 1024))
+    for (let i = 0; i < 3; i++) await upload()
+    await profileFlow('upload', options.uploadN, () => upload())
   }
 
   if (options.ab > 0)

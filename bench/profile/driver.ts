@@ -2,6 +2,7 @@
 // start their own), and measures a pass of requests: wall time, workerd's CPU from /proc, optionally perf.
 import type { KeyPairPem } from '../../sandbox/qi/keys'
 import { cpuBetween, eventLoopTid, threadCpu } from '../cpu'
+import { type Document, gatewayUpload } from '../documents'
 import { gatewayOps, setupPartner } from '../gateway'
 import { httpTransport, type Transport } from '../http'
 import { findDescendants } from '../memory'
@@ -74,6 +75,11 @@ export const startDriver = async (
 
   return {
     gw,
+    /** A 10 MiB-class document upload for `userId` (made an sFOX user of the partner's account first). */
+    upload: async (userId: string, doc: Document) => {
+      await stack.sfox.addUser(userId, account.account)
+      return gatewayUpload(http, () => key, userId, doc)
+    },
     freshKey,
     drive,
     /** A new key, loaded into no Worker's key cache yet. */

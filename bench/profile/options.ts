@@ -6,6 +6,8 @@ export type ProfileOptions = {
   getN: number
   /** Creates, confirms and resends per pass. */
   createN: number
+  /** 10 MiB document uploads per pass (the upload flow). */
+  uploadN: number
   /** GETs and creates before anything is measured (and per variant before the A/B blocks). */
   warmup: number
   /** V8's sampling interval asked for, µs. */
@@ -14,7 +16,7 @@ export type ProfileOptions = {
   top: number
   /** Where the profiles, the bundle and its map go; '' = a new temporary directory. */
   out: string
-  /** Which of get, create, confirm, resend, qi-create, qi-confirm, qi-confirm-wrong to profile. */
+  /** Which of get, create, confirm, resend, qi-create, qi-confirm, qi-confirm-wrong, upload to profile. */
   flows: string[]
   /** The all-isolates pass: this share of each flow's count; 0 skips it. */
   split: number
@@ -33,6 +35,7 @@ export const parseProfileOptions = (args: string[]): ProfileOptions => {
     getN: Number(option('get-n', '2000')),
     createN: Number(option('create-n', '1000')),
     warmup: Number(option('warmup', '200')),
+    uploadN: Number(option('upload-n', '30')),
     intervalUs: Number(option('interval-us', '100')),
     top: Number(option('top', '25')),
     out: option('out', ''),

@@ -185,13 +185,16 @@ const readSubmission = async (input: DocumentsInput, maxFileBytes: number, outbo
       if (current) {
         const file: ArrivingFile = current
         file.size += bytes.length
+        // Of what the checks read, only a file's first bytes and its size change as its bytes arrive.
+        let changed = file.size > maxFileBytes
         if (file.head.length < HEAD_BYTES) {
           const head = new Uint8Array(Math.min(HEAD_BYTES, file.head.length + bytes.length))
           head.set(file.head)
           head.set(bytes.subarray(0, head.length - file.head.length), file.head.length)
           file.head = head
+          changed = true
         }
-        settle()
+        if (changed) settle()
         if (refused) continue
         await file.hash?.writer.write(bytes)
         outbound?.hold(bytes)

@@ -15,6 +15,8 @@ export class MalformedMultipart extends Error {
 // A part's headers are a name, a file name (at most a few hundred characters) and a type.
 const MAX_HEAD_BYTES = 16 * 1024
 const BATCH_BYTES = 64 * 1024
+// What one BYOB read fills: fewer, larger reads; a submission holds a few of them at a time.
+const READ_BYTES = 256 * 1024
 const CR = 0x0d
 const CRLF = utf8('\r\n')
 const HEAD_END = utf8('\r\n\r\n')
@@ -26,16 +28,28 @@ export const boundaryOf = (contentType: string): string | null => {
   return boundary.length >= 1 && boundary.length <= 70 && /^[\x20-\x7e]+$/.test(boundary) ? boundary : null
 }
 
-/** Where `pattern` starts in `bytes` at or after `from`, or -1; scans with the native indexOf for its first byte. */
-const indexOfBytes = (bytes: Uint8Array, pattern: Uint8Array, from = 0): number => {
-  const first = pattern[0]!
-  const last = bytes.length - pattern.length
-  for (let i = bytes.indexOf(first, from); i !== -1 && i <= last; i = bytes.indexOf(first, i + 1)) {
-    let j = 1
-    while (j < pattern.length && bytes[i + j] === pattern[j]) j++
-    if (j === pattern.length) return i
+/**
+ * A search for `pattern` (Horspool's): where it starts in `bytes` at or after `from`, or -1. It
+ * looks at about one byte in `pattern.length`: a file's bytes are scanned for the boundary, and a
+ * byte-by-byte scan was the reader's largest cost.
+ */
+const finderOf = (pattern: Uint8Array) => {
+  const m = pattern.length
+  const lastByte = pattern[m - 1]!
+  const skip = new Uint8Array(256).fill(m)
+  for (let i = 0; i < m - 1; i++) skip[pattern[i]!] = m - 1 - i
+  return (bytes: Uint8Array, from = 0): number => {
+    for (let i = from; i <= bytes.length - m; ) {
+      const last = bytes[i + m - 1]!
+      if (last === lastByte) {
+        let j = m - 2
+        while (j >= 0 && bytes[i + j] === pattern[j]) j--
+        if (j < 0) return i
+      }
+      i += skip[last]!
+    }
+    return -1
   }
-  return -1
 }
 
 /** Where a partial `pattern` may begin at the end of `bytes` (it could complete in the next chunk), else bytes.length. */
@@ -95,7 +109,7 @@ type WorkerdByobReader = ReadableStreamBYOBReader & {
 
 /**
  * The body's bytes in chunks, null at its end. workerd gives a default reader a request body 4 KiB
- * per read; a BYOB reader's readAtLeast fills BATCH_BYTES per read, a sixteenth of the reads and
+ * per read; a BYOB reader's readAtLeast fills READ_BYTES per read, a sixty-fourth of the reads and
  * of the promise hops behind each. Streams that are not byte streams are read the default way.
  */
 const chunksOf = (body: ReadableStream<Uint8Array>) => {
@@ -142,6 +156,8 @@ export async function* readMultipart(
   boundary: string,
 ): AsyncGenerator<MultipartEvent> {
   const delimiter = utf8(`\r\n--${boundary}`)
+  const findDelimiter = finderOf(delimiter)
+  const findHeadEnd = finderOf(HEAD_END)
   const source = chunksOf(body)
   // A CRLF in front lets the first boundary (which has none before it) be found like the others.
   let buffer: Uint8Array = CRLF
@@ -153,7 +169,7 @@ export async function* readMultipart(
       while (progressed && state !== 'done') {
         progressed = false
         if (state === 'preamble' || state === 'body') {
-          const at = indexOfBytes(buffer, delimiter)
+          const at = findDelimiter(buffer)
           const upTo = at >= 0 ? at : partialTailStart(buffer, delimiter)
           if (state === 'body' && upTo > 0) yield { type: 'data', bytes: buffer.subarray(0, upTo) }
           buffer = at >= 0 ? buffer.subarray(at + delimiter.length) : buffer.slice(upTo)
@@ -176,7 +192,7 @@ export async function* readMultipart(
           }
         } else if (state === 'head') {
           const empty = buffer.length >= 2 && buffer[0] === CR && buffer[1] === 0x0a
-          const end = empty ? -2 : indexOfBytes(buffer, HEAD_END)
+          const end = empty ? -2 : findHeadEnd(buffer)
           if (end === -1) {
             if (buffer.length > MAX_HEAD_BYTES) throw new MalformedMultipart('part headers too long')
           } else {
