@@ -25,6 +25,7 @@ import {
   summaryReport,
   uploadMemoryTable,
   uploadNotes,
+  uploadThroughputTable,
   uploadTimeTable,
   verdictLines,
 } from './report'
@@ -171,6 +172,10 @@ try {
     section(
       'Document uploads (KYC, multipart): time through the gateway vs straight to the sFOX sandbox',
       uploadTimeTable(uploads),
+    ),
+    section(
+      'Document uploads: 10 MiB throughput in turns (gateway, a pass-through Worker, direct)',
+      uploadThroughputTable(uploads),
     ),
     section(
       'Document uploads: resident memory of workerd and of the Node process',

@@ -133,8 +133,8 @@ const chunksOf = (body: ReadableStream<Uint8Array>) => {
   return {
     next: async (): Promise<Uint8Array | null> => {
       // A fresh buffer each time: the chunk read goes on (to the hash, to sFOX) and is never reused.
-      const view = new Uint8Array(BATCH_BYTES)
-      const { done, value } = reader.readAtLeast ? await reader.readAtLeast(BATCH_BYTES, view) : await reader.read(view)
+      const view = new Uint8Array(READ_BYTES)
+      const { done, value } = reader.readAtLeast ? await reader.readAtLeast(READ_BYTES, view) : await reader.read(view)
       if (value && value.byteLength > 0) return value
       return done ? null : new Uint8Array(0)
     },
