@@ -71,7 +71,7 @@ const progress = (line: string) =>
 
 progress('building the Worker; starting libSQL and the sFOX sandbox')
 const inspectorPort = await freePort()
-const stack = await startLeanStack(root, { name: 'profile', inspectorPort })
+const stack = await startLeanStack(root, { name: 'profile', inspectorPort, unminified: true })
 process.once('SIGINT', () => void stack.close().finally(() => process.exit(130)))
 
 try {

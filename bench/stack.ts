@@ -108,6 +108,8 @@ type StackOptions = {
   name: string
   /** Opens workerd's inspector on this port (the gateway Worker only). */
   inspectorPort?: number
+  /** Builds the Worker unminified (wrangler.toml minifies): the profiler's A/B patches match source names. */
+  unminified?: boolean
 }
 
 /**
@@ -144,7 +146,9 @@ const startWith = async <More extends object>(
       })
     const [libsql, build, sfox, more] = await allStarted([
       up(startLibsqlServer({ port: 0, dataDir }), (libsql) => libsql.close()),
-      up(buildWorker(root), (build) => rm(dirname(build.scriptPath), { recursive: true, force: true })),
+      up(buildWorker(root, { minify: !options.unminified }), (build) =>
+        rm(dirname(build.scriptPath), { recursive: true, force: true }),
+      ),
       // The sandbox reproduces sFOX's 250 requests / 10 s per IP: the bench would hit it in seconds.
       up(startSfox({ rate_limit: { enabled: false }, fixed_otp: FIXED_OTP }), (sfox) => sfox.close()),
       startMore(up),

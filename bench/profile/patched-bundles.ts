@@ -15,7 +15,7 @@ export const PATCHES: Patch[] = [
     apply: (b) =>
       replaceOnce(
         b,
-        /(var requestLog = createMiddleware\(async \(c, next\) => \{[\s\S]*?)log\d*\.write\(/,
+        /(requestLog = createMiddleware\(async \(c, next\) => \{[\s\S]*?)log\d*\.write\(/,
         '$1void (',
         'no-request-log',
       ),
@@ -24,7 +24,7 @@ export const PATCHES: Patch[] = [
     name: 'no-rate-limit',
     what: 'rateLimit (src/middleware/rate-limit.ts) calls next() at once: no Durable Object call, no headers',
     apply: (b) =>
-      replaceOnce(b, /var rateLimit = createMiddleware\(async \(c, next\) => \{/, '$& return next();', 'no-rate-limit'),
+      replaceOnce(b, /\brateLimit = createMiddleware\(async \(c, next\) => \{/, '$& return next();', 'no-rate-limit'),
   },
   {
     name: 'no-secure-headers',
@@ -32,8 +32,8 @@ export const PATCHES: Patch[] = [
     apply: (b) =>
       replaceOnce(
         b,
-        /var securityHeaders = createMiddleware\(\(c, next\) => .*\);$/m,
-        'var securityHeaders = createMiddleware((c, next) => next());',
+        /\bsecurityHeaders = createMiddleware\(\s*\(c, next\) => [^\n]*\n?\s*\);/,
+        'securityHeaders = createMiddleware((c, next) => next());',
         'no-secure-headers',
       ),
   },

@@ -15,10 +15,21 @@ export type BuiltWorker = {
  * real bundle in workerd. Asynchronous on purpose: a synchronous child would block servers in the
  * same process. WRANGLER_LOG=log so a quieter local setting does not hide the size line.
  */
-export const buildWorker = async (root: string, options: { config?: string } = {}): Promise<BuiltWorker> => {
+export const buildWorker = async (
+  root: string,
+  options: { config?: string; minify?: boolean } = {},
+): Promise<BuiltWorker> => {
   const outdir = await mkdtemp(join(tmpdir(), 'tgw-build-'))
   // `config`: another Worker's wrangler.toml (relative to root), e.g. 'sandbox/simulator/wrangler.toml'.
-  const args = ['deploy', '--dry-run', '--outdir', outdir, ...(options.config ? ['-c', options.config] : [])]
+  // `minify: false` keeps the source's names (the profiler's A/B patches find code by them).
+  const args = [
+    'deploy',
+    '--dry-run',
+    '--outdir',
+    outdir,
+    ...(options.config ? ['-c', options.config] : []),
+    ...(options.minify === false ? ['--no-minify'] : []),
+  ]
   const output = await new Promise<string>((resolve, reject) => {
     const child = spawn(join(root, 'node_modules/.bin/wrangler'), args, {
       cwd: root,
