@@ -3,6 +3,8 @@
  * the time the server spent executing them (`serve_ms`, excluding reading the request), so the
  * database's own work can be told apart from the transport to it; and the bytes of the Hrana
  * requests' bodies and of the answers' bodies, so a benchmark can send the same amount of I/O.
+ * `audit_only_requests` counts the pipelines that wrote the audit log and nothing else: the
+ * gateway writes an outcome alone only once a second has passed with no other write to take it.
  */
 export type Counts = {
   pipeline_requests: number
@@ -10,6 +12,7 @@ export type Counts = {
   serve_ms: number
   request_bytes: number
   response_bytes: number
+  audit_only_requests: number
 }
 export type Stats = Counts & { databases: Record<string, Counts> }
 
@@ -17,6 +20,7 @@ export type StatsCounter = {
   count: (database: string, endpoint: 'pipeline' | 'cursor') => void
   served: (database: string, ms: number) => void
   bytes: (database: string, request: number, response: number) => void
+  auditOnly: (database: string) => void
   snapshot: () => Stats
   reset: () => void
 }
@@ -27,6 +31,7 @@ const zero = (): Counts => ({
   serve_ms: 0,
   request_bytes: 0,
   response_bytes: 0,
+  audit_only_requests: 0,
 })
 
 export const createStatsCounter = (): StatsCounter => {
@@ -56,6 +61,11 @@ export const createStatsCounter = (): StatsCounter => {
     }
   }
 
+  const auditOnly = (database: string) => {
+    total.audit_only_requests++
+    of(database).audit_only_requests++
+  }
+
   const snapshot = (): Stats => ({
     ...total,
     databases: Object.fromEntries([...databases].map(([name, counts]) => [name, { ...counts }])),
@@ -66,5 +76,5 @@ export const createStatsCounter = (): StatsCounter => {
     databases = new Map()
   }
 
-  return { count, served, bytes, snapshot, reset }
+  return { count, served, bytes, auditOnly, snapshot, reset }
 }
