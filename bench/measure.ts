@@ -7,13 +7,13 @@ import { type Summary, summarize } from './stats'
  * it spent executing them (`dbServeMsPerOp`: a mean, the database's own work per op).
  */
 /**
- * `roundTripsPerOp` leaves out `auditAlone`: audit outcomes the gateway wrote on their own, which it
- * does only after a second with no other write to carry them (the end of a phase), not per op.
+ * `roundTripsPerOp` leaves out `bookkeepingAlone`: what the gateway writes on timers, not per op
+ * (provider call counts every PROVIDER_STATS_FLUSH_SECONDS, an audit outcome after a quiet second).
  */
 export type Measured = Summary & {
   roundTrips: number
   roundTripsPerOp: number
-  auditAlone: number
+  bookkeepingAlone: number
   dbServeMsPerOp: number
 }
 
@@ -52,12 +52,12 @@ export const measure = async (
     await op(i)
   })
   const roundTrips = await settledRoundTrips(libsql)
-  const { serve_ms: dbServeMs, audit_only_requests: auditAlone } = libsql.stats()
+  const { serve_ms: dbServeMs, bookkeeping_requests: bookkeepingAlone } = libsql.stats()
   return {
     ...summarize(sample.latencies, sample.elapsedMs),
     roundTrips,
-    roundTripsPerOp: (roundTrips - auditAlone) / count,
-    auditAlone,
+    roundTripsPerOp: (roundTrips - bookkeepingAlone) / count,
+    bookkeepingAlone,
     dbServeMsPerOp: dbServeMs / count,
   }
 }

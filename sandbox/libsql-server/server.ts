@@ -12,8 +12,8 @@ import { createStreams } from './streams'
 
 export type { Stats } from './stats'
 
-/** Whether every statement of a pipeline writes the audit log (benchmarks tell its lone outcome writes apart). */
-const writesOnlyAuditLog = (body: unknown): boolean => {
+/** Whether every statement of a pipeline writes the gateway's bookkeeping (audit log, provider call counts), which it writes on timers. */
+const writesOnlyBookkeeping = (body: unknown): boolean => {
   type Stmt = { sql?: unknown; sql_id?: unknown }
   type Request = { type?: string; sql?: unknown; sql_id?: unknown; stmt?: Stmt; batch?: { steps?: { stmt?: Stmt }[] } }
   const requests = (body as { requests?: unknown } | null)?.requests
@@ -30,7 +30,9 @@ const writesOnlyAuditLog = (body: unknown): boolean => {
   const writes = sqls.filter((sql) => typeof sql !== 'string' || !/^\s*(begin|commit|rollback)\b/i.test(sql))
   return (
     writes.length > 0 &&
-    writes.every((sql) => typeof sql === 'string' && /^\s*insert\s+into\s+"?audit_log"?/i.test(sql))
+    writes.every(
+      (sql) => typeof sql === 'string' && /^\s*insert\s+into\s+"?(audit_log|provider_call_stats)"?\s/i.test(sql),
+    )
   )
 }
 
@@ -156,7 +158,7 @@ export const startLibsqlServer = async (options: LibsqlServerOptions): Promise<L
     if (closing) throw new ClosedError('The server is closing')
     stats.count(dbName, kind)
     const { value: body, bytes } = await readJson(req)
-    if (kind === 'pipeline' && writesOnlyAuditLog(body)) stats.auditOnly(dbName)
+    if (kind === 'pipeline' && writesOnlyBookkeeping(body)) stats.bookkeepingOnly(dbName)
     const db = database(dbName)
     const started = performance.now()
     if (kind === 'pipeline') {

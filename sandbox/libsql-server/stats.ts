@@ -3,8 +3,8 @@
  * the time the server spent executing them (`serve_ms`, excluding reading the request), so the
  * database's own work can be told apart from the transport to it; and the bytes of the Hrana
  * requests' bodies and of the answers' bodies, so a benchmark can send the same amount of I/O.
- * `audit_only_requests` counts the pipelines that wrote the audit log and nothing else: the
- * gateway writes an outcome alone only once a second has passed with no other write to take it.
+ * `bookkeeping_requests` counts the pipelines that wrote only the gateway's bookkeeping: audit
+ * outcomes (alone only after a quiet second) and provider call counts (every 10 s), not per request.
  */
 export type Counts = {
   pipeline_requests: number
@@ -12,7 +12,7 @@ export type Counts = {
   serve_ms: number
   request_bytes: number
   response_bytes: number
-  audit_only_requests: number
+  bookkeeping_requests: number
 }
 export type Stats = Counts & { databases: Record<string, Counts> }
 
@@ -20,7 +20,7 @@ export type StatsCounter = {
   count: (database: string, endpoint: 'pipeline' | 'cursor') => void
   served: (database: string, ms: number) => void
   bytes: (database: string, request: number, response: number) => void
-  auditOnly: (database: string) => void
+  bookkeepingOnly: (database: string) => void
   snapshot: () => Stats
   reset: () => void
 }
@@ -31,7 +31,7 @@ const zero = (): Counts => ({
   serve_ms: 0,
   request_bytes: 0,
   response_bytes: 0,
-  audit_only_requests: 0,
+  bookkeeping_requests: 0,
 })
 
 export const createStatsCounter = (): StatsCounter => {
@@ -61,9 +61,9 @@ export const createStatsCounter = (): StatsCounter => {
     }
   }
 
-  const auditOnly = (database: string) => {
-    total.audit_only_requests++
-    of(database).audit_only_requests++
+  const bookkeepingOnly = (database: string) => {
+    total.bookkeeping_requests++
+    of(database).bookkeeping_requests++
   }
 
   const snapshot = (): Stats => ({
@@ -76,5 +76,5 @@ export const createStatsCounter = (): StatsCounter => {
     databases = new Map()
   }
 
-  return { count, served, bytes, auditOnly, snapshot, reset }
+  return { count, served, bytes, bookkeepingOnly, snapshot, reset }
 }

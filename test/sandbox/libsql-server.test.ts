@@ -814,18 +814,24 @@ describe('protocol details', () => {
 })
 
 describe('stats', () => {
-  it('counts the pipelines that write the audit log and nothing else apart', async () => {
+  it('counts the pipelines that write only bookkeeping (audit log, provider call counts) apart', async () => {
     const s = await startLibsqlServer({ dataDir: ':memory:' })
     try {
       const client = createWebClient({ url: s.url })
-      await client.batch(['CREATE TABLE audit_log (id)', 'CREATE TABLE t (x)'], 'write')
+      await client.batch(
+        ['CREATE TABLE audit_log (id)', 'CREATE TABLE provider_call_stats (id)', 'CREATE TABLE t (x)'],
+        'write',
+      )
       s.resetStats()
       await client.execute('INSERT INTO "audit_log" (id) VALUES (1)')
-      await client.batch(['INSERT INTO audit_log (id) VALUES (2)', 'insert into "audit_log" (id) values (3)'], 'write')
+      await client.batch(
+        ['INSERT INTO audit_log (id) VALUES (2)', 'insert into "provider_call_stats" (id) values (3)'],
+        'write',
+      )
       // Not alone: with another write, or a read of it.
       await client.batch(['INSERT INTO t VALUES (1)', 'INSERT INTO audit_log (id) VALUES (4)'], 'write')
       await client.execute('SELECT * FROM audit_log')
-      expect(s.stats()).toMatchObject({ pipeline_requests: 4, audit_only_requests: 2 })
+      expect(s.stats()).toMatchObject({ pipeline_requests: 4, bookkeeping_requests: 2 })
     } finally {
       await s.close()
     }
@@ -847,7 +853,7 @@ describe('stats', () => {
         serve_ms: 0,
         request_bytes: 0,
         response_bytes: 0,
-        audit_only_requests: 0,
+        bookkeeping_requests: 0,
         databases: {},
       })
       await one.execute('INSERT INTO t VALUES (1)')
@@ -902,7 +908,7 @@ describe('stats', () => {
         serve_ms: 0,
         request_bytes: 0,
         response_bytes: 0,
-        audit_only_requests: 0,
+        bookkeeping_requests: 0,
         databases: {},
       })
     } finally {
