@@ -6,7 +6,7 @@ import { CRYPTO_OPS, type CryptoOp, type IoProbeWorker, type ReplayShape } from 
 import { bothInTurn } from './load'
 import { settledRoundTrips } from './measure'
 import { findDescendants } from './memory'
-import { LABELS } from './ops'
+import { LABELS, OPS } from './ops'
 import { type QiCall, qiFlowRequests, qiReplayCall } from './qi'
 import { registerQiIntegration } from './qi-control'
 import { SFOX_CALLS, type SfoxCallName } from './sfox'
@@ -33,18 +33,7 @@ import { summarize } from './stats'
  * (`measureCryptoFloor`) and reported beside it.
  */
 /** The bench's sFOX ops, then its QI ops, each in the order of their chain (each works on the transfers the one before left), and the floor. */
-export const CPU_JUDGE_STEPS = [
-  'create',
-  'resend',
-  'confirm_wrong',
-  'confirm',
-  'get',
-  'qi_create',
-  'qi_resend',
-  'qi_confirm_wrong',
-  'qi_confirm',
-  'floor',
-] as const
+export const CPU_JUDGE_STEPS = [...OPS, 'floor'] as const
 export type CpuJudgeStep = (typeof CPU_JUDGE_STEPS)[number]
 export type CpuJudgedOp = Exclude<CpuJudgeStep, 'floor'>
 export const CPU_JUDGED_OPS = CPU_JUDGE_STEPS.filter((step): step is CpuJudgedOp => step !== 'floor')
