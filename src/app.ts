@@ -65,12 +65,12 @@ export const createApp = () => {
   app.use('/v1/users/:user_id/documents', (c, next) => limitBody(DOCUMENT_BODY_LIMIT)(c, next))
   app.use('/v1/*', async (c, next) => {
     if (isDocumentUpload(c.req.path)) return next()
-    await limitBody(c.var.services.settings.MAX_BODY_BYTES)(c, async () => {
+    await limitBody(c.get('services').settings.MAX_BODY_BYTES)(c, async () => {
       await requireJson(c, next)
     })
   })
-  app.use('/admin/*', (c, next) => limitBody(c.var.services.settings.MAX_BODY_BYTES)(c, next), requireJson)
-  app.use('/providers/*', (c, next) => limitBody(c.var.services.settings.MAX_BODY_BYTES)(c, next))
+  app.use('/admin/*', (c, next) => limitBody(c.get('services').settings.MAX_BODY_BYTES)(c, next), requireJson)
+  app.use('/providers/*', (c, next) => limitBody(c.get('services').settings.MAX_BODY_BYTES)(c, next))
 
   // Chained, so the app's type carries every route: partners' typed client (hc<AppType>) is built from it.
   const routes = app

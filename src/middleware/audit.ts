@@ -38,10 +38,10 @@ const handlerRouteOf = (c: Context<AppEnv>): string | null => {
 
 /** The admin token's fingerprint, the portal session, or the API key: whoever was let in. */
 const actorOf = (c: Context<AppEnv>, subject: AuditSubject): Actor | null => {
-  const admin = c.var.log?.adminToken
+  const admin = c.get('log')?.adminToken
   if (admin) return { actorType: 'admin', actorId: admin.fingerprint, actorLabel: admin.slot }
-  if (c.var.portal) return { actorType: 'portal_session', actorId: c.var.portal.sessionId, actorLabel: null }
-  const key = c.var.partner?.key
+  if (c.get('portal')) return { actorType: 'portal_session', actorId: c.get('portal').sessionId, actorLabel: null }
+  const key = c.get('partner')?.key
   if (key) return { actorType: 'api_key', actorId: key.id, actorLabel: key.prefix }
   return subject.actor ?? null
 }
@@ -86,13 +86,13 @@ export const auditTrailOf = (c: Context<AppEnv>, now: () => number): AuditTrail 
     return {
       ...identity,
       ...actor,
-      partnerId: c.var.partner?.id ?? params.partner_id ?? subject.partnerId ?? null,
-      mode: c.var.partner && actor.actorType !== 'admin' ? c.var.partner.mode : (subject.mode ?? null),
+      partnerId: c.get('partner')?.id ?? params.partner_id ?? subject.partnerId ?? null,
+      mode: c.get('partner') && actor.actorType !== 'admin' ? c.get('partner').mode : (subject.mode ?? null),
       action: audited.action,
       objectType: audited.objectType,
       objectId: (audited.objectParam && params[audited.objectParam]) || audited.objectId || subject.objectId || null,
       clientAddress: clientAddress(c),
-      requestId: c.var.requestId,
+      requestId: c.get('requestId'),
       ...outcome,
     }
   }

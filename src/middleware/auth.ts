@@ -34,13 +34,13 @@ const noteKeyUse = (services: Services, keyId: string, at: number) => {
 }
 
 /**
- * Partner API: `Authorization: Bearer tgw_test_…` → `c.var.partner`; then the partner's IP allowlist
+ * Partner API: `Authorization: Bearer tgw_test_…` → `c.get('partner')`; then the partner's IP allowlist
  * (403 ip_not_allowed) and the key's access (403 key_not_permitted), before any route reads the body.
  */
 export const partnerAuth = createMiddleware<AppEnv>(async (c, next) => {
   const key = bearer(c.req.header('authorization'))
   if (!key || !API_KEY_PATTERN.test(key)) throw unauthorized('Send your API key as `Authorization: Bearer tgw_…`.')
-  const { db, settings, now } = c.var.services
+  const { db, settings, now } = c.get('services')
   const hash = await hashApiKey(settings.API_KEY_SECRET, key)
   const at = now()
   let entry = partnerCache.get(hash)
@@ -61,12 +61,12 @@ export const partnerAuth = createMiddleware<AppEnv>(async (c, next) => {
     throw unauthorized('The API key is unknown, revoked or expired.')
   }
   const { partner } = caller
-  c.var.log.partnerId = partner.id
+  c.get('log').partnerId = partner.id
   // Known before the checks, so the audit log can say whose write was refused.
   c.set('partner', partner)
   requireAllowedAddress(c, caller.allows)
   requireKeyPermits(c, caller.access)
-  if (partner.key) noteKeyUse(c.var.services, partner.key.id, at)
+  if (partner.key) noteKeyUse(c.get('services'), partner.key.id, at)
   await next()
 })
 
@@ -85,7 +85,7 @@ export const adminTokenFingerprint = async (secret: string, token: string) =>
  */
 export const adminAuth = createMiddleware<AppEnv>(async (c, next) => {
   const token = bearer(c.req.header('authorization')) ?? ''
-  const { ADMIN_TOKEN, ADMIN_TOKEN_NEXT, API_KEY_SECRET } = c.var.services.settings
+  const { ADMIN_TOKEN, ADMIN_TOKEN_NEXT, API_KEY_SECRET } = c.get('services').settings
   // Without a next token the current one is compared twice: the same work either way.
   const [current, next_] = await Promise.all([
     secretsEqual(token, ADMIN_TOKEN),
@@ -93,6 +93,6 @@ export const adminAuth = createMiddleware<AppEnv>(async (c, next) => {
   ])
   const slot = current ? 'current' : next_ && ADMIN_TOKEN_NEXT !== undefined ? 'next' : null
   if (!token || !slot) throw unauthorized('Send the admin token as `Authorization: Bearer <ADMIN_TOKEN>`.')
-  c.var.log.adminToken = { slot, fingerprint: await adminTokenFingerprint(API_KEY_SECRET, token) }
+  c.get('log').adminToken = { slot, fingerprint: await adminTokenFingerprint(API_KEY_SECRET, token) }
   await next()
 })

@@ -13,7 +13,7 @@ export const PORTAL_COOKIE = 'tgw_portal'
  * partner in one mode; every page then reads exactly as an API call with that partner's key would.
  */
 export const portalSession = createMiddleware<AppEnv>(async (c, next) => {
-  const { db, settings, now } = c.var.services
+  const { db, settings, now } = c.get('services')
   const cookie = getCookie(c, PORTAL_COOKIE)
   const found = cookie ? await findPortalSession(db, settings.API_KEY_SECRET, cookie, now(), settings) : null
   if (!found) {
@@ -22,7 +22,7 @@ export const portalSession = createMiddleware<AppEnv>(async (c, next) => {
     })
   }
   const { session, partner } = found
-  c.var.log.partnerId = partner.id
+  c.get('log').partnerId = partner.id
   // The partner's IP allowlist holds for its people as for its servers: every portal page.
   requireAllowedAddress(c, addressCheckOf(found.ipAllowlist))
   c.set('partner', partner)
@@ -39,7 +39,7 @@ export const requireCsrf = createMiddleware<AppEnv>(async (c, next) => {
   if (c.req.method === 'POST') {
     const form = await c.req.parseBody()
     const given = typeof form._csrf === 'string' ? form._csrf : ''
-    if (!(await secretsEqual(given, c.var.portal.csrf))) {
+    if (!(await secretsEqual(given, c.get('portal').csrf))) {
       throw new Problem('forbidden', {
         detail: 'The form is stale or came from elsewhere: reload the page and try again.',
       })

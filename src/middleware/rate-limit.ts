@@ -20,8 +20,8 @@ const roomyFor = (partnerId: string, limit: number) => (lastRemaining.get(partne
 export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
   const namespace = c.env.RATE_LIMITER as DurableObjectNamespace<PartnerRateLimiter> | undefined
   if (!namespace) return next()
-  const { settings } = c.var.services
-  const partner = c.var.partner
+  const { settings } = c.get('services')
+  const partner = c.get('partner')
   const limit = partner.limits.rateLimit
   const windowMs = settings.RATE_LIMIT_WINDOW_SECONDS * 1000
   // Test and live traffic have budgets of their own: a load test never throttles production.

@@ -14,7 +14,7 @@ export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
     c.env?.METRICS,
     requestPoint({
       partnerId: timing.partnerId ?? null,
-      mode: c.var.partner?.mode ?? null,
+      mode: c.get('partner')?.mode ?? null,
       method: c.req.method,
       route: c.req.routePath,
       provider: timing.provider ?? null,

@@ -43,7 +43,7 @@ const corsByOrigins = new Map<string, ReturnType<typeof cors>>()
  * CORS header is ever sent, so browsers refuse cross-origin calls.
  */
 export const corsIfConfigured = createMiddleware<AppEnv>(async (c, next) => {
-  const setting = c.var.services.settings.CORS_ALLOWED_ORIGINS.trim()
+  const setting = c.get('services').settings.CORS_ALLOWED_ORIGINS.trim()
   if (!setting) return next()
   let middleware = corsByOrigins.get(setting)
   if (!middleware) {

@@ -19,10 +19,10 @@ export const withServices = createMiddleware<AppEnv>(async (c, next) => {
     c.set(
       'services',
       buildServices(c.env, c.executionCtx, {
-        onTiming: (ms) => (c.var.log.upstreamMs += ms),
+        onTiming: (ms) => (c.get('log').upstreamMs += ms),
         companion: audit.companion,
         onProviderCall: (provider, failureKind) =>
-          Object.assign(c.var.log, { provider, providerErrorKind: failureKind ?? undefined }),
+          Object.assign(c.get('log'), { provider, providerErrorKind: failureKind ?? undefined }),
       }),
     )
   } catch (error) {
@@ -34,6 +34,6 @@ export const withServices = createMiddleware<AppEnv>(async (c, next) => {
   const outcome = await audit.finish()
   if (outcome) {
     queueOutcome(outcome)
-    c.var.services.defer(flushOutcomesLater(c.var.services.db, outcome))
+    c.get('services').defer(flushOutcomesLater(c.get('services').db, outcome))
   }
 })

@@ -22,6 +22,6 @@ export const auditPage = async (
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
   const query = c.req.valid('query')
   return auditPage(c, query.starting_after, () =>
-    listPartnerAudit(c.var.services.db, c.var.partner, auditQueryOf(query)),
+    listPartnerAudit(c.get('services').db, c.get('partner'), auditQueryOf(query)),
   )
 }

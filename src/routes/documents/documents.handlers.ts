@@ -34,7 +34,7 @@ export const upload: Handler<AppEnv, '/users/:user_id/documents'> = async (c) =>
       'Idempotency-Key must be 1–255 visible ASCII characters.',
     )
   }
-  const { submission, replayed } = await submitDocuments(c.var.services, c.var.partner, {
+  const { submission, replayed } = await submitDocuments(c.get('services'), c.get('partner'), {
     userId,
     idempotencyKey,
     ...multipartOf(c.req.raw),
@@ -43,7 +43,7 @@ export const upload: Handler<AppEnv, '/users/:user_id/documents'> = async (c) =>
 }
 
 export const getOne: AppRouteHandler<typeof routes.getOne> = async (c) => {
-  const submission = await findSubmission(c.var.services.db, c.var.partner, c.req.valid('param').id)
+  const submission = await findSubmission(c.get('services').db, c.get('partner'), c.req.valid('param').id)
   if (!submission) {
     throw new Problem('document_submission_not_found', {
       detail: `No document submission with id "${c.req.valid('param').id}".`,
@@ -54,8 +54,8 @@ export const getOne: AppRouteHandler<typeof routes.getOne> = async (c) => {
 
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
   const { limit, starting_after } = c.req.valid('query')
-  const { db } = c.var.services
-  const owner = c.var.partner
+  const { db } = c.get('services')
+  const owner = c.get('partner')
   const { rows, hasMore } = await pageAfterKnownCursor(
     starting_after,
     async (id) => !!(await findSubmission(db, owner, id)),

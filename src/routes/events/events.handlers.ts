@@ -8,8 +8,8 @@ import type { routes } from './events.routes'
 
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
   const { limit, starting_after, type, transfer_id } = c.req.valid('query')
-  const { db } = c.var.services
-  const owner = c.var.partner
+  const { db } = c.get('services')
+  const owner = c.get('partner')
   // Any well-formed event id is a place in time: pruned events (retention) stay usable as cursors.
   const page = await pageAfterKnownCursor(
     starting_after,
@@ -21,13 +21,17 @@ export const list: AppRouteHandler<typeof routes.list> = async (c) => {
 }
 
 export const get: AppRouteHandler<typeof routes.get> = async (c) => {
-  const { event, deliveries } = await getEventWithDeliveries(c.var.services.db, c.var.partner, c.req.valid('param').id)
+  const { event, deliveries } = await getEventWithDeliveries(
+    c.get('services').db,
+    c.get('partner'),
+    c.req.valid('param').id,
+  )
   return c.json({ ...renderEvent(event), deliveries: deliveries.map(renderDelivery) }, 200)
 }
 
 export const redeliver: AppRouteHandler<typeof routes.redeliver> = async (c) => {
   const id = c.req.valid('param').id
-  const rows = await redeliverEvent(c.var.services, c.var.partner, id, c.req.valid('json').endpoint_id)
+  const rows = await redeliverEvent(c.get('services'), c.get('partner'), id, c.req.valid('json').endpoint_id)
   return c.json(
     {
       object: 'redelivery' as const,

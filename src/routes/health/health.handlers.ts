@@ -12,9 +12,9 @@ const expectedMigration = journal.entries.at(-1)?.when ?? 0
 export const health: AppRouteHandler<typeof routes.health> = async (c) => {
   let applied: number
   try {
-    const rows = await c.var.services.db.all<{ created_at: number | null }>(
-      sql`SELECT MAX(created_at) AS created_at FROM __drizzle_migrations`,
-    )
+    const rows = await c
+      .get('services')
+      .db.all<{ created_at: number | null }>(sql`SELECT MAX(created_at) AS created_at FROM __drizzle_migrations`)
     applied = Number(rows[0]?.created_at ?? 0)
   } catch (error) {
     log.error('health check failed', { error: describeError(error) })

@@ -4,14 +4,14 @@ import type { AppRouteHandler } from '../router'
 import type * as routes from './portal-sessions.routes'
 
 export const create: AppRouteHandler<typeof routes.create> = async (c) => {
-  const { db, settings, now } = c.var.services
+  const { db, settings, now } = c.get('services')
   const { row, token } = await mintPortalSession(
     db,
     settings.API_KEY_SECRET,
-    c.var.partner,
+    c.get('partner'),
     c.req.valid('json') ?? {},
     now(),
   )
-  c.var.audit.about({ objectId: row.id })
+  c.get('audit').about({ objectId: row.id })
   return c.json(renderPortalSession(row, new URL(c.req.url).origin, token), 201)
 }

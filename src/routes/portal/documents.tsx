@@ -81,8 +81,8 @@ export const documentPages = new Hono<AppEnv>()
 documentPages.get('/documents', async (c) => {
   const userId = c.req.query('user_id')?.trim() || undefined
   const { rows, hasMore } = await listSubmissions(
-    c.var.services.db,
-    c.var.partner,
+    c.get('services').db,
+    c.get('partner'),
     userId,
     PAGE_SIZE,
     c.req.query('starting_after') || undefined,

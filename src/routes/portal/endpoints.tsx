@@ -482,30 +482,30 @@ const SecretPage = (props: { endpoint: WebhookEndpoint; secret: string; created:
 export const endpointPages = new Hono<AppEnv>()
 
 endpointPages.get('/endpoints', async (c) => {
-  const { db, now } = c.var.services
+  const { db, now } = c.get('services')
   const [{ rows, hasMore }, outcomes] = await Promise.all([
-    listEndpoints(db, c.var.partner, PAGE_SIZE, c.req.query('starting_after') || undefined),
-    deliveryOutcomesByEndpoint(db, c.var.partner, now() - WEEK),
+    listEndpoints(db, c.get('partner'), PAGE_SIZE, c.req.query('starting_after') || undefined),
+    deliveryOutcomesByEndpoint(db, c.get('partner'), now() - WEEK),
   ])
   return c.html(
     page(c, {
       title: 'Webhook endpoints',
       section: 'endpoints',
-      children: <EndpointList rows={rows} hasMore={hasMore} outcomes={outcomes} csrf={c.var.portal.csrf} />,
+      children: <EndpointList rows={rows} hasMore={hasMore} outcomes={outcomes} csrf={c.get('portal').csrf} />,
     }),
   )
 })
 
 endpointPages.post('/endpoints', async (c) => {
-  const { db, settings, now } = c.var.services
+  const { db, settings, now } = c.get('services')
   const form = await formOf(c)
   const input = valid(CreateEndpointBody, {
     url: field(form, 'url') ?? '',
     event_types: eventTypesOf(form),
     description: field(form, 'description') ?? null,
   })
-  const { endpoint, secret } = await createEndpoint(db, settings, c.var.partner, input, now())
-  c.var.audit.about({ objectId: endpoint.id })
+  const { endpoint, secret } = await createEndpoint(db, settings, c.get('partner'), input, now())
+  c.get('audit').about({ objectId: endpoint.id })
   c.header('cache-control', 'no-store')
   return c.html(
     page(c, {
@@ -517,15 +517,15 @@ endpointPages.post('/endpoints', async (c) => {
 })
 
 endpointPages.get('/endpoints/:endpoint_id', async (c) => {
-  const { db, settings, now } = c.var.services
+  const { db, settings, now } = c.get('services')
   const at = now()
-  const endpoint = await getEndpoint(db, c.var.partner, c.req.param('endpoint_id'))
+  const endpoint = await getEndpoint(db, c.get('partner'), c.req.param('endpoint_id'))
   const testEventId = c.req.query('test_event')
   const [outcomes, recent, test] = await Promise.all([
-    deliveryOutcomesByEndpoint(db, c.var.partner, at - WEEK),
-    recentDeliveriesTo(db, c.var.partner, endpoint.id, 20),
+    deliveryOutcomesByEndpoint(db, c.get('partner'), at - WEEK),
+    recentDeliveriesTo(db, c.get('partner'), endpoint.id, 20),
     // Only the partner's own events are found; a stale or made-up id just shows no result.
-    testEventId ? getEventWithDeliveries(db, c.var.partner, testEventId).catch(() => null) : null,
+    testEventId ? getEventWithDeliveries(db, c.get('partner'), testEventId).catch(() => null) : null,
   ])
   const query = c.req.query()
   const notices = Object.keys(NOTICES)
@@ -546,7 +546,7 @@ endpointPages.get('/endpoints/:endpoint_id', async (c) => {
           endpoint={endpoint}
           outcomes={outcomes.get(endpoint.id)}
           recent={recent}
-          csrf={c.var.portal.csrf}
+          csrf={c.get('portal').csrf}
           now={at}
           defaultGrace={settings.WEBHOOK_SECRET_GRACE_SECONDS}
           notices={notices}
@@ -558,14 +558,14 @@ endpointPages.get('/endpoints/:endpoint_id', async (c) => {
 })
 
 endpointPages.post('/endpoints/:endpoint_id', async (c) => {
-  const { db, settings, now } = c.var.services
+  const { db, settings, now } = c.get('services')
   const form = await formOf(c)
   const input = valid(UpdateEndpointBody, {
     url: field(form, 'url') ?? '',
     event_types: eventTypesOf(form),
     description: field(form, 'description') ?? null,
   })
-  const row = await updateEndpoint(db, settings, c.var.partner, c.req.param('endpoint_id'), input, now())
+  const row = await updateEndpoint(db, settings, c.get('partner'), c.req.param('endpoint_id'), input, now())
   return c.redirect(`${endpointPath(row.id)}?updated=1`, 303)
 })
 
@@ -574,14 +574,14 @@ for (const [verb, enabled] of [
   ['disable', false],
 ] as const) {
   endpointPages.post(`/endpoints/:endpoint_id/${verb}`, async (c) => {
-    const { db, settings, now } = c.var.services
-    const row = await updateEndpoint(db, settings, c.var.partner, c.req.param('endpoint_id'), { enabled }, now())
+    const { db, settings, now } = c.get('services')
+    const row = await updateEndpoint(db, settings, c.get('partner'), c.req.param('endpoint_id'), { enabled }, now())
     return c.redirect(`${endpointPath(row.id)}?${enabled ? 'enabled' : 'disabled'}=1`, 303)
   })
 }
 
 endpointPages.post('/endpoints/:endpoint_id/rotate-secret', async (c) => {
-  const { db, settings, now } = c.var.services
+  const { db, settings, now } = c.get('services')
   const form = await formOf(c)
   const given = field(form, 'grace_seconds')
   const { grace_seconds } = valid(RotateSecretBody, {
@@ -591,7 +591,7 @@ endpointPages.post('/endpoints/:endpoint_id/rotate-secret', async (c) => {
   const { endpoint, secret } = await rotateSecret(
     db,
     settings.ENCRYPTION_KEY,
-    c.var.partner,
+    c.get('partner'),
     c.req.param('endpoint_id'),
     grace_seconds ?? settings.WEBHOOK_SECRET_GRACE_SECONDS,
     at,
@@ -607,7 +607,7 @@ endpointPages.post('/endpoints/:endpoint_id/rotate-secret', async (c) => {
 })
 
 endpointPages.post('/endpoints/:endpoint_id/test', async (c) => {
-  const { event } = await sendTestEvent(c.var.services, c.var.partner, c.req.param('endpoint_id'))
+  const { event } = await sendTestEvent(c.get('services'), c.get('partner'), c.req.param('endpoint_id'))
   return c.redirect(
     `${endpointPath(c.req.param('endpoint_id'))}?test_event=${encodeURIComponent(event.id)}#test-result`,
     303,
@@ -618,7 +618,7 @@ endpointPages.post('/endpoints/:endpoint_id/recover', async (c) => {
   const form = await formOf(c)
   const { since } = valid(RecoverBody, { since: sinceOf(field(form, 'since')) })
   const id = c.req.param('endpoint_id')
-  const { requeued, hasMore } = await recoverEndpoint(c.var.services, c.var.partner, id, Date.parse(since))
+  const { requeued, hasMore } = await recoverEndpoint(c.get('services'), c.get('partner'), id, Date.parse(since))
   return c.redirect(`${endpointPath(id)}?recovered=${requeued}${hasMore ? '&has_more=1' : ''}`, 303)
 })
 

@@ -168,7 +168,11 @@ export const EventPage = (props: {
 export const eventPages = new Hono<AppEnv>()
 
 eventPages.get('/events/:event_id', async (c) => {
-  const { event, deliveries } = await getEventWithDeliveries(c.var.services.db, c.var.partner, c.req.param('event_id'))
+  const { event, deliveries } = await getEventWithDeliveries(
+    c.get('services').db,
+    c.get('partner'),
+    c.req.param('event_id'),
+  )
   const notice = c.req.query('redelivered')
     ? 'A new delivery was queued; it appears below as it is attempted (reload to follow it).'
     : undefined
@@ -176,7 +180,7 @@ eventPages.get('/events/:event_id', async (c) => {
     page(c, {
       title: `Event ${event.id}`,
       section: 'endpoints',
-      children: <EventPage event={event} deliveries={deliveries} csrf={c.var.portal.csrf} notice={notice} />,
+      children: <EventPage event={event} deliveries={deliveries} csrf={c.get('portal').csrf} notice={notice} />,
     }),
   )
 })
@@ -184,7 +188,7 @@ eventPages.get('/events/:event_id', async (c) => {
 eventPages.post('/events/:event_id/redeliver', async (c) => {
   const form = await c.req.parseBody()
   const eventId = c.req.param('event_id')
-  await redeliverEvent(c.var.services, c.var.partner, eventId, field(form, 'endpoint_id'))
+  await redeliverEvent(c.get('services'), c.get('partner'), eventId, field(form, 'endpoint_id'))
   const returnTo = field(form, 'return_to')
   return c.redirect(`${returnTo && RETURN_PATH.test(returnTo) ? returnTo : eventPath(eventId)}?redelivered=1`, 303)
 })

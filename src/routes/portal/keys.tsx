@@ -278,14 +278,14 @@ keyPages.use('/keys/*', async (c, next) => {
 })
 
 keyPages.get('/keys', async (c) => {
-  const { db, now } = c.var.services
-  const rows = await listApiKeys(db, c.var.partner.id, c.var.partner.mode)
+  const { db, now } = c.get('services')
+  const rows = await listApiKeys(db, c.get('partner').id, c.get('partner').mode)
   const notice = c.req.query('revoked') ? 'The key was revoked.' : undefined
   return c.html(
     page(c, {
       title: 'API keys',
       section: 'keys',
-      children: <KeyList rows={rows} now={now()} csrf={c.var.portal.csrf} notice={notice} />,
+      children: <KeyList rows={rows} now={now()} csrf={c.get('portal').csrf} notice={notice} />,
     }),
   )
 })
@@ -304,7 +304,7 @@ const accessOf = (value: string | undefined): KeyAccess => {
 }
 
 keyPages.post('/keys', async (c) => {
-  const { db, settings, now } = c.var.services
+  const { db, settings, now } = c.get('services')
   const at = now()
   const form = await c.req.parseBody()
   const access = accessOf(field(form, 'access'))
@@ -312,11 +312,11 @@ keyPages.post('/keys', async (c) => {
   const { row, key } = await issueApiKey(
     db,
     settings.API_KEY_SECRET,
-    c.var.partner.id,
-    { mode: c.var.partner.mode, access, expires_at },
+    c.get('partner').id,
+    { mode: c.get('partner').mode, access, expires_at },
     at,
   )
-  c.var.audit.about({ objectId: row.id })
+  c.get('audit').about({ objectId: row.id })
   return c.html(
     page(c, { title: 'New API key', section: 'keys', children: <NewKey k={row} secret={key} now={at} /> }),
     201,
@@ -326,19 +326,19 @@ keyPages.post('/keys', async (c) => {
 const ownerOf = (c: { var: AppEnv['Variables'] }) => ({ partnerId: c.var.partner.id, mode: c.var.partner.mode })
 
 keyPages.get('/keys/:key_id', async (c) => {
-  const { db, settings, now } = c.var.services
+  const { db, settings, now } = c.get('services')
   const k = await findApiKey(db, ownerOf(c), c.req.param('key_id'))
   return c.html(
     page(c, {
       title: `API key ${k.prefix}`,
       section: 'keys',
-      children: <KeyPage k={k} now={now()} csrf={c.var.portal.csrf} cacheSeconds={settings.API_KEY_CACHE_SECONDS} />,
+      children: <KeyPage k={k} now={now()} csrf={c.get('portal').csrf} cacheSeconds={settings.API_KEY_CACHE_SECONDS} />,
     }),
   )
 })
 
 keyPages.post('/keys/:key_id/roll', async (c) => {
-  const { db, settings, now } = c.var.services
+  const { db, settings, now } = c.get('services')
   const given = field(await c.req.parseBody(), 'grace_seconds') ?? String(DEFAULT_GRACE)
   const grace = GRACE_CHOICES.find((g) => String(g.seconds) === given)
   if (!grace) {
@@ -361,7 +361,7 @@ keyPages.post('/keys/:key_id/roll', async (c) => {
 })
 
 keyPages.post('/keys/:key_id/revoke', async (c) => {
-  const { db, settings, now } = c.var.services
+  const { db, settings, now } = c.get('services')
   const owner = ownerOf(c)
   const keyId = c.req.param('key_id')
   if (field(await c.req.parseBody(), 'confirm') !== 'yes') {
@@ -375,7 +375,7 @@ keyPages.post('/keys/:key_id/revoke', async (c) => {
           <KeyPage
             k={k}
             now={now()}
-            csrf={c.var.portal.csrf}
+            csrf={c.get('portal').csrf}
             cacheSeconds={settings.API_KEY_CACHE_SECONDS}
             error="Tick the box to confirm the revocation; the key was not revoked."
           />

@@ -100,11 +100,11 @@ export const Overview = (props: {
 export const overviewPages = new Hono<AppEnv>()
 
 overviewPages.get('/', async (c) => {
-  const { db, now } = c.var.services
+  const { db, now } = c.get('services')
   const at = now()
   const [counts, deliveries] = await Promise.all([
-    countByStatus(db, c.var.partner, { recent: at - DAY, wider: at - 7 * DAY }),
-    deliveryHealth(db, c.var.partner, at - 7 * DAY),
+    countByStatus(db, c.get('partner'), { recent: at - DAY, wider: at - 7 * DAY }),
+    deliveryHealth(db, c.get('partner'), at - 7 * DAY),
   ])
   const since = {
     day: new Date(at - DAY).toISOString().slice(0, 10),

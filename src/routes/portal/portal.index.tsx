@@ -22,13 +22,13 @@ export const portalRouter = new Hono<AppEnv>()
 
 /** A login link opens its session once, sets the cookie and leaves the token out of the address bar. */
 portalRouter.get('/login', async (c) => {
-  const { db, settings, now } = c.var.services
+  const { db, settings, now } = c.get('services')
   const token = c.req.query('token') ?? ''
   const link = /^[A-Za-z0-9]{43}$/.test(token) ? await findLoginLink(db, settings.API_KEY_SECRET, token, now()) : null
   // The session signs itself in: the audit entry names it before the write that opens it.
   if (link) {
     const actor = { actorType: 'portal_session' as const, actorId: link.id, actorLabel: null }
-    c.var.audit.about({ actor, partnerId: link.partnerId, mode: link.mode, objectId: link.id })
+    c.get('audit').about({ actor, partnerId: link.partnerId, mode: link.mode, objectId: link.id })
   }
   const opened = link ? await openPortalSession(db, settings.API_KEY_SECRET, token, now()) : null
   if (!opened) {
@@ -55,8 +55,8 @@ portalRouter.route('/', keyPages)
 portalRouter.route('/', documentPages)
 
 portalRouter.post('/logout', async (c) => {
-  c.var.audit.about({ objectId: c.var.portal.sessionId })
-  await endPortalSession(c.var.services.db, c.var.portal.sessionId, c.var.services.now())
+  c.get('audit').about({ objectId: c.get('portal').sessionId })
+  await endPortalSession(c.get('services').db, c.get('portal').sessionId, c.get('services').now())
   deleteCookie(c, PORTAL_COOKIE, { path: '/portal' })
   return c.html(
     <Layout title="Signed out">
@@ -77,7 +77,7 @@ portalRouter.onError((error, c) => {
   if (!problem) throw error
   const [status, title] = PROBLEMS[problem.code]
   return c.html(
-    <Layout title={title} partner={c.var.portal ? c.var.partner : undefined} portal={c.var.portal}>
+    <Layout title={title} partner={c.get('portal') ? c.get('partner') : undefined} portal={c.get('portal')}>
       <h1>{title}</h1>
       <p>{problem.message}</p>
       <p class="muted">

@@ -247,7 +247,7 @@ transferPages.get('/transfers', async (c) => {
     created_from: q.created_from || undefined,
     created_before: q.created_before || undefined,
   }
-  const { rows, hasMore } = await listTransfers(c.var.services.db, c.var.partner, {
+  const { rows, hasMore } = await listTransfers(c.get('services').db, c.get('partner'), {
     status: filters.status,
     provider: filters.provider as ProviderName | undefined,
     search: filters.search,
@@ -267,10 +267,10 @@ transferPages.get('/transfers', async (c) => {
 
 transferPages.get('/transfers/:transfer_id', async (c) => {
   const id = c.req.param('transfer_id')
-  const { db } = c.var.services
+  const { db } = c.get('services')
   const [transfer, timeline] = await Promise.all([
-    findTransfer(db, c.var.partner, id),
-    getTransferTimeline(db, c.var.partner, id),
+    findTransfer(db, c.get('partner'), id),
+    getTransferTimeline(db, c.get('partner'), id),
   ])
   if (!transfer) throw transferNotFound(id)
   const notice = c.req.query('redelivered')
@@ -280,7 +280,7 @@ transferPages.get('/transfers/:transfer_id', async (c) => {
     page(c, {
       title: `Transfer ${id}`,
       section: 'transfers',
-      children: <TransferPage transfer={transfer} timeline={timeline} csrf={c.var.portal.csrf} notice={notice} />,
+      children: <TransferPage transfer={transfer} timeline={timeline} csrf={c.get('portal').csrf} notice={notice} />,
     }),
   )
 })

@@ -12,7 +12,7 @@ export const receive: AppRouteHandler<typeof routes.receive> = async (c) => {
   const { provider } = c.req.valid('param')
   // A provider that pushes nothing has no such route, exactly like an unknown path.
   if (!pushes(provider)) throw new Problem('not_found', { detail: `No route for ${c.req.method} ${c.req.path}.` })
-  const { applied, transfer } = await receiveProviderWebhook(c.var.services, provider, {
+  const { applied, transfer } = await receiveProviderWebhook(c.get('services'), provider, {
     method: c.req.method,
     path: c.req.path,
     url: c.req.url,

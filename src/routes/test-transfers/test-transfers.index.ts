@@ -9,7 +9,7 @@ import * as routes from './test-transfers.routes'
 
 // Test-only routes do not exist for a live key, exactly like a path with no route.
 const testKeysOnly = createMiddleware<AppEnv>(async (c, next) => {
-  if (c.var.partner.mode !== 'test') {
+  if (c.get('partner').mode !== 'test') {
     throw new Problem('not_found', { detail: `No route for ${c.req.method} ${c.req.path} with a live key.` })
   }
   await next()

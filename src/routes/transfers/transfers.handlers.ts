@@ -11,15 +11,15 @@ import type * as routes from './transfers.routes'
 
 export const create: AppRouteHandler<typeof routes.create> = async (c) => {
   const body = c.req.valid('json')
-  c.var.audit.about({ objectId: body.transfer_id })
-  const { transfer, created } = await createTransfer(c.var.services, c.var.partner, body)
+  c.get('audit').about({ objectId: body.transfer_id })
+  const { transfer, created } = await createTransfer(c.get('services'), c.get('partner'), body)
   return c.json(renderTransfer(transfer), created ? 201 : 200)
 }
 
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
   const query = c.req.valid('query')
-  const { db } = c.var.services
-  const owner = c.var.partner
+  const { db } = c.get('services')
+  const owner = c.get('partner')
   const { rows, hasMore } = await pageAfterKnownCursor(
     query.starting_after,
     async (id) => !!(await findTransfer(db, owner, id)),
@@ -37,25 +37,25 @@ export const list: AppRouteHandler<typeof routes.list> = async (c) => {
 
 export const get: AppRouteHandler<typeof routes.get> = async (c) => {
   const { transfer_id } = c.req.valid('param')
-  const transfer = await findTransfer(c.var.services.db, c.var.partner, transfer_id)
+  const transfer = await findTransfer(c.get('services').db, c.get('partner'), transfer_id)
   if (!transfer) throw transferNotFound(transfer_id)
   return c.json(renderTransfer(transfer), 200)
 }
 
 export const confirm: AppRouteHandler<typeof routes.confirm> = async (c) => {
   const { transfer_id } = c.req.valid('param')
-  const transfer = await confirmTransfer(c.var.services, c.var.partner, transfer_id, c.req.valid('json').code)
+  const transfer = await confirmTransfer(c.get('services'), c.get('partner'), transfer_id, c.req.valid('json').code)
   return c.json(renderTransfer(transfer), 200)
 }
 
 export const resend: AppRouteHandler<typeof routes.resend> = async (c) => {
   const { transfer_id } = c.req.valid('param')
-  const transfer = await resendCode(c.var.services, c.var.partner, transfer_id, c.req.valid('json').channel)
+  const transfer = await resendCode(c.get('services'), c.get('partner'), transfer_id, c.req.valid('json').channel)
   return c.json(renderTransfer(transfer), 200)
 }
 
 export const cancel: AppRouteHandler<typeof routes.cancel> = async (c) => {
   const { transfer_id } = c.req.valid('param')
-  const transfer = await cancelTransfer(c.var.services, c.var.partner, transfer_id)
+  const transfer = await cancelTransfer(c.get('services'), c.get('partner'), transfer_id)
   return c.json(renderTransfer(transfer), 200)
 }

@@ -7,6 +7,6 @@ import type { routes } from './audit-log.routes'
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
   const query = c.req.valid('query')
   return auditPage(c, query.starting_after, () =>
-    listAudit(c.var.services.db, { ...auditQueryOf(query), partnerId: query.partner_id }),
+    listAudit(c.get('services').db, { ...auditQueryOf(query), partnerId: query.partner_id }),
   )
 }

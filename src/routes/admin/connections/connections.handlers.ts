@@ -58,7 +58,7 @@ const ownerOf = (c: { req: { valid: (target: 'param' | 'query') => Record<string
 })
 
 export const check: AppRouteHandler<typeof routes.check> = async (c) => {
-  const { check } = await checkConnection(c.var.services, ownerOf(c), c.req.valid('param').provider)
+  const { check } = await checkConnection(c.get('services'), ownerOf(c), c.req.valid('param').provider)
   return c.json(check, 200)
 }
 
@@ -78,7 +78,7 @@ const storeConnection = async (
 
 export const putSfox: AppRouteHandler<typeof routes.putSfox> = async (c) => {
   const input = c.req.valid('json')
-  const stored = await storeConnection(c.var.services, ownerOf(c), {
+  const stored = await storeConnection(c.get('services'), ownerOf(c), {
     provider: 'sfox',
     baseUrl: input.base_url,
     credentials: { api_key: input.api_key },
@@ -90,7 +90,7 @@ export const putQi: AppRouteHandler<typeof routes.putQi> = async (c) => {
   const input = c.req.valid('json')
   const keys = await checkQiKeys(input.private_key_pem, input.qi_public_key_pem)
   const stored = await storeConnection(
-    c.var.services,
+    c.get('services'),
     ownerOf(c),
     {
       provider: 'qi',
@@ -116,14 +116,14 @@ export const putQi: AppRouteHandler<typeof routes.putQi> = async (c) => {
 
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
   const partnerId = c.req.valid('param').partner_id
-  await getPartner(c.var.services.db, partnerId)
-  const rows = await listConnections(c.var.services.db, partnerId, c.req.valid('query').mode)
+  await getPartner(c.get('services').db, partnerId)
+  const rows = await listConnections(c.get('services').db, partnerId, c.req.valid('query').mode)
   return c.json({ object: 'list' as const, data: rows.map(renderConnection), has_more: false }, 200)
 }
 
 export const remove: AppRouteHandler<typeof routes.remove> = async (c) => {
   const { provider } = c.req.valid('param')
   const owner = ownerOf(c)
-  if (!(await deleteConnection(c.var.services.db, owner, provider))) throw noConnection(owner, provider)
+  if (!(await deleteConnection(c.get('services').db, owner, provider))) throw noConnection(owner, provider)
   return c.body(null, 204)
 }

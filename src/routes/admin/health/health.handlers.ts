@@ -3,4 +3,4 @@ import type { AppRouteHandler } from '../../router'
 import type { routes } from './health.routes'
 
 export const health: AppRouteHandler<typeof routes.health> = async (c) =>
-  c.json(await healthReport(c.var.services), 200)
+  c.json(await healthReport(c.get('services')), 200)

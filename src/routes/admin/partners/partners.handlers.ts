@@ -5,14 +5,14 @@ import type { AppRouteHandler } from '../../router'
 import type { routes } from './partners.routes'
 
 export const create: AppRouteHandler<typeof routes.create> = async (c) => {
-  const row = await createPartner(c.var.services.db, c.req.valid('json'), c.var.services.now())
-  c.var.audit.about({ objectId: row.id, partnerId: row.id })
+  const row = await createPartner(c.get('services').db, c.req.valid('json'), c.get('services').now())
+  c.get('audit').about({ objectId: row.id, partnerId: row.id })
   return c.json(renderPartner(row), 201)
 }
 
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
   const { limit, starting_after } = c.req.valid('query')
-  const { db } = c.var.services
+  const { db } = c.get('services')
   const { rows, hasMore } = await pageAfterKnownCursor(
     starting_after,
     (id) => partnerExists(db, id),
@@ -23,15 +23,15 @@ export const list: AppRouteHandler<typeof routes.list> = async (c) => {
 }
 
 export const get: AppRouteHandler<typeof routes.get> = async (c) => {
-  return c.json(renderPartner(await getPartner(c.var.services.db, c.req.valid('param').partner_id)), 200)
+  return c.json(renderPartner(await getPartner(c.get('services').db, c.req.valid('param').partner_id)), 200)
 }
 
 export const update: AppRouteHandler<typeof routes.update> = async (c) => {
   const row = await updatePartner(
-    c.var.services.db,
+    c.get('services').db,
     c.req.valid('param').partner_id,
     c.req.valid('json'),
-    c.var.services.now(),
+    c.get('services').now(),
   )
   return c.json(renderPartner(row), 200)
 }
