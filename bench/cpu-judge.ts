@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import { type CpuSample, cpuPerRequest } from './cpu'
+import { type CpuSample, cpuPerRequest, cpuPerRequestPaired } from './cpu'
 import { type PartnerRequest, type SfoxFlowStep, setupPartner, sfoxFlowRequests } from './gateway'
 import { expect, getInit, httpTransport } from './http'
 import { CRYPTO_OPS, type CryptoOp, type IoProbeWorker, type ReplayShape } from './io-probe'
-import { bothInTurn } from './load'
 import { settledRoundTrips } from './measure'
 import { findDescendants } from './memory'
 import { LABELS, OPS } from './ops'
@@ -82,7 +81,9 @@ export const QI_CRYPTO_PER_CALL: Record<CryptoOp, number> = { sign: 1, verify: 1
 const SHAPE_N = 20
 /** Untimed requests per step and side before the rounds. */
 const WARMUP = 200
-const ROUNDS = 5
+// The sides take turns request by request (so both see the machine as it is at that moment: its
+// speed moves by half from one minute to the next here); rounds swap which side goes first.
+const ROUNDS = 6
 
 export type CpuSide = {
   requests: number
@@ -97,7 +98,13 @@ export type CpuSide = {
 export type CpuJudgeRow = {
   gateway: CpuSide
   replay: CpuSide
-  /** gateway − replay: the gateway's own CPU per request, p50 (what the target judges), and means. */
+  /**
+   * gateway − replay, the gateway's own CPU per request: the median of the pairs' differences (each
+   * gateway request less the replay request run beside it; what the target judges), the same median
+   * within each round (its spread), the whole phases' p50s less each other, and means.
+   */
+  beyondUs: number
+  beyondRoundsUs: number[]
   beyondP50Us: number
   beyondMeanUs: number
   beyondAllMeanUs: number
@@ -152,6 +159,17 @@ const sideOf = (samples: CpuSample[]): CpuSide => {
     allMeanUs: weighted((s) => s.allMeanUs),
   }
 }
+
+/** The middle value; the mean of the two middle ones for an even count. */
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length / 2
+  return Number.isInteger(mid) ? (sorted[mid - 1]! + sorted[mid]!) / 2 : sorted[Math.floor(mid)]!
+}
+
+/** The spread of a row's per-round differences, µs: "lowest to highest". */
+export const roundsRangeUs = (row: Pick<CpuJudgeRow, 'beyondRoundsUs'>) =>
+  `${Math.min(...row.beyondRoundsUs).toFixed(0)} to ${Math.max(...row.beyondRoundsUs).toFixed(0)}`
 
 const MARK = '@@transfer-id@@'
 const splitAround = (body: unknown): { bodyBefore: string; bodyAfter: string } => {
@@ -286,7 +304,7 @@ export const runCpuJudge = async (
 
   const perRound = Math.max(1, Math.ceil(n / ROUNDS))
   progress(
-    `CPU judge: ${perRound * ROUNDS} requests per step and side (${CPU_JUDGE_STEPS.join(', ')}), gateway and replay alternating over ${ROUNDS} rounds`,
+    `CPU judge: ${perRound * ROUNDS} requests per step and side (${CPU_JUDGE_STEPS.join(', ')}), gateway and replay taking turns, ${ROUNDS} rounds`,
   )
   const samples = Object.fromEntries(
     CPU_JUDGE_STEPS.map((s) => [s, { gateway: [] as CpuSample[], replay: [] as CpuSample[] }]),
@@ -295,11 +313,14 @@ export const runCpuJudge = async (
     // A new key each round, loaded before anything is timed: no request pays for a key-cache reload.
     await freshKey()
     for (const step of CPU_JUDGE_STEPS) {
-      const gatewaySide = async () =>
-        samples[step].gateway.push(await cpuPerRequest(gatewayPid, perRound, (i) => send(step, `cpu-g${r}-${i}`)))
-      const replaySide = async () =>
-        samples[step].replay.push(await cpuPerRequest(probePid, perRound, (i) => replay(step, `cpu-r${r}-${i}`)))
-      await bothInTurn(r, gatewaySide, replaySide)
+      const { a, b } = await cpuPerRequestPaired(
+        { a: gatewayPid, b: probePid },
+        perRound,
+        { a: (i) => send(step, `cpu-g${r}-${i}`), b: (i) => replay(step, `cpu-r${r}-${i}`) },
+        r % 2 === 1,
+      )
+      samples[step].gateway.push(a)
+      samples[step].replay.push(b)
     }
   }
 
@@ -307,9 +328,13 @@ export const runCpuJudge = async (
     CPU_JUDGE_STEPS.map((step) => {
       const gatewaySide = sideOf(samples[step].gateway)
       const replaySide = sideOf(samples[step].replay)
+      const pairsOf = (r: number) =>
+        samples[step].gateway[r]!.loopUs.map((us, i) => us - samples[step].replay[r]!.loopUs[i]!)
       const row: CpuJudgeRow = {
         gateway: gatewaySide,
         replay: replaySide,
+        beyondUs: median(samples[step].gateway.flatMap((_, r) => pairsOf(r))),
+        beyondRoundsUs: samples[step].gateway.map((_, r) => median(pairsOf(r))),
         beyondP50Us: gatewaySide.loopP50Us - replaySide.loopP50Us,
         beyondMeanUs: gatewaySide.loopMeanUs - replaySide.loopMeanUs,
         beyondAllMeanUs: gatewaySide.allMeanUs - replaySide.allMeanUs,

@@ -105,3 +105,52 @@ export const cpuPerRequest = async (
     allMeanUs: (allThreadsNs(pid) - allBefore) / 1000 / count,
   }
 }
+
+/**
+ * Like cpuPerRequest for two workerds at once, their requests taking turns one by one (`a` first in
+ * each pair, or `b` when `bFirst`): a pair's two requests run milliseconds apart, so whatever slows
+ * the machine for a while slows both. Each side's windows run from its request's start to its next
+ * one's, read on its own event-loop thread only.
+ */
+export const cpuPerRequestPaired = async (
+  pids: { a: number; b: number },
+  count: number,
+  requests: { a: (i: number) => Promise<unknown>; b: (i: number) => Promise<unknown> },
+  bFirst: boolean,
+  settleMs = 50,
+): Promise<{ a: CpuSample; b: CpuSample }> => {
+  const side = (pid: number) => {
+    const tid = eventLoopTid(pid)
+    if (tid === null) throw new Error(`cpu: workerd ${pid} has no event-loop thread in /proc`)
+    const allBefore = allThreadsNs(pid)
+    const loopBefore = schedstatNs(pid, tid)
+    return { pid, tid, allBefore, loopBefore, last: loopBefore, loopUs: [] as number[] }
+  }
+  const a = side(pids.a)
+  const b = side(pids.b)
+  // A side's window closes when its next request starts (or after the settle, for its last one).
+  const open = (s: ReturnType<typeof side>, i: number) => {
+    if (i === 0) return
+    const now = schedstatNs(s.pid, s.tid)
+    s.loopUs.push((now - s.last) / 1000)
+    s.last = now
+  }
+  const [first, second] = bFirst ? ([b, a] as const) : ([a, b] as const)
+  const run = (s: ReturnType<typeof side>, i: number) => (s === a ? requests.a(i) : requests.b(i))
+  for (let i = 0; i < count; i++) {
+    open(first, i)
+    await run(first, i)
+    open(second, i)
+    await run(second, i)
+  }
+  await new Promise((resolve) => setTimeout(resolve, settleMs))
+  const sample = (s: ReturnType<typeof side>): CpuSample => {
+    open(s, count)
+    return {
+      loopUs: s.loopUs,
+      loopMeanUs: (s.last - s.loopBefore) / 1000 / count,
+      allMeanUs: (allThreadsNs(s.pid) - s.allBefore) / 1000 / count,
+    }
+  }
+  return { a: sample(a), b: sample(b) }
+}

@@ -49,7 +49,7 @@ export const USAGE = `npm run bench [-- --n 300 --concurrency 4 --latency-n 150 
   --io-probe-n <count>        I/O probe: timed calls per probe and side, from Node and from inside workerd (rounded up to
                               batches of 20); 0 skips it, the targets then use the Node-based estimate (env BENCH_IO_PROBE_N, default 300)
   --cpu-n <count>             CPU judge: requests per step and side, the gateway's and a replay of their I/O alone, workerd's
-                              CPU from /proc (rounded up to 5 rounds); 0 skips it (env BENCH_CPU_N, default 300)
+                              CPU from /proc (rounded up to 6 rounds); 0 skips it (env BENCH_CPU_N, default 300)
   --json <file>               also write every figure as JSON (env BENCH_JSON)
 `
 

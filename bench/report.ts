@@ -1,6 +1,6 @@
 import { bundleVerdict, overheadOf, ROUND_TRIP_KIND, type Verdict } from './analysis'
 import type { CallbackResults, CallbackRun } from './callbacks'
-import { CPU_JUDGE_LABELS, CPU_JUDGE_STEPS, type CpuJudgeResults } from './cpu-judge'
+import { CPU_JUDGE_LABELS, CPU_JUDGE_STEPS, type CpuJudgeResults, roundsRangeUs } from './cpu-judge'
 import { IO_PROBE_BATCH, IO_PROBE_LABELS, IO_PROBE_STALL_MS, IO_PROBES, type IoProbeResults } from './io-probe'
 import type { Measured } from './measure'
 import { median } from './memory'
@@ -478,6 +478,8 @@ export const cpuJudgeTable = (cpu: CpuJudgeResults) =>
   table(
     [
       'request (µs of CPU per request)',
+      'beyond I/O, median pair',
+      'per round: lowest to highest',
       'gw p50',
       'replay p50',
       'beyond I/O p50',
@@ -489,10 +491,13 @@ export const cpuJudgeTable = (cpu: CpuJudgeResults) =>
       'replay: DO, DB RTs (bytes out/in), sFOX, answer',
     ],
     CPU_JUDGE_STEPS.map((step) => {
-      const { gateway, replay, beyondP50Us, beyondMeanUs, beyondAllMeanUs, shape } = cpu.rows[step]
+      const row = cpu.rows[step]
+      const { gateway, replay, beyondUs, beyondP50Us, beyondMeanUs, beyondAllMeanUs, shape } = row
       const db = shape.dbRoundTrips ? `${shape.dbRoundTrips} (${shape.dbRequestBytes}/${shape.dbResponseBytes} B)` : '0'
       return [
         CPU_JUDGE_LABELS[step],
+        fmt(beyondUs, 0),
+        roundsRangeUs(row),
         fmt(gateway.loopP50Us, 0),
         fmt(replay.loopP50Us, 0),
         fmt(beyondP50Us, 0),
@@ -504,20 +509,23 @@ export const cpuJudgeTable = (cpu: CpuJudgeResults) =>
         `${shape.rateLimit}, ${db}, ${shape.sfox ?? '-'}, ${shape.responseBytes} B + ${shape.responseHeaders} headers`,
       ]
     }),
-    [9],
+    [11],
   )
 
 export const cpuJudgeNotes = (cpu: CpuJudgeResults) =>
   [
-    `${cpu.requestsPerStep} requests per row and side, 1 in flight, the gateway's and the replay's alternating over ${cpu.rounds} rounds, after ${cpu.warmup} untimed ones.`,
+    `${cpu.requestsPerStep} requests per row and side, 1 in flight, the gateway's and the replay's taking turns request by request over ${cpu.rounds} rounds (each round the other first), after ${cpu.warmup} untimed ones.`,
     "CPU = nanoseconds workerd's event-loop thread spent on a CPU (/proc/<pid>/task/<tid>/schedstat) in each request's window, from its",
     "start to the next one's: that thread runs all JavaScript and all of workerd's own I/O; at 1 in flight a request's time is that CPU",
     "plus waiting. replay = a Worker in a second workerd (the same Miniflare set-up) replaying the request's I/O and nothing else: the",
     "same request in, the rate limiter's DO call (before the work, or beside a GET's read), as many DB round trips with the bytes the",
     "libSQL server counted for the gateway's (a padded SELECT), the same sFOX call, and the gateway's own answer back, headers included.",
     "beyond I/O = gateway - replay: the gateway's own work (routing, middleware, zod, JSON, SQL, the state machine, decoding the",
-    'answers: the replay parses nothing, so decoding counts against the gateway). p50s are of single requests; the target judges',
-    '"beyond I/O p50"; "all threads" adds V8\'s concurrent GC and compiler threads, which run beside the request, not in its path.',
+    'answers: the replay parses nothing, so decoding counts against the gateway). p50s are of single requests. The target judges',
+    '"beyond I/O, median pair": the median over all pairs of a gateway request\'s CPU less that of the replay request run right',
+    'beside it, so the machine\'s drift (its speed moves by half from minute to minute here) hits both; "per round" is that median',
+    'within each round; "beyond I/O p50" is the whole phases\' p50s less each other.',
+    '"all threads" adds V8\'s concurrent GC and compiler threads, which run beside the request, not in its path.',
   ].join('\n')
 
 /** The summary table, its legend and the bundle line: the last thing `npm run bench` prints. */
