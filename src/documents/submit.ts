@@ -5,7 +5,7 @@ import { stableJson } from '../lib/json'
 import { readMultipart } from '../lib/multipart-stream'
 import { fieldProblem, Problem } from '../lib/problem'
 import { problemFor } from '../providers/problems'
-import { type DocumentChunk, isTransient, type Result, type TransferProvider } from '../providers/provider'
+import { type DocumentChunk, type DocumentUpload, isTransient, type TransferProvider } from '../providers/provider'
 import type { PartnerContext, Services } from '../services'
 import { claimSubmission, findByIdempotencyKey, finishSubmission, isResumable } from './submission-store'
 import { type UploadedFile, validateDocuments } from './validation'
@@ -45,36 +45,29 @@ const newDigest = (): Digest => {
 /**
  * The upload to sFOX, opened when the first bytes may go. Until then, and until a file's first
  * bytes are checked, chunks wait in `held` (the request's own chunks, not copies). Writes wait
- * while sFOX is slower than the client (a few chunks in flight), so memory stays flat.
+ * while sFOX is slower than the client (a little is queued toward it), so memory stays flat.
  */
 const outboundTo = (provider: TransferProvider, userId: string) => {
   let held: DocumentChunk[] = []
-  let writer: WritableStreamDefaultWriter<DocumentChunk> | null = null
-  let result: Promise<Result<{ message: string }>> | null = null
+  let upload: DocumentUpload | null = null
   let answered = false
-  let settleRest: (rest: Rest | null) => void = () => {}
   const open = () => {
-    const feed = new TransformStream<DocumentChunk, DocumentChunk>(undefined, { highWaterMark: 4 })
-    const rest = new Promise<Rest | null>((resolve) => {
-      settleRest = resolve
-    })
-    result = provider.uploadDocuments!({ userId, files: feed.readable, rest })
-    void result.then(() => {
+    const opened = provider.uploadDocuments!(userId)
+    void opened.result.then(() => {
       answered = true
     })
-    writer = feed.writable.getWriter()
-    return writer
+    upload = opened
+    return opened
   }
   const flush = async () => {
     if (held.length === 0) return
-    const to = writer ?? open()
+    const to = upload ?? open()
     const chunks = held
     held = []
     for (const chunk of chunks) {
-      await Promise.race([to.ready.catch(() => {}), result])
       // sFOX answered before the body ended (a refusal, an outage): the rest is not sent.
       if (answered) return
-      to.write(chunk).catch(() => {})
+      await Promise.race([to.write(chunk), to.result])
     }
   }
   return {
@@ -83,16 +76,14 @@ const outboundTo = (provider: TransferProvider, userId: string) => {
     /** Leaves sFOX an unfinished body, which it never records. */
     discard() {
       held = []
-      settleRest(null)
-      writer?.abort().catch(() => {})
+      upload?.end(null)
     },
     /** Sends what is held and the parts after the files, ends the body and waits for sFOX's answer. */
     async finish(rest: Rest) {
       await flush()
-      const to = writer ?? open()
-      settleRest(rest)
-      to.close().catch(() => {})
-      return result!
+      const to = upload ?? open()
+      to.end(rest)
+      return to.result
     },
   }
 }

@@ -29,7 +29,7 @@ const isResult = (value: unknown): value is { ok: boolean; error?: { kind: Provi
   typeof value === 'object' && value !== null && typeof (value as { ok?: unknown }).ok === 'boolean'
 
 // The adapter's methods that call the provider and answer a Result.
-const CALLS = ['create', 'confirm', 'resend', 'cancel', 'fetchStatus', 'fetchMany', 'uploadDocuments'] as const
+const CALLS = ['create', 'confirm', 'resend', 'cancel', 'fetchStatus', 'fetchMany'] as const
 
 /** The adapter with every provider call counted: its Result says whether the provider failed. */
 export const countedProvider = (
@@ -38,19 +38,27 @@ export const countedProvider = (
   now: () => number,
   afterCall: (failureKind: ProviderErrorKind | null) => void,
 ): TransferProvider => {
+  const count = <T>(result: T): T => {
+    if (isResult(result)) {
+      const kind = result.ok ? null : (result.error?.kind ?? null)
+      const failure = kind && PROVIDER_FAILURES.has(kind) ? kind : null
+      record(name, now(), failure)
+      afterCall(failure)
+    }
+    return result
+  }
   const counted: Record<string, unknown> = { ...adapter }
   for (const key of CALLS) {
     const call = adapter[key] as ((...args: unknown[]) => Promise<unknown>) | null | undefined
     if (!call) continue
-    counted[key] = async (...args: unknown[]) => {
-      const result = await call.apply(adapter, args)
-      if (isResult(result)) {
-        const kind = result.ok ? null : (result.error?.kind ?? null)
-        const failure = kind && PROVIDER_FAILURES.has(kind) ? kind : null
-        record(name, now(), failure)
-        afterCall(failure)
-      }
-      return result
+    counted[key] = async (...args: unknown[]) => count(await call.apply(adapter, args))
+  }
+  // An upload answers when its body has ended: counted then.
+  const { uploadDocuments } = adapter
+  if (uploadDocuments) {
+    counted.uploadDocuments = (userId: string) => {
+      const upload = uploadDocuments.call(adapter, userId)
+      return { ...upload, result: upload.result.then(count) }
     }
   }
   return counted as TransferProvider

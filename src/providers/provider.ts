@@ -79,7 +79,7 @@ export type TransferProvider = {
    */
   fetchMany: (transfers: Transfer[]) => Promise<Result<Map<string, ProviderSnapshot | null>>>
   /** KYC documents, where the provider takes them (sFOX). */
-  uploadDocuments?: (upload: DocumentUpload) => Promise<Result<{ message: string }>>
+  uploadDocuments?: (userId: string) => DocumentUpload
   /** Providers that push status (QI) prove their webhooks with the partner's keys; the rest have none. */
   verifyWebhook?: (request: WebhookRequest) => Promise<{ ok: true } | { ok: false; reason: string }>
   /**
@@ -165,14 +165,18 @@ export type DocumentChunk = { file: string; contentType: string } | Uint8Array
 
 /** KYC documents sent while they arrive, so the gateway never holds a whole submission. */
 export type DocumentUpload = {
-  userId: string
-  /** Each file in turn; ends after the last one. */
-  files: ReadableStream<DocumentChunk>
   /**
-   * What follows the files, known once the whole submission has arrived and passed its checks; null
-   * abandons the upload: the provider is left an unfinished body and records nothing.
+   * Each file in turn: a chunk naming a file starts it, its bytes follow. Resolves once the provider
+   * has room for more (a little is queued toward it), so memory stays flat while it is slower than the client.
    */
-  rest: Promise<{ fileTypes: Record<string, string>; ddqId: string | null } | null>
+  write: (chunk: DocumentChunk) => Promise<void>
+  /**
+   * Ends the body with what follows the files, known once the whole submission has arrived and passed
+   * its checks; null abandons the upload: the provider is left an unfinished body and records nothing.
+   */
+  end: (rest: { fileTypes: Record<string, string>; ddqId: string | null } | null) => void
+  /** The provider's answer: once the body has ended, or before when it refuses early (an outage, a refusal). */
+  result: Promise<Result<{ message: string }>>
 }
 
 /** A sealed provider connection as loaded with the partner; credentials stay encrypted until used. */

@@ -7,6 +7,10 @@ import { errorOf, type SfoxOperation, type SfoxTransfer, snapshotOf } from './ma
 import { multipartFraming } from './multipart'
 
 export type SfoxConnection = { baseUrl: string; apiKey: string }
+
+// Bytes queued toward sFOX beyond what it is reading: a few of the request's reads, so reading the
+// request never waits on each write, and a slow sFOX holds the client back within this much.
+const UPLOAD_QUEUE_BYTES = 1024 * 1024
 export type CallOptions = {
   timeoutMs: number
   uploadTimeoutMs?: number
@@ -61,13 +65,15 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
 
   /**
    * §7.6 Submit Documents as a body streamed while the files arrive (chunked: its length is not known
-   * up front). The upload timeout bounds each wait for sFOX to take the next bytes and, once the body
-   * has ended, the wait for its answer; the time the files take to arrive is the client's, not sFOX's.
+   * up front), through workerd's own byte stream: fetch reads it natively, no JavaScript runs per
+   * chunk on its way out. The upload timeout bounds each wait for sFOX to take queued bytes and, once
+   * the body has ended, the wait for its answer; the time the files take to arrive is the client's.
    */
-  const streamUpload = async (upload: DocumentUpload) => {
+  const streamUpload = (userId: string): DocumentUpload => {
     const timeoutMs = options.uploadTimeoutMs ?? options.timeoutMs
     const framing = multipartFraming()
-    const files = upload.files.getReader()
+    const pipe = new IdentityTransformStream()
+    const body = pipe.writable.getWriter()
     const abort = new AbortController()
     let timer: ReturnType<typeof setTimeout> | undefined
     let timedOut = false
@@ -78,60 +84,81 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
         abort.abort()
       }, timeoutMs)
     }
-    const abandon = (controller: ReadableStreamDefaultController<Uint8Array>) => {
-      abort.abort()
-      controller.error(new Error('upload abandoned'))
+    // Each write settles once sFOX has read it (or the body failed): `queued` is what it has not read
+    // yet. (Counted here: with a highWaterMark, this stream's `ready` stayed pending in workerd once a
+    // write took it past the mark, even after the queue drained.)
+    let queued = 0
+    let onSettled = () => {}
+    const send = (bytes: Uint8Array) => {
+      queued += bytes.length
+      const settled = () => {
+        queued -= bytes.length
+        onSettled()
+      }
+      void body.write(bytes).then(settled, settled)
     }
-    let inFile = false
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        clearTimeout(timer)
-        const next = await files.read().catch(() => null)
-        if (!next) return abandon(controller)
-        if (next.done) {
-          const rest = await upload.rest
-          if (!rest) return abandon(controller)
-          if (inFile) controller.enqueue(framing.partEnd)
-          const sentTypes = Object.entries(rest.fileTypes).map(([name, type]) => [sentFileName(name), type])
-          controller.enqueue(framing.text('file_types', JSON.stringify(Object.fromEntries(sentTypes))))
-          if (rest.ddqId) controller.enqueue(framing.text('ddq_id', rest.ddqId))
-          controller.enqueue(framing.close)
-          controller.close()
-        } else if (next.value instanceof Uint8Array) {
-          controller.enqueue(next.value)
-        } else {
-          if (inFile) controller.enqueue(framing.partEnd)
-          else controller.enqueue(framing.text('user_id', upload.userId))
-          inFile = true
-          controller.enqueue(framing.fileHead('files', sentFileName(next.value.file), next.value.contentType))
-        }
-        // Until sFOX takes these bytes (or, after the last, answers).
-        waitFor()
+    const room = async () => {
+      if (queued <= UPLOAD_QUEUE_BYTES) return
+      waitFor()
+      while (queued > UPLOAD_QUEUE_BYTES) await new Promise<void>((resolve) => (onSettled = resolve))
+      clearTimeout(timer)
+    }
+    const sent = callProvider({
+      provider: 'sfox',
+      url: new URL('/v1/enterprise/ddq/upload', connection.baseUrl).toString(),
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${connection.apiKey}`,
+        accept: 'application/json',
+        'content-type': framing.contentType,
       },
-      cancel() {
-        void files.cancel().catch(() => {})
-      },
-    })
-    try {
-      return await callProvider({
-        provider: 'sfox',
-        url: new URL('/v1/enterprise/ddq/upload', connection.baseUrl).toString(),
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${connection.apiKey}`,
-          accept: 'application/json',
-          'content-type': framing.contentType,
-        },
-        body,
-        timeoutMs,
-        deadline: { signal: abort.signal, timedOut: () => timedOut },
-        onTiming: options.onTiming,
-        fetch: options.fetch,
-      })
-    } finally {
+      body: pipe.readable,
+      timeoutMs,
+      deadline: { signal: abort.signal, timedOut: () => timedOut },
+      onTiming: options.onTiming,
+      fetch: options.fetch,
+    }).finally(() => {
       clearTimeout(timer)
       // sFOX answered before taking the whole body (a refusal, an outage): the rest is not sent.
-      void files.cancel().catch(() => {})
+      void body.abort().catch(() => {})
+    })
+    let inFile = false
+    let ended = false
+    return {
+      async write(chunk) {
+        if (ended) return
+        if (chunk instanceof Uint8Array) {
+          if (chunk.length > 0) send(chunk)
+        } else {
+          send(inFile ? framing.partEnd : framing.text('user_id', userId))
+          inFile = true
+          send(framing.fileHead('files', sentFileName(chunk.file), chunk.contentType))
+        }
+        await room()
+      },
+      end(rest) {
+        if (ended) return
+        ended = true
+        if (!rest) {
+          abort.abort()
+          void body.abort().catch(() => {})
+          return
+        }
+        if (inFile) send(framing.partEnd)
+        const sentTypes = Object.entries(rest.fileTypes).map(([name, type]) => [sentFileName(name), type])
+        send(framing.text('file_types', JSON.stringify(Object.fromEntries(sentTypes))))
+        if (rest.ddqId) send(framing.text('ddq_id', rest.ddqId))
+        send(framing.close)
+        void body.close().catch(() => {})
+        // Until sFOX has taken the rest and answered.
+        waitFor()
+      },
+      result: sent.then((answer) => {
+        const result = answer.ok ? answerOf('upload', answer.response) : answer
+        if (!result.ok) return result
+        const message = (result.response.json as { message?: unknown } | null)?.message
+        return ok({ message: typeof message === 'string' ? message : 'accepted' })
+      }),
     }
   }
 
@@ -261,13 +288,7 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
     },
 
     // §7.6 Submit Documents (legacy): multipart, the files streamed from the request that brought them.
-    async uploadDocuments(upload) {
-      const sent = await streamUpload(upload)
-      const result = sent.ok ? answerOf('upload', sent.response) : sent
-      if (!result.ok) return result
-      const message = (result.response.json as { message?: unknown } | null)?.message
-      return ok({ message: typeof message === 'string' ? message : 'accepted' })
-    },
+    uploadDocuments: streamUpload,
 
     async fetchMany(transfers) {
       if (transfers.length === 0) return ok(new Map())
