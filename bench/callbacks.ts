@@ -1,4 +1,5 @@
 import { Webhook } from 'standardwebhooks'
+import { CONCURRENT_DELIVERIES } from '../src/callbacks/delivery'
 import { gatewayOps, setupPartner } from './gateway'
 import { expect, getInit, httpTransport, jsonInit } from './http'
 import { runConcurrent } from './load'
@@ -56,7 +57,7 @@ export const CALLBACK_ROUND_TRIPS_TARGET = 0.5
 /**
  * The limit of this machine for the burst: the same callbacks (the gateway's own payloads, webhook-ids
  * and secret) signed with the `standardwebhooks` package and POSTed by a plain Node loop, no gateway
- * and no database, to the same receiver, as many in flight as the burst had status changes.
+ * and no database, to the same receiver, as many in flight as the gateway sends here (LIMIT_CONCURRENCY).
  */
 export type LimitRun = {
   deliveries: number
@@ -123,6 +124,12 @@ const receiptRate = (arrivals: number[]) => {
   const [first, last] = [Math.min(...arrivals), Math.max(...arrivals)]
   return last > first ? ((arrivals.length - 1) * 1000) / (last - first) : Number.NaN
 }
+
+/**
+ * The gateway's own concurrency here: Miniflare's queue broker dispatches a batch once the one before
+ * is acked, and an invocation calls at most CONCURRENT_DELIVERIES receivers at once.
+ */
+export const LIMIT_CONCURRENCY = CONCURRENT_DELIVERIES
 
 /** See LimitRun. Each POST is signed when it is sent, as the gateway signs each attempt. */
 const runLimit = async (
@@ -319,9 +326,9 @@ export const runCallbacks = async (
   // Right after the burst, on its payloads: the machine's own limit for the same work.
   const payloads = receiver.receipts().map(({ webhookId, body }) => ({ webhookId, body }))
   progress(
-    `callbacks: the limit, the burst's ${payloads.length} callbacks signed and posted by a plain Node loop, ${options.burstConcurrency} in flight`,
+    `callbacks: the limit, the burst's ${payloads.length} callbacks signed and posted by a plain Node loop, ${LIMIT_CONCURRENCY} in flight (the gateway's own)`,
   )
-  const limitBefore = await runLimit(receiver, secret, payloads, options.burstConcurrency)
+  const limitBefore = await runLimit(receiver, secret, payloads, LIMIT_CONCURRENCY)
 
   progress(
     `callbacks: backlog, the burst's ${payloads.length} callbacks recovered at once for the endpoint that missed them`,
@@ -372,7 +379,7 @@ export const runCallbacks = async (
   )
   receiver.trust(secret)
   progress('callbacks: the limit again, right after the backlog')
-  const limitAfter = await runLimit(receiver, secret, payloads, options.burstConcurrency)
+  const limitAfter = await runLimit(receiver, secret, payloads, LIMIT_CONCURRENCY)
   const limit = limitAfter.deliveriesPerSec > limitBefore.deliveriesPerSec ? limitAfter : limitBefore
   let delayed: CallbackRun | null = null
   if (options.callbackDelayMs > 0) {

@@ -201,7 +201,7 @@ export const summaryOf = (
     opsPerSec: limit.deliveriesPerSec,
     roundTripsPerOp: null,
     verdict: 'INFO',
-    note: `the burst's ${limit.deliveries} callbacks signed (standardwebhooks) and posted, ${limit.concurrency} in flight; the faster of ${callbacks.limitRuns.map((run) => fixed(run.deliveriesPerSec)).join(' and ')}/s (before and after the backlog)`,
+    note: `the burst's ${limit.deliveries} callbacks signed (standardwebhooks) and posted, ${limit.concurrency} in flight as the gateway sends (the backlog's most open at the receiver: ${backlog.maxInFlight}); the faster of ${callbacks.limitRuns.map((run) => fixed(run.deliveriesPerSec)).join(' and ')}/s (before and after the backlog)`,
   })
 
   for (const { label, bytes, gateway, direct } of uploads.sizes) {
