@@ -97,8 +97,9 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
       }
       void body.write(bytes).then(settled, settled)
     }
+    let answered = false
     const room = async () => {
-      if (queued <= UPLOAD_QUEUE_BYTES) return
+      if (queued <= UPLOAD_QUEUE_BYTES || answered) return
       waitFor()
       while (queued > UPLOAD_QUEUE_BYTES) await new Promise<void>((resolve) => (onSettled = resolve))
       clearTimeout(timer)
@@ -118,6 +119,7 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
       onTiming: options.onTiming,
       fetch: options.fetch,
     }).finally(() => {
+      answered = true
       clearTimeout(timer)
       // sFOX answered before taking the whole body (a refusal, an outage): the rest is not sent.
       void body.abort().catch(() => {})
@@ -151,7 +153,7 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
         send(framing.close)
         void body.close().catch(() => {})
         // Until sFOX has taken the rest and answered.
-        waitFor()
+        if (!answered) waitFor()
       },
       result: sent.then((answer) => {
         const result = answer.ok ? answerOf('upload', answer.response) : answer
