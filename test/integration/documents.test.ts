@@ -294,6 +294,33 @@ describe('streaming', () => {
     )
   })
 
+  it('sFOX that stops reading mid-upload is a 504 once the bytes waiting for it stop moving: recorded failed, nothing kept there', async () => {
+    const { partner, userId } = await setup()
+    // The sandbox holds the request unread for longer than the upload timeout (1.5 s here): the
+    // file's bytes fill the sockets and the gateway's queue toward sFOX, and the wait for room runs out.
+    await sfox.fault({ method: 'POST', path: '/v1/enterprise/ddq/upload', delay_ms: 4000, apiKey: partner.sfoxKey })
+    const big = { name: 'big.pdf', type: 'application/pdf', bytes: bytesOf('pdf', 10 * 1024 * 1024) }
+    const res = await upload(
+      partner,
+      userId,
+      [big],
+      { 'big.pdf': 'ID' },
+      { typesFirst: true, idempotencyKey: 'stall-1' },
+    )
+    expect(res.status).toBe(504)
+    expect(res.body.code).toBe('provider_timeout')
+    const [submission] = (await partner.call('GET', `/v1/users/${userId}/document-submissions`)).body.data
+    expect(submission).toMatchObject({ status: 'failed', failure: { code: 'timeout' } })
+    // Once the sandbox reads again it finds the body cut off, and keeps nothing.
+    await expect
+      .poll(
+        async () => (await sfox.requests({ path: '/v1/enterprise/ddq/upload', account: partner.sfoxAccount })).length,
+        { timeout: 10_000, interval: 50 },
+      )
+      .toBe(1)
+    expect(await sfox.uploads(partner.sfoxAccount, userId)).toEqual([])
+  })
+
   it('a check that fails after sending started aborts the upload: sFOX records nothing, the answer is as before', async () => {
     const { partner, userId } = await setup()
     const before = await db.snapshot()
