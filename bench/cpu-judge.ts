@@ -82,7 +82,7 @@ const SHAPE_N = 20
 /** Untimed requests per step and side before the rounds. */
 const WARMUP = 200
 // The sides take turns request by request (so both see the machine as it is at that moment: its
-// speed moves by half from one minute to the next here); rounds swap which side goes first.
+// speed moves within seconds here); rounds swap which side goes first.
 const ROUNDS = 6
 
 export type CpuSide = {

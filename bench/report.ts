@@ -523,7 +523,7 @@ export const cpuJudgeNotes = (cpu: CpuJudgeResults) =>
     "beyond I/O = gateway - replay: the gateway's own work (routing, middleware, zod, JSON, SQL, the state machine, decoding the",
     'answers: the replay parses nothing, so decoding counts against the gateway). p50s are of single requests. The target judges',
     '"beyond I/O, median pair": the median over all pairs of a gateway request\'s CPU less that of the replay request run right',
-    'beside it, so the machine\'s drift (its speed moves by half from minute to minute here) hits both; "per round" is that median',
+    'beside it, so the machine\'s drift (its speed moves within seconds here) hits both; "per round" is that median',
     'within each round; "beyond I/O p50" is the whole phases\' p50s less each other.',
     '"all threads" adds V8\'s concurrent GC and compiler threads, which run beside the request, not in its path.',
   ].join('\n')
