@@ -160,12 +160,8 @@ const sideOf = (samples: CpuSample[]): CpuSide => {
   }
 }
 
-/** The middle value; the mean of the two middle ones for an even count. */
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length / 2
-  return Number.isInteger(mid) ? (sorted[mid - 1]! + sorted[mid]!) / 2 : sorted[Math.floor(mid)]!
-}
+// The bench's p50 (nearest rank, a difference that was really observed).
+const median = (values: readonly number[]) => summarize(values, 0).p50
 
 /** The spread of a row's per-round differences, µs: "lowest to highest". */
 export const roundsRangeUs = (row: Pick<CpuJudgeRow, 'beyondRoundsUs'>) =>

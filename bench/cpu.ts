@@ -73,44 +73,62 @@ export type CpuSample = {
 }
 
 /**
- * Runs `count` requests one at a time and reads the CPU workerd `pid` spent on each. Each request's
- * window runs from its start to the next one's start (the last one's to a short pause after it), so
- * work a request leaves behind (its response's last bytes, ctx.waitUntil) is charged to it, and
- * the windows together hold the whole phase: nothing is lost between them. Node reading /proc costs
- * workerd nothing.
+ * The windows of one workerd's requests: each request's runs from its start to the next one's start
+ * (the last one's to a short pause after it), so work a request leaves behind (its response's last
+ * bytes, ctx.waitUntil) is charged to it, and the windows together hold the whole phase: nothing is
+ * lost between them. Only that workerd's own threads are read; Node reading /proc costs it nothing.
  */
+const requestWindows = (pid: number) => {
+  const tid = eventLoopTid(pid)
+  if (tid === null) throw new Error(`cpu: workerd ${pid} has no event-loop thread in /proc`)
+  const allBefore = allThreadsNs(pid)
+  const loopBefore = schedstatNs(pid, tid)
+  let last = loopBefore
+  const loopUs: number[] = []
+  const close = () => {
+    const now = schedstatNs(pid, tid)
+    loopUs.push((now - last) / 1000)
+    last = now
+  }
+  return {
+    /** Request `i` starts: the window of the one before it closes here. */
+    starting: (i: number) => {
+      if (i > 0) close()
+    },
+    /** After the last request and the pause. */
+    sample: (count: number): CpuSample => {
+      close()
+      return {
+        loopUs,
+        loopMeanUs: (last - loopBefore) / 1000 / count,
+        allMeanUs: (allThreadsNs(pid) - allBefore) / 1000 / count,
+      }
+    },
+  }
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Runs `count` requests one at a time and reads the CPU workerd `pid` spent on each (see requestWindows). */
 export const cpuPerRequest = async (
   pid: number,
   count: number,
   request: (i: number) => Promise<unknown>,
   settleMs = 50,
 ): Promise<CpuSample> => {
-  const tid = eventLoopTid(pid)
-  if (tid === null) throw new Error(`cpu: workerd ${pid} has no event-loop thread in /proc`)
-  const loopUs: number[] = []
-  const allBefore = allThreadsNs(pid)
-  const loopBefore = schedstatNs(pid, tid)
-  let last = loopBefore
+  const windows = requestWindows(pid)
   for (let i = 0; i < count; i++) {
+    windows.starting(i)
     await request(i)
-    if (i === count - 1) await new Promise((resolve) => setTimeout(resolve, settleMs))
-    // The next request starts right after this reading: its window begins here.
-    const now = schedstatNs(pid, tid)
-    loopUs.push((now - last) / 1000)
-    last = now
   }
-  return {
-    loopUs,
-    loopMeanUs: (last - loopBefore) / 1000 / count,
-    allMeanUs: (allThreadsNs(pid) - allBefore) / 1000 / count,
-  }
+  await pause(settleMs)
+  return windows.sample(count)
 }
 
 /**
  * Like cpuPerRequest for two workerds at once, their requests taking turns one by one (`a` first in
  * each pair, or `b` when `bFirst`): a pair's two requests run milliseconds apart, so whatever slows
- * the machine for a while slows both. Each side's windows run from its request's start to its next
- * one's, read on its own event-loop thread only.
+ * the machine for a while slows both.
  */
 export const cpuPerRequestPaired = async (
   pids: { a: number; b: number },
@@ -119,38 +137,15 @@ export const cpuPerRequestPaired = async (
   bFirst: boolean,
   settleMs = 50,
 ): Promise<{ a: CpuSample; b: CpuSample }> => {
-  const side = (pid: number) => {
-    const tid = eventLoopTid(pid)
-    if (tid === null) throw new Error(`cpu: workerd ${pid} has no event-loop thread in /proc`)
-    const allBefore = allThreadsNs(pid)
-    const loopBefore = schedstatNs(pid, tid)
-    return { pid, tid, allBefore, loopBefore, last: loopBefore, loopUs: [] as number[] }
-  }
-  const a = side(pids.a)
-  const b = side(pids.b)
-  // A side's window closes when its next request starts (or after the settle, for its last one).
-  const open = (s: ReturnType<typeof side>, i: number) => {
-    if (i === 0) return
-    const now = schedstatNs(s.pid, s.tid)
-    s.loopUs.push((now - s.last) / 1000)
-    s.last = now
-  }
-  const [first, second] = bFirst ? ([b, a] as const) : ([a, b] as const)
-  const run = (s: ReturnType<typeof side>, i: number) => (s === a ? requests.a(i) : requests.b(i))
+  const a = { windows: requestWindows(pids.a), request: requests.a }
+  const b = { windows: requestWindows(pids.b), request: requests.b }
+  const turns = bFirst ? [b, a] : [a, b]
   for (let i = 0; i < count; i++) {
-    open(first, i)
-    await run(first, i)
-    open(second, i)
-    await run(second, i)
-  }
-  await new Promise((resolve) => setTimeout(resolve, settleMs))
-  const sample = (s: ReturnType<typeof side>): CpuSample => {
-    open(s, count)
-    return {
-      loopUs: s.loopUs,
-      loopMeanUs: (s.last - s.loopBefore) / 1000 / count,
-      allMeanUs: (allThreadsNs(s.pid) - s.allBefore) / 1000 / count,
+    for (const side of turns) {
+      side.windows.starting(i)
+      await side.request(i)
     }
   }
-  return { a: sample(a), b: sample(b) }
+  await pause(settleMs)
+  return { a: a.windows.sample(count), b: b.windows.sample(count) }
 }
