@@ -35,8 +35,8 @@ type Attempt = {
  */
 export const CONCURRENT_DELIVERIES = 4
 
-/** Deliveries claimed together outside the queue (its batches are max_batch_size in wrangler.toml, 10). */
-export const DELIVERY_BATCH_SIZE = 10
+/** Deliveries claimed together outside the queue, as many as a queue batch (max_batch_size in wrangler.toml). */
+export const DELIVERY_BATCH_SIZE = 50
 
 /**
  * How long a finished attempt may wait for the others of its batch before its outcome is written.
