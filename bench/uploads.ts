@@ -40,7 +40,7 @@ export const SAMPLE_INTERVAL_MS = 2
  */
 export const THROUGHPUT_ROUNDS = 6
 export const THROUGHPUT_PER_TURN = 3
-export const THROUGHPUT_SIDES = ['gateway', 'passthrough', 'direct'] as const
+export const THROUGHPUT_SIDES = ['gateway', 'passthrough', 'hashing', 'direct'] as const
 export type ThroughputSide = (typeof THROUGHPUT_SIDES)[number]
 /** Idle time before a phase (its baseline) and after it (what stays resident). */
 export const IDLE_WINDOW_MS = 250
@@ -245,6 +245,7 @@ export const runUploads = async (
       `uploads: 10 MiB throughput, ${THROUGHPUT_ROUNDS} rounds of ${THROUGHPUT_PER_TURN} per side (gateway, a pass-through Worker, direct), in turns`,
     )
     const passThrough = await startPassThrough(stack)
+    const hashing = await startPassThrough(stack, { hash: true })
     const uploadOf: Record<ThroughputSide, () => Promise<unknown>> = {
       gateway: await gatewayUpload(http, () => key, userId, big),
       passthrough: await directUpload(
@@ -253,12 +254,13 @@ export const runUploads = async (
         userId,
         big,
       ),
+      hashing: await directUpload(httpTransport('hashing', hashing.url), directAccount.api_key, userId, big),
       direct: await directUpload(direct, directAccount.api_key, userId, big),
     }
     key = await partner.issueKey()
     await gw.prime()
     for (const side of THROUGHPUT_SIDES) for (let i = 0; i < UPLOAD_WARMUP; i++) await uploadOf[side]()
-    const times: Record<ThroughputSide, number[]> = { gateway: [], passthrough: [], direct: [] }
+    const times: Record<ThroughputSide, number[]> = { gateway: [], passthrough: [], hashing: [], direct: [] }
     for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
       for (let turn = 0; turn < THROUGHPUT_SIDES.length; turn++) {
         const side = THROUGHPUT_SIDES[(round + turn) % THROUGHPUT_SIDES.length]!
@@ -270,6 +272,7 @@ export const runUploads = async (
       }
     }
     await passThrough.close()
+    await hashing.close()
     const mibOf = (ms: number) => big.bytes.length / (1024 * 1024) / (ms / 1000)
     const figuresOf = (ms: number[]): ThroughputFigures => {
       const summary = summarize(
@@ -285,6 +288,7 @@ export const runUploads = async (
       sides: {
         gateway: figuresOf(times.gateway),
         passthrough: figuresOf(times.passthrough),
+        hashing: figuresOf(times.hashing),
         direct: figuresOf(times.direct),
       },
     }

@@ -16,7 +16,7 @@ export class MalformedMultipart extends Error {
 const MAX_HEAD_BYTES = 16 * 1024
 const BATCH_BYTES = 64 * 1024
 // What one BYOB read fills: fewer, larger reads; a submission holds a few of them at a time.
-const READ_BYTES = 256 * 1024
+export const READ_BYTES = 256 * 1024
 const CR = 0x0d
 const CRLF = utf8('\r\n')
 const HEAD_END = utf8('\r\n\r\n')

@@ -10,7 +10,7 @@ export type SfoxConnection = { baseUrl: string; apiKey: string }
 
 // Bytes queued toward sFOX beyond what it is reading: a few of the request's reads, so reading the
 // request never waits on each write, and a slow sFOX holds the client back within this much.
-const UPLOAD_QUEUE_BYTES = 1024 * 1024
+export const UPLOAD_QUEUE_BYTES = 1024 * 1024
 export type CallOptions = {
   timeoutMs: number
   uploadTimeoutMs?: number
