@@ -83,19 +83,34 @@ export const returnOutcomes = (statements: InStatement[]) => {
   if (waitingOutcomes.length > MAX_WAITING_OUTCOMES) waitingOutcomes.length = MAX_WAITING_OUTCOMES
 }
 
+let flushing: Promise<void> | null = null
+
 /**
- * After OUTCOME_FLUSH_MS, writes `outcome` (with whatever else waits) if no write took it along
- * meanwhile. Only its own: a younger outcome will likely ride with the next write soon.
+ * Writes the outcomes still waiting OUTCOME_FLUSH_MS after the first of them began to wait: one timer
+ * per isolate, not one per request (a request's timer and the waitUntil it held cost more CPU than
+ * the rest of its audit). Every request whose outcome waits holds this same flush, which takes it along;
+ * the one that armed it reports its failure.
  */
-export const flushOutcomesLater = async (db: Db, outcome: InStatement) => {
-  await new Promise((resolve) => setTimeout(resolve, OUTCOME_FLUSH_MS))
-  if (!waitingOutcomes.includes(outcome)) return
-  const statements = takeOutcomes()
-  if (statements.length === 0) return
-  await db.pipeline.batch(statements, 'write').catch((error: unknown) => {
-    returnOutcomes(statements)
-    throw error
-  })
+export const flushOutcomesSoon = (db: Db): Promise<void> => {
+  if (flushing) return flushing.catch(() => {})
+  flushing = (async () => {
+    await new Promise((resolve) => setTimeout(resolve, OUTCOME_FLUSH_MS))
+    // Outcomes queued from here on arm the next flush.
+    flushing = null
+    const writes: Promise<unknown>[] = []
+    for (let statements = takeOutcomes(); statements.length > 0; statements = takeOutcomes()) {
+      const taken = statements
+      writes.push(
+        db.pipeline.batch(taken, 'write').catch((error: unknown) => {
+          returnOutcomes(taken)
+          throw error
+        }),
+      )
+    }
+    const failed = (await Promise.allSettled(writes)).find((write) => write.status === 'rejected')
+    if (failed) throw failed.reason
+  })()
+  return flushing
 }
 
 export type AuditQuery = {

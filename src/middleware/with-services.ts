@@ -1,5 +1,5 @@
 import { createMiddleware } from 'hono/factory'
-import { flushOutcomesLater, queueOutcome } from '../audit/audit-log'
+import { flushOutcomesSoon, queueOutcome } from '../audit/audit-log'
 import { buildServices } from '../build-services'
 import { log } from '../lib/log'
 import { Problem } from '../lib/problem'
@@ -10,7 +10,7 @@ import { auditTrailOf } from './audit'
 /**
  * Per-request services (see src/services.ts); a misconfigured deployment answers 503, not 500. An
  * audited request's entry rides with each of its writes; its outcome, known after the answer, rides
- * with the next write in the isolate or goes alone a second later (src/audit/audit-log.ts).
+ * with the next write in the isolate or goes with the isolate's next flush, within a second (src/audit/audit-log.ts).
  */
 export const withServices = createMiddleware<AppEnv>(async (c, next) => {
   const audit = auditTrailOf(c, Date.now)
@@ -34,6 +34,6 @@ export const withServices = createMiddleware<AppEnv>(async (c, next) => {
   const outcome = await audit.finish()
   if (outcome) {
     queueOutcome(outcome)
-    c.get('services').defer(flushOutcomesLater(c.get('services').db, outcome))
+    c.get('services').defer(flushOutcomesSoon(c.get('services').db))
   }
 })
