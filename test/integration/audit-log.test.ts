@@ -386,4 +386,46 @@ describe('outcomes ride with the next write', () => {
       await own.close()
     }
   })
+
+  it("with no write to ride with, the isolate's one flush writes every waiting outcome within the second", async () => {
+    const own = await startGateway({ vars: { PROVIDER_STATS_FLUSH_SECONDS: '86400' } })
+    const ownDb = openDb(own.dbUrl)
+    try {
+      const p = await createSfoxPartner(own, sfox)
+      // The key in this isolate's cache first: the requests below then read nothing.
+      expect((await own.request('GET', '/v1/transfers', { key: p.key })).status).toBe(200)
+      // Read straight from the database: a read through the gateway would carry waiting outcomes along.
+      let reads = 0
+      const recorded = async () => {
+        reads++
+        const [row] = await ownDb.all<{ n: number }>(
+          "SELECT count(*) AS n FROM audit_log WHERE partner_id = ? AND action = 'transfer.create'",
+          [p.id],
+        )
+        return Number(row!.n)
+      }
+      const idle = await roundTrips(own)
+      await recorded()
+      const perRead = (await roundTrips(own)) - idle
+      reads = 0
+      const before = await roundTrips(own)
+      // Refused by validation: nothing is written for them but their outcomes, which wait in the isolate.
+      const N = 100
+      const answers = await Promise.all(
+        Array.from({ length: N }, (_, i) =>
+          own.request('POST', '/v1/transfers', {
+            key: p.key,
+            body: { ...paymentBody(`aud-flush-${i}`), amount: 'ten' },
+          }),
+        ),
+      )
+      expect(answers.map((a) => a.status)).toEqual(Array(N).fill(422))
+      await expect.poll(recorded, { timeout: 5_000, interval: 50 }).toBe(N)
+      // One round trip for all: the isolate's one flush takes 50, and its write, as any write, takes 50 more along.
+      expect((await roundTrips(own)) - before - reads * perRead).toBe(1)
+    } finally {
+      ownDb.close()
+      await own.close()
+    }
+  })
 })
