@@ -12,8 +12,8 @@ const PLAIN = `export default {
   },
 }`
 
-// The floor of any Worker that hashes what it forwards, written as the gateway reads and sends (the
-// fastest form measured): BYOB reads of the gateway's READ_BYTES, each through workerd's SHA-256
+// What reading, hashing and forwarding alone cost a Worker, written as the gateway reads and sends:
+// BYOB reads of the gateway's READ_BYTES, each through workerd's SHA-256
 // DigestStream and on to sFOX through an IdentityTransformStream, at most UPLOAD_QUEUE_BYTES queued;
 // the answer waits for the digest.
 const HASHING = `const READ_BYTES = ${READ_BYTES}

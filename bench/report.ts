@@ -357,7 +357,7 @@ export const uploadThroughputTable = (u: UploadResults) => {
     '',
     `${rounds} rounds; in each, every side takes a turn of ${perTurn} uploads of ${bytes.toLocaleString('en-US')} bytes (the order rotating), after ${UPLOAD_WARMUP} untimed each.`,
     'The pass-through Worker forwards the body untouched (workerd pipes it natively): the floor of any Worker between the client and sFOX here.',
-    'The hashing one reads the body as the gateway does and passes every byte through SHA-256 on its way to sFOX, nothing else: the floor of any Worker that hashes what it forwards.',
+    'The hashing one reads the body as the gateway does and passes every byte through SHA-256 on its way to sFOX, nothing else: what hashing alone costs a Worker in the middle.',
     "The target judges the gateway's median against direct's; the phases above (one side after the other) give the memory figures.",
   ].join('\n')
 }
