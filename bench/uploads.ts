@@ -34,8 +34,8 @@ export const CONCURRENT_ROUNDS = 2
 /** How often the sampler reads VmRSS. */
 export const SAMPLE_INTERVAL_MS = 2
 /**
- * The throughput comparison: rounds in which the gateway, a pass-through Worker and the sandbox
- * itself each take a turn of this many 10 MiB uploads (the order rotating), so each side meets the
+ * The throughput comparison: rounds in which the gateway, a pass-through Worker, a hashing one and
+ * the sandbox itself each take a turn of this many 10 MiB uploads (the order rotating), so each side meets the
  * same moments of the machine (Node's collector, the scheduler) and no side runs colder than another.
  */
 export const THROUGHPUT_ROUNDS = 6
@@ -242,7 +242,7 @@ export const runUploads = async (
     // pass-through Worker's workerd starts only now: the memory sampler watches the gateway's alone.
     const big = pdfOf(10 * 1024 * 1024)
     progress(
-      `uploads: 10 MiB throughput, ${THROUGHPUT_ROUNDS} rounds of ${THROUGHPUT_PER_TURN} per side (gateway, a pass-through Worker, direct), in turns`,
+      `uploads: 10 MiB throughput, ${THROUGHPUT_ROUNDS} rounds of ${THROUGHPUT_PER_TURN} per side (gateway, a pass-through Worker, a hashing one, direct), in turns`,
     )
     const passThrough = await startPassThrough(stack)
     const hashing = await startPassThrough(stack, { hash: true })
@@ -260,7 +260,10 @@ export const runUploads = async (
     key = await partner.issueKey()
     await gw.prime()
     for (const side of THROUGHPUT_SIDES) for (let i = 0; i < UPLOAD_WARMUP; i++) await uploadOf[side]()
-    const times: Record<ThroughputSide, number[]> = { gateway: [], passthrough: [], hashing: [], direct: [] }
+    const times = Object.fromEntries(THROUGHPUT_SIDES.map((side) => [side, [] as number[]])) as Record<
+      ThroughputSide,
+      number[]
+    >
     for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
       for (let turn = 0; turn < THROUGHPUT_SIDES.length; turn++) {
         const side = THROUGHPUT_SIDES[(round + turn) % THROUGHPUT_SIDES.length]!
@@ -285,12 +288,10 @@ export const runUploads = async (
       bytes: big.bytes.length,
       rounds: THROUGHPUT_ROUNDS,
       perTurn: THROUGHPUT_PER_TURN,
-      sides: {
-        gateway: figuresOf(times.gateway),
-        passthrough: figuresOf(times.passthrough),
-        hashing: figuresOf(times.hashing),
-        direct: figuresOf(times.direct),
-      },
+      sides: Object.fromEntries(THROUGHPUT_SIDES.map((side) => [side, figuresOf(times[side])])) as Record<
+        ThroughputSide,
+        ThroughputFigures
+      >,
     }
 
     // Last, so the single uploads' figures are not raised by it: the 128 MB isolate check.
