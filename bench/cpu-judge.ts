@@ -324,13 +324,15 @@ export const runCpuJudge = async (
     CPU_JUDGE_STEPS.map((step) => {
       const gatewaySide = sideOf(samples[step].gateway)
       const replaySide = sideOf(samples[step].replay)
-      const pairsOf = (r: number) =>
-        samples[step].gateway[r]!.loopUs.map((us, i) => us - samples[step].replay[r]!.loopUs[i]!)
+      // Per round, each gateway request less the replay request beside it.
+      const pairs = samples[step].gateway.map((round, r) =>
+        round.loopUs.map((us, i) => us - samples[step].replay[r]!.loopUs[i]!),
+      )
       const row: CpuJudgeRow = {
         gateway: gatewaySide,
         replay: replaySide,
-        beyondUs: median(samples[step].gateway.flatMap((_, r) => pairsOf(r))),
-        beyondRoundsUs: samples[step].gateway.map((_, r) => median(pairsOf(r))),
+        beyondUs: median(pairs.flat()),
+        beyondRoundsUs: pairs.map(median),
         beyondP50Us: gatewaySide.loopP50Us - replaySide.loopP50Us,
         beyondMeanUs: gatewaySide.loopMeanUs - replaySide.loopMeanUs,
         beyondAllMeanUs: gatewaySide.allMeanUs - replaySide.allMeanUs,

@@ -40,7 +40,8 @@ const handlerRouteOf = (c: Context<AppEnv>): string | null => {
 const actorOf = (c: Context<AppEnv>, subject: AuditSubject): Actor | null => {
   const admin = c.get('log')?.adminToken
   if (admin) return { actorType: 'admin', actorId: admin.fingerprint, actorLabel: admin.slot }
-  if (c.get('portal')) return { actorType: 'portal_session', actorId: c.get('portal').sessionId, actorLabel: null }
+  const portal = c.get('portal')
+  if (portal) return { actorType: 'portal_session', actorId: portal.sessionId, actorLabel: null }
   const key = c.get('partner')?.key
   if (key) return { actorType: 'api_key', actorId: key.id, actorLabel: key.prefix }
   return subject.actor ?? null
@@ -83,11 +84,12 @@ export const auditTrailOf = (c: Context<AppEnv>, now: () => number): AuditTrail 
     const params = paramsOf(found.key.slice(found.key.indexOf(' ') + 1), c.req.path)
     const { audited } = found
     identity ??= { id: newId('aud'), createdAt: now() }
+    const partner = c.get('partner')
     return {
       ...identity,
       ...actor,
-      partnerId: c.get('partner')?.id ?? params.partner_id ?? subject.partnerId ?? null,
-      mode: c.get('partner') && actor.actorType !== 'admin' ? c.get('partner').mode : (subject.mode ?? null),
+      partnerId: partner?.id ?? params.partner_id ?? subject.partnerId ?? null,
+      mode: partner && actor.actorType !== 'admin' ? partner.mode : (subject.mode ?? null),
       action: audited.action,
       objectType: audited.objectType,
       objectId: (audited.objectParam && params[audited.objectParam]) || audited.objectId || subject.objectId || null,

@@ -34,6 +34,7 @@ export const withServices = createMiddleware<AppEnv>(async (c, next) => {
   const outcome = await audit.finish()
   if (outcome) {
     queueOutcome(outcome)
-    c.get('services').defer(flushOutcomesSoon(c.get('services').db))
+    const services = c.get('services')
+    services.defer(flushOutcomesSoon(services.db))
   }
 })

@@ -279,7 +279,8 @@ keyPages.use('/keys/*', async (c, next) => {
 
 keyPages.get('/keys', async (c) => {
   const { db, now } = c.get('services')
-  const rows = await listApiKeys(db, c.get('partner').id, c.get('partner').mode)
+  const partner = c.get('partner')
+  const rows = await listApiKeys(db, partner.id, partner.mode)
   const notice = c.req.query('revoked') ? 'The key was revoked.' : undefined
   return c.html(
     page(c, {

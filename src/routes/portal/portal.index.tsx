@@ -56,7 +56,8 @@ portalRouter.route('/', documentPages)
 
 portalRouter.post('/logout', async (c) => {
   c.get('audit').about({ objectId: c.get('portal').sessionId })
-  await endPortalSession(c.get('services').db, c.get('portal').sessionId, c.get('services').now())
+  const { db, now } = c.get('services')
+  await endPortalSession(db, c.get('portal').sessionId, now())
   deleteCookie(c, PORTAL_COOKIE, { path: '/portal' })
   return c.html(
     <Layout title="Signed out">

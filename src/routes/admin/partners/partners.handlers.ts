@@ -5,7 +5,8 @@ import type { AppRouteHandler } from '../../router'
 import type { routes } from './partners.routes'
 
 export const create: AppRouteHandler<typeof routes.create> = async (c) => {
-  const row = await createPartner(c.get('services').db, c.req.valid('json'), c.get('services').now())
+  const { db, now } = c.get('services')
+  const row = await createPartner(db, c.req.valid('json'), now())
   c.get('audit').about({ objectId: row.id, partnerId: row.id })
   return c.json(renderPartner(row), 201)
 }
