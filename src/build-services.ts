@@ -55,7 +55,8 @@ export const buildServices = (
         Date.now,
         (failureKind) => {
           onProviderCall(name, failureKind)
-          defer(flushProviderStats(services.db, Date.now(), settings.PROVIDER_STATS_FLUSH_SECONDS * 1000))
+          const flush = flushProviderStats(services.db, Date.now(), settings.PROVIDER_STATS_FLUSH_SECONDS * 1000)
+          if (flush) defer(flush)
         },
       ),
     defer,

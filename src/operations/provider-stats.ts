@@ -64,10 +64,17 @@ export const countedProvider = (
   return counted as TransferProvider
 }
 
-/** Adds this isolate's counts to the table if the last flush is `intervalMs` old (one batch), and forgets them. */
-export const flushProviderStats = async (db: Db, at: number, intervalMs: number) => {
-  if (pending.size === 0 || at - lastFlushAt < intervalMs) return
+/**
+ * Adds this isolate's counts to the table if the last flush is `intervalMs` old (one batch), and
+ * forgets them; null when nothing is due, so a call between flushes costs no promise.
+ */
+export const flushProviderStats = (db: Db, at: number, intervalMs: number): Promise<void> | null => {
+  if (pending.size === 0 || at - lastFlushAt < intervalMs) return null
   lastFlushAt = at
+  return writeCounts(db)
+}
+
+const writeCounts = async (db: Db) => {
   const counts = [...pending]
   pending.clear()
   const statements = counts.map(([key, count]) => {

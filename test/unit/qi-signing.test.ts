@@ -79,6 +79,63 @@ describe('answers signed in the header: the uri QI signed may be the path or pat
   })
 })
 
+describe('header-signed answers: the timestamp forms QI writes, and why a token is refused', () => {
+  const signedAt = async (timestamp: unknown, tokenOf = sign) =>
+    verifySigned({
+      authorization: await tokenOf({ payload_md5: 'digest', timestamp, method: 'GET', uri: PATH }),
+      body: '',
+      bodyDigests: ['digest'],
+      method: 'GET',
+      uri: PATH,
+      qiPublicKeyPem: qi.publicKeyPem,
+      now: NOW,
+      toleranceMs: 60_000,
+    })
+  const stale = { ok: false, reason: 'timestamp missing or outside the tolerance' }
+
+  it('reads ISO times with a zone, without one (UTC, as QI’s Python samples write) and with microseconds', async () => {
+    for (const timestamp of [
+      '2026-12-04T20:00:00Z',
+      '2026-12-04T20:00:00.123Z',
+      '2026-12-04T20:00:00',
+      '2026-12-04T20:00:00.123456',
+      '2026-12-04T17:00:00.5-03:00',
+      '2026-12-04T20:00:30+00:00',
+    ])
+      expect({ timestamp, result: await signedAt(timestamp) }).toEqual({ timestamp, result: { ok: true } })
+  })
+
+  it('refuses other forms, a time outside the tolerance, and no timestamp', async () => {
+    for (const timestamp of [
+      '2026-12-04 20:00:00',
+      '2026-12-04T20:00:00123',
+      '2026-12-04T20:00:00.Z',
+      '2026-12-04T20:00Z',
+      NOW,
+      undefined,
+      '2026-12-04T19:58:00Z',
+    ])
+      expect({ timestamp, result: await signedAt(timestamp) }).toEqual({ timestamp, result: stale })
+  })
+
+  it('names why a token fails: not a JWT, another algorithm, or a signature that does not verify', async () => {
+    expect(await signedAt('2026-12-04T20:00:00Z', async () => 'not-a-jwt')).toEqual({
+      ok: false,
+      reason: 'AUTHORIZATION is not a JWT',
+    })
+    const hs256 = (claims: Record<string, unknown>) =>
+      new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new Uint8Array(32))
+    expect(await signedAt('2026-12-04T20:00:00Z', hs256)).toEqual({ ok: false, reason: 'JWT alg is not ES512' })
+    const other = generateP521KeyPair()
+    const byAnotherKey = (claims: Record<string, unknown>) =>
+      new SignJWT(claims).setProtectedHeader({ alg: 'ES512', typ: 'JWT' }).sign(createPrivateKey(other.privateKeyPem))
+    expect(await signedAt('2026-12-04T20:00:00Z', byAnotherKey)).toEqual({
+      ok: false,
+      reason: "signature does not verify with QI's public key",
+    })
+  })
+})
+
 describe('request signatures', () => {
   afterEach(() => vi.restoreAllMocks())
   const claims = {
