@@ -3,7 +3,7 @@
  * inspector, while driving one flow at a time (1 in flight) against the built Worker in Miniflare.
  *
  *   npx tsx bench/profile.ts [--get-n 2000] [--create-n 1000] [--warmup 200] [--interval-us 100]
- *                            [--top 25] [--out <dir>] [--flows get,create,confirm,resend,qi-create,qi-confirm,qi-confirm-wrong,upload] [--upload-n 30] [--split 0.25] [--ab 0] [--perf]
+ *                            [--top 25] [--out <dir>] [--flows get,create,confirm,resend,qi-create,qi-confirm,qi-confirm-wrong,upload] [--upload-n 30] [--split 0.25] [--ab 0] [--loop 0] [--perf]
  *
  * workerd's clock stands still while JavaScript runs, so the Worker cannot time itself; V8's sampler
  * runs on a thread of its own, in real time. Per flow (GET /v1/transfers/{id}; sFOX POST
@@ -31,6 +31,11 @@
  * close error; patched in a temporary copy, never in the repo): all up at once (a workerd each),
  * taking turns in blocks of 20 requests, about N requests per flow per variant: workerd's CPU and
  * wall per request, and each variant's change with ± 2 standard errors of paired blocks.
+ * --loop N: afterwards, the gateway's requests (an sFOX resend, a QI resend, a QI wrong-token confirm)
+ *   replayed inside workerd with their I/O canned after one real pass (profile/loop-harness.ts), as
+ *   built and with QI's P-521 sign and verify patched out, N rounds of 100 each, beside the same
+ *   sign + verify pair in a tight loop in the gateway's isolate: what QI's crypto costs inside a
+ *   request, and what a QI request costs besides it, free of network noise.
  * The tables go to stdout, progress to stderr.
  *
  * The raw profiles, the bundle and its map go to --out (default: a new temporary directory); Chrome
@@ -45,7 +50,7 @@
  * The parts, in bench/profile/: options.ts (flags), inspector.ts (profiles through workerd's
  * inspector), source-map.ts (bundle positions to files and areas), isolate-report.ts (a profile's
  * tables), flows.ts (the passes of one flow), driver.ts (requests and their CPU), perf.ts (--perf),
- * patched-bundles.ts and ab-test.ts (--ab).
+ * patched-bundles.ts and ab-test.ts (--ab), loop-harness.ts and loop.ts (--loop).
  */
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -58,6 +63,7 @@ import { runAbTest } from './profile/ab-test'
 import { startDriver } from './profile/driver'
 import { flowProfiler } from './profile/flows'
 import { freePort, listTargets } from './profile/inspector'
+import { runLoop } from './profile/loop'
 import { parseProfileOptions } from './profile/options'
 import { bundlePositions } from './profile/source-map'
 import { QI_TOKEN } from './qi-control'
@@ -84,10 +90,11 @@ try {
       'no source map next to the bundle (or no @jridgewell/trace-mapping): locations stay bundle positions (areas still come from module markers)',
     )
 
-  // QI flows only: a QI sandbox of their own (the lean stack has none), every token QI_TOKEN.
-  const qiSandbox = options.flows.some((flow) => flow.startsWith('qi-'))
-    ? await startQiSandbox({ port: 0, fixed_token: QI_TOKEN })
-    : null
+  // QI flows and the loop only: a QI sandbox of their own (the lean stack has none), every token QI_TOKEN.
+  const qiSandbox =
+    options.flows.some((flow) => flow.startsWith('qi-')) || options.loop > 0
+      ? await startQiSandbox({ port: 0, fixed_token: QI_TOKEN })
+      : null
   if (qiSandbox) stack.onClose(() => qiSandbox.close())
   const driver = await startDriver(
     stack,
@@ -182,6 +189,7 @@ try {
 
   if (options.ab > 0)
     await runAbTest({ stack, driver, bundleText, getIds, run, requests: options.ab, warmup: options.warmup, progress })
+  if (options.loop > 0) await runLoop({ stack, driver, bundleText, run, rounds: options.loop, progress })
   progress(`done; profiles, bundle and source map in ${outDir}`)
 } finally {
   await stack.close()

@@ -75,6 +75,8 @@ export const startDriver = async (
 
   return {
     gw,
+    /** The key requests carry now (the loop harness sends its own requests with it). */
+    apiKey: () => key,
     /** A 10 MiB-class document upload for `userId` (made an sFOX user of the partner's account first). */
     upload: async (userId: string, doc: Document) => {
       await stack.sfox.addUser(userId, account.account)

@@ -22,6 +22,8 @@ export type ProfileOptions = {
   split: number
   /** Requests per flow and variant of the A/B run; 0 skips it. */
   ab: number
+  /** Rounds of the canned-I/O loop (QI's crypto in and out of a request); 0 skips it. */
+  loop: number
   /** One more pass per flow under Linux perf. */
   perf: boolean
 }
@@ -42,6 +44,7 @@ export const parseProfileOptions = (args: string[]): ProfileOptions => {
     flows: option('flows', 'get,create').split(','),
     split: Number(option('split', '0.25')),
     ab: Number(option('ab', '0')),
+    loop: Number(option('loop', '0')),
     perf: args.includes('--perf'),
   }
 }

@@ -1,0 +1,153 @@
+// `--loop N`: the gateway's own CPU per request with its I/O canned (loop-harness.ts), as built and
+// with QI's ES512 work patched out, beside the same sign + verify pair in a tight loop in the
+// gateway's isolate: what QI's crypto costs inside a request, and what QI costs besides it.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { threadCpu } from '../cpu'
+import { QI_WRONG_TOKEN } from '../qi-control'
+import type { LeanStack } from '../stack'
+import { summarize } from '../stats'
+import type { Driver, RunningWorker } from './driver'
+import { loopHarnessSource } from './loop-harness'
+import { NO_QI_CRYPTO } from './patched-bundles'
+
+/** Gateway requests per turn of a variant (one workerd request of the harness). */
+const PER_TURN = 100
+
+type LoopFlow = {
+  name: string
+  /** A transfer of the variant's own, in the state the request needs (made through the real stack). */
+  prepare: (driver: Driver, id: string) => Promise<unknown>
+  request: (id: string) => { method: string; path: string; body: string }
+  status: number
+}
+const LOOP_FLOWS: LoopFlow[] = [
+  {
+    name: 'sFOX resend',
+    prepare: (d, id) => d.gw.create(id),
+    request: (id) => ({ method: 'POST', path: `/v1/transfers/${id}/resend`, body: '{}' }),
+    status: 200,
+  },
+  {
+    name: 'QI resend',
+    prepare: (d, id) => d.gw.qiCreate(id),
+    request: (id) => ({ method: 'POST', path: `/v1/transfers/${id}/resend`, body: '{}' }),
+    status: 200,
+  },
+  {
+    name: 'QI wrong token',
+    prepare: (d, id) => d.gw.qiCreate(id),
+    request: (id) => ({
+      method: 'POST',
+      path: `/v1/transfers/${id}/confirm`,
+      body: JSON.stringify({ code: QI_WRONG_TOKEN }),
+    }),
+    status: 422,
+  },
+]
+
+const eventLoopNs = (pid: number | null) =>
+  [...threadCpu(pid).values()].find((thread) => thread.comm === 'workerd')?.ns ?? Number.NaN
+
+/**
+ * Starts the harness over the bundle as built and over its NO_QI_CRYPTO copy (a workerd each), and
+ * for each flow: one real pass per variant on a transfer of its own records the I/O, one replayed
+ * turn warms up, then `rounds` rounds in which each variant replays PER_TURN requests (the order
+ * flips every round) and the as-built isolate runs PER_TURN sign + verify pairs in a tight loop.
+ * Prints the table to stdout.
+ */
+export const runLoop = async ({
+  stack,
+  driver,
+  bundleText,
+  run,
+  rounds,
+  progress,
+}: {
+  stack: LeanStack
+  driver: Driver
+  bundleText: string
+  run: string
+  rounds: number
+  progress: (line: string) => void
+}) => {
+  const dir = await mkdtemp(join(tmpdir(), 'tgw-profile-loop-'))
+  stack.onClose(() => rm(dir, { recursive: true, force: true }))
+  const variants: { name: string; worker: RunningWorker }[] = []
+  for (const [name, text] of [
+    ['as built', bundleText],
+    [NO_QI_CRYPTO.name, NO_QI_CRYPTO.apply(bundleText)],
+  ] as const) {
+    const slug = name.replace(/\W+/g, '-')
+    await writeFile(join(dir, `${slug}.mjs`), text)
+    await writeFile(join(dir, `${slug}-loop.mjs`), loopHarnessSource(`${slug}.mjs`))
+    variants.push({ name, worker: await driver.startWorker(join(dir, `${slug}-loop.mjs`)) })
+  }
+  const turn = async (worker: RunningWorker, body: object) => {
+    const response = await fetch(`${worker.url}/__loop`, { method: 'POST', body: JSON.stringify(body) })
+    if (!response.ok) throw new Error(`loop harness: ${response.status} ${await response.text()}`)
+    return (await response.json()) as { statuses: Record<string, number>; misses: number }
+  }
+  /** µs of the event-loop thread per unit of `work`'s `units`. */
+  const cpuPer = async (worker: RunningWorker, units: number, work: () => Promise<unknown>) => {
+    const before = eventLoopNs(worker.pid)
+    await work()
+    return (eventLoopNs(worker.pid) - before) / 1000 / units
+  }
+  const cryptoPairs = async (worker: RunningWorker, n: number) => {
+    const response = await fetch(`${worker.url}/__crypto?n=${n}`)
+    if (response.status !== 204) throw new Error(`loop harness crypto: ${response.status}`)
+  }
+  const [built] = variants
+  const headers = { authorization: `Bearer ${driver.apiKey()}`, 'content-type': 'application/json' }
+  const crypto: number[] = []
+  const lines: string[] = []
+  for (const flow of LOOP_FLOWS) {
+    const specs = new Map<string, object>()
+    for (const v of variants) {
+      const id = `profile-loop-${run}-${flow.name.replace(/\W+/g, '-')}-${v.name.replace(/\W+/g, '-')}`
+      await flow.prepare(driver, id)
+      const spec = { ...flow.request(id), headers }
+      const recorded = await turn(v.worker, { ...spec, n: 1, replay: false, reset: true })
+      if (recorded.statuses[flow.status] !== 1)
+        throw new Error(`loop ${flow.name} (${v.name}): the real pass answered ${JSON.stringify(recorded.statuses)}`)
+      await turn(v.worker, { ...spec, n: PER_TURN, replay: true })
+      specs.set(v.name, spec)
+    }
+    progress(`loop: ${flow.name}, ${rounds} rounds of ${PER_TURN} requests per variant`)
+    // Per variant, µs per request by round (a round left out stays a hole, so pairs stay aligned).
+    const perVariant = new Map(variants.map((v) => [v.name, [] as (number | undefined)[]]))
+    for (let r = 0; r < rounds; r++) {
+      for (const v of r % 2 === 0 ? variants : [...variants].reverse()) {
+        let answered: { statuses: Record<string, number>; misses: number } | undefined
+        const us = await cpuPer(v.worker, PER_TURN, async () => {
+          answered = await turn(v.worker, { ...specs.get(v.name), n: PER_TURN, replay: true })
+        })
+        // A round whose requests did not all take the recorded path (or went out) is left out.
+        if (answered?.statuses[flow.status] === PER_TURN && answered.misses === 0) perVariant.get(v.name)![r] = us
+        else progress(`loop: ${flow.name} (${v.name}) round ${r} left out: ${JSON.stringify(answered)}`)
+      }
+      crypto.push(await cpuPer(built!.worker, PER_TURN, () => cryptoPairs(built!.worker, PER_TURN)))
+    }
+    const asBuilt = perVariant.get('as built')!
+    const without = perVariant.get(NO_QI_CRYPTO.name)!
+    const paired = asBuilt.flatMap((x, r) => (x === undefined || without[r] === undefined ? [] : [x - without[r]!]))
+    const p50 = (xs: (number | undefined)[]) => summarize(xs.filter((x) => x !== undefined), 0).p50
+    lines.push(
+      `${flow.name.padEnd(16)} ${p50(asBuilt).toFixed(0).padStart(8)} ${p50(without).toFixed(0).padStart(14)} ${p50(paired).toFixed(0).padStart(10)} ${`${Math.min(...paired).toFixed(0)} to ${Math.max(...paired).toFixed(0)}`.padStart(16)}`,
+    )
+  }
+  const empty = await cpuPer(built!.worker, 1, () => cryptoPairs(built!.worker, 0))
+  process.stdout.write(
+    [
+      '',
+      `=== loop: the gateway's requests in workerd with their I/O canned (${rounds} rounds x ${PER_TURN} requests per variant); event-loop CPU per request, µs, median of rounds`,
+      `${'flow'.padEnd(16)} ${'as built'.padStart(8)} ${'no QI crypto'.padStart(14)} ${'Δ paired'.padStart(10)} ${'Δ range'.padStart(16)}`,
+      ...lines,
+      `ES512 sign + verify, P-521, in a tight loop in the gateway's isolate: ${summarize(crypto, 0).p50.toFixed(0)} µs per pair (median of ${crypto.length} rounds of ${PER_TURN}; ${Math.min(...crypto).toFixed(0)} to ${Math.max(...crypto).toFixed(0)}; an empty request ${empty.toFixed(0)} µs)`,
+      `  ${NO_QI_CRYPTO.name}: ${NO_QI_CRYPTO.what}`,
+      '',
+    ].join('\n'),
+  )
+}
