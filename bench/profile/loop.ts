@@ -133,7 +133,11 @@ export const runLoop = async ({
     const asBuilt = perVariant.get('as built')!
     const without = perVariant.get(NO_QI_CRYPTO.name)!
     const paired = asBuilt.flatMap((x, r) => (x === undefined || without[r] === undefined ? [] : [x - without[r]!]))
-    const p50 = (xs: (number | undefined)[]) => summarize(xs.filter((x) => x !== undefined), 0).p50
+    const p50 = (xs: (number | undefined)[]) =>
+      summarize(
+        xs.filter((x) => x !== undefined),
+        0,
+      ).p50
     lines.push(
       `${flow.name.padEnd(16)} ${p50(asBuilt).toFixed(0).padStart(8)} ${p50(without).toFixed(0).padStart(14)} ${p50(paired).toFixed(0).padStart(10)} ${`${Math.min(...paired).toFixed(0)} to ${Math.max(...paired).toFixed(0)}`.padStart(16)}`,
     )
