@@ -33,7 +33,7 @@
  * wall per request, and each variant's change with ± 2 standard errors of paired blocks.
  * --loop N: afterwards, the gateway's requests (an sFOX resend, a QI resend, a QI wrong-token confirm)
  *   replayed inside workerd with their I/O canned after one real pass (profile/loop-harness.ts), as
- *   built and with QI's P-521 sign and verify patched out, N rounds of 100 each, beside the same
+ *   built and with QI's P-521 sign and verify patched out (three workerds each), N rounds of 100, beside the same
  *   sign + verify pair in a tight loop in the gateway's isolate: what QI's crypto costs inside a
  *   request, and what a QI request costs besides it, free of network noise.
  * The tables go to stdout, progress to stderr.

@@ -12,8 +12,10 @@ import type { Driver, RunningWorker } from './driver'
 import { loopHarnessSource } from './loop-harness'
 import { NO_QI_CRYPTO } from './patched-bundles'
 
-/** Gateway requests per turn of a variant (one workerd request of the harness). */
+/** Gateway requests per turn of a workerd (one request of the harness). */
 const PER_TURN = 100
+/** Workerds per variant. */
+const INSTANCES = 3
 
 type LoopFlow = {
   name: string
@@ -51,11 +53,11 @@ const eventLoopNs = (pid: number | null) =>
   [...threadCpu(pid).values()].find((thread) => thread.comm === 'workerd')?.ns ?? Number.NaN
 
 /**
- * Starts the harness over the bundle as built and over its NO_QI_CRYPTO copy (a workerd each), and
- * for each flow: one real pass per variant on a transfer of its own records the I/O, one replayed
- * turn warms up, then `rounds` rounds in which each variant replays PER_TURN requests (the order
- * flips every round) and the as-built isolate runs PER_TURN sign + verify pairs in a tight loop.
- * Prints the table to stdout.
+ * Starts the harness over the bundle as built and over its NO_QI_CRYPTO copy (INSTANCES workerds
+ * each), and for each flow: one real pass per workerd on a transfer of its own records the I/O, one
+ * replayed turn warms up, then `rounds` rounds in which every workerd replays PER_TURN requests (the
+ * variants' order flips every round) and one as-built isolate runs PER_TURN sign + verify pairs in a
+ * tight loop. Prints the table to stdout.
  */
 export const runLoop = async ({
   stack,
@@ -74,7 +76,9 @@ export const runLoop = async ({
 }) => {
   const dir = await mkdtemp(join(tmpdir(), 'tgw-profile-loop-'))
   stack.onClose(() => rm(dir, { recursive: true, force: true }))
-  const variants: { name: string; worker: RunningWorker }[] = []
+  // Each variant runs in INSTANCES workerds: one workerd runs the same code 100-200 µs per request
+  // faster or slower than another, persistently, so a variant's figure is the mean of several.
+  const variants: { name: string; workers: RunningWorker[] }[] = []
   for (const [name, text] of [
     ['as built', bundleText],
     [NO_QI_CRYPTO.name, NO_QI_CRYPTO.apply(bundleText)],
@@ -82,7 +86,9 @@ export const runLoop = async ({
     const slug = name.replace(/\W+/g, '-')
     await writeFile(join(dir, `${slug}.mjs`), text)
     await writeFile(join(dir, `${slug}-loop.mjs`), loopHarnessSource(`${slug}.mjs`))
-    variants.push({ name, worker: await driver.startWorker(join(dir, `${slug}-loop.mjs`)) })
+    const workers: RunningWorker[] = []
+    for (let k = 0; k < INSTANCES; k++) workers.push(await driver.startWorker(join(dir, `${slug}-loop.mjs`)))
+    variants.push({ name, workers })
   }
   const turn = async (worker: RunningWorker, body: object) => {
     const response = await fetch(`${worker.url}/__loop`, { method: 'POST', body: JSON.stringify(body) })
@@ -99,36 +105,43 @@ export const runLoop = async ({
     const response = await fetch(`${worker.url}/__crypto?n=${n}`)
     if (response.status !== 204) throw new Error(`loop harness crypto: ${response.status}`)
   }
-  const [built] = variants
+  const built = variants[0]!.workers[0]!
   const headers = { authorization: `Bearer ${driver.apiKey()}`, 'content-type': 'application/json' }
   const crypto: number[] = []
   const lines: string[] = []
   for (const flow of LOOP_FLOWS) {
-    const specs = new Map<string, object>()
+    const specs = new Map<RunningWorker, object>()
     for (const v of variants) {
-      const id = `profile-loop-${run}-${flow.name.replace(/\W+/g, '-')}-${v.name.replace(/\W+/g, '-')}`
-      await flow.prepare(driver, id)
-      const spec = { ...flow.request(id), headers }
-      const recorded = await turn(v.worker, { ...spec, n: 1, replay: false, reset: true })
-      if (recorded.statuses[flow.status] !== 1)
-        throw new Error(`loop ${flow.name} (${v.name}): the real pass answered ${JSON.stringify(recorded.statuses)}`)
-      await turn(v.worker, { ...spec, n: PER_TURN, replay: true })
-      specs.set(v.name, spec)
+      for (const [k, worker] of v.workers.entries()) {
+        const id = `profile-loop-${run}-${flow.name.replace(/\W+/g, '-')}-${v.name.replace(/\W+/g, '-')}-${k}`
+        await flow.prepare(driver, id)
+        const spec = { ...flow.request(id), headers }
+        const recorded = await turn(worker, { ...spec, n: 1, replay: false, reset: true })
+        if (recorded.statuses[flow.status] !== 1)
+          throw new Error(`loop ${flow.name} (${v.name}): the real pass answered ${JSON.stringify(recorded.statuses)}`)
+        await turn(worker, { ...spec, n: PER_TURN, replay: true })
+        specs.set(worker, spec)
+      }
     }
-    progress(`loop: ${flow.name}, ${rounds} rounds of ${PER_TURN} requests per variant`)
-    // Per variant, µs per request by round (a round left out stays a hole, so pairs stay aligned).
+    progress(`loop: ${flow.name}, ${rounds} rounds of ${PER_TURN} requests per workerd, ${INSTANCES} per variant`)
+    // Per variant, by round: the mean over its workerds (a round with one left out stays a hole, so pairs stay aligned).
     const perVariant = new Map(variants.map((v) => [v.name, [] as (number | undefined)[]]))
     for (let r = 0; r < rounds; r++) {
       for (const v of r % 2 === 0 ? variants : [...variants].reverse()) {
-        let answered: { statuses: Record<string, number>; misses: number } | undefined
-        const us = await cpuPer(v.worker, PER_TURN, async () => {
-          answered = await turn(v.worker, { ...specs.get(v.name), n: PER_TURN, replay: true })
-        })
-        // A round whose requests did not all take the recorded path (or went out) is left out.
-        if (answered?.statuses[flow.status] === PER_TURN && answered.misses === 0) perVariant.get(v.name)![r] = us
-        else progress(`loop: ${flow.name} (${v.name}) round ${r} left out: ${JSON.stringify(answered)}`)
+        const perWorker: number[] = []
+        for (const worker of v.workers) {
+          let answered: { statuses: Record<string, number>; misses: number } | undefined
+          const us = await cpuPer(worker, PER_TURN, async () => {
+            answered = await turn(worker, { ...specs.get(worker), n: PER_TURN, replay: true })
+          })
+          // A turn whose requests did not all take the recorded path (or went out) is left out.
+          if (answered?.statuses[flow.status] === PER_TURN && answered.misses === 0) perWorker.push(us)
+          else progress(`loop: ${flow.name} (${v.name}) round ${r} left out: ${JSON.stringify(answered)}`)
+        }
+        if (perWorker.length === v.workers.length)
+          perVariant.get(v.name)![r] = perWorker.reduce((sum, us) => sum + us, 0) / perWorker.length
       }
-      crypto.push(await cpuPer(built!.worker, PER_TURN, () => cryptoPairs(built!.worker, PER_TURN)))
+      crypto.push(await cpuPer(built, PER_TURN, () => cryptoPairs(built, PER_TURN)))
     }
     const asBuilt = perVariant.get('as built')!
     const without = perVariant.get(NO_QI_CRYPTO.name)!
@@ -142,11 +155,11 @@ export const runLoop = async ({
       `${flow.name.padEnd(16)} ${p50(asBuilt).toFixed(0).padStart(8)} ${p50(without).toFixed(0).padStart(14)} ${p50(paired).toFixed(0).padStart(10)} ${`${Math.min(...paired).toFixed(0)} to ${Math.max(...paired).toFixed(0)}`.padStart(16)}`,
     )
   }
-  const empty = await cpuPer(built!.worker, 1, () => cryptoPairs(built!.worker, 0))
+  const empty = await cpuPer(built, 1, () => cryptoPairs(built, 0))
   process.stdout.write(
     [
       '',
-      `=== loop: the gateway's requests in workerd with their I/O canned (${rounds} rounds x ${PER_TURN} requests per variant); event-loop CPU per request, µs, median of rounds`,
+      `=== loop: the gateway's requests in workerd with their I/O canned (${rounds} rounds x ${PER_TURN} requests per workerd, ${INSTANCES} workerds per variant); event-loop CPU per request, µs: median of rounds of the variant's mean`,
       `${'flow'.padEnd(16)} ${'as built'.padStart(8)} ${'no QI crypto'.padStart(14)} ${'Δ paired'.padStart(10)} ${'Δ range'.padStart(16)}`,
       ...lines,
       `ES512 sign + verify, P-521, in a tight loop in the gateway's isolate: ${summarize(crypto, 0).p50.toFixed(0)} µs per pair (median of ${crypto.length} rounds of ${PER_TURN}; ${Math.min(...crypto).toFixed(0)} to ${Math.max(...crypto).toFixed(0)}; an empty request ${empty.toFixed(0)} µs)`,
