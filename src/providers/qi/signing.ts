@@ -63,8 +63,9 @@ export const signRequest = async (input: {
 
 export type Verification = { ok: true } | { ok: false; reason: string }
 
-/** QI's Python samples send UTC times without a zone; read those as UTC. */
+// Date and time; milliseconds, with any further digits dropped; the zone, if any.
 const TIMESTAMP = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:(\.\d{1,3})\d*)?(Z|[+-]\d{2}:\d{2})?$/
+/** QI's Python samples send UTC times without a zone; read those as UTC. */
 const parseTimestamp = (value: unknown): number => {
   const parts = typeof value === 'string' ? TIMESTAMP.exec(value) : null
   if (!parts) return NaN
