@@ -1,6 +1,7 @@
 // `--loop N`: the gateway's own CPU per request with its I/O canned (loop-harness.ts), as built and
-// with QI's ES512 work patched out, beside the same sign + verify pair in a tight loop in the
-// gateway's isolate: what QI's crypto costs inside a request, and what QI costs besides it.
+// with parts patched out (QI's ES512 work, the request log line, the security headers), beside the
+// same sign + verify pair in a tight loop in the gateway's isolate: what QI's crypto costs inside a
+// request, what QI costs besides it, and what those shared parts cost every request.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,21 +11,34 @@ import type { LeanStack } from '../stack'
 import { summarize } from '../stats'
 import type { Driver, RunningWorker } from './driver'
 import { loopHarnessSource } from './loop-harness'
-import { NO_QI_CRYPTO } from './patched-bundles'
+import { NO_QI_CRYPTO, PATCHES, type Patch } from './patched-bundles'
 
+/** Width of a table cell. */
+const COLUMN = 18
 /** Gateway requests per turn of a workerd (one request of the harness). */
 const PER_TURN = 100
 /** Workerds per variant. */
 const INSTANCES = 3
+// The limiter is a stand-in in the harness already, so its patch would measure nothing.
+const LOOP_PATCHES: Patch[] = [NO_QI_CRYPTO, ...PATCHES.filter((patch) => patch.name !== 'no-rate-limit')]
 
 type LoopFlow = {
   name: string
   /** A transfer of the variant's own, in the state the request needs (made through the real stack). */
   prepare: (driver: Driver, id: string) => Promise<unknown>
-  request: (id: string) => { method: string; path: string; body: string }
+  request: (id: string) => { method: string; path: string; body?: string }
   status: number
 }
 const LOOP_FLOWS: LoopFlow[] = [
+  {
+    name: 'GET',
+    prepare: async (d, id) => {
+      await d.gw.create(id)
+      await d.gw.confirm(id)
+    },
+    request: (id) => ({ method: 'GET', path: `/v1/transfers/${id}` }),
+    status: 200,
+  },
   {
     name: 'sFOX resend',
     prepare: (d, id) => d.gw.create(id),
@@ -53,7 +67,7 @@ const eventLoopNs = (pid: number | null) =>
   [...threadCpu(pid).values()].find((thread) => thread.comm === 'workerd')?.ns ?? Number.NaN
 
 /**
- * Starts the harness over the bundle as built and over its NO_QI_CRYPTO copy (INSTANCES workerds
+ * Starts the harness over the bundle as built and over each LOOP_PATCHES copy (INSTANCES workerds
  * each), and for each flow: one real pass per workerd on a transfer of its own records the I/O, one
  * replayed turn warms up, then `rounds` rounds in which every workerd replays PER_TURN requests (the
  * variants' order flips every round) and one as-built isolate runs PER_TURN sign + verify pairs in a
@@ -81,8 +95,8 @@ export const runLoop = async ({
   const variants: { name: string; workers: RunningWorker[] }[] = []
   for (const [name, text] of [
     ['as built', bundleText],
-    [NO_QI_CRYPTO.name, NO_QI_CRYPTO.apply(bundleText)],
-  ] as const) {
+    ...LOOP_PATCHES.map((patch): [string, string] => [patch.name, patch.apply(bundleText)]),
+  ] as [string, string][]) {
     const slug = name.replace(/\W+/g, '-')
     await writeFile(join(dir, `${slug}.mjs`), text)
     await writeFile(join(dir, `${slug}-loop.mjs`), loopHarnessSource(`${slug}.mjs`))
@@ -144,26 +158,27 @@ export const runLoop = async ({
       crypto.push(await cpuPer(built, PER_TURN, () => cryptoPairs(built, PER_TURN)))
     }
     const asBuilt = perVariant.get('as built')!
-    const without = perVariant.get(NO_QI_CRYPTO.name)!
-    const paired = asBuilt.flatMap((x, r) => (x === undefined || without[r] === undefined ? [] : [x - without[r]!]))
-    const p50 = (xs: (number | undefined)[]) =>
-      summarize(
-        xs.filter((x) => x !== undefined),
-        0,
-      ).p50
-    lines.push(
-      `${flow.name.padEnd(16)} ${p50(asBuilt).toFixed(0).padStart(8)} ${p50(without).toFixed(0).padStart(14)} ${p50(paired).toFixed(0).padStart(10)} ${`${Math.min(...paired).toFixed(0)} to ${Math.max(...paired).toFixed(0)}`.padStart(16)}`,
-    )
+    const p50 = (xs: (number | undefined)[]) => summarize(xs.filter((x) => x !== undefined) as number[], 0).p50
+    const cells = variants.map(({ name }) => {
+      const own = perVariant.get(name)!
+      if (name === 'as built') return p50(own).toFixed(0).padStart(COLUMN)
+      // The change: the median of the rounds' differences (both means from the same round).
+      const paired = own.flatMap((x, r) => (x === undefined || asBuilt[r] === undefined ? [] : [x - asBuilt[r]!]))
+      const change = p50(paired)
+      return `${p50(own).toFixed(0)} (${change >= 0 ? '+' : ''}${change.toFixed(0)})`.padStart(COLUMN)
+    })
+    lines.push(`${flow.name.padEnd(16)} ${cells.join(' ')}`)
   }
   const empty = await cpuPer(built, 1, () => cryptoPairs(built, 0))
   process.stdout.write(
     [
       '',
-      `=== loop: the gateway's requests in workerd with their I/O canned (${rounds} rounds x ${PER_TURN} requests per workerd, ${INSTANCES} workerds per variant); event-loop CPU per request, µs: median of rounds of the variant's mean`,
-      `${'flow'.padEnd(16)} ${'as built'.padStart(8)} ${'no QI crypto'.padStart(14)} ${'Δ paired'.padStart(10)} ${'Δ range'.padStart(16)}`,
+      `=== loop: the gateway's requests in workerd with their I/O canned (${rounds} rounds x ${PER_TURN} requests per workerd, ${INSTANCES} workerds per variant); event-loop CPU per request, µs: the median over rounds of the variant's mean`,
+      `${'flow'.padEnd(16)} ${variants.map(({ name }) => name.padStart(COLUMN)).join(' ')}`,
       ...lines,
       `ES512 sign + verify, P-521, in a tight loop in the gateway's isolate: ${summarize(crypto, 0).p50.toFixed(0)} µs per pair (median of ${crypto.length} rounds of ${PER_TURN}; ${Math.min(...crypto).toFixed(0)} to ${Math.max(...crypto).toFixed(0)}; an empty request ${empty.toFixed(0)} µs)`,
-      `  ${NO_QI_CRYPTO.name}: ${NO_QI_CRYPTO.what}`,
+      "  in brackets: the change against 'as built', the median of the rounds' paired differences",
+      ...LOOP_PATCHES.map((patch) => `  ${patch.name}: ${patch.what}`),
       '',
     ].join('\n'),
   )
