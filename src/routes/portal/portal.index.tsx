@@ -55,9 +55,10 @@ portalRouter.route('/', keyPages)
 portalRouter.route('/', documentPages)
 
 portalRouter.post('/logout', async (c) => {
-  c.get('audit').about({ objectId: c.get('portal').sessionId })
+  const { sessionId } = c.get('portal')
+  c.get('audit').about({ objectId: sessionId })
   const { db, now } = c.get('services')
-  await endPortalSession(db, c.get('portal').sessionId, now())
+  await endPortalSession(db, sessionId, now())
   deleteCookie(c, PORTAL_COOKIE, { path: '/portal' })
   return c.html(
     <Layout title="Signed out">
