@@ -17,8 +17,11 @@ import { summarize } from './stats'
  * spends on a gateway request (from /proc, nanoseconds), less the CPU the same thread of a second
  * workerd spends on a replay of that request's I/O alone, by a Worker that does nothing else
  * (bench/io-probe.ts): the same request in (method, headers, body), the rate limiter's DO call, the
- * same number of DB round trips with the same bytes each way, the same sFOX call, and the gateway's
- * own answer back (status, headers, body). At 1 request in flight, a request's time is its CPU on
+ * same number of DB round trips with the same bytes each way, the same sFOX call, the lines the gateway
+ * logged for such a request, and the gateway's own answer back (status, headers, body). A log line is
+ * the runtime's output: local workerd formats each console call through its Node inspect module and
+ * flushes it to stdout (tens of µs for a lone line; production's runtime only records it), so both
+ * sides pay that, and building the line stays the gateway's. At 1 request in flight, a request's time is its CPU on
  * that thread plus waiting for I/O; what workerd spends doing the I/O (HTTP in and out, sockets,
  * the DO call, Miniflare's entry worker) is in both, so the difference is the gateway's own work:
  * routing, middleware, validation, JSON, SQL building, the state machine, decoding what the I/O
@@ -117,6 +120,9 @@ export type CpuJudgeRow = {
     sfox: string | null
     /** The QI call, made with QI_CRYPTO_PER_CALL's signing, verifying and hashing. */
     qi: QiCall | null
+    /** The gateway's log lines per request, and their bytes, which the replay writes too. */
+    logLines: number
+    logBytes: number
     responseBytes: number
     responseHeaders: number
   }
@@ -242,6 +248,7 @@ export const runCpuJudge = async (
   for (const step of CPU_JUDGE_STEPS) {
     const ids = Array.from({ length: SHAPE_N }, (_, i) => `cpu-shape-${i}`)
     libsql.resetStats()
+    const logsOf = stack.gateway.tapLogs()
     for (const id of ids.slice(0, -1)) await send(step, id)
     // The last one's answer, headers included, is what the replay will send back.
     const last = requestOf(step, ids.at(-1)!)
@@ -251,6 +258,9 @@ export const runCpuJudge = async (
       throw new Error(`cpu judge ${step}: expected ${last.status}, got ${answer.status}: ${body.slice(0, 300)}`)
     const roundTrips = await settledRoundTrips(libsql)
     const stats = libsql.stats()
+    const logs = logsOf()
+    // The lines one request wrote: as many as the requests wrote on average, the last ones (the last request's).
+    const logLines = logs.slice(logs.length - Math.round(logs.length / SHAPE_N))
     const headers: [string, string][] = []
     answer.headers.forEach((value, name) => {
       if (name !== 'content-length' && name !== 'transfer-encoding') headers.push([name, value])
@@ -273,6 +283,7 @@ export const runCpuJudge = async (
           }
         : null,
       qi: qiCall ? qiReplayCall(qiCall, integration, qiKeys.privateKeyPem) : null,
+      logLines,
       response: { status: answer.status, headers, body },
     }
     await probe.setReplayShape(step, shape)
@@ -283,6 +294,8 @@ export const runCpuJudge = async (
       dbResponseBytes: shape.db.responseBytes,
       sfox: sfoxCall,
       qi: qiCall,
+      logLines: logLines.length,
+      logBytes: logLines.reduce((sum, line) => sum + Buffer.byteLength(line.message), 0),
       responseBytes: Buffer.byteLength(body),
       responseHeaders: headers.length,
     }

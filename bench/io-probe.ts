@@ -169,8 +169,8 @@ const probes = {
 
 // The I/O replay (cpu-judge.ts): a gateway request's I/O without the gateway. A shape is what one
 // kind of gateway request does on the wire: the rate limiter's DO call, its DB round trips (bytes
-// each way, as the libSQL server counted them), its sFOX or QI call, and its answer (status, headers and
-// body as the gateway sent them). Everything a replay needs is built when the shape is set, so per
+// each way, as the libSQL server counted them), its sFOX or QI call, its log lines, and its answer
+// (status, headers and body as the gateway sent them). Everything a replay needs is built when the shape is set, so per
 // request it runs no more JavaScript than the I/O itself asks for.
 const shapes = new Map()
 const DB_SQL = 'SELECT hex(zeroblob(?)) AS pad WHERE ? IS NOT NULL'
@@ -299,6 +299,7 @@ const replay = async (shape, request, id, env) => {
   }
   if (shape.qi) await qiCall(shape.qi, id)
   for (const body of rest) await dbCall(shape.endpoint, body)
+  for (const line of shape.logLines) (console[line.level] ?? console.log)(line.message)
   return new Response(shape.response.body, { status: shape.response.status, headers: shape.response.headers })
 }
 
@@ -448,8 +449,10 @@ export const startIoProbe = async (stack: Stack, progress: Progress) => {
       SFOX_TRANSFER: transferId,
       QI_URL: qi.url,
     },
-    // As the gateway's instance (test/helpers/worker.ts): subrequests without Miniflare's proxy worker.
+    // As the gateway's instance (test/helpers/worker.ts): subrequests without Miniflare's proxy worker,
+    // and log lines taken as structured logs and dropped (the replay writes the gateway's lines).
     stripCfConnectingIp: false,
+    handleStructuredLogs: () => {},
   })
   let closed: Promise<void> | null = null
   const close = () => {
@@ -596,6 +599,8 @@ export type ReplayShape = {
   db: { count: number; requestBytes: number; responseBytes: number }
   sfox: { path: string; status: number; bodyBefore: string; bodyAfter: string } | null
   qi: QiReplay | null
+  /** The lines the gateway wrote for one such request (console method, text), written as they are. */
+  logLines: { level: string; message: string }[]
   response: { status: number; headers: [string, string][]; body: string }
 }
 

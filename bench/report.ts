@@ -490,7 +490,7 @@ export const cpuJudgeTable = (cpu: CpuJudgeResults) =>
       'beyond mean',
       'beyond mean, all threads',
       'gw p99',
-      'replay: DO, DB RTs (bytes out/in), sFOX, answer',
+      'replay: DO, DB RTs (bytes out/in), sFOX, log lines, answer',
     ],
     CPU_JUDGE_STEPS.map((step) => {
       const row = cpu.rows[step]
@@ -508,7 +508,7 @@ export const cpuJudgeTable = (cpu: CpuJudgeResults) =>
         fmt(beyondMeanUs, 0),
         fmt(beyondAllMeanUs, 0),
         fmt(gateway.loopP99Us, 0),
-        `${shape.rateLimit}, ${db}, ${shape.sfox ?? '-'}, ${shape.responseBytes} B + ${shape.responseHeaders} headers`,
+        `${shape.rateLimit}, ${db}, ${shape.sfox ?? shape.qi ?? '-'}, ${shape.logLines} (${shape.logBytes} B), ${shape.responseBytes} B + ${shape.responseHeaders} headers`,
       ]
     }),
     [11],
@@ -521,7 +521,9 @@ export const cpuJudgeNotes = (cpu: CpuJudgeResults) =>
     "start to the next one's: that thread runs all JavaScript and all of workerd's own I/O; at 1 in flight a request's time is that CPU",
     "plus waiting. replay = a Worker in a second workerd (the same Miniflare set-up) replaying the request's I/O and nothing else: the",
     "same request in, the rate limiter's DO call (before the work, or beside a GET's read), as many DB round trips with the bytes the",
-    "libSQL server counted for the gateway's (a padded SELECT), the same sFOX call, and the gateway's own answer back, headers included.",
+    "libSQL server counted for the gateway's (a padded SELECT), the same sFOX call, the gateway's log lines for such a request (workerd's",
+    "local console formats and flushes each line to stdout, which production does not: the runtime's output, as I/O), and the",
+    "gateway's own answer back, headers included (building its log line stays the gateway's work).",
     "beyond I/O = gateway - replay: the gateway's own work (routing, middleware, zod, JSON, SQL, the state machine, decoding the",
     'answers: the replay parses nothing, so decoding counts against the gateway). p50s are of single requests. The target judges',
     '"beyond I/O, median pair": the median over all pairs of a gateway request\'s CPU less that of the replay request run right',

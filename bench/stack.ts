@@ -8,7 +8,7 @@ import { generateP521KeyPair, type KeyPairPem } from '../sandbox/qi/keys'
 import { type QiSandboxServer, startQiSandbox } from '../sandbox/qi/server'
 import { type BuiltWorker, buildWorker } from '../test/helpers/build'
 import { type SfoxSandbox, startSfox } from '../test/helpers/sfox'
-import { startWorker, workerOptionsFromConfig } from '../test/helpers/worker'
+import { startWorker, type WorkerLog, workerOptionsFromConfig } from '../test/helpers/worker'
 import { QI_TOKEN } from './qi-control'
 import { type Receiver, startReceiver } from './receiver'
 
@@ -36,6 +36,8 @@ export type LeanStack = {
     compatibilityDate: string
     compatibilityFlags: string[]
     stop: () => Promise<void>
+    /** Starts keeping the gateway's log lines; the function it answers stops and answers them. */
+    tapLogs: () => () => WorkerLog[]
   }
   /** The bundle workerd runs and what `wrangler deploy --dry-run` printed building it. */
   build: BuiltWorker
@@ -43,7 +45,7 @@ export type LeanStack = {
    * Another Worker from `scriptPath` (a patched copy of the bundle), with the gateway's settings and
    * bindings: the same secrets, so API keys issued through one stay valid in the other. `close` stops it.
    */
-  startGatewayWorker: (scriptPath: string) => Promise<StartedWorker>
+  startGatewayWorker: (scriptPath: string, inspectorPort?: number) => Promise<StartedWorker>
   /** Registers one more cleanup for `close`; it runs before those of the stack itself (reverse order). */
   onClose: (cleanup: () => Promise<unknown>) => void
   close: () => Promise<void>
@@ -162,6 +164,8 @@ const startWith = async <More extends object>(
     // wrangler.toml's [vars] stay as they are (API_KEY_CACHE_SECONDS=30 included); fresh secrets per
     // run, the same for every Worker of the run.
     const bindings = benchBindings(dbUrl, adminToken)
+    // The gateway's own log lines while a tap is open (the CPU judge's replay writes as many).
+    let tapped: WorkerLog[] | null = null
     const launch = (scriptPath: string, inspectorPort?: number) =>
       startWorker({
         scriptPath,
@@ -170,6 +174,7 @@ const startWith = async <More extends object>(
         // Silent: printing a line per request would cost the harness more than it measures.
         // DEBUG_WORKER_LOGS=1 echoes them to stderr, as in the tests.
         onLog: (log) => {
+          if (tapped && scriptPath === build.scriptPath) tapped.push(log)
           if (process.env.DEBUG_WORKER_LOGS) process.stderr.write(`[worker ${log.level}] ${log.message}\n`)
         },
         // Without the static assets (/docs): Cloudflare serves them before the Worker runs, while
@@ -190,9 +195,17 @@ const startWith = async <More extends object>(
       compatibilityDate: String(workerOptions.compatibilityDate),
       compatibilityFlags: [...(workerOptions.compatibilityFlags ?? [])],
       stop,
+      tapLogs: () => {
+        const lines: WorkerLog[] = []
+        tapped = lines
+        return () => {
+          if (tapped === lines) tapped = null
+          return lines
+        }
+      },
     }
-    const startGatewayWorker = async (scriptPath: string) => {
-      const another = await launch(scriptPath)
+    const startGatewayWorker = async (scriptPath: string, inspectorPort?: number) => {
+      const another = await launch(scriptPath, inspectorPort)
       cleanups.push(() => another.mf.dispose())
       return another
     }
