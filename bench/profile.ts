@@ -3,7 +3,7 @@
  * inspector, while driving one flow at a time (1 in flight) against the built Worker in Miniflare.
  *
  *   npx tsx bench/profile.ts [--get-n 2000] [--create-n 1000] [--warmup 200] [--interval-us 100]
- *                            [--top 25] [--out <dir>] [--flows get,create,confirm,resend,qi-create,qi-confirm,qi-confirm-wrong,upload] [--upload-n 30] [--split 0.25] [--ab 0] [--loop 0] [--perf]
+ *                            [--top 25] [--out <dir>] [--flows get,create,confirm,resend,qi-create,qi-confirm,qi-confirm-wrong,upload] [--upload-n 30] [--split 0.25] [--ab 0] [--loop 0] [--loop-profile 0] [--perf]
  *
  * workerd's clock stands still while JavaScript runs, so the Worker cannot time itself; V8's sampler
  * runs on a thread of its own, in real time. Per flow (GET /v1/transfers/{id}; sFOX POST
@@ -36,6 +36,8 @@
  *   as built and with one part patched out (QI's P-521 sign and verify, the request log line, the
  *   security headers), three workerds each, N rounds of 100, beside the same sign + verify pair in a
  *   tight loop in the gateway's isolate: what those parts cost a request, free of network noise.
+ *   --loop-profile T: then each of those flows again, T turns of 100 in one more as-built harness under
+ *   V8's sampler, with the tables of pass 2 (the harness's own share shows as as-built-loop.mjs).
  * The tables go to stdout, progress to stderr.
  *
  * The raw profiles, the bundle and its map go to --out (default: a new temporary directory); Chrome
@@ -189,7 +191,16 @@ try {
 
   if (options.ab > 0)
     await runAbTest({ stack, driver, bundleText, getIds, run, requests: options.ab, warmup: options.warmup, progress })
-  if (options.loop > 0) await runLoop({ stack, driver, bundleText, run, rounds: options.loop, progress })
+  if (options.loop > 0)
+    await runLoop({
+      stack,
+      driver,
+      bundleText,
+      run,
+      rounds: options.loop,
+      profile: options.loopProfile > 0 ? { turns: options.loopProfile, root, mapText, outDir, options } : null,
+      progress,
+    })
   progress(`done; profiles, bundle and source map in ${outDir}`)
 } finally {
   await stack.close()

@@ -93,8 +93,8 @@ export const startDriver = async (
       current = httpTransport('gateway', to.url)
     },
     /** Starts another Worker from `scriptPath` with the stack's bindings (the partner's keys stay valid there). */
-    startWorker: async (scriptPath: string): Promise<RunningWorker> => {
-      const started = await stack.startGatewayWorker(scriptPath)
+    startWorker: async (scriptPath: string, inspectorPort?: number): Promise<RunningWorker> => {
+      const started = await stack.startGatewayWorker(scriptPath, inspectorPort)
       return { url: started.url, pid: newWorkerd() }
     },
   }

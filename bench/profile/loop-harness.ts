@@ -71,6 +71,12 @@ globalThis.fetch = async (input, init) => {
 }
 
 const allowing = { idFromName: () => ({}), get: () => ({ take: async (limit) => ({ allowed: true, limit, remaining: limit - 1, resetMs: 10000 }) }) }
+// One env object for every request, as workerd gives an isolate (the gateway caches what it parses from it).
+const loopEnvs = new WeakMap()
+const loopEnvOf = (env) => {
+  if (!loopEnvs.has(env)) loopEnvs.set(env, { ...env, RATE_LIMITER: allowing })
+  return loopEnvs.get(env)
+}
 const loop = async (request, env, origin) => {
   const spec = await request.json()
   if (spec.reset) kept.clear()
@@ -82,7 +88,9 @@ const loop = async (request, env, origin) => {
     replaying = spec.replay
     globalThis.${REPLAYING_FLAG} = replaying
     seen = new Map()
-    const answer = await gateway.fetch(new Request(origin + spec.path, { method: spec.method, headers: spec.headers, body: spec.body }), { ...env, RATE_LIMITER: allowing }, ctx)
+    // A body with its length declared, as a partner's HTTP request arrives.
+    const headers = spec.body === undefined ? spec.headers : { ...spec.headers, 'content-length': String(new TextEncoder().encode(spec.body).byteLength) }
+    const answer = await gateway.fetch(new Request(origin + spec.path, { method: spec.method, headers, body: spec.body }), loopEnvOf(env), ctx)
     await answer.arrayBuffer()
     statuses[answer.status] = (statuses[answer.status] ?? 0) + 1
   }

@@ -2,7 +2,7 @@
 // with parts patched out (QI's ES512 work, the request log line, the security headers), beside the
 // same sign + verify pair in a tight loop in the gateway's isolate: what QI's crypto costs inside a
 // request, what QI costs besides it, and what those shared parts cost every request.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { cpuBetween, type ThreadCpu, threadCpu } from '../cpu'
@@ -10,8 +10,12 @@ import { QI_WRONG_TOKEN } from '../qi-control'
 import type { LeanStack } from '../stack'
 import { summarize } from '../stats'
 import type { Driver, RunningWorker } from './driver'
+import { freePort, listTargets, profileWhile } from './inspector'
+import { isolateReport } from './isolate-report'
 import { loopHarnessSource } from './loop-harness'
+import type { ProfileOptions } from './options'
 import { NO_QI_CRYPTO, PATCHES, type Patch } from './patched-bundles'
+import { bundlePositions } from './source-map'
 
 /** Width of a table cell. */
 const COLUMN = 18
@@ -76,6 +80,7 @@ export const runLoop = async ({
   bundleText,
   run,
   rounds,
+  profile,
   progress,
 }: {
   stack: LeanStack
@@ -83,6 +88,8 @@ export const runLoop = async ({
   bundleText: string
   run: string
   rounds: number
+  /** --loop-profile: turns per flow under V8's sampler; the repo root and source map resolve its frames. */
+  profile: { turns: number; root: string; mapText: string | null; outDir: string; options: ProfileOptions } | null
   progress: (line: string) => void
 }) => {
   const dir = await mkdtemp(join(tmpdir(), 'tgw-profile-loop-'))
@@ -176,6 +183,7 @@ export const runLoop = async ({
     lines.push(`${flow.name.padEnd(16)} ${cells.join(' ')}`)
   }
   const empty = await cryptoPairsUs(built, 0)
+  if (profile) await profileLoopFlows({ driver, dir, run, headers, turn, profile, progress })
   process.stdout.write(
     [
       '',
@@ -189,4 +197,56 @@ export const runLoop = async ({
       '',
     ].join('\n'),
   )
+}
+
+/**
+ * --loop-profile: one more as-built harness, with workerd's inspector open; per flow, a real pass
+ * records the I/O, warm-up turns follow, then `turns` turns of PER_TURN requests under V8's sampler,
+ * reported as pass 2 reports a flow (its .cpuprofile saved beside them). Frames of the harness
+ * itself show as as-built-loop.mjs: it answers every fetch, so its share is the canned I/O's, not the gateway's.
+ */
+const profileLoopFlows = async ({
+  driver,
+  dir,
+  run,
+  headers,
+  turn,
+  profile,
+  progress,
+}: {
+  driver: Driver
+  dir: string
+  run: string
+  headers: Record<string, string>
+  turn: (worker: RunningWorker, body: object) => Promise<{ statuses: Record<string, number>; misses: number }>
+  profile: NonNullable<Parameters<typeof runLoop>[0]['profile']>
+  progress: (line: string) => void
+}) => {
+  const slug = 'as-built'
+  const text = await readFile(join(dir, `${slug}.mjs`), 'utf8')
+  const { mapPosition } = bundlePositions(profile.root, { name: `${slug}.mjs`, text, map: profile.mapText })
+  const port = await freePort()
+  const worker = await driver.startWorker(join(dir, `${slug}-loop.mjs`), port)
+  const isolate = (await listTargets(port)).user
+  const { options } = profile
+  for (const flow of LOOP_FLOWS) {
+    const id = `profile-loop-${run}-${flow.name.replace(/\W+/g, '-')}-profiled`
+    await flow.prepare(driver, id)
+    const spec = { ...flow.request(id), headers }
+    await turn(worker, { ...spec, n: 1, replay: false, reset: true })
+    for (let warm = 0; warm < 3; warm++) await turn(worker, { ...spec, n: PER_TURN, replay: true })
+    progress(`loop profile: ${flow.name}, ${profile.turns} turns of ${PER_TURN} requests under V8's sampler`)
+    const started = performance.now()
+    const { profiles } = await profileWhile(port, [isolate], options.intervalUs, async () => {
+      for (let t = 0; t < profile.turns; t++) await turn(worker, { ...spec, n: PER_TURN, replay: true })
+      return {}
+    })
+    const wallMs = performance.now() - started
+    const file = join(profile.outDir, `loop-${flow.name.replace(/\W+/g, '-')}.cpuprofile`)
+    await writeFile(file, JSON.stringify(profiles[0]))
+    const requests = profile.turns * PER_TURN
+    process.stdout.write(
+      `\n=== loop profile: ${flow.name}, ${requests} requests with their I/O canned (${file})\n${isolateReport(profiles[0]!, mapPosition, { requests, wallMs, top: options.top, intervalUs: options.intervalUs })}\n`,
+    )
+  }
 }

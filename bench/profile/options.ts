@@ -24,6 +24,8 @@ export type ProfileOptions = {
   ab: number
   /** Rounds of the canned-I/O loop (QI's crypto in and out of a request); 0 skips it. */
   loop: number
+  /** With --loop: each loop flow profiled too (V8's sampler in one more as-built harness), this many turns of 100 requests. */
+  loopProfile: number
   /** One more pass per flow under Linux perf. */
   perf: boolean
 }
@@ -45,6 +47,7 @@ export const parseProfileOptions = (args: string[]): ProfileOptions => {
     split: Number(option('split', '0.25')),
     ab: Number(option('ab', '0')),
     loop: Number(option('loop', '0')),
+    loopProfile: Number(option('loop-profile', '0')),
     perf: args.includes('--perf'),
   }
 }
