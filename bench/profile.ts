@@ -31,7 +31,7 @@
  * close error; patched in a temporary copy, never in the repo): all up at once (a workerd each),
  * taking turns in blocks of 20 requests, about N requests per flow per variant: workerd's CPU and
  * wall per request, and each variant's change with ± 2 standard errors of paired blocks.
- * --loop N: afterwards, the gateway's requests (a GET, an sFOX resend, a QI resend, a QI wrong-token
+ * --loop N: afterwards, the gateway's requests (a GET, an sFOX create and resend, a QI create, resend and wrong-token
  *   confirm) replayed inside workerd with their I/O canned after one real pass (profile/loop-harness.ts),
  *   as built and with one part patched out (QI's P-521 sign and verify, the request log line, the
  *   security headers), three workerds each, N rounds of 100, beside the same sign + verify pair in a

@@ -77,6 +77,8 @@ export const startDriver = async (
     gw,
     /** The key requests carry now (the loop harness sends its own requests with it). */
     apiKey: () => key,
+    /** The QI integration's account key a TED is sent from ('' without QI). */
+    qiAccountKey: integration?.accountKey ?? '',
     /** A 10 MiB-class document upload for `userId` (made an sFOX user of the partner's account first). */
     upload: async (userId: string, doc: Document) => {
       await stack.sfox.addUser(userId, account.account)

@@ -6,6 +6,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { cpuBetween, type ThreadCpu, threadCpu } from '../cpu'
+import { type PartnerRequest, sfoxFlowRequests } from '../gateway'
+import { qiFlowRequests } from '../qi'
 import { QI_WRONG_TOKEN } from '../qi-control'
 import type { LeanStack } from '../stack'
 import { summarize } from '../stats'
@@ -30,9 +32,11 @@ type LoopFlow = {
   name: string
   /** A transfer of the variant's own, in the state the request needs (made through the real stack). */
   prepare: (driver: Driver, id: string) => Promise<unknown>
-  request: (id: string) => { method: string; path: string; body?: string }
+  request: (id: string, driver: Driver) => { method: string; path: string; body?: string }
   status: number
 }
+/** A create as the bench sends it (a fresh transfer id; with the I/O canned, every replay is that same new transfer). */
+const createRequest = ({ path, init }: PartnerRequest) => ({ method: 'POST', path, body: String(init.body) })
 const LOOP_FLOWS: LoopFlow[] = [
   {
     name: 'GET',
@@ -48,6 +52,18 @@ const LOOP_FLOWS: LoopFlow[] = [
     prepare: (d, id) => d.gw.create(id),
     request: (id) => ({ method: 'POST', path: `/v1/transfers/${id}/resend`, body: '{}' }),
     status: 200,
+  },
+  {
+    name: 'sFOX create',
+    prepare: async () => {},
+    request: (id, d) => createRequest(sfoxFlowRequests(d.apiKey()).create(id)),
+    status: 201,
+  },
+  {
+    name: 'QI create',
+    prepare: async () => {},
+    request: (id, d) => createRequest(qiFlowRequests(d.apiKey(), d.qiAccountKey).create(id)),
+    status: 201,
   },
   {
     name: 'QI resend',
@@ -134,7 +150,7 @@ export const runLoop = async ({
       for (const [k, worker] of v.workers.entries()) {
         const id = `profile-loop-${run}-${flow.name.replace(/\W+/g, '-')}-${v.name.replace(/\W+/g, '-')}-${k}`
         await flow.prepare(driver, id)
-        const spec = { ...flow.request(id), headers }
+        const spec = { ...flow.request(id, driver), headers }
         const recorded = await turn(worker, { ...spec, n: 1, replay: false, reset: true })
         if (recorded.statuses[flow.status] !== 1)
           throw new Error(`loop ${flow.name} (${v.name}): the real pass answered ${JSON.stringify(recorded.statuses)}`)
@@ -232,7 +248,7 @@ const profileLoopFlows = async ({
   for (const flow of LOOP_FLOWS) {
     const id = `profile-loop-${run}-${flow.name.replace(/\W+/g, '-')}-profiled`
     await flow.prepare(driver, id)
-    const spec = { ...flow.request(id), headers }
+    const spec = { ...flow.request(id, driver), headers }
     await turn(worker, { ...spec, n: 1, replay: false, reset: true })
     for (let warm = 0; warm < 3; warm++) await turn(worker, { ...spec, n: PER_TURN, replay: true })
     progress(`loop profile: ${flow.name}, ${profile.turns} turns of ${PER_TURN} requests under V8's sampler`)
