@@ -490,7 +490,7 @@ export const cpuJudgeTable = (cpu: CpuJudgeResults) =>
       'beyond mean',
       'beyond mean, all threads',
       'gw p99',
-      'replay: DO, DB RTs (bytes out/in), sFOX, log lines, answer',
+      'replay: DO, DB RTs (bytes out/in), provider call, log lines, answer',
     ],
     CPU_JUDGE_STEPS.map((step) => {
       const row = cpu.rows[step]

@@ -199,7 +199,6 @@ export const runLoop = async ({
     lines.push(`${flow.name.padEnd(16)} ${cells.join(' ')}`)
   }
   const empty = await cryptoPairsUs(built, 0)
-  if (profile) await profileLoopFlows({ driver, dir, run, headers, turn, profile, progress })
   process.stdout.write(
     [
       '',
@@ -213,6 +212,7 @@ export const runLoop = async ({
       '',
     ].join('\n'),
   )
+  if (profile) await profileLoopFlows({ driver, dir, run, headers, turn, profile, progress })
 }
 
 /**
@@ -249,7 +249,9 @@ const profileLoopFlows = async ({
     const id = `profile-loop-${run}-${flow.name.replace(/\W+/g, '-')}-profiled`
     await flow.prepare(driver, id)
     const spec = { ...flow.request(id, driver), headers }
-    await turn(worker, { ...spec, n: 1, replay: false, reset: true })
+    const recorded = await turn(worker, { ...spec, n: 1, replay: false, reset: true })
+    if (recorded.statuses[flow.status] !== 1)
+      throw new Error(`loop profile ${flow.name}: the real pass answered ${JSON.stringify(recorded.statuses)}`)
     for (let warm = 0; warm < 3; warm++) await turn(worker, { ...spec, n: PER_TURN, replay: true })
     progress(`loop profile: ${flow.name}, ${profile.turns} turns of ${PER_TURN} requests under V8's sampler`)
     const started = performance.now()
