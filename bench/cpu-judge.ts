@@ -84,9 +84,14 @@ export const QI_CRYPTO_PER_CALL: Record<CryptoOp, number> = { sign: 1, verify: 1
 const SHAPE_N = 20
 /** Untimed requests per step and side before the rounds. */
 const WARMUP = 200
-// The sides take turns request by request (so both see the machine as it is at that moment: its
-// speed moves within seconds here); rounds swap which side goes first.
-const ROUNDS = 6
+// The sides take turns in blocks of JUDGED_BLOCK requests, so both see the machine as it is at that
+// moment (its speed moves within seconds here) and each serves requests back to back, as in the
+// latency pass whose gateway time the judge takes apart. Every other round they take turns request by
+// request instead: reported beside it ("interleaved"), that adds what each side pays to refill its
+// caches after the other ran. Pairs of rounds swap which side goes first.
+const ROUNDS = 8
+const JUDGED_BLOCK = 10
+const isInterleaved = (round: number) => round % 2 === 1
 
 export type CpuSide = {
   requests: number
@@ -108,6 +113,8 @@ export type CpuJudgeRow = {
    */
   beyondUs: number
   beyondRoundsUs: number[]
+  /** The same median from the interleaved rounds (turns request by request), with both sides' p50s. */
+  interleaved: { beyondUs: number; gatewayP50Us: number; replayP50Us: number }
   beyondP50Us: number
   beyondMeanUs: number
   beyondAllMeanUs: number
@@ -143,6 +150,9 @@ export type CryptoFloor = {
 
 export type CpuJudgeResults = {
   rounds: number
+  /** Requests a side runs in a row before the other's turn, in the judged rounds. */
+  block: number
+  /** Judged requests per step and side (as many again ran interleaved). */
   requestsPerStep: number
   warmup: number
   rows: Record<CpuJudgeStep, CpuJudgeRow>
@@ -181,8 +191,9 @@ const splitAround = (body: unknown): { bodyBefore: string; bodyAfter: string } =
 
 /**
  * Runs the judge: learns each step's shape from the gateway's own requests, sets the probe's replay
- * to match, then measures both sides in alternating rounds (so drift hits both), about `n`
- * requests per step and side, one at a time. Null without /proc (or with the workerds not told apart).
+ * to match, then measures both sides taking turns (so drift hits both), about `n` requests per step
+ * and side, one at a time: half in blocks of JUDGED_BLOCK (judged), half interleaved request by request
+ * (reported). Null without /proc (or with the workerds not told apart).
  */
 export const runCpuJudge = async (
   stack: Stack,
@@ -313,11 +324,14 @@ export const runCpuJudge = async (
 
   const perRound = Math.max(1, Math.ceil(n / ROUNDS))
   progress(
-    `CPU judge: ${perRound * ROUNDS} requests per step and side (${CPU_JUDGE_STEPS.join(', ')}), gateway and replay taking turns, ${ROUNDS} rounds`,
+    `CPU judge: ${perRound * ROUNDS} requests per step and side (${CPU_JUDGE_STEPS.join(', ')}), gateway and replay taking turns, ${ROUNDS} rounds (every other one request by request)`,
   )
-  const samples = Object.fromEntries(
-    CPU_JUDGE_STEPS.map((s) => [s, { gateway: [] as CpuSample[], replay: [] as CpuSample[] }]),
-  ) as Record<CpuJudgeStep, { gateway: CpuSample[]; replay: CpuSample[] }>
+  const noSamples = () =>
+    Object.fromEntries(
+      CPU_JUDGE_STEPS.map((s) => [s, { gateway: [] as CpuSample[], replay: [] as CpuSample[] }]),
+    ) as Record<CpuJudgeStep, { gateway: CpuSample[]; replay: CpuSample[] }>
+  const samples = noSamples()
+  const interleavedSamples = noSamples()
   for (let r = 0; r < ROUNDS; r++) {
     // A new key each round, loaded before anything is timed: no request pays for a key-cache reload.
     await freshKey()
@@ -326,26 +340,35 @@ export const runCpuJudge = async (
         { a: gatewayPid, b: probePid },
         perRound,
         { a: (i) => send(step, `cpu-g${r}-${i}`), b: (i) => replay(step, `cpu-r${r}-${i}`) },
-        r % 2 === 1,
+        Math.floor(r / 2) % 2 === 1,
+        undefined,
+        isInterleaved(r) ? 1 : JUDGED_BLOCK,
       )
-      samples[step].gateway.push(a)
-      samples[step].replay.push(b)
+      const kept = isInterleaved(r) ? interleavedSamples : samples
+      kept[step].gateway.push(a)
+      kept[step].replay.push(b)
     }
   }
+  // Per round, each gateway request less the replay request beside it.
+  const pairsOf = ({ gateway, replay }: { gateway: CpuSample[]; replay: CpuSample[] }) =>
+    gateway.map((round, r) => round.loopUs.map((us, i) => us - replay[r]!.loopUs[i]!))
 
   const rows = Object.fromEntries(
     CPU_JUDGE_STEPS.map((step) => {
       const gatewaySide = sideOf(samples[step].gateway)
       const replaySide = sideOf(samples[step].replay)
-      // Per round, each gateway request less the replay request beside it.
-      const pairs = samples[step].gateway.map((round, r) =>
-        round.loopUs.map((us, i) => us - samples[step].replay[r]!.loopUs[i]!),
-      )
+      const pairs = pairsOf(samples[step])
+      const interleaved = interleavedSamples[step]
       const row: CpuJudgeRow = {
         gateway: gatewaySide,
         replay: replaySide,
         beyondUs: median(pairs.flat()),
         beyondRoundsUs: pairs.map(median),
+        interleaved: {
+          beyondUs: median(pairsOf(interleaved).flat()),
+          gatewayP50Us: sideOf(interleaved.gateway).loopP50Us,
+          replayP50Us: sideOf(interleaved.replay).loopP50Us,
+        },
         beyondP50Us: gatewaySide.loopP50Us - replaySide.loopP50Us,
         beyondMeanUs: gatewaySide.loopMeanUs - replaySide.loopMeanUs,
         beyondAllMeanUs: gatewaySide.allMeanUs - replaySide.allMeanUs,
@@ -356,7 +379,14 @@ export const runCpuJudge = async (
   ) as Record<CpuJudgeStep, CpuJudgeRow>
   progress(`CPU judge: the crypto floor, ${CRYPTO_FLOOR_ROUNDS} rounds of ${CRYPTO_FLOOR_PER_REQUEST} per operation`)
   const cryptoFloor = await measureCryptoFloor(probe, probePid)
-  return { rounds: ROUNDS, requestsPerStep: perRound * ROUNDS, warmup: WARMUP, rows, cryptoFloor }
+  return {
+    rounds: ROUNDS,
+    block: JUDGED_BLOCK,
+    requestsPerStep: perRound * (ROUNDS / 2),
+    warmup: WARMUP,
+    rows,
+    cryptoFloor,
+  }
 }
 
 const CRYPTO_FLOOR_PER_REQUEST = 100

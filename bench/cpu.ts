@@ -126,9 +126,9 @@ export const cpuPerRequest = async (
 }
 
 /**
- * Like cpuPerRequest for two workerds at once, their requests taking turns one by one (`a` first in
- * each pair, or `b` when `bFirst`): a pair's two requests run milliseconds apart, so whatever slows
- * the machine for a while slows both.
+ * Like cpuPerRequest for two workerds at once, taking turns `block` requests at a time (`a` first in
+ * each turn, or `b` when `bFirst`): request i of one side runs at most a block's time from request i
+ * of the other, so whatever slows the machine for a while slows both.
  */
 export const cpuPerRequestPaired = async (
   pids: { a: number; b: number },
@@ -136,14 +136,17 @@ export const cpuPerRequestPaired = async (
   requests: { a: (i: number) => Promise<unknown>; b: (i: number) => Promise<unknown> },
   bFirst: boolean,
   settleMs = 50,
+  block = 1,
 ): Promise<{ a: CpuSample; b: CpuSample }> => {
   const a = { windows: requestWindows(pids.a), request: requests.a }
   const b = { windows: requestWindows(pids.b), request: requests.b }
   const turns = bFirst ? [b, a] : [a, b]
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; i < count; i += block) {
     for (const side of turns) {
-      side.windows.starting(i)
-      await side.request(i)
+      for (let j = i; j < Math.min(count, i + block); j++) {
+        side.windows.starting(j)
+        await side.request(j)
+      }
     }
   }
   await pause(settleMs)

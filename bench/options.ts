@@ -33,7 +33,7 @@ export type BenchOptions = {
 
 export const USAGE = `npm run bench [-- --n 300 --concurrency 4 --latency-n 150 --qi-n 150 --qi-latency-n 100 --warmup 30
                    --callbacks-n 100 --callbacks-burst 500 --burst-concurrency 8 --callback-delay-ms 20 --uploads-n 10
-                   --io-probe-n 300 --cpu-n 300 --json bench.json]
+                   --io-probe-n 300 --cpu-n 400 --json bench.json]
 
   --n <count>                 throughput pass: ops per phase and side (env BENCH_N, default 300)
   --concurrency <count>       throughput pass: requests in flight (env BENCH_CONCURRENCY, default 4)
@@ -49,7 +49,7 @@ export const USAGE = `npm run bench [-- --n 300 --concurrency 4 --latency-n 150 
   --io-probe-n <count>        I/O probe: timed calls per probe and side, from Node and from inside workerd (rounded up to
                               batches of 20); 0 skips it, the targets then use the Node-based estimate (env BENCH_IO_PROBE_N, default 300)
   --cpu-n <count>             CPU judge: requests per step and side, the gateway's and a replay of their I/O alone, workerd's
-                              CPU from /proc (rounded up to 6 rounds); 0 skips it (env BENCH_CPU_N, default 300)
+                              CPU from /proc (rounded up to 8 rounds, half judged in turns of 10, half interleaved); 0 skips it (env BENCH_CPU_N, default 400)
   --json <file>               also write every figure as JSON (env BENCH_JSON)
 `
 
@@ -117,7 +117,7 @@ export const parseOptions = (argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     ),
     uploadsN: positiveInt('--uploads-n (BENCH_UPLOADS_N)', values['uploads-n'] ?? env.BENCH_UPLOADS_N, 10),
     ioProbeN: integer('--io-probe-n (BENCH_IO_PROBE_N)', values['io-probe-n'] ?? env.BENCH_IO_PROBE_N, 300, 0),
-    cpuN: integer('--cpu-n (BENCH_CPU_N)', values['cpu-n'] ?? env.BENCH_CPU_N, 300, 0),
+    cpuN: integer('--cpu-n (BENCH_CPU_N)', values['cpu-n'] ?? env.BENCH_CPU_N, 400, 0),
     json: values.json ?? (env.BENCH_JSON || undefined),
   }
 }

@@ -482,6 +482,7 @@ export const cpuJudgeTable = (cpu: CpuJudgeResults) =>
       'request (µs of CPU per request)',
       'beyond I/O, median pair',
       'per round: lowest to highest',
+      'interleaved: beyond (gw/replay p50)',
       'gw p50',
       'replay p50',
       'beyond I/O p50',
@@ -500,6 +501,7 @@ export const cpuJudgeTable = (cpu: CpuJudgeResults) =>
         CPU_JUDGE_LABELS[step],
         fmt(beyondUs, 0),
         roundsRangeUs(row),
+        `${fmt(row.interleaved.beyondUs, 0)} (${fmt(row.interleaved.gatewayP50Us, 0)}/${fmt(row.interleaved.replayP50Us, 0)})`,
         fmt(gateway.loopP50Us, 0),
         fmt(replay.loopP50Us, 0),
         fmt(beyondP50Us, 0),
@@ -511,12 +513,15 @@ export const cpuJudgeTable = (cpu: CpuJudgeResults) =>
         `${shape.rateLimit}, ${db}, ${shape.sfox ?? shape.qi ?? '-'}, ${shape.logLines} (${shape.logBytes} B), ${shape.responseBytes} B + ${shape.responseHeaders} headers`,
       ]
     }),
-    [11],
+    [12],
   )
 
 export const cpuJudgeNotes = (cpu: CpuJudgeResults) =>
   [
-    `${cpu.requestsPerStep} requests per row and side, 1 in flight, the gateway's and the replay's taking turns request by request over ${cpu.rounds} rounds (each round the other first), after ${cpu.warmup} untimed ones.`,
+    `${cpu.requestsPerStep} judged requests per row and side, 1 in flight, the gateway's and the replay's taking turns ${cpu.block} requests at a time over ${cpu.rounds / 2} rounds, after ${cpu.warmup} untimed ones;`,
+    `between them, ${cpu.rounds / 2} rounds of as many taking turns request by request ("interleaved"); each pair of rounds the other side first. In blocks each`,
+    'side serves requests back to back, as in the latency pass whose gateway time this takes apart; interleaved, each request also',
+    "refills the caches the other workerd's request took (more for the larger program).",
     "CPU = nanoseconds workerd's event-loop thread spent on a CPU (/proc/<pid>/task/<tid>/schedstat) in each request's window, from its",
     "start to the next one's: that thread runs all JavaScript and all of workerd's own I/O; at 1 in flight a request's time is that CPU",
     "plus waiting. replay = a Worker in a second workerd (the same Miniflare set-up) replaying the request's I/O and nothing else: the",
