@@ -146,10 +146,13 @@ describe('confirm attempts under concurrency', () => {
     const refusals = new Set(results.filter((r) => r.status !== 200).map((r) => r.body.code))
     for (const code of refusals)
       expect(['transfer_not_pending_verification', 'verification_attempts_exhausted']).toContain(code)
-    // At most the 5 attempts reach sFOX (fewer when the first completes before the rest claim one).
-    const forwarded = (await sfox.requests({ path: '/v1/enterprise/transfer/confirm', account: p.sfoxAccount })).length
-    expect(forwarded).toBeGreaterThanOrEqual(1)
-    expect(forwarded).toBeLessThanOrEqual(5)
+    // sFOX accepted one code (201): every other confirm that reached it found the transfer no longer
+    // pending (422), which judges no code and gives the attempt back (docs/api.md), so one given back
+    // may be claimed again before the completion is written, and a sixth may reach sFOX. At most 5 at once.
+    const forwarded = await sfox.requests({ path: '/v1/enterprise/transfer/confirm', account: p.sfoxAccount })
+    expect(forwarded.filter((r) => r.status === 201)).toHaveLength(1)
+    expect(forwarded.filter((r) => r.status !== 201).every((r) => r.status === 422)).toBe(true)
+    expect(forwarded.length).toBeLessThanOrEqual(10)
     expect((await p.call('GET', '/v1/transfers/guess-2')).body.status).toBe('completed')
   })
 })
