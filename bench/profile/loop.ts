@@ -37,6 +37,13 @@ type LoopFlow = {
 }
 /** A create as the bench sends it (a fresh transfer id; with the I/O canned, every replay is that same new transfer). */
 const createRequest = ({ path, init }: PartnerRequest) => ({ method: 'POST', path, body: String(init.body) })
+/** A resend of a pending transfer `prepare` made. */
+const resendFlow = (name: string, prepare: LoopFlow['prepare']): LoopFlow => ({
+  name,
+  prepare,
+  request: (id) => ({ method: 'POST', path: `/v1/transfers/${id}/resend`, body: '{}' }),
+  status: 200,
+})
 const LOOP_FLOWS: LoopFlow[] = [
   {
     name: 'GET',
@@ -47,12 +54,7 @@ const LOOP_FLOWS: LoopFlow[] = [
     request: (id) => ({ method: 'GET', path: `/v1/transfers/${id}` }),
     status: 200,
   },
-  {
-    name: 'sFOX resend',
-    prepare: (d, id) => d.gw.create(id),
-    request: (id) => ({ method: 'POST', path: `/v1/transfers/${id}/resend`, body: '{}' }),
-    status: 200,
-  },
+  resendFlow('sFOX resend', (d, id) => d.gw.create(id)),
   {
     name: 'sFOX create',
     prepare: async () => {},
@@ -65,12 +67,7 @@ const LOOP_FLOWS: LoopFlow[] = [
     request: (id, d) => createRequest(qiFlowRequests(d.apiKey(), d.qiAccountKey).create(id)),
     status: 201,
   },
-  {
-    name: 'QI resend',
-    prepare: (d, id) => d.gw.qiCreate(id),
-    request: (id) => ({ method: 'POST', path: `/v1/transfers/${id}/resend`, body: '{}' }),
-    status: 200,
-  },
+  resendFlow('QI resend', (d, id) => d.gw.qiCreate(id)),
   {
     name: 'QI wrong token',
     prepare: (d, id) => d.gw.qiCreate(id),
@@ -82,6 +79,37 @@ const LOOP_FLOWS: LoopFlow[] = [
     status: 422,
   },
 ]
+
+const slugOf = (name: string) => name.replace(/\W+/g, '-')
+
+/** One turn of the harness (loop-harness.ts, `POST /__loop`). */
+const turn = async (worker: RunningWorker, body: object) => {
+  const response = await fetch(`${worker.url}/__loop`, { method: 'POST', body: JSON.stringify(body) })
+  if (!response.ok) throw new Error(`loop harness: ${response.status} ${await response.text()}`)
+  return (await response.json()) as { statuses: Record<string, number>; misses: number }
+}
+
+/**
+ * Readies `worker` for `flow` on a transfer `id` of its own: the real pass that records the I/O (it
+ * must answer the flow's status), then warm-up turns until one makes no call the real pass did not
+ * (a background flush coming due). Answers the request spec to replay.
+ */
+const primeFlow = async (
+  driver: Driver,
+  worker: RunningWorker,
+  flow: LoopFlow,
+  id: string,
+  headers: Record<string, string>,
+) => {
+  await flow.prepare(driver, id)
+  const spec = { ...flow.request(id, driver), headers }
+  const recorded = await turn(worker, { ...spec, n: 1, replay: false, reset: true })
+  if (recorded.statuses[flow.status] !== 1)
+    throw new Error(`loop ${flow.name} (${id}): the real pass answered ${JSON.stringify(recorded.statuses)}`)
+  for (let warm = 0; warm < 3; warm++)
+    if ((await turn(worker, { ...spec, n: PER_TURN, replay: true })).misses === 0) break
+  return spec
+}
 
 /**
  * Starts the harness over the bundle as built and over each LOOP_PATCHES copy (INSTANCES workerds
@@ -117,17 +145,12 @@ export const runLoop = async ({
     ['as built', bundleText],
     ...LOOP_PATCHES.map((patch): [string, string] => [patch.name, patch.apply(bundleText)]),
   ] as [string, string][]) {
-    const slug = name.replace(/\W+/g, '-')
+    const slug = slugOf(name)
     await writeFile(join(dir, `${slug}.mjs`), text)
     await writeFile(join(dir, `${slug}-loop.mjs`), loopHarnessSource(`${slug}.mjs`))
     const workers: RunningWorker[] = []
     for (let k = 0; k < INSTANCES; k++) workers.push(await driver.startWorker(join(dir, `${slug}-loop.mjs`)))
     variants.push({ name, workers })
-  }
-  const turn = async (worker: RunningWorker, body: object) => {
-    const response = await fetch(`${worker.url}/__loop`, { method: 'POST', body: JSON.stringify(body) })
-    if (!response.ok) throw new Error(`loop harness: ${response.status} ${await response.text()}`)
-    return (await response.json()) as { statuses: Record<string, number>; misses: number }
   }
   /** µs of the worker's event-loop thread per unit since `before`. */
   const usSince = (before: ThreadCpu, worker: RunningWorker, units: number) =>
@@ -148,16 +171,8 @@ export const runLoop = async ({
     const specs = new Map<RunningWorker, object>()
     for (const v of variants) {
       for (const [k, worker] of v.workers.entries()) {
-        const id = `profile-loop-${run}-${flow.name.replace(/\W+/g, '-')}-${v.name.replace(/\W+/g, '-')}-${k}`
-        await flow.prepare(driver, id)
-        const spec = { ...flow.request(id, driver), headers }
-        const recorded = await turn(worker, { ...spec, n: 1, replay: false, reset: true })
-        if (recorded.statuses[flow.status] !== 1)
-          throw new Error(`loop ${flow.name} (${v.name}): the real pass answered ${JSON.stringify(recorded.statuses)}`)
-        // Warm-up turns, until one makes no call the real pass did not (a background flush coming due).
-        for (let warm = 0; warm < 3; warm++)
-          if ((await turn(worker, { ...spec, n: PER_TURN, replay: true })).misses === 0) break
-        specs.set(worker, spec)
+        const id = `profile-loop-${run}-${slugOf(flow.name)}-${slugOf(v.name)}-${k}`
+        specs.set(worker, await primeFlow(driver, worker, flow, id, headers))
       }
     }
     progress(`loop: ${flow.name}, ${rounds} rounds of ${PER_TURN} requests per workerd, ${INSTANCES} per variant`)
@@ -212,7 +227,7 @@ export const runLoop = async ({
       '',
     ].join('\n'),
   )
-  if (profile) await profileLoopFlows({ driver, dir, run, headers, turn, profile, progress })
+  if (profile) await profileLoopFlows({ driver, dir, run, headers, profile, progress })
 }
 
 /**
@@ -226,7 +241,6 @@ const profileLoopFlows = async ({
   dir,
   run,
   headers,
-  turn,
   profile,
   progress,
 }: {
@@ -234,7 +248,6 @@ const profileLoopFlows = async ({
   dir: string
   run: string
   headers: Record<string, string>
-  turn: (worker: RunningWorker, body: object) => Promise<{ statuses: Record<string, number>; misses: number }>
   profile: NonNullable<Parameters<typeof runLoop>[0]['profile']>
   progress: (line: string) => void
 }) => {
@@ -246,13 +259,7 @@ const profileLoopFlows = async ({
   const isolate = (await listTargets(port)).user
   const { options } = profile
   for (const flow of LOOP_FLOWS) {
-    const id = `profile-loop-${run}-${flow.name.replace(/\W+/g, '-')}-profiled`
-    await flow.prepare(driver, id)
-    const spec = { ...flow.request(id, driver), headers }
-    const recorded = await turn(worker, { ...spec, n: 1, replay: false, reset: true })
-    if (recorded.statuses[flow.status] !== 1)
-      throw new Error(`loop profile ${flow.name}: the real pass answered ${JSON.stringify(recorded.statuses)}`)
-    for (let warm = 0; warm < 3; warm++) await turn(worker, { ...spec, n: PER_TURN, replay: true })
+    const spec = await primeFlow(driver, worker, flow, `profile-loop-${run}-${slugOf(flow.name)}-profiled`, headers)
     progress(`loop profile: ${flow.name}, ${profile.turns} turns of ${PER_TURN} requests under V8's sampler`)
     const started = performance.now()
     const { profiles } = await profileWhile(port, [isolate], options.intervalUs, async () => {
@@ -260,7 +267,7 @@ const profileLoopFlows = async ({
       return {}
     })
     const wallMs = performance.now() - started
-    const file = join(profile.outDir, `loop-${flow.name.replace(/\W+/g, '-')}.cpuprofile`)
+    const file = join(profile.outDir, `loop-${slugOf(flow.name)}.cpuprofile`)
     await writeFile(file, JSON.stringify(profiles[0]))
     const requests = profile.turns * PER_TURN
     process.stdout.write(
