@@ -297,14 +297,18 @@ describe('streaming', () => {
   it('sFOX that stops reading mid-upload is a 504 once the bytes waiting for it stop moving: recorded failed, nothing kept there', async () => {
     const { partner, userId } = await setup()
     // The sandbox holds the request unread for longer than the upload timeout (1.5 s here): the
-    // file's bytes fill the sockets and the gateway's queue toward sFOX, and the wait for room runs out.
+    // files' bytes fill the sockets and the gateway's queue toward sFOX, and the wait for room runs out.
+    // 19 MiB in all: local sockets alone may hold about 10 MB, and one 10 MiB file sometimes fit whole.
     await sfox.fault({ method: 'POST', path: '/v1/enterprise/ddq/upload', delay_ms: 4000, apiKey: partner.sfoxKey })
-    const big = { name: 'big.pdf', type: 'application/pdf', bytes: bytesOf('pdf', 10 * 1024 * 1024) }
+    const files = [
+      { name: 'big.pdf', type: 'application/pdf', bytes: bytesOf('pdf', 10 * 1024 * 1024) },
+      { name: 'more.pdf', type: 'application/pdf', bytes: bytesOf('pdf', 9 * 1024 * 1024) },
+    ]
     const res = await upload(
       partner,
       userId,
-      [big],
-      { 'big.pdf': 'ID' },
+      files,
+      { 'big.pdf': 'ID', 'more.pdf': 'PoR' },
       { typesFirst: true, idempotencyKey: 'stall-1' },
     )
     expect(res.status).toBe(504)
