@@ -68,7 +68,7 @@ export const NO_QI_CRYPTO: Patch = {
         'no QI sign',
       ),
       /\bqiClaims = async \(token, qiPublicKeyPem\) => \{/,
-      `$& if (globalThis.${REPLAYING_FLAG}) return JSON.parse(atob(token.split(".")[1].replaceAll("-", "+").replaceAll("_", "/")));`,
+      `$& if (globalThis.${REPLAYING_FLAG}) return { claims: JSON.parse(atob(token.split(".")[1].replaceAll("-", "+").replaceAll("_", "/"))) };`,
       'no QI verify',
     ),
 }

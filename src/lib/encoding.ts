@@ -26,4 +26,8 @@ export const fromBase64 = (text: string): Bytes => {
 }
 
 const encoder = new TextEncoder()
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
 export const utf8 = (text: string): Bytes => encoder.encode(text) as Bytes
+
+/** UTF-8 bytes as text; throws on bytes that are not UTF-8. */
+export const fromUtf8 = (bytes: Uint8Array): string => decoder.decode(bytes)

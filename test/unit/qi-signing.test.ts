@@ -1,4 +1,4 @@
-import { createPrivateKey } from 'node:crypto'
+import { createPrivateKey, sign as signBytes } from 'node:crypto'
 import { decodeJwt, importSPKI, jwtVerify, SignJWT } from 'jose'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { generateP521KeyPair } from '../../sandbox/qi/keys'
@@ -133,6 +133,73 @@ describe('header-signed answers: the timestamp forms QI writes, and why a token 
       ok: false,
       reason: "signature does not verify with QI's public key",
     })
+  })
+})
+
+describe("the answer's token is held to what jose's jwtVerify (algorithms ES512) holds it to", () => {
+  const base64Url = (text: string) => Buffer.from(text).toString('base64url')
+  /** A compact JWS over exactly these header and claims, signed with `privateKeyPem` (QI's by default). */
+  const token = (header: object, claims: unknown, privateKeyPem = qi.privateKeyPem) => {
+    const input = `${base64Url(JSON.stringify(header))}.${base64Url(JSON.stringify(claims))}`
+    const signature = signBytes('sha512', Buffer.from(input), { key: privateKeyPem, dsaEncoding: 'ieee-p1363' })
+    return `${input}.${signature.toString('base64url')}`
+  }
+  const claims = { payload_md5: 'digest', timestamp: new Date(NOW).toISOString(), method: 'GET', uri: PATH }
+  const HEADER = { alg: 'ES512', typ: 'JWT' }
+  const checked = (authorization: string) =>
+    verifySigned({
+      authorization,
+      body: '',
+      bodyDigests: ['digest'],
+      method: 'GET',
+      uri: PATH,
+      qiPublicKeyPem: qi.publicKeyPem,
+      now: NOW,
+      toleranceMs: 60_000,
+    })
+  const unverified = { ok: false, reason: "signature does not verify with QI's public key" }
+  const nowSeconds = () => Math.floor(Date.now() / 1000)
+
+  it('accepts what jose accepts: any header fields besides alg, an exp still ahead, an nbf passed', async () => {
+    const accepted = [
+      token(HEADER, claims),
+      token({ alg: 'ES512', kid: 'qi-2026' }, claims),
+      token(HEADER, { ...claims, exp: nowSeconds() + 60, nbf: nowSeconds() - 60, iat: nowSeconds() }),
+    ]
+    for (const authorization of accepted) {
+      expect(await checked(authorization)).toEqual({ ok: true })
+      await expect(jwtVerify(authorization, await importSPKI(qi.publicKeyPem, 'ES512'))).resolves.toBeTruthy()
+    }
+  })
+
+  it('refuses what jose refuses: a critical extension, an expired or not-yet-valid token, claims that are no object', async () => {
+    const refused = [
+      token({ ...HEADER, crit: ['exp'] }, claims),
+      token(HEADER, { ...claims, exp: nowSeconds() - 1 }),
+      token(HEADER, { ...claims, exp: String(nowSeconds() + 60) }),
+      token(HEADER, { ...claims, nbf: nowSeconds() + 60 }),
+      token(HEADER, { ...claims, iat: 'now' }),
+      token(HEADER, [claims]),
+    ]
+    for (const authorization of refused) {
+      expect({ authorization, result: await checked(authorization) }).toEqual({ authorization, result: unverified })
+      await expect(jwtVerify(authorization, await importSPKI(qi.publicKeyPem, 'ES512'))).rejects.toThrow()
+    }
+  })
+
+  it('refuses a changed payload or signature, a signature that is not base64url, and a malformed token', async () => {
+    const good = token(HEADER, claims)
+    const [header, payload, signature] = good.split('.') as [string, string, string]
+    const otherPayload = base64Url(JSON.stringify({ ...claims, uri: '/account/other/teds' }))
+    expect(await checked(`${header}.${otherPayload}.${signature}`)).toEqual(unverified)
+    expect(await checked(`${header}.${payload}.${signature.slice(0, -4)}AAAA`)).toEqual(unverified)
+    expect(await checked(`${header}.${payload}.${signature.slice(0, 40)}`)).toEqual(unverified)
+    expect(await checked(`${header}.${payload}.!!not*base64!!`)).toEqual(unverified)
+    const notJwt = { ok: false, reason: 'AUTHORIZATION is not a JWT' }
+    expect(await checked(`${good}.extra`)).toEqual(notJwt)
+    expect(await checked(`${base64Url('[1]')}.${payload}.${signature}`)).toEqual(notJwt)
+    expect(await checked(`%%.${payload}.${signature}`)).toEqual(notJwt)
+    expect(await checked(token({ alg: 'none' }, claims))).toEqual({ ok: false, reason: 'JWT alg is not ES512' })
   })
 })
 
