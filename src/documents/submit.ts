@@ -5,7 +5,13 @@ import { stableJson } from '../lib/json'
 import { readMultipart } from '../lib/multipart-stream'
 import { fieldProblem, Problem } from '../lib/problem'
 import { problemFor } from '../providers/problems'
-import { type DocumentChunk, type DocumentUpload, isTransient, type TransferProvider } from '../providers/provider'
+import {
+  type DocumentChunk,
+  type DocumentUpload,
+  isTransient,
+  type ProviderError,
+  type TransferProvider,
+} from '../providers/provider'
 import type { PartnerContext, Services } from '../services'
 import { claimSubmission, findByIdempotencyKey, finishSubmission, isResumable } from './submission-store'
 import { type UploadedFile, validateDocuments } from './validation'
@@ -290,7 +296,8 @@ export const submitDocuments = async (services: Services, partner: PartnerContex
       claim.submission.id,
       {
         status: isTransient(error.kind) ? 'failed' : 'rejected',
-        failureCode: error.kind === 'not_found' ? 'user_not_found' : error.kind,
+        failureCode:
+          error.kind === 'not_found' ? 'user_not_found' : error.mayHaveTakenEffect ? UNCONFIRMED : error.kind,
         failureMessage: error.message,
       },
       done,
@@ -303,10 +310,24 @@ export const submitDocuments = async (services: Services, partner: PartnerContex
         },
       })
     }
-    throw problemFor(error)
+    throw problemFor(error, {}, retryDetailOf(error))
   } finally {
     if (!sending) outbound?.discard()
   }
+}
+
+/** A submission sent to sFOX whole but never answered: sFOX may hold the documents. */
+const UNCONFIRMED = 'timeout_after_upload'
+
+/** What a retry under the same Idempotency-Key does after an outage (sFOX has no lookup to check first). */
+const retryDetailOf = (error: ProviderError): string | undefined => {
+  if (error.mayHaveTakenEffect)
+    return 'sFOX was sent the whole upload but did not answer in time: it may have recorded the documents. sFOX offers no way to look a submission up, so a retry under the same Idempotency-Key sends them again.'
+  if (error.kind === 'timeout')
+    return 'sFOX stopped reading the upload, so it was cut off unfinished and sFOX records nothing for it; retrying under the same Idempotency-Key is safe.'
+  if (error.kind === 'unavailable')
+    return 'sFOX could not be reached or failed; the submission is recorded failed, and a retry under the same Idempotency-Key sends it again.'
+  return undefined
 }
 
 const keyReused = () =>

@@ -37,10 +37,13 @@ export const providerErrorOf = (error: ProviderError) => ({
   message: error.message,
 })
 
-/** A provider error as the partner sees it: our problem code, the provider's own words attached. */
-export const problemFor = (error: ProviderError, extensions: Record<string, unknown> = {}): Problem =>
+/**
+ * A provider error as the partner sees it: our problem code, the provider's own words attached. The
+ * details speak of transfers; another resource says what a retry does to it in `detail`.
+ */
+export const problemFor = (error: ProviderError, extensions: Record<string, unknown> = {}, detail?: string): Problem =>
   new Problem(CODES[error.kind], {
-    detail: DETAILS[error.kind] ?? `The provider refused the request: ${error.message}`,
+    detail: detail ?? DETAILS[error.kind] ?? `The provider refused the request: ${error.message}`,
     headers: error.retryAfterSeconds ? { 'retry-after': String(error.retryAfterSeconds) } : undefined,
     extensions: {
       ...extensions,

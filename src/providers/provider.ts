@@ -34,6 +34,8 @@ export type ProviderError = {
   snapshot?: ProviderSnapshot
   /** The provider answered, but its answer failed our signature check: what it says cannot be believed. */
   untrusted?: true
+  /** No answer came, after the provider had taken the whole request: it may have acted on it. */
+  mayHaveTakenEffect?: true
 }
 
 /** The provider's view of a transfer, already in the gateway's unified vocabulary. */

@@ -313,6 +313,7 @@ describe('streaming', () => {
     )
     expect(res.status).toBe(504)
     expect(res.body.code).toBe('provider_timeout')
+    expect(res.body.detail).toContain('cut off unfinished and sFOX records nothing')
     const [submission] = (await partner.call('GET', `/v1/users/${userId}/document-submissions`)).body.data
     expect(submission).toMatchObject({ status: 'failed', failure: { code: 'timeout' } })
     // Once the sandbox reads again it finds the body cut off, and keeps nothing.
@@ -323,6 +324,30 @@ describe('streaming', () => {
       )
       .toBe(1)
     expect(await sfox.uploads(partner.sfoxAccount, userId)).toEqual([])
+  })
+
+  it('sFOX that reads the whole upload but answers too late is a 504 saying it may have kept it, and it did', async () => {
+    const { partner, userId } = await setup()
+    // 200 kB fits whole in the local sockets while the sandbox holds the request unread past the
+    // upload timeout: the gateway handed sFOX every byte, so the outcome is unknown, not a cut-off.
+    await sfox.fault({ method: 'POST', path: '/v1/enterprise/ddq/upload', delay_ms: 3000, apiKey: partner.sfoxKey })
+    const files = [{ name: 'id.pdf', type: 'application/pdf', bytes: bytesOf('pdf', 200_000) }]
+    const res = await upload(partner, userId, files, { 'id.pdf': 'ID' }, { typesFirst: true, idempotencyKey: 'late-1' })
+    expect(res.status).toBe(504)
+    expect(res.body).toMatchObject({
+      code: 'provider_timeout',
+      provider_error: { message: expect.stringContaining('was sent the whole upload') },
+    })
+    expect(res.body.detail).toContain('it may have recorded the documents')
+    const [submission] = (await partner.call('GET', `/v1/users/${userId}/document-submissions`)).body.data
+    expect(submission).toMatchObject({ status: 'failed', failure: { code: 'timeout_after_upload' } })
+    // The sandbox reads the request once its delay is over, finds it whole, and keeps the file.
+    await expect
+      .poll(async () => (await sfox.uploads(partner.sfoxAccount, userId)).map((u) => u.sha256), {
+        timeout: 10_000,
+        interval: 50,
+      })
+      .toEqual([sha256(files[0]!.bytes)])
   })
 
   it('a check that fails after sending started aborts the upload: sFOX records nothing, the answer is as before', async () => {

@@ -77,10 +77,14 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
     const abort = new AbortController()
     let timer: ReturnType<typeof setTimeout> | undefined
     let timedOut = false
+    // Set when the wait runs out after sFOX had been sent the whole body: it may hold the documents.
+    let tookWholeBody = false
+    let closed = false
     const waitFor = () => {
       clearTimeout(timer)
       timer = setTimeout(() => {
         timedOut = true
+        tookWholeBody = closed && queued === 0
         abort.abort()
       }, timeoutMs)
     }
@@ -151,12 +155,15 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
         send(framing.text('file_types', JSON.stringify(Object.fromEntries(sentTypes))))
         if (rest.ddqId) send(framing.text('ddq_id', rest.ddqId))
         send(framing.close)
+        closed = true
         void body.close().catch(() => {})
         // Until sFOX has taken the rest and answered.
         if (!answered) waitFor()
       },
       result: sent.then((answer) => {
         const result = answer.ok ? answerOf('upload', answer.response) : answer
+        if (!result.ok && result.error.kind === 'timeout')
+          return fail(uploadTimeout(result.error, tookWholeBody, timeoutMs))
         if (!result.ok) return result
         const message = (result.response.json as { message?: unknown } | null)?.message
         return ok({ message: typeof message === 'string' ? message : 'accepted' })
@@ -320,6 +327,16 @@ export const createSfoxProvider = (connection: SfoxConnection, options: CallOpti
     },
   }
 }
+
+/** What a timed-out upload left at sFOX: an unfinished body, which it drops, or a whole one, which it may keep. */
+const uploadTimeout = (error: ProviderError, tookWholeBody: boolean, timeoutMs: number): ProviderError =>
+  tookWholeBody
+    ? {
+        ...error,
+        mayHaveTakenEffect: true,
+        message: `sFOX was sent the whole upload but did not answer within ${timeoutMs} ms`,
+      }
+    : { ...error, message: `sFOX stopped reading the upload for ${timeoutMs} ms; it was cut off unfinished` }
 
 const malformed = (status: number): ProviderError => ({
   kind: 'unavailable',
