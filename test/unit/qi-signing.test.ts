@@ -30,6 +30,19 @@ const v1 = async (signature: string) => ({
   toleranceMs: 15 * 60_000,
 })
 
+/** An answer to `GET PATH` signed in the header with `authorization`, its body hashed as 'digest'. */
+const checkedAnswer = (authorization: string) =>
+  verifySigned({
+    authorization,
+    body: '',
+    bodyDigests: ['digest'],
+    method: 'GET',
+    uri: PATH,
+    qiPublicKeyPem: qi.publicKeyPem,
+    now: NOW,
+    toleranceMs: 60_000,
+  })
+
 describe('v1 answers are read as QI’s Node sample reads them', () => {
   it('accepts the five lines, and extra or trailing lines after them (the sample ignores them)', async () => {
     const five = ['GET', '', '', DATE, PATH].join('\n')
@@ -81,16 +94,7 @@ describe('answers signed in the header: the uri QI signed may be the path or pat
 
 describe('header-signed answers: the timestamp forms QI writes, and why a token is refused', () => {
   const signedAt = async (timestamp: unknown, tokenOf = sign) =>
-    verifySigned({
-      authorization: await tokenOf({ payload_md5: 'digest', timestamp, method: 'GET', uri: PATH }),
-      body: '',
-      bodyDigests: ['digest'],
-      method: 'GET',
-      uri: PATH,
-      qiPublicKeyPem: qi.publicKeyPem,
-      now: NOW,
-      toleranceMs: 60_000,
-    })
+    checkedAnswer(await tokenOf({ payload_md5: 'digest', timestamp, method: 'GET', uri: PATH }))
   const stale = { ok: false, reason: 'timestamp missing or outside the tolerance' }
 
   it('reads ISO times with a zone, without one (UTC, as QI’s Python samples write) and with microseconds', async () => {
@@ -138,25 +142,14 @@ describe('header-signed answers: the timestamp forms QI writes, and why a token 
 
 describe("the answer's token is held to what jose's jwtVerify (algorithms ES512) holds it to", () => {
   const base64Url = (text: string) => Buffer.from(text).toString('base64url')
-  /** A compact JWS over exactly these header and claims, signed with `privateKeyPem` (QI's by default). */
-  const token = (header: object, claims: unknown, privateKeyPem = qi.privateKeyPem) => {
+  /** A compact JWS over exactly these header and claims, signed with QI's key. */
+  const token = (header: object, claims: unknown) => {
     const input = `${base64Url(JSON.stringify(header))}.${base64Url(JSON.stringify(claims))}`
-    const signature = signBytes('sha512', Buffer.from(input), { key: privateKeyPem, dsaEncoding: 'ieee-p1363' })
+    const signature = signBytes('sha512', Buffer.from(input), { key: qi.privateKeyPem, dsaEncoding: 'ieee-p1363' })
     return `${input}.${signature.toString('base64url')}`
   }
   const claims = { payload_md5: 'digest', timestamp: new Date(NOW).toISOString(), method: 'GET', uri: PATH }
   const HEADER = { alg: 'ES512', typ: 'JWT' }
-  const checked = (authorization: string) =>
-    verifySigned({
-      authorization,
-      body: '',
-      bodyDigests: ['digest'],
-      method: 'GET',
-      uri: PATH,
-      qiPublicKeyPem: qi.publicKeyPem,
-      now: NOW,
-      toleranceMs: 60_000,
-    })
   const unverified = { ok: false, reason: "signature does not verify with QI's public key" }
   const nowSeconds = () => Math.floor(Date.now() / 1000)
 
@@ -167,7 +160,7 @@ describe("the answer's token is held to what jose's jwtVerify (algorithms ES512)
       token(HEADER, { ...claims, exp: nowSeconds() + 60, nbf: nowSeconds() - 60, iat: nowSeconds() }),
     ]
     for (const authorization of accepted) {
-      expect(await checked(authorization)).toEqual({ ok: true })
+      expect(await checkedAnswer(authorization)).toEqual({ ok: true })
       await expect(jwtVerify(authorization, await importSPKI(qi.publicKeyPem, 'ES512'))).resolves.toBeTruthy()
     }
   })
@@ -182,7 +175,10 @@ describe("the answer's token is held to what jose's jwtVerify (algorithms ES512)
       token(HEADER, [claims]),
     ]
     for (const authorization of refused) {
-      expect({ authorization, result: await checked(authorization) }).toEqual({ authorization, result: unverified })
+      expect({ authorization, result: await checkedAnswer(authorization) }).toEqual({
+        authorization,
+        result: unverified,
+      })
       await expect(jwtVerify(authorization, await importSPKI(qi.publicKeyPem, 'ES512'))).rejects.toThrow()
     }
   })
@@ -191,15 +187,15 @@ describe("the answer's token is held to what jose's jwtVerify (algorithms ES512)
     const good = token(HEADER, claims)
     const [header, payload, signature] = good.split('.') as [string, string, string]
     const otherPayload = base64Url(JSON.stringify({ ...claims, uri: '/account/other/teds' }))
-    expect(await checked(`${header}.${otherPayload}.${signature}`)).toEqual(unverified)
-    expect(await checked(`${header}.${payload}.${signature.slice(0, -4)}AAAA`)).toEqual(unverified)
-    expect(await checked(`${header}.${payload}.${signature.slice(0, 40)}`)).toEqual(unverified)
-    expect(await checked(`${header}.${payload}.!!not*base64!!`)).toEqual(unverified)
+    expect(await checkedAnswer(`${header}.${otherPayload}.${signature}`)).toEqual(unverified)
+    expect(await checkedAnswer(`${header}.${payload}.${signature.slice(0, -4)}AAAA`)).toEqual(unverified)
+    expect(await checkedAnswer(`${header}.${payload}.${signature.slice(0, 40)}`)).toEqual(unverified)
+    expect(await checkedAnswer(`${header}.${payload}.!!not*base64!!`)).toEqual(unverified)
     const notJwt = { ok: false, reason: 'AUTHORIZATION is not a JWT' }
-    expect(await checked(`${good}.extra`)).toEqual(notJwt)
-    expect(await checked(`${base64Url('[1]')}.${payload}.${signature}`)).toEqual(notJwt)
-    expect(await checked(`%%.${payload}.${signature}`)).toEqual(notJwt)
-    expect(await checked(token({ alg: 'none' }, claims))).toEqual({ ok: false, reason: 'JWT alg is not ES512' })
+    expect(await checkedAnswer(`${good}.extra`)).toEqual(notJwt)
+    expect(await checkedAnswer(`${base64Url('[1]')}.${payload}.${signature}`)).toEqual(notJwt)
+    expect(await checkedAnswer(`%%.${payload}.${signature}`)).toEqual(notJwt)
+    expect(await checkedAnswer(token({ alg: 'none' }, claims))).toEqual({ ok: false, reason: 'JWT alg is not ES512' })
   })
 })
 
