@@ -151,8 +151,8 @@ type Claims = Record<string, unknown>
 
 /**
  * The claims of a compact ES512 JWT QI signed, checked as jose's jwtVerify with `algorithms: ['ES512']`
- * checks them (header alg, no critical extension, signature, exp/nbf when present), without its general
- * machinery: the verify sits on every QI answer, and the replay in bench/io-probe.ts does no more.
+ * checks them (header alg, no critical extension, signature, exp/nbf/iat when present), without its
+ * general machinery: the verify sits on every QI answer, and the replay in bench/io-probe.ts does no more.
  */
 const qiClaims = async (token: string, qiPublicKeyPem: string): Promise<{ claims: Claims } | { reason: string }> => {
   const notJwt = { reason: 'AUTHORIZATION is not a JWT' }
