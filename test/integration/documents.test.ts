@@ -294,7 +294,7 @@ describe('streaming', () => {
     )
   })
 
-  it('sFOX that stops reading mid-upload is a 504 once the bytes waiting for it stop moving: recorded failed, nothing kept there', async () => {
+  it('sFOX that stops reading mid-upload is a 504 once the bytes waiting for it stop moving: recorded failed, and what the gateway says sFOX was left with is what it kept', async () => {
     const { partner, userId } = await setup()
     // The sandbox holds the request unread for longer than the upload timeout (1.5 s here): the
     // files' bytes fill the sockets and the gateway's queue toward sFOX, and the wait for room runs out.
@@ -313,9 +313,16 @@ describe('streaming', () => {
     )
     expect(res.status).toBe(504)
     expect(res.body.code).toBe('provider_timeout')
-    expect(res.body.detail).toContain('cut off unfinished and sFOX records nothing')
     const [submission] = (await partner.call('GET', `/v1/users/${userId}/document-submissions`)).body.data
-    expect(submission).toMatchObject({ status: 'failed', failure: { code: 'timeout' } })
+    expect(submission.status).toBe('failed')
+    // On a loaded machine the sockets toward the stalled sandbox once held all 19 MiB (CI at f8b10e2):
+    // the body was then sent whole, and the gateway must not claim sFOX records nothing.
+    if (submission.failure.code === 'timeout_after_upload') {
+      expect(res.body.detail).toContain('it may have recorded the documents')
+      return
+    }
+    expect(submission.failure.code).toBe('timeout')
+    expect(res.body.detail).toContain('cut off unfinished and sFOX records nothing')
     // Once the sandbox reads again it finds the body cut off, and keeps nothing.
     await expect
       .poll(
