@@ -113,6 +113,8 @@ export type CpuJudgeRow = {
    */
   beyondUs: number
   beyondRoundsUs: number[]
+  /** Each side's median per judged round: which side a round's spread comes from. */
+  sidesRoundsUs: { gateway: number[]; replay: number[] }
   /** The same median from the interleaved rounds (turns request by request), with both sides' p50s. */
   interleaved: { beyondUs: number; gatewayP50Us: number; replayP50Us: number }
   beyondP50Us: number
@@ -364,6 +366,10 @@ export const runCpuJudge = async (
         replay: replaySide,
         beyondUs: median(pairs.flat()),
         beyondRoundsUs: pairs.map(median),
+        sidesRoundsUs: {
+          gateway: samples[step].gateway.map((round) => median(round.loopUs)),
+          replay: samples[step].replay.map((round) => median(round.loopUs)),
+        },
         interleaved: {
           beyondUs: median(pairsOf(interleaved).flat()),
           gatewayP50Us: sideOf(interleaved.gateway).loopP50Us,
