@@ -36,6 +36,8 @@
  *   as built and with one part patched out (QI's P-521 sign and verify, the request log line, the
  *   security headers), three workerds each, N rounds of 100, beside the same sign + verify pair in a
  *   tight loop in the gateway's isolate: what those parts cost a request, free of network noise.
+ *   --loop-against <bundle.js>: instead of the patched copies, another build of the Worker (e.g. the commit
+ *   before, from `wrangler deploy --dry-run --outdir <dir>`), named after its directory: what a change saves.
  *   --loop-profile T: then each of those flows again, T turns of 100 in one more as-built harness under
  *   V8's sampler, with the tables of pass 2 (the harness's own share shows as as-built-loop.mjs).
  * The tables go to stdout, progress to stderr.
@@ -56,7 +58,7 @@
  */
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { generateP521KeyPair } from '../sandbox/qi/keys'
 import { startQiSandbox } from '../sandbox/qi/server'
 import { pdfOf } from './documents'
@@ -198,6 +200,9 @@ try {
       bundleText,
       run,
       rounds: options.loop,
+      against: options.loopAgainst
+        ? { name: basename(dirname(resolve(options.loopAgainst))), text: await readFile(options.loopAgainst, 'utf8') }
+        : null,
       profile: options.loopProfile > 0 ? { turns: options.loopProfile, root, mapText, outDir, options } : null,
       progress,
     })

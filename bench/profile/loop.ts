@@ -124,6 +124,7 @@ export const runLoop = async ({
   bundleText,
   run,
   rounds,
+  against,
   profile,
   progress,
 }: {
@@ -132,6 +133,8 @@ export const runLoop = async ({
   bundleText: string
   run: string
   rounds: number
+  /** --loop-against: another build, compared in place of LOOP_PATCHES. */
+  against: { name: string; text: string } | null
   /** --loop-profile: turns per flow under V8's sampler; the repo root and source map resolve its frames. */
   profile: { turns: number; root: string; mapText: string | null; outDir: string; options: ProfileOptions } | null
   progress: (line: string) => void
@@ -143,7 +146,9 @@ export const runLoop = async ({
   const variants: { name: string; workers: RunningWorker[] }[] = []
   for (const [name, text] of [
     ['as built', bundleText],
-    ...LOOP_PATCHES.map((patch): [string, string] => [patch.name, patch.apply(bundleText)]),
+    ...(against
+      ? [[against.name, against.text]]
+      : LOOP_PATCHES.map((patch): [string, string] => [patch.name, patch.apply(bundleText)])),
   ] as [string, string][]) {
     const slug = slugOf(name)
     await writeFile(join(dir, `${slug}.mjs`), text)
@@ -223,7 +228,9 @@ export const runLoop = async ({
       `ES512 sign + verify, P-521, in a tight loop in the gateway's isolate: ${summarize(cryptoPairUs, 0).p50.toFixed(0)} µs per pair (median of ${cryptoPairUs.length} rounds of ${PER_TURN}; ${Math.min(...cryptoPairUs).toFixed(0)} to ${Math.max(...cryptoPairUs).toFixed(0)}; an empty request ${empty.toFixed(0)} µs)`,
       "  in brackets: the change against 'as built', the median of the rounds' paired differences",
       `  calls that went out during the rounds (background flushes, not canned): ${wentOut}`,
-      ...LOOP_PATCHES.map((patch) => `  ${patch.name}: ${patch.what}`),
+      ...(against
+        ? [`  ${against.name}: the build given with --loop-against`]
+        : LOOP_PATCHES.map((patch) => `  ${patch.name}: ${patch.what}`)),
       '',
     ].join('\n'),
   )

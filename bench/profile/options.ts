@@ -24,6 +24,8 @@ export type ProfileOptions = {
   ab: number
   /** Rounds of the canned-I/O loop (QI's crypto in and out of a request); 0 skips it. */
   loop: number
+  /** With --loop: another build of the Worker (a bundle from `wrangler deploy --dry-run --outdir`) to compare the as-built one against, in place of the patched copies. */
+  loopAgainst: string
   /** With --loop: each loop flow profiled too (V8's sampler in one more as-built harness), this many turns of 100 requests. */
   loopProfile: number
   /** One more pass per flow under Linux perf. */
@@ -48,6 +50,7 @@ export const parseProfileOptions = (args: string[]): ProfileOptions => {
     ab: Number(option('ab', '0')),
     loop: Number(option('loop', '0')),
     loopProfile: Number(option('loop-profile', '0')),
+    loopAgainst: option('loop-against', ''),
     perf: args.includes('--perf'),
   }
 }
