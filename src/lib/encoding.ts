@@ -5,9 +5,8 @@ type NativeCodecs = {
   toBase64(options?: { alphabet?: 'base64' | 'base64url'; omitPadding?: boolean }): string
   toHex(): string
 }
-type NativeDecoder = { fromBase64?: (text: string) => Uint8Array<ArrayBuffer> }
 const nativeEncoding = typeof (Uint8Array.prototype as Partial<NativeCodecs>).toBase64 === 'function'
-const nativeFromBase64 = (Uint8Array as NativeDecoder).fromBase64
+const NativeUint8Array = Uint8Array as { fromBase64?: (text: string) => Uint8Array<ArrayBuffer> }
 
 const bytesOf = (bytes: ArrayBuffer | Uint8Array) => (bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes))
 const codecs = (bytes: ArrayBuffer | Uint8Array) => bytesOf(bytes) as unknown as NativeCodecs
@@ -38,7 +37,7 @@ export type Bytes = Uint8Array<ArrayBuffer>
 /** Standard or URL-safe base64, padded or not; throws on anything else. */
 export const fromBase64 = (text: string): Bytes => {
   const normalized = text.replaceAll('-', '+').replaceAll('_', '/')
-  if (nativeFromBase64) return nativeFromBase64(normalized)
+  if (NativeUint8Array.fromBase64) return NativeUint8Array.fromBase64(normalized)
   const binary = atob(normalized + '='.repeat((4 - (normalized.length % 4)) % 4))
   const bytes = new Uint8Array(binary.length)
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
